@@ -1,0 +1,33 @@
+import { Command, CommanderError } from "commander";
+import { reportError } from "./output.js";
+
+/** Each command module adds its commands to the program. Keep this list in the order of `--help`. */
+const COMMANDS: ReadonlyArray<(program: Command) => void> = [];
+
+export function buildProgram(): Command {
+  const program = new Command("autopatch")
+    .description(
+      "Policy-driven patch orchestrator: inventory, vulnerabilities, policy, health-gated rollouts and a\n" +
+        "tamper-evident audit log.\n\n" +
+        "Client commands talk to a server: --server/AUTOPATCH_SERVER and --token/AUTOPATCH_TOKEN.",
+    )
+    .version("0.1.0")
+    .showHelpAfterError()
+    .exitOverride();
+  for (const register of COMMANDS) register(program);
+  return program;
+}
+
+export async function main(argv: readonly string[]): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync([...argv]);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and version exit through here with code 0; usage errors were already printed.
+      process.exitCode = err.exitCode === 0 ? 0 : 2;
+      return;
+    }
+    process.exitCode = reportError(err, argv.includes("--json"));
+  }
+}

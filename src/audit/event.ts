@@ -1,0 +1,46 @@
+import { canonicalJson, sha256Hex } from "./canonical-json.js";
+
+/** What a service says about a state change; the log adds position, time and hashes. */
+export interface AuditInput {
+  /** `user:<token name>`, `agent:<asset name>` or `system`. */
+  actor: string;
+  /** Dotted verb: `asset.created`, `inventory.reported`, `token.revoked`, … */
+  action: string;
+  targetType: string;
+  targetId: string;
+  reason?: string | null;
+  data?: Record<string, unknown>;
+}
+
+export interface AuditEvent {
+  seq: number;
+  id: string;
+  at: string;
+  actor: string;
+  action: string;
+  targetType: string;
+  targetId: string;
+  reason: string | null;
+  data: Record<string, unknown>;
+  prevHash: string;
+  hash: string;
+}
+
+/** The hash covers every field but itself, including the previous event's hash: editing, deleting or
+ * reordering any stored event breaks the chain from there on. */
+export function hashEvent(event: Omit<AuditEvent, "hash">): string {
+  return sha256Hex(
+    canonicalJson({
+      seq: event.seq,
+      id: event.id,
+      at: event.at,
+      actor: event.actor,
+      action: event.action,
+      targetType: event.targetType,
+      targetId: event.targetId,
+      reason: event.reason,
+      data: event.data,
+      prevHash: event.prevHash,
+    }),
+  );
+}

@@ -1,0 +1,68 @@
+import type { Command } from "commander";
+import { runAgent } from "../../agent/agent.js";
+import { ValidationError } from "../../domain/errors.js";
+import { ASSET_KINDS, type AssetKind } from "../../domain/inventory.js";
+import { createLogger } from "../../service/logger.js";
+import { collectKeyValue } from "../common.js";
+
+interface AgentFlags {
+  server: string;
+  enrollToken?: string;
+  name?: string;
+  stateDir: string;
+  dpkgRoot?: string;
+  kind?: string;
+  environment?: string;
+  group?: string;
+  region?: string;
+  label?: Record<string, string>;
+}
+
+export function registerAgentCommand(program: Command): void {
+  program
+    .command("agent")
+    .description(
+      "Run the host agent: enroll once with an enrollment token, then heartbeat and report installed\n" +
+        "packages on start and whenever they change. Placement flags apply on first enrollment only.",
+    )
+    .requiredOption("--server <url>", "server URL")
+    .option("--enroll-token <token>", "enrollment token (needed until the agent has enrolled)")
+    .option("--name <name>", "asset name (default: the host name)")
+    .option(
+      "--state-dir <dir>",
+      "where the agent keeps its credential (mode 0600)",
+      "/var/lib/autopatch-agent",
+    )
+    .option("--dpkg-root <dir>", "a root holding the dpkg database to report (default: this system)")
+    .option("--kind <kind>", `asset kind: ${ASSET_KINDS.join(", ")}`)
+    .option("--environment <env>", "environment, e.g. prod")
+    .option("--group <group>", "group, e.g. web")
+    .option("--region <region>", "region, e.g. eu-west")
+    .option("--label <key=value>", "a label (repeatable)", collectKeyValue)
+    .action(async (flags: AgentFlags) => {
+      if (flags.kind !== undefined && !(ASSET_KINDS as readonly string[]).includes(flags.kind)) {
+        throw new ValidationError(`unknown kind "${flags.kind}": use ${ASSET_KINDS.join(", ")}`, {
+          where: "--kind",
+        });
+      }
+      const controller = new AbortController();
+      process.once("SIGINT", () => controller.abort());
+      process.once("SIGTERM", () => controller.abort());
+      await runAgent({
+        server: flags.server,
+        stateDir: flags.stateDir,
+        logger: createLogger(),
+        signal: controller.signal,
+        ...(flags.enrollToken ? { enrollToken: flags.enrollToken } : {}),
+        ...(flags.name ? { name: flags.name } : {}),
+        ...(flags.dpkgRoot ? { dpkgRoot: flags.dpkgRoot } : {}),
+        placement: {
+          ...(flags.kind ? { kind: flags.kind as AssetKind } : {}),
+          ...(flags.environment ? { environment: flags.environment } : {}),
+          ...(flags.group ? { group: flags.group } : {}),
+          ...(flags.region ? { region: flags.region } : {}),
+          ...(flags.label ? { labels: flags.label } : {}),
+        },
+      });
+    });
+}

@@ -1,0 +1,122 @@
+import type { Command } from "commander";
+import { ValidationError } from "../../domain/errors.js";
+import type { Asset } from "../../domain/inventory.js";
+import type { AssetWithPackages } from "../../inventory/assets.js";
+import { type ClientFlags, clientFrom, withClientFlags } from "../common.js";
+import { printFields, printJson, printTable } from "../output.js";
+
+const labelsText = (labels: Record<string, string>) =>
+  Object.entries(labels)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(",");
+
+export function registerAssetsCommand(program: Command): void {
+  const assets = program.command("assets").description("List, inspect and label assets");
+
+  withClientFlags(
+    assets
+      .command("list")
+      .description(
+        "List assets; filter with a label selector, e.g. 'environment=prod,group in (web,api),!canary'",
+      )
+      .option("-l, --selector <selector>", "label selector"),
+  ).action(async (flags: ClientFlags & { selector?: string }) => {
+    const query = flags.selector ? `?selector=${encodeURIComponent(flags.selector)}` : "";
+    const list = await clientFrom(flags).get<Asset[]>(`/api/v1/assets${query}`);
+    if (flags.json) return printJson(list);
+    printTable(list, [
+      { header: "NAME", value: (a) => a.name },
+      { header: "KIND", value: (a) => a.kind },
+      { header: "ENV", value: (a) => a.environment },
+      { header: "GROUP", value: (a) => a.group },
+      { header: "REGION", value: (a) => a.region },
+      { header: "CRIT", value: (a) => a.criticality },
+      { header: "AGENT", value: (a) => a.agentStatus },
+      { header: "LAST SEEN", value: (a) => a.lastSeen ?? "never" },
+      { header: "LABELS", value: (a) => labelsText(a.labels) },
+    ]);
+  });
+
+  withClientFlags(
+    assets.command("show <name>").description("Show one asset and its installed packages"),
+  ).action(async (name: string, flags: ClientFlags) => {
+    const asset = await clientFrom(flags).get<AssetWithPackages>(
+      `/api/v1/assets/${encodeURIComponent(name)}`,
+    );
+    if (flags.json) return printJson(asset);
+    printFields([
+      ["name", asset.name],
+      ["kind", asset.kind],
+      ["environment", asset.environment],
+      ["group", asset.group],
+      ["region", asset.region],
+      ["owner", asset.owner],
+      ["criticality", String(asset.criticality)],
+      ["labels", labelsText(asset.labels)],
+      ["agent", asset.agentStatus],
+      ["last seen", asset.lastSeen ?? "never"],
+      ["packages", String(asset.packages.length)],
+    ]);
+    printTable(asset.packages, [
+      { header: "ECOSYSTEM", value: (p) => p.ecosystem },
+      { header: "NAME", value: (p) => p.name },
+      { header: "VERSION", value: (p) => p.version },
+      { header: "ARCH", value: (p) => p.arch },
+      {
+        header: "SOURCE",
+        value: (p) =>
+          p.sourceName && p.sourceName !== p.name ? `${p.sourceName} ${p.sourceVersion ?? ""}` : "",
+      },
+    ]);
+  });
+
+  withClientFlags(
+    assets
+      .command("label <name> <changes...>")
+      .description("Set labels with key=value and remove them with key- (as kubectl label does)"),
+  ).action(async (name: string, changes: string[], flags: ClientFlags) => {
+    const set: Record<string, string> = {};
+    const remove: string[] = [];
+    for (const change of changes) {
+      if (change.endsWith("-") && !change.includes("=")) remove.push(change.slice(0, -1));
+      else if (change.indexOf("=") > 0)
+        set[change.slice(0, change.indexOf("="))] = change.slice(change.indexOf("=") + 1);
+      else throw new ValidationError(`"${change}" is neither key=value nor key-`, { where: change });
+    }
+    const asset = await clientFrom(flags).patch<Asset>(`/api/v1/assets/${encodeURIComponent(name)}`, {
+      labels: { set, remove },
+    });
+    if (flags.json) return printJson(asset);
+    process.stdout.write(`${asset.name}: ${labelsText(asset.labels) || "(no labels)"}\n`);
+  });
+
+  withClientFlags(
+    assets
+      .command("update <name>")
+      .description("Change an asset's owner, criticality or placement")
+      .option("--owner <owner>")
+      .option("--criticality <1-5>")
+      .option("--environment <env>")
+      .option("--group <group>")
+      .option("--region <region>")
+      .option("--kind <kind>"),
+  ).action(async (name: string, flags: ClientFlags & Record<string, string | undefined>) => {
+    const patch: Record<string, string | number> = {};
+    for (const key of ["owner", "environment", "group", "region", "kind"]) {
+      const value = flags[key];
+      if (value !== undefined) patch[key] = value;
+    }
+    if (flags.criticality !== undefined) patch.criticality = Number(flags.criticality);
+    const asset = await clientFrom(flags).patch<Asset>(`/api/v1/assets/${encodeURIComponent(name)}`, patch);
+    if (flags.json) return printJson(asset);
+    process.stdout.write(`updated ${asset.name}\n`);
+  });
+
+  withClientFlags(
+    assets.command("delete <name>").description("Delete an asset and its inventory (admin)"),
+  ).action(async (name: string, flags: ClientFlags) => {
+    await clientFrom(flags).delete(`/api/v1/assets/${encodeURIComponent(name)}`);
+    if (flags.json) return printJson({ deleted: name });
+    process.stdout.write(`deleted ${name}\n`);
+  });
+}

@@ -1,0 +1,83 @@
+import { AppError, type ErrorCode } from "../domain/errors.js";
+
+const KNOWN_CODES: readonly ErrorCode[] = [
+  "validation",
+  "not_found",
+  "conflict",
+  "unauthenticated",
+  "forbidden",
+  "unsupported",
+  "internal",
+];
+
+/** A small typed client of the REST API, used by the CLI and the agent. */
+export class ApiClient {
+  readonly baseUrl: string;
+  readonly #token: string | undefined;
+  readonly #timeoutMs: number;
+
+  constructor(baseUrl: string, token?: string, timeoutMs = 60_000) {
+    this.baseUrl = baseUrl.replace(/\/+$/, "");
+    this.#token = token;
+    this.#timeoutMs = timeoutMs;
+  }
+
+  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const headers: Record<string, string> = { accept: "application/json" };
+    if (this.#token) headers.authorization = `Bearer ${this.#token}`;
+    if (body !== undefined) headers["content-type"] = "application/json";
+    let response: Response;
+    try {
+      response = await fetch(`${this.baseUrl}${path}`, {
+        method,
+        headers,
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        signal: AbortSignal.timeout(this.#timeoutMs),
+      });
+    } catch (err) {
+      const reason =
+        err instanceof Error ? ((err.cause as Error | undefined)?.message ?? err.message) : String(err);
+      throw new AppError("internal", `cannot reach the autopatch server at ${this.baseUrl}: ${reason}`, {
+        cause: err,
+      });
+    }
+    const text = await response.text();
+    const parsed: unknown = text === "" ? undefined : safeJson(text);
+    if (!response.ok) throw errorFromResponse(response.status, parsed, text);
+    return parsed as T;
+  }
+
+  get<T>(path: string): Promise<T> {
+    return this.request<T>("GET", path);
+  }
+  post<T>(path: string, body?: unknown): Promise<T> {
+    return this.request<T>("POST", path, body ?? {});
+  }
+  put<T>(path: string, body?: unknown): Promise<T> {
+    return this.request<T>("PUT", path, body ?? {});
+  }
+  patch<T>(path: string, body?: unknown): Promise<T> {
+    return this.request<T>("PATCH", path, body ?? {});
+  }
+  delete<T>(path: string): Promise<T> {
+    return this.request<T>("DELETE", path);
+  }
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Turns the API's `{error: {code, message, where}}` back into the same AppError on the client side. */
+function errorFromResponse(status: number, body: unknown, text: string): AppError {
+  const error = (body as { error?: { code?: string; message?: string; where?: string } } | undefined)?.error;
+  const code =
+    KNOWN_CODES.find((c) => c === error?.code) ??
+    (status === 404 ? "not_found" : status >= 500 ? "internal" : "validation");
+  const message = error?.message ?? (text.slice(0, 200) || `HTTP ${status}`);
+  return new AppError(code, message, error?.where === undefined ? {} : { where: error.where });
+}

@@ -1,0 +1,260 @@
+import { randomUUID } from "node:crypto";
+import type { Kysely, Selectable } from "kysely";
+import { z } from "zod";
+import { appendAudit } from "../audit/log.js";
+import { ConflictError, NotFoundError, ValidationError } from "../domain/errors.js";
+import { ASSET_KINDS, type Asset, type AssetKind, type PackageRecord } from "../domain/inventory.js";
+import { type Actor, actorLabel } from "../domain/roles.js";
+import type { ServiceContext } from "../service/context.js";
+import type { AssetsTable, Database } from "../store/schema.js";
+import { matchesSelector, parseSelector, RESERVED_LABEL_KEYS, selectorView } from "./selector.js";
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/;
+const LABEL_KEY = /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
+
+export const assetNameSchema = z
+  .string()
+  .regex(NAME, "asset names are 1–253 of A-Z a-z 0-9 . _ - starting alphanumeric");
+
+export const placementSchema = z.object({
+  kind: z.enum(ASSET_KINDS).optional(),
+  environment: z.string().max(63).optional(),
+  group: z.string().max(63).optional(),
+  region: z.string().max(63).optional(),
+  owner: z.string().max(253).optional(),
+  criticality: z.number().int().min(1).max(5).optional(),
+  labels: z.record(z.string(), z.string()).optional(),
+});
+export type Placement = z.infer<typeof placementSchema>;
+
+export const assetPatchSchema = placementSchema.omit({ labels: true }).extend({
+  labels: z
+    .object({ set: z.record(z.string(), z.string()).optional(), remove: z.array(z.string()).optional() })
+    .optional(),
+});
+export type AssetPatch = z.infer<typeof assetPatchSchema>;
+
+export function rowToAsset(row: Selectable<AssetsTable>): Asset {
+  return {
+    id: row.id,
+    name: row.name,
+    kind: row.kind as AssetKind,
+    environment: row.environment,
+    group: row.group_name,
+    region: row.region,
+    owner: row.owner,
+    criticality: Number(row.criticality),
+    labels: JSON.parse(row.labels) as Record<string, string>,
+    agentStatus: row.agent_status as Asset["agentStatus"],
+    createdAt: row.created_at,
+    lastSeen: row.last_seen_at,
+  };
+}
+
+/** Label keys and values as Kubernetes spells them; built-in field names are reserved for selectors. */
+export function validateLabels(labels: Record<string, string>, pointer = "/labels"): void {
+  for (const [key, value] of Object.entries(labels)) {
+    if (!LABEL_KEY.test(key))
+      throw new ValidationError(`label key "${key}" is not a valid key`, { where: `${pointer}/${key}` });
+    if (RESERVED_LABEL_KEYS.has(key)) {
+      throw new ValidationError(`label key "${key}" is reserved for the asset's own field`, {
+        where: `${pointer}/${key}`,
+      });
+    }
+    if (!LABEL_VALUE.test(value)) {
+      throw new ValidationError(`label value "${value}" is not a valid value (≤ 63 of A-Z a-z 0-9 - _ .)`, {
+        where: `${pointer}/${key}`,
+      });
+    }
+  }
+}
+
+export async function findAssetRow(
+  db: Kysely<Database>,
+  name: string,
+): Promise<Selectable<AssetsTable> | undefined> {
+  return db.selectFrom("assets").selectAll().where("name", "=", name).executeTakeFirst();
+}
+
+async function requireAssetRow(db: Kysely<Database>, name: string): Promise<Selectable<AssetsTable>> {
+  const row = await findAssetRow(db, name);
+  if (!row) throw new NotFoundError(`no asset named "${name}"`);
+  return row;
+}
+
+/** Creates an asset inside the caller's transaction (enrollment and imports create assets too). */
+export async function insertAsset(
+  trx: Kysely<Database>,
+  actor: Actor,
+  name: string,
+  placement: Placement,
+  now: Date,
+  agentStatus: Asset["agentStatus"] = "none",
+): Promise<Asset> {
+  assetNameSchema.parse(name);
+  if (placement.labels) validateLabels(placement.labels);
+  const at = now.toISOString();
+  const row: Selectable<AssetsTable> = {
+    id: randomUUID(),
+    name,
+    kind: placement.kind ?? "host",
+    environment: placement.environment ?? "",
+    group_name: placement.group ?? "",
+    region: placement.region ?? "",
+    owner: placement.owner ?? "",
+    criticality: placement.criticality ?? 3,
+    labels: JSON.stringify(placement.labels ?? {}),
+    agent_status: agentStatus,
+    created_at: at,
+    updated_at: at,
+    last_seen_at: null,
+  };
+  await trx.insertInto("assets").values(row).execute();
+  const asset = rowToAsset(row);
+  const { id: _id, createdAt: _c, lastSeen: _l, ...fields } = asset;
+  await appendAudit(
+    trx,
+    {
+      actor: actorLabel(actor),
+      action: "asset.created",
+      targetType: "asset",
+      targetId: row.id,
+      data: fields,
+    },
+    now,
+  );
+  return asset;
+}
+
+export async function createAsset(
+  ctx: ServiceContext,
+  actor: Actor,
+  name: string,
+  placement: Placement,
+): Promise<Asset> {
+  return ctx.store.db.transaction().execute(async (trx) => {
+    if (await findAssetRow(trx, name)) throw new ConflictError(`an asset named "${name}" exists already`);
+    return insertAsset(trx, actor, name, placement, ctx.now());
+  });
+}
+
+export interface ListAssetsOptions {
+  selector?: string;
+}
+
+export async function listAssets(ctx: ServiceContext, options: ListAssetsOptions = {}): Promise<Asset[]> {
+  // Parse first: a bad selector is an error even when there are no assets.
+  const selector = options.selector ? parseSelector(options.selector) : null;
+  const rows = await ctx.store.db.selectFrom("assets").selectAll().orderBy("name").execute();
+  const assets = rows.map(rowToAsset);
+  return selector ? assets.filter((a) => matchesSelector(selector, selectorView(a))) : assets;
+}
+
+export interface AssetWithPackages extends Asset {
+  packages: PackageRecord[];
+}
+
+export async function getAsset(ctx: ServiceContext, name: string): Promise<AssetWithPackages> {
+  const row = await requireAssetRow(ctx.store.db, name);
+  const packages = await ctx.store.db
+    .selectFrom("installed_packages")
+    .selectAll()
+    .where("asset_id", "=", row.id)
+    .orderBy(["ecosystem", "name", "arch", "version"])
+    .execute();
+  return {
+    ...rowToAsset(row),
+    packages: packages.map((p) => ({
+      ecosystem: p.ecosystem,
+      name: p.name,
+      version: p.version,
+      arch: p.arch === "" ? null : p.arch,
+      sourceName: p.source_name,
+      sourceVersion: p.source_version,
+      purl: p.purl,
+    })),
+  };
+}
+
+export async function updateAsset(
+  ctx: ServiceContext,
+  actor: Actor,
+  name: string,
+  patch: AssetPatch,
+): Promise<Asset> {
+  const parsed = assetPatchSchema.parse(patch);
+  if (parsed.labels?.set) validateLabels(parsed.labels.set, "/labels/set");
+  return ctx.store.db.transaction().execute(async (trx) => {
+    const row = await requireAssetRow(trx, name);
+    const before = rowToAsset(row);
+    const labels = { ...before.labels, ...(parsed.labels?.set ?? {}) };
+    for (const key of parsed.labels?.remove ?? []) delete labels[key];
+    const after: Asset = {
+      ...before,
+      kind: parsed.kind ?? before.kind,
+      environment: parsed.environment ?? before.environment,
+      group: parsed.group ?? before.group,
+      region: parsed.region ?? before.region,
+      owner: parsed.owner ?? before.owner,
+      criticality: parsed.criticality ?? before.criticality,
+      labels,
+    };
+    const changes = diffFields(before, after);
+    if (Object.keys(changes).length === 0) return before;
+    const now = ctx.now();
+    await trx
+      .updateTable("assets")
+      .set({
+        kind: after.kind,
+        environment: after.environment,
+        group_name: after.group,
+        region: after.region,
+        owner: after.owner,
+        criticality: after.criticality,
+        labels: JSON.stringify(after.labels),
+        updated_at: now.toISOString(),
+      })
+      .where("id", "=", row.id)
+      .execute();
+    await appendAudit(
+      trx,
+      {
+        actor: actorLabel(actor),
+        action: "asset.updated",
+        targetType: "asset",
+        targetId: row.id,
+        data: { name, changes },
+      },
+      now,
+    );
+    return after;
+  });
+}
+
+function diffFields(before: Asset, after: Asset): Record<string, { from: unknown; to: unknown }> {
+  const changes: Record<string, { from: unknown; to: unknown }> = {};
+  for (const key of ["kind", "environment", "group", "region", "owner", "criticality", "labels"] as const) {
+    if (JSON.stringify(before[key]) !== JSON.stringify(after[key]))
+      changes[key] = { from: before[key], to: after[key] };
+  }
+  return changes;
+}
+
+export async function deleteAsset(ctx: ServiceContext, actor: Actor, name: string): Promise<void> {
+  await ctx.store.db.transaction().execute(async (trx) => {
+    const row = await requireAssetRow(trx, name);
+    await trx.deleteFrom("assets").where("id", "=", row.id).execute();
+    await appendAudit(
+      trx,
+      {
+        actor: actorLabel(actor),
+        action: "asset.deleted",
+        targetType: "asset",
+        targetId: row.id,
+        data: { name },
+      },
+      ctx.now(),
+    );
+  });
+}

@@ -1,0 +1,59 @@
+import type { Actor } from "../domain/roles.js";
+import type { ServiceContext } from "../service/context.js";
+import { findAssetRow, insertAsset, type Placement } from "./assets.js";
+import type { SkippedEntry } from "./importers/import-result.js";
+import { detectInventoryFormat, type InventoryFormat, parseInventory } from "./importers/index.js";
+import { type ReportSummary, replaceInventory } from "./report.js";
+
+export interface ImportRequest {
+  asset: string;
+  content: string;
+  format?: InventoryFormat;
+  /** Shown in error locations. */
+  file?: string;
+  ecosystem?: string;
+  distro?: string;
+  /** Placement for the asset when the import creates it. */
+  placement?: Placement;
+}
+
+export interface ImportSummary extends ReportSummary {
+  asset: string;
+  format: InventoryFormat;
+  created: boolean;
+  skipped: SkippedEntry[];
+}
+
+/**
+ * Imports a dpkg status file or an SBOM as an asset's inventory. All or nothing: the file is parsed
+ * in full before anything is written, and the asset (created if missing) and its packages are
+ * written in one transaction.
+ */
+export async function importInventory(
+  ctx: ServiceContext,
+  actor: Actor,
+  request: ImportRequest,
+): Promise<ImportSummary> {
+  const format = request.format ?? detectInventoryFormat(request.content, request.file);
+  const parsed = parseInventory(request.content, {
+    format,
+    ...(request.file ? { file: request.file } : {}),
+    ...(request.ecosystem ? { ecosystem: request.ecosystem } : {}),
+    ...(request.distro ? { distro: request.distro } : {}),
+  });
+  const now = ctx.now();
+  return ctx.store.db.transaction().execute(async (trx) => {
+    const row = await findAssetRow(trx, request.asset);
+    const asset = row
+      ? { id: row.id, name: row.name }
+      : await insertAsset(
+          trx,
+          actor,
+          request.asset,
+          { kind: format === "dpkg" ? "host" : "image", ...request.placement },
+          now,
+        );
+    const summary = await replaceInventory(trx, actor, asset, parsed.packages, "import", now);
+    return { ...summary, asset: asset.name, format, created: !row, skipped: parsed.skipped };
+  });
+}

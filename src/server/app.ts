@@ -1,0 +1,44 @@
+import swagger from "@fastify/swagger";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
+import type { ServiceContext } from "../service/context.js";
+import { registerAuth } from "./auth.js";
+import { registerErrorHandler } from "./errors.js";
+import { agentRoutes } from "./routes/agent.js";
+import { assetRoutes } from "./routes/assets.js";
+import { auditRoutes } from "./routes/audit.js";
+import { healthRoutes } from "./routes/health.js";
+import { inventoryRoutes } from "./routes/inventory.js";
+import { tokenRoutes } from "./routes/tokens.js";
+
+/** SBOMs of large images run to tens of megabytes. */
+const BODY_LIMIT = 64 * 1024 * 1024;
+
+/** Builds the HTTP API on a service context; the caller listens and closes. */
+export async function buildApp(ctx: ServiceContext): Promise<FastifyInstance> {
+  const app = Fastify({
+    // pino's Logger is a FastifyBaseLogger; the cast only narrows the generic so routes see the default instance type.
+    loggerInstance: ctx.logger as FastifyBaseLogger,
+    bodyLimit: BODY_LIMIT,
+    requestIdHeader: "x-request-id",
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  registerErrorHandler(app);
+  registerAuth(app, ctx);
+  await app.register(swagger, {
+    openapi: {
+      openapi: "3.1.0",
+      info: { title: "autopatch", version: "1", description: "Policy-driven patch orchestrator API" },
+      components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
+      security: [{ bearer: [] }],
+    },
+    transform: jsonSchemaTransform,
+  });
+  for (const routes of [healthRoutes, assetRoutes, inventoryRoutes, tokenRoutes, agentRoutes, auditRoutes]) {
+    await routes(app, ctx);
+  }
+  app.get("/openapi.json", { config: { access: "read" }, schema: { hide: true } }, async () => app.swagger());
+  await app.ready();
+  return app;
+}

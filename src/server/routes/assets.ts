@@ -1,0 +1,61 @@
+import type { FastifyInstance } from "fastify";
+import type { ZodTypeProvider } from "fastify-type-provider-zod";
+import { z } from "zod";
+import { assetPatchSchema, deleteAsset, getAsset, listAssets, updateAsset } from "../../inventory/assets.js";
+import type { ServiceContext } from "../../service/context.js";
+import { actorOf } from "../auth.js";
+import { assetSchema, assetWithPackagesSchema } from "../schemas.js";
+
+export async function assetRoutes(app: FastifyInstance, ctx: ServiceContext): Promise<void> {
+  const r = app.withTypeProvider<ZodTypeProvider>();
+  const params = z.object({ name: z.string() });
+
+  r.get(
+    "/api/v1/assets",
+    {
+      config: { access: "read" },
+      schema: {
+        summary: "List assets, optionally filtered by a label selector",
+        querystring: z.object({ selector: z.string().optional() }),
+        response: { 200: z.array(assetSchema) },
+      },
+    },
+    async (request) => listAssets(ctx, request.query.selector ? { selector: request.query.selector } : {}),
+  );
+
+  r.get(
+    "/api/v1/assets/:name",
+    {
+      config: { access: "read" },
+      schema: {
+        summary: "One asset with its installed packages",
+        params,
+        response: { 200: assetWithPackagesSchema },
+      },
+    },
+    async (request) => getAsset(ctx, request.params.name),
+  );
+
+  r.patch(
+    "/api/v1/assets/:name",
+    {
+      config: { access: "operate" },
+      schema: {
+        summary: "Change labels, owner, criticality or placement",
+        params,
+        body: assetPatchSchema,
+        response: { 200: assetSchema },
+      },
+    },
+    async (request) => updateAsset(ctx, actorOf(request), request.params.name, request.body),
+  );
+
+  r.delete(
+    "/api/v1/assets/:name",
+    { config: { access: "admin" }, schema: { summary: "Delete an asset and its inventory", params } },
+    async (request, reply) => {
+      await deleteAsset(ctx, actorOf(request), request.params.name);
+      return reply.code(204).send();
+    },
+  );
+}

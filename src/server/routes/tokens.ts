@@ -1,0 +1,62 @@
+import type { FastifyInstance } from "fastify";
+import type { ZodTypeProvider } from "fastify-type-provider-zod";
+import { z } from "zod";
+import { createEnrollmentToken } from "../../auth/enrollment.js";
+import { createApiToken, listApiTokens, revokeApiToken } from "../../auth/tokens.js";
+import { ROLES } from "../../domain/roles.js";
+import type { ServiceContext } from "../../service/context.js";
+import { actorOf } from "../auth.js";
+
+export async function tokenRoutes(app: FastifyInstance, ctx: ServiceContext): Promise<void> {
+  const r = app.withTypeProvider<ZodTypeProvider>();
+  r.post(
+    "/api/v1/tokens",
+    {
+      config: { access: "admin" },
+      schema: {
+        summary: "Create an API token; the token is in this response only",
+        body: z.object({ name: z.string().min(1).max(100), role: z.enum(ROLES) }),
+        response: { 201: z.object({ id: z.string(), token: z.string() }) },
+      },
+    },
+    async (request, reply) => reply.code(201).send(await createApiToken(ctx, actorOf(request), request.body)),
+  );
+  r.get(
+    "/api/v1/tokens",
+    { config: { access: "admin" }, schema: { summary: "List tokens (never their secrets)" } },
+    async () => listApiTokens(ctx),
+  );
+  r.delete(
+    "/api/v1/tokens/:id",
+    {
+      config: { access: "admin" },
+      schema: { summary: "Revoke a token", params: z.object({ id: z.string() }) },
+    },
+    async (request, reply) => {
+      await revokeApiToken(ctx, actorOf(request), request.params.id);
+      return reply.code(204).send();
+    },
+  );
+  r.post(
+    "/api/v1/agent-tokens",
+    {
+      config: { access: "admin" },
+      schema: {
+        summary: "Create an enrollment token for agents (one-time unless reusable)",
+        body: z.object({
+          reusable: z.boolean().optional(),
+          ttlSeconds: z.number().int().positive().optional(),
+        }),
+        response: { 201: z.object({ id: z.string(), token: z.string(), expiresAt: z.string().nullable() }) },
+      },
+    },
+    async (request, reply) => {
+      const { reusable, ttlSeconds } = request.body;
+      const created = await createEnrollmentToken(ctx, actorOf(request), {
+        ...(reusable === undefined ? {} : { reusable }),
+        ...(ttlSeconds === undefined ? {} : { ttlMs: ttlSeconds * 1000 }),
+      });
+      return reply.code(201).send(created);
+    },
+  );
+}

@@ -1,0 +1,19 @@
+import type { Logger } from "pino";
+import type { Store } from "../store/store.js";
+
+export interface ServiceConfig {
+  /** How often agents are asked to heartbeat. */
+  heartbeatIntervalMs: number;
+  /** An asset is stale after this many missed heartbeats. */
+  staleAfterMissed: number;
+}
+
+export const DEFAULT_SERVICE_CONFIG: ServiceConfig = { heartbeatIntervalMs: 30_000, staleAfterMissed: 3 };
+
+/** What every service function needs. The REST API, the CLI and the dashboard all go through it. */
+export interface ServiceContext {
+  store: Store;
+  logger: Logger;
+  config: ServiceConfig;
+  now: () => Date;
+}

@@ -161,7 +161,10 @@ export async function getAsset(ctx: ServiceContext, name: string): Promise<Asset
     .selectFrom("installed_packages")
     .selectAll()
     .where("asset_id", "=", row.id)
-    .orderBy(["ecosystem", "name", "arch", "version"])
+    .orderBy("ecosystem")
+    .orderBy("name")
+    .orderBy("arch")
+    .orderBy("version")
     .execute();
   return {
     ...rowToAsset(row),

@@ -1,0 +1,174 @@
+import { execFile } from "node:child_process";
+import { stat } from "node:fs/promises";
+import { join } from "node:path";
+import { PackageURL } from "packageurl-js";
+import { AppError } from "../domain/errors.js";
+import type { PackageRecord } from "../domain/inventory.js";
+
+export interface ToolResult {
+  stdout: string;
+  stderr: string;
+}
+
+/** Hints printed when a Debian tool is not on PATH: every dpkg tool we call ships in the `dpkg` package. */
+const INSTALL_HINT: Record<string, string> = {
+  dpkg: "apt-get install dpkg",
+  "dpkg-deb": "apt-get install dpkg (dpkg-deb ships in the dpkg package; dpkg-dev adds the build helpers)",
+  "dpkg-query": "apt-get install dpkg",
+};
+
+/**
+ * Runs a dpkg tool with an argument array (never a shell) and returns its output. Failures throw an
+ * AppError("internal") whose message carries the tool's stderr, because that is the only place dpkg
+ * says what went wrong.
+ */
+export function runDpkgTool(
+  file: string,
+  args: readonly string[],
+  options: { env?: Record<string, string>; allowExitCodes?: readonly number[] } = {},
+): Promise<ToolResult & { exitCode: number }> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      file,
+      [...args],
+      {
+        // LC_ALL=C keeps dpkg's messages and field output stable whatever the caller's locale.
+        env: { ...process.env, LC_ALL: "C", ...options.env },
+        maxBuffer: 64 * 1024 * 1024,
+        encoding: "utf8",
+      },
+      (error, stdout, stderr) => {
+        if (!error) {
+          resolve({ stdout, stderr, exitCode: 0 });
+          return;
+        }
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === "ENOENT") {
+          const hint = INSTALL_HINT[file] ?? `install ${file}`;
+          reject(
+            new AppError("unsupported", `requires ${file} on PATH: ${hint}`, {
+              cause: error,
+              details: { command: file },
+            }),
+          );
+          return;
+        }
+        const exitCode = typeof code === "number" ? code : -1;
+        if (options.allowExitCodes?.includes(exitCode)) {
+          resolve({ stdout, stderr, exitCode });
+          return;
+        }
+        reject(
+          new AppError("internal", `${file} ${args.join(" ")} failed (exit ${exitCode}): ${stderr.trim()}`, {
+            cause: error,
+            details: { command: file, args: [...args], exitCode, stderr },
+          }),
+        );
+      },
+    );
+  });
+}
+
+/**
+ * One line per package. `binary:Package` (arch-qualified for Multi-Arch: same) is read but the plain
+ * `Package` is what we report; `source:Package`/`source:Version` fall back to the binary's own name and
+ * version when the control file has no Source field (dpkg-query ≥ 1.16.2 / 1.18.x do this themselves).
+ */
+const QUERY_FIELDS = [
+  "binary:Package",
+  "Package",
+  "Version",
+  "Architecture",
+  "source:Package",
+  "source:Version",
+  "db:Status-Abbrev",
+] as const;
+
+/** A dpkg-query --showformat of tab-separated fields, one package per line (dpkg expands \t and \n). */
+export function dpkgQueryFormat(fields: readonly string[]): string {
+  // dpkg-query's own ${field} syntax, not a JavaScript template.
+  return `${fields.map((f) => `\${${f}}`).join("\\t")}\\n`;
+}
+
+export interface DpkgListOptions {
+  /** dpkg database folder (…/var/lib/dpkg); the system's own when omitted. */
+  admindir?: string;
+  /** OSV ecosystem to stamp on every record ("Debian:12"); "Debian" when omitted. */
+  ecosystem?: string;
+  /** purl `distro` qualifier ("debian-12"); left out of the purl when omitted. */
+  distro?: string;
+}
+
+/** Lists the installed packages of a dpkg database as PackageRecords, sorted by name then arch. */
+export async function listDpkgPackages(options: DpkgListOptions = {}): Promise<PackageRecord[]> {
+  const args = [
+    ...(options.admindir ? [`--admindir=${options.admindir}`] : []),
+    "-W",
+    `-f=${dpkgQueryFormat(QUERY_FIELDS)}`,
+  ];
+  const { stdout } = await runDpkgTool("dpkg-query", args);
+  return parseDpkgQueryOutput(stdout, options);
+}
+
+/** Parses the output of the QUERY_FIELDS format; exported for unit tests over captured output. */
+export function parseDpkgQueryOutput(
+  stdout: string,
+  options: { ecosystem?: string; distro?: string } = {},
+): PackageRecord[] {
+  const ecosystem = options.ecosystem ?? "Debian";
+  const records: PackageRecord[] = [];
+  for (const line of stdout.split("\n")) {
+    if (line.trim() === "") continue;
+    const [, name, version, arch, sourceName, sourceVersion, status] = line.split("\t");
+    if (!name || !version || status === undefined) continue;
+    if (!isInstalledStatus(status)) continue;
+    records.push({
+      ecosystem,
+      name,
+      version,
+      sourceName: sourceName || name,
+      sourceVersion: sourceVersion || version,
+      arch: arch || null,
+      purl: debPurl({ ecosystem, name, version, arch: arch || null, distro: options.distro }),
+    });
+  }
+  records.sort((a, b) => cmp(a.name, b.name) || cmp(a.arch ?? "", b.arch ?? ""));
+  return records;
+}
+
+/**
+ * `db:Status-Abbrev` is want/state/error letters. A package counts when its state is "installed"
+ * (ii, hi, and also ri/pi: marked for removal but its files are still on disk, so still exposed);
+ * unpacked, half-configured or config-files-only ("rc") packages are not inventory.
+ */
+export function isInstalledStatus(abbrev: string): boolean {
+  return abbrev[1] === "i";
+}
+
+/** purl for a Debian-family binary package; the namespace follows the ecosystem (Ubuntu → "ubuntu"). */
+export function debPurl(input: {
+  ecosystem: string;
+  name: string;
+  version: string;
+  arch: string | null;
+  distro?: string | undefined;
+}): string {
+  const namespace = input.ecosystem.toLowerCase().startsWith("ubuntu") ? "ubuntu" : "debian";
+  const qualifiers: Record<string, string> = {};
+  if (input.arch) qualifiers.arch = input.arch;
+  if (input.distro) qualifiers.distro = input.distro;
+  return new PackageURL("deb", namespace, input.name, input.version, qualifiers, undefined).toString();
+}
+
+/**
+ * A cheap change marker for a dpkg database: dpkg rewrites `status` through a rename on every
+ * change, so inode, size and mtime together move whenever packages do — no dpkg-query needed.
+ */
+export async function dpkgStateFingerprint(admindir: string): Promise<string> {
+  const s = await stat(join(admindir, "status"), { bigint: true });
+  return `${s.ino}:${s.size}:${s.mtimeNs}`;
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,0 +1,103 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { newSecret } from "../auth/secrets.js";
+import { waitForSignal } from "../cli/commands/server.js";
+import { printTable } from "../cli/output.js";
+import { ApiClient } from "../client/api-client.js";
+import type { Asset } from "../domain/inventory.js";
+import type { AssetWithPackages } from "../inventory/assets.js";
+import { createLocalFleet, spawnAgent, stopAgents } from "../localfleet/fleet.js";
+import { startServer } from "../server/start.js";
+import { createLogger } from "../service/logger.js";
+
+/** Packages whose versions the demo shows side by side: the ones a patch run would move. */
+const HIGHLIGHT = ["openssl", "libssl3", "curl", "openssh-server", "sudo", "nginx", "bash", "git"];
+
+const say = (text: string) => process.stdout.write(`${text}\n`);
+
+/**
+ * The demo: a server on a throwaway SQLite store, three agents on private dpkg roots with real .deb
+ * packages, and the fleet's inventory once every agent has reported. Runs until Ctrl-C (or, with
+ * --once, exits after printing), then cleans up.
+ */
+async function demo(once: boolean): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), "autopatch-demo-"));
+  const logger = createLogger({ level: "warn" });
+  const adminToken = newSecret("apt");
+  let cleanup: () => Promise<void> = async () => rm(dir, { recursive: true, force: true });
+  try {
+    say("» building .deb packages and three private dpkg roots (stand-in hosts) …");
+    const fleet = await createLocalFleet(dir, 3);
+
+    say("» starting the server on an embedded SQLite store …");
+    const server = await startServer({
+      databaseUrl: `sqlite:${join(dir, "autopatch.db")}`,
+      listen: "127.0.0.1:0",
+      adminToken,
+      config: { heartbeatIntervalMs: 5000 },
+      logger,
+    });
+    const api = new ApiClient(server.url, adminToken);
+    const enroll = await api.post<{ token: string }>("/api/v1/agent-tokens", { reusable: true });
+
+    say("» starting three agents …");
+    const agents = fleet.hosts.map((host) => spawnAgent(host, server.url, enroll.token));
+    cleanup = async () => {
+      await stopAgents(agents);
+      await server.close();
+      await rm(dir, { recursive: true, force: true });
+    };
+
+    const deadline = Date.now() + 60_000;
+    let assets: AssetWithPackages[] = [];
+    for (;;) {
+      const listed = await api.get<Asset[]>("/api/v1/assets");
+      assets = await Promise.all(listed.map((a) => api.get<AssetWithPackages>(`/api/v1/assets/${a.name}`)));
+      if (assets.length === fleet.hosts.length && assets.every((a) => a.packages.length > 0)) break;
+      if (Date.now() > deadline)
+        throw new Error(`agents did not report within 60 s; see the logs in ${join(dir, "agents")}`);
+      await sleep(300);
+    }
+
+    say("\nFleet inventory");
+    printTable(assets, [
+      { header: "ASSET", value: (a) => a.name },
+      { header: "ENV", value: (a) => a.environment },
+      { header: "GROUP", value: (a) => a.group },
+      { header: "REGION", value: (a) => a.region },
+      { header: "AGENT", value: (a) => a.agentStatus },
+      { header: "PACKAGES", value: (a) => a.packages.length },
+    ]);
+    say("\nVersions of notable packages per asset");
+    const names = HIGHLIGHT.filter((n) => assets.some((a) => a.packages.some((p) => p.name === n)));
+    printTable(names, [
+      { header: "PACKAGE", value: (n) => n },
+      ...assets.map((a) => ({
+        header: a.name,
+        value: (n: string) => a.packages.find((p) => p.name === n)?.version ?? "–",
+      })),
+    ]);
+    const verify = await api.get<{ ok: boolean; checked: number }>("/api/v1/audit/verify");
+    say(`\nAudit log: ${verify.checked} events, chain ${verify.ok ? "intact" : "BROKEN"}`);
+
+    if (once) return;
+    say("\nTry the CLI against this fleet (in another terminal, from the repository):");
+    say(`  export AUTOPATCH_SERVER=${server.url} AUTOPATCH_TOKEN=${adminToken}`);
+    say("  npx autopatch assets list");
+    say("  npx autopatch assets show demo-host-1");
+    say("  npx autopatch assets list --selector 'environment=prod,group in (web)'");
+    say("  npx autopatch audit list");
+    say("\nRunning until Ctrl-C …");
+    await waitForSignal();
+  } finally {
+    say("» cleaning up …");
+    await cleanup();
+  }
+}
+
+demo(process.argv.includes("--once")).catch((err: unknown) => {
+  process.stderr.write(`demo failed: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,63 @@
+/** CycloneDX JSON SBOMs, spec versions 1.2 to 1.6: every component with a purl, nested ones included. */
+import { z } from "zod";
+import type { PackageRecord } from "../../domain/inventory.js";
+import { dedupePackages, type ImportResult, type SkippedEntry } from "./import-result.js";
+import { jsonWhere, parseJsonText, validateJson } from "./json-input.js";
+import { recordFromPurl } from "./purl-record.js";
+
+export interface CycloneDxOptions {
+  /** Shown in `where` before the JSON pointer. */
+  file?: string;
+}
+
+export const CYCLONEDX_SPEC_VERSIONS = ["1.2", "1.3", "1.4", "1.5", "1.6"] as const;
+
+/** The parts of a component the importer reads; everything else is let through untouched. */
+export interface CycloneDxComponent {
+  name: string;
+  version?: string | undefined;
+  purl?: string | undefined;
+  components?: CycloneDxComponent[] | undefined;
+}
+
+const componentSchema: z.ZodType<CycloneDxComponent> = z.looseObject({
+  name: z.string(),
+  version: z.string().optional(),
+  purl: z.string().min(1).optional(),
+  get components() {
+    return z.array(componentSchema).optional();
+  },
+});
+
+const bomSchema = z.looseObject({
+  bomFormat: z.literal("CycloneDX"),
+  specVersion: z.enum(CYCLONEDX_SPEC_VERSIONS),
+  components: z.array(componentSchema).optional(),
+});
+
+/** Parses a CycloneDX JSON document; the BOM's own subject (metadata.component) is not a dependency and is left out. */
+export function parseCycloneDx(text: string, options: CycloneDxOptions = {}): ImportResult {
+  const bom = validateJson(
+    bomSchema,
+    parseJsonText(text, options.file),
+    options.file,
+    "CycloneDX JSON document",
+  );
+  const records: PackageRecord[] = [];
+  const skipped: SkippedEntry[] = [];
+  const walk = (components: readonly CycloneDxComponent[], path: (string | number)[]) => {
+    components.forEach((c, i) => {
+      const here = [...path, i];
+      if (c.purl === undefined) {
+        skipped.push({ where: jsonWhere(options.file, here), reason: `${c.name}: no purl` });
+      } else {
+        const result = recordFromPurl(c.purl, c.version, jsonWhere(options.file, [...here, "purl"]));
+        if ("record" in result) records.push(result.record);
+        else skipped.push({ where: jsonWhere(options.file, here), reason: `${c.name}: ${result.skip}` });
+      }
+      if (c.components) walk(c.components, [...here, "components"]);
+    });
+  };
+  walk(bom.components ?? [], ["components"]);
+  return { packages: dedupePackages(records), skipped };
+}

@@ -1,0 +1,126 @@
+import { mkdir, writeFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { dpkgQueryFormat, isInstalledStatus, runDpkgTool } from "../agent/dpkg-query.js";
+import { DEBIAN_12_OS_RELEASE } from "../agent/os-release.js";
+import { ValidationError } from "../domain/errors.js";
+import { isDebianPackageName } from "./deb-builder.js";
+
+/** A private dpkg installation under one folder: a stand-in host of the local fleet. */
+export interface DpkgRoot {
+  /** Absolute path of the root ("/" of the stand-in host). */
+  readonly root: string;
+  /** Its dpkg database: <root>/var/lib/dpkg. */
+  readonly admindir: string;
+  /** Installs (or upgrades/downgrades to) the given .deb files in one dpkg run. */
+  install(debPaths: string[]): Promise<void>;
+  /** Removes packages by name (dpkg --remove; they have no conffiles, so nothing is left behind). */
+  remove(names: string[]): Promise<void>;
+  /** Version of an installed package, or null when it is not installed. */
+  installedVersion(name: string): Promise<string | null>;
+}
+
+/** Empty files of a fresh admin dir: `status` is the database; `available` is what dselect-era tools read. */
+const ADMIN_FILES = ["status", "available"] as const;
+/** Folders dpkg writes into: package file lists and scripts, its journal, trigger state, alternatives. */
+const ADMIN_DIRS = ["info", "updates", "triggers", "alternatives"] as const;
+
+/**
+ * Makes (or reopens) a dpkg root at `dir` with the layout `dpkg --root` needs, plus an etc/os-release of
+ * a Debian 12 host so the agent detects the distro there as it would on a real machine.
+ */
+export async function createDpkgRoot(dir: string): Promise<DpkgRoot> {
+  const root = resolve(dir);
+  const admindir = join(root, "var", "lib", "dpkg");
+  for (const sub of ADMIN_DIRS) await mkdir(join(admindir, sub), { recursive: true });
+  for (const sub of [["var", "log"], ["etc"], ["usr", "share"], ["usr", "bin"], ["tmp"]]) {
+    await mkdir(join(root, ...sub), { recursive: true });
+  }
+  // "wx" keeps an existing database: reopening a root must not forget what is installed in it.
+  for (const file of ADMIN_FILES) await writeIfMissing(join(admindir, file), "");
+  await writeIfMissing(join(root, "etc", "os-release"), DEBIAN_12_OS_RELEASE);
+  return new LocalDpkgRoot(root, admindir);
+}
+
+/**
+ * Options every dpkg call on a root gets, each found needed by experiment with dpkg 1.21:
+ * - `--root`: install dir and admin dir (<root>/var/lib/dpkg) in one flag.
+ * - `--log`: without it dpkg appends to the host's own dpkg.log even with --root.
+ * - `--force-script-chrootless`: dpkg otherwise chroots into the root to run maintainer scripts, and the
+ *   root has no shell ("unable to execute … post-installation script"). Scripts get $DPKG_ROOT instead.
+ * - `--force-bad-path`: dpkg checks that sh, tar, ldconfig, start-stop-daemon … are on the caller's
+ *   PATH (the host's, not the root's); a non-root PATH lacks the sbin ones, and stand-ins need none.
+ * - `--force-not-root`: lets an unprivileged user manage a root it owns (CI usually runs as root anyway).
+ * - `--force-unsafe-io`: skips fsync per file; the roots are throwaway, and it keeps tests fast.
+ * - `--force-architecture`: stand-ins carry no machine code, so an amd64 fleet installs on arm64 hosts.
+ * Not `--force-depends`: a catalog whose Depends do not hold should fail loudly, not install.
+ */
+function dpkgBaseArgs(root: string): string[] {
+  return [
+    `--root=${root}`,
+    `--log=${join(root, "var", "log", "dpkg.log")}`,
+    "--force-script-chrootless",
+    "--force-bad-path",
+    "--force-not-root",
+    "--force-unsafe-io",
+    "--force-architecture",
+  ];
+}
+
+class LocalDpkgRoot implements DpkgRoot {
+  constructor(
+    readonly root: string,
+    readonly admindir: string,
+  ) {}
+
+  async install(debPaths: string[]): Promise<void> {
+    if (debPaths.length === 0) return;
+    await runDpkgTool("dpkg", [
+      ...dpkgBaseArgs(this.root),
+      "--install",
+      "--",
+      ...debPaths.map((p) => resolve(p)),
+    ]);
+  }
+
+  async remove(names: string[]): Promise<void> {
+    if (names.length === 0) return;
+    checkNames(names);
+    await runDpkgTool("dpkg", [...dpkgBaseArgs(this.root), "--remove", "--", ...names]);
+  }
+
+  async installedVersion(name: string): Promise<string | null> {
+    checkNames([name]);
+    // dpkg-query exits 1 for a package it has never heard of; that is "not installed", not an error.
+    const { stdout, exitCode } = await runDpkgTool(
+      "dpkg-query",
+      [
+        `--admindir=${this.admindir}`,
+        "-W",
+        `-f=${dpkgQueryFormat(["db:Status-Abbrev", "Version"])}`,
+        "--",
+        name,
+      ],
+      { allowExitCodes: [1] },
+    );
+    if (exitCode !== 0) return null;
+    const [status, version] = (stdout.split("\n")[0] ?? "").split("\t");
+    if (!status || !version) return null;
+    return isInstalledStatus(status) ? version : null;
+  }
+}
+
+function checkNames(names: string[]): void {
+  names.forEach((name, i) => {
+    if (!isDebianPackageName(name)) {
+      throw new ValidationError(`invalid Debian package name ${JSON.stringify(name)}`, { where: `/${i}` });
+    }
+  });
+}
+
+async function writeIfMissing(path: string, content: string): Promise<void> {
+  try {
+    await writeFile(path, content, { flag: "wx" });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+  }
+}

@@ -1,0 +1,184 @@
+import type { FastifyInstance } from "fastify";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createEnrollmentToken, enrollAgent } from "../src/auth/enrollment.js";
+import { bootstrapAdminToken, createApiToken } from "../src/auth/tokens.js";
+import type { Role } from "../src/domain/roles.js";
+import { SYSTEM_ACTOR } from "../src/domain/roles.js";
+import { createAsset } from "../src/inventory/assets.js";
+import { buildApp } from "../src/server/app.js";
+import { contextFor, freshStore } from "./helpers/stores.js";
+
+type Caller = Role | "agent" | "anonymous" | "revoked";
+const CALLERS: readonly Caller[] = [
+  "anonymous",
+  "revoked",
+  "agent",
+  "viewer",
+  "operator",
+  "approver",
+  "admin",
+];
+
+interface Case {
+  name: string;
+  method: "GET" | "POST" | "PATCH" | "PUT" | "DELETE";
+  url: string;
+  body?: () => unknown;
+  /** Callers that must get a 2xx; every other caller must get 401 or 403. */
+  allowed: readonly Caller[];
+}
+
+const READ: readonly Caller[] = ["viewer", "operator", "approver", "admin"];
+const OPERATE: readonly Caller[] = ["operator", "admin"];
+const ADMIN: readonly Caller[] = ["admin"];
+
+const CASES: readonly Case[] = [
+  { name: "list assets", method: "GET", url: "/api/v1/assets", allowed: READ },
+  { name: "show asset", method: "GET", url: "/api/v1/assets/m1", allowed: READ },
+  {
+    name: "label asset",
+    method: "PATCH",
+    url: "/api/v1/assets/m1",
+    body: () => ({ labels: { set: { a: "b" } } }),
+    allowed: OPERATE,
+  },
+  {
+    name: "import inventory",
+    method: "POST",
+    url: "/api/v1/inventory/import",
+    body: () => ({
+      asset: "m1",
+      format: "dpkg",
+      content: "Package: a\nStatus: install ok installed\nVersion: 1.0\n",
+    }),
+    allowed: OPERATE,
+  },
+  {
+    name: "create token",
+    method: "POST",
+    url: "/api/v1/tokens",
+    body: () => ({ name: "x", role: "viewer" }),
+    allowed: ADMIN,
+  },
+  { name: "list tokens", method: "GET", url: "/api/v1/tokens", allowed: ADMIN },
+  {
+    name: "create agent token",
+    method: "POST",
+    url: "/api/v1/agent-tokens",
+    body: () => ({}),
+    allowed: ADMIN,
+  },
+  { name: "list audit", method: "GET", url: "/api/v1/audit", allowed: READ },
+  { name: "verify audit", method: "GET", url: "/api/v1/audit/verify", allowed: READ },
+  { name: "openapi", method: "GET", url: "/openapi.json", allowed: READ },
+  {
+    name: "agent heartbeat",
+    method: "POST",
+    url: "/api/v1/agent/heartbeat",
+    body: () => ({}),
+    allowed: ["agent"],
+  },
+  {
+    name: "agent inventory",
+    method: "PUT",
+    url: "/api/v1/agent/inventory",
+    body: () => ({ packages: [] }),
+    allowed: ["agent"],
+  },
+];
+
+describe("API authentication and roles, every route × every caller", () => {
+  let app: FastifyInstance;
+  let dispose: () => Promise<void>;
+  const tokens = new Map<Caller, string>();
+
+  beforeAll(async () => {
+    const store = await freshStore("sqlite");
+    dispose = store.dispose;
+    const ctx = contextFor(store);
+    const admin = await bootstrapAdminToken(ctx);
+    tokens.set("admin", admin?.token ?? "");
+    for (const role of ["viewer", "operator", "approver"] as const) {
+      tokens.set(role, (await createApiToken(ctx, SYSTEM_ACTOR, { name: role, role })).token);
+    }
+    const revoked = await createApiToken(ctx, SYSTEM_ACTOR, { name: "old", role: "admin" });
+    await store.db
+      .updateTable("api_tokens")
+      .set({ revoked_at: new Date().toISOString() })
+      .where("id", "=", revoked.id)
+      .execute();
+    tokens.set("revoked", revoked.token);
+    const enroll = await createEnrollmentToken(ctx, SYSTEM_ACTOR);
+    tokens.set("agent", (await enrollAgent(ctx, enroll.token, { name: "agent-host" })).credential);
+    await createAsset(ctx, SYSTEM_ACTOR, "m1", {});
+    app = await buildApp(ctx);
+  });
+  afterAll(async () => {
+    await app?.close();
+    await dispose?.();
+  });
+
+  const matrix = CASES.flatMap((c) => CALLERS.map((caller) => [c.name, caller, c] as const));
+  it.each(matrix)("%s as %s", async (_name, caller, c) => {
+    const token = tokens.get(caller);
+    const response = await app.inject({
+      method: c.method,
+      url: c.url,
+      headers: token ? { authorization: `Bearer ${token}` } : {},
+      ...(c.body ? { payload: c.body() as Record<string, unknown> } : {}),
+    });
+    if (c.allowed.includes(caller)) {
+      expect(response.statusCode, response.body).toBeLessThan(300);
+    } else {
+      expect(response.statusCode, response.body).toBe(
+        caller === "anonymous" || caller === "revoked" ? 401 : 403,
+      );
+    }
+  });
+
+  it("health checks need no token", async () => {
+    expect((await app.inject({ url: "/healthz" })).statusCode).toBe(200);
+    expect((await app.inject({ url: "/readyz" })).statusCode).toBe(200);
+  });
+
+  it("deleting an asset needs an admin", async () => {
+    for (const caller of ["viewer", "operator", "approver", "agent"] as const) {
+      const r = await app.inject({
+        method: "DELETE",
+        url: "/api/v1/assets/m1",
+        headers: { authorization: `Bearer ${tokens.get(caller)}` },
+      });
+      expect(r.statusCode).toBe(403);
+    }
+    const ok = await app.inject({
+      method: "DELETE",
+      url: "/api/v1/assets/m1",
+      headers: { authorization: `Bearer ${tokens.get("admin")}` },
+    });
+    expect(ok.statusCode).toBe(204);
+  });
+
+  it("a bad request says where: JSON pointer into the body", async () => {
+    const r = await app.inject({
+      method: "PUT",
+      url: "/api/v1/agent/inventory",
+      headers: { authorization: `Bearer ${tokens.get("agent")}` },
+      payload: {
+        packages: [
+          { ecosystem: "Debian", name: "a", version: "1" },
+          { ecosystem: "Debian", name: "b" },
+        ],
+      },
+    });
+    expect(r.statusCode).toBe(400);
+    expect(r.json()).toMatchObject({ error: { code: "validation", where: "/body/packages/1/version" } });
+  });
+
+  it("an enrollment token is not an API token", async () => {
+    const r = await app.inject({
+      url: "/api/v1/assets",
+      headers: { authorization: "Bearer ape_not-a-real-token" },
+    });
+    expect(r.statusCode).toBe(401);
+  });
+});

@@ -1,0 +1,48 @@
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pg from "pg";
+import { pino } from "pino";
+import { inject } from "vitest";
+import { DEFAULT_SERVICE_CONFIG, type ServiceContext } from "../../src/service/context.js";
+import { type DialectName, openStore, type Store } from "../../src/store/store.js";
+
+export const DIALECTS: readonly DialectName[] = ["sqlite", "postgres"];
+
+/** A fresh, migrated store: a new SQLite file, or a new database in the run's PostgreSQL. */
+export async function freshStore(dialect: DialectName): Promise<Store & { dispose(): Promise<void> }> {
+  if (dialect === "sqlite") {
+    const dir = mkdtempSync(join(tmpdir(), "autopatch-sqlite-"));
+    const store = await openStore(`sqlite:${join(dir, "test.db")}`);
+    return {
+      ...store,
+      dispose: async () => {
+        await store.close();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  }
+  const base = inject("pgBaseUrl");
+  const name = `t_${randomBytes(6).toString("hex")}`;
+  const admin = new pg.Client({ connectionString: `${base}/postgres` });
+  await admin.connect();
+  await admin.query(`create database ${name}`);
+  await admin.end();
+  const store = await openStore(`${base}/${name}`);
+  return {
+    ...store,
+    dispose: async () => {
+      await store.close();
+      const a = new pg.Client({ connectionString: `${base}/postgres` });
+      await a.connect();
+      await a.query(`drop database if exists ${name} with (force)`);
+      await a.end();
+    },
+  };
+}
+
+/** A service context over a store with a silent logger and an adjustable clock. */
+export function contextFor(store: Store, now: () => Date = () => new Date()): ServiceContext {
+  return { store, logger: pino({ level: "silent" }), config: { ...DEFAULT_SERVICE_CONFIG }, now };
+}

@@ -4,8 +4,11 @@ import { registerAssetsCommand } from "./commands/assets.js";
 import { registerAuditCommand } from "./commands/audit.js";
 import { registerInventoryCommand } from "./commands/inventory.js";
 import { registerMigrateCommand } from "./commands/migrate.js";
+import { registerPolicyCommand } from "./commands/policy.js";
 import { registerServerCommand } from "./commands/server.js";
 import { registerTokenCommands } from "./commands/tokens.js";
+import { registerVersionsCommand } from "./commands/versions.js";
+import { registerWindowsCommand } from "./commands/windows.js";
 import { reportError } from "./output.js";
 
 /** Each command module adds its commands to the program. Keep this list in the order of `--help`. */
@@ -17,6 +20,9 @@ const COMMANDS: ReadonlyArray<(program: Command) => void> = [
   registerInventoryCommand,
   registerTokenCommands,
   registerAuditCommand,
+  registerPolicyCommand,
+  registerWindowsCommand,
+  registerVersionsCommand,
 ];
 
 export function buildProgram(): Command {

@@ -21,8 +21,9 @@ interface AgentFlags {
 export function registerAgentCommand(program: Command): void {
   program
     .command("agent")
+    .summary("Run the host agent")
     .description(
-      "Run the host agent: enroll once with an enrollment token, then heartbeat and report installed\n" +
+      "Run the host agent: enroll once with an enrollment token, then heartbeat and report installed " +
         "packages on start and whenever they change. Placement flags apply on first enrollment only.",
     )
     .requiredOption("--server <url>", "server URL")

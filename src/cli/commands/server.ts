@@ -7,6 +7,7 @@ import { parseDurationFlag } from "../common.js";
 export function registerServerCommand(program: Command): void {
   program
     .command("server")
+    .summary("Run the API server")
     .description(
       "Run the API server (migrates the store on start).\n" +
         "Store: $AUTOPATCH_DATABASE_URL, sqlite:<path> (default sqlite:./autopatch.db) or postgres://…\n" +

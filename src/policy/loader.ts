@@ -1,0 +1,222 @@
+/**
+ * Reads policy YAML and reports every problem with its line and column, so `policy validate` can print
+ * `file.yaml:12:15: sat-night.duration: "4x" is not a duration (use e.g. 30m, 4h, 2d)`.
+ */
+import { createHash } from "node:crypto";
+import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from "yaml";
+import { z } from "zod";
+import { jsonPointer, ValidationError } from "../domain/errors.js";
+import { type Policy, PolicySchema } from "./schema.js";
+import { didYouMean } from "./suggest.js";
+
+/** One problem in a policy file; line and column are 1-based, path is a JSON pointer. */
+export interface PolicyIssue {
+  line: number;
+  column: number;
+  path: string;
+  message: string;
+}
+
+export type PolicyValidation = { ok: true; policy: Policy } | { ok: false; errors: PolicyIssue[] };
+
+type PathKey = string | number;
+
+/** Validates policy YAML; never throws for bad input. */
+export function validatePolicy(text: string, _file?: string): PolicyValidation {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: true });
+  if (doc.errors.length > 0) {
+    return {
+      ok: false,
+      errors: doc.errors.map((e) => ({
+        line: e.linePos?.[0].line ?? 1,
+        column: e.linePos?.[0].col ?? 1,
+        path: "/",
+        // prettyErrors appends " at line L, column C:" and a source excerpt; the location is in the fields.
+        message: `YAML syntax: ${(e.message.split("\n")[0] ?? e.message).replace(/ at line \d+, column \d+:?$/, "")}`,
+      })),
+    };
+  }
+  const data: unknown = doc.toJS() ?? {};
+  if (typeof data !== "object" || data === null || Array.isArray(data)) {
+    return {
+      ok: false,
+      errors: [
+        {
+          line: 1,
+          column: 1,
+          path: "/",
+          message: "a policy is a mapping of sections (name, maintenanceWindows, …)",
+        },
+      ],
+    };
+  }
+  const result = PolicySchema.safeParse(data, { reportInput: true });
+  if (result.success) return { ok: true, policy: result.data };
+
+  const locate = (path: readonly PathKey[], key?: string): { line: number; column: number } => {
+    const node = nodeAt(doc.contents, path, key);
+    const offset = node?.range?.[0] ?? 0;
+    const pos = lineCounter.linePos(offset);
+    return { line: pos.line, column: pos.col };
+  };
+  const errors: PolicyIssue[] = [];
+  for (const issue of result.error.issues) {
+    const path = issue.path.filter((p): p is PathKey => typeof p !== "symbol");
+    const where = label(data, path);
+    if (issue.code === "unrecognized_keys") {
+      const known = knownKeys(path);
+      for (const key of issue.keys) {
+        errors.push({
+          ...locate(path, key),
+          path: jsonPointer([...path, key]),
+          message: `${where}: unknown key "${key}"${didYouMean(key, known)}`,
+        });
+      }
+      continue;
+    }
+    errors.push({ ...locate(path), path: jsonPointer(path), message: `${where}: ${describeIssue(issue)}` });
+  }
+  errors.sort((a, b) => a.line - b.line || a.column - b.column);
+  return { ok: false, errors };
+}
+
+/** Parses and validates policy YAML; throws ValidationError (`where: file:line:col`, all issues in details). */
+export function loadPolicy(text: string, file = "<policy>"): Policy {
+  const result = validatePolicy(text, file);
+  if (result.ok) return result.policy;
+  const [first] = result.errors;
+  const more = result.errors.length > 1 ? ` (and ${result.errors.length - 1} more)` : "";
+  throw new ValidationError(`${first?.message ?? "invalid policy"}${more}`, {
+    where: `${file}:${first?.line ?? 1}:${first?.column ?? 1}`,
+    details: { file, issues: result.errors },
+  });
+}
+
+/** sha256 (hex) of the canonical JSON of the parsed policy, defaults included: equal policies, equal hash. */
+export function policyContentHash(text: string): string {
+  return createHash("sha256")
+    .update(canonicalJson(loadPolicy(text)))
+    .digest("hex");
+}
+
+/** JSON with object keys sorted at every level and undefined members left out. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => {
+    if (v === null || typeof v !== "object" || Array.isArray(v)) return v;
+    const entries = Object.entries(v as Record<string, unknown>).sort(([a], [b]) =>
+      a < b ? -1 : a > b ? 1 : 0,
+    );
+    return Object.fromEntries(entries);
+  });
+}
+
+// ---- locating and describing issues ------------------------------------------------------------------
+
+/** The YAML node at `path` (the key node of `key` when given); the nearest existing ancestor otherwise. */
+function nodeAt(root: unknown, path: readonly PathKey[], key?: string): Node | undefined {
+  let node = root as Node | undefined;
+  const steps: PathKey[] = key === undefined ? [...path] : [...path, key];
+  for (let i = 0; i < steps.length; i++) {
+    const step = steps[i];
+    if (isMap(node)) {
+      const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === String(step));
+      if (!pair) return node;
+      const isLast = i === steps.length - 1;
+      // Point at the key for unknown keys, and when the value is missing (`duration:` with nothing after).
+      if ((isLast && key !== undefined) || pair.value === null) return (pair.key as Node | null) ?? node;
+      node = pair.value as Node;
+    } else if (isSeq(node) && typeof step === "number") {
+      const item = node.items[step] as Node | undefined;
+      if (!item) return node;
+      node = item;
+    } else {
+      return node;
+    }
+  }
+  return node;
+}
+
+/** A name a person recognises: `sat-night.duration`, `rollout.phases[1].wave`, `approvals.required`. */
+function label(data: unknown, path: readonly PathKey[]): string {
+  let text = "";
+  let value: unknown = data;
+  for (const step of path) {
+    const next =
+      value !== null && typeof value === "object" ? (value as Record<PathKey, unknown>)[step] : undefined;
+    if (typeof step === "number") {
+      const name = next !== null && typeof next === "object" ? (next as { name?: unknown }).name : undefined;
+      text = typeof name === "string" && name.trim() !== "" ? name : `${text}[${step}]`;
+    } else {
+      text = text === "" ? step : `${text}.${step}`;
+    }
+    value = next;
+  }
+  return text === "" ? "policy" : text;
+}
+
+function describeValue(v: unknown): string {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "a list";
+  if (typeof v === "object") return "a mapping";
+  return JSON.stringify(v);
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  // With reportInput, an absent value is reported with input undefined, whatever message the schema has.
+  if ((issue.code === "invalid_type" || issue.code === "invalid_union") && issue.input === undefined) {
+    return "is required";
+  }
+  switch (issue.code) {
+    case "invalid_type":
+      return `expected ${issue.expected === "object" ? "a mapping" : issue.expected === "array" ? "a list" : `a ${issue.expected}`}, got ${describeValue(issue.input)}`;
+    case "invalid_value": {
+      const values = issue.values.map((v) => String(v));
+      const input = issue.input;
+      const hint = typeof input === "string" ? didYouMean(input, values) : "";
+      return `${describeValue(input)} is not one of ${values.join(", ")}${hint}`;
+    }
+    case "too_small":
+    case "too_big":
+      // zod's own wording starts with "Too"; custom messages from the schema are already readable.
+      if (!issue.message.startsWith("Too ")) return issue.message;
+      if (issue.origin === "array") {
+        return issue.code === "too_small"
+          ? `needs at least ${issue.minimum} item${Number(issue.minimum) === 1 ? "" : "s"}`
+          : `allows at most ${issue.maximum} items`;
+      }
+      return issue.code === "too_small"
+        ? `must be ${issue.inclusive ? "at least" : "more than"} ${issue.minimum}`
+        : `must be ${issue.inclusive ? "at most" : "less than"} ${issue.maximum}`;
+    default:
+      return issue.message;
+  }
+}
+
+type AnySchema = z.core.$ZodType;
+
+/** The keys the schema allows at `path`, for "did you mean" on unknown keys. */
+function knownKeys(path: readonly PathKey[]): string[] {
+  let schema: AnySchema | undefined = PolicySchema;
+  for (const step of path) {
+    schema = schema === undefined ? undefined : unwrap(schema);
+    if (schema instanceof z.ZodObject) schema = (schema.shape as Record<string, AnySchema>)[String(step)];
+    else if (schema instanceof z.ZodArray) schema = schema.element as AnySchema;
+    else return [];
+  }
+  const obj = schema === undefined ? undefined : unwrap(schema);
+  return obj instanceof z.ZodObject ? Object.keys(obj.shape) : [];
+}
+
+function unwrap(schema: AnySchema): AnySchema {
+  let s = schema;
+  while (
+    s instanceof z.ZodOptional ||
+    s instanceof z.ZodDefault ||
+    s instanceof z.ZodPrefault ||
+    s instanceof z.ZodNullable
+  ) {
+    s = s.def.innerType as AnySchema;
+  }
+  return s;
+}

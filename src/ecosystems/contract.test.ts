@@ -69,9 +69,9 @@ describe.each(schemes)("version scheme $key", ({ key, scheme }) => {
     );
   });
 
-  it.skipIf(NOT_TOTAL.has(key))(
-    "sorts the whole pool consistently (sorting twice from different orders gives equal rankings)",
-    () => {
+  // Not generated for schemes that are not a total order (Maven), rather than skipped.
+  if (!NOT_TOTAL.has(key))
+    it("sorts the whole pool consistently (sorting twice from different orders gives equal rankings)", () => {
       const sorted = [...pool].sort((a, b) => scheme.compare(a, b));
       const resorted = [...pool].reverse().sort((a, b) => scheme.compare(a, b));
       for (let i = 0; i < sorted.length; i++) {
@@ -79,8 +79,7 @@ describe.each(schemes)("version scheme $key", ({ key, scheme }) => {
         if (i > 0)
           expect(scheme.compare(sorted[i - 1] as string, sorted[i] as string)).toBeLessThanOrEqual(0);
       }
-    },
-  );
+    });
 
   it("throws ValidationError naming the ecosystem and the offending part for an invalid version", () => {
     const bad = INVALID[key];

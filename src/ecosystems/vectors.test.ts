@@ -85,14 +85,13 @@ describe.each(VECTOR_FILES)("osv-scalibr vectors $file with scheme $scheme", ({ 
     expect(disagreeing).toEqual([...knownLines].sort((x, y) => x - y));
   });
 
-  it.skipIf(knownLines.size === 0)(
-    "refuses each listed case with a ValidationError (not a wrong order)",
-    () => {
+  // Only files with listed disagreements get this test.
+  if (knownLines.size > 0)
+    it("refuses each listed case with a ValidationError (not a wrong order)", () => {
       for (const v of vectors.filter((x) => knownLines.has(x.line))) {
         if (schemeId === "maven") continue; // the Maven case is a real ordering difference, explained above
         expect(() => scheme?.compare(v.a, v.b), `line ${v.line}`).toThrow(/version/);
         expect(scheme?.isValid(v.a) && scheme.isValid(v.b), `line ${v.line}`).toBe(false);
       }
-    },
-  );
+    });
 });

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
 import { pino } from "pino";
 import { inject } from "vitest";
@@ -34,9 +35,19 @@ export async function freshStore(dialect: DialectName): Promise<Store & { dispos
     ...store,
     dispose: async () => {
       await store.close();
+      // Without FORCE: a forced drop can reach a closing pool connection before it has gone and
+      // surface as an uncaught error in the test. Backends of a closed pool leave within moments.
       const a = new pg.Client({ connectionString: `${base}/postgres` });
       await a.connect();
-      await a.query(`drop database if exists ${name} with (force)`);
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await a.query(`drop database if exists ${name}`);
+          break;
+        } catch (err) {
+          if ((err as { code?: string }).code !== "55006" || attempt >= 50) throw err;
+          await sleep(100);
+        }
+      }
       await a.end();
     },
   };

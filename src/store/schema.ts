@@ -92,6 +92,92 @@ export interface AuditHeadTable {
   hash: string;
 }
 
+export interface AdvisoriesTable {
+  id: string;
+  modified: string;
+  published: string | null;
+  withdrawn: string | null;
+  summary: string;
+  /** JSON array of alias ids. */
+  aliases: string;
+  severity_score: number | null;
+  severity_vector: string | null;
+  severity_version: string | null;
+  /** GIT ranges are counted and reported, never evaluated. */
+  git_ranges: number;
+  /** The whole OSV record as JSON. */
+  record: string;
+  /** What it was imported from: file, directory or archive name. */
+  source: string;
+  imported_at: string;
+}
+
+export interface AdvisoryPackagesTable {
+  advisory_id: string;
+  /** Position in the record's affected[] list. */
+  idx: number;
+  /** Canonical OSV base name ("Debian", "npm", "AlmaLinux"). */
+  ecosystem: string;
+  /** The release suffix ("12" of "Debian:12"), "" when the advisory names none. */
+  ecosystem_release: string;
+  name: string;
+  /** The affected[] entry as JSON. */
+  affected: string;
+}
+
+export interface AdvisoryAliasesTable {
+  alias: string;
+  advisory_id: string;
+}
+
+export interface KevEntriesTable {
+  cve: string;
+  vendor: string;
+  product: string;
+  name: string;
+  date_added: string;
+  due_date: string | null;
+  ransomware: number;
+  catalog_version: string;
+}
+
+export interface EpssScoresTable {
+  cve: string;
+  epss: number;
+  percentile: number;
+  score_date: string | null;
+}
+
+export interface FindingsTable {
+  id: string;
+  asset_id: string;
+  ecosystem: string;
+  package_name: string;
+  arch: string;
+  installed_version: string;
+  /** The vulnerability's display id: its CVE when it has one, else the advisory id. */
+  vuln_id: string;
+  /** JSON arrays. */
+  advisory_ids: string;
+  aliases: string;
+  fixed_version: string | null;
+  severity_score: number | null;
+  severity_vector: string | null;
+  epss: number | null;
+  kev: number;
+  risk_score: number;
+  /** emergency | high | routine */
+  class: string;
+  /** open | fixed | accepted-risk | not-affected */
+  status: string;
+  status_reason: string | null;
+  status_by: string | null;
+  status_expires_at: string | null;
+  first_seen: string;
+  due_at: string | null;
+  updated_at: string;
+}
+
 export interface Database {
   assets: AssetsTable;
   installed_packages: InstalledPackagesTable;
@@ -100,4 +186,10 @@ export interface Database {
   enrollment_tokens: EnrollmentTokensTable;
   audit_events: AuditEventsTable;
   audit_head: AuditHeadTable;
+  advisories: AdvisoriesTable;
+  advisory_packages: AdvisoryPackagesTable;
+  advisory_aliases: AdvisoryAliasesTable;
+  kev_entries: KevEntriesTable;
+  epss_scores: EpssScoresTable;
+  findings: FindingsTable;
 }

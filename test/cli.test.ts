@@ -5,7 +5,7 @@ import type { Command } from "commander";
 import { sql } from "kysely";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildProgram } from "../src/cli/main.js";
+import { buildProgram, COMMAND_MODULES } from "../src/cli/main.js";
 import { type RunningServer, startServer } from "../src/server/start.js";
 import { MIGRATIONS } from "../src/store/migrations/index.js";
 import { openStore } from "../src/store/store.js";
@@ -40,16 +40,23 @@ describe("the CLI as a process", () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it("every command and subcommand has --help that explains it", () => {
-    const commands = allCommands(buildProgram());
+  it("every command and subcommand has --help that explains it", async () => {
+    const program = await buildProgram();
+    const commands = allCommands(program);
     expect(commands.length).toBeGreaterThan(20);
     for (const path of commands) {
-      let command: Command | undefined = buildProgram();
+      let command: Command | undefined = program;
       for (const name of path) command = command?.commands.find((c) => c.name() === name);
       if (!command) throw new Error(`no command ${path.join(" ")}`);
       expect(command.description().length, path.join(" ")).toBeGreaterThan(10);
       expect(command.helpInformation(), path.join(" ")).toMatch(/^Usage: autopatch/);
     }
+  });
+
+  it("lists every command module's commands in the top-level help without loading them", async () => {
+    const names = COMMAND_MODULES.flatMap((m) => Object.keys(m.commands));
+    expect((await buildProgram("")).commands.map((c) => c.name())).toEqual(names);
+    expect((await buildProgram()).commands.map((c) => c.name())).toEqual(names);
   });
 
   it("`autopatch --help` runs as a process", async () => {

@@ -1,32 +1,73 @@
 import { Command, CommanderError } from "commander";
-import { registerAgentCommand } from "./commands/agent.js";
-import { registerAssetsCommand } from "./commands/assets.js";
-import { registerAuditCommand } from "./commands/audit.js";
-import { registerInventoryCommand } from "./commands/inventory.js";
-import { registerMigrateCommand } from "./commands/migrate.js";
-import { registerPolicyCommand } from "./commands/policy.js";
-import { registerServerCommand } from "./commands/server.js";
-import { registerTokenCommands } from "./commands/tokens.js";
-import { registerVersionsCommand } from "./commands/versions.js";
-import { registerWindowsCommand } from "./commands/windows.js";
 import { reportError } from "./output.js";
 
-/** Each command module adds its commands to the program. Keep this list in the order of `--help`. */
-const COMMANDS: ReadonlyArray<(program: Command) => void> = [
-  registerServerCommand,
-  registerAgentCommand,
-  registerMigrateCommand,
-  registerAssetsCommand,
-  registerInventoryCommand,
-  registerTokenCommands,
-  registerAuditCommand,
-  registerPolicyCommand,
-  registerWindowsCommand,
-  registerVersionsCommand,
+type Register = (program: Command) => unknown;
+
+/**
+ * The command modules, in the order of `--help`. Each is loaded only when one of its commands runs
+ * (or for the full help), so a command does not pay for the server, the store and every parser at
+ * start-up. The summaries here are the one place the top-level help takes its lines from.
+ */
+export const COMMAND_MODULES: ReadonlyArray<{
+  commands: Readonly<Record<string, string>>;
+  load: () => Promise<Register>;
+}> = [
+  {
+    commands: { server: "Run the API server" },
+    load: async () => (await import("./commands/server.js")).registerServerCommand,
+  },
+  {
+    commands: { agent: "Run the host agent" },
+    load: async () => (await import("./commands/agent.js")).registerAgentCommand,
+  },
+  {
+    commands: { migrate: "Apply pending database migrations" },
+    load: async () => (await import("./commands/migrate.js")).registerMigrateCommand,
+  },
+  {
+    commands: { assets: "List, inspect and label assets" },
+    load: async () => (await import("./commands/assets.js")).registerAssetsCommand,
+  },
+  {
+    commands: { inventory: "Import inventories from files" },
+    load: async () => (await import("./commands/inventory.js")).registerInventoryCommand,
+  },
+  {
+    commands: { advisories: "Import and inspect advisories (OSV, CISA KEV, EPSS)" },
+    load: async () => (await import("./commands/advisories.js")).registerAdvisoriesCommand,
+  },
+  {
+    commands: { token: "Manage API tokens (admin)", "agent-token": "Manage agent enrollment tokens (admin)" },
+    load: async () => (await import("./commands/tokens.js")).registerTokenCommands,
+  },
+  {
+    commands: { audit: "Read and verify the hash-chained audit log" },
+    load: async () => (await import("./commands/audit.js")).registerAuditCommand,
+  },
+  {
+    commands: {
+      policy: "Policy files: validate, apply, list, show; the JSON Schema and the built-in default",
+    },
+    load: async () => (await import("./commands/policy.js")).registerPolicyCommand,
+  },
+  {
+    commands: {
+      windows: "Maintenance windows and freezes: the next openings, and whether a change may start",
+    },
+    load: async () => (await import("./commands/windows.js")).registerWindowsCommand,
+  },
+  {
+    commands: { change: "Change requests: create, submit, approve, plan, review" },
+    load: async () => (await import("./commands/change.js")).registerChangeCommands,
+  },
+  {
+    commands: { versions: "Parse and order package versions as each ecosystem's own tool does" },
+    load: async () => (await import("./commands/versions.js")).registerVersionsCommand,
+  },
 ];
 
-export function buildProgram(): Command {
-  const program = new Command("autopatch")
+function baseProgram(): Command {
+  return new Command("autopatch")
     .description(
       "Policy-driven patch orchestrator: inventory, vulnerabilities, policy, health-gated rollouts and a tamper-evident audit log.\n\n" +
         "Client commands talk to a server: --server or $AUTOPATCH_SERVER, --token or $AUTOPATCH_TOKEN.",
@@ -35,13 +76,32 @@ export function buildProgram(): Command {
     .version("0.1.0")
     .showHelpAfterError()
     .exitOverride();
-  for (const register of COMMANDS) register(program);
+}
+
+/**
+ * The program with the modules of `only` loaded (all of them when omitted); the others appear as
+ * stubs that carry their summary for the top-level help.
+ */
+export async function buildProgram(only?: string): Promise<Command> {
+  const program = baseProgram();
+  for (const module of COMMAND_MODULES) {
+    if (only === undefined || only in module.commands) {
+      (await module.load())(program);
+      for (const [name, summary] of Object.entries(module.commands)) {
+        program.commands.find((c) => c.name() === name)?.summary(summary);
+      }
+    } else {
+      for (const [name, summary] of Object.entries(module.commands)) program.command(name).summary(summary);
+    }
+  }
   return program;
 }
 
 export async function main(argv: readonly string[]): Promise<void> {
-  const program = buildProgram();
+  const first = argv.slice(2).find((a) => !a.startsWith("-"));
+  const known = first !== undefined && COMMAND_MODULES.some((m) => first in m.commands);
   try {
+    const program = await buildProgram(known ? first : first === undefined ? "" : undefined);
     await program.parseAsync([...argv]);
   } catch (err) {
     if (err instanceof CommanderError) {

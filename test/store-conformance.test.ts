@@ -185,6 +185,54 @@ describe.each(DIALECTS)("store conformance on %s", (dialect) => {
     expect(result.ok).toBe(true);
   });
 
+  it("concurrent writes commit together yet fail alone, each with its audit event", async () => {
+    const before = (await verifyAuditChain(store.db)).checked;
+    const results = await Promise.allSettled(
+      Array.from({ length: 12 }, (_, i) =>
+        store.write(async (trx) => {
+          await trx
+            .updateTable("assets")
+            .set({ owner: `writer-${i}` })
+            .where("name", "=", "web-1")
+            .execute();
+          await appendAudit(trx, {
+            actor: "system",
+            action: "test.write",
+            targetType: "asset",
+            targetId: String(i),
+          });
+          if (i === 5) throw new Error("write 5 fails");
+          return i;
+        }),
+      ),
+    );
+    expect(results.filter((r) => r.status === "rejected")).toHaveLength(1);
+    expect(
+      results.filter((r) => r.status === "fulfilled").map((r) => (r as PromiseFulfilledResult<number>).value),
+    ).toEqual([0, 1, 2, 3, 4, 6, 7, 8, 9, 10, 11]);
+    const events = await store.db
+      .selectFrom("audit_events")
+      .select("target_id")
+      .where("action", "=", "test.write")
+      .execute();
+    expect(events.map((e) => e.target_id).sort()).toEqual([
+      "0",
+      "1",
+      "10",
+      "11",
+      "2",
+      "3",
+      "4",
+      "6",
+      "7",
+      "8",
+      "9",
+    ]);
+    // The failed write's change is rolled back whatever order the writes committed in.
+    expect((await getAsset(ctx, "web-1")).owner).not.toBe("writer-5");
+    expect(await verifyAuditChain(store.db)).toMatchObject({ ok: true, checked: before + 11 });
+  });
+
   it("tokens: hashed at rest, authenticate, revoke", async () => {
     const boot = await bootstrapAdminToken(ctx, "a-given-admin-token-123");
     expect(boot?.token).toBe("a-given-admin-token-123");

@@ -1,7 +1,7 @@
 /** CISA's Known Exploited Vulnerabilities catalog (known_exploited_vulnerabilities.json). */
 import { z } from "zod";
 import { jsonPointer, ValidationError } from "../domain/errors.js";
-import { parseJsonText } from "./json-text.js";
+import { parseJsonText } from "../domain/json-text.js";
 
 const date = z.iso.date({ error: "must be a date YYYY-MM-DD" });
 

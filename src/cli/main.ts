@@ -37,6 +37,10 @@ export const COMMAND_MODULES: ReadonlyArray<{
     load: async () => (await import("./commands/advisories.js")).registerAdvisoriesCommand,
   },
   {
+    commands: { scan: "Scan a dpkg status file or an SBOM against OSV advisories offline" },
+    load: async () => (await import("./commands/scan.js")).registerScanCommand,
+  },
+  {
     commands: { token: "Manage API tokens (admin)", "agent-token": "Manage agent enrollment tokens (admin)" },
     load: async () => (await import("./commands/tokens.js")).registerTokenCommands,
   },

@@ -18,7 +18,7 @@ export async function recordHeartbeat(
 ): Promise<{ heartbeatIntervalMs: number; inventoryWanted: boolean }> {
   const assetId = ownAssetId(actor);
   const now = ctx.now();
-  const inventoryWanted = await ctx.store.db.transaction().execute(async (trx) => {
+  const inventoryWanted = await ctx.store.write(async (trx) => {
     const asset = await trx
       .selectFrom("assets")
       .select(["id", "name", "agent_status"])
@@ -61,7 +61,7 @@ export async function recordAgentInventory(
 ): Promise<ReportSummary> {
   const assetId = ownAssetId(actor);
   const now = ctx.now();
-  return ctx.store.db.transaction().execute(async (trx) => {
+  return ctx.store.write(async (trx) => {
     const asset = await trx
       .selectFrom("assets")
       .select(["id", "name", "agent_status"])

@@ -4,11 +4,14 @@ import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from "fast
 import type { ServiceContext } from "../service/context.js";
 import { registerAuth } from "./auth.js";
 import { registerErrorHandler } from "./errors.js";
+import { advisoryRoutes } from "./routes/advisories.js";
 import { agentRoutes } from "./routes/agent.js";
 import { assetRoutes } from "./routes/assets.js";
 import { auditRoutes } from "./routes/audit.js";
+import { changeRoutes } from "./routes/changes.js";
 import { healthRoutes } from "./routes/health.js";
 import { inventoryRoutes } from "./routes/inventory.js";
+import { policyRoutes } from "./routes/policies.js";
 import { tokenRoutes } from "./routes/tokens.js";
 
 /** SBOMs of large images run to tens of megabytes. */
@@ -35,7 +38,17 @@ export async function buildApp(ctx: ServiceContext): Promise<FastifyInstance> {
     },
     transform: jsonSchemaTransform,
   });
-  for (const routes of [healthRoutes, assetRoutes, inventoryRoutes, tokenRoutes, agentRoutes, auditRoutes]) {
+  for (const routes of [
+    healthRoutes,
+    assetRoutes,
+    inventoryRoutes,
+    tokenRoutes,
+    agentRoutes,
+    auditRoutes,
+    advisoryRoutes,
+    policyRoutes,
+    changeRoutes,
+  ]) {
     await routes(app, ctx);
   }
   app.get("/openapi.json", { config: { access: "read" }, schema: { hide: true } }, async () => app.swagger());

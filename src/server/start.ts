@@ -1,9 +1,11 @@
 import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import { bootstrapAdminToken } from "../auth/tokens.js";
+import { enqueueStartingSoon } from "../changes/reminders.js";
 import { ValidationError } from "../domain/errors.js";
 import { SYSTEM_ACTOR } from "../domain/roles.js";
 import { markStaleAssets } from "../inventory/agents.js";
+import { startOutboxWorker } from "../notify/worker.js";
 import { DEFAULT_SERVICE_CONFIG, type ServiceConfig, type ServiceContext } from "../service/context.js";
 import { DEFAULT_DATABASE_URL, openStore } from "../store/store.js";
 import { buildApp } from "./app.js";
@@ -53,14 +55,16 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const bootstrap = await bootstrapAdminToken(ctx, options.adminToken);
     const app = await buildApp(ctx);
     const address = await app.listen({ host, port });
-    const sweeper = startStaleSweeper(ctx);
+    const loops = [startStaleSweeper(ctx), startReminderLoop(ctx)];
+    const outbox = startOutboxWorker(ctx);
     return {
       url: address,
       ctx,
       app,
       bootstrapToken: bootstrap && options.adminToken === undefined ? bootstrap.token : null,
       close: async () => {
-        sweeper.stop();
+        for (const loop of loops) loop.stop();
+        await outbox.stop();
         await app.close();
         await store.close();
       },
@@ -71,16 +75,46 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   }
 }
 
-/** Every replica may run this: marking is conditional, so an asset is marked and audited once. */
-function startStaleSweeper(ctx: ServiceContext): { stop(): void } {
-  const every = Math.max(1000, Math.floor(ctx.config.heartbeatIntervalMs / 2));
+/**
+ * A background loop that every replica may run: each pass is safe to repeat (conditional updates,
+ * idempotent enqueues). A pass still running when the next is due is not started twice.
+ */
+function startLoop(
+  ctx: ServiceContext,
+  name: string,
+  everyMs: number,
+  pass: () => Promise<void>,
+): { stop(): void } {
+  let busy = false;
   const timer = setInterval(() => {
-    markStaleAssets(ctx, SYSTEM_ACTOR)
-      .then((marked) => {
-        if (marked.length > 0) ctx.logger.warn({ assets: marked }, "assets marked stale");
-      })
-      .catch((err: unknown) => ctx.logger.error({ err }, "stale sweep failed"));
-  }, every);
+    if (busy) return;
+    busy = true;
+    pass()
+      .catch((err: unknown) => ctx.logger.error({ err, loop: name }, "background pass failed"))
+      .finally(() => {
+        busy = false;
+      });
+  }, everyMs);
   timer.unref();
   return { stop: () => clearInterval(timer) };
+}
+
+function startStaleSweeper(ctx: ServiceContext): { stop(): void } {
+  return startLoop(
+    ctx,
+    "stale-sweep",
+    Math.max(1000, Math.floor(ctx.config.heartbeatIntervalMs / 2)),
+    async () => {
+      const marked = await markStaleAssets(ctx, SYSTEM_ACTOR);
+      if (marked.length > 0) ctx.logger.warn({ assets: marked }, "assets marked stale");
+    },
+  );
+}
+
+/** Enqueues "starting soon" notifications at each scheduled change's lead time. */
+function startReminderLoop(ctx: ServiceContext): { stop(): void } {
+  return startLoop(ctx, "starting-soon", 15_000, async () => {
+    const enqueued = await enqueueStartingSoon(ctx);
+    if (enqueued > 0) ctx.logger.info({ enqueued }, "starting-soon notifications enqueued");
+  });
 }

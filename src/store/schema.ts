@@ -178,6 +178,102 @@ export interface FindingsTable {
   updated_at: string;
 }
 
+/** One notification to one webhook; see src/notify/. Pending until delivered_at or dead_at is set. */
+export interface OutboxTable {
+  id: string;
+  /** sha256 of (event, subject id, webhook name, occurrence): sent as the Idempotency-Key header. */
+  idempotency_key: string;
+  event: string;
+  subject_type: string;
+  subject_id: string;
+  target_name: string;
+  target_url: string;
+  /** json | slack */
+  format: string;
+  /** The request body as sent, JSON text. */
+  payload: string;
+  attempts: number;
+  next_attempt_at: string;
+  /** A worker's lease on the message while it posts it. */
+  claimed_until: string | null;
+  delivered_at: string | null;
+  last_error: string | null;
+  created_at: string;
+  dead_at: string | null;
+}
+
+/** One stored version of a policy; rows are never changed, a new content makes a new version. */
+export interface PoliciesTable {
+  id: string;
+  name: string;
+  version: number;
+  /** policyContentHash of the content: equal policies (defaults included) have equal hashes. */
+  content_hash: string;
+  /** The YAML as applied. */
+  content: string;
+  author: string;
+  created_at: string;
+}
+
+/** A change request; see migrations/0003-changes.ts for the columns the rollout engine reads. */
+export interface ChangeRequestsTable {
+  id: string;
+  title: string;
+  package_name: string;
+  package_version: string;
+  artifact_name: string | null;
+  artifact_sha256: string | null;
+  source: string | null;
+  /** JSON array of vulnerability ids the change closes. */
+  advisories: string;
+  ticket: string | null;
+  selector: string;
+  /** emergency | high | routine */
+  class: string;
+  emergency: number;
+  policy_name: string;
+  policy_version: number;
+  policy_hash: string;
+  justification: string;
+  risk_notes: string | null;
+  rollback_notes: string | null;
+  /** Actor label and the token name separation of duties compares. */
+  requester: string;
+  requester_name: string;
+  state: string;
+  state_reason: string | null;
+  /** JSON: the approval rule frozen at submit. */
+  approval_rule: string | null;
+  /** JSON: the frozen Plan once approved. */
+  plan: string | null;
+  scheduled_start: string | null;
+  /** Name of the approver who authorised an emergency start inside a freeze or outside windows. */
+  override_approver: string | null;
+  /** none | pending | done */
+  review_state: string;
+  review_due_at: string | null;
+  reviewed_by: string | null;
+  reviewed_at: string | null;
+  review_reason: string | null;
+  /** The scheduled start the starting-soon notification was enqueued for. */
+  starting_soon_for: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface ApprovalsTable {
+  id: string;
+  change_id: string;
+  /** approve | reject */
+  decision: string;
+  approver: string;
+  approver_name: string;
+  approver_role: string;
+  reason: string | null;
+  created_at: string;
+  expires_at: string | null;
+}
+
 export interface Database {
   assets: AssetsTable;
   installed_packages: InstalledPackagesTable;
@@ -192,4 +288,8 @@ export interface Database {
   kev_entries: KevEntriesTable;
   epss_scores: EpssScoresTable;
   findings: FindingsTable;
+  policies: PoliciesTable;
+  change_requests: ChangeRequestsTable;
+  approvals: ApprovalsTable;
+  outbox: OutboxTable;
 }

@@ -3,6 +3,7 @@ import SQLite from "better-sqlite3";
 import { Kysely, Migrator, PostgresAdapter, PostgresDialect, SqliteDialect, sql } from "kysely";
 import pg from "pg";
 import { AppError, ValidationError } from "../domain/errors.js";
+import { GroupCommit } from "./group-commit.js";
 import { MIGRATIONS } from "./migrations/index.js";
 import type { Database } from "./schema.js";
 
@@ -14,6 +15,11 @@ export interface Store {
   readonly dialect: DialectName;
   /** The URL with any password masked, for logs and messages. */
   readonly displayUrl: string;
+  /**
+   * Runs a write in a transaction. On SQLite concurrent writes share one commit (see GroupCommit);
+   * PostgreSQL commits concurrent transactions in parallel, so each gets its own.
+   */
+  write<T>(work: (trx: Kysely<Database>) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -60,14 +66,34 @@ function openSqlite(path: string): Store {
   // WAL makes NORMAL durable against application crashes; only a power loss can drop the last commits.
   database.pragma("synchronous = NORMAL");
   database.pragma("busy_timeout = 5000");
+  // A 256 MiB page cache and rarer checkpoints: fleet-wide inventory writes revisit the same index
+  // pages, and a checkpoint after every few commits would write them to the main file again and again.
+  database.pragma("cache_size = -262144");
+  database.pragma("wal_autocheckpoint = 20000");
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
-  return { db, dialect: "sqlite", displayUrl: `sqlite:${path}`, close: () => db.destroy() };
+  const group = new GroupCommit(db);
+  return {
+    db,
+    dialect: "sqlite",
+    displayUrl: `sqlite:${path}`,
+    write: (work) => group.run(work),
+    close: () => db.destroy(),
+  };
 }
 
 function openPostgres(url: string): Store {
   const pool = new pg.Pool({ connectionString: url, max: 10 });
+  // An idle connection that the server drops emits "error" on the pool; without a listener the
+  // process would die. The next query gets a fresh connection.
+  pool.on("error", () => undefined);
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-  return { db, dialect: "postgres", displayUrl: maskUrl(url), close: () => db.destroy() };
+  return {
+    db,
+    dialect: "postgres",
+    displayUrl: maskUrl(url),
+    write: (work) => db.transaction().execute(work),
+    close: () => db.destroy(),
+  };
 }
 
 export function maskUrl(url: string): string {

@@ -10,7 +10,7 @@ import { createInterface } from "node:readline";
 import { text as streamText } from "node:stream/consumers";
 import yauzl from "yauzl";
 import { isAppError, NotFoundError, ValidationError } from "../../domain/errors.js";
-import { parseJsonText } from "../json-text.js";
+import { parseJsonText } from "../../domain/json-text.js";
 import { type OsvRecord, parseOsvRecord } from "./schema.js";
 
 export interface OsvSourceItem {

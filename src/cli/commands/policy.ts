@@ -1,9 +1,17 @@
 import { Command } from "commander";
+import type { ApiClient } from "../../client/api-client.js";
 import { defaultPolicyYaml } from "../../policy/default-policy.js";
 import { type PolicyIssue, type PolicyValidation, validatePolicy } from "../../policy/loader.js";
 import { readPolicyText } from "../../policy/policy-file.js";
 import { policyJsonSchema } from "../../policy/schema.js";
-import { printJson } from "../output.js";
+import {
+  type ApplyResult,
+  type PolicySummary,
+  type PolicyVersionInfo,
+  parsePolicyRef,
+} from "../../policy/store.js";
+import { type ClientFlags, clientFrom, withClientFlags } from "../common.js";
+import { printFields, printJson, printTable } from "../output.js";
 
 /** The `--json` shape of `policy validate`. */
 export interface ValidateJson {
@@ -32,7 +40,7 @@ export function validationJson(result: PolicyValidation): ValidateJson {
  */
 export function createPolicyCommand(parent?: Command): Command {
   const policy = (parent ? parent.command("policy") : new Command("policy")).description(
-    "Policy files: validate them, print the JSON Schema or the built-in default policy",
+    "Policy files: validate them, print the JSON Schema or the built-in default policy; apply, list and show stored versions",
   );
 
   policy
@@ -61,7 +69,76 @@ export function createPolicyCommand(parent?: Command): Command {
       process.stdout.write(defaultPolicyYaml());
     });
 
+  addStoreCommands(policy);
   return policy;
+}
+
+/** `apply`, `list` and `show`: policies stored versioned on the server. */
+function addStoreCommands(policy: Command): void {
+  withClientFlags(
+    policy
+      .command("apply")
+      .description(
+        "Store a policy file as the next version of its name (unchanged content keeps its version)",
+      )
+      .argument("<file>", "policy YAML file"),
+  ).action(async (file: string, flags: ClientFlags) => {
+    const result = await applyPolicyFile(clientFrom(flags), file);
+    if (flags.json) return printJson(result);
+    process.stdout.write(
+      `${result.created ? "applied" : "unchanged"}: ${result.name}@${result.version} (sha256 ${result.hash.slice(0, 12)})\n`,
+    );
+  });
+
+  withClientFlags(
+    policy.command("list").description("List stored policies with their latest version"),
+  ).action(async (flags: ClientFlags) => {
+    const list = await clientFrom(flags).get<PolicySummary[]>("/api/v1/policies");
+    if (flags.json) return printJson(list);
+    printTable(list, [
+      { header: "NAME", value: (p) => p.name },
+      { header: "VERSION", value: (p) => p.version },
+      { header: "VERSIONS", value: (p) => p.versions },
+      { header: "AUTHOR", value: (p) => p.author },
+      { header: "CREATED", value: (p) => p.createdAt },
+      { header: "SHA256", value: (p) => p.hash.slice(0, 12) },
+    ]);
+  });
+
+  withClientFlags(
+    policy
+      .command("show")
+      .description("Show a stored policy: NAME for the latest version, NAME@VERSION for one version")
+      .argument("<ref>", "NAME or NAME@VERSION"),
+  ).action(async (ref: string, flags: ClientFlags) => {
+    const { name, version } = parsePolicyRef(ref, "<ref>");
+    const query = version === undefined ? "" : `?version=${version}`;
+    const shown = await clientFrom(flags).get<PolicyShowJson>(
+      `/api/v1/policies/${encodeURIComponent(name)}${query}`,
+    );
+    if (flags.json) return printJson(shown);
+    printFields([
+      ["name", shown.name],
+      ["version", `${shown.version} of ${shown.versions.length}`],
+      ["sha256", shown.hash],
+      ["author", shown.author],
+      ["created", shown.createdAt],
+    ]);
+    process.stdout.write(`---\n${shown.content.endsWith("\n") ? shown.content : `${shown.content}\n`}`);
+  });
+}
+
+/** The `--json` shape of `policy show`. */
+export interface PolicyShowJson extends PolicyVersionInfo {
+  content: string;
+  policy: Record<string, unknown>;
+  versions: PolicyVersionInfo[];
+}
+
+/** Sends a policy file to the server; `change create --policy FILE` uses it too. */
+export async function applyPolicyFile(client: ApiClient, file: string): Promise<ApplyResult> {
+  const content = await readPolicyText(file);
+  return client.post<ApplyResult>("/api/v1/policies", { content, file });
 }
 
 /** Adds `autopatch policy …` to the program and returns the `policy` command for more subcommands. */

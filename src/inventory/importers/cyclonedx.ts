@@ -1,8 +1,8 @@
 /** CycloneDX JSON SBOMs, spec versions 1.2 to 1.6: every component with a purl, nested ones included. */
 import { z } from "zod";
 import type { PackageRecord } from "../../domain/inventory.js";
-import { dedupePackages, type ImportResult, type SkippedEntry } from "./import-result.js";
-import { jsonWhere, parseJsonText, validateJson } from "./json-input.js";
+import { jsonWhere, parseJsonText, validateJson } from "../../domain/json-text.js";
+import { DEFAULT_INPUT_NAME, dedupePackages, type ImportResult, type SkippedEntry } from "./import-result.js";
 import { recordFromPurl } from "./purl-record.js";
 
 export interface CycloneDxOptions {
@@ -39,7 +39,7 @@ const bomSchema = z.looseObject({
 export function parseCycloneDx(text: string, options: CycloneDxOptions = {}): ImportResult {
   const bom = validateJson(
     bomSchema,
-    parseJsonText(text, options.file),
+    parseJsonText(text, options.file ?? DEFAULT_INPUT_NAME),
     options.file,
     "CycloneDX JSON document",
   );

@@ -1,8 +1,8 @@
 /** SPDX 2.2 and 2.3 JSON documents: every package's purl external references. */
 import { z } from "zod";
 import type { PackageRecord } from "../../domain/inventory.js";
-import { dedupePackages, type ImportResult, type SkippedEntry } from "./import-result.js";
-import { jsonWhere, parseJsonText, validateJson } from "./json-input.js";
+import { jsonWhere, parseJsonText, validateJson } from "../../domain/json-text.js";
+import { DEFAULT_INPUT_NAME, dedupePackages, type ImportResult, type SkippedEntry } from "./import-result.js";
 import { recordFromPurl } from "./purl-record.js";
 
 export interface SpdxOptions {
@@ -36,7 +36,7 @@ const PACKAGE_MANAGER = new Set(["PACKAGE-MANAGER", "PACKAGE_MANAGER"]);
 export function parseSpdx(text: string, options: SpdxOptions = {}): ImportResult {
   const doc = validateJson(
     documentSchema,
-    parseJsonText(text, options.file),
+    parseJsonText(text, options.file ?? DEFAULT_INPUT_NAME),
     options.file,
     "SPDX 2.2/2.3 JSON document",
   );

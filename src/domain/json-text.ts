@@ -1,7 +1,9 @@
-/** JSON documents for the SBOM importers: parse, locate syntax errors, validate with one zod schema. */
+/**
+ * JSON input with located errors: a syntax error becomes a ValidationError at `file:line:col`, a schema
+ * problem one at `file#/json/pointer`. Every reader of JSON documents (SBOMs, OSV, KEV) goes through it.
+ */
 import type { z } from "zod";
-import { jsonPointer, ValidationError } from "../../domain/errors.js";
-import { DEFAULT_INPUT_NAME } from "./import-result.js";
+import { jsonPointer, ValidationError } from "./errors.js";
 
 /** `file#/pointer` when the file is known, else the bare pointer. */
 export function jsonWhere(file: string | undefined, path: ReadonlyArray<PropertyKey>): string {
@@ -9,23 +11,21 @@ export function jsonWhere(file: string | undefined, path: ReadonlyArray<Property
   return file === undefined ? pointer : `${file}#${pointer}`;
 }
 
-/** 1-based line and column of a character offset. */
+/** 1-based line and column of a character offset in a text. */
 export function lineColumn(text: string, offset: number): { line: number; column: number } {
   let line = 1;
   let lineStart = 0;
-  for (let i = 0; i < offset && i < text.length; i++) {
-    if (text.charCodeAt(i) === 10) {
-      line++;
-      lineStart = i + 1;
-    }
+  for (let i = text.indexOf("\n"); i !== -1 && i < offset; i = text.indexOf("\n", i + 1)) {
+    line += 1;
+    lineStart = i + 1;
   }
   return { line, column: offset - lineStart + 1 };
 }
 
 /**
- * Offset of the first JSON syntax error, or null if the text is valid JSON. Hand-written because Node 20's
- * JSON.parse often names no position ("Unexpected token '}' … is not valid JSON") and no installed
- * library reports one; it runs only after JSON.parse has failed.
+ * Offset of the first JSON syntax error, or null if the text is valid JSON. Hand-written because Node
+ * 20's JSON.parse often names no position ("Unexpected token '}' … is not valid JSON") and no installed
+ * library reports one; it runs only after JSON.parse has failed, in one pass over the text.
  */
 export function findJsonSyntaxError(text: string): number | null {
   let i = 0;
@@ -152,9 +152,12 @@ export function findJsonSyntaxError(text: string): number | null {
   }
 }
 
-/** Parses JSON text; a syntax error becomes a ValidationError at `file:line:col`. */
-export function parseJsonText(text: string, file: string | undefined): unknown {
-  // A UTF-8 byte order mark is common in SBOMs written on Windows and is not JSON.
+/**
+ * JSON.parse with a syntax error reported as a ValidationError at `where:line:col`. A leading UTF-8 byte
+ * order mark is dropped (legal in a file, not in JSON). `firstLine` shifts line numbers for text cut out
+ * of a larger file (a JSONL line).
+ */
+export function parseJsonText(text: string, where: string, firstLine = 1): unknown {
   const body = text.startsWith("\uFEFF") ? text.slice(1) : text;
   try {
     return JSON.parse(body);
@@ -163,7 +166,7 @@ export function parseJsonText(text: string, file: string | undefined): unknown {
     const { line, column } = lineColumn(body, offset);
     const why = err instanceof Error ? err.message : String(err);
     throw new ValidationError(`invalid JSON: ${why}`, {
-      where: `${file ?? DEFAULT_INPUT_NAME}:${line}:${column}`,
+      where: `${where}:${line + firstLine - 1}:${column}`,
       cause: err,
     });
   }

@@ -1,0 +1,153 @@
+/**
+ * Writes findings in bulk inside the caller's transaction. A full re-match writes hundreds of thousands
+ * of rows: the statements are written out once per chunk size and run as compiled queries, because
+ * building a query-builder tree of twenty-odd values per row costs more than the database's work.
+ */
+import { CompiledQuery, type Kysely } from "kysely";
+import type { Database, FindingsTable } from "../../store/schema.js";
+import { type DialectName, dialectOf } from "../../store/store.js";
+import type { FindingUpdate } from "./reconcile.js";
+
+/** Rows per statement: 1,000 rows of 24 values stay under SQLite's 32,766 and PostgreSQL's 65,535 parameters. */
+const ROWS_PER_STATEMENT = 1000;
+const IDS_PER_STATEMENT = 5000;
+
+const INSERT_COLUMNS = [
+  "id",
+  "asset_id",
+  "ecosystem",
+  "package_name",
+  "arch",
+  "installed_version",
+  "vuln_id",
+  "advisory_ids",
+  "aliases",
+  "fixed_version",
+  "severity_score",
+  "severity_vector",
+  "epss",
+  "kev",
+  "risk_score",
+  "class",
+  "status",
+  "status_reason",
+  "status_by",
+  "status_expires_at",
+  "first_seen",
+  "due_at",
+  "updated_at",
+] as const satisfies ReadonlyArray<keyof FindingsTable>;
+
+const UPDATE_COLUMNS = [
+  "id",
+  "installed_version",
+  "advisory_ids",
+  "aliases",
+  "fixed_version",
+  "severity_score",
+  "severity_vector",
+  "epss",
+  "kev",
+  "risk_score",
+  "class",
+  "status",
+  "status_reason",
+  "status_by",
+  "status_expires_at",
+  "first_seen",
+  "due_at",
+  "updated_at",
+] as const satisfies ReadonlyArray<keyof FindingUpdate>;
+
+// VALUES lists carry no column types; PostgreSQL would read the numbers as text.
+const CASTS: Partial<Record<(typeof UPDATE_COLUMNS)[number], string>> = {
+  severity_score: "double precision",
+  epss: "double precision",
+  kev: "integer",
+  risk_score: "double precision",
+};
+
+function placeholders(dialect: DialectName, rows: number, columns: number, cast?: (col: number) => string | undefined): string {
+  const tuples: string[] = [];
+  let n = 0;
+  for (let r = 0; r < rows; r++) {
+    const values: string[] = [];
+    for (let c = 0; c < columns; c++) {
+      n += 1;
+      const p = dialect === "postgres" ? `$${n}` : "?";
+      const type = cast?.(c);
+      values.push(type === undefined ? p : `cast(${p} as ${type})`);
+    }
+    tuples.push(`(${values.join(", ")})`);
+  }
+  return tuples.join(", ");
+}
+
+/** Statement texts by dialect, kind and row count: full chunks repeat the same text. */
+const statements = new Map<string, string>();
+
+function statement(dialect: DialectName, kind: "insert" | "update" | "fix", rows: number): string {
+  const key = `${dialect}:${kind}:${rows}`;
+  let text = statements.get(key);
+  if (text !== undefined) return text;
+  if (kind === "insert") {
+    text = `insert into findings (${INSERT_COLUMNS.join(", ")}) values ${placeholders(dialect, rows, INSERT_COLUMNS.length)}`;
+  } else if (kind === "update") {
+    const cast = (c: number) => CASTS[UPDATE_COLUMNS[c] ?? "id"];
+    const set = UPDATE_COLUMNS.filter((c) => c !== "id")
+      .map((c) => `${c} = v.${c}`)
+      .join(", ");
+    text =
+      `with v (${UPDATE_COLUMNS.join(", ")}) as (values ${placeholders(dialect, rows, UPDATE_COLUMNS.length, cast)}) ` +
+      `update findings set ${set} from v where findings.id = v.id`;
+  } else {
+    const offset = 3;
+    const ids = Array.from({ length: rows }, (_, i) => (dialect === "postgres" ? `$${i + 1 + offset}` : "?"));
+    const [reason, by, at] = dialect === "postgres" ? ["$1", "$2", "$3"] : ["?", "?", "?"];
+    text =
+      `update findings set status = 'fixed', status_reason = ${reason}, status_by = ${by}, ` +
+      `status_expires_at = null, updated_at = ${at} where id in (${ids.join(", ")})`;
+  }
+  if (statements.size > 256) statements.clear();
+  statements.set(key, text);
+  return text;
+}
+
+/** The bulk writes of one re-match, bound to its transaction. */
+export class FindingWriter {
+  readonly #trx: Kysely<Database>;
+  readonly #dialect: DialectName;
+
+  constructor(trx: Kysely<Database>) {
+    this.#trx = trx;
+    this.#dialect = dialectOf(trx);
+  }
+
+  async insert(rows: readonly FindingsTable[]): Promise<void> {
+    for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) {
+      const chunk = rows.slice(i, i + ROWS_PER_STATEMENT);
+      const params: unknown[] = [];
+      for (const row of chunk) for (const c of INSERT_COLUMNS) params.push(row[c]);
+      await this.#trx.executeQuery(CompiledQuery.raw(statement(this.#dialect, "insert", chunk.length), params));
+    }
+  }
+
+  async update(rows: readonly FindingUpdate[]): Promise<void> {
+    for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) {
+      const chunk = rows.slice(i, i + ROWS_PER_STATEMENT);
+      const params: unknown[] = [];
+      for (const row of chunk) for (const c of UPDATE_COLUMNS) params.push(row[c]);
+      await this.#trx.executeQuery(CompiledQuery.raw(statement(this.#dialect, "update", chunk.length), params));
+    }
+  }
+
+  /** Marks findings fixed: no longer affected. */
+  async markFixed(ids: readonly string[], reason: string, by: string, at: Date): Promise<void> {
+    for (let i = 0; i < ids.length; i += IDS_PER_STATEMENT) {
+      const chunk = ids.slice(i, i + IDS_PER_STATEMENT);
+      await this.#trx.executeQuery(
+        CompiledQuery.raw(statement(this.#dialect, "fix", chunk.length), [reason, by, at.toISOString(), ...chunk]),
+      );
+    }
+  }
+}

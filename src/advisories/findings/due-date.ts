@@ -1,0 +1,66 @@
+/**
+ * When a finding must be patched by: its class's SLA in the policy, counted from when it was first seen.
+ * `next-window` means by the end of the first maintenance window that opens after it was first seen.
+ */
+import { nextWindows } from "../../policy/calendar.js";
+import { formatDuration } from "../../policy/duration.js";
+import type { SlaDeadline } from "../../policy/rules.js";
+import type { ChangeClass, Policy } from "../../policy/schema.js";
+
+/** A policy without maintenance windows has no "next window": routine findings are then due this many days after first seen. */
+export const ROUTINE_DAYS_WITHOUT_WINDOWS = 30;
+
+const DAY_MS = 86_400_000;
+
+export interface DueDate {
+  at: Date;
+  /** The rule that set it, as a person reads it. */
+  rule: string;
+}
+
+/** The due date of a finding of class `cls` whose SLA is `sla`, first seen at `firstSeen`. */
+export function dueDate(policy: Policy, cls: ChangeClass, sla: SlaDeadline, firstSeen: Date): DueDate {
+  if (sla !== "next-window") {
+    return {
+      at: new Date(firstSeen.getTime() + sla),
+      rule: sla === 0 ? `${cls}: immediately (SLA 0)` : `${cls}: within ${formatDuration(sla)} of first seen`,
+    };
+  }
+  const fallback = (why: string): DueDate => ({
+    at: new Date(firstSeen.getTime() + ROUTINE_DAYS_WITHOUT_WINDOWS * DAY_MS),
+    rule: `${cls}: next maintenance window, but ${why}, so within ${ROUTINE_DAYS_WITHOUT_WINDOWS}d of first seen`,
+  });
+  if (policy.maintenanceWindows.length === 0) return fallback("the policy has no maintenance windows");
+  // A window already open when the finding appeared may be about to close: the first one to open after counts.
+  const window = nextWindows(policy, firstSeen, 3).find((w) => w.start.getTime() >= firstSeen.getTime());
+  if (window === undefined) return fallback("no maintenance window opens (freezes cover them all)");
+  return {
+    at: window.end,
+    rule: `${cls}: by the end of the next maintenance window "${window.name}" (${window.start.toISOString()} – ${window.end.toISOString()})`,
+  };
+}
+
+/**
+ * Due dates for many findings at once: computing the next window takes a calendar walk, and a re-match
+ * asks for the same (SLA, first seen) pairs over and over.
+ */
+export class DueDates {
+  readonly #policy: Policy;
+  readonly #windowDue = new Map<string, string>();
+
+  constructor(policy: Policy) {
+    this.#policy = policy;
+  }
+
+  /** The due date as ISO text. */
+  at(cls: ChangeClass, sla: SlaDeadline, firstSeen: string): string {
+    if (sla !== "next-window") return new Date(Date.parse(firstSeen) + sla).toISOString();
+    let due = this.#windowDue.get(firstSeen);
+    if (due === undefined) {
+      due = dueDate(this.#policy, cls, sla, new Date(firstSeen)).at.toISOString();
+      if (this.#windowDue.size > 100_000) this.#windowDue.clear();
+      this.#windowDue.set(firstSeen, due);
+    }
+    return due;
+  }
+}

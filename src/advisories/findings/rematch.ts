@@ -1,0 +1,541 @@
+/**
+ * Matching the stored inventory against the stored advisories into findings: for one asset (inside
+ * its inventory report's transaction), for the packages an advisory import touched, or for the whole
+ * fleet. Each run writes its changes in bulk and one `findings.changed` audit event in the same
+ * transaction.
+ */
+import type { Kysely, Selectable } from "kysely";
+import { appendAudit } from "../../audit/log.js";
+import { type Actor, actorLabel, SYSTEM_ACTOR } from "../../domain/roles.js";
+import type { Policy } from "../../policy/schema.js";
+import type { ServiceContext } from "../../service/context.js";
+import type { Database, FindingsTable } from "../../store/schema.js";
+import { AdvisoryIndex } from "../matching/advisory-index.js";
+import { ecosystemParts } from "../matching/ecosystem-key.js";
+import { emptyMatchStats, type MatchStats, matchPackage, type VulnerabilityMatch } from "../matching/match.js";
+import { riskScore } from "../prioritise.js";
+import { type AdvisoryKey, advisoryKeysFor, loadAdvisoryIndex } from "./advisory-loader.js";
+import { type AssetContext, AssetContexts } from "./asset-context.js";
+import { FindingWriter } from "./bulk-write.js";
+import { DueDates } from "./due-date.js";
+import { ExploitFacts } from "./exploit-facts.js";
+import { findingsPolicy } from "./findings-policy.js";
+import {
+  distinctPackageVersions,
+  type InstalledRow,
+  installedRowsForKeys,
+  installedRowsOfAsset,
+  installedRowsOfVersions,
+  type PackageVersion,
+} from "./installed-rows.js";
+import {
+  AUDITED_IDS,
+  type DesiredFinding,
+  type ReconcileCounts,
+  Reconciler,
+  STORED_FINDING_COLUMNS,
+  type StoredFinding,
+  storedFinding,
+} from "./reconcile.js";
+
+export interface FindingsDelta extends ReconcileCounts {
+  /** Distinct package versions evaluated against the advisories. */
+  packages: number;
+  stats: MatchStats;
+}
+
+export interface RematchAllOptions {
+  /** Called as the run advances; `total` may grow as later phases learn their size. */
+  onProgress?(done: number, total: number): void;
+  /** Who asked for the run (recorded on the audit event); the system by default. */
+  actor?: Actor;
+}
+
+/** A package that moved, appeared or went: the identity an inventory change names. */
+export interface PackageIdentity {
+  ecosystem: string;
+  name: string;
+  arch: string;
+}
+
+/** Findings written per batch of a run. */
+const BATCH = 5000;
+const IDS_PER_QUERY = 500;
+const PAGE = 10_000;
+
+type Trigger = "inventory" | "advisories" | "full" | "risk-refresh";
+
+const identityOf = (p: { ecosystem: string; name: string; arch: string }) =>
+  `${p.ecosystem}\u0000${p.name}\u0000${p.arch}`;
+
+/**
+ * The matcher over one run: each distinct package version is evaluated once. Debian and Ubuntu
+ * packages are matched through their source name and version (the matcher's contract), so the
+ * binaries of one source share one evaluation too.
+ */
+class Evaluations {
+  readonly stats = emptyMatchStats();
+  readonly #index: AdvisoryIndex;
+  readonly #bySubject = new Map<string, VulnerabilityMatch[]>();
+  readonly #json = new WeakMap<VulnerabilityMatch, { advisoryIds: string; aliases: string }>();
+  #evaluated = 0;
+
+  constructor(index: AdvisoryIndex) {
+    this.#index = index;
+  }
+
+  /** Package versions evaluated (distinct matching subjects). */
+  get evaluated(): number {
+    return this.#evaluated;
+  }
+
+  matches(v: PackageVersion): VulnerabilityMatch[] {
+    const base = ecosystemParts(v.ecosystem).base;
+    const bySource = (base === "Debian" || base === "Ubuntu") && Boolean(v.source_name);
+    const name = bySource ? (v.source_name as string) : v.name;
+    const version = bySource && v.source_version ? v.source_version : v.version;
+    const subject = `${v.ecosystem}\u0000${name}\u0000${version}`;
+    let found = this.#bySubject.get(subject);
+    if (found === undefined) {
+      found = matchPackage(
+        {
+          ecosystem: v.ecosystem,
+          name: v.name,
+          version: v.version,
+          sourceName: v.source_name,
+          sourceVersion: v.source_version,
+        },
+        this.#index,
+        this.stats,
+      );
+      this.#bySubject.set(subject, found);
+      this.#evaluated += 1;
+    }
+    return found;
+  }
+
+  /** The id lists as stored (JSON), built once per match however many assets share it. */
+  json(m: VulnerabilityMatch): { advisoryIds: string; aliases: string } {
+    let j = this.#json.get(m);
+    if (j === undefined) {
+      j = { advisoryIds: JSON.stringify(m.advisoryIds), aliases: JSON.stringify(m.aliases) };
+      this.#json.set(m, j);
+    }
+    return j;
+  }
+}
+
+/** Everything a run needs besides the rows: policy, facts, asset contexts and the due-date calendar. */
+interface RunSetup {
+  now: Date;
+  actor: Actor;
+  policy: Policy;
+  evaluations: Evaluations;
+  facts: ExploitFacts;
+  assets: ReadonlyMap<string, AssetContext>;
+  dueDates: DueDates;
+}
+
+function desired(
+  setup: RunSetup,
+  row: { asset_id: string; ecosystem: string; name: string; arch: string; version: string },
+  m: VulnerabilityMatch,
+  asset: AssetContext,
+): DesiredFinding {
+  const kev = setup.facts.knownExploited(m.aliases);
+  const epss = setup.facts.epss(m.aliases);
+  const risk = riskScore(
+    { cvss: m.severity.score, epss, knownExploited: kev, ...asset.risk },
+    setup.policy,
+  );
+  const json = setup.evaluations.json(m);
+  return {
+    assetId: row.asset_id,
+    ecosystem: row.ecosystem,
+    packageName: row.name,
+    arch: row.arch,
+    installedVersion: row.version,
+    vulnId: m.vulnId,
+    advisoryIds: json.advisoryIds,
+    aliases: json.aliases,
+    fixedVersion: m.fixed,
+    severityScore: m.severity.score,
+    severityVector: m.severity.vector,
+    epss,
+    kev: kev ? 1 : 0,
+    riskScore: risk.score,
+    class: risk.class,
+  };
+}
+
+function reconcilerFor(setup: RunSetup, stored: Iterable<StoredFinding>): Reconciler {
+  return new Reconciler(stored, {
+    now: setup.now,
+    by: actorLabel(setup.actor),
+    dueAt: (assetId, cls, firstSeen) => {
+      const asset = setup.assets.get(assetId);
+      return asset === undefined ? null : setup.dueDates.at(cls, asset.sla[cls], firstSeen);
+    },
+  });
+}
+
+/** Writes the reconciled changes and the run's audit event; returns the delta. */
+async function commit(
+  trx: Kysely<Database>,
+  setup: RunSetup,
+  reconciler: Reconciler,
+  audit: { trigger: Trigger; targetType: string; targetId: string; extra?: Record<string, unknown> },
+  progress?: (done: number) => void,
+): Promise<FindingsDelta> {
+  // A risk refresh looks at findings, not at what is installed: it never decides that one is fixed.
+  const writer = new FindingWriter(trx);
+  for (const batch of reconciler.batches(BATCH)) {
+    await writer.insert(batch.inserts);
+    await writer.update(batch.updates);
+    progress?.(batch.done);
+  }
+  if (audit.trigger !== "risk-refresh") {
+    const fixed = reconciler.fixedIds();
+    await writer.markFixed(fixed, "no longer affected", actorLabel(setup.actor), setup.now);
+  }
+  const { counts } = reconciler;
+  const delta: FindingsDelta = {
+    ...counts,
+    packages: setup.evaluations.evaluated,
+    stats: { ...setup.evaluations.stats },
+  };
+  const changed = counts.opened + counts.updated + counts.reopened + counts.fixed;
+  if (changed > 0) {
+    await appendAudit(
+      trx,
+      {
+        actor: actorLabel(setup.actor),
+        action: "findings.changed",
+        targetType: audit.targetType,
+        targetId: audit.targetId,
+        data: {
+          trigger: audit.trigger,
+          ...audit.extra,
+          opened: counts.opened,
+          updated: counts.updated,
+          reopened: counts.reopened,
+          fixed: counts.fixed,
+          unchanged: counts.unchanged,
+          packages: delta.packages,
+          ids: reconciler.changedIds,
+          idsTruncated: changed > AUDITED_IDS,
+        },
+      },
+      setup.now,
+    );
+  }
+  return delta;
+}
+
+async function storedFindingsOf(
+  db: Kysely<Database>,
+  assetIds: readonly string[],
+  inScope: (f: { ecosystem: string; package_name: string; arch: string; asset_id: string }) => boolean,
+): Promise<StoredFinding[]> {
+  const out: StoredFinding[] = [];
+  const unique = [...new Set(assetIds)];
+  for (let i = 0; i < unique.length; i += IDS_PER_QUERY) {
+    const rows = await db
+      .selectFrom("findings")
+      .select(STORED_FINDING_COLUMNS)
+      .where("asset_id", "in", unique.slice(i, i + IDS_PER_QUERY))
+      .execute();
+    for (const row of rows) if (inScope(row)) out.push(storedFinding(row));
+  }
+  return out;
+}
+
+/** Re-matches a set of installed rows (one asset's, or those named by advisory keys). */
+async function rematchRows(
+  trx: Kysely<Database>,
+  rows: InstalledRow[],
+  stored: StoredFinding[],
+  run: { now: Date; actor: Actor; trigger: Trigger; targetType: string; targetId: string; extra?: Record<string, unknown> },
+): Promise<FindingsDelta> {
+  const policy = await findingsPolicy(trx);
+  const index = await loadAdvisoryIndex(
+    trx,
+    advisoryKeysFor(rows.map((r) => ({ ecosystem: r.ecosystem, name: r.name, sourceName: r.source_name }))),
+  );
+  const evaluations = new Evaluations(index);
+  const matched = rows.map((r) => evaluations.matches(r));
+  const setup: RunSetup = {
+    now: run.now,
+    actor: run.actor,
+    policy,
+    evaluations,
+    facts: await ExploitFacts.load(trx, matched.flat().flatMap((m) => m.aliases)),
+    assets: await new AssetContexts(policy).load(trx, [
+      ...new Set(rows.filter((_, i) => (matched[i]?.length ?? 0) > 0).map((r) => r.asset_id)),
+    ]),
+    dueDates: new DueDates(policy),
+  };
+  const reconciler = reconcilerFor(setup, stored);
+  rows.forEach((row, i) => {
+    const asset = setup.assets.get(row.asset_id);
+    if (asset === undefined) return;
+    for (const m of matched[i] ?? []) reconciler.offer(desired(setup, row, m, asset));
+  });
+  return commit(trx, setup, reconciler, run);
+}
+
+/**
+ * Re-matches one asset inside the caller's transaction (the inventory report's). With `changed`, only
+ * those packages (inserted, removed or changed rows) are re-matched, so a small upgrade stays cheap
+ * on a large advisory database; without it, all of the asset's packages.
+ */
+export async function rematchAsset(
+  trx: Kysely<Database>,
+  assetId: string,
+  now: Date,
+  changed?: ReadonlyArray<PackageIdentity>,
+): Promise<FindingsDelta> {
+  const scope = changed === undefined ? null : new Set(changed.map(identityOf));
+  const rows = (await installedRowsOfAsset(trx, assetId)).filter(
+    (r) => scope === null || scope.has(identityOf(r)),
+  );
+  const stored = await storedFindingsOf(
+    trx,
+    [assetId],
+    (f) => scope === null || scope.has(identityOf({ ecosystem: f.ecosystem, name: f.package_name, arch: f.arch })),
+  );
+  if (rows.length === 0 && stored.every((s) => s.status === "fixed")) {
+    return { opened: 0, updated: 0, reopened: 0, fixed: 0, unchanged: 0, packages: 0, stats: emptyMatchStats() };
+  }
+  return rematchRows(trx, rows, stored, {
+    now,
+    actor: SYSTEM_ACTOR,
+    trigger: "inventory",
+    targetType: "asset",
+    targetId: assetId,
+  });
+}
+
+/**
+ * After an advisory import: re-matches, across the fleet, only the installed packages filed under
+ * these keys (by name, and by source name for Debian and Ubuntu). `ecosystem` may name a release
+ * ("Debian:12"): every release of the ecosystem is re-matched.
+ */
+export async function rematchPackages(
+  ctx: ServiceContext,
+  keys: ReadonlyArray<{ ecosystem: string; name: string }>,
+): Promise<FindingsDelta> {
+  const canonical: AdvisoryKey[] = [];
+  for (const k of keys) {
+    const parts = ecosystemParts(k.ecosystem);
+    if (parts.supported) canonical.push({ ecosystem: parts.base, name: k.name });
+  }
+  return ctx.store.db.transaction().execute(async (trx) => {
+    const rows = await installedRowsForKeys(trx, canonical);
+    const identities = new Set(rows.map((r) => `${r.asset_id}\u0000${identityOf(r)}`));
+    const stored = await storedFindingsOf(
+      trx,
+      rows.map((r) => r.asset_id),
+      (f) => identities.has(`${f.asset_id}\u0000${identityOf({ ecosystem: f.ecosystem, name: f.package_name, arch: f.arch })}`),
+    );
+    return rematchRows(trx, rows, stored, {
+      now: ctx.now(),
+      actor: SYSTEM_ACTOR,
+      trigger: "advisories",
+      targetType: "findings",
+      targetId: "packages",
+      extra: { keys: canonical.slice(0, AUDITED_IDS), keyCount: canonical.length },
+    });
+  });
+}
+
+/** Every stored finding, paged by id so no single statement holds them all. */
+async function allStoredFindings(db: Kysely<Database>): Promise<StoredFinding[]> {
+  const out: StoredFinding[] = [];
+  let after = "";
+  for (;;) {
+    const rows = await db
+      .selectFrom("findings")
+      .select(STORED_FINDING_COLUMNS)
+      .where("id", ">", after)
+      .orderBy("id")
+      .limit(PAGE)
+      .execute();
+    for (const row of rows) out.push(storedFinding(row));
+    const last = rows.at(-1);
+    if (last === undefined || rows.length < PAGE) return out;
+    after = last.id;
+  }
+}
+
+/**
+ * Re-matches the whole fleet in one transaction: each distinct package version is evaluated once
+ * (one scan of the installed table), then only the rows of affected versions are read (a second
+ * scan joined to them) and fanned out to findings, which are written in bulk.
+ */
+export async function rematchAll(ctx: ServiceContext, options: RematchAllOptions = {}): Promise<FindingsDelta> {
+  const actor = options.actor ?? SYSTEM_ACTOR;
+  return ctx.store.db.transaction().execute(async (trx) => {
+    const now = ctx.now();
+    const policy = await findingsPolicy(trx);
+    const evaluations = new Evaluations(await loadAdvisoryIndex(trx));
+
+    // Versions with and without a source, or with an empty one, are the same package to the matcher.
+    const versions = new Map<string, PackageVersion>();
+    for (const v of await distinctPackageVersions(trx)) {
+      const norm = { ...v, source_name: v.source_name || null, source_version: v.source_version || null };
+      versions.set(
+        `${norm.ecosystem}\u0000${norm.name}\u0000${norm.version}\u0000${norm.source_name ?? ""}\u0000${norm.source_version ?? ""}`,
+        norm,
+      );
+    }
+    let total = versions.size + 1;
+    let done = 0;
+    const report = (step: number, every: number) => {
+      done += step;
+      if (options.onProgress && (done % every < step || done === total)) options.onProgress(done, total);
+    };
+    const affected: PackageVersion[] = [];
+    const affectedMatches: VulnerabilityMatch[][] = [];
+    for (const v of versions.values()) {
+      const matches = evaluations.matches(v);
+      if (matches.length > 0) {
+        affected.push(v);
+        affectedMatches.push(matches);
+      }
+      report(1, 500);
+    }
+    const setup: RunSetup = {
+      now,
+      actor,
+      policy,
+      evaluations,
+      facts: await ExploitFacts.load(trx, affectedMatches.flat().flatMap((m) => m.aliases)),
+      assets: await new AssetContexts(policy).load(trx),
+      dueDates: new DueDates(policy),
+    };
+    const reconciler = reconcilerFor(setup, await allStoredFindings(trx));
+    const rows = await installedRowsOfVersions(trx, affected);
+    total = versions.size + rows.length;
+    for (const row of rows) {
+      const v = affected[row.k];
+      const asset = setup.assets.get(row.asset_id);
+      if (v !== undefined && asset !== undefined) {
+        const full = { asset_id: row.asset_id, ecosystem: v.ecosystem, name: v.name, arch: row.arch, version: v.version };
+        for (const m of affectedMatches[row.k] ?? []) reconciler.offer(desired(setup, full, m, asset));
+      }
+      report(1, 10_000);
+    }
+    const matchedDone = done;
+    total = matchedDone + reconciler.size;
+    return commit(trx, setup, reconciler, { trigger: "full", targetType: "findings", targetId: "all" }, (n) => {
+      done = matchedDone + n;
+      options.onProgress?.(done, total);
+    });
+  });
+}
+
+/** Above this many CVEs (a daily EPSS file names them all) every unresolved finding is read instead. */
+const CVES_FOR_LOOKUP = 2000;
+
+/** Unresolved findings that may name one of the CVEs: by their display id and the CVEs' alias groups. */
+async function findingsNaming(db: Kysely<Database>, cves: ReadonlySet<string>): Promise<Selectable<FindingsTable>[]> {
+  const unresolved = () => db.selectFrom("findings").selectAll().where("status", "!=", "fixed");
+  const out: Selectable<FindingsTable>[] = [];
+  if (cves.size > CVES_FOR_LOOKUP) {
+    let after = "";
+    for (;;) {
+      const rows = await unresolved().where("id", ">", after).orderBy("id").limit(PAGE).execute();
+      out.push(...rows);
+      const last = rows.at(-1);
+      if (last === undefined || rows.length < PAGE) return out;
+      after = last.id;
+    }
+  }
+  // A finding's display id is one of its ids: a CVE, or an advisory id when it has no CVE.
+  const ids = new Set(cves);
+  const list = [...cves];
+  for (let i = 0; i < list.length; i += IDS_PER_QUERY) {
+    const advisories = await db
+      .selectFrom("advisory_aliases")
+      .select("advisory_id")
+      .where("alias", "in", list.slice(i, i + IDS_PER_QUERY))
+      .execute();
+    const advisoryIds = [...new Set(advisories.map((a) => a.advisory_id))];
+    for (let j = 0; j < advisoryIds.length; j += IDS_PER_QUERY) {
+      for (const a of await db
+        .selectFrom("advisories")
+        .select(["id", "aliases"])
+        .where("id", "in", advisoryIds.slice(j, j + IDS_PER_QUERY))
+        .execute()) {
+        ids.add(a.id);
+        for (const alias of JSON.parse(a.aliases) as string[]) ids.add(alias);
+      }
+    }
+  }
+  const all = [...ids];
+  for (let i = 0; i < all.length; i += IDS_PER_QUERY) {
+    out.push(...(await unresolved().where("vuln_id", "in", all.slice(i, i + IDS_PER_QUERY)).execute()));
+  }
+  return out;
+}
+
+/**
+ * After a KEV or EPSS import: recomputes the exploitation facts, risk, class and due date of the
+ * unresolved findings that name any of these CVEs. Returns how many findings changed.
+ */
+export async function refreshRiskForCves(ctx: ServiceContext, cves: string[]): Promise<number> {
+  const wanted = new Set(cves);
+  if (wanted.size === 0) return 0;
+  return ctx.store.db.transaction().execute(async (trx) => {
+    const rows = (await findingsNaming(trx, wanted)).filter((row) =>
+      (JSON.parse(row.aliases) as string[]).some((id) => wanted.has(id)),
+    );
+    if (rows.length === 0) return 0;
+    const policy = await findingsPolicy(trx);
+    const setup: RunSetup = {
+      now: ctx.now(),
+      actor: SYSTEM_ACTOR,
+      policy,
+      evaluations: new Evaluations(new AdvisoryIndex()),
+      facts: await ExploitFacts.load(
+        trx,
+        rows.flatMap((r) => JSON.parse(r.aliases) as string[]),
+      ),
+      assets: await new AssetContexts(policy).load(trx, rows.map((r) => r.asset_id)),
+      dueDates: new DueDates(policy),
+    };
+    const reconciler = reconcilerFor(setup, rows.map(storedFinding));
+    for (const row of rows) {
+      const asset = setup.assets.get(row.asset_id);
+      if (asset === undefined) continue;
+      const aliases = JSON.parse(row.aliases) as string[];
+      const match: VulnerabilityMatch = {
+        vulnId: row.vuln_id,
+        advisoryIds: JSON.parse(row.advisory_ids) as string[],
+        aliases,
+        fixed: row.fixed_version,
+        severity: {
+          score: row.severity_score === null ? null : Number(row.severity_score),
+          vector: row.severity_vector,
+        },
+      };
+      const full = {
+        asset_id: row.asset_id,
+        ecosystem: row.ecosystem,
+        name: row.package_name,
+        arch: row.arch,
+        version: row.installed_version,
+      };
+      // The stored id lists are kept as they are, so only the facts and what follows from them move.
+      reconciler.offer({ ...desired(setup, full, match, asset), advisoryIds: row.advisory_ids, aliases: row.aliases });
+    }
+    const delta = await commit(trx, setup, reconciler, {
+      trigger: "risk-refresh",
+      targetType: "findings",
+      targetId: "risk",
+      extra: { cves: wanted.size },
+    });
+    return delta.updated + delta.reopened;
+  });
+}

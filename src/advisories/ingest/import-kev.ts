@@ -1,0 +1,103 @@
+import { appendAudit } from "../../audit/log.js";
+import { ValidationError } from "../../domain/errors.js";
+import { type Actor, actorLabel } from "../../domain/roles.js";
+import type { ServiceContext } from "../../service/context.js";
+import type { KevEntriesTable } from "../../store/schema.js";
+import type { KevCatalog } from "../kev.js";
+import { lockAdvisoryImports } from "./import-lock.js";
+import { refreshRiskAfterImport } from "./matcher-hooks.js";
+
+export interface KevSummary {
+  catalogVersion: string;
+  total: number;
+  added: number;
+  removed: number;
+  /** Entries whose facts (vendor, product, dates, ransomware use) changed. */
+  changed: number;
+  unchanged: number;
+}
+
+const INSERT_CHUNK = 500;
+
+function rowOf(catalogVersion: string, entry: KevCatalog["vulnerabilities"][number]): KevEntriesTable {
+  return {
+    cve: entry.cveID,
+    vendor: entry.vendorProject,
+    product: entry.product,
+    name: entry.vulnerabilityName,
+    date_added: entry.dateAdded,
+    due_date: entry.dueDate,
+    ransomware: entry.knownRansomwareCampaignUse?.toLowerCase() === "known" ? 1 : 0,
+    catalog_version: catalogVersion,
+  };
+}
+
+/** The facts a finding's risk depends on; the catalog version alone changes no classification. */
+const facts = (r: KevEntriesTable) =>
+  JSON.stringify([r.vendor, r.product, r.name, r.date_added, r.due_date, Number(r.ransomware)]);
+
+/**
+ * Replaces the stored KEV set with a catalog (every row keeps the catalog's version), with one audit
+ * event. Afterwards, findings of every CVE added, removed or changed are re-classified.
+ */
+export async function importKev(ctx: ServiceContext, actor: Actor, catalog: KevCatalog): Promise<KevSummary> {
+  const rows = new Map<string, KevEntriesTable>();
+  for (const [i, entry] of catalog.vulnerabilities.entries()) {
+    if (rows.has(entry.cveID)) {
+      throw new ValidationError(`${entry.cveID} is listed twice in the KEV catalog`, {
+        where: `/vulnerabilities/${i}/cveID`,
+      });
+    }
+    rows.set(entry.cveID, rowOf(catalog.catalogVersion, entry));
+  }
+  const now = ctx.now();
+  const { summary, touched } = await ctx.store.db.transaction().execute(async (trx) => {
+    await lockAdvisoryImports(trx);
+    const stored = new Map(
+      (await trx.selectFrom("kev_entries").selectAll().execute()).map((r) => [r.cve, r]),
+    );
+    const touched: string[] = [];
+    let added = 0;
+    let changed = 0;
+    for (const [cve, row] of rows) {
+      const old = stored.get(cve);
+      if (old === undefined) added += 1;
+      else if (facts(old) !== facts(row)) changed += 1;
+      else continue;
+      touched.push(cve);
+    }
+    const removed = [...stored.keys()].filter((cve) => !rows.has(cve));
+    touched.push(...removed);
+
+    await trx.deleteFrom("kev_entries").execute();
+    const values = [...rows.values()];
+    for (let i = 0; i < values.length; i += INSERT_CHUNK) {
+      await trx
+        .insertInto("kev_entries")
+        .values(values.slice(i, i + INSERT_CHUNK))
+        .execute();
+    }
+    const summary: KevSummary = {
+      catalogVersion: catalog.catalogVersion,
+      total: rows.size,
+      added,
+      removed: removed.length,
+      changed,
+      unchanged: rows.size - added - changed,
+    };
+    await appendAudit(
+      trx,
+      {
+        actor: actorLabel(actor),
+        action: "advisories.kev_imported",
+        targetType: "kev-catalog",
+        targetId: catalog.catalogVersion,
+        data: { ...summary, dateReleased: catalog.dateReleased },
+      },
+      now,
+    );
+    return { summary, touched };
+  });
+  await refreshRiskAfterImport(ctx, touched);
+  return summary;
+}

@@ -1,0 +1,63 @@
+/** What a person or a script sends to create a change request: one zod schema for the API and the service. */
+import { z } from "zod";
+import { jsonPointer, ValidationError } from "../domain/errors.js";
+import { CHANGE_CLASSES } from "../policy/schema.js";
+
+const text = (what: string, max: number) =>
+  z
+    .string({ error: (iss) => (iss.input === undefined ? `${what} is required` : `${what} must be text`) })
+    .trim()
+    .min(1, { error: `${what} must not be empty` })
+    .max(max, { error: `${what} is at most ${max} characters` });
+
+export const changeInputSchema = z.strictObject({
+  package: text("the package name", 253),
+  version: text("the target version", 253),
+  artifact: z
+    .strictObject({
+      name: text("the artifact file name", 255),
+      sha256: z.string().regex(/^[0-9a-f]{64}$/, { error: "sha256 is 64 lowercase hex digits" }),
+    })
+    .optional()
+    .meta({ description: "The package file to install, by name and SHA-256." }),
+  source: text("the package source", 500).optional().meta({
+    description: "Where the package manager gets it, when there is no artifact (e.g. an apt repository).",
+  }),
+  advisories: z.array(text("an advisory id", 100)).max(1000).optional(),
+  ticket: text("the ticket", 200).optional(),
+  selector: text("the target selector", 4000),
+  policy: text("the policy", 100)
+    .optional()
+    .meta({ description: "Policy NAME or NAME@VERSION; the latest version of `default` when absent." }),
+  justification: text("the justification", 10_000),
+  risk: text("the risk notes", 10_000).optional(),
+  rollback: text("the rollback notes", 10_000).optional(),
+  emergency: z.boolean().optional(),
+  class: z.enum(CHANGE_CLASSES).optional().meta({
+    description: "emergency | high | routine; emergency when `emergency` is set, routine otherwise.",
+  }),
+});
+export type ChangeInput = z.input<typeof changeInputSchema>;
+export type ParsedChangeInput = z.output<typeof changeInputSchema>;
+
+/** Validates a change input; the first problem becomes a ValidationError at its JSON pointer. */
+export function parseChangeInput(input: unknown): ParsedChangeInput {
+  const result = changeInputSchema.safeParse(input);
+  if (result.success) {
+    if (result.data.class === "emergency" && result.data.emergency === false) {
+      throw new ValidationError("an emergency-class change must have `emergency` set", {
+        where: "/emergency",
+      });
+    }
+    return result.data;
+  }
+  const issue = result.error.issues[0];
+  const path = (issue?.path ?? []).filter((p): p is string | number => typeof p !== "symbol");
+  const message =
+    issue?.code === "unrecognized_keys"
+      ? `unknown field "${issue.keys[0] ?? ""}"`
+      : (issue?.message ?? "invalid");
+  const where =
+    issue?.code === "unrecognized_keys" ? jsonPointer([...path, issue.keys[0] ?? ""]) : jsonPointer(path);
+  throw new ValidationError(message, { where });
+}

@@ -1,0 +1,163 @@
+/** A change request as the API, the CLI and the dashboard see it, read from its stored rows. */
+import type { Selectable } from "kysely";
+import type { ChangeClass } from "../policy/schema.js";
+import type { ApprovalsTable, ChangeRequestsTable } from "../store/schema.js";
+import type { ApprovalRule } from "./approval-rule.js";
+import type { ChangeState } from "./lifecycle.js";
+import type { Plan } from "./plan.js";
+
+export interface ChangeApproval {
+  approver: string;
+  role: string;
+  decision: "approve" | "reject";
+  reason: string | null;
+  at: string;
+  expiresAt: string | null;
+  /** An approval that has not expired (always false for a rejection). */
+  valid: boolean;
+}
+
+/** `pending` turns `overdue` once its due time has passed. */
+export interface ChangeReview {
+  state: "not-required" | "pending" | "overdue" | "done";
+  dueAt: string | null;
+  by: string | null;
+  at: string | null;
+  reason: string | null;
+}
+
+/** The plan in a few lines: enough for `change show` and lists. */
+export interface PlanSummary {
+  start: string | null;
+  window: string | null;
+  reason: string;
+  phases: Array<{ name: string; kind: "canary" | "wave"; assets: number; start: string }>;
+  assets: number;
+  totalFailureBudget: number;
+  warnings: string[];
+}
+
+export interface ChangeRequest {
+  id: string;
+  title: string;
+  state: ChangeState;
+  /** Why the last transition happened, as its actor said. */
+  stateReason: string | null;
+  patch: {
+    package: string;
+    version: string;
+    artifact: { name: string; sha256: string } | null;
+    source: string | null;
+    advisories: string[];
+    ticket: string | null;
+  };
+  selector: string;
+  class: ChangeClass;
+  emergency: boolean;
+  policy: { name: string; version: number; hash: string };
+  justification: string;
+  risk: string | null;
+  rollback: string | null;
+  requester: string;
+  /** The rule frozen at submit; null for a draft. */
+  approvalRule: ApprovalRule | null;
+  approvals: ChangeApproval[];
+  /** Distinct approvers whose approval counts now. */
+  validApprovals: number;
+  /** Who authorised an emergency start inside a freeze or outside the windows. */
+  overrideApprover: string | null;
+  scheduledStart: string | null;
+  review: ChangeReview;
+  plan: PlanSummary | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export function planSummary(plan: Plan): PlanSummary {
+  return {
+    start: plan.schedule.start,
+    window: plan.schedule.window,
+    reason: plan.schedule.reason,
+    phases: plan.phases.map((p) => ({ name: p.name, kind: p.kind, assets: p.assets.length, start: p.start })),
+    assets: plan.phases.reduce((n, p) => n + p.assets.length, 0),
+    totalFailureBudget: plan.totalFailureBudget,
+    warnings: plan.warnings,
+  };
+}
+
+export function approvalValid(row: Selectable<ApprovalsTable>, now: Date): boolean {
+  return row.decision === "approve" && (row.expires_at === null || row.expires_at > now.toISOString());
+}
+
+/** How many distinct people (token names) have an approval that counts at `now`. */
+export function countValidApprovals(rows: readonly Selectable<ApprovalsTable>[], now: Date): number {
+  return new Set(rows.filter((r) => approvalValid(r, now)).map((r) => r.approver_name)).size;
+}
+
+function review(row: Selectable<ChangeRequestsTable>, now: Date): ChangeReview {
+  const state =
+    row.review_state === "pending"
+      ? row.review_due_at !== null && row.review_due_at < now.toISOString()
+        ? "overdue"
+        : "pending"
+      : row.review_state === "done"
+        ? "done"
+        : "not-required";
+  return {
+    state,
+    dueAt: row.review_due_at,
+    by: row.reviewed_by,
+    at: row.reviewed_at,
+    reason: row.review_reason,
+  };
+}
+
+export function rowToChange(
+  row: Selectable<ChangeRequestsTable>,
+  approvals: readonly Selectable<ApprovalsTable>[],
+  now: Date,
+): ChangeRequest {
+  const plan = row.plan === null ? null : (JSON.parse(row.plan) as Plan);
+  return {
+    id: row.id,
+    title: row.title,
+    state: row.state as ChangeState,
+    stateReason: row.state_reason,
+    patch: {
+      package: row.package_name,
+      version: row.package_version,
+      artifact:
+        row.artifact_name === null || row.artifact_sha256 === null
+          ? null
+          : { name: row.artifact_name, sha256: row.artifact_sha256 },
+      source: row.source,
+      advisories: JSON.parse(row.advisories) as string[],
+      ticket: row.ticket,
+    },
+    selector: row.selector,
+    class: row.class as ChangeClass,
+    emergency: Number(row.emergency) === 1,
+    policy: { name: row.policy_name, version: Number(row.policy_version), hash: row.policy_hash },
+    justification: row.justification,
+    risk: row.risk_notes,
+    rollback: row.rollback_notes,
+    requester: row.requester,
+    approvalRule: row.approval_rule === null ? null : (JSON.parse(row.approval_rule) as ApprovalRule),
+    approvals: approvals.map((a) => ({
+      approver: a.approver_name,
+      role: a.approver_role,
+      decision: a.decision === "reject" ? "reject" : "approve",
+      reason: a.reason,
+      at: a.created_at,
+      expiresAt: a.expires_at,
+      valid: approvalValid(a, now),
+    })),
+    validApprovals: countValidApprovals(approvals, now),
+    overrideApprover: row.override_approver,
+    scheduledStart: row.scheduled_start,
+    review: review(row, now),
+    plan: plan === null ? null : planSummary(plan),
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}

@@ -1,0 +1,195 @@
+/**
+ * Change requests: create (draft), submit, cancel. Approvals are in approvals.ts, the post-hoc review
+ * in review.ts, reads in queries.ts. Every write is one transaction with its audit event.
+ */
+import type { Kysely } from "kysely";
+import { appendAudit } from "../audit/log.js";
+import { type Actor, actorLabel } from "../domain/roles.js";
+import {
+  DEFAULT_POLICY_NAME,
+  ensureDefaultPolicy,
+  findPolicy,
+  loadPinnedPolicy,
+  parsePolicyRef,
+  type StoredPolicy,
+} from "../policy/store.js";
+import type { ServiceContext } from "../service/context.js";
+import type { Database } from "../store/schema.js";
+import { effectiveApprovalRule } from "./approval-rule.js";
+import { type ParsedChangeInput, parseChangeInput } from "./change-input.js";
+import type { ChangeRequest } from "./change-request.js";
+import { transition } from "./lifecycle.js";
+import { readChange } from "./queries.js";
+import { type ChangeRow, lockChange, newChangeId, pinOf, stateOf, writeTransition } from "./records.js";
+import { scheduleChange } from "./scheduling.js";
+import { parseTargetSelector, requireTargets } from "./targets.js";
+
+export interface ReasonInput {
+  reason?: string | undefined;
+}
+
+function titleOf(input: ParsedChangeInput, emergency: boolean): string {
+  return `${input.package} ${input.version}${emergency ? " (emergency)" : ""}`;
+}
+
+/** Resolves the policy a new change pins (the latest `default` when none is named); run before the transaction. */
+export async function policyForChange(
+  ctx: ServiceContext,
+  ref: string | undefined,
+): Promise<{ name: string; version?: number }> {
+  const parsed = parsePolicyRef(ref ?? DEFAULT_POLICY_NAME);
+  if (parsed.name === DEFAULT_POLICY_NAME) await ensureDefaultPolicy(ctx);
+  return parsed;
+}
+
+/** Inserts a draft inside the caller's transaction (from-findings drafts several in one). */
+export async function insertChange(
+  trx: Kysely<Database>,
+  actor: Actor,
+  input: ParsedChangeInput,
+  policy: StoredPolicy,
+  now: Date,
+): Promise<ChangeRow> {
+  await requireTargets(trx, input.selector);
+  let id = newChangeId();
+  while (await trx.selectFrom("change_requests").select("id").where("id", "=", id).executeTakeFirst()) {
+    id = newChangeId();
+  }
+  const emergency = input.emergency ?? input.class === "emergency";
+  const at = now.toISOString();
+  const row: ChangeRow = {
+    id,
+    title: titleOf(input, emergency),
+    package_name: input.package,
+    package_version: input.version,
+    artifact_name: input.artifact?.name ?? null,
+    artifact_sha256: input.artifact?.sha256 ?? null,
+    source: input.source ?? null,
+    advisories: JSON.stringify(input.advisories ?? []),
+    ticket: input.ticket ?? null,
+    selector: input.selector,
+    class: input.class ?? (emergency ? "emergency" : "routine"),
+    emergency: emergency ? 1 : 0,
+    policy_name: policy.name,
+    policy_version: policy.version,
+    policy_hash: policy.hash,
+    justification: input.justification,
+    risk_notes: input.risk ?? null,
+    rollback_notes: input.rollback ?? null,
+    requester: actorLabel(actor),
+    requester_name: actor.name,
+    state: "draft",
+    state_reason: null,
+    approval_rule: null,
+    plan: null,
+    scheduled_start: null,
+    override_approver: null,
+    review_state: "none",
+    review_due_at: null,
+    reviewed_by: null,
+    reviewed_at: null,
+    review_reason: null,
+    starting_soon_for: null,
+    created_at: at,
+    updated_at: at,
+  };
+  await trx.insertInto("change_requests").values(row).execute();
+  await appendAudit(
+    trx,
+    {
+      actor: actorLabel(actor),
+      action: "change.created",
+      targetType: "change",
+      targetId: id,
+      reason: input.justification,
+      data: {
+        package: row.package_name,
+        version: row.package_version,
+        artifact: input.artifact ?? null,
+        source: row.source,
+        advisories: input.advisories ?? [],
+        ticket: row.ticket,
+        selector: row.selector,
+        class: row.class,
+        emergency,
+        policy: { name: policy.name, version: policy.version, hash: policy.hash },
+      },
+    },
+    now,
+  );
+  return row;
+}
+
+/**
+ * Creates a draft. ValidationError with a JSON pointer for a missing or bad field (`/package`,
+ * `/selector`, …) or a selector that matches no asset; NotFoundError for an unknown policy. The input is
+ * a ChangeInput (change-input.ts), checked here whoever calls.
+ */
+export async function createChange(
+  ctx: ServiceContext,
+  actor: Actor,
+  input: unknown,
+): Promise<ChangeRequest> {
+  const parsed = parseChangeInput(input);
+  parseTargetSelector(parsed.selector);
+  const ref = await policyForChange(ctx, parsed.policy);
+  const row = await ctx.store.db.transaction().execute(async (trx) => {
+    const policy = await findPolicy(trx, ref.name, ref.version);
+    return insertChange(trx, actor, parsed, policy, ctx.now());
+  });
+  return readChange(ctx, row.id);
+}
+
+/**
+ * draft → submitted, freezing the approval rule for the environments the selector matches now. When
+ * the rule needs no approval (the emergency fast path) the change is planned and scheduled at once.
+ */
+export async function submitChange(
+  ctx: ServiceContext,
+  actor: Actor,
+  id: string,
+  input: ReasonInput = {},
+): Promise<ChangeRequest> {
+  await ctx.store.db.transaction().execute(async (trx) => {
+    const now = ctx.now();
+    const row = await lockChange(trx, id);
+    // The state is checked before anything else, so a repeated submit is a conflict, not a planning error.
+    transition(id, stateOf(row), "submit");
+    const policy = await loadPinnedPolicy(trx, pinOf(row));
+    const targets = await requireTargets(trx, row.selector);
+    const rule = effectiveApprovalRule(
+      policy,
+      row.class === "emergency" || row.class === "high" ? row.class : "routine",
+      targets.map((a) => a.environment),
+    );
+    const submitted = await writeTransition(trx, row, {
+      actor,
+      action: "submit",
+      reason: input.reason?.trim() || null,
+      now,
+      set: { approval_rule: JSON.stringify(rule) },
+      data: { approvalRule: rule, assets: targets.map((a) => a.name) },
+    });
+    if (rule.required === 0) await scheduleChange(trx, submitted, policy, actor, now);
+  });
+  return readChange(ctx, id);
+}
+
+/** draft, submitted, approved or scheduled → cancelled. */
+export async function cancelChange(
+  ctx: ServiceContext,
+  actor: Actor,
+  id: string,
+  input: ReasonInput = {},
+): Promise<ChangeRequest> {
+  await ctx.store.db.transaction().execute(async (trx) => {
+    const row = await lockChange(trx, id);
+    await writeTransition(trx, row, {
+      actor,
+      action: "cancel",
+      reason: input.reason?.trim() || null,
+      now: ctx.now(),
+    });
+  });
+  return readChange(ctx, id);
+}

@@ -1,0 +1,265 @@
+import { createHash } from "node:crypto";
+import { createReadStream, statSync } from "node:fs";
+import { basename } from "node:path";
+import type { Command } from "commander";
+import type { ChangeRequest, ChangeReview } from "../../changes/change-request.js";
+import type { FromFindingsResult } from "../../changes/from-findings.js";
+import type { Plan } from "../../changes/plan.js";
+import { formatPlanTimeline } from "../../changes/plan-format.js";
+import { NotFoundError, ValidationError } from "../../domain/errors.js";
+import { type ClientFlags, clientFrom, collectList, withClientFlags } from "../common.js";
+import { printFields, printJson, printTable } from "../output.js";
+import { applyPolicyFile } from "./policy.js";
+
+/** How `show` and `list` print the post-hoc review. */
+export function reviewText(review: ChangeReview): string {
+  switch (review.state) {
+    case "not-required":
+      return "not required";
+    case "pending":
+      return `pending (due ${review.dueAt ?? "?"})`;
+    case "overdue":
+      return `OVERDUE (was due ${review.dueAt ?? "?"})`;
+    case "done":
+      return `done by ${review.by ?? "?"} at ${review.at ?? "?"}: ${review.reason ?? ""}`;
+  }
+}
+
+/** `2 of 1 (cab-1, cab-2)`: valid approvals against the frozen rule. */
+export function approvalsText(change: ChangeRequest): string {
+  if (change.approvalRule === null) return "not submitted";
+  const valid = change.approvals.filter((a) => a.valid).map((a) => a.approver);
+  return `${change.validApprovals} of ${change.approvalRule.required}${valid.length > 0 ? ` (${[...new Set(valid)].join(", ")})` : ""}`;
+}
+
+async function sha256File(file: string): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest("hex");
+}
+
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+interface CreateFlags extends ClientFlags {
+  package?: string;
+  version?: string;
+  artifact?: string;
+  source?: string;
+  selector?: string;
+  policy?: string;
+  justification?: string;
+  ticket?: string;
+  emergency?: boolean;
+  risk?: string;
+  rollback?: string;
+  advisory?: string[];
+  class?: string;
+}
+
+function printChange(change: ChangeRequest): void {
+  const policy = `${change.policy.name}@${change.policy.version}`;
+  printFields([
+    ["id", change.id],
+    ["title", change.title],
+    ["state", change.stateReason ? `${change.state} (${change.stateReason})` : change.state],
+    ["class", `${change.class}${change.emergency ? ", emergency" : ""}`],
+    ["package", `${change.patch.package} ${change.patch.version}`],
+    [
+      "artifact",
+      change.patch.artifact
+        ? `${change.patch.artifact.name} sha256:${change.patch.artifact.sha256}`
+        : (change.patch.source ?? "from the package manager"),
+    ],
+    ["advisories", change.patch.advisories.join(", ")],
+    ["ticket", change.patch.ticket ?? ""],
+    ["selector", change.selector],
+    ["policy", policy],
+    ["requester", change.requester],
+    ["justification", change.justification],
+    ["risk", change.risk ?? ""],
+    ["rollback", change.rollback ?? ""],
+    ["approvals", approvalsText(change)],
+    ...(change.overrideApprover ? [["override by", change.overrideApprover] as const] : []),
+    ["review", reviewText(change.review)],
+    ["start", change.plan ? `${change.plan.start ?? "none"} (${change.plan.reason})` : "not planned yet"],
+    ...(change.plan
+      ? [
+          [
+            "phases",
+            change.plan.phases
+              .map((p) => `${p.name}: ${p.assets} asset${p.assets === 1 ? "" : "s"}`)
+              .join(", "),
+          ] as const,
+        ]
+      : []),
+  ]);
+}
+
+export function registerChangeCommands(program: Command): void {
+  // `change create --version V` names the target version: with positional options the program's own
+  // --version counts only before a subcommand, instead of printing autopatch's version from anywhere.
+  program.enablePositionalOptions();
+  const change = program
+    .command("change")
+    .description("Change requests: create, submit, approve, schedule with a plan, review");
+
+  withClientFlags(
+    change
+      .command("create")
+      .description("Create a change request (a draft); prints its id")
+      .requiredOption("--package <name>", "package to install")
+      .requiredOption("--version <version>", "target version")
+      .option("--artifact <file>", "package file to install (its name and sha256 are recorded)")
+      .option("--source <source>", "where the package manager gets it, when there is no artifact")
+      .requiredOption("--selector <selector>", "target assets, e.g. 'environment=prod,group=web'")
+      .option("--policy <file|name>", "policy file (applied first) or NAME[@VERSION] (default: default)")
+      .requiredOption("--justification <text>", "why the change is needed")
+      .option("--ticket <ticket>", "ticket it closes")
+      .option("--emergency", "emergency change (the fast path: justification now, review afterwards)")
+      .option("--risk <text>", "risk notes")
+      .option("--rollback <text>", "rollback notes")
+      .option("--advisory <id>", "advisory it closes (repeat)", collectList)
+      .option("--class <class>", "emergency, high or routine (default: routine, emergency with --emergency)"),
+  ).action(async (flags: CreateFlags) => {
+    const client = clientFrom(flags);
+    let policy = flags.policy;
+    if (policy !== undefined && (isFile(policy) || /\.ya?ml$/i.test(policy))) {
+      if (!isFile(policy)) throw new NotFoundError(`policy file not found: ${policy}`, { where: "--policy" });
+      const applied = await applyPolicyFile(client, policy);
+      policy = `${applied.name}@${applied.version}`;
+    }
+    let artifact: { name: string; sha256: string } | undefined;
+    if (flags.artifact !== undefined) {
+      if (!isFile(flags.artifact)) {
+        throw new ValidationError(`artifact file not found: ${flags.artifact}`, { where: "--artifact" });
+      }
+      artifact = { name: basename(flags.artifact), sha256: await sha256File(flags.artifact) };
+    }
+    const body = {
+      package: flags.package,
+      version: flags.version,
+      selector: flags.selector,
+      justification: flags.justification,
+      ...(artifact ? { artifact } : {}),
+      ...(flags.source !== undefined ? { source: flags.source } : {}),
+      ...(policy !== undefined ? { policy } : {}),
+      ...(flags.ticket !== undefined ? { ticket: flags.ticket } : {}),
+      ...(flags.emergency ? { emergency: true } : {}),
+      ...(flags.risk !== undefined ? { risk: flags.risk } : {}),
+      ...(flags.rollback !== undefined ? { rollback: flags.rollback } : {}),
+      ...(flags.advisory !== undefined ? { advisories: flags.advisory } : {}),
+      ...(flags.class !== undefined ? { class: flags.class } : {}),
+    };
+    const created = await client.post<ChangeRequest>("/api/v1/changes", body);
+    if (flags.json) return printJson(created);
+    process.stdout.write(`${created.id}\n`);
+  });
+
+  const decisions = [
+    ["submit", "Submit a draft for approval (an emergency the policy lets through is scheduled at once)"],
+    ["approve", "Approve (approver); enough approvals plan and schedule the change"],
+    ["reject", "Reject (approver)"],
+    ["cancel", "Cancel a draft, submitted, approved or scheduled change"],
+  ] as const;
+  for (const [action, description] of decisions) {
+    withClientFlags(
+      change
+        .command(`${action} <id>`)
+        .description(description)
+        .option("--reason <reason>", "why, for the audit log"),
+    ).action(async (id: string, flags: ClientFlags & { reason?: string }) => {
+      const updated = await clientFrom(flags).post<ChangeRequest>(
+        `/api/v1/changes/${encodeURIComponent(id)}/${action}`,
+        flags.reason === undefined ? {} : { reason: flags.reason },
+      );
+      if (flags.json) return printJson(updated);
+      const start = updated.state === "scheduled" && updated.plan ? ` at ${updated.plan.start ?? "?"}` : "";
+      process.stdout.write(`${updated.id}: ${updated.state}${start}\n`);
+    });
+  }
+
+  withClientFlags(
+    change
+      .command("review <id>")
+      .description("Record the post-hoc review an emergency change owes (approver)")
+      .requiredOption("--reason <reason>", "the review's finding"),
+  ).action(async (id: string, flags: ClientFlags & { reason: string }) => {
+    const updated = await clientFrom(flags).post<ChangeRequest>(
+      `/api/v1/changes/${encodeURIComponent(id)}/review`,
+      {
+        reason: flags.reason,
+      },
+    );
+    if (flags.json) return printJson(updated);
+    process.stdout.write(`${updated.id}: review ${reviewText(updated.review)}\n`);
+  });
+
+  withClientFlags(change.command("show <id>").description("Show a change request")).action(
+    async (id: string, flags: ClientFlags) => {
+      const shown = await clientFrom(flags).get<ChangeRequest>(`/api/v1/changes/${encodeURIComponent(id)}`);
+      if (flags.json) return printJson(shown);
+      printChange(shown);
+    },
+  );
+
+  withClientFlags(
+    change
+      .command("plan <id>")
+      .description(
+        "Print the plan as a timeline: frozen once scheduled, else computed now (changes nothing)",
+      ),
+  ).action(async (id: string, flags: ClientFlags) => {
+    const client = clientFrom(flags);
+    const plan = await client.get<Plan>(`/api/v1/changes/${encodeURIComponent(id)}/plan`);
+    if (flags.json) return printJson(plan);
+    const shown = await client.get<ChangeRequest>(`/api/v1/changes/${encodeURIComponent(id)}`);
+    process.stdout.write(formatPlanTimeline(plan, `${shown.id} ${shown.title} (${shown.state})`));
+  });
+
+  withClientFlags(
+    change
+      .command("list")
+      .description("List change requests")
+      .option("--state <state>", "only in this state"),
+  ).action(async (flags: ClientFlags & { state?: string }) => {
+    const query = flags.state ? `?state=${encodeURIComponent(flags.state)}` : "";
+    const list = await clientFrom(flags).get<ChangeRequest[]>(`/api/v1/changes${query}`);
+    if (flags.json) return printJson(list);
+    printTable(list, [
+      { header: "ID", value: (c) => c.id },
+      { header: "STATE", value: (c) => c.state },
+      { header: "CLASS", value: (c) => (c.emergency ? `${c.class}!` : c.class) },
+      { header: "PACKAGE", value: (c) => `${c.patch.package} ${c.patch.version}` },
+      { header: "SELECTOR", value: (c) => c.selector },
+      { header: "APPROVALS", value: (c) => approvalsText(c) },
+      { header: "START", value: (c) => c.scheduledStart ?? "" },
+      { header: "REVIEW", value: (c) => (c.review.state === "not-required" ? "" : reviewText(c.review)) },
+    ]);
+  });
+
+  withClientFlags(
+    change
+      .command("from-findings")
+      .description("Draft one change per package and fixed version that open findings of a class need")
+      .requiredOption("--class <class>", "emergency, high or routine")
+      .requiredOption("--selector <selector>", "assets to consider")
+      .option("--policy <name>", "policy NAME[@VERSION] the drafts pin (default: default)"),
+  ).action(async (flags: ClientFlags & { class: string; selector: string; policy?: string }) => {
+    const result = await clientFrom(flags).post<FromFindingsResult>("/api/v1/changes/from-findings", {
+      class: flags.class,
+      selector: flags.selector,
+      ...(flags.policy !== undefined ? { policy: flags.policy } : {}),
+    });
+    if (flags.json) return printJson(result);
+    for (const c of result.created) process.stdout.write(`${c.id}\n`);
+    for (const s of result.skipped) {
+      process.stderr.write(`skipped ${s.package} ${s.version ?? ""} on ${s.assets.join(",")}: ${s.reason}\n`);
+    }
+  });
+}

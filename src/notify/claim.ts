@@ -1,0 +1,77 @@
+import type { ExpressionBuilder, Kysely, Selectable } from "kysely";
+import type { Database, OutboxTable } from "../store/schema.js";
+import type { DialectName } from "../store/store.js";
+
+export type OutboxRow = Selectable<OutboxTable>;
+
+/** Pending, due, and not leased by a live worker. */
+function due(nowIso: string) {
+  return (eb: ExpressionBuilder<Database, "outbox">) =>
+    eb.and([
+      eb("delivered_at", "is", null),
+      eb("dead_at", "is", null),
+      eb("next_attempt_at", "<=", nowIso),
+      eb.or([eb("claimed_until", "is", null), eb("claimed_until", "<=", nowIso)]),
+    ]);
+}
+
+/**
+ * Takes a lease on up to `batch` due messages until `now + leaseMs` and returns them. Another worker
+ * skips leased messages; when a worker dies holding a lease, its messages are due again once it ends.
+ */
+export async function claimDue(
+  db: Kysely<Database>,
+  dialect: DialectName,
+  now: Date,
+  batch: number,
+  leaseMs: number,
+): Promise<OutboxRow[]> {
+  const nowIso = now.toISOString();
+  const until = new Date(now.getTime() + leaseMs).toISOString();
+  const rows =
+    dialect === "postgres"
+      ? await db.transaction().execute(async (trx) => {
+          // SKIP LOCKED: concurrent claimers each lock different rows instead of queueing behind one
+          // another; a row claimed and committed meanwhile fails the re-checked condition.
+          const ids = await trx
+            .selectFrom("outbox")
+            .select("id")
+            .where(due(nowIso))
+            .orderBy("next_attempt_at")
+            .orderBy("id")
+            .limit(batch)
+            .forUpdate()
+            .skipLocked()
+            .execute();
+          if (ids.length === 0) return [];
+          return trx
+            .updateTable("outbox")
+            .set({ claimed_until: until })
+            .where(
+              "id",
+              "in",
+              ids.map((r) => r.id),
+            )
+            .returningAll()
+            .execute();
+        })
+      : // SQLite has one writer at a time, so one conditional UPDATE is the whole claim.
+        await db
+          .updateTable("outbox")
+          .set({ claimed_until: until })
+          .where("id", "in", (eb) =>
+            eb
+              .selectFrom("outbox")
+              .select("id")
+              .where(due(nowIso))
+              .orderBy("next_attempt_at")
+              .orderBy("id")
+              .limit(batch),
+          )
+          .where(due(nowIso))
+          .returningAll()
+          .execute();
+  return rows
+    .map((r) => ({ ...r, attempts: Number(r.attempts) }))
+    .sort((a, b) => a.next_attempt_at.localeCompare(b.next_attempt_at) || a.id.localeCompare(b.id));
+}

@@ -1,0 +1,169 @@
+import type { FastifyInstance } from "fastify";
+import type { ZodTypeProvider } from "fastify-type-provider-zod";
+import { z } from "zod";
+import { getAdvisory, listAdvisories } from "../../advisories/catalog.js";
+import { parseEpssCsv } from "../../advisories/epss.js";
+import { importAdvisoryBatch, MAX_BATCH_RECORDS } from "../../advisories/ingest/import-batch.js";
+import { importEpss } from "../../advisories/ingest/import-epss.js";
+import { importKev } from "../../advisories/ingest/import-kev.js";
+import { kevCatalogSchema } from "../../advisories/kev.js";
+import type { ServiceContext } from "../../service/context.js";
+import { actorOf } from "../auth.js";
+
+const severitySchema = z.object({
+  score: z.number().nullable(),
+  vector: z.string().nullable(),
+  version: z.string().nullable(),
+});
+
+const summaryFields = {
+  id: z.string(),
+  summary: z.string(),
+  modified: z.string(),
+  published: z.string().nullable(),
+  withdrawn: z.string().nullable(),
+  aliases: z.array(z.string()),
+  severity: severitySchema,
+  gitRanges: z.number().int(),
+  source: z.string(),
+  importedAt: z.string(),
+};
+
+const advisorySummarySchema = z.object({
+  ...summaryFields,
+  packages: z.array(z.object({ ecosystem: z.string(), name: z.string() })),
+});
+
+const advisoryDetailSchema = z.object({
+  ...summaryFields,
+  packages: z.array(z.object({ ecosystem: z.string(), release: z.string(), name: z.string() })),
+  record: z.record(z.string(), z.unknown()),
+  kev: z.array(
+    z.object({
+      cve: z.string(),
+      vendor: z.string(),
+      product: z.string(),
+      name: z.string(),
+      dateAdded: z.string(),
+      dueDate: z.string().nullable(),
+      knownRansomwareUse: z.boolean(),
+      catalogVersion: z.string(),
+    }),
+  ),
+  epss: z.array(
+    z.object({ cve: z.string(), epss: z.number(), percentile: z.number(), scoreDate: z.string().nullable() }),
+  ),
+});
+
+const batchResultSchema = z.object({
+  added: z.number().int(),
+  updated: z.number().int(),
+  unchanged: z.number().int(),
+  retired: z.number().int(),
+  gitRanges: z.number().int(),
+  rejected: z.array(
+    z.object({ index: z.number().int(), id: z.string().optional(), where: z.string(), message: z.string() }),
+  ),
+});
+
+const kevSummarySchema = z.object({
+  catalogVersion: z.string(),
+  total: z.number().int(),
+  added: z.number().int(),
+  removed: z.number().int(),
+  changed: z.number().int(),
+  unchanged: z.number().int(),
+});
+
+const epssSummarySchema = z.object({
+  total: z.number().int(),
+  added: z.number().int(),
+  updated: z.number().int(),
+  unchanged: z.number().int(),
+  modelVersion: z.string().nullable(),
+  scoreDate: z.string().nullable(),
+});
+
+export async function advisoryRoutes(app: FastifyInstance, ctx: ServiceContext): Promise<void> {
+  const r = app.withTypeProvider<ZodTypeProvider>();
+
+  r.post(
+    "/api/v1/advisories/batch",
+    {
+      config: { access: "operate" },
+      schema: {
+        summary:
+          "Import a batch of OSV records: each malformed record is rejected with a JSON pointer, the rest are imported",
+        body: z.object({
+          source: z.string().min(1).max(1000),
+          records: z.array(z.unknown()).max(MAX_BATCH_RECORDS),
+        }),
+        response: { 200: batchResultSchema },
+      },
+    },
+    async (request) => importAdvisoryBatch(ctx, actorOf(request), request.body),
+  );
+
+  r.post(
+    "/api/v1/advisories/kev",
+    {
+      config: { access: "operate" },
+      schema: {
+        summary: "Replace the KEV set with CISA's known_exploited_vulnerabilities.json catalog",
+        body: kevCatalogSchema,
+        response: { 200: kevSummarySchema },
+      },
+    },
+    async (request) => importKev(ctx, actorOf(request), request.body),
+  );
+
+  r.post(
+    "/api/v1/advisories/epss",
+    {
+      config: { access: "operate" },
+      schema: {
+        summary: "Upsert EPSS scores from FIRST's daily CSV or a KEV_EPSS CSV",
+        body: z.object({ csv: z.string(), file: z.string().min(1).max(1000).optional() }),
+        response: { 200: epssSummarySchema },
+      },
+    },
+    async (request) => {
+      const file = request.body.file ?? "epss.csv";
+      return importEpss(ctx, actorOf(request), parseEpssCsv(request.body.csv, file), file);
+    },
+  );
+
+  r.get(
+    "/api/v1/advisories",
+    {
+      config: { access: "read" },
+      schema: {
+        summary: "List advisories by ecosystem, package or id/alias, in id order",
+        querystring: z.object({
+          ecosystem: z.string().max(200).optional(),
+          package: z.string().max(1000).optional(),
+          id: z.string().max(200).optional(),
+          limit: z.coerce.number().int().min(1).max(1000).optional(),
+          after: z.string().max(200).optional(),
+        }),
+        response: {
+          200: z.object({ advisories: z.array(advisorySummarySchema), next: z.string().nullable() }),
+        },
+      },
+    },
+    async (request) => listAdvisories(ctx, request.query),
+  );
+
+  r.get(
+    "/api/v1/advisories/:id",
+    {
+      config: { access: "read" },
+      schema: {
+        summary: "One advisory (by id or its only alias) with its record and its CVEs' KEV and EPSS facts",
+        params: z.object({ id: z.string().min(1).max(200) }),
+        response: { 200: advisoryDetailSchema },
+      },
+    },
+    async (request) => getAdvisory(ctx, request.params.id),
+  );
+}

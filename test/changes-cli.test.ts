@@ -1,0 +1,297 @@
+import { createHash } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pino } from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SYSTEM_ACTOR } from "../src/domain/roles.js";
+import { createAsset } from "../src/inventory/assets.js";
+import { type RunningServer, startServer } from "../src/server/start.js";
+import { runCli } from "./helpers/cli.js";
+
+// The interface scripts rely on: `autopatch change …` and `autopatch policy apply|list|show` as processes.
+describe("change and policy commands as processes", () => {
+  let dir: string;
+  let server: RunningServer;
+  const admin = "apt_changes-cli-admin-token-0123456789";
+  let env: Record<string, string>;
+  const as: Record<string, Record<string, string>> = {};
+
+  const json = async (args: string[], who: Record<string, string>) => {
+    const result = await runCli([...args, "--json"], who);
+    expect(result.code, `${args.join(" ")}: ${result.stderr}`).toBe(0);
+    return JSON.parse(result.stdout) as Record<string, unknown>;
+  };
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "autopatch-changes-cli-"));
+    server = await startServer({
+      databaseUrl: `sqlite:${join(dir, "autopatch.db")}`,
+      listen: "127.0.0.1:0",
+      adminToken: admin,
+      logger: pino({ level: "silent" }),
+    });
+    env = { AUTOPATCH_SERVER: server.url, AUTOPATCH_TOKEN: admin };
+    for (const [name, environment, group, region] of [
+      ["web-1", "prod", "web", "eu"],
+      ["web-2", "prod", "web", "us"],
+      ["web-3", "prod", "web", "us"],
+      ["db-1", "prod", "db", "eu"],
+    ] as const) {
+      await createAsset(server.ctx, SYSTEM_ACTOR, name, { environment, group, region });
+    }
+  });
+  afterAll(async () => {
+    await server?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("token create prints {token} for each role", async () => {
+    const roles = [
+      ["ops", "operator"],
+      ["cab-1", "approver"],
+      ["watcher", "viewer"],
+    ] as const;
+    // Independent processes run side by side to keep the test short.
+    const created = await Promise.all(
+      roles.map(([name, role]) => json(["token", "create", "--role", role, "--name", name], env)),
+    );
+    roles.forEach(([name], i) => {
+      expect(created[i]?.token).toEqual(expect.stringMatching(/^apt_/));
+      as[name] = { ...env, AUTOPATCH_TOKEN: String(created[i]?.token) };
+    });
+  });
+
+  it("policy apply stores a version once per content; list and show read it back", async () => {
+    const file = join(dir, "cab.yaml");
+    writeFileSync(file, "name: cab\napprovals:\n  required: 1\n");
+    expect(await json(["policy", "apply", file], as.ops ?? env)).toMatchObject({
+      name: "cab",
+      version: 1,
+      created: true,
+    });
+    writeFileSync(join(dir, "bad.yaml"), "name: bad\nrollout:\n  observe: soon\n");
+    const [again, list, shown, missing, bad] = await Promise.all([
+      runCli(["policy", "apply", file], as.ops ?? env),
+      json(["policy", "list"], as.watcher ?? env),
+      json(["policy", "show", "cab@1"], as.watcher ?? env),
+      runCli(["policy", "show", "nope"], env),
+      runCli(["policy", "apply", join(dir, "bad.yaml"), "--json"], env),
+    ]);
+    expect(again.stdout).toMatch(/^unchanged: cab@1 /);
+    expect((list as unknown as Array<{ name: string }>).map((p) => p.name)).toEqual(["cab", "default"]);
+    expect(shown).toMatchObject({
+      name: "cab",
+      version: 1,
+      content: "name: cab\napprovals:\n  required: 1\n",
+    });
+    expect(missing.code).toBe(3);
+    expect(bad.code).toBe(2);
+    expect(JSON.parse(bad.stderr)).toMatchObject({
+      error: { where: expect.stringMatching(/bad\.yaml:3:12$/) },
+    });
+  });
+
+  it("create → plan → submit → approve, with exit codes for illegal transitions and bad input", async () => {
+    const deb = join(dir, "openssl_3.0.15-1_amd64.deb");
+    writeFileSync(deb, "not really a deb, but bytes with a hash");
+    const policyFile = join(dir, "cab-v2.yaml");
+    writeFileSync(policyFile, "name: cab\napprovals:\n  required: 1\nrollout:\n  observe: 10m\n");
+    const ops = as.ops ?? env;
+    const created = await json(
+      [
+        "change",
+        "create",
+        "--package",
+        "openssl",
+        "--version",
+        "3.0.15-1",
+        "--artifact",
+        deb,
+        "--selector",
+        "group=web",
+        "--policy",
+        policyFile,
+        "--justification",
+        "CVE-2024-5535",
+        "--ticket",
+        "OPS-7",
+      ],
+      ops,
+    );
+    const id = String(created.id);
+    expect(id).toMatch(/^chg-[0-9a-f]{8}$/);
+    const [shown, planJson, timeline] = await Promise.all([
+      json(["change", "show", id], ops),
+      json(["change", "plan", id], ops),
+      runCli(["change", "plan", id], ops),
+    ]);
+    expect(shown).toMatchObject({
+      state: "draft",
+      policy: { name: "cab", version: 2 },
+      patch: {
+        package: "openssl",
+        version: "3.0.15-1",
+        ticket: "OPS-7",
+        artifact: {
+          name: "openssl_3.0.15-1_amd64.deb",
+          sha256: createHash("sha256").update("not really a deb, but bytes with a hash").digest("hex"),
+        },
+      },
+    });
+
+    const plan = planJson as unknown as {
+      phases: Array<{ name: string; assets: string[] }>;
+    };
+    expect(plan.phases[0]?.name).toBe("canary");
+    expect(plan.phases.flatMap((p) => p.assets).sort()).toEqual(["web-1", "web-2", "web-3"]);
+    expect(timeline.code).toBe(0);
+    expect(timeline.stdout).toContain("canary");
+
+    expect((await json(["change", "submit", id], ops)).state).toBe("submitted");
+    const twice = await runCli(["change", "submit", id, "--json"], ops);
+    expect(twice.code).toBe(4);
+    expect(JSON.parse(twice.stderr)).toMatchObject({
+      error: { code: "conflict", message: expect.stringContaining("is submitted") },
+    });
+    expect((await runCli(["change", "approve", id], ops)).code).toBe(5);
+    const approved = await runCli(["change", "approve", id, "--reason", "CAB ok"], as["cab-1"] ?? env);
+    expect(approved.code, approved.stderr).toBe(0);
+    expect(approved.stdout).toMatch(new RegExp(`^${id}: scheduled at `));
+    expect(await json(["change", "show", id], as.watcher ?? env)).toMatchObject({
+      state: "scheduled",
+      approvals: [{ approver: "cab-1", reason: "CAB ok", valid: true }],
+      plan: {
+        phases: expect.arrayContaining([
+          { name: "canary", kind: "canary", assets: 1, start: expect.any(String) },
+        ]),
+        assets: 3,
+      },
+    });
+    const list = (await json(["change", "list", "--state", "scheduled"], ops)) as unknown as Array<{
+      id: string;
+    }>;
+    expect(list.map((c) => c.id)).toEqual([id]);
+    expect((await runCli(["change", "cancel", id, "--reason", "moved"], ops)).code).toBe(0);
+    expect((await runCli(["change", "cancel", id], ops)).code).toBe(4);
+
+    // Bad input: exit 2 with where; a missing object: 3; nothing created.
+    const [missing, badSelector, badState, unknown] = await Promise.all([
+      runCli(["change", "create", "--package", "x", "--version", "1", "--selector", "group=web"], ops),
+      runCli(
+        ["change", "create", "--package", "x", "--version", "1", "--selector", "group in (web"].concat([
+          "--justification",
+          "j",
+          "--json",
+        ]),
+        ops,
+      ),
+      runCli(["change", "list", "--state", "nope"], ops),
+      runCli(["change", "show", "chg-00000000"], ops),
+    ]);
+    expect(missing.code).toBe(2);
+    expect(badSelector.code).toBe(2);
+    expect(JSON.parse(badSelector.stderr)).toMatchObject({
+      error: { code: "validation", where: "/selector" },
+    });
+    expect(badState.code).toBe(2);
+    expect(unknown.code).toBe(3);
+    expect(((await json(["change", "list"], ops)) as unknown as unknown[]).length).toBe(1);
+  });
+
+  it("emergency: scheduled on submit, review pending until an approver records it", async () => {
+    const ops = as.ops ?? env;
+    const { id } = (await json(
+      [
+        "change",
+        "create",
+        "--package",
+        "curl",
+        "--version",
+        "7.88.1-10+deb12u8",
+        "--selector",
+        "name=db-1",
+        "--justification",
+        "exploited in the wild",
+        "--emergency",
+        "--risk",
+        "curl users restart",
+        "--rollback",
+        "apt install curl=7.88.1-10+deb12u7",
+      ],
+      ops,
+    )) as { id: string };
+    const submitted = await runCli(["change", "submit", id], ops);
+    expect(submitted.stdout).toMatch(/scheduled/);
+    const human = await runCli(["change", "show", id], ops);
+    expect(human.stdout).toMatch(/review:\s+pending \(due 20\d\d-/);
+    expect((await runCli(["change", "review", id], as["cab-1"] ?? env)).code).toBe(2);
+    const reviewed = await runCli(
+      ["change", "review", id, "--reason", "justified", "--json"],
+      as["cab-1"] ?? env,
+    );
+    expect(reviewed.code, reviewed.stderr).toBe(0);
+    expect(JSON.parse(reviewed.stdout)).toMatchObject({ review: { state: "done", by: "cab-1" } });
+  });
+
+  it("from-findings drafts one change per fixed version and prints the ids", async () => {
+    const ids = new Map(
+      (await server.ctx.store.db.selectFrom("assets").select(["id", "name"]).execute()).map((a) => [
+        a.name,
+        a.id,
+      ]),
+    );
+    const row = (n: number, asset: string, pkg: string, fixed: string) => ({
+      id: `f-${n}`,
+      asset_id: ids.get(asset) ?? "",
+      ecosystem: "Debian:12",
+      package_name: pkg,
+      arch: "amd64",
+      installed_version: "1.0-1",
+      vuln_id: `CVE-2024-000${n}`,
+      advisory_ids: "[]",
+      aliases: "[]",
+      fixed_version: fixed,
+      severity_score: 7.5,
+      severity_vector: null,
+      epss: null,
+      kev: 0,
+      risk_score: 7.5,
+      class: "high",
+      status: "open",
+      status_reason: null,
+      status_by: null,
+      status_expires_at: null,
+      first_seen: "2026-11-20T00:00:00.000Z",
+      due_at: null,
+      updated_at: "2026-11-20T00:00:00.000Z",
+    });
+    await server.ctx.store.db
+      .insertInto("findings")
+      .values([
+        row(1, "web-1", "libxml2", "2.9.14+dfsg-1.3~deb12u2"),
+        row(2, "web-2", "libxml2", "2.9.14+dfsg-1.3~deb12u2"),
+        row(3, "web-3", "tar", "1.34+dfsg-1.2+deb12u1"),
+      ])
+      .execute();
+    const drafted = await runCli(
+      ["change", "from-findings", "--class", "high", "--selector", "group=web"],
+      as.ops ?? env,
+    );
+    expect(drafted.code, drafted.stderr).toBe(0);
+    const created = drafted.stdout.trim().split("\n");
+    expect(created).toHaveLength(2);
+    for (const id of created) expect(id).toMatch(/^chg-[0-9a-f]{8}$/);
+    const first = await json(["change", "show", created[0] ?? ""], env);
+    expect(first).toMatchObject({
+      state: "draft",
+      selector: "name in (web-1,web-2)",
+      patch: { package: "libxml2" },
+    });
+    const again = await json(["change", "from-findings", "--class", "high", "--selector", "group=web"], env);
+    expect(again).toMatchObject({ created: [] });
+    expect(
+      (await runCli(["change", "from-findings", "--class", "soon", "--selector", "group=web"], env)).code,
+    ).toBe(2);
+  });
+});

@@ -3,6 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { newSecret } from "../auth/secrets.js";
+import type { Plan } from "../changes/plan.js";
+import { formatPlanTimeline } from "../changes/plan-format.js";
 import { waitForSignal } from "../cli/commands/server.js";
 import { printTable } from "../cli/output.js";
 import { ApiClient } from "../client/api-client.js";
@@ -11,6 +13,8 @@ import type { AssetWithPackages } from "../inventory/assets.js";
 import { createLocalFleet, spawnAgent, stopAgents } from "../localfleet/fleet.js";
 import { startServer } from "../server/start.js";
 import { createLogger } from "../service/logger.js";
+import { demoAdvisories } from "./advisories.js";
+import { DEMO_POLICY_YAML } from "./policy.js";
 
 /** Packages whose versions the demo shows side by side: the ones a patch run would move. */
 const HIGHLIGHT = ["openssl", "libssl3", "curl", "openssh-server", "sudo", "nginx", "bash", "git"];
@@ -79,6 +83,9 @@ async function demo(once: boolean): Promise<void> {
         value: (n: string) => a.packages.find((p) => p.name === n)?.version ?? "–",
       })),
     ]);
+    await vulnerabilities(api);
+    await changeFromFindings(server.url, api);
+
     const verify = await api.get<{ ok: boolean; checked: number }>("/api/v1/audit/verify");
     say(`\nAudit log: ${verify.checked} events, chain ${verify.ok ? "intact" : "BROKEN"}`);
 
@@ -88,6 +95,8 @@ async function demo(once: boolean): Promise<void> {
     say("  npx autopatch assets list");
     say("  npx autopatch assets show demo-host-1");
     say("  npx autopatch assets list --selector 'environment=prod,group in (web)'");
+    say("  npx autopatch findings list");
+    say("  npx autopatch change list");
     say("  npx autopatch audit list");
     say("\nRunning until Ctrl-C …");
     await waitForSignal();
@@ -95,6 +104,85 @@ async function demo(once: boolean): Promise<void> {
     say("» cleaning up …");
     await cleanup();
   }
+}
+
+interface DemoFinding {
+  id: string;
+  asset: { name: string };
+  package: string;
+  installedVersion: string;
+  vulnId: string;
+  fixedVersion: string | null;
+  riskScore: number;
+  class: string;
+  dueAt: string | null;
+}
+
+/** Imports the demo's advisories and prints the prioritised findings they produce on the fleet. */
+async function vulnerabilities(api: ApiClient): Promise<DemoFinding[]> {
+  say(
+    "\n» importing advisories: DSA-5724-1 (CVE-2024-6387, from the Debian security tracker) and three generated for the demo …",
+  );
+  await api.post("/api/v1/advisories/batch", { source: "demo", records: demoAdvisories(new Date()) });
+  const { findings } = await api.get<{ findings: DemoFinding[] }>("/api/v1/findings?limit=1000");
+  findings.sort((a, b) => b.riskScore - a.riskScore);
+  say("\nFindings, highest risk first");
+  printTable(findings, [
+    { header: "ASSET", value: (f) => f.asset.name },
+    { header: "PACKAGE", value: (f) => f.package },
+    { header: "INSTALLED", value: (f) => f.installedVersion },
+    { header: "VULNERABILITY", value: (f) => f.vulnId },
+    { header: "FIXED", value: (f) => f.fixedVersion ?? "no fix yet" },
+    { header: "RISK", value: (f) => f.riskScore.toFixed(1) },
+    { header: "CLASS", value: (f) => f.class },
+    { header: "DUE", value: (f) => f.dueAt ?? "next window" },
+  ]);
+  return findings;
+}
+
+/**
+ * The change process of the SOP: apply the policy, draft a change from the riskiest finding's class,
+ * submit it as an operator, approve it as a second person (an approver), and print the plan.
+ */
+async function changeFromFindings(url: string, admin: ApiClient): Promise<void> {
+  say("\n» applying the demo policy, drafting a change from the findings, approving it as a second person …");
+  await admin.post("/api/v1/policies", { content: DEMO_POLICY_YAML, file: "demo-policy.yaml" });
+  const operator = new ApiClient(
+    url,
+    (await admin.post<{ token: string }>("/api/v1/tokens", { name: "demo-operator", role: "operator" }))
+      .token,
+  );
+  const approver = new ApiClient(
+    url,
+    (await admin.post<{ token: string }>("/api/v1/tokens", { name: "demo-approver", role: "approver" }))
+      .token,
+  );
+  const { findings } = await admin.get<{ findings: DemoFinding[] }>("/api/v1/findings?limit=1000");
+  const top = findings.sort((a, b) => b.riskScore - a.riskScore)[0];
+  if (!top) {
+    say("no findings: nothing to change");
+    return;
+  }
+  const drafted = await operator.post<{
+    created: Array<{ id: string; package: string; version: string; assets: string[] }>;
+  }>("/api/v1/changes/from-findings", {
+    class: top.class,
+    selector: "environment in (staging,prod)",
+    policy: "demo",
+  });
+  const change = drafted.created.find((c) => c.package === top.package) ?? drafted.created[0];
+  if (!change) {
+    say("no change drafted");
+    return;
+  }
+  await operator.post(`/api/v1/changes/${change.id}/submit`, { reason: `closes ${top.vulnId}` });
+  await approver.post(`/api/v1/changes/${change.id}/approve`, { reason: "CAB review in the demo" });
+  const shown = await admin.get<{ state: string }>(`/api/v1/changes/${change.id}`);
+  say(
+    `change ${change.id}: ${change.package} → ${change.version} on ${change.assets.join(", ")}; drafted by demo-operator, approved by demo-approver; state ${shown.state}\n`,
+  );
+  const plan = await admin.get<Plan>(`/api/v1/changes/${change.id}/plan`);
+  process.stdout.write(formatPlanTimeline(plan, `${change.package} ${change.version}`));
 }
 
 demo(process.argv.includes("--once")).catch((err: unknown) => {

@@ -10,7 +10,7 @@ import { createDpkgRoot, type DpkgRoot } from "./dpkg-root.js";
 
 export interface FleetHost {
   name: string;
-  placement: Required<Pick<Placement, "environment" | "group" | "region">>;
+  placement: Required<Pick<Placement, "environment" | "group" | "region" | "labels">>;
   dpkg: DpkgRoot;
   stateDir: string;
 }
@@ -23,9 +23,9 @@ export interface LocalFleet {
 
 /** Placement of the demo hosts: a staging canary, then production in two regions. */
 const PLACEMENTS: ReadonlyArray<FleetHost["placement"]> = [
-  { environment: "staging", group: "web", region: "eu-west" },
-  { environment: "prod", group: "web", region: "eu-west" },
-  { environment: "prod", group: "db", region: "us-east" },
+  { environment: "staging", group: "web", region: "eu-west", labels: {} },
+  { environment: "prod", group: "web", region: "eu-west", labels: { exposure: "internet" } },
+  { environment: "prod", group: "db", region: "us-east", labels: { data: "sensitive" } },
 ];
 
 /** Builds the catalog's .debs once and installs each host's package set into its own dpkg root. */
@@ -43,6 +43,7 @@ export async function createLocalFleet(dir: string, hostCount = 3): Promise<Loca
       environment: "prod",
       group: "web",
       region: "eu-west",
+      labels: {},
     };
     hosts.push({ name, placement, dpkg, stateDir: join(dir, "agents", name) });
   }
@@ -77,6 +78,7 @@ export function spawnAgent(host: FleetHost, server: string, enrollToken: string)
       host.placement.group,
       "--region",
       host.placement.region,
+      ...Object.entries(host.placement.labels).flatMap(([k, v]) => ["--label", `${k}=${v}`]),
     ],
     { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, AUTOPATCH_LOG_LEVEL: "info" } },
   );

@@ -256,8 +256,12 @@ describe("autopatch scan", () => {
     expect(classes).toEqual([
       ...Array(3).fill("emergency"),
       ...Array(8).fill("high"),
-      ...Array(3).fill("routine"),
+      ...Array(5).fill("routine"),
     ]);
+    // Within a class, the higher score first and unscored rows last.
+    const routine = lines.filter((l) => /│ routine\s+│$/.test(l));
+    expect(routine.slice(0, 4).every((l) => l.includes("CVE-2099-0004"))).toBe(true);
+    expect(routine[4]).toMatch(/^│ bash .* CVE-2099-0003 /);
     expect(lines.find((l) => l.includes("libcurl4"))).toMatch(
       /CVE-2099-0004 .* 7\.88\.1-10\+deb12u16 .* 5\.3 /,
     );

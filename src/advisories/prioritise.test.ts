@@ -73,7 +73,9 @@ describe("assessRisk", () => {
   });
 
   it("classifies with the policy's thresholds", () => {
-    const strict = loadPolicy("classification:\n  risk:\n    emergency: {minScore: 7}\n    high: {minScore: 4}\n");
+    const strict = loadPolicy(
+      "classification:\n  risk:\n    emergency: {minScore: 7}\n    high: {minScore: 4}\n",
+    );
     expect(assessRisk({ ...base, cvss: 7.5 }, strict).class).toBe("emergency");
     expect(assessRisk({ ...base }, strict).class).toBe("high");
   });

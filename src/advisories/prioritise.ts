@@ -108,7 +108,10 @@ function sumTenths(e: ReturnType<typeof effectsInTenths>): number {
 }
 
 /** Score and class only: the hot path of a fleet-wide re-match builds no explanation strings. */
-export function riskScore(input: RiskInput, policy: Policy = DEFAULT_POLICY): { score: number; class: ChangeClass } {
+export function riskScore(
+  input: RiskInput,
+  policy: Policy = DEFAULT_POLICY,
+): { score: number; class: ChangeClass } {
   const score = sumTenths(effectsInTenths(input)) / 10;
   return { score, class: classify(policy, { score: score / 10, knownExploited: input.knownExploited }) };
 }

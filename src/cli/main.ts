@@ -41,6 +41,13 @@ export const COMMAND_MODULES: ReadonlyArray<{
     load: async () => (await import("./commands/scan.js")).registerScanCommand,
   },
   {
+    commands: {
+      findings: "Vulnerability findings: list, explain, accept a risk, mark not affected, reopen, re-match",
+      vulnerabilities: "Vulnerabilities across the fleet: which assets have one",
+    },
+    load: async () => (await import("./commands/findings.js")).registerFindingsCommands,
+  },
+  {
     commands: { token: "Manage API tokens (admin)", "agent-token": "Manage agent enrollment tokens (admin)" },
     load: async () => (await import("./commands/tokens.js")).registerTokenCommands,
   },

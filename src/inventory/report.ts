@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Kysely } from "kysely";
+import { rematchAsset } from "../advisories/findings/rematch.js";
 import { appendAudit } from "../audit/log.js";
 import type { PackageRecord } from "../domain/inventory.js";
 import { type Actor, actorLabel } from "../domain/roles.js";
@@ -157,6 +158,7 @@ export async function replaceInventory(
     },
     now,
   );
+  await rematchAsset(trx, asset.id, now, [...toInsert, ...toDelete, ...metadataChanged.map(([, r]) => r)]);
   return summary;
 }
 

@@ -9,6 +9,7 @@ import { agentRoutes } from "./routes/agent.js";
 import { assetRoutes } from "./routes/assets.js";
 import { auditRoutes } from "./routes/audit.js";
 import { changeRoutes } from "./routes/changes.js";
+import { findingRoutes } from "./routes/findings.js";
 import { healthRoutes } from "./routes/health.js";
 import { inventoryRoutes } from "./routes/inventory.js";
 import { policyRoutes } from "./routes/policies.js";
@@ -48,6 +49,7 @@ export async function buildApp(ctx: ServiceContext): Promise<FastifyInstance> {
     advisoryRoutes,
     policyRoutes,
     changeRoutes,
+    findingRoutes,
   ]) {
     await routes(app, ctx);
   }

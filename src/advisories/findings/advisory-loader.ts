@@ -57,7 +57,10 @@ interface EntryRow {
  * The index of every non-withdrawn advisory, or of those filed under `keys` (canonical ecosystem and
  * name; see advisoryKeysFor). PyPI names are compared normalised (PEP 503), as the matcher does.
  */
-export async function loadAdvisoryIndex(db: Kysely<Database>, keys?: readonly AdvisoryKey[]): Promise<AdvisoryIndex> {
+export async function loadAdvisoryIndex(
+  db: Kysely<Database>,
+  keys?: readonly AdvisoryKey[],
+): Promise<AdvisoryIndex> {
   const index = new AdvisoryIndex();
   // Aliases are shared by every affected[] entry of a record: parse each record's list once.
   const aliasCache = new Map<string, string[]>();
@@ -123,7 +126,13 @@ export async function loadAdvisoryIndex(db: Kysely<Database>, keys?: readonly Ad
           .where("ap.ecosystem", "=", ecosystem)
           .where((eb) =>
             eb(
-              eb.fn("lower", [eb.fn("replace", [eb.fn("replace", ["ap.name", eb.val("_"), eb.val("-")]), eb.val("."), eb.val("-")])]),
+              eb.fn("lower", [
+                eb.fn("replace", [
+                  eb.fn("replace", ["ap.name", eb.val("_"), eb.val("-")]),
+                  eb.val("."),
+                  eb.val("-"),
+                ]),
+              ]),
               "in",
               chunk,
             ),

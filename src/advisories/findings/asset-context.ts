@@ -14,6 +14,8 @@ export interface AssetContext {
   id: string;
   name: string;
   risk: Pick<RiskInput, "criticality" | "internetExposed" | "sensitiveData">;
+  /** The risk inputs as one string: assets with equal ones share every risk computation. */
+  riskKind: string;
   sla: Readonly<Record<ChangeClass, SlaDeadline>>;
 }
 
@@ -48,10 +50,12 @@ export class AssetContexts {
       }
       return matchesSelector(selector, view);
     };
+    const risk = assetRiskContext({ criticality: Number(row.criticality), labels });
     return {
       id: row.id,
       name: row.name,
-      risk: assetRiskContext({ criticality: Number(row.criticality), labels }),
+      risk,
+      riskKind: `${risk.criticality}|${risk.internetExposed ? 1 : 0}|${risk.sensitiveData ? 1 : 0}`,
       sla: {
         emergency: slaFor(this.#policy, "emergency", matches),
         high: slaFor(this.#policy, "high", matches),

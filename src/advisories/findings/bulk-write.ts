@@ -6,12 +6,13 @@
 import { CompiledQuery, type Kysely } from "kysely";
 import type { Database, FindingsTable } from "../../store/schema.js";
 import { type DialectName, dialectOf } from "../../store/store.js";
-import type { FindingUpdate } from "./reconcile.js";
+import type { FindingUpdate, NewFinding } from "./reconcile.js";
 
 /** Rows per statement: 1,000 rows of 24 values stay under SQLite's 32,766 and PostgreSQL's 65,535 parameters. */
 const ROWS_PER_STATEMENT = 1000;
 const IDS_PER_STATEMENT = 5000;
 
+/** The columns a new finding brings; the rest are the same for every new finding (see statement()). */
 const INSERT_COLUMNS = [
   "id",
   "asset_id",
@@ -29,13 +30,7 @@ const INSERT_COLUMNS = [
   "kev",
   "risk_score",
   "class",
-  "status",
-  "status_reason",
-  "status_by",
-  "status_expires_at",
-  "first_seen",
   "due_at",
-  "updated_at",
 ] as const satisfies ReadonlyArray<keyof FindingsTable>;
 
 const UPDATE_COLUMNS = [
@@ -59,23 +54,30 @@ const UPDATE_COLUMNS = [
   "updated_at",
 ] as const satisfies ReadonlyArray<keyof FindingUpdate>;
 
-// VALUES lists carry no column types; PostgreSQL would read the numbers as text.
-const CASTS: Partial<Record<(typeof UPDATE_COLUMNS)[number], string>> = {
+// VALUES lists carry no column types: PostgreSQL would read the numbers as text.
+const CASTS: Partial<Record<string, string>> = {
   severity_score: "double precision",
   epss: "double precision",
   kev: "integer",
   risk_score: "double precision",
 };
 
-function placeholders(dialect: DialectName, rows: number, columns: number, cast?: (col: number) => string | undefined): string {
+function placeholders(
+  dialect: DialectName,
+  rows: number,
+  columns: number,
+  cast?: (col: number) => string | undefined,
+  first = 0,
+): string {
   const tuples: string[] = [];
-  let n = 0;
+  let n = first;
   for (let r = 0; r < rows; r++) {
     const values: string[] = [];
     for (let c = 0; c < columns; c++) {
       n += 1;
       const p = dialect === "postgres" ? `$${n}` : "?";
-      const type = cast?.(c);
+      // Only PostgreSQL needs the types; in SQLite a cast would only make the statement slower to compile.
+      const type = dialect === "postgres" ? cast?.(c) : undefined;
       values.push(type === undefined ? p : `cast(${p} as ${type})`);
     }
     tuples.push(`(${values.join(", ")})`);
@@ -91,7 +93,16 @@ function statement(dialect: DialectName, kind: "insert" | "update" | "fix", rows
   let text = statements.get(key);
   if (text !== undefined) return text;
   if (kind === "insert") {
-    text = `insert into findings (${INSERT_COLUMNS.join(", ")}) values ${placeholders(dialect, rows, INSERT_COLUMNS.length)}`;
+    // New findings are open, first seen and updated now: those columns come from one parameter, so
+    // each row binds only what differs (SQLite compiles every placeholder of a statement).
+    // better-sqlite3 binds numbered SQLite parameters by name only, so SQLite gets `now` twice.
+    const [seen, updated, first] = dialect === "postgres" ? ["$1", "$1", 1] : ["?", "?", 2];
+    const cast = (c: number) => CASTS[INSERT_COLUMNS[c] ?? "id"];
+    const values = INSERT_COLUMNS.map((_, i) => `column${i + 1}`).join(", ");
+    text =
+      `insert into findings (${INSERT_COLUMNS.join(", ")}, status, status_reason, status_by, status_expires_at, first_seen, updated_at) ` +
+      `select ${values}, 'open', null, null, null, ${seen}, ${updated} ` +
+      `from (values ${placeholders(dialect, rows, INSERT_COLUMNS.length, cast, first)}) as v`;
   } else if (kind === "update") {
     const cast = (c: number) => CASTS[UPDATE_COLUMNS[c] ?? "id"];
     const set = UPDATE_COLUMNS.filter((c) => c !== "id")
@@ -123,12 +134,16 @@ export class FindingWriter {
     this.#dialect = dialectOf(trx);
   }
 
-  async insert(rows: readonly FindingsTable[]): Promise<void> {
+  /** Inserts new findings: open, first seen and updated at `now`. */
+  async insert(rows: readonly NewFinding[], now: Date): Promise<void> {
     for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) {
       const chunk = rows.slice(i, i + ROWS_PER_STATEMENT);
-      const params: unknown[] = [];
+      const at = now.toISOString();
+      const params: unknown[] = this.#dialect === "postgres" ? [at] : [at, at];
       for (const row of chunk) for (const c of INSERT_COLUMNS) params.push(row[c]);
-      await this.#trx.executeQuery(CompiledQuery.raw(statement(this.#dialect, "insert", chunk.length), params));
+      await this.#trx.executeQuery(
+        CompiledQuery.raw(statement(this.#dialect, "insert", chunk.length), params),
+      );
     }
   }
 
@@ -137,7 +152,9 @@ export class FindingWriter {
       const chunk = rows.slice(i, i + ROWS_PER_STATEMENT);
       const params: unknown[] = [];
       for (const row of chunk) for (const c of UPDATE_COLUMNS) params.push(row[c]);
-      await this.#trx.executeQuery(CompiledQuery.raw(statement(this.#dialect, "update", chunk.length), params));
+      await this.#trx.executeQuery(
+        CompiledQuery.raw(statement(this.#dialect, "update", chunk.length), params),
+      );
     }
   }
 
@@ -146,7 +163,12 @@ export class FindingWriter {
     for (let i = 0; i < ids.length; i += IDS_PER_STATEMENT) {
       const chunk = ids.slice(i, i + IDS_PER_STATEMENT);
       await this.#trx.executeQuery(
-        CompiledQuery.raw(statement(this.#dialect, "fix", chunk.length), [reason, by, at.toISOString(), ...chunk]),
+        CompiledQuery.raw(statement(this.#dialect, "fix", chunk.length), [
+          reason,
+          by,
+          at.toISOString(),
+          ...chunk,
+        ]),
       );
     }
   }

@@ -46,7 +46,7 @@ export function dueDate(policy: Policy, cls: ChangeClass, sla: SlaDeadline, firs
  */
 export class DueDates {
   readonly #policy: Policy;
-  readonly #windowDue = new Map<string, string>();
+  readonly #memo = new Map<SlaDeadline, Map<string, string>>();
 
   constructor(policy: Policy) {
     this.#policy = policy;
@@ -54,12 +54,16 @@ export class DueDates {
 
   /** The due date as ISO text. */
   at(cls: ChangeClass, sla: SlaDeadline, firstSeen: string): string {
-    if (sla !== "next-window") return new Date(Date.parse(firstSeen) + sla).toISOString();
-    let due = this.#windowDue.get(firstSeen);
+    let bySeen = this.#memo.get(sla);
+    if (bySeen === undefined) {
+      bySeen = new Map();
+      this.#memo.set(sla, bySeen);
+    }
+    let due = bySeen.get(firstSeen);
     if (due === undefined) {
       due = dueDate(this.#policy, cls, sla, new Date(firstSeen)).at.toISOString();
-      if (this.#windowDue.size > 100_000) this.#windowDue.clear();
-      this.#windowDue.set(firstSeen, due);
+      if (bySeen.size > 100_000) bySeen.clear();
+      bySeen.set(firstSeen, due);
     }
     return due;
   }

@@ -7,34 +7,44 @@
 import { randomBytes } from "node:crypto";
 
 let lastMs = 0;
-/** The 74 random bits after the timestamp, as a 12-bit and a 62-bit part; incremented within one millisecond. */
+// The 74 bits after the timestamp: 12 bits (rand_a), then 62 bits (rand_b) kept as a 30-bit high and a
+// 32-bit low number, so incrementing needs no BigInt.
 let randA = 0;
-let randB = 0n;
-const MAX_B = (1n << 62n) - 1n;
+let high = 0;
+let low = 0;
+const LOW = 2 ** 32;
+const HIGH_MAX = 2 ** 30 - 1;
 
 function reseed(): void {
   const bytes = randomBytes(10);
-  randA = ((bytes[0] ?? 0) << 4) | ((bytes[1] ?? 0) >> 4);
-  randB = bytes.subarray(2).readBigUInt64BE() & (MAX_B >> 1n);
+  randA = bytes.readUInt16BE(0) & 0xfff;
+  // The top bit of rand_b stays clear: half the range is left for increments within the millisecond.
+  high = bytes.readUInt32BE(2) & (2 ** 29 - 1);
+  low = bytes.readUInt32BE(6);
 }
+
+const hex = (n: number, width: number) => n.toString(16).padStart(width, "0");
 
 /**
  * A new UUIDv7. Within one process ids strictly increase (RFC 9562 §6.2 method 1: a counter in the
- * random bits, seeded randomly each millisecond, half its range left for increments).
+ * random bits, seeded randomly each millisecond).
  */
 export function newFindingId(now: number = Date.now()): string {
   if (now > lastMs) {
     lastMs = now;
     reseed();
-  } else if (randB < MAX_B) {
-    randB += 1n;
+  } else if (low < LOW - 1) {
+    low += 1;
+  } else if (high < HIGH_MAX) {
+    high += 1;
+    low = 0;
   } else {
     // Counter exhausted within one millisecond: borrow the next millisecond, as the RFC allows.
     lastMs += 1;
     reseed();
   }
-  const ms = lastMs.toString(16).padStart(12, "0");
-  const a = (0x7000 | (randA & 0xfff)).toString(16);
-  const b = ((0b10n << 62n) | randB).toString(16).padStart(16, "0");
-  return `${ms.slice(0, 8)}-${ms.slice(8, 12)}-${a}-${b.slice(0, 4)}-${b.slice(4)}`;
+  const ms = hex(lastMs, 12);
+  // Variant bits 10, then the 62-bit counter: 2 + 30 high bits, then 32 low bits.
+  const b = hex(0x80000000 + high, 8);
+  return `${ms.slice(0, 8)}-${ms.slice(8, 12)}-${hex(0x7000 | randA, 4)}-${b.slice(0, 4)}-${b.slice(4)}${hex(low, 8)}`;
 }

@@ -27,8 +27,23 @@ const ROW_COLUMNS = [
   "source_version",
 ] as const satisfies ReadonlyArray<keyof InstalledRow>;
 
-export async function installedRowsOfAsset(db: Kysely<Database>, assetId: string): Promise<InstalledRow[]> {
-  return db.selectFrom("installed_packages").select(ROW_COLUMNS).where("asset_id", "=", assetId).execute();
+/** An asset's installed rows, or only those with one of these names. */
+export async function installedRowsOfAsset(
+  db: Kysely<Database>,
+  assetId: string,
+  names?: readonly string[],
+): Promise<InstalledRow[]> {
+  const out: InstalledRow[] = [];
+  const query = () => db.selectFrom("installed_packages").select(ROW_COLUMNS).where("asset_id", "=", assetId);
+  if (names === undefined) return query().execute();
+  for (let i = 0; i < names.length; i += NAMES_PER_QUERY) {
+    out.push(
+      ...(await query()
+        .where("name", "in", names.slice(i, i + NAMES_PER_QUERY))
+        .execute()),
+    );
+  }
+  return out;
 }
 
 /** The distinct ecosystem strings installed ("Debian:12", "npm", …), by skipping along the name index. */
@@ -72,7 +87,8 @@ export async function installedRowsForKeys(
     const base = ecosystemParts(ecosystem).base;
     const nameSet = namesByBase.get(base);
     if (nameSet === undefined) continue;
-    const query = () => db.selectFrom("installed_packages").select(ROW_COLUMNS).where("ecosystem", "=", ecosystem);
+    const query = () =>
+      db.selectFrom("installed_packages").select(ROW_COLUMNS).where("ecosystem", "=", ecosystem);
     if (base === "PyPI") {
       // Installed PyPI names are as the package spelled them; compare normalised, as the matcher does.
       keep((await query().execute()).filter((r) => nameSet.has(matchName(base, r.name))));
@@ -82,7 +98,8 @@ export async function installedRowsForKeys(
     for (let i = 0; i < names.length; i += NAMES_PER_QUERY) {
       const chunk = names.slice(i, i + NAMES_PER_QUERY);
       keep(await query().where("name", "in", chunk).execute());
-      if (base === "Debian" || base === "Ubuntu") keep(await query().where("source_name", "in", chunk).execute());
+      if (base === "Debian" || base === "Ubuntu")
+        keep(await query().where("source_name", "in", chunk).execute());
     }
   }
   return [...found.values()];

@@ -9,17 +9,19 @@
  *   `fixed` but affected again         → `open`, first seen now (a new exposure)
  *   stored, not matched any more       → `fixed` (kept for history)
  */
-import type { FindingsTable } from "../../store/schema.js";
+
 import type { ChangeClass } from "../../policy/schema.js";
+import type { FindingsTable } from "../../store/schema.js";
 import { newFindingId } from "./finding-id.js";
 
-/** A finding as the matcher and the prioritiser computed it. */
-export interface DesiredFinding {
-  assetId: string;
-  ecosystem: string;
-  packageName: string;
-  arch: string;
-  installedVersion: string;
+/** Separates the parts of a finding's key and fingerprint; no id, version or JSON text contains it. */
+export const SEP = "\u001f";
+
+/**
+ * What a match says about one vulnerability of one package version, with the risk for one kind of
+ * asset: shared by every finding that has the same facts, so a fleet-wide run builds it once.
+ */
+export interface FindingFacts {
   vulnId: string;
   /** JSON arrays, as stored. */
   advisoryIds: string;
@@ -31,9 +33,49 @@ export interface DesiredFinding {
   kev: 0 | 1;
   riskScore: number;
   class: ChangeClass;
+  /** The compared columns between the installed version and the due date, folded (see fingerprint). */
+  core: string;
 }
 
-/** What the comparison needs of a stored finding; the compared columns are folded into one string. */
+/** A finding as the matcher and the prioritiser computed it. */
+export interface DesiredFinding {
+  assetId: string;
+  ecosystem: string;
+  packageName: string;
+  arch: string;
+  installedVersion: string;
+  facts: FindingFacts;
+}
+
+/**
+ * Numbers are compared as integers of their stored precision (CVSS and risk in tenths, EPSS in
+ * millionths): PostgreSQL keeps `real` columns in single precision, and the store computes the same
+ * text (see stored-findings.ts).
+ */
+const scaled = (n: number | string | null, factor: number): string =>
+  n === null ? "" : String(Math.round(Number(n) * factor));
+
+export function findingFacts(f: Omit<FindingFacts, "core">): FindingFacts {
+  const core = [
+    f.advisoryIds,
+    f.aliases,
+    f.fixedVersion ?? "",
+    scaled(f.severityScore, 10),
+    f.severityVector ?? "",
+    scaled(f.epss, 1_000_000),
+    String(f.kev),
+    scaled(f.riskScore, 10),
+    f.class,
+  ].join(SEP);
+  return { ...f, core };
+}
+
+/** The compared columns of a finding folded into one string: installed version, facts, due date. */
+export function fingerprint(installedVersion: string, facts: FindingFacts, dueAt: string | null): string {
+  return `${installedVersion}${SEP}${facts.core}${SEP}${dueAt ?? ""}`;
+}
+
+/** What the comparison needs of a stored finding (read by stored-findings.ts). */
 export interface StoredFinding {
   id: string;
   key: string;
@@ -45,36 +87,17 @@ export interface StoredFinding {
   fingerprint: string;
 }
 
-/** The columns of a stored finding that StoredFinding is built from. */
-export const STORED_FINDING_COLUMNS = [
-  "id",
-  "asset_id",
-  "ecosystem",
-  "package_name",
-  "arch",
-  "vuln_id",
-  "status",
-  "status_reason",
-  "status_by",
-  "status_expires_at",
-  "first_seen",
-  "installed_version",
-  "advisory_ids",
-  "aliases",
-  "fixed_version",
-  "severity_score",
-  "severity_vector",
-  "epss",
-  "kev",
-  "risk_score",
-  "class",
-  "due_at",
-] as const satisfies ReadonlyArray<keyof FindingsTable>;
-
-export type StoredFindingRow = Pick<FindingsTable, (typeof STORED_FINDING_COLUMNS)[number]>;
+/** A new finding's columns; status, first seen and updated are those of every new finding (open, now). */
+export type NewFinding = Omit<
+  FindingsTable,
+  "status" | "status_reason" | "status_by" | "status_expires_at" | "first_seen" | "updated_at"
+>;
 
 /** Every column but the identity ones: what an update rewrites. */
-export type FindingUpdate = Omit<FindingsTable, "asset_id" | "ecosystem" | "package_name" | "arch" | "vuln_id">;
+export type FindingUpdate = Omit<
+  FindingsTable,
+  "asset_id" | "ecosystem" | "package_name" | "arch" | "vuln_id"
+>;
 
 export interface ReconcileCounts {
   /** New findings, and fixed ones affected again. */
@@ -91,76 +114,14 @@ export interface ReconcileCounts {
 /** How many finding ids an audit event lists; the counts are always exact. */
 export const AUDITED_IDS = 200;
 
-export function findingKey(f: {
-  assetId: string;
-  ecosystem: string;
-  packageName: string;
-  arch: string;
-  vulnId: string;
-}): string {
-  return `${f.assetId}\u0000${f.ecosystem}\u0000${f.packageName}\u0000${f.arch}\u0000${f.vulnId}`;
-}
-
-// PostgreSQL stores `real` columns in single precision: six significant digits compare equal both ways.
-const numText = (n: number | string | null): string => (n === null ? "" : Number(n).toPrecision(6));
-
-function fingerprintOf(v: {
-  installedVersion: string;
-  advisoryIds: string;
-  aliases: string;
-  fixedVersion: string | null;
-  severityScore: number | string | null;
-  severityVector: string | null;
-  epss: number | string | null;
-  kev: number | string;
-  riskScore: number | string;
-  class: string;
-  dueAt: string | null;
-}): string {
-  return [
-    v.installedVersion,
-    v.advisoryIds,
-    v.aliases,
-    v.fixedVersion ?? "",
-    numText(v.severityScore),
-    v.severityVector ?? "",
-    numText(v.epss),
-    String(Number(v.kev)),
-    numText(v.riskScore),
-    v.class,
-    v.dueAt ?? "",
-  ].join("\u0001");
-}
-
-export function storedFinding(row: StoredFindingRow): StoredFinding {
-  return {
-    id: row.id,
-    key: findingKey({
-      assetId: row.asset_id,
-      ecosystem: row.ecosystem,
-      packageName: row.package_name,
-      arch: row.arch,
-      vulnId: row.vuln_id,
-    }),
-    status: row.status,
-    statusReason: row.status_reason,
-    statusBy: row.status_by,
-    statusExpiresAt: row.status_expires_at,
-    firstSeen: row.first_seen,
-    fingerprint: fingerprintOf({
-      installedVersion: row.installed_version,
-      advisoryIds: row.advisory_ids,
-      aliases: row.aliases,
-      fixedVersion: row.fixed_version,
-      severityScore: row.severity_score,
-      severityVector: row.severity_vector,
-      epss: row.epss,
-      kev: row.kev,
-      riskScore: row.risk_score,
-      class: row.class,
-      dueAt: row.due_at,
-    }),
-  };
+export function findingKey(
+  assetId: string,
+  ecosystem: string,
+  packageName: string,
+  arch: string,
+  vulnId: string,
+): string {
+  return `${assetId}${SEP}${ecosystem}${SEP}${packageName}${SEP}${arch}${SEP}${vulnId}`;
 }
 
 export interface ReconcileOptions {
@@ -207,14 +168,14 @@ export class Reconciler {
    * finding: the version that sorts first as text, whatever order they come in.
    */
   offer(d: DesiredFinding): void {
-    const key = findingKey(d);
+    const key = findingKey(d.assetId, d.ecosystem, d.packageName, d.arch, d.facts.vulnId);
     const seen = this.#desired.get(key);
     if (seen === undefined || d.installedVersion < seen.installedVersion) this.#desired.set(key, d);
   }
 
   /** The inserts and updates, `size` findings at a time. */
-  *batches(size: number): Generator<{ inserts: FindingsTable[]; updates: FindingUpdate[]; done: number }> {
-    let inserts: FindingsTable[] = [];
+  *batches(size: number): Generator<{ inserts: NewFinding[]; updates: FindingUpdate[]; done: number }> {
+    let inserts: NewFinding[] = [];
     let updates: FindingUpdate[] = [];
     let done = 0;
     for (const [key, d] of this.#desired) {
@@ -242,7 +203,7 @@ export class Reconciler {
     return fixed;
   }
 
-  #compare(key: string, d: DesiredFinding): { insert?: FindingsTable; update?: FindingUpdate } | null {
+  #compare(key: string, d: DesiredFinding): { insert?: NewFinding; update?: FindingUpdate } | null {
     const stored = this.#stored.get(key);
     const now = this.#nowIso;
     if (stored === undefined) {
@@ -255,14 +216,8 @@ export class Reconciler {
           ecosystem: d.ecosystem,
           package_name: d.packageName,
           arch: d.arch,
-          vuln_id: d.vulnId,
-          ...columns(d, this.#options.dueAt(d.assetId, d.class, now)),
-          status: "open",
-          status_reason: null,
-          status_by: null,
-          status_expires_at: null,
-          first_seen: now,
-          updated_at: now,
+          vuln_id: d.facts.vulnId,
+          ...columns(d, this.#options.dueAt(d.assetId, d.facts.class, now)),
         },
       };
     }
@@ -271,11 +226,16 @@ export class Reconciler {
     if (status === "fixed") {
       [status, reason, by, expires, firstSeen, kind] = ["open", null, null, null, now, "opened"];
     } else if (status === "accepted-risk" && expires !== null && expires <= now) {
-      [status, reason, by, kind] = ["open", `risk acceptance expired at ${expires}`, this.#options.by, "reopened"];
+      [status, reason, by, kind] = [
+        "open",
+        `risk acceptance expired at ${expires}`,
+        this.#options.by,
+        "reopened",
+      ];
       expires = null;
     }
-    const due = this.#options.dueAt(d.assetId, d.class, firstSeen);
-    if (status === stored.status && fingerprintOf({ ...d, dueAt: due }) === stored.fingerprint) {
+    const due = this.#options.dueAt(d.assetId, d.facts.class, firstSeen);
+    if (status === stored.status && fingerprint(d.installedVersion, d.facts, due) === stored.fingerprint) {
       this.counts.unchanged += 1;
       return null;
     }
@@ -304,17 +264,18 @@ export class Reconciler {
 }
 
 function columns(d: DesiredFinding, due: string | null) {
+  const f = d.facts;
   return {
     installed_version: d.installedVersion,
-    advisory_ids: d.advisoryIds,
-    aliases: d.aliases,
-    fixed_version: d.fixedVersion,
-    severity_score: d.severityScore,
-    severity_vector: d.severityVector,
-    epss: d.epss,
-    kev: d.kev,
-    risk_score: d.riskScore,
-    class: d.class,
+    advisory_ids: f.advisoryIds,
+    aliases: f.aliases,
+    fixed_version: f.fixedVersion,
+    severity_score: f.severityScore,
+    severity_vector: f.severityVector,
+    epss: f.epss,
+    kev: f.kev,
+    risk_score: f.riskScore,
+    class: f.class,
     due_at: due,
   };
 }

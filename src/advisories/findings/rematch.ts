@@ -4,6 +4,7 @@
  * fleet. Each run writes its changes in bulk and one `findings.changed` audit event in the same
  * transaction.
  */
+import { performance } from "node:perf_hooks";
 import type { Kysely, Selectable } from "kysely";
 import { appendAudit } from "../../audit/log.js";
 import { type Actor, actorLabel, SYSTEM_ACTOR } from "../../domain/roles.js";
@@ -12,16 +13,22 @@ import type { ServiceContext } from "../../service/context.js";
 import type { Database, FindingsTable } from "../../store/schema.js";
 import { AdvisoryIndex } from "../matching/advisory-index.js";
 import { ecosystemParts } from "../matching/ecosystem-key.js";
-import { emptyMatchStats, type MatchStats, matchPackage, type VulnerabilityMatch } from "../matching/match.js";
+import {
+  emptyMatchStats,
+  type MatchStats,
+  matchPackage,
+  type VulnerabilityMatch,
+} from "../matching/match.js";
 import { riskScore } from "../prioritise.js";
 import { type AdvisoryKey, advisoryKeysFor, loadAdvisoryIndex } from "./advisory-loader.js";
 import { type AssetContext, AssetContexts } from "./asset-context.js";
 import { FindingWriter } from "./bulk-write.js";
 import { DueDates } from "./due-date.js";
-import { ExploitFacts } from "./exploit-facts.js";
+import { cveOf, ExploitFacts } from "./exploit-facts.js";
 import { findingsPolicy } from "./findings-policy.js";
 import {
   distinctPackageVersions,
+  type FannedRow,
   type InstalledRow,
   installedRowsForKeys,
   installedRowsOfAsset,
@@ -31,12 +38,13 @@ import {
 import {
   AUDITED_IDS,
   type DesiredFinding,
+  type FindingFacts,
+  findingFacts,
   type ReconcileCounts,
   Reconciler,
-  STORED_FINDING_COLUMNS,
   type StoredFinding,
-  storedFinding,
 } from "./reconcile.js";
+import { keyParts, readStoredFindings, storedFindingFromRow } from "./stored-findings.js";
 
 export interface FindingsDelta extends ReconcileCounts {
   /** Distinct package versions evaluated against the advisories. */
@@ -49,7 +57,17 @@ export interface RematchAllOptions {
   onProgress?(done: number, total: number): void;
   /** Who asked for the run (recorded on the audit event); the system by default. */
   actor?: Actor;
+  /** Called as each phase ends with its wall time, to tell where a run spends it. */
+  onPhase?(phase: RematchPhase, ms: number): void;
 }
+
+export type RematchPhase =
+  | "distinct versions read"
+  | "advisories loaded"
+  | "versions matched"
+  | "affected rows read"
+  | "stored findings read"
+  | "findings compared and written";
 
 /** A package that moved, appeared or went: the identity an inventory change names. */
 export interface PackageIdentity {
@@ -58,8 +76,20 @@ export interface PackageIdentity {
   arch: string;
 }
 
+const emptyDelta = (): FindingsDelta => ({
+  opened: 0,
+  updated: 0,
+  reopened: 0,
+  fixed: 0,
+  unchanged: 0,
+  packages: 0,
+  stats: emptyMatchStats(),
+});
+
 /** Findings written per batch of a run. */
 const BATCH = 5000;
+/** Assets compared at a time in a full re-match (see rematchAll). */
+const ASSETS_PER_SLICE = 2000;
 const IDS_PER_QUERY = 500;
 const PAGE = 10_000;
 
@@ -77,7 +107,7 @@ class Evaluations {
   readonly stats = emptyMatchStats();
   readonly #index: AdvisoryIndex;
   readonly #bySubject = new Map<string, VulnerabilityMatch[]>();
-  readonly #json = new WeakMap<VulnerabilityMatch, { advisoryIds: string; aliases: string }>();
+  readonly #facts = new WeakMap<VulnerabilityMatch, Map<string, FindingFacts>>();
   #evaluated = 0;
 
   constructor(index: AdvisoryIndex) {
@@ -114,14 +144,37 @@ class Evaluations {
     return found;
   }
 
-  /** The id lists as stored (JSON), built once per match however many assets share it. */
-  json(m: VulnerabilityMatch): { advisoryIds: string; aliases: string } {
-    let j = this.#json.get(m);
-    if (j === undefined) {
-      j = { advisoryIds: JSON.stringify(m.advisoryIds), aliases: JSON.stringify(m.aliases) };
-      this.#json.set(m, j);
+  /**
+   * The facts of a match for an asset, built once per match and kind of asset (criticality and the
+   * labels the risk formula reads) however many assets share them.
+   */
+  facts(m: VulnerabilityMatch, asset: AssetContext, exploit: ExploitFacts, policy: Policy): FindingFacts {
+    const kind = asset.riskKind;
+    let byKind = this.#facts.get(m);
+    if (byKind === undefined) {
+      byKind = new Map();
+      this.#facts.set(m, byKind);
     }
-    return j;
+    let facts = byKind.get(kind);
+    if (facts === undefined) {
+      const kev = exploit.knownExploited(m.aliases);
+      const epss = exploit.epss(m.aliases);
+      const risk = riskScore({ cvss: m.severity.score, epss, knownExploited: kev, ...asset.risk }, policy);
+      facts = findingFacts({
+        vulnId: m.vulnId,
+        advisoryIds: JSON.stringify(m.advisoryIds),
+        aliases: JSON.stringify(m.aliases),
+        fixedVersion: m.fixed,
+        severityScore: m.severity.score,
+        severityVector: m.severity.vector,
+        epss,
+        kev: kev ? 1 : 0,
+        riskScore: risk.score,
+        class: risk.class,
+      });
+      byKind.set(kind, facts);
+    }
+    return facts;
   }
 }
 
@@ -138,33 +191,21 @@ interface RunSetup {
 
 function desired(
   setup: RunSetup,
-  row: { asset_id: string; ecosystem: string; name: string; arch: string; version: string },
+  assetId: string,
+  ecosystem: string,
+  name: string,
+  arch: string,
+  version: string,
   m: VulnerabilityMatch,
   asset: AssetContext,
 ): DesiredFinding {
-  const kev = setup.facts.knownExploited(m.aliases);
-  const epss = setup.facts.epss(m.aliases);
-  const risk = riskScore(
-    { cvss: m.severity.score, epss, knownExploited: kev, ...asset.risk },
-    setup.policy,
-  );
-  const json = setup.evaluations.json(m);
   return {
-    assetId: row.asset_id,
-    ecosystem: row.ecosystem,
-    packageName: row.name,
-    arch: row.arch,
-    installedVersion: row.version,
-    vulnId: m.vulnId,
-    advisoryIds: json.advisoryIds,
-    aliases: json.aliases,
-    fixedVersion: m.fixed,
-    severityScore: m.severity.score,
-    severityVector: m.severity.vector,
-    epss,
-    kev: kev ? 1 : 0,
-    riskScore: risk.score,
-    class: risk.class,
+    assetId,
+    ecosystem,
+    packageName: name,
+    arch,
+    installedVersion: version,
+    facts: setup.evaluations.facts(m, asset, setup.facts, setup.policy),
   };
 }
 
@@ -179,26 +220,55 @@ function reconcilerFor(setup: RunSetup, stored: Iterable<StoredFinding>): Reconc
   });
 }
 
-/** Writes the reconciled changes and the run's audit event; returns the delta. */
-async function commit(
+/** The counts and the (capped) changed ids of a run that reconciles in several parts. */
+class Tally {
+  readonly counts: ReconcileCounts = { opened: 0, updated: 0, reopened: 0, fixed: 0, unchanged: 0 };
+  readonly ids: Reconciler["changedIds"] = { opened: [], updated: [], reopened: [], fixed: [] };
+  #listed = 0;
+
+  add(reconciler: Reconciler): void {
+    for (const kind of ["opened", "updated", "reopened", "fixed", "unchanged"] as const)
+      this.counts[kind] += reconciler.counts[kind];
+    for (const kind of ["opened", "updated", "reopened", "fixed"] as const) {
+      for (const id of reconciler.changedIds[kind]) {
+        if (this.#listed >= AUDITED_IDS) return;
+        this.ids[kind].push(id);
+        this.#listed += 1;
+      }
+    }
+  }
+}
+
+/**
+ * Writes one reconciler's inserts and updates, then marks fixed the stored findings no match claimed
+ * (not for a risk refresh: it looks at findings, not at what is installed).
+ */
+async function writeChanges(
   trx: Kysely<Database>,
   setup: RunSetup,
   reconciler: Reconciler,
-  audit: { trigger: Trigger; targetType: string; targetId: string; extra?: Record<string, unknown> },
+  markFixed: boolean,
   progress?: (done: number) => void,
-): Promise<FindingsDelta> {
-  // A risk refresh looks at findings, not at what is installed: it never decides that one is fixed.
+): Promise<void> {
   const writer = new FindingWriter(trx);
   for (const batch of reconciler.batches(BATCH)) {
-    await writer.insert(batch.inserts);
+    await writer.insert(batch.inserts, setup.now);
     await writer.update(batch.updates);
     progress?.(batch.done);
   }
-  if (audit.trigger !== "risk-refresh") {
-    const fixed = reconciler.fixedIds();
-    await writer.markFixed(fixed, "no longer affected", actorLabel(setup.actor), setup.now);
+  if (markFixed) {
+    await writer.markFixed(reconciler.fixedIds(), "no longer affected", actorLabel(setup.actor), setup.now);
   }
-  const { counts } = reconciler;
+}
+
+/** The run's delta, and its one audit event when anything changed. */
+async function finishRun(
+  trx: Kysely<Database>,
+  setup: RunSetup,
+  tally: Tally,
+  audit: { trigger: Trigger; targetType: string; targetId: string; extra?: Record<string, unknown> },
+): Promise<FindingsDelta> {
+  const { counts } = tally;
   const delta: FindingsDelta = {
     ...counts,
     packages: setup.evaluations.evaluated,
@@ -222,7 +292,7 @@ async function commit(
           fixed: counts.fixed,
           unchanged: counts.unchanged,
           packages: delta.packages,
-          ids: reconciler.changedIds,
+          ids: tally.ids,
           idsTruncated: changed > AUDITED_IDS,
         },
       },
@@ -232,22 +302,28 @@ async function commit(
   return delta;
 }
 
+/** Writes one reconciler's changes and finishes the run with them. */
+async function commit(
+  trx: Kysely<Database>,
+  setup: RunSetup,
+  reconciler: Reconciler,
+  audit: { trigger: Trigger; targetType: string; targetId: string; extra?: Record<string, unknown> },
+): Promise<FindingsDelta> {
+  await writeChanges(trx, setup, reconciler, audit.trigger !== "risk-refresh");
+  const tally = new Tally();
+  tally.add(reconciler);
+  return finishRun(trx, setup, tally, audit);
+}
+
 async function storedFindingsOf(
   db: Kysely<Database>,
   assetIds: readonly string[],
-  inScope: (f: { ecosystem: string; package_name: string; arch: string; asset_id: string }) => boolean,
+  inScope: (assetId: string, identity: string) => boolean,
 ): Promise<StoredFinding[]> {
-  const out: StoredFinding[] = [];
-  const unique = [...new Set(assetIds)];
-  for (let i = 0; i < unique.length; i += IDS_PER_QUERY) {
-    const rows = await db
-      .selectFrom("findings")
-      .select(STORED_FINDING_COLUMNS)
-      .where("asset_id", "in", unique.slice(i, i + IDS_PER_QUERY))
-      .execute();
-    for (const row of rows) if (inScope(row)) out.push(storedFinding(row));
-  }
-  return out;
+  return (await readStoredFindings(db, assetIds)).filter((s) => {
+    const [assetId, ecosystem, name, arch] = keyParts(s.key);
+    return inScope(assetId, identityOf({ ecosystem, name, arch }));
+  });
 }
 
 /** Re-matches a set of installed rows (one asset's, or those named by advisory keys). */
@@ -255,7 +331,14 @@ async function rematchRows(
   trx: Kysely<Database>,
   rows: InstalledRow[],
   stored: StoredFinding[],
-  run: { now: Date; actor: Actor; trigger: Trigger; targetType: string; targetId: string; extra?: Record<string, unknown> },
+  run: {
+    now: Date;
+    actor: Actor;
+    trigger: Trigger;
+    targetType: string;
+    targetId: string;
+    extra?: Record<string, unknown>;
+  },
 ): Promise<FindingsDelta> {
   const policy = await findingsPolicy(trx);
   const index = await loadAdvisoryIndex(
@@ -269,7 +352,10 @@ async function rematchRows(
     actor: run.actor,
     policy,
     evaluations,
-    facts: await ExploitFacts.load(trx, matched.flat().flatMap((m) => m.aliases)),
+    facts: await ExploitFacts.load(
+      trx,
+      matched.flat().flatMap((m) => m.aliases),
+    ),
     assets: await new AssetContexts(policy).load(trx, [
       ...new Set(rows.filter((_, i) => (matched[i]?.length ?? 0) > 0).map((r) => r.asset_id)),
     ]),
@@ -279,7 +365,10 @@ async function rematchRows(
   rows.forEach((row, i) => {
     const asset = setup.assets.get(row.asset_id);
     if (asset === undefined) return;
-    for (const m of matched[i] ?? []) reconciler.offer(desired(setup, row, m, asset));
+    for (const m of matched[i] ?? [])
+      reconciler.offer(
+        desired(setup, row.asset_id, row.ecosystem, row.name, row.arch, row.version, m, asset),
+      );
   });
   return commit(trx, setup, reconciler, run);
 }
@@ -295,18 +384,17 @@ export async function rematchAsset(
   now: Date,
   changed?: ReadonlyArray<PackageIdentity>,
 ): Promise<FindingsDelta> {
+  if (changed !== undefined && changed.length === 0) return emptyDelta();
   const scope = changed === undefined ? null : new Set(changed.map(identityOf));
-  const rows = (await installedRowsOfAsset(trx, assetId)).filter(
+  const names = changed === undefined ? undefined : [...new Set(changed.map((c) => c.name))];
+  const rows = (await installedRowsOfAsset(trx, assetId, names)).filter(
     (r) => scope === null || scope.has(identityOf(r)),
   );
-  const stored = await storedFindingsOf(
-    trx,
-    [assetId],
-    (f) => scope === null || scope.has(identityOf({ ecosystem: f.ecosystem, name: f.package_name, arch: f.arch })),
-  );
-  if (rows.length === 0 && stored.every((s) => s.status === "fixed")) {
-    return { opened: 0, updated: 0, reopened: 0, fixed: 0, unchanged: 0, packages: 0, stats: emptyMatchStats() };
-  }
+  const stored = (await readStoredFindings(trx, [assetId], names)).filter((s) => {
+    const [, ecosystem, name, arch] = keyParts(s.key);
+    return scope === null || scope.has(identityOf({ ecosystem, name, arch }));
+  });
+  if (rows.length === 0 && stored.every((s) => s.status === "fixed")) return emptyDelta();
   return rematchRows(trx, rows, stored, {
     now,
     actor: SYSTEM_ACTOR,
@@ -336,7 +424,7 @@ export async function rematchPackages(
     const stored = await storedFindingsOf(
       trx,
       rows.map((r) => r.asset_id),
-      (f) => identities.has(`${f.asset_id}\u0000${identityOf({ ecosystem: f.ecosystem, name: f.package_name, arch: f.arch })}`),
+      (assetId, identity) => identities.has(`${assetId}\u0000${identity}`),
     );
     return rematchRows(trx, rows, stored, {
       now: ctx.now(),
@@ -349,37 +437,25 @@ export async function rematchPackages(
   });
 }
 
-/** Every stored finding, paged by id so no single statement holds them all. */
-async function allStoredFindings(db: Kysely<Database>): Promise<StoredFinding[]> {
-  const out: StoredFinding[] = [];
-  let after = "";
-  for (;;) {
-    const rows = await db
-      .selectFrom("findings")
-      .select(STORED_FINDING_COLUMNS)
-      .where("id", ">", after)
-      .orderBy("id")
-      .limit(PAGE)
-      .execute();
-    for (const row of rows) out.push(storedFinding(row));
-    const last = rows.at(-1);
-    if (last === undefined || rows.length < PAGE) return out;
-    after = last.id;
-  }
-}
-
 /**
  * Re-matches the whole fleet in one transaction: each distinct package version is evaluated once
  * (one scan of the installed table), then only the rows of affected versions are read (a second
  * scan joined to them) and fanned out to findings, which are written in bulk.
  */
-export async function rematchAll(ctx: ServiceContext, options: RematchAllOptions = {}): Promise<FindingsDelta> {
+export async function rematchAll(
+  ctx: ServiceContext,
+  options: RematchAllOptions = {},
+): Promise<FindingsDelta> {
   const actor = options.actor ?? SYSTEM_ACTOR;
+  let lap = performance.now();
+  const phase = (name: RematchPhase) => {
+    const at = performance.now();
+    options.onPhase?.(name, at - lap);
+    lap = at;
+  };
   return ctx.store.db.transaction().execute(async (trx) => {
     const now = ctx.now();
     const policy = await findingsPolicy(trx);
-    const evaluations = new Evaluations(await loadAdvisoryIndex(trx));
-
     // Versions with and without a source, or with an empty one, are the same package to the matcher.
     const versions = new Map<string, PackageVersion>();
     for (const v of await distinctPackageVersions(trx)) {
@@ -389,6 +465,17 @@ export async function rematchAll(ctx: ServiceContext, options: RematchAllOptions
         norm,
       );
     }
+    phase("distinct versions read");
+    // Only the advisories filed under an installed name or source name can match anything.
+    const keys = advisoryKeysFor(
+      [...versions.values()].map((v) => ({
+        ecosystem: v.ecosystem,
+        name: v.name,
+        sourceName: v.source_name,
+      })),
+    );
+    const evaluations = new Evaluations(await loadAdvisoryIndex(trx, keys));
+    phase("advisories loaded");
     let total = versions.size + 1;
     let done = 0;
     const report = (step: number, every: number) => {
@@ -405,33 +492,56 @@ export async function rematchAll(ctx: ServiceContext, options: RematchAllOptions
       }
       report(1, 500);
     }
+    phase("versions matched");
     const setup: RunSetup = {
       now,
       actor,
       policy,
       evaluations,
-      facts: await ExploitFacts.load(trx, affectedMatches.flat().flatMap((m) => m.aliases)),
+      facts: await ExploitFacts.load(
+        trx,
+        affectedMatches.flat().flatMap((m) => m.aliases),
+      ),
       assets: await new AssetContexts(policy).load(trx),
       dueDates: new DueDates(policy),
     };
-    const reconciler = reconcilerFor(setup, await allStoredFindings(trx));
     const rows = await installedRowsOfVersions(trx, affected);
-    total = versions.size + rows.length;
-    for (const row of rows) {
-      const v = affected[row.k];
-      const asset = setup.assets.get(row.asset_id);
-      if (v !== undefined && asset !== undefined) {
-        const full = { asset_id: row.asset_id, ecosystem: v.ecosystem, name: v.name, arch: row.arch, version: v.version };
-        for (const m of affectedMatches[row.k] ?? []) reconciler.offer(desired(setup, full, m, asset));
-      }
-      report(1, 10_000);
+    phase("affected rows read");
+
+    // The fleet is compared a slice of assets at a time, so only one slice's matched findings (and
+    // the index of its stored ones) are in memory at once.
+    const assetIds = [...setup.assets.keys()].sort();
+    const slices = Math.max(1, Math.ceil(assetIds.length / ASSETS_PER_SLICE));
+    const sliceOf = new Map(assetIds.map((id, i) => [id, Math.floor(i / ASSETS_PER_SLICE)]));
+    const rowsBySlice: FannedRow[][] = Array.from({ length: slices }, () => []);
+    for (const row of rows) rowsBySlice[sliceOf.get(row.asset_id) ?? 0]?.push(row);
+    rows.length = 0;
+    // Stored findings are read in one pass in primary-key order (sequential, unlike a lookup per asset).
+    const storedBySlice: StoredFinding[][] = Array.from({ length: slices }, () => []);
+    for (const stored of await readStoredFindings(trx)) {
+      storedBySlice[sliceOf.get(keyParts(stored.key)[0]) ?? 0]?.push(stored);
     }
-    const matchedDone = done;
-    total = matchedDone + reconciler.size;
-    return commit(trx, setup, reconciler, { trigger: "full", targetType: "findings", targetId: "all" }, (n) => {
-      done = matchedDone + n;
-      options.onProgress?.(done, total);
-    });
+    phase("stored findings read");
+    total = versions.size + assetIds.length;
+    const tally = new Tally();
+    for (let slice = 0; slice < slices; slice++) {
+      const ids = assetIds.slice(slice * ASSETS_PER_SLICE, (slice + 1) * ASSETS_PER_SLICE);
+      const reconciler = reconcilerFor(setup, storedBySlice[slice] ?? []);
+      storedBySlice[slice] = [];
+      for (const row of rowsBySlice[slice] ?? []) {
+        const v = affected[row.k];
+        const asset = setup.assets.get(row.asset_id);
+        if (v === undefined || asset === undefined) continue;
+        for (const m of affectedMatches[row.k] ?? [])
+          reconciler.offer(desired(setup, row.asset_id, v.ecosystem, v.name, row.arch, v.version, m, asset));
+      }
+      rowsBySlice[slice] = [];
+      await writeChanges(trx, setup, reconciler, true);
+      tally.add(reconciler);
+      report(ids.length, 1);
+    }
+    phase("findings compared and written");
+    return finishRun(trx, setup, tally, { trigger: "full", targetType: "findings", targetId: "all" });
   });
 }
 
@@ -439,7 +549,10 @@ export async function rematchAll(ctx: ServiceContext, options: RematchAllOptions
 const CVES_FOR_LOOKUP = 2000;
 
 /** Unresolved findings that may name one of the CVEs: by their display id and the CVEs' alias groups. */
-async function findingsNaming(db: Kysely<Database>, cves: ReadonlySet<string>): Promise<Selectable<FindingsTable>[]> {
+async function findingsNaming(
+  db: Kysely<Database>,
+  cves: ReadonlySet<string>,
+): Promise<Selectable<FindingsTable>[]> {
   const unresolved = () => db.selectFrom("findings").selectAll().where("status", "!=", "fixed");
   const out: Selectable<FindingsTable>[] = [];
   if (cves.size > CVES_FOR_LOOKUP) {
@@ -452,8 +565,10 @@ async function findingsNaming(db: Kysely<Database>, cves: ReadonlySet<string>): 
       after = last.id;
     }
   }
-  // A finding's display id is one of its ids: a CVE, or an advisory id when it has no CVE.
-  const ids = new Set(cves);
+  // A finding's display id is one of its ids: a CVE, or an advisory id when it has no CVE (Debian's
+  // and Ubuntu's per-CVE records carry the CVE in their own id).
+  const ids = new Set<string>();
+  for (const cve of cves) for (const prefix of ["", "DEBIAN-", "UBUNTU-"]) ids.add(`${prefix}${cve}`);
   const list = [...cves];
   for (let i = 0; i < list.length; i += IDS_PER_QUERY) {
     const advisories = await db
@@ -475,7 +590,11 @@ async function findingsNaming(db: Kysely<Database>, cves: ReadonlySet<string>): 
   }
   const all = [...ids];
   for (let i = 0; i < all.length; i += IDS_PER_QUERY) {
-    out.push(...(await unresolved().where("vuln_id", "in", all.slice(i, i + IDS_PER_QUERY)).execute()));
+    out.push(
+      ...(await unresolved()
+        .where("vuln_id", "in", all.slice(i, i + IDS_PER_QUERY))
+        .execute()),
+    );
   }
   return out;
 }
@@ -489,7 +608,7 @@ export async function refreshRiskForCves(ctx: ServiceContext, cves: string[]): P
   if (wanted.size === 0) return 0;
   return ctx.store.db.transaction().execute(async (trx) => {
     const rows = (await findingsNaming(trx, wanted)).filter((row) =>
-      (JSON.parse(row.aliases) as string[]).some((id) => wanted.has(id)),
+      (JSON.parse(row.aliases) as string[]).some((id) => wanted.has(cveOf(id) ?? id)),
     );
     if (rows.length === 0) return 0;
     const policy = await findingsPolicy(trx);
@@ -502,33 +621,41 @@ export async function refreshRiskForCves(ctx: ServiceContext, cves: string[]): P
         trx,
         rows.flatMap((r) => JSON.parse(r.aliases) as string[]),
       ),
-      assets: await new AssetContexts(policy).load(trx, rows.map((r) => r.asset_id)),
+      assets: await new AssetContexts(policy).load(
+        trx,
+        rows.map((r) => r.asset_id),
+      ),
       dueDates: new DueDates(policy),
     };
-    const reconciler = reconcilerFor(setup, rows.map(storedFinding));
+    const reconciler = reconcilerFor(setup, rows.map(storedFindingFromRow));
     for (const row of rows) {
       const asset = setup.assets.get(row.asset_id);
       if (asset === undefined) continue;
       const aliases = JSON.parse(row.aliases) as string[];
-      const match: VulnerabilityMatch = {
-        vulnId: row.vuln_id,
-        advisoryIds: JSON.parse(row.advisory_ids) as string[],
-        aliases,
-        fixed: row.fixed_version,
-        severity: {
-          score: row.severity_score === null ? null : Number(row.severity_score),
-          vector: row.severity_vector,
-        },
-      };
-      const full = {
-        asset_id: row.asset_id,
+      const kev = setup.facts.knownExploited(aliases);
+      const epss = setup.facts.epss(aliases);
+      const severityScore = row.severity_score === null ? null : Number(row.severity_score);
+      const risk = riskScore({ cvss: severityScore, epss, knownExploited: kev, ...asset.risk }, policy);
+      // The match's own facts stay as stored; only the exploitation facts and what follows from them move.
+      reconciler.offer({
+        assetId: row.asset_id,
         ecosystem: row.ecosystem,
-        name: row.package_name,
+        packageName: row.package_name,
         arch: row.arch,
-        version: row.installed_version,
-      };
-      // The stored id lists are kept as they are, so only the facts and what follows from them move.
-      reconciler.offer({ ...desired(setup, full, match, asset), advisoryIds: row.advisory_ids, aliases: row.aliases });
+        installedVersion: row.installed_version,
+        facts: findingFacts({
+          vulnId: row.vuln_id,
+          advisoryIds: row.advisory_ids,
+          aliases: row.aliases,
+          fixedVersion: row.fixed_version,
+          severityScore,
+          severityVector: row.severity_vector,
+          epss,
+          kev: kev ? 1 : 0,
+          riskScore: risk.score,
+          class: risk.class,
+        }),
+      });
     }
     const delta = await commit(trx, setup, reconciler, {
       trigger: "risk-refresh",

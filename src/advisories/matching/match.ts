@@ -21,7 +21,10 @@ export interface VulnerabilityMatch {
   advisoryIds: string[];
   /** Every id of the vulnerability (advisory ids and aliases), sorted. */
   aliases: string[];
-  /** Lowest fixed version above the installed one over those advisories; null = no fix yet. */
+  /**
+   * Lowest fixed version above the installed one over those advisories, one that none of them still
+   * marks affected; null = no fix yet.
+   */
   fixed: string | null;
   /** The highest among those advisories. */
   severity: { score: number | null; vector: string | null };

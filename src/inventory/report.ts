@@ -40,8 +40,9 @@ function toRow(assetId: string, p: PackageRecord): InstalledPackagesTable {
     name: p.name,
     version: p.version,
     arch: p.arch ?? "",
-    source_name: p.sourceName ?? null,
-    source_version: p.sourceVersion ?? null,
+    // Always filled, so one index on (ecosystem, source_name) finds packages by the name advisories use.
+    source_name: p.sourceName ?? p.name,
+    source_version: p.sourceVersion ?? p.version,
     purl: p.purl ?? null,
   };
 }

@@ -26,6 +26,7 @@ export interface InstalledPackagesTable {
   version: string;
   /** "" when the package has no architecture (part of the key, so never null). */
   arch: string;
+  /** The name advisories key the package by: its Debian source package, else its own name. */
   source_name: string | null;
   source_version: string | null;
   purl: string | null;

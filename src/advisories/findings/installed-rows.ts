@@ -97,9 +97,9 @@ export async function installedRowsForKeys(
     const names = [...nameSet];
     for (let i = 0; i < names.length; i += NAMES_PER_QUERY) {
       const chunk = names.slice(i, i + NAMES_PER_QUERY);
-      keep(await query().where("name", "in", chunk).execute());
-      if (base === "Debian" || base === "Ubuntu")
-        keep(await query().where("source_name", "in", chunk).execute());
+      // source_name is the name advisories use (the Debian source package, else the package's own
+      // name; see replaceInventory), and the one indexed column for this look-up.
+      keep(await query().where("source_name", "in", chunk).execute());
     }
   }
   return [...found.values()];

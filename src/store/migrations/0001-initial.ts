@@ -31,16 +31,13 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn("purl", "text")
     .addPrimaryKeyConstraint("installed_packages_pk", ["asset_id", "ecosystem", "name", "arch", "version"])
     .execute();
-  // The matcher looks packages up by name across the fleet.
+  // The one secondary index: the matcher looks packages up across the fleet by the name advisories
+  // use (source_name: the Debian source package, else the package itself). Each further index on
+  // this table costs every inventory report a write to hundreds of scattered pages.
   await db.schema
-    .createIndex("installed_packages_by_name")
+    .createIndex("installed_packages_by_match_name")
     .on("installed_packages")
-    .columns(["ecosystem", "name"])
-    .execute();
-  await db.schema
-    .createIndex("installed_packages_by_source")
-    .on("installed_packages")
-    .columns(["source_name"])
+    .columns(["ecosystem", "source_name"])
     .execute();
 
   await db.schema

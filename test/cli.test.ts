@@ -1,15 +1,13 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Command } from "commander";
 import { sql } from "kysely";
-import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildProgram, COMMAND_MODULES } from "../src/cli/main.js";
-import { type RunningServer, startServer } from "../src/server/start.js";
 import { MIGRATIONS } from "../src/store/migrations/index.js";
 import { openStore } from "../src/store/store.js";
 import { runCli } from "./helpers/cli.js";
+import { startTestServer, type TestServer } from "./helpers/server.js";
 
 const FIXTURES = join(import.meta.dirname, "fixtures", "data");
 
@@ -21,23 +19,16 @@ function allCommands(command: Command, prefix: string[] = []): string[][] {
 
 describe("the CLI as a process", () => {
   let dir: string;
-  let server: RunningServer;
+  let testServer: TestServer | undefined;
   const admin = "apt_cli-test-admin-token-0123456789";
   let env: Record<string, string>;
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), "autopatch-cli-"));
-    server = await startServer({
-      databaseUrl: `sqlite:${join(dir, "autopatch.db")}`,
-      listen: "127.0.0.1:0",
-      adminToken: admin,
-      logger: pino({ level: "silent" }),
-    });
-    env = { AUTOPATCH_SERVER: server.url, AUTOPATCH_TOKEN: admin };
+    testServer = await startTestServer("cli", admin);
+    ({ dir, env } = testServer);
   });
   afterAll(async () => {
-    await server?.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await testServer?.close();
   });
 
   it("every command and subcommand has --help that explains it", async () => {

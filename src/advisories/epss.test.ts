@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { ValidationError } from "../domain/errors.js";
+import { validationErrorOf } from "../../test/helpers/errors.js";
 import { parseEpssCsv } from "./epss.js";
 
 const DATA = fileURLToPath(new URL("../../test/fixtures/data/", import.meta.url));
@@ -14,16 +14,6 @@ const FIRST_STYLE = [
   "CVE-2021-44228,0.94358,0.99988",
   "",
 ].join("\n");
-
-function thrown(fn: () => unknown): ValidationError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ValidationError) return err;
-    throw err;
-  }
-  throw new Error("expected a ValidationError");
-}
 
 describe("parseEpssCsv", () => {
   it("reads FIRST's daily file with its model version and score date", () => {
@@ -83,6 +73,6 @@ describe("parseEpssCsv", () => {
     ],
     ["missing column", "cve,epss\nCVE-2020-0001,0.1\n", "e.csv:1"],
   ])("%s → %s", (_, text, where) => {
-    expect(thrown(() => parseEpssCsv(text, "e.csv")).where).toBe(where);
+    expect(validationErrorOf(() => parseEpssCsv(text, "e.csv")).where).toBe(where);
   });
 });

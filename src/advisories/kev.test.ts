@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { ValidationError } from "../domain/errors.js";
+import { validationErrorOf } from "../../test/helpers/errors.js";
 import { parseKevCatalog, parseKevDocument } from "./kev.js";
 
 const DATA = fileURLToPath(new URL("../../test/fixtures/data/", import.meta.url));
@@ -25,16 +25,6 @@ const catalog = (vulnerabilities: unknown[]) =>
     count: vulnerabilities.length,
     vulnerabilities,
   });
-
-function thrown(fn: () => unknown): ValidationError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ValidationError) return err;
-    throw err;
-  }
-  throw new Error("expected a ValidationError");
-}
 
 describe("parseKevCatalog", () => {
   it("reads CISA's catalog 2025.08.25: 1,404 entries, 293 with known ransomware use", () => {
@@ -64,6 +54,6 @@ describe("parseKevCatalog", () => {
     ],
     ["invalid JSON", '{\n  "catalogVersion": 1,\n  oops\n}', "kev.json:3:3"],
   ])("%s → %s", (_, text, where) => {
-    expect(thrown(() => parseKevCatalog(text, "kev.json")).where).toBe(where);
+    expect(validationErrorOf(() => parseKevCatalog(text, "kev.json")).where).toBe(where);
   });
 });

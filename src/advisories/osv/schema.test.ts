@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { ValidationError } from "../../domain/errors.js";
+import { validationErrorOf } from "../../../test/helpers/errors.js";
 import { type OsvRecord, parseOsvRecord } from "./schema.js";
 
 const DATA = fileURLToPath(new URL("../../../test/fixtures/data/", import.meta.url));
@@ -11,16 +11,6 @@ function jsonl(name: string): unknown[] {
     .split("\n")
     .filter((l) => l.trim() !== "")
     .map((l) => JSON.parse(l));
-}
-
-function thrown(fn: () => unknown): ValidationError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ValidationError) return err;
-    throw err;
-  }
-  throw new Error("expected a ValidationError");
 }
 
 // Per-file counts from test/fixtures/data/SOURCES.md (9,958 records in all).
@@ -148,13 +138,15 @@ describe("parseOsvRecord rejects what the OSV schema rejects, pointing at the fi
     ["reference without url", { ...base, references: [{ type: "WEB" }] }, "f.json#/references/0/url"],
     ["not an object", "GHSA-x", "f.json"],
   ])("%s → %s", (_, value, where) => {
-    const err = thrown(() => parseOsvRecord(value, { file: "f.json" }));
+    const err = validationErrorOf(() => parseOsvRecord(value, { file: "f.json" }));
     expect(err.code).toBe("validation");
     expect(err.where).toBe(where);
   });
 
   it("prefixes the pointer of a record inside an array", () => {
-    const err = thrown(() => parseOsvRecord({ id: "X-1" }, { file: "all.json", pointerBase: "/4" }));
+    const err = validationErrorOf(() =>
+      parseOsvRecord({ id: "X-1" }, { file: "all.json", pointerBase: "/4" }),
+    );
     expect(err.where).toBe("all.json#/4/modified");
   });
 });

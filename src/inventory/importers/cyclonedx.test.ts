@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { ValidationError } from "../../domain/errors.js";
+import { validationErrorOf } from "../../../test/helpers/errors.js";
 import { parseCycloneDx } from "./cyclonedx.js";
 
 const fixture = (name: string) =>
@@ -14,16 +14,6 @@ interface RawComponent {
 /** Components counted straight from the JSON, nested ones included. */
 function countComponents(components: RawComponent[] | undefined): number {
   return (components ?? []).reduce((n, c) => n + 1 + countComponents(c.components), 0);
-}
-
-function errorOf(fn: () => unknown): ValidationError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ValidationError) return err;
-    throw err;
-  }
-  throw new Error("expected a ValidationError");
 }
 
 describe("parseCycloneDx on the fixtures", () => {
@@ -134,7 +124,7 @@ describe("parseCycloneDx on small documents", () => {
       "bom.json#/components/1/purl",
     ],
   ])("rejects %s at %s", (_what, text, where) => {
-    expect(errorOf(() => parseCycloneDx(text, { file: "bom.json" })).where).toBe(where);
+    expect(validationErrorOf(() => parseCycloneDx(text, { file: "bom.json" })).where).toBe(where);
   });
 
   it("points into a real SBOM at the component that is wrong", () => {
@@ -143,9 +133,11 @@ describe("parseCycloneDx on small documents", () => {
     };
     const broken = raw.components[12];
     if (broken) broken.version = 7;
-    const err = errorOf(() => parseCycloneDx(JSON.stringify(raw), { file: "juice.json" }));
+    const err = validationErrorOf(() => parseCycloneDx(JSON.stringify(raw), { file: "juice.json" }));
     expect(err.where).toBe("juice.json#/components/12/version");
-    expect(errorOf(() => parseCycloneDx(JSON.stringify(raw), {})).where).toBe("/components/12/version");
+    expect(validationErrorOf(() => parseCycloneDx(JSON.stringify(raw), {})).where).toBe(
+      "/components/12/version",
+    );
   });
 
   it.each([
@@ -155,7 +147,7 @@ describe("parseCycloneDx on small documents", () => {
     ["empty text", "", "bom.json:1:1"],
     ["trailing text", '{"bomFormat": "CycloneDX"}\n\nx', "bom.json:3:1"],
   ])("reports invalid JSON (%s) at line and column", (_what, text, where) => {
-    const err = errorOf(() => parseCycloneDx(text, { file: "bom.json" }));
+    const err = validationErrorOf(() => parseCycloneDx(text, { file: "bom.json" }));
     expect(err.where).toBe(where);
     expect(err.message).toMatch(/^invalid JSON/);
   });

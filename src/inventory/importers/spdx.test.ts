@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { ValidationError } from "../../domain/errors.js";
+import { validationErrorOf } from "../../../test/helpers/errors.js";
 import { parseSpdx } from "./spdx.js";
 
 const fixture = (name: string) =>
@@ -8,16 +8,6 @@ const fixture = (name: string) =>
 
 interface RawPackage {
   externalRefs?: { referenceType: string; referenceLocator: string }[];
-}
-
-function errorOf(fn: () => unknown): ValidationError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ValidationError) return err;
-    throw err;
-  }
-  throw new Error("expected a ValidationError");
 }
 
 describe("parseSpdx on the fixtures", () => {
@@ -129,6 +119,6 @@ describe("parseSpdx on small documents", () => {
     ],
     ["invalid JSON", '{\n  "spdxVersion": "SPDX-2.3",\n  "packages": [,]\n}', "s.json:3:16"],
   ])("rejects %s at %s", (_what, text, where) => {
-    expect(errorOf(() => parseSpdx(text, { file: "s.json" })).where).toBe(where);
+    expect(validationErrorOf(() => parseSpdx(text, { file: "s.json" })).where).toBe(where);
   });
 });

@@ -121,7 +121,7 @@ interface Source {
   version: string;
 }
 
-/** Debian 12 advisories in osv.dev's shape, one source package each, fixed below or above the installed version. */
+/** Debian 12 per-CVE advisories (the CVE in `upstream`), one source package each, fixed below or above the installed version. */
 function generatedRecords(
   count: number,
   sources: readonly Source[],
@@ -219,14 +219,15 @@ async function setup(path: string, p: Params): Promise<{ setupMs: number; realAd
         const roll = random();
         const suffix = roll < 0.1 ? "+upd1" : roll < 0.13 ? "~old1" : "";
         const version = `${pkg.version}${suffix}`;
-        const sourceVersion = pkg.sourceName ? `${pkg.sourceVersion ?? pkg.version}${suffix}` : null;
+        // Without a Source field, a Debian package is its own source (name and version).
+        const sourceVersion = `${pkg.sourceVersion ?? pkg.version}${suffix}`;
         insertPackage.run(
           id,
           pkg.ecosystem,
           pkg.name,
           version,
           pkg.arch ?? "",
-          pkg.sourceName ?? null,
+          pkg.sourceName ?? pkg.name,
           sourceVersion,
           `pkg:deb/debian/${pkg.name}@${encodeURIComponent(version)}?arch=${pkg.arch ?? "all"}&distro=debian-12`,
         );

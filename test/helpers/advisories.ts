@@ -92,7 +92,7 @@ export async function insertEpss(
     .execute();
 }
 
-/** A Debian advisory in the shape osv.dev publishes: one affected[] entry per release, by source package. */
+/** A Debian advisory: one affected[] entry for one release, keyed by source package, its CVE as an alias. */
 export function debianAdvisory(options: {
   id: string;
   cve?: string;

@@ -102,7 +102,11 @@ function statement(dialect: DialectName, kind: "insert" | "update" | "fix", rows
     text =
       `insert into findings (${INSERT_COLUMNS.join(", ")}, status, status_reason, status_by, status_expires_at, first_seen, updated_at) ` +
       `select ${values}, 'open', null, null, null, ${seen}, ${updated} ` +
-      `from (values ${placeholders(dialect, rows, INSERT_COLUMNS.length, cast, first)}) as v`;
+      `from (values ${placeholders(dialect, rows, INSERT_COLUMNS.length, cast, first)}) as v ` +
+      // A concurrent run (an inventory report during a full re-match on PostgreSQL) may have inserted
+      // the same finding first: it stands, and this copy is dropped rather than failing the whole run.
+      // (`where true` tells SQLite's parser the ON CONFLICT is the upsert, not a join constraint.)
+      "where true on conflict (asset_id, ecosystem, package_name, arch, vuln_id) do nothing";
   } else if (kind === "update") {
     const cast = (c: number) => CASTS[UPDATE_COLUMNS[c] ?? "id"];
     const set = UPDATE_COLUMNS.filter((c) => c !== "id")

@@ -24,8 +24,9 @@ interface Case {
   method: "GET" | "POST" | "PATCH" | "PUT" | "DELETE";
   url: string;
   body?: () => unknown;
-  /** Callers that must get a 2xx; every other caller must get 401 or 403. */
+  /** Callers that must get a 2xx (or `status`); every other caller must get 401 or 403. */
   allowed: readonly Caller[];
+  status?: number;
 }
 
 const READ: readonly Caller[] = ["viewer", "operator", "approver", "admin"];
@@ -71,6 +72,33 @@ const CASES: readonly Case[] = [
   { name: "list audit", method: "GET", url: "/api/v1/audit", allowed: READ },
   { name: "verify audit", method: "GET", url: "/api/v1/audit/verify", allowed: READ },
   { name: "openapi", method: "GET", url: "/openapi.json", allowed: READ },
+  { name: "list findings", method: "GET", url: "/api/v1/findings", allowed: READ },
+  // Past authentication, an unknown vulnerability is a 404.
+  {
+    name: "vulnerability view",
+    method: "GET",
+    url: "/api/v1/vulnerabilities/CVE-2024-6387",
+    allowed: READ,
+    status: 404,
+  },
+  { name: "asset findings", method: "GET", url: "/api/v1/assets/m1/findings", allowed: READ },
+  {
+    name: "full re-match",
+    method: "POST",
+    url: "/api/v1/findings/rematch",
+    body: () => ({}),
+    allowed: OPERATE,
+  },
+  { name: "list advisories", method: "GET", url: "/api/v1/advisories", allowed: READ },
+  {
+    name: "import advisories",
+    method: "POST",
+    url: "/api/v1/advisories/batch",
+    body: () => ({ source: "test", records: [] }),
+    allowed: OPERATE,
+  },
+  { name: "list policies", method: "GET", url: "/api/v1/policies", allowed: READ },
+  { name: "list changes", method: "GET", url: "/api/v1/changes", allowed: READ },
   {
     name: "agent heartbeat",
     method: "POST",
@@ -128,7 +156,8 @@ describe("API authentication and roles, every route × every caller", () => {
       ...(c.body ? { payload: c.body() as Record<string, unknown> } : {}),
     });
     if (c.allowed.includes(caller)) {
-      expect(response.statusCode, response.body).toBeLessThan(300);
+      if (c.status) expect(response.statusCode, response.body).toBe(c.status);
+      else expect(response.statusCode, response.body).toBeLessThan(300);
     } else {
       expect(response.statusCode, response.body).toBe(
         caller === "anonymous" || caller === "revoked" ? 401 : 403,

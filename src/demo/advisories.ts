@@ -17,7 +17,8 @@ export function demoAdvisories(now: Date): OsvRecord[] {
       id: "DSA-5724-1",
       modified,
       published: "2024-07-01T00:00:00Z",
-      aliases: ["CVE-2024-6387"],
+      // Debian names the CVEs a DSA fixes in `upstream`, as its OSV feed does.
+      upstream: ["CVE-2024-6387"],
       summary: "openssh: remote code execution in sshd's SIGALRM handler (regreSSHion)",
       severity: [{ type: "CVSS_V3", score: "CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:H/I:H/A:H" }],
       affected: [debian("openssh", "1:9.2p1-2+deb12u3")],

@@ -3,7 +3,7 @@ import { canonicalJson } from "../../audit/canonical-json.js";
 import type { AdvisoriesTable, AdvisoryPackagesTable } from "../../store/schema.js";
 import { severityOfRecord } from "../cvss.js";
 import { ecosystemParts } from "../matching/ecosystem-key.js";
-import type { OsvRecord } from "../osv/schema.js";
+import { type OsvRecord, relatedIds } from "../osv/schema.js";
 
 /** The advisory row without what the import adds (source, time). */
 export type AdvisoryRow = Omit<AdvisoriesTable, "source" | "imported_at">;
@@ -43,7 +43,7 @@ export function countGitRanges(record: OsvRecord): number {
 export function advisoryRows(record: OsvRecord): AdvisoryRows {
   const severity = severityOfRecord(record);
   const withdrawn = record.withdrawn ?? null;
-  const aliases = [...new Set([record.id, ...(record.aliases ?? [])])];
+  const aliases = [...new Set([record.id, ...relatedIds(record)])];
   const packages =
     withdrawn !== null
       ? []
@@ -65,7 +65,7 @@ export function advisoryRows(record: OsvRecord): AdvisoryRows {
       published: record.published ?? null,
       withdrawn,
       summary: summaryOf(record),
-      aliases: JSON.stringify(record.aliases ?? []),
+      aliases: JSON.stringify(relatedIds(record)),
       severity_score: severity.score,
       severity_vector: severity.vector,
       severity_version: severity.version,

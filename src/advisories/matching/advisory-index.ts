@@ -2,8 +2,10 @@
  * Advisories keyed for matching: one entry per `affected[]` entry of an OSV record, found by the
  * package's canonical ecosystem and name, then narrowed to the package's release.
  */
+
 import { severityOfRecord } from "../cvss.js";
 import type { OsvAffected, OsvRecord } from "../osv/schema.js";
+import { relatedIds } from "../osv/schema.js";
 import { ecosystemParts, packageKey } from "./ecosystem-key.js";
 
 export interface AdvisoryEntry {
@@ -32,7 +34,7 @@ export function entriesOf(record: OsvRecord): AdvisoryEntry[] {
   if (affected.length === 0) return [];
   // Scored once per record: every entry of the record shares it.
   const { score, vector, version } = severityOfRecord(record);
-  const aliases = record.aliases ?? [];
+  const aliases = relatedIds(record);
   return affected.map((entry) => {
     const parts = ecosystemParts(entry.package.ecosystem);
     return {

@@ -230,6 +230,39 @@ describe("matchPackage on Debian", () => {
   });
 });
 
+describe("matchPackage links a DSA to its CVEs through `upstream`", () => {
+  const affected = [
+    {
+      package: { ecosystem: "Debian:12", name: "openssh" },
+      ranges: [{ type: "ECOSYSTEM", events: [{ introduced: "0" }, { fixed: "1:9.2p1-2+deb12u3" }] }],
+    },
+  ];
+  const server = pkg("Debian:12", "openssh-server", "1:9.2p1-2+deb12u2", {
+    sourceName: "openssh",
+    sourceVersion: "1:9.2p1-2+deb12u2",
+  });
+
+  it("names the vulnerability by its one upstream CVE and keeps every id", () => {
+    const index = AdvisoryIndex.fromRecords([
+      record({ id: "DSA-5724-1", upstream: ["CVE-2024-6387"], affected }),
+    ]);
+    const [match] = matchPackage(server, index);
+    expect(match).toMatchObject({
+      vulnId: "CVE-2024-6387",
+      advisoryIds: ["DSA-5724-1"],
+      fixed: "1:9.2p1-2+deb12u3",
+    });
+    expect(match?.aliases).toEqual(["CVE-2024-6387", "DSA-5724-1"]);
+  });
+
+  it("keeps the advisory id when the DSA fixes several CVEs", () => {
+    const index = AdvisoryIndex.fromRecords([
+      record({ id: "DSA-9999-1", upstream: ["CVE-2024-0001", "CVE-2024-0002"], affected }),
+    ]);
+    expect(matchPackage(server, index)[0]?.vulnId).toBe("DSA-9999-1");
+  });
+});
+
 describe("matchPackage never throws on bad input", () => {
   const index = AdvisoryIndex.fromRecords([
     record({

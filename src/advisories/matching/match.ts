@@ -15,7 +15,7 @@ import { schemeForBase } from "./scheme-cache.js";
 import { VersionOrder, versionsNamedBy } from "./version-order.js";
 
 export interface VulnerabilityMatch {
-  /** Display id: the CVE among the ids if there is one, else the smallest advisory id. */
+  /** Display id: the CVE if the vulnerability has exactly one, else the smallest advisory id. */
   vulnId: string;
   /** The advisories of this vulnerability that affect the package, sorted. */
   advisoryIds: string[];
@@ -136,9 +136,10 @@ function orderFor(
   return order;
 }
 
+/** The one CVE of a vulnerability names it; a group of several CVEs (a DSA fixing many) keeps the advisory id. */
 function displayId(ids: readonly string[], advisoryIds: readonly string[]): string {
-  const cve = ids.find((id) => id.startsWith("CVE-"));
-  return cve ?? advisoryIds[0] ?? ids[0] ?? "";
+  const cves = ids.filter((id) => id.startsWith("CVE-"));
+  return (cves.length === 1 ? cves[0] : undefined) ?? advisoryIds[0] ?? ids[0] ?? "";
 }
 
 /**

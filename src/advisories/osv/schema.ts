@@ -196,3 +196,12 @@ export function parseOsvRecord(value: unknown, where: OsvLocation): OsvRecord {
     },
   );
 }
+
+/**
+ * The other ids of a record's vulnerability: its aliases, and its `upstream` ids (a Debian DSA names
+ * the CVEs it fixes there, not in `aliases`). Known-exploited and EPSS facts are keyed by CVE, so a
+ * DSA-keyed finding reaches them only through these.
+ */
+export function relatedIds(record: Pick<OsvRecord, "aliases" | "upstream">): string[] {
+  return [...new Set([...(record.aliases ?? []), ...(record.upstream ?? [])])];
+}

@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ValidationError } from "../domain/errors.js";
 import type { Asset } from "../domain/inventory.js";
-import { matchesSelector, parseSelector, selectorView } from "../inventory/selector.js";
+import { matchesSelector, parseSelector, selectorView } from "../domain/selector.js";
 import { checkStart } from "../policy/calendar.js";
 import { DEFAULT_POLICY } from "../policy/default-policy.js";
 import { type Phase, type Policy, type PolicyInput, PolicySchema } from "../policy/schema.js";

@@ -6,7 +6,7 @@
  */
 import { ValidationError } from "../domain/errors.js";
 import type { Asset } from "../domain/inventory.js";
-import { matchesSelector, parseSelector, type Selector, selectorView } from "../inventory/selector.js";
+import { matchesSelector, parseSelector, type Selector, selectorView } from "../domain/selector.js";
 import { checkStart, nextWindows, type StartDecision, type StartOptions } from "../policy/calendar.js";
 import { type Amount, formatDuration, parseDuration, resolveAmount } from "../policy/duration.js";
 import { formatInZone } from "../policy/local-time.js";

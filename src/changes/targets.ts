@@ -2,8 +2,8 @@
 import type { Kysely } from "kysely";
 import { ValidationError } from "../domain/errors.js";
 import type { Asset } from "../domain/inventory.js";
+import { matchesSelector, parseSelector, type Selector, selectorView } from "../domain/selector.js";
 import { rowToAsset } from "../inventory/assets.js";
-import { matchesSelector, parseSelector, type Selector, selectorView } from "../inventory/selector.js";
 import type { Database } from "../store/schema.js";
 
 /** Parses a change's selector; a bad one is reported at `/selector` with the offset in the message. */

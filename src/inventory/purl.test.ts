@@ -1,12 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ValidationError } from "../domain/errors.js";
-import {
-  normalizePypiName,
-  type PackageToPurlInput,
-  packageToPurl,
-  purlToDetails,
-  purlToPackage,
-} from "./purl.js";
+import { normalizePypiName } from "../ecosystems/pypi/pypi-name.js";
+import { type PackageToPurlInput, packageToPurl, purlToDetails, purlToPackage } from "./purl.js";
 
 describe("purlToPackage", () => {
   // Purls marked "fixture" are copied from the SBOMs in test/fixtures/data/sbom/.

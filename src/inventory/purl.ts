@@ -4,6 +4,7 @@
  */
 import { PackageURL } from "packageurl-js";
 import { ValidationError } from "../domain/errors.js";
+import { normalizePypiName } from "../ecosystems/pypi/pypi-name.js";
 
 export interface PackageIdentity {
   /** OSV ecosystem, e.g. "Debian:12", "npm", "Maven". */
@@ -108,11 +109,6 @@ const SIMPLE_TYPES: Readonly<Record<string, string>> = {
   hackage: "Hackage",
   swift: "SwiftURL",
 };
-
-/** PEP 503 normalised name: lowercase, every run of "-", "_" or "." becomes one "-". */
-export function normalizePypiName(name: string): string {
-  return name.replace(/[-_.]+/g, "-").toLowerCase();
-}
 
 /** "debian-12", "debian-12.5", "12", "bookworm", "debian-bookworm" → "12"; null when unknown. */
 function debianRelease(distro: string): string | null {

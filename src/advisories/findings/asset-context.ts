@@ -4,7 +4,7 @@
  */
 import type { Kysely, Selectable } from "kysely";
 import type { AssetKind } from "../../domain/inventory.js";
-import { matchesSelector, parseSelector, type Selector, selectorView } from "../../inventory/selector.js";
+import { matchesSelector, parseSelector, type Selector, selectorView } from "../../domain/selector.js";
 import { type SlaDeadline, slaFor } from "../../policy/rules.js";
 import type { ChangeClass, Policy } from "../../policy/schema.js";
 import type { AssetsTable, Database } from "../../store/schema.js";

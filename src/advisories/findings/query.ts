@@ -3,7 +3,7 @@ import { type Kysely, sql } from "kysely";
 import { z } from "zod";
 import { jsonPointer, NotFoundError, ValidationError } from "../../domain/errors.js";
 import type { AssetKind } from "../../domain/inventory.js";
-import { matchesSelector, parseSelector, selectorView } from "../../inventory/selector.js";
+import { matchesSelector, parseSelector, selectorView } from "../../domain/selector.js";
 import { CHANGE_CLASSES } from "../../policy/schema.js";
 import type { ServiceContext } from "../../service/context.js";
 import type { Database } from "../../store/schema.js";

@@ -3,8 +3,8 @@
  * ecosystem string names (if any) and the package name as the ecosystem compares names.
  */
 import { AppError } from "../../domain/errors.js";
+import { normalizePypiName } from "../../ecosystems/pypi/pypi-name.js";
 import { canonicalEcosystem } from "../../ecosystems/registry.js";
-import { normalizePypiName } from "../../inventory/purl.js";
 
 export interface EcosystemParts {
   /** Canonical OSV base name ("Debian", "npm", "AlmaLinux"); an unknown base is kept as written. */

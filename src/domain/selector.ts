@@ -2,8 +2,8 @@
  * Kubernetes-style label selectors: `env=prod,group in (web,api),!canary,region!=eu`.
  * Hand-written: no maintained npm package parses Kubernetes label selectors outside a Kubernetes client.
  */
-import { ValidationError } from "../domain/errors.js";
-import type { Asset } from "../domain/inventory.js";
+import { ValidationError } from "./errors.js";
+import type { Asset } from "./inventory.js";
 
 export type Requirement =
   | { key: string; op: "exists" | "not-exists" }

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { ValidationError } from "../domain/errors.js";
+import { ValidationError } from "./errors.js";
 import {
   formatSelector,
   matchesSelector,

@@ -487,6 +487,45 @@ describe.each(DIALECTS)("findings on %s", (dialect) => {
     const actors = new Set((await auditActions("findings.changed")).map((e) => e.actor));
     expect(actors).toEqual(new Set([SYSTEM_ACTOR.name]));
   });
+  it("a full re-match into an empty findings table writes, in SQL, the findings the row-by-row path wrote", async () => {
+    // What matters of a finding, with its due date as a delay from first seen (first seen is now).
+    const essence = (f: Finding) => ({
+      asset: f.asset.name,
+      package: f.package,
+      arch: f.arch,
+      installedVersion: f.installedVersion,
+      vulnId: f.vulnId,
+      advisoryIds: f.advisoryIds,
+      aliases: f.aliases,
+      fixedVersion: f.fixedVersion,
+      severity: f.severity,
+      epss: f.epss,
+      kev: f.kev,
+      riskScore: f.riskScore,
+      class: f.class,
+      dueAfterMs: f.dueAt === null ? null : Date.parse(f.dueAt) - Date.parse(f.firstSeen),
+    });
+    const key = (f: ReturnType<typeof essence>) => `${f.asset} ${f.package} ${f.arch} ${f.vulnId}`;
+    // Fixed findings are history: a fresh match cannot know them. Decisions (accepted risk, not
+    // affected) are people's, so a fresh match writes those findings open.
+    const before = (await all())
+      .filter((f) => f.status !== "fixed")
+      .map(essence)
+      .sort((a, b) => key(a).localeCompare(key(b)));
+    expect(before.length).toBeGreaterThan(10);
+    await store.db.deleteFrom("findings").execute();
+    const now = at(30 * 24 * HOUR);
+    expect(await rematchAll(ctx)).toMatchObject({ opened: before.length, updated: 0, fixed: 0 });
+    const after = await all();
+    expect(after.every((f) => f.firstSeen === now.toISOString() && f.status === "open")).toBe(true);
+    expect(after.map(essence).sort((a, b) => key(a).localeCompare(key(b)))).toEqual(before);
+    expect(await rematchAll(ctx)).toMatchObject({
+      opened: 0,
+      updated: 0,
+      fixed: 0,
+      unchanged: before.length,
+    });
+  });
 });
 
 describe("findings over HTTP", () => {

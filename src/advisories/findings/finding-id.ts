@@ -48,3 +48,21 @@ export function newFindingId(now: number = Date.now()): string {
   const b = hex(0x80000000 + high, 8);
   return `${ms.slice(0, 8)}-${ms.slice(8, 12)}-${hex(0x7000 | randA, 4)}-${b.slice(0, 4)}-${b.slice(4)}${hex(low, 8)}`;
 }
+
+/**
+ * A block of ids the database numbers itself (a set-based insert): every id of the block is `prefix`
+ * followed by twelve hex digits of a number below 2^48 (the low 16 bits of the counter's high part and
+ * its 32-bit low part). The block owns those values in its millisecond, and ids made afterwards in
+ * this process start past them, so ids stay unique and ordered.
+ */
+export function findingIdBlock(now: number = Date.now()): { prefix: string } {
+  lastMs = Math.max(now, lastMs + 1);
+  reseed();
+  const ms = hex(lastMs, 12);
+  const b = hex(0x80000000 + high, 8);
+  const prefix = `${ms.slice(0, 8)}-${ms.slice(8, 12)}-${hex(0x7000 | randA, 4)}-${b.slice(0, 4)}-`;
+  // reseed() leaves `high` below 2^29: the next id of this millisecond starts at the next 2^16 of it.
+  high = (Math.floor(high / 0x10000) + 1) * 0x10000;
+  low = 0;
+  return { prefix };
+}

@@ -8,7 +8,7 @@ import { performance } from "node:perf_hooks";
 import type { Kysely, Selectable } from "kysely";
 import { appendAudit } from "../../audit/log.js";
 import { type Actor, actorLabel, SYSTEM_ACTOR } from "../../domain/roles.js";
-import type { Policy } from "../../policy/schema.js";
+import type { ChangeClass, Policy } from "../../policy/schema.js";
 import type { ServiceContext } from "../../service/context.js";
 import type { Database, FindingsTable } from "../../store/schema.js";
 import { AdvisoryIndex } from "../matching/advisory-index.js";
@@ -44,6 +44,12 @@ import {
   Reconciler,
   type StoredFinding,
 } from "./reconcile.js";
+import {
+  type AssetDue,
+  type FactsOfVersion,
+  insertAllFindings,
+  MAX_VULNS_PER_VERSION,
+} from "./set-insert.js";
 import { keyParts, readStoredFindings, storedFindingFromRow } from "./stored-findings.js";
 
 export interface FindingsDelta extends ReconcileCounts {
@@ -438,6 +444,54 @@ export async function rematchPackages(
 }
 
 /**
+ * The findings of a first full run (none stored): the facts of each affected version per kind of
+ * asset and each asset's due dates (first seen now) go to the database, which fans them out over the
+ * installed rows (see set-insert.ts). The tally lists the first ids, all of them opened.
+ */
+async function insertFirstFindings(
+  trx: Kysely<Database>,
+  setup: RunSetup,
+  affected: readonly PackageVersion[],
+  affectedMatches: readonly VulnerabilityMatch[][],
+): Promise<Tally> {
+  const nowIso = setup.now.toISOString();
+  // One asset stands for its kind: the facts depend on nothing else of it.
+  const byKind = new Map<string, AssetContext>();
+  const dues: AssetDue[] = [];
+  for (const [assetId, asset] of setup.assets) {
+    if (!byKind.has(asset.riskKind)) byKind.set(asset.riskKind, asset);
+    const due = (cls: ChangeClass) => setup.dueDates.at(cls, asset.sla[cls], nowIso);
+    dues.push({
+      assetId,
+      kind: asset.riskKind,
+      due: { emergency: due("emergency"), high: due("high"), routine: due("routine") },
+    });
+  }
+  const facts: FactsOfVersion[] = [];
+  affectedMatches.forEach((matches, k) => {
+    for (const [kind, asset] of byKind) {
+      // Should two matches name one vulnerability, the reconciler keeps the first: so does the facts table.
+      const seen = new Set<string>();
+      for (const m of matches) {
+        if (seen.has(m.vulnId)) continue;
+        facts.push({
+          k,
+          kind,
+          n: seen.size,
+          facts: setup.evaluations.facts(m, asset, setup.facts, setup.policy),
+        });
+        seen.add(m.vulnId);
+      }
+    }
+  });
+  const tally = new Tally();
+  tally.counts.opened = await insertAllFindings(trx, affected, facts, dues, setup.now);
+  const ids = await trx.selectFrom("findings").select("id").orderBy("id").limit(AUDITED_IDS).execute();
+  tally.ids.opened.push(...ids.map((r) => r.id));
+  return tally;
+}
+
+/**
  * Re-matches the whole fleet in one transaction: each distinct package version is evaluated once
  * (one scan of the installed table), then only the rows of affected versions are read (a second
  * scan joined to them) and fanned out to findings, which are written in bulk.
@@ -505,12 +559,25 @@ export async function rematchAll(
       assets: await new AssetContexts(policy).load(trx),
       dueDates: new DueDates(policy),
     };
+    const assetIds = [...setup.assets.keys()].sort();
+    total = versions.size + assetIds.length;
+    const firstRun =
+      affectedMatches.every((m) => m.length < MAX_VULNS_PER_VERSION) &&
+      (await trx.selectFrom("findings").select("id").limit(1).executeTakeFirst()) === undefined;
+    if (firstRun) {
+      // A first run: nothing to compare with, so the database writes every finding itself.
+      phase("affected rows read");
+      phase("stored findings read");
+      const tally = await insertFirstFindings(trx, setup, affected, affectedMatches);
+      report(assetIds.length, 1);
+      phase("findings compared and written");
+      return finishRun(trx, setup, tally, { trigger: "full", targetType: "findings", targetId: "all" });
+    }
     const rows = await installedRowsOfVersions(trx, affected);
     phase("affected rows read");
 
     // The fleet is compared a slice of assets at a time, so only one slice's matched findings (and
     // the index of its stored ones) are in memory at once.
-    const assetIds = [...setup.assets.keys()].sort();
     const slices = Math.max(1, Math.ceil(assetIds.length / ASSETS_PER_SLICE));
     const sliceOf = new Map(assetIds.map((id, i) => [id, Math.floor(i / ASSETS_PER_SLICE)]));
     const rowsBySlice: FannedRow[][] = Array.from({ length: slices }, () => []);
@@ -522,7 +589,6 @@ export async function rematchAll(
       storedBySlice[sliceOf.get(keyParts(stored.key)[0]) ?? 0]?.push(stored);
     }
     phase("stored findings read");
-    total = versions.size + assetIds.length;
     const tally = new Tally();
     for (let slice = 0; slice < slices; slice++) {
       const ids = assetIds.slice(slice * ASSETS_PER_SLICE, (slice + 1) * ASSETS_PER_SLICE);

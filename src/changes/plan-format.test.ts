@@ -1,26 +1,11 @@
 import { describe, expect, it } from "vitest";
-import type { Asset } from "../domain/inventory.js";
+import { testAsset } from "../../test/helpers/assets.js";
 import { PolicySchema } from "../policy/schema.js";
 import type { Plan, PlanPhase } from "./plan.js";
 import { formatPlanTimeline } from "./plan-format.js";
 import { buildPlan } from "./planner.js";
 
-function asset(name: string, group: string, region: string): Asset {
-  return {
-    id: `id-${name}`,
-    name,
-    kind: "host",
-    environment: "prod",
-    group,
-    region,
-    owner: "ops",
-    criticality: 3,
-    labels: {},
-    agentStatus: "active",
-    createdAt: "2026-01-01T00:00:00.000Z",
-    lastSeen: null,
-  };
-}
+const asset = testAsset;
 
 const fleet = [
   asset("web-1", "web", "eu-west"),

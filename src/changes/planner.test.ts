@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { testAsset } from "../../test/helpers/assets.js";
 import { ValidationError } from "../domain/errors.js";
 import type { Asset } from "../domain/inventory.js";
 import { matchesSelector, parseSelector, selectorView } from "../domain/selector.js";
@@ -13,23 +14,7 @@ const MIN = 60_000;
 const HOUR = 60 * MIN;
 const DAY = 24 * HOUR;
 
-function asset(name: string, group: string, region = "eu-west", extra: Partial<Asset> = {}): Asset {
-  return {
-    id: `id-${name}`,
-    name,
-    kind: "host",
-    environment: "prod",
-    group,
-    region,
-    owner: "ops",
-    criticality: 3,
-    labels: {},
-    agentStatus: "active",
-    createdAt: "2026-01-01T00:00:00.000Z",
-    lastSeen: null,
-    ...extra,
-  };
-}
+const asset = testAsset;
 
 /** `count` assets named `${prefix}-01`… in one group, alternating over `regions`. */
 function hosts(prefix: string, group: string, count: number, regions = ["eu-west"]): Asset[] {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { debPurl, dpkgQueryFormat, isInstalledStatus, parseDpkgQueryOutput } from "./dpkg-query.js";
+import { dpkgQueryFormat, isInstalledStatus, parseDpkgQueryOutput } from "./dpkg-query.js";
 
 /** Lines as dpkg-query 1.21 prints them for the list format (binary:Package is arch-qualified for M-A: same). */
 const OUTPUT = [
@@ -63,28 +63,6 @@ describe("isInstalledStatus", () => {
     ["un ", false],
   ])("%j → %s", (abbrev, installed) => {
     expect(isInstalledStatus(abbrev)).toBe(installed);
-  });
-});
-
-describe("debPurl", () => {
-  it.each([
-    [
-      { ecosystem: "Debian:12", name: "openssh-client", version: "1:9.2p1-2+deb12u2", arch: "amd64" },
-      "pkg:deb/debian/openssh-client@1:9.2p1-2+deb12u2?arch=amd64",
-    ],
-    [
-      {
-        ecosystem: "Ubuntu:22.04:LTS",
-        name: "curl",
-        version: "7.81.0-1ubuntu1.15",
-        arch: "amd64",
-        distro: "ubuntu-22.04",
-      },
-      "pkg:deb/ubuntu/curl@7.81.0-1ubuntu1.15?arch=amd64&distro=ubuntu-22.04",
-    ],
-    [{ ecosystem: "Debian", name: "x", version: "1.0", arch: null }, "pkg:deb/debian/x@1.0"],
-  ])("%j", (input, expected) => {
-    expect(debPurl(input)).toBe(expected);
   });
 });
 

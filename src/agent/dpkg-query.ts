@@ -1,9 +1,9 @@
 import { execFile } from "node:child_process";
 import { stat } from "node:fs/promises";
 import { join } from "node:path";
-import { PackageURL } from "packageurl-js";
 import { AppError } from "../domain/errors.js";
 import type { PackageRecord } from "../domain/inventory.js";
+import { packageToPurl } from "../inventory/purl.js";
 
 export interface ToolResult {
   stdout: string;
@@ -129,7 +129,7 @@ export function parseDpkgQueryOutput(
       sourceName: sourceName || name,
       sourceVersion: sourceVersion || version,
       arch: arch || null,
-      purl: debPurl({ ecosystem, name, version, arch: arch || null, distro: options.distro }),
+      purl: packageToPurl({ ecosystem, name, version, arch: arch || null, distro: options.distro ?? null }),
     });
   }
   records.sort((a, b) => cmp(a.name, b.name) || cmp(a.arch ?? "", b.arch ?? ""));
@@ -143,21 +143,6 @@ export function parseDpkgQueryOutput(
  */
 export function isInstalledStatus(abbrev: string): boolean {
   return abbrev[1] === "i";
-}
-
-/** purl for a Debian-family binary package; the namespace follows the ecosystem (Ubuntu → "ubuntu"). */
-export function debPurl(input: {
-  ecosystem: string;
-  name: string;
-  version: string;
-  arch: string | null;
-  distro?: string | undefined;
-}): string {
-  const namespace = input.ecosystem.toLowerCase().startsWith("ubuntu") ? "ubuntu" : "debian";
-  const qualifiers: Record<string, string> = {};
-  if (input.arch) qualifiers.arch = input.arch;
-  if (input.distro) qualifiers.distro = input.distro;
-  return new PackageURL("deb", namespace, input.name, input.version, qualifiers, undefined).toString();
 }
 
 /**

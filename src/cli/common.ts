@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { ApiClient } from "../client/api-client.js";
 import { ValidationError } from "../domain/errors.js";
+import { DURATION_HINT, parseDuration } from "../policy/duration.js";
 
 export interface ClientFlags {
   server?: string;
@@ -38,12 +39,11 @@ export function collectList(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
-/** Parses durations such as 30s, 5m, 2h for flags. */
+/** Parses a duration flag (30s, 5m, 2h, 1d12h) as policies spell durations. */
 export function parseDurationFlag(value: string, flag: string): number {
-  const match = /^(\d+)(ms|s|m|h|d)$/.exec(value.trim());
-  if (!match) throw new ValidationError(`"${value}" is not a duration like 30s, 5m or 2h`, { where: flag });
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[
-    match[2] as "ms" | "s" | "m" | "h" | "d"
-  ];
-  return Number(match[1]) * unit;
+  try {
+    return parseDuration(value.trim());
+  } catch {
+    throw new ValidationError(`"${value}" is not a duration (${DURATION_HINT})`, { where: flag });
+  }
 }

@@ -6,7 +6,7 @@ import { ValidationError } from "../domain/errors.js";
 import { SYSTEM_ACTOR } from "../domain/roles.js";
 import { markStaleAssets } from "../inventory/agents.js";
 import { startOutboxWorker } from "../notify/worker.js";
-import { DEFAULT_SERVICE_CONFIG, type ServiceConfig, type ServiceContext } from "../service/context.js";
+import { type ServiceConfig, type ServiceContext, serviceContext } from "../service/context.js";
 import { DEFAULT_DATABASE_URL, openStore } from "../store/store.js";
 import { buildApp } from "./app.js";
 
@@ -45,12 +45,7 @@ export function parseListen(listen: string): { host: string; port: number } {
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const { host, port } = parseListen(options.listen ?? "127.0.0.1:8080");
   const store = await openStore(options.databaseUrl ?? DEFAULT_DATABASE_URL);
-  const ctx: ServiceContext = {
-    store,
-    logger: options.logger,
-    config: { ...DEFAULT_SERVICE_CONFIG, ...options.config },
-    now: () => new Date(),
-  };
+  const ctx = serviceContext(store, options.logger, options.config);
   try {
     const bootstrap = await bootstrapAdminToken(ctx, options.adminToken);
     const app = await buildApp(ctx);

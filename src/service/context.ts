@@ -17,3 +17,12 @@ export interface ServiceContext {
   config: ServiceConfig;
   now: () => Date;
 }
+
+/** A context on the real clock with the default configuration, overridden where given. */
+export function serviceContext(
+  store: Store,
+  logger: Logger,
+  config: Partial<ServiceConfig> = {},
+): ServiceContext {
+  return { store, logger, config: { ...DEFAULT_SERVICE_CONFIG, ...config }, now: () => new Date() };
+}

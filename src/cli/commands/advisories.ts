@@ -25,7 +25,7 @@ import { readOsvSource } from "../../advisories/osv/read.js";
 import type { OsvRecord } from "../../advisories/osv/schema.js";
 import { NotFoundError, ValidationError } from "../../domain/errors.js";
 import type { Actor } from "../../domain/roles.js";
-import { DEFAULT_SERVICE_CONFIG, type ServiceContext } from "../../service/context.js";
+import { serviceContext } from "../../service/context.js";
 import { createLogger } from "../../service/logger.js";
 import { openStore } from "../../store/store.js";
 import { type ClientFlags, clientFrom, withClientFlags } from "../common.js";
@@ -62,12 +62,10 @@ function serverTarget(flags: ImportFlags): ImportTarget {
 
 async function storeTarget(url: string): Promise<ImportTarget> {
   const store = await openStore(url);
-  const ctx: ServiceContext = {
+  const ctx = serviceContext(
     store,
-    logger: createLogger({ level: process.env.AUTOPATCH_LOG_LEVEL ?? "warn", pretty: false }),
-    config: { ...DEFAULT_SERVICE_CONFIG },
-    now: () => new Date(),
-  };
+    createLogger({ level: process.env.AUTOPATCH_LOG_LEVEL ?? "warn", pretty: false }),
+  );
   // Offline writes are audited as the local user who ran them.
   const name = `local:${userInfo().username}`;
   const actor: Actor = { kind: "user", id: name, name, role: "admin", assetId: null };

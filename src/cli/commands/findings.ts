@@ -69,7 +69,7 @@ function progressBar(enabled: boolean): { update(done: number, total: number): v
 
 /** Runs a full re-match straight on a store (no server), with progress. */
 async function rematchOnStore(url: string, showProgress: boolean): Promise<FindingsDelta> {
-  const [{ openStore }, { rematchAll }, { DEFAULT_SERVICE_CONFIG }, { SYSTEM_ACTOR }] = await Promise.all([
+  const [{ openStore }, { rematchAll }, { serviceContext }, { SYSTEM_ACTOR }] = await Promise.all([
     import("../../store/store.js"),
     import("../../advisories/findings/rematch.js"),
     import("../../service/context.js"),
@@ -78,15 +78,10 @@ async function rematchOnStore(url: string, showProgress: boolean): Promise<Findi
   const store = await openStore(url);
   const bar = progressBar(showProgress);
   try {
-    return await rematchAll(
-      {
-        store,
-        logger: pino({ level: "silent" }),
-        config: { ...DEFAULT_SERVICE_CONFIG },
-        now: () => new Date(),
-      },
-      { actor: SYSTEM_ACTOR, onProgress: (done, total) => bar.update(done, total) },
-    );
+    return await rematchAll(serviceContext(store, pino({ level: "silent" })), {
+      actor: SYSTEM_ACTOR,
+      onProgress: (done, total) => bar.update(done, total),
+    });
   } finally {
     bar.stop();
     await store.close();

@@ -47,6 +47,7 @@ export function checkApprover(actor: Actor, row: ChangeRow, rule: ApprovalRule, 
     throw new AuthError(
       "forbidden",
       `separation of duties: "${actor.name}" requested change ${row.id} and cannot ${what} it`,
+      { reason: "approval.separation-of-duties" },
     );
   }
 }
@@ -102,7 +103,7 @@ export async function approveChange(
     if (mine) {
       throw new ConflictError(
         `"${actor.name}" approved change ${id} already at ${mine.created_at}; one person's approvals count once`,
-        { details: { state } },
+        { reason: "approval.duplicate", details: { state } },
       );
     }
     await recordDecision(trx, row, actor, "approve", reason, rule, now);

@@ -78,6 +78,6 @@ export function transition(id: string, from: ChangeState, action: ChangeAction):
   const allowed = statesAllowing(action);
   throw new ConflictError(
     `change ${id} is ${from}: cannot ${action} it (only a change that is ${allowed.join(", ")} can be)`,
-    { details: { id, state: from, action, allowedFrom: allowed } },
+    { reason: "change.illegal-transition", details: { id, state: from, action, allowedFrom: allowed } },
   );
 }

@@ -1,3 +1,4 @@
+import { isErrorReason } from "../domain/error-reasons.js";
 import { AppError, type ErrorCode } from "../domain/errors.js";
 
 const KNOWN_CODES: readonly ErrorCode[] = [
@@ -74,10 +75,15 @@ function safeJson(text: string): unknown {
 
 /** Turns the API's `{error: {code, message, where}}` back into the same AppError on the client side. */
 function errorFromResponse(status: number, body: unknown, text: string): AppError {
-  const error = (body as { error?: { code?: string; message?: string; where?: string } } | undefined)?.error;
+  const error = (
+    body as { error?: { code?: string; reason?: string; message?: string; where?: string } } | undefined
+  )?.error;
   const code =
     KNOWN_CODES.find((c) => c === error?.code) ??
     (status === 404 ? "not_found" : status >= 500 ? "internal" : "validation");
   const message = error?.message ?? (text.slice(0, 200) || `HTTP ${status}`);
-  return new AppError(code, message, error?.where === undefined ? {} : { where: error.where });
+  return new AppError(code, message, {
+    ...(error?.where === undefined ? {} : { where: error.where }),
+    ...(isErrorReason(error?.reason) ? { reason: error.reason } : {}),
+  });
 }

@@ -1,3 +1,5 @@
+import { ERROR_REASONS, type ErrorReason, type ReasonSpec } from "./error-reasons.js";
+
 /**
  * Domain errors. Every error has a stable `code` (compare codes, never messages), an HTTP status the
  * API maps it to, and an optional `where` that points at the offending input: `file:line[:col]`,
@@ -34,6 +36,8 @@ const EXIT: Record<ErrorCode, number> = {
 };
 
 export interface ErrorOptions {
+  /** The specific situation, from the one table in error-reasons.ts; defaults to the category. */
+  reason?: ErrorReason;
   /** Where in the input the problem is: `file:line`, `file:line:col`, `/json/pointer`, `offset 12`. */
   where?: string;
   cause?: unknown;
@@ -42,6 +46,7 @@ export interface ErrorOptions {
 
 export class AppError extends Error {
   readonly code: ErrorCode;
+  readonly reason: ErrorReason;
   readonly where: string | undefined;
   readonly details: Record<string, unknown> | undefined;
 
@@ -49,16 +54,19 @@ export class AppError extends Error {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = "AppError";
     this.code = code;
+    this.reason = options.reason ?? code;
     this.where = options.where;
     this.details = options.details;
   }
 
   get status(): number {
-    return STATUS[this.code];
+    const spec: ReasonSpec = ERROR_REASONS[this.reason];
+    return spec.status ?? STATUS[this.code];
   }
 
   get exitCode(): number {
-    return EXIT[this.code];
+    const spec: ReasonSpec = ERROR_REASONS[this.reason];
+    return spec.exit ?? EXIT[this.code];
   }
 
   /** The message with its location, as a person reads it: `file.yaml:3:5: duration must be …`. */
@@ -66,9 +74,16 @@ export class AppError extends Error {
     return this.where ? `${this.where}: ${this.message}` : this.message;
   }
 
-  toJSON(): { code: ErrorCode; message: string; where?: string; details?: Record<string, unknown> } {
+  toJSON(): {
+    code: ErrorCode;
+    reason: ErrorReason;
+    message: string;
+    where?: string;
+    details?: Record<string, unknown>;
+  } {
     return {
       code: this.code,
+      reason: this.reason,
       message: this.message,
       ...(this.where === undefined ? {} : { where: this.where }),
       ...(this.details === undefined ? {} : { details: this.details }),
@@ -98,10 +113,19 @@ export class ConflictError extends AppError {
 }
 
 export class AuthError extends AppError {
-  constructor(code: "unauthenticated" | "forbidden", message: string) {
-    super(code, message);
+  constructor(code: "unauthenticated" | "forbidden", message: string, options: ErrorOptions = {}) {
+    super(code, message, options);
     this.name = "AuthError";
   }
+}
+
+/** An error for a specific situation: its category comes from the reason table. */
+export function reasonError(
+  reason: ErrorReason,
+  message: string,
+  options: Omit<ErrorOptions, "reason"> = {},
+): AppError {
+  return new AppError(ERROR_REASONS[reason].category, message, { ...options, reason });
 }
 
 export function isAppError(err: unknown): err is AppError {

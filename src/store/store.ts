@@ -119,7 +119,7 @@ export async function migrateToLatest(store: Store): Promise<MigrationReport> {
     throw new AppError(
       "conflict",
       `the database was migrated by a newer autopatch (unknown migrations: ${newer.join(", ")}); upgrade autopatch`,
-      { where: store.displayUrl },
+      { where: store.displayUrl, reason: "store.newer-schema" },
     );
   }
   const { error, results } = await migrator.migrateToLatest();

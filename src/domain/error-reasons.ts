@@ -1,0 +1,60 @@
+import type { ErrorCode } from "./errors.js";
+
+/**
+ * The one table of specific error reasons. Each reason names one situation (compare reasons, never
+ * messages) and belongs to a category (`ErrorCode`); the category gives the HTTP status and the CLI exit
+ * code unless the reason overrides them. The server, the API client and the CLI all read this table.
+ *
+ * Reasons are stable: add new ones, never rename. Keep each area's reasons together under its comment.
+ */
+export interface ReasonSpec {
+  readonly category: ErrorCode;
+  /** Overrides the category's HTTP status. */
+  readonly status?: number;
+  /** Overrides the category's CLI exit code. */
+  readonly exit?: number;
+}
+
+export const ERROR_REASONS = {
+  // Generic: one per category, used where no specific reason is given.
+  validation: { category: "validation" },
+  not_found: { category: "not_found" },
+  conflict: { category: "conflict" },
+  unauthenticated: { category: "unauthenticated" },
+  forbidden: { category: "forbidden" },
+  unsupported: { category: "unsupported" },
+  internal: { category: "internal" },
+
+  // HTTP requests
+  "request.route-not-found": { category: "not_found" },
+  "request.body-too-large": { category: "validation", status: 413 },
+  "request.uri-too-long": { category: "validation", status: 414 },
+  "request.headers-too-large": { category: "validation", status: 431 },
+  "request.unsupported-media-type": { category: "validation", status: 415 },
+
+  // Changes and approvals
+  "change.illegal-transition": { category: "conflict" },
+  "approval.duplicate": { category: "conflict" },
+  "approval.separation-of-duties": { category: "forbidden" },
+
+  // Policies
+
+  // Identity and tokens
+
+  // Enrollment and agents
+
+  // Audit
+  "audit.chain-broken": { category: "internal", exit: 6 },
+
+  // Inputs and imports
+
+  // Store
+  "store.newer-schema": { category: "conflict" },
+  "store.unavailable": { category: "internal", status: 503 },
+} as const satisfies Record<string, ReasonSpec>;
+
+export type ErrorReason = keyof typeof ERROR_REASONS;
+
+export function isErrorReason(value: unknown): value is ErrorReason {
+  return typeof value === "string" && Object.hasOwn(ERROR_REASONS, value);
+}

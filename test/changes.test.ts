@@ -23,6 +23,7 @@ const user = (name: string, role: Role): Actor => ({
   kind: "user",
   id: `token-${name}`,
   name,
+  principal: name,
   role,
   assetId: null,
 });

@@ -36,6 +36,7 @@ const person = (role: Role): Actor => ({
   kind: "user",
   id: `t-${role}`,
   name: `${role}-1`,
+  principal: `${role}-1`,
   role,
   assetId: null,
 });

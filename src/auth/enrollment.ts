@@ -85,7 +85,14 @@ export async function enrollAgent(
       .where("id", "=", token.id)
       .execute();
 
-    const agentActor: Actor = { kind: "agent", id: token.id, name: request.name, role: null, assetId: null };
+    const agentActor: Actor = {
+      kind: "agent",
+      id: token.id,
+      name: request.name,
+      principal: `enrollment:${token.id}`,
+      role: null,
+      assetId: null,
+    };
     const existing = await findAssetRow(trx, request.name);
     const asset = existing
       ? { id: existing.id, name: existing.name }

@@ -149,12 +149,20 @@ export async function authenticate(ctx: ServiceContext, bearer: string): Promise
       .execute();
   }
   if (row.kind === "agent") {
-    return { kind: "agent", id: row.id, name: row.name, role: null, assetId: row.asset_id };
+    return {
+      kind: "agent",
+      id: row.id,
+      name: row.name,
+      principal: `agent:${row.asset_id ?? row.id}`,
+      role: null,
+      assetId: row.asset_id,
+    };
   }
   return {
     kind: "user",
     id: row.id,
     name: row.name,
+    principal: row.name,
     role: isRole(row.role) ? row.role : "viewer",
     assetId: null,
   };

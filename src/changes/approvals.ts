@@ -43,7 +43,7 @@ export function checkApprover(actor: Actor, row: ChangeRow, rule: ApprovalRule, 
       `only ${rule.fromRoles.join(" or ")} may ${what} change ${row.id} under policy ${row.policy_name}@${row.policy_version}; this token's role is ${actor.role ?? "none (agent)"}`,
     );
   }
-  if (rule.separationOfDuties && actor.name === row.requester_name) {
+  if (rule.separationOfDuties && actor.principal === row.requester_name) {
     throw new AuthError(
       "forbidden",
       `separation of duties: "${actor.name}" requested change ${row.id} and cannot ${what} it`,

@@ -29,6 +29,8 @@ export interface Actor {
   /** Token id for users and agents; "system" for the server itself. */
   id: string;
   name: string;
+  /** The person or service account behind the token: separation of duties compares this, never `name`. */
+  principal: string;
   /** Agents have no role; they may only act for their own asset. */
   role: Role | null;
   assetId: string | null;
@@ -38,6 +40,7 @@ export const SYSTEM_ACTOR: Actor = {
   kind: "system",
   id: "system",
   name: "system",
+  principal: "system",
   role: "admin",
   assetId: null,
 };

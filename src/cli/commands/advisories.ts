@@ -68,7 +68,7 @@ async function storeTarget(url: string): Promise<ImportTarget> {
   );
   // Offline writes are audited as the local user who ran them.
   const name = `local:${userInfo().username}`;
-  const actor: Actor = { kind: "user", id: name, name, role: "admin", assetId: null };
+  const actor: Actor = { kind: "user", id: name, name, principal: name, role: "admin", assetId: null };
   return {
     osvBatch: (records, source) => importAdvisoryRecords(ctx, actor, records, source),
     kev: (catalog) => importKev(ctx, actor, catalog),

@@ -72,6 +72,10 @@ export const COMMAND_MODULES: ReadonlyArray<{
     load: async () => (await import("./commands/change.js")).registerChangeCommands,
   },
   {
+    commands: { "test-fleet": "Run a local test fleet: hosts with agents, services and real .deb packages" },
+    load: async () => (await import("./commands/test-fleet.js")).registerTestFleetCommand,
+  },
+  {
     commands: { versions: "Parse and order package versions as each ecosystem's own tool does" },
     load: async () => (await import("./commands/versions.js")).registerVersionsCommand,
   },

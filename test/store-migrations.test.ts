@@ -9,7 +9,10 @@ function newerBuild(name: string, breaking: boolean): Record<string, MigrationMo
   const extra: MigrationModule = {
     breaking,
     up: async (db: Kysely<unknown>) => {
-      await db.schema.createTable(`t_${name.replaceAll("-", "_")}`).addColumn("x", "text").execute();
+      await db.schema
+        .createTable(`t_${name.replaceAll("-", "_")}`)
+        .addColumn("x", "text")
+        .execute();
     },
   };
   return { ...MIGRATIONS, [name]: extra };

@@ -38,3 +38,28 @@ it("has no import cycles between the folders of src/", () => {
   // The domain folder is the base everything builds on: it imports no other folder.
   expect([...(graph.get("domain") ?? [])]).toEqual([]);
 });
+
+/** Files of src/ outside src/store, with their text. */
+function outsideStore(): Array<{ file: string; text: string }> {
+  return sourceFiles(SRC)
+    .filter((file) => !relative(SRC, file).startsWith("store/"))
+    .map((file) => ({ file: relative(SRC, file), text: readFileSync(file, "utf8") }));
+}
+
+/** `file:line` of each match of `pattern` (a global regular expression) in the files given. */
+function occurrences(files: Array<{ file: string; text: string }>, pattern: RegExp): string[] {
+  return files.flatMap(({ file, text }) =>
+    [...text.matchAll(pattern)].map((m) => `${file}:${text.slice(0, m.index).split("\n").length}`),
+  );
+}
+
+it("opens transactions only in src/store: every state change goes through store.write", () => {
+  // `.transaction()` and `.startTransaction()`, also split over lines (`db\n  .transaction()`).
+  expect(occurrences(outsideStore(), /\.\s*(start)?[tT]ransaction\s*\(/g)).toEqual([]);
+});
+
+it("asks the store's capabilities, never which database it is, outside src/store", () => {
+  const files = outsideStore();
+  expect(occurrences(files, /dialect\s*[!=]==|[!=]==\s*["'](postgres|sqlite)["']/g)).toEqual([]);
+  expect(occurrences(files, /\bdialectOf\b|\bPostgresAdapter\b|\bSqliteAdapter\b/g)).toEqual([]);
+});

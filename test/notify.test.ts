@@ -388,7 +388,7 @@ describe.each(DIALECTS)("notification outbox on %s", (dialect) => {
 
     // Later, a worker claims two messages and dies before posting them.
     clock = new Date(clock.getTime() + 60 * 60 * 1000);
-    const orphaned = await claimDue(store.db, store.dialect, clock, 2, 60_000);
+    const orphaned = await claimDue(store, clock, 2, 60_000);
     expect(orphaned).toHaveLength(2);
 
     // The receiver is back; a new worker on the same store delivers everything not under a live lease…
@@ -450,17 +450,13 @@ describe.each(DIALECTS)("notification outbox on %s", (dialect) => {
   it("concurrent claims take disjoint messages and leave none behind", async () => {
     const rx = await receiver(() => 200);
     for (let i = 0; i < 6; i++) await enqueue(policyFor(rx), "failed", `chg-claim-${i}`);
-    const claims = await Promise.all(
-      Array.from({ length: 4 }, () => claimDue(store.db, store.dialect, clock, 5, 60_000)),
-    );
+    const claims = await Promise.all(Array.from({ length: 4 }, () => claimDue(store, clock, 5, 60_000)));
     const ids = claims.flat().map((r) => r.id);
     expect(new Set(ids).size).toBe(ids.length);
     expect(ids.sort()).toEqual((await outboxRows()).map((r) => r.id).sort());
     // While the leases hold, nothing more can be claimed.
-    expect(await claimDue(store.db, store.dialect, clock, 5, 60_000)).toEqual([]);
-    expect(
-      await claimDue(store.db, store.dialect, new Date(clock.getTime() + 60_000), 50, 60_000),
-    ).toHaveLength(12);
+    expect(await claimDue(store, clock, 5, 60_000)).toEqual([]);
+    expect(await claimDue(store, new Date(clock.getTime() + 60_000), 50, 60_000)).toHaveLength(12);
   });
 
   it("two workers on separate connections racing deliver every message, with no duplicates", async () => {

@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
 import type { Kysely, Selectable } from "kysely";
 import { NotFoundError } from "../domain/errors.js";
+import { forUpdate } from "../store/locks.js";
 import { GENESIS_HASH } from "../store/migrations/0001-initial.js";
 import type { AuditEventsTable, Database } from "../store/schema.js";
-import { dialectOf } from "../store/store.js";
 import { type AuditEvent, type AuditInput, hashEvent } from "./event.js";
 
 /**
@@ -21,7 +21,7 @@ export async function appendAudit(
     .selectFrom("audit_head")
     .select(["seq", "hash"])
     .where("id", "=", 1)
-    .$if(dialectOf(trx) === "postgres", (q) => q.forUpdate())
+    .$call(forUpdate(trx))
     .executeTakeFirstOrThrow();
   const unhashed = {
     seq: head.seq + 1,

@@ -25,7 +25,7 @@ export async function createEnrollmentToken(
   const id = randomUUID();
   const now = ctx.now();
   const expiresAt = options.ttlMs ? new Date(now.getTime() + options.ttlMs).toISOString() : null;
-  await ctx.store.db.transaction().execute(async (trx) => {
+  await ctx.store.write(async (trx) => {
     await trx
       .insertInto("enrollment_tokens")
       .values({
@@ -66,7 +66,7 @@ export async function enrollAgent(
 ): Promise<EnrollResponse> {
   const now = ctx.now();
   const credential = newSecret("apa");
-  const result = await ctx.store.db.transaction().execute(async (trx) => {
+  const result = await ctx.store.write(async (trx) => {
     const token = await trx
       .selectFrom("enrollment_tokens")
       .selectAll()

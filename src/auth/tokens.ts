@@ -42,7 +42,7 @@ export async function createApiToken(
   const token = fixedToken ?? newSecret("apt");
   const id = randomUUID();
   const now = ctx.now();
-  await ctx.store.db.transaction().execute(async (trx) => {
+  await ctx.store.write(async (trx) => {
     await trx
       .insertInto("api_tokens")
       .values({
@@ -89,7 +89,7 @@ export async function listApiTokens(ctx: ServiceContext): Promise<ApiTokenInfo[]
 
 export async function revokeApiToken(ctx: ServiceContext, actor: Actor, id: string): Promise<void> {
   const now = ctx.now();
-  await ctx.store.db.transaction().execute(async (trx) => {
+  await ctx.store.write(async (trx) => {
     const row = await trx
       .selectFrom("api_tokens")
       .select(["id", "name", "revoked_at"])

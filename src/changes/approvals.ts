@@ -90,7 +90,7 @@ export async function approveChange(
   input: DecisionInput = {},
 ): Promise<ChangeRequest> {
   const reason = input.reason?.trim() || null;
-  await ctx.store.db.transaction().execute(async (trx) => {
+  await ctx.store.write(async (trx) => {
     const now = ctx.now();
     let row = await lockChange(trx, id);
     const state = stateOf(row);
@@ -144,7 +144,7 @@ export async function rejectChange(
   input: DecisionInput = {},
 ): Promise<ChangeRequest> {
   const reason = input.reason?.trim() || null;
-  await ctx.store.db.transaction().execute(async (trx) => {
+  await ctx.store.write(async (trx) => {
     const now = ctx.now();
     const row = await lockChange(trx, id);
     transition(id, stateOf(row), "reject");

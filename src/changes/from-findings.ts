@@ -141,7 +141,7 @@ export async function draftFromFindings(
   const changeClass = cls as ChangeClass;
   parseTargetSelector(input.selector);
   const ref = await policyForChange(ctx, input.policy);
-  return ctx.store.db.transaction().execute(async (trx) => {
+  return ctx.store.write(async (trx) => {
     const now = ctx.now();
     const policy = await findPolicy(trx, ref.name, ref.version);
     const assets = await requireTargets(trx, input.selector);

@@ -4,8 +4,8 @@ import type { Kysely, Selectable, Updateable } from "kysely";
 import { appendAudit } from "../audit/log.js";
 import { NotFoundError } from "../domain/errors.js";
 import { type Actor, actorLabel } from "../domain/roles.js";
+import { forUpdate } from "../store/locks.js";
 import type { ApprovalsTable, ChangeRequestsTable, Database } from "../store/schema.js";
-import { dialectOf } from "../store/store.js";
 import { type ChangeAction, type ChangeState, isChangeState, transition } from "./lifecycle.js";
 
 export type ChangeRow = Selectable<ChangeRequestsTable>;
@@ -25,7 +25,7 @@ export async function lockChange(trx: Kysely<Database>, id: string): Promise<Cha
     .selectFrom("change_requests")
     .selectAll()
     .where("id", "=", id)
-    .$if(dialectOf(trx) === "postgres", (q) => q.forUpdate())
+    .$call(forUpdate(trx))
     .executeTakeFirst();
   if (!row) throw new NotFoundError(`no change ${id}`);
   return row;

@@ -28,7 +28,7 @@ async function remind(
   policies.set(key, policy);
   const now = ctx.now();
   if (!due(candidate, policy, now)) return 0;
-  return ctx.store.db.transaction().execute(async (trx) => {
+  return ctx.store.write(async (trx) => {
     const row = await lockChange(trx, candidate.id);
     if (!due(row, policy, now) || row.scheduled_start === null) return 0;
     const messages = await enqueueNotifications(

@@ -19,7 +19,7 @@ export async function reviewChange(
 ): Promise<ChangeRequest> {
   const reason = input.reason?.trim() ?? "";
   if (reason === "") throw new ValidationError("a review needs a reason", { where: "/reason" });
-  await ctx.store.db.transaction().execute(async (trx) => {
+  await ctx.store.write(async (trx) => {
     const now = ctx.now();
     const row = await lockChange(trx, id);
     if (row.review_state !== "pending" || row.approval_rule === null) {

@@ -133,7 +133,7 @@ export async function createChange(
   const parsed = parseChangeInput(input);
   parseTargetSelector(parsed.selector);
   const ref = await policyForChange(ctx, parsed.policy);
-  const row = await ctx.store.db.transaction().execute(async (trx) => {
+  const row = await ctx.store.write(async (trx) => {
     const policy = await findPolicy(trx, ref.name, ref.version);
     return insertChange(trx, actor, parsed, policy, ctx.now());
   });
@@ -150,7 +150,7 @@ export async function submitChange(
   id: string,
   input: ReasonInput = {},
 ): Promise<ChangeRequest> {
-  await ctx.store.db.transaction().execute(async (trx) => {
+  await ctx.store.write(async (trx) => {
     const now = ctx.now();
     const row = await lockChange(trx, id);
     // The state is checked before anything else, so a repeated submit is a conflict, not a planning error.
@@ -182,7 +182,7 @@ export async function cancelChange(
   id: string,
   input: ReasonInput = {},
 ): Promise<ChangeRequest> {
-  await ctx.store.db.transaction().execute(async (trx) => {
+  await ctx.store.write(async (trx) => {
     const row = await lockChange(trx, id);
     await writeTransition(trx, row, {
       actor,

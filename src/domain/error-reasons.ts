@@ -51,6 +51,8 @@ export const ERROR_REASONS = {
   // Store
   "store.newer-schema": { category: "conflict" },
   "store.unavailable": { category: "internal", status: 503 },
+  // A write whose shared (group-commit) transaction failed: nothing of it was applied, so it may be retried.
+  "store.write-aborted": { category: "internal", status: 503 },
 } as const satisfies Record<string, ReasonSpec>;
 
 export type ErrorReason = keyof typeof ERROR_REASONS;

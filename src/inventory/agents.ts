@@ -84,7 +84,7 @@ export async function markStaleAssets(ctx: ServiceContext, actor: Actor): Promis
   const cutoff = new Date(
     now.getTime() - ctx.config.heartbeatIntervalMs * ctx.config.staleAfterMissed,
   ).toISOString();
-  return ctx.store.db.transaction().execute(async (trx) => {
+  return ctx.store.write(async (trx) => {
     const stale = await trx
       .selectFrom("assets")
       .select(["id", "name", "last_seen_at"])

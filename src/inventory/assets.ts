@@ -133,7 +133,7 @@ export async function createAsset(
   name: string,
   placement: Placement,
 ): Promise<Asset> {
-  return ctx.store.db.transaction().execute(async (trx) => {
+  return ctx.store.write(async (trx) => {
     if (await findAssetRow(trx, name)) throw new ConflictError(`an asset named "${name}" exists already`);
     return insertAsset(trx, actor, name, placement, ctx.now());
   });
@@ -188,7 +188,7 @@ export async function updateAsset(
 ): Promise<Asset> {
   const parsed = assetPatchSchema.parse(patch);
   if (parsed.labels?.set) validateLabels(parsed.labels.set, "/labels/set");
-  return ctx.store.db.transaction().execute(async (trx) => {
+  return ctx.store.write(async (trx) => {
     const row = await requireAssetRow(trx, name);
     const before = rowToAsset(row);
     const labels = { ...before.labels, ...(parsed.labels?.set ?? {}) };
@@ -245,7 +245,7 @@ function diffFields(before: Asset, after: Asset): Record<string, { from: unknown
 }
 
 export async function deleteAsset(ctx: ServiceContext, actor: Actor, name: string): Promise<void> {
-  await ctx.store.db.transaction().execute(async (trx) => {
+  await ctx.store.write(async (trx) => {
     const row = await requireAssetRow(trx, name);
     await trx.deleteFrom("assets").where("id", "=", row.id).execute();
     await appendAudit(

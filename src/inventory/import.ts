@@ -42,7 +42,7 @@ export async function importInventory(
     ...(request.distro ? { distro: request.distro } : {}),
   });
   const now = ctx.now();
-  return ctx.store.db.transaction().execute(async (trx) => {
+  return ctx.store.write(async (trx) => {
     const row = await findAssetRow(trx, request.asset);
     const asset = row
       ? { id: row.id, name: row.name }

@@ -1,6 +1,6 @@
 import type { ExpressionBuilder, Kysely, Selectable } from "kysely";
 import type { Database, OutboxTable } from "../store/schema.js";
-import type { DialectName } from "../store/store.js";
+import type { Store } from "../store/store.js";
 
 export type OutboxRow = Selectable<OutboxTable>;
 
@@ -20,58 +20,73 @@ function due(nowIso: string) {
  * skips leased messages; when a worker dies holding a lease, its messages are due again once it ends.
  */
 export async function claimDue(
-  db: Kysely<Database>,
-  dialect: DialectName,
+  store: Store,
   now: Date,
   batch: number,
   leaseMs: number,
 ): Promise<OutboxRow[]> {
   const nowIso = now.toISOString();
   const until = new Date(now.getTime() + leaseMs).toISOString();
-  const rows =
-    dialect === "postgres"
-      ? await db.transaction().execute(async (trx) => {
-          // SKIP LOCKED: concurrent claimers each lock different rows instead of queueing behind one
-          // another; a row claimed and committed meanwhile fails the re-checked condition.
-          const ids = await trx
-            .selectFrom("outbox")
-            .select("id")
-            .where(due(nowIso))
-            .orderBy("next_attempt_at")
-            .orderBy("id")
-            .limit(batch)
-            .forUpdate()
-            .skipLocked()
-            .execute();
-          if (ids.length === 0) return [];
-          return trx
-            .updateTable("outbox")
-            .set({ claimed_until: until })
-            .where(
-              "id",
-              "in",
-              ids.map((r) => r.id),
-            )
-            .returningAll()
-            .execute();
-        })
-      : // SQLite has one writer at a time, so one conditional UPDATE is the whole claim.
-        await db
-          .updateTable("outbox")
-          .set({ claimed_until: until })
-          .where("id", "in", (eb) =>
-            eb
-              .selectFrom("outbox")
-              .select("id")
-              .where(due(nowIso))
-              .orderBy("next_attempt_at")
-              .orderBy("id")
-              .limit(batch),
-          )
-          .where(due(nowIso))
-          .returningAll()
-          .execute();
+  const claim = store.capabilities.skipLocked ? claimSkippingLocked : claimAtOnce;
+  const rows = await store.write((trx) => claim(trx, nowIso, until, batch));
   return rows
     .map((r) => ({ ...r, attempts: Number(r.attempts) }))
     .sort((a, b) => a.next_attempt_at.localeCompare(b.next_attempt_at) || a.id.localeCompare(b.id));
+}
+
+/**
+ * SKIP LOCKED: concurrent claimers each lock different rows instead of queueing behind one another;
+ * a row claimed and committed meanwhile fails the re-checked condition.
+ */
+async function claimSkippingLocked(
+  trx: Kysely<Database>,
+  nowIso: string,
+  until: string,
+  batch: number,
+): Promise<OutboxRow[]> {
+  const ids = await trx
+    .selectFrom("outbox")
+    .select("id")
+    .where(due(nowIso))
+    .orderBy("next_attempt_at")
+    .orderBy("id")
+    .limit(batch)
+    .forUpdate()
+    .skipLocked()
+    .execute();
+  if (ids.length === 0) return [];
+  return trx
+    .updateTable("outbox")
+    .set({ claimed_until: until })
+    .where(
+      "id",
+      "in",
+      ids.map((r) => r.id),
+    )
+    .returningAll()
+    .execute();
+}
+
+/** With one writer at a time, one conditional UPDATE is the whole claim. */
+async function claimAtOnce(
+  trx: Kysely<Database>,
+  nowIso: string,
+  until: string,
+  batch: number,
+): Promise<OutboxRow[]> {
+  return trx
+    .updateTable("outbox")
+    .set({ claimed_until: until })
+    .where("id", "in", (eb) =>
+      eb
+        .selectFrom("outbox")
+        .select("id")
+        .where(due(nowIso))
+        .orderBy("next_attempt_at")
+        .orderBy("id")
+        .limit(batch),
+    )
+    .where(due(nowIso))
+    .returningAll()
+    .execute();
 }

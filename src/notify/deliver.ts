@@ -1,6 +1,6 @@
 import { sql } from "kysely";
+import { backoffDelayMs } from "../domain/backoff.js";
 import type { ServiceContext } from "../service/context.js";
-import { backoffDelayMs } from "./backoff.js";
 import { claimDue, type OutboxRow } from "./claim.js";
 import { safeUrl } from "./safe-url.js";
 
@@ -49,7 +49,7 @@ export async function deliverDue(
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   // The lease must outlast the slowest post, or another worker would take the message meanwhile.
   const leaseMs = Math.max(options.leaseMs ?? DEFAULT_LEASE_MS, timeoutMs + 5_000);
-  const rows = await claimDue(ctx.store.db, ctx.store.dialect, now, batch, leaseMs);
+  const rows = await claimDue(ctx.store, now, batch, leaseMs);
   const result: DeliveryResult = { delivered: 0, failed: 0, dead: 0 };
   const settled = await Promise.allSettled(
     rows.map(async (row) => {
@@ -122,19 +122,20 @@ async function record(
     url: safeUrl(row.target_url),
     attempts,
   };
-  const db = ctx.store.db;
   if (outcome.ok) {
-    const done = await db
-      .updateTable("outbox")
-      .set({
-        delivered_at: now.toISOString(),
-        attempts: sql<number>`attempts + 1`,
-        claimed_until: null,
-        last_error: null,
-      })
-      .where("id", "=", row.id)
-      .where("delivered_at", "is", null)
-      .executeTakeFirst();
+    const done = await ctx.store.write((trx) =>
+      trx
+        .updateTable("outbox")
+        .set({
+          delivered_at: now.toISOString(),
+          attempts: sql<number>`attempts + 1`,
+          claimed_until: null,
+          last_error: null,
+        })
+        .where("id", "=", row.id)
+        .where("delivered_at", "is", null)
+        .executeTakeFirst(),
+    );
     ctx.logger.info({ ...fields, status: outcome.status }, "notification delivered");
     return Number(done.numUpdatedRows) > 0 ? "delivered" : null;
   }
@@ -143,19 +144,21 @@ async function record(
   const nextAttemptAt = dead
     ? row.next_attempt_at
     : new Date(now.getTime() + backoffDelayMs(attempts, options.random)).toISOString();
-  const done = await db
-    .updateTable("outbox")
-    .set({
-      attempts,
-      next_attempt_at: nextAttemptAt,
-      claimed_until: null,
-      last_error: outcome.error,
-      dead_at: dead ? now.toISOString() : null,
-    })
-    .where("id", "=", row.id)
-    .where("delivered_at", "is", null)
-    .where("attempts", "=", row.attempts)
-    .executeTakeFirst();
+  const done = await ctx.store.write((trx) =>
+    trx
+      .updateTable("outbox")
+      .set({
+        attempts,
+        next_attempt_at: nextAttemptAt,
+        claimed_until: null,
+        last_error: outcome.error,
+        dead_at: dead ? now.toISOString() : null,
+      })
+      .where("id", "=", row.id)
+      .where("delivered_at", "is", null)
+      .where("attempts", "=", row.attempts)
+      .executeTakeFirst(),
+  );
   if (Number(done.numUpdatedRows) === 0) return null;
   if (dead) {
     ctx.logger.error({ ...fields, error: outcome.error }, "notification dead after its last attempt");

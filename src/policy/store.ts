@@ -174,9 +174,7 @@ export async function applyPolicy(
   const hash = policyContentHash(text);
   if (policy.name === DEFAULT_POLICY_NAME) await ensureDefaultPolicy(ctx);
   return retryOnRace(() =>
-    ctx.store.db
-      .transaction()
-      .execute((trx) => insertVersion(trx, actor, policy.name, text, hash, ctx.now(), file)),
+    ctx.store.write((trx) => insertVersion(trx, actor, policy.name, text, hash, ctx.now(), file)),
   );
 }
 
@@ -185,7 +183,7 @@ export async function ensureDefaultPolicy(ctx: ServiceContext): Promise<void> {
   if (await latestRow(ctx.store.db, DEFAULT_POLICY_NAME)) return;
   const text = defaultPolicyYaml();
   await retryOnRace(() =>
-    ctx.store.db.transaction().execute(async (trx) => {
+    ctx.store.write(async (trx) => {
       if (await latestRow(trx, DEFAULT_POLICY_NAME)) return;
       await insertVersion(
         trx,

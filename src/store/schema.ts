@@ -275,6 +275,14 @@ export interface ApprovalsTable {
   expires_at: string | null;
 }
 
+/** One row per applied migration: whether an older autopatch must refuse the store once it is applied. */
+export interface SchemaMetaTable {
+  migration: string;
+  /** 1: code that predates the migration cannot work on the store; 0: additive. */
+  breaking: number;
+  recorded_at: string;
+}
+
 export interface Database {
   assets: AssetsTable;
   installed_packages: InstalledPackagesTable;
@@ -293,4 +301,5 @@ export interface Database {
   change_requests: ChangeRequestsTable;
   approvals: ApprovalsTable;
   outbox: OutboxTable;
+  schema_meta: SchemaMetaTable;
 }

@@ -1,25 +1,46 @@
 import { resolve } from "node:path";
 import SQLite from "better-sqlite3";
-import { Kysely, Migrator, PostgresAdapter, PostgresDialect, SqliteDialect, sql } from "kysely";
+import { Kysely, PostgresDialect, SqliteDialect, sql } from "kysely";
 import pg from "pg";
-import { AppError, ValidationError } from "../domain/errors.js";
+import { ValidationError } from "../domain/errors.js";
+import { capabilitiesFor, type DialectName, type StoreCapabilities } from "./capabilities.js";
 import { GroupCommit } from "./group-commit.js";
-import { MIGRATIONS } from "./migrations/index.js";
+import { migrateToLatest } from "./migrate.js";
+import {
+  CONNECT_RETRY,
+  CONNECT_RETRY_STATES,
+  retrying,
+  TRANSACTION_RETRY,
+  TRANSACTION_RETRY_STATES,
+} from "./retry.js";
 import type { Database } from "./schema.js";
 
-export type DialectName = "sqlite" | "postgres";
+export type { DialectName, StoreCapabilities } from "./capabilities.js";
+export { type MigrationReport, migrateToLatest } from "./migrate.js";
+
+export interface WriteOptions {
+  /**
+   * A long write (a full re-match): on SQLite it commits in a transaction of its own instead of
+   * sharing one with the writes queued around it, which then neither wait for it nor share its fate.
+   */
+  alone?: boolean;
+}
 
 /** The database and what differs between dialects. Only the service layer writes through it. */
 export interface Store {
   readonly db: Kysely<Database>;
+  /** Which database, for messages and tests: code asks `capabilities` instead. */
   readonly dialect: DialectName;
+  readonly capabilities: StoreCapabilities;
   /** The URL with any password masked, for logs and messages. */
   readonly displayUrl: string;
   /**
-   * Runs a write in a transaction. On SQLite concurrent writes share one commit (see GroupCommit);
-   * PostgreSQL commits concurrent transactions in parallel, so each gets its own.
+   * The one write path: runs `work` in a transaction and returns its result once committed. On SQLite
+   * concurrent writes share one commit (see GroupCommit); PostgreSQL commits concurrent transactions
+   * in parallel, so each gets its own, and one that loses a serialization conflict or a deadlock
+   * (40001, 40P01) runs again from the start: `work` must not act outside the transaction.
    */
-  write<T>(work: (trx: Kysely<Database>) => Promise<T>): Promise<T>;
+  write<T>(work: (trx: Kysely<Database>) => Promise<T>, options?: WriteOptions): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -49,7 +70,8 @@ export async function openStore(
     );
   }
   try {
-    await sql`select 1`.execute(store.db);
+    // A PostgreSQL that is starting up or in recovery refuses connections for a while (57P03).
+    await retrying(CONNECT_RETRY_STATES, CONNECT_RETRY, () => sql`select 1`.execute(store.db));
     if (options.migrate !== false) await migrateToLatest(store);
   } catch (err) {
     await store.close();
@@ -71,12 +93,13 @@ function openSqlite(path: string): Store {
   database.pragma("cache_size = -262144");
   database.pragma("wal_autocheckpoint = 20000");
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
-  const group = new GroupCommit(db);
+  const group = new GroupCommit(db, { inTransaction: () => database.inTransaction });
   return {
     db,
     dialect: "sqlite",
+    capabilities: capabilitiesFor("sqlite"),
     displayUrl: `sqlite:${path}`,
-    write: (work) => group.run(work),
+    write: (work, options) => group.run(work, options?.alone === true),
     close: () => db.destroy(),
   };
 }
@@ -90,61 +113,14 @@ function openPostgres(url: string): Store {
   return {
     db,
     dialect: "postgres",
+    capabilities: capabilitiesFor("postgres"),
     displayUrl: maskUrl(url),
-    write: (work) => db.transaction().execute(work),
+    write: (work) =>
+      retrying(TRANSACTION_RETRY_STATES, TRANSACTION_RETRY, () => db.transaction().execute(work)),
     close: () => db.destroy(),
   };
 }
 
 export function maskUrl(url: string): string {
   return url.replace(/\/\/([^:/@]+):([^@]+)@/, "//$1:***@");
-}
-
-export interface MigrationReport {
-  applied: string[];
-  current: string | null;
-}
-
-/** Applies pending migrations; refuses a database that a newer autopatch has migrated. */
-export async function migrateToLatest(store: Store): Promise<MigrationReport> {
-  const migrator = new Migrator({
-    db: store.db,
-    provider: { getMigrations: async () => MIGRATIONS },
-  });
-  const known = new Set(Object.keys(MIGRATIONS));
-  const executed = (await migrator.getMigrations()).filter((m) => m.executedAt !== undefined);
-  const unknown = await appliedMigrationNames(store);
-  const newer = unknown.filter((name) => !known.has(name));
-  if (newer.length > 0) {
-    throw new AppError(
-      "conflict",
-      `the database was migrated by a newer autopatch (unknown migrations: ${newer.join(", ")}); upgrade autopatch`,
-      { where: store.displayUrl, reason: "store.newer-schema" },
-    );
-  }
-  const { error, results } = await migrator.migrateToLatest();
-  if (error) {
-    throw new AppError(
-      "internal",
-      `migration failed: ${error instanceof Error ? error.message : String(error)}`,
-      {
-        cause: error,
-      },
-    );
-  }
-  const applied = (results ?? []).filter((r) => r.status === "Success").map((r) => r.migrationName);
-  const all = [...executed.map((m) => m.name), ...applied];
-  return { applied, current: all.at(-1) ?? null };
-}
-
-async function appliedMigrationNames(store: Store): Promise<string[]> {
-  const tables = await store.db.introspection.getTables({ withInternalKyselyTables: true });
-  if (!tables.some((t) => t.name === "kysely_migration")) return [];
-  const rows = await sql<{ name: string }>`select name from kysely_migration`.execute(store.db);
-  return rows.rows.map((r) => r.name);
-}
-
-/** The dialect behind a Kysely instance or transaction. */
-export function dialectOf(db: Kysely<Database>): DialectName {
-  return db.getExecutor().adapter instanceof PostgresAdapter ? "postgres" : "sqlite";
 }

@@ -4,8 +4,9 @@
  * building a query-builder tree of twenty-odd values per row costs more than the database's work.
  */
 import { CompiledQuery, type Kysely } from "kysely";
+import { capabilitiesOf, type StoreCapabilities } from "../../store/capabilities.js";
+import { type ColumnType, param } from "../../store/raw-sql.js";
 import type { Database, FindingsTable } from "../../store/schema.js";
-import { type DialectName, dialectOf } from "../../store/store.js";
 import type { FindingUpdate, NewFinding } from "./reconcile.js";
 
 /** Rows per statement: 1,000 rows of 24 values stay under SQLite's 32,766 and PostgreSQL's 65,535 parameters. */
@@ -55,7 +56,7 @@ const UPDATE_COLUMNS = [
 ] as const satisfies ReadonlyArray<keyof FindingUpdate>;
 
 // VALUES lists carry no column types: PostgreSQL would read the numbers as text.
-const CASTS: Partial<Record<string, string>> = {
+const CASTS: Partial<Record<string, ColumnType>> = {
   severity_score: "double precision",
   epss: "double precision",
   kev: "integer",
@@ -63,10 +64,10 @@ const CASTS: Partial<Record<string, string>> = {
 };
 
 function placeholders(
-  dialect: DialectName,
+  caps: StoreCapabilities,
   rows: number,
   columns: number,
-  cast?: (col: number) => string | undefined,
+  cast?: (col: number) => ColumnType | undefined,
   first = 0,
 ): string {
   const tuples: string[] = [];
@@ -75,34 +76,34 @@ function placeholders(
     const values: string[] = [];
     for (let c = 0; c < columns; c++) {
       n += 1;
-      const p = dialect === "postgres" ? `$${n}` : "?";
-      // Only PostgreSQL needs the types; in SQLite a cast would only make the statement slower to compile.
-      const type = dialect === "postgres" ? cast?.(c) : undefined;
-      values.push(type === undefined ? p : `cast(${p} as ${type})`);
+      // Casts only where parameters need types; elsewhere they would only make the statement slower to compile.
+      values.push(param(caps, n, cast?.(c)));
     }
     tuples.push(`(${values.join(", ")})`);
   }
   return tuples.join(", ");
 }
 
-/** Statement texts by dialect, kind and row count: full chunks repeat the same text. */
+/** Statement texts by parameter style, kind and row count: full chunks repeat the same text. */
 const statements = new Map<string, string>();
 
-function statement(dialect: DialectName, kind: "insert" | "update" | "fix", rows: number): string {
-  const key = `${dialect}:${kind}:${rows}`;
+function statement(caps: StoreCapabilities, kind: "insert" | "update" | "fix", rows: number): string {
+  const numbered = caps.placeholders === "numbered";
+  const key = `${caps.placeholders}:${caps.typedParameters}:${kind}:${rows}`;
   let text = statements.get(key);
   if (text !== undefined) return text;
   if (kind === "insert") {
     // New findings are open, first seen and updated now: those columns come from one parameter, so
     // each row binds only what differs (SQLite compiles every placeholder of a statement).
-    // better-sqlite3 binds numbered SQLite parameters by name only, so SQLite gets `now` twice.
-    const [seen, updated, first] = dialect === "postgres" ? ["$1", "$1", 1] : ["?", "?", 2];
+    // Positional parameters bind one value per use (better-sqlite3 binds numbered SQLite parameters
+    // by name only), so they get `now` twice.
+    const [seen, updated, first] = numbered ? ["$1", "$1", 1] : ["?", "?", 2];
     const cast = (c: number) => CASTS[INSERT_COLUMNS[c] ?? "id"];
     const values = INSERT_COLUMNS.map((_, i) => `column${i + 1}`).join(", ");
     text =
       `insert into findings (${INSERT_COLUMNS.join(", ")}, status, status_reason, status_by, status_expires_at, first_seen, updated_at) ` +
       `select ${values}, 'open', null, null, null, ${seen}, ${updated} ` +
-      `from (values ${placeholders(dialect, rows, INSERT_COLUMNS.length, cast, first)}) as v ` +
+      `from (values ${placeholders(caps, rows, INSERT_COLUMNS.length, cast, first)}) as v ` +
       // A concurrent run (an inventory report during a full re-match on PostgreSQL) may have inserted
       // the same finding first: it stands, and this copy is dropped rather than failing the whole run.
       // (`where true` tells SQLite's parser the ON CONFLICT is the upsert, not a join constraint.)
@@ -113,12 +114,12 @@ function statement(dialect: DialectName, kind: "insert" | "update" | "fix", rows
       .map((c) => `${c} = v.${c}`)
       .join(", ");
     text =
-      `with v (${UPDATE_COLUMNS.join(", ")}) as (values ${placeholders(dialect, rows, UPDATE_COLUMNS.length, cast)}) ` +
+      `with v (${UPDATE_COLUMNS.join(", ")}) as (values ${placeholders(caps, rows, UPDATE_COLUMNS.length, cast)}) ` +
       `update findings set ${set} from v where findings.id = v.id`;
   } else {
     const offset = 3;
-    const ids = Array.from({ length: rows }, (_, i) => (dialect === "postgres" ? `$${i + 1 + offset}` : "?"));
-    const [reason, by, at] = dialect === "postgres" ? ["$1", "$2", "$3"] : ["?", "?", "?"];
+    const ids = Array.from({ length: rows }, (_, i) => param(caps, i + 1 + offset));
+    const [reason, by, at] = [param(caps, 1), param(caps, 2), param(caps, 3)];
     text =
       `update findings set status = 'fixed', status_reason = ${reason}, status_by = ${by}, ` +
       `status_expires_at = null, updated_at = ${at} where id in (${ids.join(", ")})`;
@@ -131,11 +132,11 @@ function statement(dialect: DialectName, kind: "insert" | "update" | "fix", rows
 /** The bulk writes of one re-match, bound to its transaction. */
 export class FindingWriter {
   readonly #trx: Kysely<Database>;
-  readonly #dialect: DialectName;
+  readonly #caps: StoreCapabilities;
 
   constructor(trx: Kysely<Database>) {
     this.#trx = trx;
-    this.#dialect = dialectOf(trx);
+    this.#caps = capabilitiesOf(trx);
   }
 
   /** Inserts new findings: open, first seen and updated at `now`. */
@@ -143,11 +144,9 @@ export class FindingWriter {
     for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) {
       const chunk = rows.slice(i, i + ROWS_PER_STATEMENT);
       const at = now.toISOString();
-      const params: unknown[] = this.#dialect === "postgres" ? [at] : [at, at];
+      const params: unknown[] = this.#caps.placeholders === "numbered" ? [at] : [at, at];
       for (const row of chunk) for (const c of INSERT_COLUMNS) params.push(row[c]);
-      await this.#trx.executeQuery(
-        CompiledQuery.raw(statement(this.#dialect, "insert", chunk.length), params),
-      );
+      await this.#trx.executeQuery(CompiledQuery.raw(statement(this.#caps, "insert", chunk.length), params));
     }
   }
 
@@ -156,9 +155,7 @@ export class FindingWriter {
       const chunk = rows.slice(i, i + ROWS_PER_STATEMENT);
       const params: unknown[] = [];
       for (const row of chunk) for (const c of UPDATE_COLUMNS) params.push(row[c]);
-      await this.#trx.executeQuery(
-        CompiledQuery.raw(statement(this.#dialect, "update", chunk.length), params),
-      );
+      await this.#trx.executeQuery(CompiledQuery.raw(statement(this.#caps, "update", chunk.length), params));
     }
   }
 
@@ -167,7 +164,7 @@ export class FindingWriter {
     for (let i = 0; i < ids.length; i += IDS_PER_STATEMENT) {
       const chunk = ids.slice(i, i + IDS_PER_STATEMENT);
       await this.#trx.executeQuery(
-        CompiledQuery.raw(statement(this.#dialect, "fix", chunk.length), [
+        CompiledQuery.raw(statement(this.#caps, "fix", chunk.length), [
           reason,
           by,
           at.toISOString(),

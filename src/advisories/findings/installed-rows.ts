@@ -4,8 +4,9 @@
  * rows of the affected ones).
  */
 import { CompiledQuery, type Kysely, sql } from "kysely";
+import { capabilitiesOf } from "../../store/capabilities.js";
+import { TemporaryTable, type TemporaryTableSpec } from "../../store/raw-sql.js";
 import type { Database, InstalledPackagesTable } from "../../store/schema.js";
-import { dialectOf } from "../../store/store.js";
 import { ecosystemParts, matchName } from "../matching/ecosystem-key.js";
 import type { AdvisoryKey } from "./advisory-loader.js";
 
@@ -109,11 +110,26 @@ export async function installedRowsForKeys(
 export async function distinctPackageVersions(db: Kysely<Database>): Promise<PackageVersion[]> {
   // SQLite would otherwise walk the (ecosystem, name) index and fetch every row from it at random;
   // one sequential scan of the table is many times faster on a large fleet.
-  const from = dialectOf(db) === "sqlite" ? sql`installed_packages not indexed` : sql`installed_packages`;
+  const from = capabilitiesOf(db).notIndexedHint
+    ? sql`installed_packages not indexed`
+    : sql`installed_packages`;
   const result = await sql<PackageVersion>`
     select distinct ecosystem, name, version, source_name, source_version from ${from}`.execute(db);
   return result.rows;
 }
+
+const VERSIONS_TABLE: TemporaryTableSpec = {
+  name: "rematch_versions",
+  columns: [
+    { name: "ecosystem", type: "text" },
+    { name: "name", type: "text" },
+    { name: "version", type: "text" },
+    { name: "sn", type: "text" },
+    { name: "sv", type: "text" },
+    { name: "k", type: "integer" },
+  ],
+  key: ["ecosystem", "name", "version", "sn", "sv"],
+};
 
 /** An installed row of one of the given package versions: `k` is the version's position in the list. */
 export interface FannedRow {
@@ -132,38 +148,22 @@ export async function installedRowsOfVersions(
   trx: Kysely<Database>,
   versions: readonly PackageVersion[],
 ): Promise<FannedRow[]> {
-  const postgres = dialectOf(trx) === "postgres";
-  const table = postgres ? "rematch_versions" : "temp.rematch_versions";
-  const run = (text: string, params: readonly unknown[] = []) =>
-    trx.executeQuery(CompiledQuery.raw(text, [...params]));
-  await run(`drop table if exists ${table}`);
-  await run(
-    `create temporary table rematch_versions (ecosystem text not null, name text not null, version text not null, ` +
-      `sn text not null, sv text not null, k integer not null, primary key (ecosystem, name, version, sn, sv))` +
-      (postgres ? " on commit drop" : " without rowid"),
+  const temp = new TemporaryTable(trx, VERSIONS_TABLE);
+  const table = temp.ref;
+  await temp.create();
+  await temp.fill(
+    versions.map((v, k) => [v.ecosystem, v.name, v.version, v.source_name ?? "", v.source_version ?? "", k]),
+    ROWS_PER_INSERT,
   );
-  for (let i = 0; i < versions.length; i += ROWS_PER_INSERT) {
-    const chunk = versions.slice(i, i + ROWS_PER_INSERT);
-    const params: unknown[] = [];
-    const tuples = chunk.map((v, j) => {
-      params.push(v.ecosystem, v.name, v.version, v.source_name ?? "", v.source_version ?? "", i + j);
-      const n = params.length - 6;
-      return postgres
-        ? `($${n + 1}, $${n + 2}, $${n + 3}, $${n + 4}, $${n + 5}, cast($${n + 6} as integer))`
-        : "(?, ?, ?, ?, ?, ?)";
-    });
-    await run(`insert into ${table} values ${tuples.join(", ")}`, params);
-  }
-  if (postgres) await run("analyze rematch_versions");
   const on =
     "t.ecosystem = ip.ecosystem and t.name = ip.name and t.version = ip.version " +
     "and t.sn = coalesce(ip.source_name, '') and t.sv = coalesce(ip.source_version, '')";
   // SQLite: CROSS JOIN keeps the installed table as the outer loop, scanned once in order.
-  const text = postgres
-    ? `select ip.asset_id, ip.arch, t.k from installed_packages ip join rematch_versions t on ${on}`
-    : `select ip.asset_id, ip.arch, t.k from installed_packages as ip not indexed cross join ${table} as t on ${on}`;
+  const text = capabilitiesOf(trx).notIndexedHint
+    ? `select ip.asset_id, ip.arch, t.k from installed_packages as ip not indexed cross join ${table} as t on ${on}`
+    : `select ip.asset_id, ip.arch, t.k from installed_packages ip join ${table} t on ${on}`;
   const result = await trx.executeQuery<FannedRow>(CompiledQuery.raw(text, []));
   // A failed transaction rolls the temporary table back with it; only success needs the drop.
-  await run(`drop table ${table}`);
+  await temp.drop();
   return result.rows.map((r) => ({ asset_id: r.asset_id, arch: r.arch, k: Number(r.k) }));
 }

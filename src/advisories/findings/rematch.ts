@@ -92,6 +92,12 @@ const emptyDelta = (): FindingsDelta => ({
   stats: emptyMatchStats(),
 });
 
+/**
+ * Runs are long and write many rows: each commits on its own (see WriteOptions), and on PostgreSQL runs
+ * again from the start when it loses a deadlock to an inventory report.
+ */
+const LONG_WRITE = { alone: true } as const;
+
 /** Findings written per batch of a run. */
 const BATCH = 5000;
 /** Assets compared at a time in a full re-match (see rematchAll). */
@@ -424,7 +430,7 @@ export async function rematchPackages(
     const parts = ecosystemParts(k.ecosystem);
     if (parts.supported) canonical.push({ ecosystem: parts.base, name: k.name });
   }
-  return ctx.store.db.transaction().execute(async (trx) => {
+  return ctx.store.write(async (trx) => {
     const rows = await installedRowsForKeys(trx, canonical);
     const identities = new Set(rows.map((r) => `${r.asset_id}\u0000${identityOf(r)}`));
     const stored = await storedFindingsOf(
@@ -440,7 +446,7 @@ export async function rematchPackages(
       targetId: "packages",
       extra: { keys: canonical.slice(0, AUDITED_IDS), keyCount: canonical.length },
     });
-  });
+  }, LONG_WRITE);
 }
 
 /**
@@ -507,7 +513,7 @@ export async function rematchAll(
     options.onPhase?.(name, at - lap);
     lap = at;
   };
-  return ctx.store.db.transaction().execute(async (trx) => {
+  return ctx.store.write(async (trx) => {
     const now = ctx.now();
     const policy = await findingsPolicy(trx);
     // Versions with and without a source, or with an empty one, are the same package to the matcher.
@@ -608,7 +614,7 @@ export async function rematchAll(
     }
     phase("findings compared and written");
     return finishRun(trx, setup, tally, { trigger: "full", targetType: "findings", targetId: "all" });
-  });
+  }, LONG_WRITE);
 }
 
 /** Above this many CVEs (a daily EPSS file names them all) every unresolved finding is read instead. */
@@ -672,7 +678,7 @@ async function findingsNaming(
 export async function refreshRiskForCves(ctx: ServiceContext, cves: string[]): Promise<number> {
   const wanted = new Set(cves);
   if (wanted.size === 0) return 0;
-  return ctx.store.db.transaction().execute(async (trx) => {
+  return ctx.store.write(async (trx) => {
     const rows = (await findingsNaming(trx, wanted)).filter((row) =>
       (JSON.parse(row.aliases) as string[]).some((id) => wanted.has(cveOf(id) ?? id)),
     );
@@ -730,5 +736,5 @@ export async function refreshRiskForCves(ctx: ServiceContext, cves: string[]): P
       extra: { cves: wanted.size },
     });
     return delta.updated + delta.reopened;
-  });
+  }, LONG_WRITE);
 }

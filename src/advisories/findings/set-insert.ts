@@ -8,8 +8,9 @@
  */
 import { CompiledQuery, type Kysely } from "kysely";
 import type { ChangeClass } from "../../policy/schema.js";
+import { capabilitiesOf } from "../../store/capabilities.js";
+import { TemporaryTable, type TemporaryTableSpec } from "../../store/raw-sql.js";
 import type { Database } from "../../store/schema.js";
-import { dialectOf } from "../../store/store.js";
 import { findingIdBlock } from "./finding-id.js";
 import type { PackageVersion } from "./installed-rows.js";
 import type { FindingFacts } from "./reconcile.js";
@@ -36,14 +37,7 @@ export interface AssetDue {
   due: Readonly<Record<ChangeClass, string | null>>;
 }
 
-interface TempTable {
-  name: string;
-  /** Column definitions; the PostgreSQL type of each value is its column's (see fill()). */
-  columns: ReadonlyArray<{ name: string; type: "text" | "integer" | "double precision"; nullable?: boolean }>;
-  key: readonly string[];
-}
-
-const VERSIONS: TempTable = {
+const VERSIONS: TemporaryTableSpec = {
   name: "rematch_set_versions",
   columns: [
     { name: "ecosystem", type: "text" },
@@ -56,7 +50,7 @@ const VERSIONS: TempTable = {
   key: ["ecosystem", "name", "version", "sn", "sv"],
 };
 
-const FACTS: TempTable = {
+const FACTS: TemporaryTableSpec = {
   name: "rematch_set_facts",
   columns: [
     { name: "k", type: "integer" },
@@ -76,7 +70,7 @@ const FACTS: TempTable = {
   key: ["k", "kind", "vuln_id"],
 };
 
-const ASSETS: TempTable = {
+const ASSETS: TemporaryTableSpec = {
   name: "rematch_set_assets",
   columns: [
     { name: "asset_id", type: "text" },
@@ -87,55 +81,6 @@ const ASSETS: TempTable = {
   ],
   key: ["asset_id"],
 };
-
-class Temp {
-  readonly #trx: Kysely<Database>;
-  readonly #postgres: boolean;
-
-  constructor(trx: Kysely<Database>) {
-    this.#trx = trx;
-    this.#postgres = dialectOf(trx) === "postgres";
-  }
-
-  /** The name to use in statements: SQLite's temporary schema is named so it cannot meet a real table. */
-  ref(t: TempTable): string {
-    return this.#postgres ? t.name : `temp.${t.name}`;
-  }
-
-  async run(text: string, params: readonly unknown[] = []): Promise<bigint | undefined> {
-    const result = await this.#trx.executeQuery(CompiledQuery.raw(text, [...params]));
-    return result.numAffectedRows;
-  }
-
-  async create(t: TempTable): Promise<void> {
-    await this.run(`drop table if exists ${this.ref(t)}`);
-    const columns = t.columns.map((c) => `${c.name} ${c.type}${c.nullable ? "" : " not null"}`).join(", ");
-    await this.run(
-      `create temporary table ${t.name} (${columns}, primary key (${t.key.join(", ")}))` +
-        (this.#postgres ? " on commit drop" : " without rowid"),
-    );
-  }
-
-  /** Inserts rows (values in column order); PostgreSQL gets each value cast to its column's type. */
-  async fill(t: TempTable, rows: ReadonlyArray<readonly unknown[]>): Promise<void> {
-    for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
-      const params: unknown[] = [];
-      const tuples = rows.slice(i, i + ROWS_PER_INSERT).map((row) => {
-        const values = t.columns.map((c, j) => {
-          params.push(row[j] ?? null);
-          return this.#postgres ? `cast($${params.length} as ${c.type})` : "?";
-        });
-        return `(${values.join(", ")})`;
-      });
-      await this.run(`insert into ${this.ref(t)} values ${tuples.join(", ")}`, params);
-    }
-    if (this.#postgres) await this.run(`analyze ${t.name}`);
-  }
-
-  async drop(t: TempTable): Promise<void> {
-    await this.run(`drop table ${this.ref(t)}`);
-  }
-}
 
 const FINDING_COLUMNS =
   "id, asset_id, ecosystem, package_name, arch, installed_version, vuln_id, advisory_ids, aliases, " +
@@ -153,15 +98,18 @@ export async function insertAllFindings(
   assets: readonly AssetDue[],
   now: Date,
 ): Promise<number> {
-  const postgres = dialectOf(trx) === "postgres";
-  const temp = new Temp(trx);
-  for (const t of [VERSIONS, FACTS, ASSETS]) await temp.create(t);
-  await temp.fill(
-    VERSIONS,
+  const caps = capabilitiesOf(trx);
+  const versions = new TemporaryTable(trx, VERSIONS);
+  const factsOf = new TemporaryTable(trx, FACTS);
+  const assetsOf = new TemporaryTable(trx, ASSETS);
+  const run = async (text: string, params: readonly unknown[]) =>
+    (await trx.executeQuery(CompiledQuery.raw(text, [...params]))).numAffectedRows;
+  for (const t of [versions, factsOf, assetsOf]) await t.create();
+  await versions.fill(
     affected.map((v, k) => [v.ecosystem, v.name, v.version, v.source_name ?? "", v.source_version ?? "", k]),
+    ROWS_PER_INSERT,
   );
-  await temp.fill(
-    FACTS,
+  await factsOf.fill(
     facts.map(({ k, kind, n, facts: f }) => [
       k,
       kind,
@@ -177,10 +125,11 @@ export async function insertAllFindings(
       f.riskScore,
       f.class,
     ]),
+    ROWS_PER_INSERT,
   );
-  await temp.fill(
-    ASSETS,
+  await assetsOf.fill(
     assets.map((a) => [a.assetId, a.kind, a.due.emergency, a.due.high, a.due.routine]),
+    ROWS_PER_INSERT,
   );
   const at = now.toISOString();
   const { prefix } = findingIdBlock(now.getTime());
@@ -197,26 +146,27 @@ export async function insertAllFindings(
     "advisory_ids, aliases, fixed_version, severity_score, severity_vector, epss, kev, risk_score, class, due_at";
   const identity = "asset_id, ecosystem, package_name, arch, vuln_id";
   let inserted: number | undefined;
-  if (postgres) {
-    // Two installed versions of one package make one finding, of the version that sorts first as text
-    // (as the reconciler); `collate "C"` compares as JavaScript does. A concurrent inventory report
-    // may have inserted a finding first: it stands, as in bulk-write.ts.
-    const n = await temp.run(
+  if (caps.distinctOn) {
+    // PostgreSQL (DISTINCT ON, concurrent writers): two installed versions of one package make one
+    // finding, of the version that sorts first as text (as the reconciler); `collate "C"` compares as
+    // JavaScript does. A concurrent inventory report may have inserted a finding first: it stands,
+    // as in bulk-write.ts.
+    const n = await run(
       `insert into findings (${FINDING_COLUMNS}) ` +
         `select cast($1 as text) || lpad(to_hex(row_number() over ()), 12, '0'), asset_id, ecosystem, package_name, arch, installed_version, vuln_id, ${rest}, ` +
         `'open', null, null, null, cast($2 as text), cast($2 as text) from (` +
         `select distinct on (ip.asset_id, ip.ecosystem, ip.name, ip.arch, f.vuln_id) ${fanned} ` +
-        `from installed_packages ip join ${temp.ref(VERSIONS)} t on ${on} ` +
-        `join ${temp.ref(ASSETS)} a on a.asset_id = ip.asset_id ` +
-        `join ${temp.ref(FACTS)} f on f.k = t.k and f.kind = a.kind ` +
+        `from installed_packages ip join ${versions.ref} t on ${on} ` +
+        `join ${assetsOf.ref} a on a.asset_id = ip.asset_id ` +
+        `join ${factsOf.ref} f on f.k = t.k and f.kind = a.kind ` +
         `order by ip.asset_id, ip.ecosystem, ip.name, ip.arch, f.vuln_id, ip.version collate "C") as s ` +
         `on conflict (${identity}) do nothing`,
       [prefix, at],
     );
     inserted = n === undefined ? undefined : Number(n);
   } else {
-    // SQLite: CROSS JOIN keeps the installed table as the outer loop, scanned once in order. The id is
-    // numbered by installed row and vulnerability: a window function (row_number) would make SQLite
+    // SQLite (rowids, NOT INDEXED, one writer): CROSS JOIN keeps the installed table as the outer
+    // loop, scanned once in order. The id is numbered by installed row and vulnerability: a window function (row_number) would make SQLite
     // hold every row before inserting, which nearly doubles the statement's time. (Past 2^32 installed
     // rows the number takes more than twelve digits: longer ids, still unique.) A second
     // installed version of the same package replaces the first only if it sorts first as text (SQLite
@@ -225,19 +175,19 @@ export async function insertAllFindings(
       .split(", ")
       .map((c) => `${c} = excluded.${c}`)
       .join(", ");
-    await temp.run(
+    await run(
       `insert into findings (${FINDING_COLUMNS}) ` +
         `select ? || printf('%012x', ip.rowid * 65536 + f.n), ${fanned}, 'open', null, null, null, ?, ? ` +
-        `from installed_packages as ip not indexed cross join ${temp.ref(VERSIONS)} as t on ${on} ` +
-        `join ${temp.ref(ASSETS)} as a on a.asset_id = ip.asset_id ` +
-        `join ${temp.ref(FACTS)} as f on f.k = t.k and f.kind = a.kind ` +
+        `from installed_packages as ip not indexed cross join ${versions.ref} as t on ${on} ` +
+        `join ${assetsOf.ref} as a on a.asset_id = ip.asset_id ` +
+        `join ${factsOf.ref} as f on f.k = t.k and f.kind = a.kind ` +
         `where true on conflict (${identity}) do update set installed_version = excluded.installed_version, ${set} ` +
         "where excluded.installed_version < findings.installed_version",
       [prefix, at, at],
     );
   }
   // A failed transaction rolls the temporary tables back with it; only success needs the drop.
-  for (const t of [VERSIONS, FACTS, ASSETS]) await temp.drop(t);
+  for (const t of [versions, factsOf, assetsOf]) await t.drop();
   // PostgreSQL counts the rows inserted (another run's findings may have committed meanwhile); SQLite
   // would count a replaced duplicate too, but has no concurrent writer, so the table's count is exact.
   if (inserted !== undefined) return inserted;

@@ -15,8 +15,8 @@ import {
 } from "../../domain/errors.js";
 import { type Actor, actorLabel, type Permission, roleAllows } from "../../domain/roles.js";
 import type { ServiceContext } from "../../service/context.js";
+import { forUpdate } from "../../store/locks.js";
 import type { Database } from "../../store/schema.js";
-import { dialectOf } from "../../store/store.js";
 import { parseExpiry } from "./expiry.js";
 import type { Finding, FindingStatus } from "./finding.js";
 import { getFinding } from "./query.js";
@@ -79,7 +79,7 @@ async function transition(
       .selectFrom("findings")
       .select(["id", "status", "asset_id", "package_name", "vuln_id", "installed_version"])
       .where("id", "=", findingId)
-      .$if(dialectOf(trx) === "postgres", (q) => q.forUpdate())
+      .$call(forUpdate(trx))
       .executeTakeFirst();
     if (!row) throw new NotFoundError(`no finding ${findingId}`);
     if (!(change.from as readonly string[]).includes(row.status))

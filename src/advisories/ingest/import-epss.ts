@@ -51,7 +51,7 @@ export async function importEpss(
   const modelVersion = first?.modelVersion ?? null;
   const scoreDate = first?.scoreDate ?? null;
   const now = ctx.now();
-  const { summary, changed } = await ctx.store.db.transaction().execute(async (trx) => {
+  const { summary, changed } = await ctx.store.write(async (trx) => {
     await lockAdvisoryImports(trx);
     const cves = [...rows.keys()];
     const stored = new Map<string, EpssScoresTable>();

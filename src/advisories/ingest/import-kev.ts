@@ -51,7 +51,7 @@ export async function importKev(ctx: ServiceContext, actor: Actor, catalog: KevC
     rows.set(entry.cveID, rowOf(catalog.catalogVersion, entry));
   }
   const now = ctx.now();
-  const { summary, touched } = await ctx.store.db.transaction().execute(async (trx) => {
+  const { summary, touched } = await ctx.store.write(async (trx) => {
     await lockAdvisoryImports(trx);
     const stored = new Map(
       (await trx.selectFrom("kev_entries").selectAll().execute()).map((r) => [r.cve, r]),

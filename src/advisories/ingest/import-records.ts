@@ -101,7 +101,7 @@ export async function importAdvisoryRecords(
   if (records.length === 0) return { ...EMPTY_BATCH_SUMMARY };
   const prepared = records.map(advisoryRows);
   const now = ctx.now();
-  const { summary, keys } = await ctx.store.db.transaction().execute(async (trx) => {
+  const { summary, keys } = await ctx.store.write(async (trx) => {
     await lockAdvisoryImports(trx);
     const stored = await storedStates(trx, [...new Set(prepared.map((p) => p.advisory.id))]);
     // Records are decided in order, so a later copy of an id in the same batch sees the earlier one.

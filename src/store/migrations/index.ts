@@ -3,11 +3,21 @@ import * as m0001 from "./0001-initial.js";
 import * as m0002 from "./0002-advisories.js";
 import * as m0003 from "./0003-changes.js";
 import * as m0004 from "./0004-outbox.js";
+import * as m0009 from "./0009-schema-meta.js";
+
+/**
+ * A migration module. `breaking = true` marks one that code released before it cannot work with (a
+ * dropped or renamed column, a changed meaning): older replicas then refuse the store. Default: additive.
+ */
+export interface MigrationModule extends Migration {
+  readonly breaking?: boolean;
+}
 
 /** Every migration, in order. Names never change once released. */
-export const MIGRATIONS: Record<string, Migration> = {
+export const MIGRATIONS: Record<string, MigrationModule> = {
   "0001-initial": m0001,
   "0002-advisories": m0002,
   "0003-changes": m0003,
   "0004-outbox": m0004,
+  "0009-schema-meta": m0009,
 };

@@ -1,4 +1,4 @@
-/** Retry delays: exponential growth from 5 s, capped at one hour. */
+/** Retry delays with full jitter: notification delivery (5 s up to an hour by default) and the store's transaction retries. */
 export const BACKOFF_BASE_MS = 5_000;
 export const BACKOFF_CAP_MS = 60 * 60 * 1000;
 

@@ -1,0 +1,50 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { backoffDelayMs } from "../domain/backoff.js";
+
+export interface RetryPolicy {
+  /** Attempts in all, the first included. */
+  attempts: number;
+  baseMs: number;
+  capMs: number;
+  /** Source of jitter in [0, 1). */
+  random?: () => number;
+}
+
+/**
+ * PostgreSQL aborts one of two transactions that cannot both commit (serialization_failure) or that
+ * wait on each other (deadlock_detected); run again from the start, the loser usually succeeds.
+ */
+export const TRANSACTION_RETRY_STATES: ReadonlySet<string> = new Set(["40001", "40P01"]);
+/** cannot_connect_now: the server is starting up, shutting down or in recovery. */
+export const CONNECT_RETRY_STATES: ReadonlySet<string> = new Set(["57P03"]);
+
+export const TRANSACTION_RETRY: RetryPolicy = { attempts: 6, baseMs: 20, capMs: 1_000 };
+/** About half a minute in all: long enough for a server to finish starting up. */
+export const CONNECT_RETRY: RetryPolicy = { attempts: 12, baseMs: 250, capMs: 5_000 };
+
+/** The SQLSTATE of a PostgreSQL error (the `code` that pg sets), if any. */
+export function sqlState(err: unknown): string | undefined {
+  const code = typeof err === "object" && err !== null && "code" in err ? err.code : undefined;
+  return typeof code === "string" && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
+}
+
+/**
+ * Runs `attempt` until it succeeds, fails with an error whose SQLSTATE is not in `states`, or has had
+ * its attempts; waits a jittered, exponentially growing delay between attempts so the losers of one
+ * conflict do not collide again.
+ */
+export async function retrying<T>(
+  states: ReadonlySet<string>,
+  policy: RetryPolicy,
+  attempt: (n: number) => Promise<T>,
+): Promise<T> {
+  for (let n = 1; ; n++) {
+    try {
+      return await attempt(n);
+    } catch (err) {
+      const state = sqlState(err);
+      if (n >= policy.attempts || state === undefined || !states.has(state)) throw err;
+      await sleep(backoffDelayMs(n, policy.random, policy.baseMs, policy.capMs));
+    }
+  }
+}

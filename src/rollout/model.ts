@@ -45,10 +45,14 @@ export const ASSET_STATES = [
 export type AssetState = (typeof ASSET_STATES)[number];
 
 /**
- * Out of service: from the start of its install until its verification passes or it is reverted
- * (invariant 1 counts these). A failed asset stays out of service until it is reverted or skipped.
+ * Out of service (invariant 1 counts these). The engine moves an asset to `snapshotting` when it
+ * dispatches its patch operation and to `reverting` when it dispatches a revert, so an asset counts
+ * from the moment it is handed to the host (stricter than from the start of its install) until its
+ * verification passes (`done`) or it is reverted. A failed asset stays out of service until it is
+ * reverted or skipped.
  */
 export const UNAVAILABLE_ASSET_STATES: readonly AssetState[] = [
+  "snapshotting",
   "applying",
   "verifying",
   "failed",

@@ -4,7 +4,7 @@
  * Plain JSON (no Dates), so a stored plan reads back the same.
  */
 import type { Asset } from "../domain/inventory.js";
-import type { Policy } from "../policy/schema.js";
+import type { Policy, Verification } from "../policy/schema.js";
 
 /** The `ring` of the phases that hold the assets no ordering ring matches. */
 export const IMPLICIT_RING = "(rest)";
@@ -57,4 +57,98 @@ export interface PlanInput {
   now: Date;
   /** Requested earliest start. */
   notBefore?: Date;
+}
+
+// ---- version 2: what the rollout engine executes -------------------------------------------------------
+
+/**
+ * A gate between steps, as data the engine evaluates (src/gates/ has one evaluator per kind). Later
+ * kinds (metric analysis, a canary judge) join this union and the registry without changing the engine.
+ */
+export type PlanGate =
+  /** Every asset of the phase verified: the new version read back, every health check passed, heartbeating. */
+  | { kind: "health" }
+  /** At most `max` failed assets in the phase (and the plan's total budget across phases). */
+  | { kind: "failure-budget"; max: number }
+  /** Wait this long after the phase's last asset was verified, then check health again. */
+  | { kind: "observation"; ms: number }
+  /** Before the next ring starts: wait this long after this phase passed. */
+  | { kind: "soak"; ms: number; nextRing: string }
+  /** The next ring gets exactly the artifact this ring verified (its sha256 is pinned in the plan). */
+  | { kind: "exact-promotion"; fromRing: string; toRing: string }
+  /** After the last phase: every patched asset of the change verified once more. */
+  | { kind: "final-verification" }
+  /** The phase fails when it has not passed this long after it started. */
+  | { kind: "progress-deadline"; ms: number };
+
+export type PlanGateKind = PlanGate["kind"];
+
+/** A target: an asset whose installed version of the package is below the change's. */
+export interface PlanTarget {
+  id: string;
+  name: string;
+  environment: string;
+  group: string;
+  region: string;
+  fromVersion: string;
+  toVersion: string;
+}
+
+export type SkipReason = "up-to-date" | "not-installed" | "excluded";
+
+/** An asset the selector matched that the change does not patch, and why. */
+export interface PlanSkip {
+  id: string;
+  name: string;
+  reason: SkipReason;
+  /** The installed version (null when the package is not installed). */
+  installedVersion: string | null;
+}
+
+export interface PlanPhaseV2 {
+  name: string;
+  kind: "canary" | "wave";
+  ring: string | null;
+  /** Asset ids in execution order, with their names for people. */
+  assets: Array<{ id: string; name: string }>;
+  /** Ids, split so that at most maxUnavailable per group and region are out at once (for the estimate). */
+  batches: string[][];
+  start: string;
+  observeMs: number;
+  failureBudget: number;
+  gates: PlanGate[];
+}
+
+export interface PlanV2 {
+  version: 2;
+  policy: { name: string; version: number; hash: string };
+  selector: string;
+  emergency: boolean;
+  timezone: string;
+  createdAt: string;
+  patch: { ecosystem: string; package: string; version: string; artifactSha256: string | null };
+  targets: PlanTarget[];
+  skipped: PlanSkip[];
+  phases: PlanPhaseV2[];
+  /** Most assets out of service at once, per group and per region of the targets (invariant 1). */
+  maxUnavailable: { group: Record<string, number>; region: Record<string, number> };
+  totalFailureBudget: number;
+  progressDeadlineMs: number;
+  notifyBeforeMs: number;
+  rollback: "automatic" | "manual";
+  /** The policy's verification section, frozen with the plan; placeholders are filled per asset. */
+  verification: Verification;
+  /** After the last phase (a gate of kind final-verification). */
+  finalVerification: boolean;
+  schedule: { start: string | null; window: string | null; reason: string };
+  warnings: string[];
+  /** As `terraform plan` ends: what the change would do. */
+  summary: {
+    toPatch: number;
+    skipped: number;
+    phases: number;
+    rings: number;
+    earliestStart: string | null;
+    estimatedEnd: string | null;
+  };
 }

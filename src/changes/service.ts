@@ -90,6 +90,7 @@ export async function insertChange(
     reviewed_at: null,
     review_reason: null,
     starting_soon_for: null,
+    rollout_id: null,
     created_at: at,
     updated_at: at,
   };

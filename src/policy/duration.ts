@@ -3,15 +3,16 @@
  * them. Durations are elapsed time: `1d` is 24 hours, also across a DST change.
  */
 
-const UNIT_MS = { d: 86_400_000, h: 3_600_000, m: 60_000, s: 1_000 } as const;
+const UNIT_MS = { d: 86_400_000, h: 3_600_000, m: 60_000, s: 1_000, ms: 1 } as const;
 
 // Units in descending order, each at most once, so `1d12h` reads one way only and `12h1d` is a typo.
-const DURATION_RE = /^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/;
+// Milliseconds are for health-check intervals and the short observations of test fleets.
+const DURATION_RE = /^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$/;
 
 /** The hint every duration error ends with. */
 export const DURATION_HINT = "use e.g. 30m, 4h, 2d";
 
-/** True when `text` is a duration this module reads: `0` or units d, h, m, s in that order. */
+/** True when `text` is a duration this module reads: `0` or units d, h, m, s, ms in that order. */
 export function isDuration(text: string): boolean {
   return parseDurationOrUndefined(text) !== undefined;
 }
@@ -22,12 +23,13 @@ function parseDurationOrUndefined(text: string): number | undefined {
   if (trimmed === "") return undefined;
   const m = DURATION_RE.exec(trimmed);
   if (!m) return undefined;
-  const [, d, h, min, s] = m;
+  const [, d, h, min, s, ms] = m;
   return (
     Number(d ?? 0) * UNIT_MS.d +
     Number(h ?? 0) * UNIT_MS.h +
     Number(min ?? 0) * UNIT_MS.m +
-    Number(s ?? 0) * UNIT_MS.s
+    Number(s ?? 0) * UNIT_MS.s +
+    Number(ms ?? 0)
   );
 }
 
@@ -45,7 +47,8 @@ export function parseDuration(text: string | number): number {
 /** Formats milliseconds the way policies write them (`1d12h`, `4h`, `90s` → `1m30s`); `0` for zero. */
 export function formatDuration(ms: number): string {
   if (ms <= 0) return "0";
-  let rest = Math.round(ms / 1000) * 1000;
+  // Whole seconds above a minute; below it the milliseconds a short interval was written with.
+  let rest = ms >= 60_000 ? Math.round(ms / 1000) * 1000 : Math.round(ms);
   let out = "";
   for (const [unit, size] of Object.entries(UNIT_MS)) {
     const n = Math.floor(rest / size);

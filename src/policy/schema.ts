@@ -20,7 +20,7 @@ const durationError = (iss: { input?: unknown }): string =>
 
 export const DurationSchema = z
   .union([z.literal(0), z.string().refine(isDuration, { error: durationError })], { error: durationError })
-  .meta({ description: "Elapsed time: 30s, 15m, 2h, 7d, 1d12h (units d, h, m, s in that order) or 0." });
+  .meta({ description: "Elapsed time: 30s, 15m, 2h, 7d, 1d12h (units d, h, m, s, ms in that order) or 0." });
 
 const AMOUNT_HINT = "use a count such as 10 or a percentage such as 25%";
 
@@ -417,6 +417,73 @@ export const NotificationsSchema = z.strictObject({
   webhooks: z.array(WebhookSchema).default([]),
 });
 
+// ---- verification ------------------------------------------------------------------------------------
+
+/**
+ * A check the agent runs on the host after an install and after a rollback: `http` (GET a URL, expect
+ * a status and optionally a body match) or `command` (run argv without a shell, expect an exit code).
+ * Strings may refer to the asset's fields and labels (`{{labels.health-port}}`, `{{name}}`,
+ * `{{group}}`), filled in per asset. One object with both kinds' fields, so every error names its field.
+ */
+export const HealthCheckSchema = z
+  .strictObject({
+    name: NameSchema,
+    http: z
+      .string()
+      .min(1)
+      .max(2000)
+      .optional()
+      .meta({ description: "URL to GET, e.g. http://127.0.0.1:{{labels.health-port}}/health" }),
+    expectStatus: z.number().int().min(100).max(599).default(200),
+    bodyMatch: z
+      .string()
+      .max(500)
+      .optional()
+      .meta({ description: "A regular expression the body must match." }),
+    command: z
+      .array(z.string({ error: "each argument must be a string (quote it in YAML)" }).max(4000))
+      .min(1, { error: "command needs at least the program" })
+      .max(100)
+      .optional()
+      .meta({ description: "argv, run without a shell, e.g. [systemctl, is-active, nginx]" }),
+    expectExit: z.number().int().min(0).max(255).default(0),
+    timeout: DurationSchema.default("5s").meta({ description: "How long one try may take." }),
+    retries: z
+      .number()
+      .int({ error: "retries must be a whole number" })
+      .min(0)
+      .max(100)
+      .default(0)
+      .meta({ description: "Tries after the first that fails, before the check fails." }),
+    interval: DurationSchema.default("1s").meta({ description: "Wait between tries." }),
+  })
+  .superRefine((c, ctx) => {
+    if ((c.http === undefined) === (c.command === undefined)) {
+      ctx.addIssue({
+        code: "custom",
+        path: [],
+        message: "a health check has either `http: URL` or `command: [argv…]`",
+      });
+    }
+    if (c.bodyMatch !== undefined) {
+      try {
+        new RegExp(c.bodyMatch);
+      } catch {
+        ctx.addIssue({
+          code: "custom",
+          path: ["bodyMatch"],
+          message: "bodyMatch is not a regular expression",
+        });
+      }
+    }
+  });
+
+export const VerificationSchema = z.strictObject({
+  healthChecks: z.array(HealthCheckSchema).default([]).meta({
+    description: "Checks run on each asset after its install and after a rollback; all must pass.",
+  }),
+});
+
 // ---- the policy --------------------------------------------------------------------------------------
 
 function uniqueNames(items: unknown, at: readonly (string | number)[], ctx: z.RefinementCtx): void {
@@ -444,6 +511,7 @@ export const PolicySchema = z
     freezes: z.array(FreezeSchema).default([]).meta({ description: "When no change may start." }),
     approvals: ApprovalsSchema.prefault({}),
     rollout: RolloutSchema.prefault({}),
+    verification: VerificationSchema.prefault({}),
     ordering: z
       .array(RingSchema)
       .default([])
@@ -454,6 +522,7 @@ export const PolicySchema = z
     uniqueNames(p.maintenanceWindows, ["maintenanceWindows"], ctx);
     uniqueNames(p.freezes, ["freezes"], ctx);
     uniqueNames(p.notifications?.webhooks, ["notifications", "webhooks"], ctx);
+    uniqueNames(p.verification?.healthChecks, ["verification", "healthChecks"], ctx);
   })
   .meta({
     title: "autopatch policy",
@@ -467,6 +536,8 @@ export type Freeze = z.output<typeof FreezeSchema>;
 export type Phase = z.output<typeof PhaseSchema>;
 export type ApprovalRule = z.output<typeof ApprovalRuleSchema>;
 export type Webhook = z.output<typeof WebhookSchema>;
+export type HealthCheck = z.output<typeof HealthCheckSchema>;
+export type Verification = z.output<typeof VerificationSchema>;
 export type NotificationEvent = (typeof NOTIFICATION_EVENTS)[number];
 
 /** The JSON Schema (draft 2020-12) of a policy file, as an editor or CI validates it (input side). */

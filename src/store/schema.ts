@@ -258,6 +258,8 @@ export interface ChangeRequestsTable {
   review_reason: string | null;
   /** The scheduled start the starting-soon notification was enqueued for. */
   starting_soon_for: string | null;
+  /** The rollout executing this change, once it started. */
+  rollout_id: string | null;
   created_at: string;
   updated_at: string;
 }
@@ -302,4 +304,157 @@ export interface Database {
   approvals: ApprovalsTable;
   outbox: OutboxTable;
   schema_meta: SchemaMetaTable;
+  rollouts: RolloutsTable;
+  rollout_phases: RolloutPhasesTable;
+  rollout_assets: RolloutAssetsTable;
+  operations: OperationsTable;
+  artifacts: ArtifactsTable;
+  incidents: IncidentsTable;
+  engine_switches: EngineSwitchesTable;
+}
+
+/** One execution of a change's frozen plan (see src/rollout/model.ts for the states). */
+export interface RolloutsTable {
+  id: string;
+  change_id: string;
+  state: string;
+  state_reason: string | null;
+  /** JSON: the frozen Plan (version 2) the rollout executes. */
+  plan: string;
+  /** Index of the phase in progress (phases.length once every phase passed). */
+  current_phase: number;
+  /** The principal who paused it; null when not paused or paused by the engine. */
+  paused_by: string | null;
+  /** When a gate failed, for the time to rollback. */
+  gate_failed_at: string | null;
+  /** JSON: the GateResult that failed. */
+  failed_gate: string | null;
+  /** phase | change: what a rollback returns (the canary's assets, or every touched asset). */
+  rollback_scope: string | null;
+  /** From the failed gate to the last reverted asset verified. */
+  time_to_rollback_ms: number | null;
+  /** The replica driving the rollout, and until when (compare-and-set). */
+  lease_owner: string | null;
+  lease_expires_at: string | null;
+  /** Bumped by every write: optimistic concurrency for operator controls. */
+  revision: number;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  updated_at: string;
+}
+
+export interface RolloutPhasesTable {
+  rollout_id: string;
+  idx: number;
+  name: string;
+  /** canary | wave | final */
+  kind: string;
+  ring: string | null;
+  state: string;
+  started_at: string | null;
+  observe_until: string | null;
+  finished_at: string | null;
+  /** The principal who ended the observation early with `rollout promote`. */
+  promoted_by: string | null;
+  /** JSON array of GateResult: the latest result of each of the phase's gates. */
+  gate_results: string;
+}
+
+export interface RolloutAssetsTable {
+  rollout_id: string;
+  asset_id: string;
+  asset_name: string;
+  phase_idx: number;
+  /** Order within the rollout (plan order); rollback goes in reverse. */
+  seq: number;
+  group_name: string;
+  region: string;
+  state: string;
+  state_reason: string | null;
+  from_version: string | null;
+  to_version: string;
+  /** Bumped by `rollout retry`: part of the operations' idempotency keys. */
+  attempt: number;
+  /** JSON: the Snapshot the patch operation took (pre-patch versions and where their .debs are). */
+  snapshot: string | null;
+  /** When its install began. */
+  started_at: string | null;
+  /** Set when it went out of service (install began), cleared when verified or reverted. */
+  unavailable_since: string | null;
+  /** When it was verified or reverted. */
+  finished_at: string | null;
+  updated_at: string;
+}
+
+/** One action on one asset, handed to an executor; its effect happens at most once per key. */
+export interface OperationsTable {
+  id: string;
+  /** `<change>/<asset>/<action>/<attempt>`: unique, so a retried dispatch never makes a second one. */
+  idempotency_key: string;
+  rollout_id: string;
+  asset_id: string;
+  /** The executor kind (agent, …). */
+  executor: string;
+  /** patch | revert | verify */
+  action: string;
+  attempt: number;
+  /** queued | leased | succeeded | failed | lost | cancelled */
+  state: string;
+  /** The step the host reported last: snapshotting | applying | verifying | reverting. */
+  step: string | null;
+  /** JSON: OperationPayload. */
+  payload: string;
+  /** JSON: OperationResult. */
+  result: string | null;
+  error: string | null;
+  lease_expires_at: string | null;
+  created_at: string;
+  leased_at: string | null;
+  finished_at: string | null;
+  updated_at: string;
+}
+
+/** A package file in the content-addressed store, signed with the server's key. */
+export interface ArtifactsTable {
+  sha256: string;
+  file_name: string;
+  package_name: string;
+  package_version: string;
+  arch: string;
+  size: number;
+  content: Buffer;
+  /** base64 ed25519 signature over the sha256 hex digest (see src/artifacts). */
+  signature: string;
+  key_id: string;
+  created_by: string;
+  created_at: string;
+}
+
+export interface IncidentsTable {
+  id: string;
+  change_id: string;
+  rollout_id: string;
+  title: string;
+  /** JSON: the failed gate and its reason. */
+  what_failed: string;
+  /** JSON array of the affected assets with their states and versions. */
+  assets: string;
+  /** JSON array of { at, event, detail } from the rollout's audit events. */
+  timeline: string;
+  /** pending | closed */
+  postmortem_state: string;
+  summary: string | null;
+  closed_by: string | null;
+  closed_at: string | null;
+  opened_at: string;
+}
+
+/** Engine-wide switches, e.g. `stop-all` (the global emergency stop). */
+export interface EngineSwitchesTable {
+  name: string;
+  value: string;
+  reason: string | null;
+  set_by: string;
+  set_at: string;
 }

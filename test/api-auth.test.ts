@@ -1,6 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createEnrollmentToken, enrollAgent } from "../src/auth/enrollment.js";
+import { enrollAgent } from "../src/auth/enrollment.js";
+import { createEnrollmentToken } from "../src/auth/enrollment-tokens.js";
 import { bootstrapAdminToken, createApiToken } from "../src/auth/tokens.js";
 import type { Role } from "../src/domain/roles.js";
 import { SYSTEM_ACTOR } from "../src/domain/roles.js";

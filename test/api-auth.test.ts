@@ -70,6 +70,23 @@ const CASES: readonly Case[] = [
     body: () => ({}),
     allowed: ADMIN,
   },
+  { name: "list agent tokens", method: "GET", url: "/api/v1/agent-tokens", allowed: ADMIN },
+  // Past authentication, an unknown enrollment token is a 404.
+  { name: "show agent token", method: "GET", url: "/api/v1/agent-tokens/nope", allowed: ADMIN, status: 404 },
+  {
+    name: "revoke agent token",
+    method: "DELETE",
+    url: "/api/v1/agent-tokens/nope",
+    allowed: ADMIN,
+    status: 404,
+  },
+  {
+    name: "allow re-enrollment",
+    method: "POST",
+    url: "/api/v1/assets/m1/reenroll",
+    body: () => ({}),
+    allowed: ADMIN,
+  },
   { name: "list audit", method: "GET", url: "/api/v1/audit", allowed: READ },
   { name: "verify audit", method: "GET", url: "/api/v1/audit/verify", allowed: READ },
   { name: "openapi", method: "GET", url: "/openapi.json", allowed: READ },
@@ -202,6 +219,17 @@ describe("API authentication and roles, every route × every caller", () => {
     });
     expect(r.statusCode).toBe(400);
     expect(r.json()).toMatchObject({ error: { code: "validation", where: "/body/packages/1/version" } });
+  });
+
+  it.each(CALLERS)("enrolling takes an enrollment token, never a credential of %s", async (caller) => {
+    const token = tokens.get(caller);
+    const r = await app.inject({
+      method: "POST",
+      url: "/api/v1/agent/enroll",
+      headers: token ? { authorization: `Bearer ${token}` } : {},
+      payload: { name: `as-${caller}` },
+    });
+    expect(r.statusCode, r.body).toBe(401);
   });
 
   it("an enrollment token is not an API token", async () => {

@@ -1,9 +1,13 @@
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { FastifyInstance } from "fastify";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Migrator } from "kysely";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { verifyAuditChain } from "../src/audit/log.js";
 import { createEnrollmentToken, MAX_ENROLLMENT_TTL_SECONDS } from "../src/auth/enrollment-tokens.js";
 import { bootstrapAdminToken, createApiToken } from "../src/auth/tokens.js";
@@ -11,6 +15,8 @@ import { SYSTEM_ACTOR } from "../src/domain/roles.js";
 import { buildApp } from "../src/server/app.js";
 import { BODY_LIMITS, DEFAULT_BODY_LIMIT } from "../src/server/body-limits.js";
 import type { ServiceContext } from "../src/service/context.js";
+import { MIGRATIONS } from "../src/store/migrations/index.js";
+import { type DialectName, migrateToLatest, openStore } from "../src/store/store.js";
 import { runCli } from "./helpers/cli.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 import { spawnServer } from "./helpers/server-process.js";
@@ -301,8 +307,97 @@ describe.each(DIALECTS)("enrollment on %s", (dialect) => {
     const report = await call("PUT", "/api/v1/agent/inventory", agent, { packages: pad(40 * MiB) });
     expect(report.statusCode).toBe(400);
     expect(report.json()).toMatchObject({ error: { where: "/body/packages" } });
-    // Every route that takes a body has a limit between the small default and 64 MiB.
-    for (const limit of Object.values(BODY_LIMITS)) expect(limit).toBeLessThanOrEqual(64 * MiB);
+    // Each listed limit names a route that exists (a renamed route would fall back to the default),
+    // and none is over 64 MiB.
+    for (const [key, limit] of Object.entries(BODY_LIMITS)) {
+      const [method = "", url = ""] = key.split(" ");
+      expect(app.hasRoute({ method: method as "POST", url }), key).toBe(true);
+      expect(limit).toBeLessThanOrEqual(64 * MiB);
+    }
+  });
+});
+
+/** A store migrated only up to the migration before `name`, to test an upgrade to it. */
+async function storeBefore(dialect: DialectName, name: string) {
+  let url: string;
+  let drop: () => Promise<void>;
+  if (dialect === "sqlite") {
+    const dir = mkdtempSync(join(tmpdir(), "autopatch-upgrade-"));
+    url = `sqlite:${join(dir, "test.db")}`;
+    drop = async () => rmSync(dir, { recursive: true, force: true });
+  } else {
+    const base = inject("pgBaseUrl");
+    const db = `t_${randomBytes(6).toString("hex")}`;
+    const client = new pg.Client({ connectionString: `${base}/postgres` });
+    await client.connect();
+    await client.query(`create database ${db}`);
+    await client.end();
+    url = `${base}/${db}`;
+    drop = async () => {
+      const admin = new pg.Client({ connectionString: `${base}/postgres` });
+      await admin.connect();
+      // A closed pool's backends leave within moments; until then the drop reports 55006.
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await admin.query(`drop database if exists ${db}`);
+          break;
+        } catch (err) {
+          if ((err as { code?: string }).code !== "55006" || attempt >= 50) throw err;
+          await sleep(100);
+        }
+      }
+      await admin.end();
+    };
+  }
+  const store = await openStore(url, { migrate: false });
+  const previous = Object.keys(MIGRATIONS)
+    .filter((m) => m < name)
+    .at(-1);
+  const migrator = new Migrator({ db: store.db, provider: { getMigrations: async () => MIGRATIONS } });
+  const { error } = await migrator.migrateTo(previous ?? "");
+  if (error) throw error;
+  return {
+    store,
+    dispose: async () => {
+      await store.close();
+      await drop();
+    },
+  };
+}
+
+describe.each(DIALECTS)("upgrading to enrollment token lifetimes on %s", (dialect) => {
+  it("gives tokens that never expired a day from the upgrade, and leaves the others alone", async () => {
+    const { store, dispose } = await storeBefore(dialect, "0007-enrollment");
+    try {
+      const legacy = (id: string, expires: string | null, revoked: string | null) => ({
+        id,
+        token_hash: id,
+        reusable: 1,
+        use_count: 0,
+        created_at: "2026-01-01T00:00:00.000Z",
+        created_by: "system",
+        expires_at: expires,
+        revoked_at: revoked,
+      });
+      await store.db
+        .insertInto("enrollment_tokens")
+        .values([
+          legacy("forever", null, null),
+          legacy("dated", "2026-02-01T00:00:00.000Z", null),
+          legacy("revoked", null, "2026-01-02T00:00:00.000Z"),
+        ])
+        .execute();
+      const before = Date.now();
+      await migrateToLatest(store);
+      const rows = await store.db.selectFrom("enrollment_tokens").selectAll().orderBy("id").execute();
+      const byId = Object.fromEntries(rows.map((r) => [r.id, r.expires_at]));
+      expect(Date.parse(byId.forever ?? "") - before).toBeGreaterThanOrEqual(24 * HOUR - 1000);
+      expect(Date.parse(byId.forever ?? "") - before).toBeLessThanOrEqual(24 * HOUR + 60_000);
+      expect(byId.dated).toBe("2026-02-01T00:00:00.000Z");
+      expect(byId.revoked).toBeNull();
+    } finally {
+      await dispose();
+    }
   });
 });
 

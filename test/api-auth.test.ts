@@ -1,6 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createEnrollmentToken, enrollAgent } from "../src/auth/enrollment.js";
+import { enrollAgent } from "../src/auth/enrollment.js";
+import { createEnrollmentToken } from "../src/auth/enrollment-tokens.js";
 import { bootstrapAdminToken, createApiToken } from "../src/auth/tokens.js";
 import type { Role } from "../src/domain/roles.js";
 import { SYSTEM_ACTOR } from "../src/domain/roles.js";
@@ -66,6 +67,23 @@ const CASES: readonly Case[] = [
     name: "create agent token",
     method: "POST",
     url: "/api/v1/agent-tokens",
+    body: () => ({}),
+    allowed: ADMIN,
+  },
+  { name: "list agent tokens", method: "GET", url: "/api/v1/agent-tokens", allowed: ADMIN },
+  // Past authentication, an unknown enrollment token is a 404.
+  { name: "show agent token", method: "GET", url: "/api/v1/agent-tokens/nope", allowed: ADMIN, status: 404 },
+  {
+    name: "revoke agent token",
+    method: "DELETE",
+    url: "/api/v1/agent-tokens/nope",
+    allowed: ADMIN,
+    status: 404,
+  },
+  {
+    name: "allow re-enrollment",
+    method: "POST",
+    url: "/api/v1/assets/m1/reenroll",
     body: () => ({}),
     allowed: ADMIN,
   },
@@ -201,6 +219,17 @@ describe("API authentication and roles, every route × every caller", () => {
     });
     expect(r.statusCode).toBe(400);
     expect(r.json()).toMatchObject({ error: { code: "validation", where: "/body/packages/1/version" } });
+  });
+
+  it.each(CALLERS)("enrolling takes an enrollment token, never a credential of %s", async (caller) => {
+    const token = tokens.get(caller);
+    const r = await app.inject({
+      method: "POST",
+      url: "/api/v1/agent/enroll",
+      headers: token ? { authorization: `Bearer ${token}` } : {},
+      payload: { name: `as-${caller}` },
+    });
+    expect(r.statusCode, r.body).toBe(401);
   });
 
   it("an enrollment token is not an API token", async () => {

@@ -1,13 +1,15 @@
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { appendAudit, verifyAuditChain } from "../src/audit/log.js";
-import { createEnrollmentToken, enrollAgent } from "../src/auth/enrollment.js";
+import { enrollAgent } from "../src/auth/enrollment.js";
+import { createEnrollmentToken } from "../src/auth/enrollment-tokens.js";
 import { authenticate, bootstrapAdminToken, createApiToken, revokeApiToken } from "../src/auth/tokens.js";
 import type { PackageRecord } from "../src/domain/inventory.js";
 import { SYSTEM_ACTOR } from "../src/domain/roles.js";
 import { markStaleAssets, recordAgentInventory, recordHeartbeat } from "../src/inventory/agents.js";
 import { createAsset, deleteAsset, getAsset, listAssets, updateAsset } from "../src/inventory/assets.js";
 import { importInventory } from "../src/inventory/import.js";
+import { allowReenrollment } from "../src/inventory/reenrollment.js";
 import type { ServiceContext } from "../src/service/context.js";
 import { MIGRATIONS } from "../src/store/migrations/index.js";
 import { migrateToLatest } from "../src/store/store.js";
@@ -281,7 +283,12 @@ describe.each(DIALECTS)("store conformance on %s", (dialect) => {
     expect((await getAsset(ctx, "host-b")).packages.map((p) => p.name)).toEqual(["bash"]);
     await expect(recordAgentInventory(ctx, SYSTEM_ACTOR, [])).rejects.toMatchObject({ code: "forbidden" });
 
-    // Placement applies on first enrollment only; re-enrolling revokes the old credential.
+    // Re-enrolling an existing asset needs an admin's allowance; placement applies on first
+    // enrollment only, and re-enrolling revokes the old credential.
+    await expect(enrollAgent(ctx, reusable.token, { name: "host-b" })).rejects.toMatchObject({
+      reason: "enroll.asset-exists",
+    });
+    await allowReenrollment(ctx, SYSTEM_ACTOR, "host-b");
     const again = await enrollAgent(ctx, reusable.token, { name: "host-b", environment: "prod" });
     expect((await getAsset(ctx, "host-b")).environment).toBe("staging");
     await expect(authenticate(ctx, b.credential)).rejects.toMatchObject({ code: "unauthenticated" });

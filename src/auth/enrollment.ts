@@ -1,63 +1,29 @@
 import { randomUUID } from "node:crypto";
 import type { EnrollRequest, EnrollResponse } from "../agent/protocol.js";
 import { appendAudit } from "../audit/log.js";
-import { AuthError, ValidationError } from "../domain/errors.js";
+import { AuthError, reasonError } from "../domain/errors.js";
 import { type Actor, actorLabel } from "../domain/roles.js";
 import { findAssetRow, insertAsset } from "../inventory/assets.js";
+import { takeReenrollment } from "../inventory/reenrollment.js";
 import type { ServiceContext } from "../service/context.js";
+import { isUniqueViolation } from "../store/unique-violation.js";
+import { consumeEnrollmentToken, usableEnrollmentToken } from "./enrollment-tokens.js";
 import { hashSecret, newSecret } from "./secrets.js";
 
-export interface EnrollmentTokenOptions {
-  /** A reusable token enrolls any number of agents (fleet images); a one-time token just one. */
-  reusable?: boolean;
-  /** Lifetime in milliseconds; none = until revoked. */
-  ttlMs?: number;
-}
-
-export async function createEnrollmentToken(
-  ctx: ServiceContext,
-  actor: Actor,
-  options: EnrollmentTokenOptions = {},
-): Promise<{ id: string; token: string; expiresAt: string | null }> {
-  if (options.ttlMs !== undefined && !(options.ttlMs > 0))
-    throw new ValidationError("the lifetime must be positive", { where: "/ttl" });
-  const token = newSecret("ape");
-  const id = randomUUID();
-  const now = ctx.now();
-  const expiresAt = options.ttlMs ? new Date(now.getTime() + options.ttlMs).toISOString() : null;
-  await ctx.store.write(async (trx) => {
-    await trx
-      .insertInto("enrollment_tokens")
-      .values({
-        id,
-        token_hash: hashSecret(token),
-        reusable: options.reusable ? 1 : 0,
-        use_count: 0,
-        created_at: now.toISOString(),
-        created_by: actorLabel(actor),
-        expires_at: expiresAt,
-        revoked_at: null,
-      })
-      .execute();
-    await appendAudit(
-      trx,
-      {
-        actor: actorLabel(actor),
-        action: "enrollment-token.created",
-        targetType: "enrollment-token",
-        targetId: id,
-        data: { reusable: Boolean(options.reusable), expiresAt },
-      },
-      now,
-    );
-  });
-  return { id, token, expiresAt };
+function assetExists(name: string) {
+  return reasonError(
+    "enroll.asset-exists",
+    `an asset named "${name}" exists already; an admin can allow one agent to enroll as it with ` +
+      `\`autopatch assets reenroll ${name}\``,
+    { where: "/name" },
+  );
 }
 
 /**
- * Exchanges an enrollment token for an agent credential bound to one asset. Placement fields apply
- * only when the asset is new: afterwards an admin owns them. Re-enrolling an existing asset revokes
- * its previous agent credentials.
+ * Exchanges an enrollment token for an agent credential bound to one asset. A new name creates the
+ * asset with the request's placement. An existing name is refused unless an admin allowed its
+ * re-enrollment: then the allowance is used up, the asset keeps its placement and inventory, and
+ * its previous agent credentials are revoked.
  */
 export async function enrollAgent(
   ctx: ServiceContext,
@@ -66,25 +32,8 @@ export async function enrollAgent(
 ): Promise<EnrollResponse> {
   const now = ctx.now();
   const credential = newSecret("apa");
-  const result = await ctx.store.write(async (trx) => {
-    const token = await trx
-      .selectFrom("enrollment_tokens")
-      .selectAll()
-      .where("token_hash", "=", hashSecret(enrollmentToken))
-      .executeTakeFirst();
-    const usable =
-      token &&
-      !token.revoked_at &&
-      (token.reusable === 1 || token.use_count === 0) &&
-      (!token.expires_at || Date.parse(token.expires_at) > now.getTime());
-    if (!token || !usable)
-      throw new AuthError("unauthenticated", "the enrollment token is unknown, used, expired or revoked");
-    await trx
-      .updateTable("enrollment_tokens")
-      .set({ use_count: token.use_count + 1 })
-      .where("id", "=", token.id)
-      .execute();
-
+  const work = ctx.store.write(async (trx) => {
+    const token = await usableEnrollmentToken(trx, enrollmentToken, now);
     const agentActor: Actor = {
       kind: "agent",
       id: token.id,
@@ -94,6 +43,13 @@ export async function enrollAgent(
       assetId: null,
     };
     const existing = await findAssetRow(trx, request.name);
+    const allowance = existing ? await takeReenrollment(trx, existing.id, token.id, now) : null;
+    if (existing && !allowance) throw assetExists(request.name);
+    if (!(await consumeEnrollmentToken(trx, token.id, now))) {
+      throw new AuthError("unauthenticated", "the enrollment token is used, expired or revoked", {
+        reason: "enroll.token-refused",
+      });
+    }
     const asset = existing
       ? { id: existing.id, name: existing.name }
       : await insertAsset(
@@ -117,11 +73,10 @@ export async function enrollAgent(
       .where("kind", "=", "agent")
       .where("revoked_at", "is", null)
       .execute();
-    const credentialId = randomUUID();
     await trx
       .insertInto("api_tokens")
       .values({
-        id: credentialId,
+        id: randomUUID(),
         name: request.name,
         role: "agent",
         token_hash: hashSecret(credential),
@@ -138,6 +93,17 @@ export async function enrollAgent(
       .set({ agent_status: "active", last_seen_at: now.toISOString() })
       .where("id", "=", asset.id)
       .execute();
+    await trx
+      .insertInto("enrollment_token_uses")
+      .values({
+        id: randomUUID(),
+        token_id: token.id,
+        asset_id: asset.id,
+        asset_name: asset.name,
+        reenrolled: existing ? 1 : 0,
+        enrolled_at: now.toISOString(),
+      })
+      .execute();
     await appendAudit(
       trx,
       {
@@ -150,11 +116,16 @@ export async function enrollAgent(
           hostname: request.hostname ?? null,
           enrollmentToken: token.id,
           reenrolled: Boolean(existing),
+          reenrollment: allowance,
         },
       },
       now,
     );
     return asset;
+  });
+  // Two agents enrolling one new name at once: the unique name lets one create it, the other is refused.
+  const result = await work.catch((err: unknown) => {
+    throw isUniqueViolation(err) ? assetExists(request.name) : err;
   });
   return {
     assetId: result.id,

@@ -25,7 +25,7 @@ export const COMMAND_MODULES: ReadonlyArray<{
     load: async () => (await import("./commands/migrate.js")).registerMigrateCommand,
   },
   {
-    commands: { assets: "List, inspect and label assets" },
+    commands: { assets: "List, inspect, label and re-enroll assets" },
     load: async () => (await import("./commands/assets.js")).registerAssetsCommand,
   },
   {
@@ -48,8 +48,12 @@ export const COMMAND_MODULES: ReadonlyArray<{
     load: async () => (await import("./commands/findings.js")).registerFindingsCommands,
   },
   {
-    commands: { token: "Manage API tokens (admin)", "agent-token": "Manage agent enrollment tokens (admin)" },
+    commands: { token: "Manage API tokens (admin)" },
     load: async () => (await import("./commands/tokens.js")).registerTokenCommands,
+  },
+  {
+    commands: { "agent-token": "Manage agent enrollment tokens (admin): create, list, show, revoke" },
+    load: async () => (await import("./commands/agent-tokens.js")).registerAgentTokenCommands,
   },
   {
     commands: { audit: "Read and verify the hash-chained audit log" },

@@ -42,6 +42,9 @@ export const ERROR_REASONS = {
   // Identity and tokens
 
   // Enrollment and agents
+  "enroll.asset-exists": { category: "conflict" },
+  "enroll.token-refused": { category: "unauthenticated" },
+  "enroll.ttl-out-of-range": { category: "validation" },
 
   // Audit
   "audit.chain-broken": { category: "internal", exit: 6 },

@@ -3,9 +3,11 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
 import type { ServiceContext } from "../service/context.js";
 import { registerAuth } from "./auth.js";
+import { applyBodyLimits, DEFAULT_BODY_LIMIT } from "./body-limits.js";
 import { registerErrorHandler } from "./errors.js";
 import { advisoryRoutes } from "./routes/advisories.js";
 import { agentRoutes } from "./routes/agent.js";
+import { agentTokenRoutes } from "./routes/agent-tokens.js";
 import { assetRoutes } from "./routes/assets.js";
 import { auditRoutes } from "./routes/audit.js";
 import { changeRoutes } from "./routes/changes.js";
@@ -15,21 +17,20 @@ import { inventoryRoutes } from "./routes/inventory.js";
 import { policyRoutes } from "./routes/policies.js";
 import { tokenRoutes } from "./routes/tokens.js";
 
-/** SBOMs of large images run to tens of megabytes. */
-const BODY_LIMIT = 64 * 1024 * 1024;
-
 /** Builds the HTTP API on a service context; the caller listens and closes. */
 export async function buildApp(ctx: ServiceContext): Promise<FastifyInstance> {
   const app = Fastify({
     // pino's Logger is a FastifyBaseLogger; the cast only narrows the generic so routes see the default instance type.
     loggerInstance: ctx.logger as FastifyBaseLogger,
-    bodyLimit: BODY_LIMIT,
+    // Small unless a route needs more (body-limits.ts): the body is buffered whole before parsing.
+    bodyLimit: DEFAULT_BODY_LIMIT,
     requestIdHeader: "x-request-id",
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   registerErrorHandler(app);
   registerAuth(app, ctx);
+  applyBodyLimits(app);
   await app.register(swagger, {
     openapi: {
       openapi: "3.1.0",
@@ -44,6 +45,7 @@ export async function buildApp(ctx: ServiceContext): Promise<FastifyInstance> {
     assetRoutes,
     inventoryRoutes,
     tokenRoutes,
+    agentTokenRoutes,
     agentRoutes,
     auditRoutes,
     advisoryRoutes,

@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
+import { usableEnrollmentToken } from "../auth/enrollment-tokens.js";
 import { authenticate } from "../auth/tokens.js";
 import { AuthError } from "../domain/errors.js";
 import { type Actor, type Permission, roleAllows } from "../domain/roles.js";
@@ -6,7 +7,7 @@ import type { ServiceContext } from "../service/context.js";
 
 /**
  * What a route needs: a permission of a person's role, an agent credential, an enrollment token
- * (checked by the enroll handler itself) or nothing (health checks only).
+ * (which the enroll handler consumes) or nothing (health checks only).
  */
 export type RouteAccess = Permission | "agent" | "enroll" | "public";
 
@@ -27,12 +28,17 @@ export function bearerToken(request: FastifyRequest): string {
 }
 
 /** Authenticates every request and enforces the route's access on the server. Routes that do not
- * declare their access need an admin: forgetting to declare it fails closed. */
+ * declare their access need an admin: forgetting to declare it fails closed. This runs before the
+ * body is read, so an unauthenticated caller never gets a body buffered or parsed. */
 export function registerAuth(app: FastifyInstance, ctx: ServiceContext): void {
   app.decorateRequest("actor", null);
   app.addHook("onRequest", async (request) => {
     const access: RouteAccess = request.routeOptions.config?.access ?? "admin";
-    if (access === "public" || access === "enroll" || request.routeOptions.url === undefined) return;
+    if (access === "public" || request.routeOptions.url === undefined) return;
+    if (access === "enroll") {
+      await usableEnrollmentToken(ctx.store.db, bearerToken(request), ctx.now());
+      return;
+    }
     const actor = await authenticate(ctx, bearerToken(request));
     request.actor = actor;
     if (access === "agent") {

@@ -1,11 +1,20 @@
 import type { FastifyError, FastifyInstance } from "fastify";
 import { hasZodFastifySchemaValidationErrors } from "fastify-type-provider-zod";
 import { ZodError } from "zod";
-import { isAppError, jsonPointer } from "../domain/errors.js";
+import { isAppError, jsonPointer, reasonError } from "../domain/errors.js";
 
 /** Maps domain errors to their status, validation problems to 400 with a JSON pointer; never leaks internals. */
 export function registerErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError | Error, request, reply) => {
+    if ("code" in err && err.code === "FST_ERR_CTP_BODY_TOO_LARGE") {
+      const limit = request.routeOptions.bodyLimit;
+      const tooLarge = reasonError(
+        "request.body-too-large",
+        `the request body is larger than this route's limit${limit === undefined ? "" : ` of ${limit} bytes`}`,
+        { where: "/body" },
+      );
+      return reply.code(tooLarge.status).send({ error: tooLarge.toJSON() });
+    }
     if (isAppError(err)) {
       if (err.status >= 500) request.log.error({ err }, "request failed");
       return reply.code(err.status).send({ error: err.toJSON() });

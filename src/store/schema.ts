@@ -71,6 +71,29 @@ export interface EnrollmentTokensTable {
   revoked_at: string | null;
 }
 
+/** One enrollment: which asset an enrollment token enrolled, and when. */
+export interface EnrollmentTokenUsesTable {
+  id: string;
+  token_id: string;
+  asset_id: string;
+  asset_name: string;
+  /** 1 when the asset existed and an admin had allowed its re-enrollment. */
+  reenrolled: number;
+  enrolled_at: string;
+}
+
+/** An admin's single-use allowance to enroll an agent as an existing asset, until it expires. */
+export interface AssetReenrollmentsTable {
+  id: string;
+  asset_id: string;
+  created_at: string;
+  created_by: string;
+  expires_at: string;
+  used_at: string | null;
+  /** The enrollment token that used it. */
+  used_by_token: string | null;
+}
+
 export interface AuditEventsTable {
   /** Position in the chain, 1-based, assigned from audit_head inside the writing transaction. */
   seq: number;
@@ -291,6 +314,8 @@ export interface Database {
   inventory_reports: InventoryReportsTable;
   api_tokens: ApiTokensTable;
   enrollment_tokens: EnrollmentTokensTable;
+  enrollment_token_uses: EnrollmentTokenUsesTable;
+  asset_reenrollments: AssetReenrollmentsTable;
   audit_events: AuditEventsTable;
   audit_head: AuditHeadTable;
   advisories: AdvisoriesTable;

@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { ValidationError } from "../../domain/errors.js";
 import type { Asset } from "../../domain/inventory.js";
 import type { AssetWithPackages } from "../../inventory/assets.js";
-import { type ClientFlags, clientFrom, withClientFlags } from "../common.js";
+import { type ClientFlags, clientFrom, parseDurationFlag, withClientFlags } from "../common.js";
 import { printFields, printJson, printTable } from "../output.js";
 
 const labelsText = (labels: Record<string, string>) =>
@@ -11,7 +11,7 @@ const labelsText = (labels: Record<string, string>) =>
     .join(",");
 
 export function registerAssetsCommand(program: Command): void {
-  const assets = program.command("assets").description("List, inspect and label assets");
+  const assets = program.command("assets").description("List, inspect, label and re-enroll assets");
 
   withClientFlags(
     assets
@@ -118,5 +118,22 @@ export function registerAssetsCommand(program: Command): void {
     await clientFrom(flags).delete(`/api/v1/assets/${encodeURIComponent(name)}`);
     if (flags.json) return printJson({ deleted: name });
     process.stdout.write(`deleted ${name}\n`);
+  });
+
+  withClientFlags(
+    assets
+      .command("reenroll <name>")
+      .description(
+        "Allow one agent to enroll as this existing asset, e.g. a reinstalled host (admin). Single-use; " +
+          "the asset keeps its placement and inventory, and its previous agent credential is revoked.",
+      )
+      .option("--ttl <duration>", "how long the allowance lasts (default 24h, at most 7d)"),
+  ).action(async (name: string, flags: ClientFlags & { ttl?: string }) => {
+    const allowed = await clientFrom(flags).post<{ id: string; asset: string; expiresAt: string }>(
+      `/api/v1/assets/${encodeURIComponent(name)}/reenroll`,
+      flags.ttl ? { ttlSeconds: Math.ceil(parseDurationFlag(flags.ttl, "--ttl") / 1000) } : {},
+    );
+    if (flags.json) return printJson(allowed);
+    process.stdout.write(`one agent may enroll as ${allowed.asset} until ${allowed.expiresAt}\n`);
   });
 }

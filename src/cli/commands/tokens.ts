@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import type { ApiTokenInfo } from "../../auth/tokens.js";
 import { ROLES } from "../../domain/roles.js";
-import { type ClientFlags, clientFrom, parseDurationFlag, withClientFlags } from "../common.js";
+import { type ClientFlags, clientFrom, withClientFlags } from "../common.js";
 import { printJson, printTable } from "../output.js";
 
 export function registerTokenCommands(program: Command): void {
@@ -41,26 +41,4 @@ export function registerTokenCommands(program: Command): void {
       process.stdout.write(`revoked ${id}\n`);
     },
   );
-
-  const agentToken = program.command("agent-token").description("Manage agent enrollment tokens (admin)");
-  withClientFlags(
-    agentToken
-      .command("create")
-      .description("Create an enrollment token for `autopatch agent --enroll-token`")
-      .option("--reusable", "enroll any number of agents with it (e.g. baked into an image)")
-      .option("--ttl <duration>", "lifetime, e.g. 24h (default: until revoked)"),
-  ).action(async (flags: ClientFlags & { reusable?: boolean; ttl?: string }) => {
-    const created = await clientFrom(flags).post<{ id: string; token: string; expiresAt: string | null }>(
-      "/api/v1/agent-tokens",
-      {
-        reusable: Boolean(flags.reusable),
-        ...(flags.ttl ? { ttlSeconds: Math.ceil(parseDurationFlag(flags.ttl, "--ttl") / 1000) } : {}),
-      },
-    );
-    if (flags.json) return printJson(created);
-    process.stdout.write(
-      `enrollment token (shown once): ${created.token}\n${flags.reusable ? "reusable" : "one-time"}` +
-        `${created.expiresAt ? `, expires ${created.expiresAt}` : ""}\n`,
-    );
-  });
 }

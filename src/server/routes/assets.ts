@@ -2,6 +2,7 @@ import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { assetPatchSchema, deleteAsset, getAsset, listAssets, updateAsset } from "../../inventory/assets.js";
+import { allowReenrollment, MAX_REENROLL_TTL_SECONDS } from "../../inventory/reenrollment.js";
 import type { ServiceContext } from "../../service/context.js";
 import { actorOf } from "../auth.js";
 import { assetSchema, assetWithPackagesSchema } from "../schemas.js";
@@ -56,6 +57,30 @@ export async function assetRoutes(app: FastifyInstance, ctx: ServiceContext): Pr
     async (request, reply) => {
       await deleteAsset(ctx, actorOf(request), request.params.name);
       return reply.code(204).send();
+    },
+  );
+
+  r.post(
+    "/api/v1/assets/:name/reenroll",
+    {
+      config: { access: "admin" },
+      schema: {
+        summary: "Allow one agent to enroll as this existing asset (single-use; expires, a day by default)",
+        params,
+        body: z
+          .object({ ttlSeconds: z.number().int().min(1).max(MAX_REENROLL_TTL_SECONDS).optional() })
+          .nullish(),
+        response: { 200: z.object({ id: z.string(), asset: z.string(), expiresAt: z.string() }) },
+      },
+    },
+    async (request) => {
+      const ttlSeconds = request.body?.ttlSeconds;
+      return allowReenrollment(
+        ctx,
+        actorOf(request),
+        request.params.name,
+        ttlSeconds === undefined ? {} : { ttlSeconds },
+      );
     },
   );
 }

@@ -1,7 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
-import { createEnrollmentToken } from "../../auth/enrollment.js";
 import { createApiToken, listApiTokens, revokeApiToken } from "../../auth/tokens.js";
 import { ROLES } from "../../domain/roles.js";
 import type { ServiceContext } from "../../service/context.js";
@@ -35,28 +34,6 @@ export async function tokenRoutes(app: FastifyInstance, ctx: ServiceContext): Pr
     async (request, reply) => {
       await revokeApiToken(ctx, actorOf(request), request.params.id);
       return reply.code(204).send();
-    },
-  );
-  r.post(
-    "/api/v1/agent-tokens",
-    {
-      config: { access: "admin" },
-      schema: {
-        summary: "Create an enrollment token for agents (one-time unless reusable)",
-        body: z.object({
-          reusable: z.boolean().optional(),
-          ttlSeconds: z.number().int().positive().optional(),
-        }),
-        response: { 201: z.object({ id: z.string(), token: z.string(), expiresAt: z.string().nullable() }) },
-      },
-    },
-    async (request, reply) => {
-      const { reusable, ttlSeconds } = request.body;
-      const created = await createEnrollmentToken(ctx, actorOf(request), {
-        ...(reusable === undefined ? {} : { reusable }),
-        ...(ttlSeconds === undefined ? {} : { ttlMs: ttlSeconds * 1000 }),
-      });
-      return reply.code(201).send(created);
     },
   );
 }

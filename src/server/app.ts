@@ -13,6 +13,7 @@ import { findingRoutes } from "./routes/findings.js";
 import { healthRoutes } from "./routes/health.js";
 import { inventoryRoutes } from "./routes/inventory.js";
 import { policyRoutes } from "./routes/policies.js";
+import { principalRoutes } from "./routes/principals.js";
 import { tokenRoutes } from "./routes/tokens.js";
 
 /** SBOMs of large images run to tens of megabytes. */
@@ -44,6 +45,7 @@ export async function buildApp(ctx: ServiceContext): Promise<FastifyInstance> {
     assetRoutes,
     inventoryRoutes,
     tokenRoutes,
+    principalRoutes,
     agentRoutes,
     auditRoutes,
     advisoryRoutes,

@@ -62,6 +62,14 @@ const CASES: readonly Case[] = [
     allowed: ADMIN,
   },
   { name: "list tokens", method: "GET", url: "/api/v1/tokens", allowed: ADMIN },
+  { name: "list principals", method: "GET", url: "/api/v1/principals", allowed: ADMIN },
+  {
+    name: "create principal",
+    method: "POST",
+    url: "/api/v1/principals",
+    body: () => ({ name: "svc-x", kind: "service" }),
+    allowed: ADMIN,
+  },
   {
     name: "create agent token",
     method: "POST",

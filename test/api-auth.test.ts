@@ -1,6 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createEnrollmentToken, enrollAgent } from "../src/auth/enrollment.js";
+import { createPrincipal } from "../src/auth/principals.js";
 import { bootstrapAdminToken, createApiToken } from "../src/auth/tokens.js";
 import type { Role } from "../src/domain/roles.js";
 import { SYSTEM_ACTOR } from "../src/domain/roles.js";
@@ -68,6 +69,20 @@ const CASES: readonly Case[] = [
     method: "POST",
     url: "/api/v1/principals",
     body: () => ({ name: "svc-x", kind: "service" }),
+    allowed: ADMIN,
+  },
+  {
+    name: "disable principal",
+    method: "POST",
+    url: "/api/v1/principals/svc-m/disable",
+    body: () => ({}),
+    allowed: ADMIN,
+  },
+  {
+    name: "enable principal",
+    method: "POST",
+    url: "/api/v1/principals/svc-m/enable",
+    body: () => ({}),
     allowed: ADMIN,
   },
   {
@@ -147,6 +162,7 @@ describe("API authentication and roles, every route × every caller", () => {
     const enroll = await createEnrollmentToken(ctx, SYSTEM_ACTOR);
     tokens.set("agent", (await enrollAgent(ctx, enroll.token, { name: "agent-host" })).credential);
     await createAsset(ctx, SYSTEM_ACTOR, "m1", {});
+    await createPrincipal(ctx, SYSTEM_ACTOR, { name: "svc-m", kind: "service" });
     app = await buildApp(ctx);
   });
   afterAll(async () => {

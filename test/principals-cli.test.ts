@@ -61,6 +61,10 @@ describe("token and principal commands as processes", () => {
     const service = await runCli(["principal", "create", "Backup", "--kind", "service", "--json"], env);
     expect(service.code, service.stderr).toBe(0);
     expect(JSON.parse(service.stdout)).toMatchObject({ name: "backup", kind: "service" });
+    const disabled = await runCli(["principal", "disable", "backup", "--json"], env);
+    expect(disabled.code, disabled.stderr).toBe(0);
+    expect(JSON.parse(disabled.stdout)).toMatchObject({ name: "backup", disabledAt: expect.any(String) });
+    expect((await runCli(["principal", "enable", "backup"], env)).stdout).toContain("backup enabled");
   });
 
   it("refuses names with hidden characters and the revocation of the last admin token", async () => {

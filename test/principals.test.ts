@@ -2,6 +2,7 @@ import type { FastifyInstance } from "fastify";
 import { Migrator, sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { listAudit, verifyAuditChain } from "../src/audit/log.js";
+import { setPrincipalDisabled } from "../src/auth/principals.js";
 import { hashSecret } from "../src/auth/secrets.js";
 import {
   authenticate,
@@ -203,6 +204,28 @@ describe.each(DIALECTS)("principals and separation of duties on %s", (dialect) =
     );
   });
 
+  it("a disabled principal's tokens do not authenticate until it is enabled again", async () => {
+    const gina = await newToken({ name: "gina", role: "operator" });
+    expect((await call(gina.token, "GET", "/api/v1/assets")).statusCode).toBe(200);
+    const off = await call(admin, "POST", "/api/v1/principals/Gina/disable", {});
+    expect(off.statusCode, off.body).toBe(200);
+    expect(off.json()).toMatchObject({ name: "gina", disabledAt: expect.any(String) });
+    expect((await call(gina.token, "GET", "/api/v1/assets")).statusCode).toBe(401);
+    const more = await call(admin, "POST", "/api/v1/tokens", {
+      name: "gina-2",
+      role: "viewer",
+      principal: "gina",
+    });
+    expect(more.json()).toMatchObject({ error: { reason: "principal.disabled", where: "/principal" } });
+    expect((await call(admin, "POST", "/api/v1/principals/gina/enable", {})).json()).toMatchObject({
+      disabledAt: null,
+    });
+    expect((await call(gina.token, "GET", "/api/v1/assets")).statusCode).toBe(200);
+    const missing = await call(admin, "POST", "/api/v1/principals/nobody/disable", {});
+    expect(missing.statusCode).toBe(404);
+    expect(missing.json()).toMatchObject({ error: { reason: "principal.not-found" } });
+  });
+
   it("refuses to revoke the last active admin token, also when two revokes race", async () => {
     const list = () =>
       call(admin, "GET", "/api/v1/tokens").then(
@@ -233,6 +256,15 @@ describe.each(DIALECTS)("principals and separation of duties on %s", (dialect) =
     });
     const active = (await listApiTokens(ctx)).filter((t) => t.role === "admin" && t.revokedAt === null);
     expect(active).toHaveLength(1);
+    // Disabling the principal that holds it is the same lock-out.
+    await expect(
+      setPrincipalDisabled(ctx, SYSTEM_ACTOR, active[0]?.principal ?? "", true),
+    ).rejects.toMatchObject({
+      reason: "token.last-admin",
+    });
+    expect(await authenticate(ctx, active[0]?.id === frank.id ? frank.token : admin)).toMatchObject({
+      role: "admin",
+    });
     await expect(revokeApiToken(ctx, SYSTEM_ACTOR, "no-such-token")).rejects.toMatchObject({
       reason: "token.not-found",
     });

@@ -6,6 +6,7 @@ import { normaliseName } from "../domain/names.js";
 import { type Actor, actorLabel } from "../domain/roles.js";
 import type { ServiceContext } from "../service/context.js";
 import type { Database } from "../store/schema.js";
+import { refuseLastAdmin } from "./last-admin.js";
 
 export const PRINCIPAL_KINDS = ["person", "service"] as const;
 export type PrincipalKind = (typeof PRINCIPAL_KINDS)[number];
@@ -139,4 +140,47 @@ export async function listPrincipals(ctx: ServiceContext): Promise<PrincipalInfo
     disabledAt: r.disabled_at,
     activeTokens: Number(r.active),
   }));
+}
+
+/**
+ * Disables a principal: none of its tokens authenticate until it is enabled again (e.g. someone who
+ * left). Refused when it holds the last active admin tokens.
+ */
+export async function setPrincipalDisabled(
+  ctx: ServiceContext,
+  actor: Actor,
+  rawName: string,
+  disabled: boolean,
+): Promise<PrincipalInfo> {
+  const name = principalName(rawName, "/name");
+  await ctx.store.write(async (trx) => {
+    const now = ctx.now();
+    const row = await trx
+      .selectFrom("principals")
+      .select(["id", "disabled_at"])
+      .where("name", "=", name)
+      .executeTakeFirst();
+    if (!row) throw reasonError("principal.not-found", `no principal named "${name}"`, { where: "/name" });
+    if ((row.disabled_at !== null) === disabled) return;
+    if (disabled) await refuseLastAdmin(trx, { principalId: row.id });
+    await trx
+      .updateTable("principals")
+      .set({ disabled_at: disabled ? now.toISOString() : null })
+      .where("id", "=", row.id)
+      .execute();
+    await appendAudit(
+      trx,
+      {
+        actor: actorLabel(actor),
+        action: disabled ? "principal.disabled" : "principal.enabled",
+        targetType: "principal",
+        targetId: row.id,
+        data: { name },
+      },
+      now,
+    );
+  });
+  const info = (await listPrincipals(ctx)).find((p) => p.name === name);
+  if (!info) throw reasonError("principal.not-found", `no principal named "${name}"`, { where: "/name" });
+  return info;
 }

@@ -1,12 +1,11 @@
 import { randomUUID } from "node:crypto";
-import type { Kysely } from "kysely";
 import { appendAudit } from "../audit/log.js";
 import { AuthError, isAppError, reasonError, ValidationError } from "../domain/errors.js";
 import { normaliseName } from "../domain/names.js";
 import { type Actor, actorLabel, isRole, type Role, SYSTEM_ACTOR } from "../domain/roles.js";
 import type { ServiceContext } from "../service/context.js";
-import type { Database } from "../store/schema.js";
 import { isUniqueViolation } from "../store/unique-violation.js";
+import { refuseLastAdmin } from "./last-admin.js";
 import { BOOTSTRAP_PRINCIPAL, ensurePrincipal, principalName } from "./principals.js";
 import { hashSecret, newSecret } from "./secrets.js";
 
@@ -162,38 +161,6 @@ export async function listApiTokens(ctx: ServiceContext): Promise<ApiTokenInfo[]
   }));
 }
 
-/**
- * Refuses to revoke the last active admin token: with none left, nobody could create tokens again but
- * through the offline recovery. Touching every active admin token first makes two revokes of the last
- * two take turns (PostgreSQL row locks; SQLite has one writer), so the second counts what the first did.
- */
-async function refuseLastAdmin(trx: Kysely<Database>, id: string): Promise<void> {
-  await trx
-    .updateTable("api_tokens")
-    .set({ revoked_at: null })
-    .where("kind", "=", "user")
-    .where("role", "=", "admin")
-    .where("revoked_at", "is", null)
-    .execute();
-  const others = await trx
-    .selectFrom("api_tokens as t")
-    .innerJoin("principals as p", "p.id", "t.principal_id")
-    .select((eb) => eb.fn.countAll<number>().as("n"))
-    .where("t.kind", "=", "user")
-    .where("t.role", "=", "admin")
-    .where("t.revoked_at", "is", null)
-    .where("p.disabled_at", "is", null)
-    .where("t.id", "!=", id)
-    .executeTakeFirstOrThrow();
-  if (Number(others.n) === 0) {
-    throw reasonError(
-      "token.last-admin",
-      `token ${id} is the last active admin token; create another admin token first (offline: ` +
-        "`autopatch token create --role admin --name NAME --database URL` on the server's host)",
-    );
-  }
-}
-
 export async function revokeApiToken(ctx: ServiceContext, actor: Actor, id: string): Promise<void> {
   await ctx.store.write(async (trx) => {
     const now = ctx.now();
@@ -204,7 +171,7 @@ export async function revokeApiToken(ctx: ServiceContext, actor: Actor, id: stri
       .executeTakeFirst();
     if (!row) throw reasonError("token.not-found", `no token with id ${id}`);
     if (row.revoked_at) return;
-    if (row.kind === "user" && row.role === "admin") await refuseLastAdmin(trx, id);
+    if (row.kind === "user" && row.role === "admin") await refuseLastAdmin(trx, { tokenId: id });
     await trx.updateTable("api_tokens").set({ revoked_at: now.toISOString() }).where("id", "=", id).execute();
     await appendAudit(
       trx,

@@ -43,6 +43,7 @@ export const ERROR_REASONS = {
   "principal.invalid-name": { category: "validation" },
   "principal.invalid-kind": { category: "validation" },
   "principal.exists": { category: "conflict" },
+  "principal.not-found": { category: "not_found" },
   "principal.disabled": { category: "conflict" },
   "token.invalid-name": { category: "validation" },
   "token.duplicate-name": { category: "conflict" },

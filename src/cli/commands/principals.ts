@@ -34,4 +34,22 @@ export function registerPrincipalCommands(program: Command): void {
     if (flags.json) return printJson(created);
     process.stdout.write(`principal ${created.name} (${created.kind}) created\n`);
   });
+  for (const action of ["disable", "enable"] as const) {
+    withClientFlags(
+      principal
+        .command(`${action} <name>`)
+        .description(
+          action === "disable"
+            ? "Disable a principal: none of its tokens authenticate until it is enabled again"
+            : "Enable a disabled principal again",
+        ),
+    ).action(async (name: string, flags: ClientFlags) => {
+      const info = await clientFrom(flags).post<PrincipalInfo>(
+        `/api/v1/principals/${encodeURIComponent(name)}/${action}`,
+        {},
+      );
+      if (flags.json) return printJson(info);
+      process.stdout.write(`principal ${info.name} ${info.disabledAt ? "disabled" : "enabled"}\n`);
+    });
+  }
 }

@@ -1,7 +1,12 @@
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
-import { createPrincipal, listPrincipals, PRINCIPAL_KINDS } from "../../auth/principals.js";
+import {
+  createPrincipal,
+  listPrincipals,
+  PRINCIPAL_KINDS,
+  setPrincipalDisabled,
+} from "../../auth/principals.js";
 import type { ServiceContext } from "../../service/context.js";
 import { actorOf } from "../auth.js";
 
@@ -41,4 +46,22 @@ export async function principalRoutes(app: FastifyInstance, ctx: ServiceContext)
     async (request, reply) =>
       reply.code(201).send(await createPrincipal(ctx, actorOf(request), request.body)),
   );
+  for (const action of ["disable", "enable"] as const) {
+    r.post(
+      `/api/v1/principals/:name/${action}`,
+      {
+        config: { access: "admin" },
+        schema: {
+          summary:
+            action === "disable"
+              ? "Disable a principal: none of its tokens authenticate (refused for the last admin)"
+              : "Enable a disabled principal again",
+          params: z.object({ name: z.string().min(1).max(100) }),
+          response: { 200: principalSchema },
+        },
+      },
+      async (request) =>
+        setPrincipalDisabled(ctx, actorOf(request), request.params.name, action === "disable"),
+    );
+  }
 }

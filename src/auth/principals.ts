@@ -117,17 +117,19 @@ export async function createPrincipal(
       throw reasonError("principal.exists", `principal "${name}" exists already`, { where: "/name" });
     }
   });
-  const created = (await listPrincipals(ctx)).find((p) => p.name === name);
+  const [created] = await listPrincipals(ctx, name);
   if (!created) throw reasonError("internal", `principal "${name}" vanished after it was created`);
   return created;
 }
 
-export async function listPrincipals(ctx: ServiceContext): Promise<PrincipalInfo[]> {
+/** Every principal by name, or only the one named `only`. */
+export async function listPrincipals(ctx: ServiceContext, only?: string): Promise<PrincipalInfo[]> {
   const rows = await ctx.store.db
     .selectFrom("principals as p")
     .leftJoin("api_tokens as t", (j) => j.onRef("t.principal_id", "=", "p.id").on("t.revoked_at", "is", null))
     .select(["p.id", "p.name", "p.kind", "p.created_at", "p.created_by", "p.disabled_at"])
     .select(sql<number>`count(t.id)`.as("active"))
+    .$if(only !== undefined, (q) => q.where("p.name", "=", only ?? ""))
     .groupBy(["p.id", "p.name", "p.kind", "p.created_at", "p.created_by", "p.disabled_at"])
     .orderBy("p.name")
     .execute();
@@ -180,7 +182,7 @@ export async function setPrincipalDisabled(
       now,
     );
   });
-  const info = (await listPrincipals(ctx)).find((p) => p.name === name);
+  const [info] = await listPrincipals(ctx, name);
   if (!info) throw reasonError("principal.not-found", `no principal named "${name}"`, { where: "/name" });
   return info;
 }

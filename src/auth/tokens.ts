@@ -228,9 +228,10 @@ export async function authenticate(ctx: ServiceContext, bearer: string): Promise
     .where("t.token_hash", "=", hashSecret(bearer))
     .executeTakeFirst();
   if (!row || row.revoked_at) throw new AuthError("unauthenticated", "the token is unknown or revoked");
-  if (row.kind !== "agent" && (row.principal === null || row.disabled_at !== null)) {
-    throw new AuthError("unauthenticated", "the token's principal is disabled");
+  if (row.kind !== "agent" && row.principal === null) {
+    throw new AuthError("unauthenticated", "the token belongs to no principal");
   }
+  if (row.disabled_at) throw new AuthError("unauthenticated", "the token's principal is disabled");
   const now = ctx.now();
   if (!row.last_used_at || now.getTime() - Date.parse(row.last_used_at) > LAST_USED_RESOLUTION_MS) {
     await ctx.store.write((trx) =>

@@ -2,6 +2,7 @@ import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { enrollAgent } from "../src/auth/enrollment.js";
 import { createEnrollmentToken } from "../src/auth/enrollment-tokens.js";
+import { createPrincipal } from "../src/auth/principals.js";
 import { bootstrapAdminToken, createApiToken } from "../src/auth/tokens.js";
 import type { Role } from "../src/domain/roles.js";
 import { SYSTEM_ACTOR } from "../src/domain/roles.js";
@@ -63,6 +64,28 @@ const CASES: readonly Case[] = [
     allowed: ADMIN,
   },
   { name: "list tokens", method: "GET", url: "/api/v1/tokens", allowed: ADMIN },
+  { name: "list principals", method: "GET", url: "/api/v1/principals", allowed: ADMIN },
+  {
+    name: "create principal",
+    method: "POST",
+    url: "/api/v1/principals",
+    body: () => ({ name: "svc-x", kind: "service" }),
+    allowed: ADMIN,
+  },
+  {
+    name: "disable principal",
+    method: "POST",
+    url: "/api/v1/principals/svc-m/disable",
+    body: () => ({}),
+    allowed: ADMIN,
+  },
+  {
+    name: "enable principal",
+    method: "POST",
+    url: "/api/v1/principals/svc-m/enable",
+    body: () => ({}),
+    allowed: ADMIN,
+  },
   {
     name: "create agent token",
     method: "POST",
@@ -157,6 +180,7 @@ describe("API authentication and roles, every route × every caller", () => {
     const enroll = await createEnrollmentToken(ctx, SYSTEM_ACTOR);
     tokens.set("agent", (await enrollAgent(ctx, enroll.token, { name: "agent-host" })).credential);
     await createAsset(ctx, SYSTEM_ACTOR, "m1", {});
+    await createPrincipal(ctx, SYSTEM_ACTOR, { name: "svc-m", kind: "service" });
     app = await buildApp(ctx);
   });
   afterAll(async () => {

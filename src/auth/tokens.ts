@@ -1,8 +1,12 @@
 import { randomUUID } from "node:crypto";
 import { appendAudit } from "../audit/log.js";
-import { AuthError, NotFoundError, ValidationError } from "../domain/errors.js";
+import { AuthError, isAppError, reasonError, ValidationError } from "../domain/errors.js";
+import { normaliseName } from "../domain/names.js";
 import { type Actor, actorLabel, isRole, type Role, SYSTEM_ACTOR } from "../domain/roles.js";
 import type { ServiceContext } from "../service/context.js";
+import { isUniqueViolation } from "../store/unique-violation.js";
+import { refuseLastAdmin } from "./last-admin.js";
+import { BOOTSTRAP_PRINCIPAL, ensurePrincipal, principalName } from "./principals.js";
 import { hashSecret, newSecret } from "./secrets.js";
 
 export interface ApiTokenInfo {
@@ -10,6 +14,8 @@ export interface ApiTokenInfo {
   name: string;
   role: Role | "agent";
   kind: "user" | "agent";
+  /** The principal a user token belongs to; null for agent credentials. */
+  principal: string | null;
   createdAt: string;
   createdBy: string;
   lastUsedAt: string | null;
@@ -20,66 +26,134 @@ export interface ApiTokenInfo {
 export interface CreatedToken {
   id: string;
   token: string;
+  /** The token's name and principal as stored (normalised). */
+  name: string;
+  principal: string;
 }
+
+export interface TokenInput {
+  name: string;
+  role: string;
+  /** The principal the token belongs to (created when missing); the principal named `name` when absent. */
+  principal?: string | undefined;
+}
+
+export interface CreateOptions {
+  /** The token to store instead of a new random one (AUTOPATCH_ADMIN_TOKEN). */
+  token?: string;
+  /** More facts for the audit event, e.g. that it was created offline and by whom. */
+  auditData?: Record<string, unknown>;
+}
+
+/** The name of the server's first admin token; it belongs to the principal `admin`. */
+export const BOOTSTRAP_TOKEN_NAME = "bootstrap-admin";
 
 /** Last-used times are written at most this often per token, so reads stay reads. */
 const LAST_USED_RESOLUTION_MS = 60_000;
 
+export function tokenName(raw: string, where: string): string {
+  return normaliseName(raw, { what: "token name", where, reason: "token.invalid-name" });
+}
+
+function duplicateName(name: string, principal: string): Error {
+  return reasonError(
+    "token.duplicate-name",
+    `principal "${principal}" has an active token named "${name}" already; pick another name or revoke that one`,
+    { where: "/name" },
+  );
+}
+
 export async function createApiToken(
   ctx: ServiceContext,
   actor: Actor,
-  input: { name: string; role: string },
-  fixedToken?: string,
+  input: TokenInput,
+  options: CreateOptions = {},
 ): Promise<CreatedToken> {
   if (!isRole(input.role)) {
     throw new ValidationError(`unknown role "${input.role}": use viewer, operator, approver or admin`, {
       where: "/role",
     });
   }
-  if (input.name.trim() === "" || input.name.length > 100) {
-    throw new ValidationError("a token name is 1–100 characters", { where: "/name" });
-  }
-  const token = fixedToken ?? newSecret("apt");
+  const role = input.role;
+  const name = tokenName(input.name, "/name");
+  const principal =
+    input.principal === undefined
+      ? principalName(input.name, "/name")
+      : principalName(input.principal, "/principal");
+  const token = options.token ?? newSecret("apt");
   const id = randomUUID();
-  const now = ctx.now();
-  await ctx.store.write(async (trx) => {
-    await trx
-      .insertInto("api_tokens")
-      .values({
-        id,
-        name: input.name,
-        role: input.role,
-        token_hash: hashSecret(token),
-        kind: "user",
-        asset_id: null,
-        created_at: now.toISOString(),
-        created_by: actorLabel(actor),
-        last_used_at: null,
-        revoked_at: null,
-      })
-      .execute();
-    await appendAudit(
-      trx,
-      {
-        actor: actorLabel(actor),
-        action: "token.created",
-        targetType: "token",
-        targetId: id,
-        data: { name: input.name, role: input.role },
-      },
-      now,
-    );
-  });
-  return { id, token };
+  try {
+    await ctx.store.write(async (trx) => {
+      const now = ctx.now();
+      const owner = await ensurePrincipal(trx, actor, principal, "person", now);
+      if (owner.disabledAt !== null) {
+        throw reasonError(
+          "principal.disabled",
+          `principal "${principal}" is disabled since ${owner.disabledAt}`,
+          {
+            where: input.principal === undefined ? "/name" : "/principal",
+          },
+        );
+      }
+      const clash = await trx
+        .selectFrom("api_tokens")
+        .select("id")
+        .where("principal_id", "=", owner.id)
+        .where("name", "=", name)
+        .where("revoked_at", "is", null)
+        .executeTakeFirst();
+      if (clash) throw duplicateName(name, principal);
+      await trx
+        .insertInto("api_tokens")
+        .values({
+          id,
+          name,
+          role,
+          token_hash: hashSecret(token),
+          kind: "user",
+          asset_id: null,
+          principal_id: owner.id,
+          created_at: now.toISOString(),
+          created_by: actorLabel(actor),
+          last_used_at: null,
+          revoked_at: null,
+        })
+        .execute();
+      await appendAudit(
+        trx,
+        {
+          actor: actorLabel(actor),
+          action: "token.created",
+          targetType: "token",
+          targetId: id,
+          data: { name, role, principal, ...options.auditData },
+        },
+        now,
+      );
+    });
+  } catch (err) {
+    // Two writers creating the same name at once: the unique index lets one win.
+    if (isUniqueViolation(err)) throw duplicateName(name, principal);
+    throw err;
+  }
+  return { id, token, name, principal };
 }
 
 export async function listApiTokens(ctx: ServiceContext): Promise<ApiTokenInfo[]> {
-  const rows = await ctx.store.db.selectFrom("api_tokens").selectAll().orderBy("created_at").execute();
+  const rows = await ctx.store.db
+    .selectFrom("api_tokens as t")
+    .leftJoin("principals as p", "p.id", "t.principal_id")
+    .selectAll("t")
+    .select("p.name as principal")
+    .orderBy("t.created_at")
+    .orderBy("t.id")
+    .execute();
   return rows.map((r) => ({
     id: r.id,
     name: r.name,
     role: r.role as Role | "agent",
     kind: r.kind as "user" | "agent",
+    principal: r.principal,
     createdAt: r.created_at,
     createdBy: r.created_by,
     lastUsedAt: r.last_used_at,
@@ -88,15 +162,16 @@ export async function listApiTokens(ctx: ServiceContext): Promise<ApiTokenInfo[]
 }
 
 export async function revokeApiToken(ctx: ServiceContext, actor: Actor, id: string): Promise<void> {
-  const now = ctx.now();
   await ctx.store.write(async (trx) => {
+    const now = ctx.now();
     const row = await trx
       .selectFrom("api_tokens")
-      .select(["id", "name", "revoked_at"])
+      .select(["id", "name", "kind", "role", "revoked_at"])
       .where("id", "=", id)
       .executeTakeFirst();
-    if (!row) throw new NotFoundError(`no token with id ${id}`);
+    if (!row) throw reasonError("token.not-found", `no token with id ${id}`);
     if (row.revoked_at) return;
+    if (row.kind === "user" && row.role === "admin") await refuseLastAdmin(trx, { tokenId: id });
     await trx.updateTable("api_tokens").set({ revoked_at: now.toISOString() }).where("id", "=", id).execute();
     await appendAudit(
       trx,
@@ -113,8 +188,9 @@ export async function revokeApiToken(ctx: ServiceContext, actor: Actor, id: stri
 }
 
 /**
- * On first start with no user tokens, creates an admin token: the given one (AUTOPATCH_ADMIN_TOKEN)
- * or a new random one, which the caller prints once. Returns null when tokens exist already.
+ * On first start with no user tokens, creates an admin token for the principal `admin`: the given one
+ * (AUTOPATCH_ADMIN_TOKEN) or a new random one, which the caller prints once. Returns null when tokens
+ * exist already, or when another replica created it at the same moment.
  */
 export async function bootstrapAdminToken(ctx: ServiceContext, given?: string): Promise<CreatedToken | null> {
   const existing = await ctx.store.db
@@ -129,24 +205,42 @@ export async function bootstrapAdminToken(ctx: ServiceContext, given?: string): 
       where: "AUTOPATCH_ADMIN_TOKEN",
     });
   }
-  return createApiToken(ctx, SYSTEM_ACTOR, { name: "bootstrap-admin", role: "admin" }, given);
+  try {
+    return await createApiToken(
+      ctx,
+      SYSTEM_ACTOR,
+      { name: BOOTSTRAP_TOKEN_NAME, role: "admin", principal: BOOTSTRAP_PRINCIPAL },
+      given === undefined ? {} : { token: given },
+    );
+  } catch (err) {
+    if (isAppError(err) && err.reason === "token.duplicate-name") return null;
+    throw err;
+  }
 }
 
 /** Resolves a bearer token to who holds it; throws unauthenticated for unknown or revoked tokens. */
 export async function authenticate(ctx: ServiceContext, bearer: string): Promise<Actor> {
   const row = await ctx.store.db
-    .selectFrom("api_tokens")
-    .select(["id", "name", "role", "kind", "asset_id", "revoked_at", "last_used_at"])
-    .where("token_hash", "=", hashSecret(bearer))
+    .selectFrom("api_tokens as t")
+    .leftJoin("principals as p", "p.id", "t.principal_id")
+    .select(["t.id", "t.name", "t.role", "t.kind", "t.asset_id", "t.revoked_at", "t.last_used_at"])
+    .select(["p.name as principal", "p.disabled_at"])
+    .where("t.token_hash", "=", hashSecret(bearer))
     .executeTakeFirst();
   if (!row || row.revoked_at) throw new AuthError("unauthenticated", "the token is unknown or revoked");
+  if (row.kind !== "agent" && row.principal === null) {
+    throw new AuthError("unauthenticated", "the token belongs to no principal");
+  }
+  if (row.disabled_at) throw new AuthError("unauthenticated", "the token's principal is disabled");
   const now = ctx.now();
   if (!row.last_used_at || now.getTime() - Date.parse(row.last_used_at) > LAST_USED_RESOLUTION_MS) {
-    await ctx.store.db
-      .updateTable("api_tokens")
-      .set({ last_used_at: now.toISOString() })
-      .where("id", "=", row.id)
-      .execute();
+    await ctx.store.write((trx) =>
+      trx
+        .updateTable("api_tokens")
+        .set({ last_used_at: now.toISOString() })
+        .where("id", "=", row.id)
+        .execute(),
+    );
   }
   if (row.kind === "agent") {
     return {
@@ -162,7 +256,7 @@ export async function authenticate(ctx: ServiceContext, bearer: string): Promise
     kind: "user",
     id: row.id,
     name: row.name,
-    principal: row.name,
+    principal: row.principal ?? "",
     role: isRole(row.role) ? row.role : "viewer",
     assetId: null,
   };

@@ -1,6 +1,6 @@
 /**
  * Approving and rejecting change requests under the rule frozen at submit: enough approvals from the
- * allowed roles, never the requester's own (separation of duties), one per person (token name), and
+ * allowed roles, never the requester's own (separation of duties), one per principal, and
  * only those that have not expired count. The approval that makes enough plans the change and
  * schedules it in the same transaction.
  */
@@ -43,10 +43,10 @@ export function checkApprover(actor: Actor, row: ChangeRow, rule: ApprovalRule, 
       `only ${rule.fromRoles.join(" or ")} may ${what} change ${row.id} under policy ${row.policy_name}@${row.policy_version}; this token's role is ${actor.role ?? "none (agent)"}`,
     );
   }
-  if (rule.separationOfDuties && actor.principal === row.requester_name) {
+  if (rule.separationOfDuties && actor.principal === row.requester_principal) {
     throw new AuthError(
       "forbidden",
-      `separation of duties: "${actor.name}" requested change ${row.id} and cannot ${what} it`,
+      `separation of duties: principal "${actor.principal}" requested change ${row.id} and cannot ${what} it`,
       { reason: "approval.separation-of-duties" },
     );
   }
@@ -69,6 +69,7 @@ async function recordDecision(
       decision,
       approver: `${actor.kind}:${actor.name}`,
       approver_name: actor.name,
+      approver_principal: actor.principal,
       approver_role: actor.role ?? "",
       reason,
       created_at: now.toISOString(),
@@ -99,10 +100,10 @@ export async function approveChange(
     const rule = frozenRule(row);
     checkApprover(actor, row, rule);
     const approvals = await approvalsOf(trx, id);
-    const mine = approvals.find((a) => a.approver_name === actor.name && approvalValid(a, now));
+    const mine = approvals.find((a) => a.approver_principal === actor.principal && approvalValid(a, now));
     if (mine) {
       throw new ConflictError(
-        `"${actor.name}" approved change ${id} already at ${mine.created_at}; one person's approvals count once`,
+        `principal "${actor.principal}" approved change ${id} already at ${mine.created_at} (token "${mine.approver_name}"); one person's approvals count once`,
         { reason: "approval.duplicate", details: { state } },
       );
     }

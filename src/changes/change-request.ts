@@ -8,6 +8,8 @@ import type { Plan } from "./plan.js";
 
 export interface ChangeApproval {
   approver: string;
+  /** The approver's principal: approvals count once per principal. */
+  principal: string;
   role: string;
   decision: "approve" | "reject";
   reason: string | null;
@@ -59,10 +61,12 @@ export interface ChangeRequest {
   risk: string | null;
   rollback: string | null;
   requester: string;
+  /** The requester's principal: separation of duties compares approvers' principals with it. */
+  requesterPrincipal: string;
   /** The rule frozen at submit; null for a draft. */
   approvalRule: ApprovalRule | null;
   approvals: ChangeApproval[];
-  /** Distinct approvers whose approval counts now. */
+  /** Distinct principals whose approval counts now. */
   validApprovals: number;
   /** Who authorised an emergency start inside a freeze or outside the windows. */
   overrideApprover: string | null;
@@ -89,9 +93,9 @@ export function approvalValid(row: Selectable<ApprovalsTable>, now: Date): boole
   return row.decision === "approve" && (row.expires_at === null || row.expires_at > now.toISOString());
 }
 
-/** How many distinct people (token names) have an approval that counts at `now`. */
+/** How many distinct principals have an approval that counts at `now`. */
 export function countValidApprovals(rows: readonly Selectable<ApprovalsTable>[], now: Date): number {
-  return new Set(rows.filter((r) => approvalValid(r, now)).map((r) => r.approver_name)).size;
+  return new Set(rows.filter((r) => approvalValid(r, now)).map((r) => r.approver_principal)).size;
 }
 
 function review(row: Selectable<ChangeRequestsTable>, now: Date): ChangeReview {
@@ -142,9 +146,11 @@ export function rowToChange(
     risk: row.risk_notes,
     rollback: row.rollback_notes,
     requester: row.requester,
+    requesterPrincipal: row.requester_principal,
     approvalRule: row.approval_rule === null ? null : (JSON.parse(row.approval_rule) as ApprovalRule),
     approvals: approvals.map((a) => ({
       approver: a.approver_name,
+      principal: a.approver_principal,
       role: a.approver_role,
       decision: a.decision === "reject" ? "reject" : "approve",
       reason: a.reason,

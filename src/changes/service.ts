@@ -78,6 +78,7 @@ export async function insertChange(
     rollback_notes: input.rollback ?? null,
     requester: actorLabel(actor),
     requester_name: actor.name,
+    requester_principal: actor.principal,
     state: "draft",
     state_reason: null,
     approval_rule: null,

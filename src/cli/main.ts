@@ -56,6 +56,10 @@ export const COMMAND_MODULES: ReadonlyArray<{
     load: async () => (await import("./commands/agent-tokens.js")).registerAgentTokenCommands,
   },
   {
+    commands: { principal: "People and service accounts that tokens belong to (admin)" },
+    load: async () => (await import("./commands/principals.js")).registerPrincipalCommands,
+  },
+  {
     commands: { audit: "Read and verify the hash-chained audit log" },
     load: async () => (await import("./commands/audit.js")).registerAuditCommand,
   },

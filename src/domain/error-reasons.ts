@@ -40,6 +40,15 @@ export const ERROR_REASONS = {
   // Policies
 
   // Identity and tokens
+  "principal.invalid-name": { category: "validation" },
+  "principal.invalid-kind": { category: "validation" },
+  "principal.exists": { category: "conflict" },
+  "principal.not-found": { category: "not_found" },
+  "principal.disabled": { category: "conflict" },
+  "token.invalid-name": { category: "validation" },
+  "token.duplicate-name": { category: "conflict" },
+  "token.not-found": { category: "not_found" },
+  "token.last-admin": { category: "conflict" },
 
   // Enrollment and agents
   "enroll.asset-exists": { category: "conflict" },

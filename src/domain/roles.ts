@@ -45,6 +45,19 @@ export const SYSTEM_ACTOR: Actor = {
   assetId: null,
 };
 
+/**
+ * Whoever runs a command directly on the store on the server's host (`--database`), without a token:
+ * only someone who can reach the database can be this actor, and the audit log records it as such.
+ */
+export const OFFLINE_ACTOR: Actor = {
+  kind: "system",
+  id: "offline",
+  name: "offline",
+  principal: "offline",
+  role: "admin",
+  assetId: null,
+};
+
 export function actorLabel(actor: Actor): string {
-  return actor.kind === "system" ? "system" : `${actor.kind}:${actor.name}`;
+  return actor.kind === "system" ? actor.name : `${actor.kind}:${actor.name}`;
 }

@@ -4,6 +4,7 @@ import { z } from "zod";
 import { appendAudit } from "../audit/log.js";
 import { ConflictError, NotFoundError, ValidationError } from "../domain/errors.js";
 import { ASSET_KINDS, type Asset, type AssetKind, type PackageRecord } from "../domain/inventory.js";
+import { LABEL_VALUE_PATTERN as LABEL_VALUE } from "../domain/names.js";
 import { type Actor, actorLabel } from "../domain/roles.js";
 import { matchesSelector, parseSelector, RESERVED_LABEL_KEYS, selectorView } from "../domain/selector.js";
 import type { ServiceContext } from "../service/context.js";
@@ -11,7 +12,6 @@ import type { AssetsTable, Database } from "../store/schema.js";
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/;
 const LABEL_KEY = /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
-const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
 
 export const assetNameSchema = z
   .string()

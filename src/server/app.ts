@@ -15,6 +15,7 @@ import { findingRoutes } from "./routes/findings.js";
 import { healthRoutes } from "./routes/health.js";
 import { inventoryRoutes } from "./routes/inventory.js";
 import { policyRoutes } from "./routes/policies.js";
+import { principalRoutes } from "./routes/principals.js";
 import { tokenRoutes } from "./routes/tokens.js";
 
 /** Builds the HTTP API on a service context; the caller listens and closes. */
@@ -46,6 +47,7 @@ export async function buildApp(ctx: ServiceContext): Promise<FastifyInstance> {
     inventoryRoutes,
     tokenRoutes,
     agentTokenRoutes,
+    principalRoutes,
     agentRoutes,
     auditRoutes,
     advisoryRoutes,

@@ -45,8 +45,22 @@ export interface InventoryReportsTable {
   changes: string;
 }
 
+/** A person or a service account. Tokens belong to one; separation of duties compares them. */
+export interface PrincipalsTable {
+  id: string;
+  /** Normalised (src/domain/names.ts): unique, lowercase, label value characters. */
+  name: string;
+  /** person | service */
+  kind: string;
+  created_at: string;
+  created_by: string;
+  /** A disabled principal's tokens no longer authenticate. */
+  disabled_at: string | null;
+}
+
 export interface ApiTokensTable {
   id: string;
+  /** Normalised as principal names are; unique among a principal's active tokens. */
   name: string;
   role: string;
   /** SHA-256 of the token; the token itself is never stored. */
@@ -54,6 +68,8 @@ export interface ApiTokensTable {
   /** "user" for people and scripts, "agent" for a host agent's credential. */
   kind: string;
   asset_id: string | null;
+  /** The principal a user token belongs to; null for agent credentials, which act for their asset. */
+  principal_id: string | null;
   created_at: string;
   created_by: string;
   last_used_at: string | null;
@@ -261,9 +277,11 @@ export interface ChangeRequestsTable {
   justification: string;
   risk_notes: string | null;
   rollback_notes: string | null;
-  /** Actor label and the token name separation of duties compares. */
+  /** Actor label and token name, as shown. */
   requester: string;
   requester_name: string;
+  /** The requester's principal: separation of duties compares this. */
+  requester_principal: string;
   state: string;
   state_reason: string | null;
   /** JSON: the approval rule frozen at submit. */
@@ -294,6 +312,8 @@ export interface ApprovalsTable {
   decision: string;
   approver: string;
   approver_name: string;
+  /** The approver's principal: one principal's approvals count once. */
+  approver_principal: string;
   approver_role: string;
   reason: string | null;
   created_at: string;
@@ -312,6 +332,7 @@ export interface Database {
   assets: AssetsTable;
   installed_packages: InstalledPackagesTable;
   inventory_reports: InventoryReportsTable;
+  principals: PrincipalsTable;
   api_tokens: ApiTokensTable;
   enrollment_tokens: EnrollmentTokensTable;
   enrollment_token_uses: EnrollmentTokenUsesTable;

@@ -11,13 +11,21 @@ import { type DialectName, openStore, type Store } from "../../src/store/store.j
 
 export const DIALECTS: readonly DialectName[] = ["sqlite", "postgres"];
 
-/** A fresh, migrated store: a new SQLite file, or a new database in the run's PostgreSQL. */
-export async function freshStore(dialect: DialectName): Promise<Store & { dispose(): Promise<void> }> {
+/**
+ * A fresh store: a new SQLite file, or a new database in the run's PostgreSQL; migrated unless
+ * `migrate: false`. `url` opens it again, e.g. from a CLI process.
+ */
+export async function freshStore(
+  dialect: DialectName,
+  options: { migrate?: boolean } = {},
+): Promise<Store & { url: string; dispose(): Promise<void> }> {
   if (dialect === "sqlite") {
     const dir = mkdtempSync(join(tmpdir(), "autopatch-sqlite-"));
-    const store = await openStore(`sqlite:${join(dir, "test.db")}`);
+    const url = `sqlite:${join(dir, "test.db")}`;
+    const store = await openStore(url, options);
     return {
       ...store,
+      url,
       dispose: async () => {
         await store.close();
         rmSync(dir, { recursive: true, force: true });
@@ -30,9 +38,11 @@ export async function freshStore(dialect: DialectName): Promise<Store & { dispos
   await admin.connect();
   await admin.query(`create database ${name}`);
   await admin.end();
-  const store = await openStore(`${base}/${name}`);
+  const url = `${base}/${name}`;
+  const store = await openStore(url, options);
   return {
     ...store,
+    url,
     dispose: async () => {
       await store.close();
       // Without FORCE: a forced drop can reach a closing pool connection before it has gone and

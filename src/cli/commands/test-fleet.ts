@@ -81,7 +81,11 @@ export function registerTestFleetCommand(program: Command): void {
     });
 
   // The detached process behind `up`; not for people to call.
-  withFleetFlags(fleet.command("supervise", { hidden: true })).action(async (flags: UpFlags) => {
+  withFleetFlags(
+    fleet
+      .command("supervise", { hidden: true })
+      .description("Run a fleet in the foreground until SIGTERM (the detached process behind `up`)"),
+  ).action(async (flags: UpFlags) => {
     await superviseFleet(upOptions(flags));
   });
 }

@@ -60,10 +60,12 @@ export const changeRequestSchema = z.object({
   risk: z.string().nullable(),
   rollback: z.string().nullable(),
   requester: z.string(),
+  requesterPrincipal: z.string(),
   approvalRule: approvalRuleSchema.nullable(),
   approvals: z.array(
     z.object({
       approver: z.string(),
+      principal: z.string(),
       role: z.string(),
       decision: z.enum(["approve", "reject"]),
       reason: z.string().nullable(),

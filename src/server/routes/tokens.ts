@@ -13,9 +13,16 @@ export async function tokenRoutes(app: FastifyInstance, ctx: ServiceContext): Pr
     {
       config: { access: "admin" },
       schema: {
-        summary: "Create an API token; the token is in this response only",
-        body: z.object({ name: z.string().min(1).max(100), role: z.enum(ROLES) }),
-        response: { 201: z.object({ id: z.string(), token: z.string() }) },
+        summary:
+          "Create an API token for a principal (the one named `name` unless `principal` is given; created when missing); the token is in this response only",
+        body: z.object({
+          name: z.string().min(1).max(100),
+          role: z.enum(ROLES),
+          principal: z.string().min(1).max(100).optional(),
+        }),
+        response: {
+          201: z.object({ id: z.string(), token: z.string(), name: z.string(), principal: z.string() }),
+        },
       },
     },
     async (request, reply) => reply.code(201).send(await createApiToken(ctx, actorOf(request), request.body)),
@@ -29,7 +36,10 @@ export async function tokenRoutes(app: FastifyInstance, ctx: ServiceContext): Pr
     "/api/v1/tokens/:id",
     {
       config: { access: "admin" },
-      schema: { summary: "Revoke a token", params: z.object({ id: z.string() }) },
+      schema: {
+        summary: "Revoke a token; the last active admin token cannot be revoked",
+        params: z.object({ id: z.string() }),
+      },
     },
     async (request, reply) => {
       await revokeApiToken(ctx, actorOf(request), request.params.id);

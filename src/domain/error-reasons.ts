@@ -51,6 +51,7 @@ export const ERROR_REASONS = {
   // Store
   "store.newer-schema": { category: "conflict" },
   "store.unavailable": { category: "internal", status: 503 },
+  "store.work-failed": { category: "internal" },
 } as const satisfies Record<string, ReasonSpec>;
 
 export type ErrorReason = keyof typeof ERROR_REASONS;

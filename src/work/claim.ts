@@ -1,0 +1,58 @@
+import type { ExpressionBuilder, Selectable } from "kysely";
+import type { ServiceContext } from "../service/context.js";
+import { lockSkippingLocked } from "../store/row-locks.js";
+import type { Database, WorkItemsTable } from "../store/schema.js";
+
+export type WorkRow = Selectable<WorkItemsTable>;
+
+/** Due, and not leased by a runner whose lease still holds. */
+function due(kind: string, nowIso: string) {
+  return (eb: ExpressionBuilder<Database, "work_items">) =>
+    eb.and([
+      eb("kind", "=", kind),
+      eb("next_attempt_at", "<=", nowIso),
+      eb.or([eb("lease_owner", "is", null), eb("lease_expires_at", "<=", nowIso)]),
+    ]);
+}
+
+/**
+ * Leases up to `limit` due items of one kind to `owner` until `now + leaseMs`, in one write. Rows
+ * another claimer holds are skipped rather than waited for, so runners on several replicas take
+ * different items; a runner that dies leaves its items due again when the lease ends.
+ */
+export async function claimDue(
+  ctx: ServiceContext,
+  kind: string,
+  owner: string,
+  now: Date,
+  limit: number,
+  leaseMs: number,
+): Promise<WorkRow[]> {
+  const nowIso = now.toISOString();
+  const until = new Date(now.getTime() + leaseMs).toISOString();
+  const rows = await ctx.store.write(async (trx) => {
+    const ids = await lockSkippingLocked(
+      trx,
+      trx
+        .selectFrom("work_items")
+        .select("id")
+        .where(due(kind, nowIso))
+        .orderBy("next_attempt_at")
+        .orderBy("id")
+        .limit(limit),
+    ).execute();
+    if (ids.length === 0) return [];
+    return trx
+      .updateTable("work_items")
+      .set({ lease_owner: owner, lease_expires_at: until })
+      .where(
+        "id",
+        "in",
+        ids.map((r) => r.id),
+      )
+      .where(due(kind, nowIso))
+      .returningAll()
+      .execute();
+  });
+  return rows.map((r) => ({ ...r, attempts: Number(r.attempts) }));
+}

@@ -1,0 +1,72 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import type { ServiceContext } from "../service/context.js";
+import type { WorkRegistry } from "./registry.js";
+import { WorkRunner } from "./runner.js";
+
+export interface WorkLoopOptions {
+  /** Stops the loop when aborted, like `stop()`. */
+  signal?: AbortSignal;
+  /** Wait between passes that found nothing due (owed work is also picked up on `wake()`). */
+  pollMs?: number;
+}
+
+export interface WorkLoop {
+  readonly owner: string;
+  /** Starts a pass now instead of at the next poll. */
+  wake(): void;
+  /** Ends the loop after the item in flight has committed or rolled back, so it holds no claims. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Drains owed work until stopped. Level-triggered: every pass reads what is owed from the store, so
+ * work recorded before a crash is done after the restart, and any number of loops, in one process or
+ * on several replicas, may run on one store; claims and row locks keep them apart.
+ */
+export function startWorkLoop(
+  ctx: ServiceContext,
+  registry: WorkRegistry,
+  options: WorkLoopOptions = {},
+): WorkLoop {
+  const pollMs = Math.max(1, options.pollMs ?? 1_000);
+  const runner = new WorkRunner(ctx, registry.kinds);
+  const stopping = new AbortController();
+  let nap: AbortController | null = null;
+  let woken = false;
+  const stop = (): void => {
+    stopping.abort();
+    nap?.abort();
+  };
+  if (options.signal?.aborted) stop();
+  options.signal?.addEventListener("abort", stop, { once: true });
+
+  const loop = (async () => {
+    while (!stopping.signal.aborted) {
+      woken = false;
+      try {
+        await runner.drain(stopping.signal);
+      } catch (err) {
+        // The store may be briefly unreachable; what is owed stays owed and the next pass retries.
+        ctx.logger.error({ err }, "work pass failed");
+      }
+      if (stopping.signal.aborted || woken) continue;
+      nap = new AbortController();
+      if (stopping.signal.aborted) break;
+      await sleep(pollMs, undefined, { signal: nap.signal }).catch(() => undefined);
+      nap = null;
+    }
+  })();
+
+  return {
+    owner: runner.owner,
+    wake: () => {
+      woken = true;
+      nap?.abort();
+    },
+    stop: async () => {
+      stop();
+      options.signal?.removeEventListener("abort", stop);
+      await loop;
+    },
+  };
+}

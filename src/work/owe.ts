@@ -14,8 +14,8 @@ const CHUNK = 500;
 
 /**
  * Records work owed by the caller's transaction, so it commits (or rolls back) with the change that
- * owes it. An item already owed under the same key stays one row and becomes due now: the next run
- * reads the state this commit leaves, which covers both debts.
+ * owes it. An item already owed under the same key stays one row, takes this commit's payload and
+ * becomes due now: the next run reads the state this commit leaves, which covers both debts.
  */
 export async function oweWork<P>(
   trx: Kysely<Database>,
@@ -45,9 +45,10 @@ export async function oweWork<P>(
       .insertInto("work_items")
       .values(rows.slice(i, i + CHUNK))
       .onConflict((oc) =>
-        oc
-          .columns(["kind", "key"])
-          .doUpdateSet((eb) => ({ next_attempt_at: eb.ref("excluded.next_attempt_at") })),
+        oc.columns(["kind", "key"]).doUpdateSet((eb) => ({
+          payload: eb.ref("excluded.payload"),
+          next_attempt_at: eb.ref("excluded.next_attempt_at"),
+        })),
       )
       .execute();
   }

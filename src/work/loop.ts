@@ -6,14 +6,12 @@ import { WorkRunner } from "./runner.js";
 export interface WorkLoopOptions {
   /** Stops the loop when aborted, like `stop()`. */
   signal?: AbortSignal;
-  /** Wait between passes that found nothing due (owed work is also picked up on `wake()`). */
+  /** Wait between drains: how soon work owed by another process (or retried after a backoff) starts. */
   pollMs?: number;
 }
 
 export interface WorkLoop {
   readonly owner: string;
-  /** Starts a pass now instead of at the next poll. */
-  wake(): void;
   /** Ends the loop after the item in flight has committed or rolled back, so it holds no claims. */
   stop(): Promise<void>;
 }
@@ -31,38 +29,25 @@ export function startWorkLoop(
   const pollMs = Math.max(1, options.pollMs ?? 1_000);
   const runner = new WorkRunner(ctx, registry.kinds);
   const stopping = new AbortController();
-  let nap: AbortController | null = null;
-  let woken = false;
-  const stop = (): void => {
-    stopping.abort();
-    nap?.abort();
-  };
+  const stop = (): void => stopping.abort();
   if (options.signal?.aborted) stop();
   options.signal?.addEventListener("abort", stop, { once: true });
 
   const loop = (async () => {
     while (!stopping.signal.aborted) {
-      woken = false;
       try {
         await runner.drain(stopping.signal);
       } catch (err) {
         // The store may be briefly unreachable; what is owed stays owed and the next pass retries.
         ctx.logger.error({ err }, "work pass failed");
       }
-      if (stopping.signal.aborted || woken) continue;
-      nap = new AbortController();
       if (stopping.signal.aborted) break;
-      await sleep(pollMs, undefined, { signal: nap.signal }).catch(() => undefined);
-      nap = null;
+      await sleep(pollMs, undefined, { signal: stopping.signal }).catch(() => undefined);
     }
   })();
 
   return {
     owner: runner.owner,
-    wake: () => {
-      woken = true;
-      nap?.abort();
-    },
     stop: async () => {
       stop();
       options.signal?.removeEventListener("abort", stop);

@@ -7,6 +7,8 @@ import type { WorkItem, WorkKind } from "./work-kind.js";
 /** Retry delays of failed work: full jitter up to 2 s doubling, capped at 15 minutes. */
 export const WORK_BACKOFF_BASE_MS = 2_000;
 export const WORK_BACKOFF_CAP_MS = 15 * 60 * 1000;
+/** Never at once: a drain that just saw an item fail does not claim it again. */
+const WORK_BACKOFF_MIN_MS = 250;
 const ERROR_KEPT = 2000;
 
 export interface RunOutcome {
@@ -84,7 +86,10 @@ export async function recordFailure(
   await ctx.store.write(async (trx) => {
     for (const row of rows) {
       const attempts = Number(row.attempts) + 1;
-      const delay = backoffDelayMs(attempts, random, WORK_BACKOFF_BASE_MS, WORK_BACKOFF_CAP_MS);
+      const delay = Math.max(
+        WORK_BACKOFF_MIN_MS,
+        backoffDelayMs(attempts, random, WORK_BACKOFF_BASE_MS, WORK_BACKOFF_CAP_MS),
+      );
       await trx
         .updateTable("work_items")
         .set({

@@ -92,7 +92,10 @@ export class WorkRunner {
     for (const row of rows) result.failures.push({ kind: kind.name, key: row.key, error });
   }
 
-  /** Passes until nothing of these kinds is due and free (or the signal aborts). */
+  /**
+   * Passes while they get work done: until nothing of these kinds is due and free, or a pass did
+   * nothing of what it claimed (it failed, or another runner holds it), or the signal aborts.
+   */
   async drain(signal?: AbortSignal): Promise<PassResult> {
     const total: PassResult = { claimed: 0, done: 0, failures: [] };
     for (;;) {
@@ -100,8 +103,7 @@ export class WorkRunner {
       total.claimed += pass.claimed;
       total.done += pass.done;
       total.failures.push(...pass.failures);
-      // Failed items wait for their backoff, so the next pass does not claim them again.
-      if (pass.claimed === 0 || signal?.aborted) return total;
+      if (pass.done === 0 || signal?.aborted) return total;
     }
   }
 }

@@ -315,12 +315,30 @@ describe.each(DIALECTS)("the work loop (%s)", (dialect) => {
   it("takes over the items of a runner that died holding their lease, once the lease ends", async () => {
     const kind = auditingKind("test.takeover", { leaseMs: 30_000 });
     await owe(ctx, kind, ["x"]);
-    expect(await claimDue(ctx, kind.name, "dead-runner", clock, 10, kind.leaseMs)).toHaveLength(1);
+    expect(
+      await claimDue(ctx, {
+        kind: kind.name,
+        owner: "dead-runner",
+        now: clock,
+        limit: 10,
+        leaseMs: kind.leaseMs,
+      }),
+    ).toHaveLength(1);
     const runner = new WorkRunner(ctx, [kind]);
     expect((await runner.drain()).claimed).toBe(0);
     clock = new Date(clock.getTime() + 30_001);
     expect((await runner.drain()).done).toBe(1);
     expect(await effects(store)).toEqual(["x"]);
+  });
+
+  it("leaves fresh items to the process that owes them for a grace period, then takes them", async () => {
+    const kind = auditingKind("test.grace");
+    await owe(ctx, kind, ["fresh"]);
+    const loopRunner = new WorkRunner(ctx, [kind], { graceMs: 5_000 });
+    expect((await loopRunner.drain()).claimed).toBe(0);
+    clock = new Date(clock.getTime() + 5_000);
+    expect((await loopRunner.drain()).done).toBe(1);
+    expect(await effects(store)).toEqual(["fresh"]);
   });
 
   it("stops after the item in flight has committed", async () => {
@@ -338,7 +356,10 @@ describe.each(DIALECTS)("the work loop (%s)", (dialect) => {
       },
     };
     await owe(ctx, kind, ["slow"]);
-    const loop = startWorkLoop({ ...ctx, now: () => new Date() }, new WorkRegistry([kind]), { pollMs: 10 });
+    const loop = startWorkLoop({ ...ctx, now: () => new Date() }, new WorkRegistry([kind]), {
+      pollMs: 10,
+      graceMs: 0,
+    });
     while (!started) await sleep(5);
     let stopped = false;
     const stopping = loop.stop().then(() => {
@@ -389,8 +410,8 @@ describe.each(DIALECTS)("two work loops on one store (%s)", (dialect) => {
       await owe(ctxA, kind, keys);
       const registry = new WorkRegistry([kind]);
       const loops = [
-        startWorkLoop(ctxA, registry, { pollMs: 5 }),
-        startWorkLoop(ctxB, registry, { pollMs: 5 }),
+        startWorkLoop(ctxA, registry, { pollMs: 5, graceMs: 0 }),
+        startWorkLoop(ctxB, registry, { pollMs: 5, graceMs: 0 }),
       ];
       const end = Date.now() + 90_000;
       while ((await workRows(first)).length > 0 && Date.now() < end) await sleep(50);

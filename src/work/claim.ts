@@ -5,12 +5,22 @@ import type { Database, WorkItemsTable } from "../store/schema.js";
 
 export type WorkRow = Selectable<WorkItemsTable>;
 
+export interface ClaimRequest {
+  kind: string;
+  owner: string;
+  now: Date;
+  limit: number;
+  leaseMs: number;
+  /** Claims only items due by then (default `now`): the work loop leaves fresh items to their owner. */
+  dueBy?: Date;
+}
+
 /** Due, and not leased by a runner whose lease still holds. */
-function due(kind: string, nowIso: string) {
+function due(kind: string, dueByIso: string, nowIso: string) {
   return (eb: ExpressionBuilder<Database, "work_items">) =>
     eb.and([
       eb("kind", "=", kind),
-      eb("next_attempt_at", "<=", nowIso),
+      eb("next_attempt_at", "<=", dueByIso),
       eb.or([eb("lease_owner", "is", null), eb("lease_expires_at", "<=", nowIso)]),
     ]);
 }
@@ -20,15 +30,10 @@ function due(kind: string, nowIso: string) {
  * another claimer holds are skipped rather than waited for, so runners on several replicas take
  * different items; a runner that dies leaves its items due again when the lease ends.
  */
-export async function claimDue(
-  ctx: ServiceContext,
-  kind: string,
-  owner: string,
-  now: Date,
-  limit: number,
-  leaseMs: number,
-): Promise<WorkRow[]> {
+export async function claimDue(ctx: ServiceContext, request: ClaimRequest): Promise<WorkRow[]> {
+  const { kind, owner, now, limit, leaseMs } = request;
   const nowIso = now.toISOString();
+  const dueBy = (request.dueBy ?? now).toISOString();
   const until = new Date(now.getTime() + leaseMs).toISOString();
   const rows = await ctx.store.write(async (trx) => {
     const ids = await lockSkippingLocked(
@@ -36,7 +41,7 @@ export async function claimDue(
       trx
         .selectFrom("work_items")
         .select("id")
-        .where(due(kind, nowIso))
+        .where(due(kind, dueBy, nowIso))
         .orderBy("next_attempt_at")
         .orderBy("id")
         .limit(limit),
@@ -50,7 +55,7 @@ export async function claimDue(
         "in",
         ids.map((r) => r.id),
       )
-      .where(due(kind, nowIso))
+      .where(due(kind, dueBy, nowIso))
       .returningAll()
       .execute();
   });

@@ -8,7 +8,12 @@ export interface WorkLoopOptions {
   signal?: AbortSignal;
   /** Wait between drains: how soon work owed by another process (or retried after a backoff) starts. */
   pollMs?: number;
+  /** How long fresh items are left to the process that owes them (see RunnerOptions.graceMs). */
+  graceMs?: number;
 }
+
+/** An import does its owed work within moments of its commit; the loop waits this long to step in. */
+export const DEFAULT_GRACE_MS = 5_000;
 
 export interface WorkLoop {
   readonly owner: string;
@@ -27,7 +32,7 @@ export function startWorkLoop(
   options: WorkLoopOptions = {},
 ): WorkLoop {
   const pollMs = Math.max(1, options.pollMs ?? 1_000);
-  const runner = new WorkRunner(ctx, registry.kinds);
+  const runner = new WorkRunner(ctx, registry.kinds, { graceMs: options.graceMs ?? DEFAULT_GRACE_MS });
   const stopping = new AbortController();
   const stop = (): void => stopping.abort();
   if (options.signal?.aborted) stop();

@@ -24,6 +24,16 @@ export function runnerId(): string {
   return `${hostname()}:${process.pid}:${randomUUID()}`;
 }
 
+export interface RunnerOptions {
+  /** The lease owner's name; a new runnerId() by default. */
+  owner?: string;
+  /**
+   * Leaves items owed less than this long ago to the process that owes them, which does them right
+   * after its commit; the work loop takes them when that process did not (it crashed or failed).
+   */
+  graceMs?: number;
+}
+
 /**
  * Claims and runs owed work under one lease owner. Each pass takes one batch per kind; a batch that
  * fails is retried item by item at once, so one item that always fails does not hold back the rest.
@@ -32,25 +42,28 @@ export class WorkRunner {
   readonly owner: string;
   readonly #ctx: ServiceContext;
   readonly #kinds: readonly WorkKind[];
+  readonly #graceMs: number;
 
-  constructor(ctx: ServiceContext, kinds: readonly WorkKind[], owner: string = runnerId()) {
+  constructor(ctx: ServiceContext, kinds: readonly WorkKind[], options: RunnerOptions = {}) {
     this.#ctx = ctx;
     this.#kinds = kinds;
-    this.owner = owner;
+    this.owner = options.owner ?? runnerId();
+    this.#graceMs = Math.max(0, options.graceMs ?? 0);
   }
 
   async pass(signal?: AbortSignal): Promise<PassResult> {
     const result: PassResult = { claimed: 0, done: 0, failures: [] };
     for (const kind of this.#kinds) {
       if (signal?.aborted) break;
-      const rows = await claimDue(
-        this.#ctx,
-        kind.name,
-        this.owner,
-        this.#ctx.now(),
-        kind.batch,
-        kind.leaseMs,
-      );
+      const now = this.#ctx.now();
+      const rows = await claimDue(this.#ctx, {
+        kind: kind.name,
+        owner: this.owner,
+        now,
+        limit: kind.batch,
+        leaseMs: kind.leaseMs,
+        dueBy: new Date(now.getTime() - this.#graceMs),
+      });
       result.claimed += rows.length;
       if (rows.length === 0) continue;
       const whole = await this.#attempt(kind, rows);

@@ -19,7 +19,7 @@ import { MIGRATIONS } from "../src/store/migrations/index.js";
 import { type DialectName, migrateToLatest, openStore } from "../src/store/store.js";
 import { runCli } from "./helpers/cli.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
-import { spawnServer } from "./helpers/server-process.js";
+import { spawnServer, sqliteServerEnv } from "./helpers/server-process.js";
 import { contextFor, DIALECTS, freshStore } from "./helpers/stores.js";
 
 const HOUR = 3_600_000;
@@ -457,7 +457,7 @@ describe("unauthenticated large bodies to enroll", () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "autopatch-bodies-"));
-    server = await spawnServer(dir, adminToken);
+    server = await spawnServer(sqliteServerEnv(dir, adminToken));
   });
   afterAll(async () => {
     await server?.stop();

@@ -8,7 +8,9 @@ import { markStaleAssets } from "../inventory/agents.js";
 import { startOutboxWorker } from "../notify/worker.js";
 import { type ServiceConfig, type ServiceContext, serviceContext } from "../service/context.js";
 import { DEFAULT_DATABASE_URL, openStore } from "../store/store.js";
+import { startWorkLoop } from "../work/loop.js";
 import { buildApp } from "./app.js";
+import { serverWorkRegistry } from "./work-kinds.js";
 
 export interface ServerOptions {
   databaseUrl?: string;
@@ -52,6 +54,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const address = await app.listen({ host, port });
     const loops = [startStaleSweeper(ctx), startReminderLoop(ctx)];
     const outbox = startOutboxWorker(ctx);
+    // Resumes the work owed by commits before a restart; with holdWork it stays owed (tests).
+    const work = ctx.config.holdWork === true ? null : startWorkLoop(ctx, serverWorkRegistry());
     return {
       url: address,
       ctx,
@@ -59,7 +63,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       bootstrapToken: bootstrap && options.adminToken === undefined ? bootstrap.token : null,
       close: async () => {
         for (const loop of loops) loop.stop();
-        await outbox.stop();
+        await Promise.all([outbox.stop(), work?.stop()]);
         await app.close();
         await store.close();
       },

@@ -6,6 +6,11 @@ export interface ServiceConfig {
   heartbeatIntervalMs: number;
   /** An asset is stale after this many missed heartbeats. */
   staleAfterMissed: number;
+  /**
+   * Leaves owed work (the re-match after an import) queued instead of doing it: imports return once
+   * committed and the server runs no work loop. For crash-recovery tests ($AUTOPATCH_HOLD_WORK=1).
+   */
+  holdWork?: boolean;
 }
 
 export const DEFAULT_SERVICE_CONFIG: ServiceConfig = { heartbeatIntervalMs: 30_000, staleAfterMissed: 3 };

@@ -1,4 +1,4 @@
-import { type Kysely, sql } from "kysely";
+import { type Kysely, type SelectQueryBuilder, sql } from "kysely";
 import { capabilitiesOf } from "./capabilities.js";
 import type { Database } from "./schema.js";
 
@@ -19,4 +19,16 @@ export async function lockNamed(trx: Kysely<Database>, name: string): Promise<vo
   if (!trx.isTransaction) throw new Error("lockNamed must run inside a transaction");
   if (!capabilitiesOf(trx).advisoryLocks) return;
   await sql`select pg_advisory_xact_lock(hashtext(${name}))`.execute(trx);
+}
+
+/**
+ * Locks the selected rows for the rest of the transaction, skipping rows another transaction holds.
+ * Where writes run concurrently, claimers need row locks to stay apart; with one writer at a time a
+ * write transaction already excludes every other claimer.
+ */
+export function lockSkippingLocked<DB, TB extends keyof DB, O>(
+  db: Kysely<Database>,
+  query: SelectQueryBuilder<DB, TB, O>,
+): SelectQueryBuilder<DB, TB, O> {
+  return capabilitiesOf(db).skipLocked ? query.forUpdate().skipLocked() : query;
 }

@@ -242,6 +242,25 @@ export interface OutboxTable {
   dead_at: string | null;
 }
 
+/** Work owed after a commit; see src/work/. Deleted once done, in the transaction of its effect. */
+export interface WorkItemsTable {
+  id: string;
+  /** The work kind's name, as registered in the work registry. */
+  kind: string;
+  /** Unique per kind: commits that owe the same work coalesce on it. */
+  key: string;
+  /** JSON text the kind reads. */
+  payload: string;
+  created_at: string;
+  /** Failed runs so far. */
+  attempts: number;
+  next_attempt_at: string;
+  /** The runner that claimed the item, until lease_expires_at. */
+  lease_owner: string | null;
+  lease_expires_at: string | null;
+  last_error: string | null;
+}
+
 /** One stored version of a policy; rows are never changed, a new content makes a new version. */
 export interface PoliciesTable {
   id: string;
@@ -357,6 +376,7 @@ export interface Database {
   artifacts: ArtifactsTable;
   incidents: IncidentsTable;
   engine_switches: EngineSwitchesTable;
+  work_items: WorkItemsTable;
 }
 
 /** One execution of a change's frozen plan (see src/rollout/model.ts for the states). */

@@ -425,28 +425,43 @@ export async function rematchPackages(
   ctx: ServiceContext,
   keys: ReadonlyArray<{ ecosystem: string; name: string }>,
 ): Promise<FindingsDelta> {
+  return ctx.store.write((trx) => rematchPackagesIn(trx, ctx.now(), keys), LONG_WRITE);
+}
+
+/** The advisory keys a re-match of these packages looks up: base ecosystems, supported ones only. */
+export function canonicalAdvisoryKeys(
+  keys: ReadonlyArray<{ ecosystem: string; name: string }>,
+): AdvisoryKey[] {
   const canonical: AdvisoryKey[] = [];
   for (const k of keys) {
     const parts = ecosystemParts(k.ecosystem);
     if (parts.supported) canonical.push({ ecosystem: parts.base, name: k.name });
   }
-  return ctx.store.write(async (trx) => {
-    const rows = await installedRowsForKeys(trx, canonical);
-    const identities = new Set(rows.map((r) => `${r.asset_id}\u0000${identityOf(r)}`));
-    const stored = await storedFindingsOf(
-      trx,
-      rows.map((r) => r.asset_id),
-      (assetId, identity) => identities.has(`${assetId}\u0000${identity}`),
-    );
-    return rematchRows(trx, rows, stored, {
-      now: ctx.now(),
-      actor: SYSTEM_ACTOR,
-      trigger: "advisories",
-      targetType: "findings",
-      targetId: "packages",
-      extra: { keys: canonical.slice(0, AUDITED_IDS), keyCount: canonical.length },
-    });
-  }, LONG_WRITE);
+  return canonical;
+}
+
+/** rematchPackages inside the caller's transaction (the owed work's, deleted with it). */
+export async function rematchPackagesIn(
+  trx: Kysely<Database>,
+  now: Date,
+  keys: ReadonlyArray<{ ecosystem: string; name: string }>,
+): Promise<FindingsDelta> {
+  const canonical = canonicalAdvisoryKeys(keys);
+  const rows = await installedRowsForKeys(trx, canonical);
+  const identities = new Set(rows.map((r) => `${r.asset_id}\u0000${identityOf(r)}`));
+  const stored = await storedFindingsOf(
+    trx,
+    rows.map((r) => r.asset_id),
+    (assetId, identity) => identities.has(`${assetId}\u0000${identity}`),
+  );
+  return rematchRows(trx, rows, stored, {
+    now,
+    actor: SYSTEM_ACTOR,
+    trigger: "advisories",
+    targetType: "findings",
+    targetId: "packages",
+    extra: { keys: canonical.slice(0, AUDITED_IDS), keyCount: canonical.length },
+  });
 }
 
 /**
@@ -618,7 +633,27 @@ export async function rematchAll(
 }
 
 /** Above this many CVEs (a daily EPSS file names them all) every unresolved finding is read instead. */
-const CVES_FOR_LOOKUP = 2000;
+export const CVES_FOR_LOOKUP = 2000;
+
+/** Every unresolved finding, read a page at a time in primary-key order. */
+async function unresolvedFindings(db: Kysely<Database>): Promise<Selectable<FindingsTable>[]> {
+  const out: Selectable<FindingsTable>[] = [];
+  let after = "";
+  for (;;) {
+    const rows = await db
+      .selectFrom("findings")
+      .selectAll()
+      .where("status", "!=", "fixed")
+      .where("id", ">", after)
+      .orderBy("id")
+      .limit(PAGE)
+      .execute();
+    out.push(...rows);
+    const last = rows.at(-1);
+    if (last === undefined || rows.length < PAGE) return out;
+    after = last.id;
+  }
+}
 
 /** Unresolved findings that may name one of the CVEs: by their display id and the CVEs' alias groups. */
 async function findingsNaming(
@@ -627,16 +662,7 @@ async function findingsNaming(
 ): Promise<Selectable<FindingsTable>[]> {
   const unresolved = () => db.selectFrom("findings").selectAll().where("status", "!=", "fixed");
   const out: Selectable<FindingsTable>[] = [];
-  if (cves.size > CVES_FOR_LOOKUP) {
-    let after = "";
-    for (;;) {
-      const rows = await unresolved().where("id", ">", after).orderBy("id").limit(PAGE).execute();
-      out.push(...rows);
-      const last = rows.at(-1);
-      if (last === undefined || rows.length < PAGE) return out;
-      after = last.id;
-    }
-  }
+  if (cves.size > CVES_FOR_LOOKUP) return unresolvedFindings(db);
   // A finding's display id is one of its ids: a CVE, or an advisory id when it has no CVE (Debian's
   // and Ubuntu's per-CVE records carry the CVE in their own id).
   const ids = new Set<string>();
@@ -678,63 +704,76 @@ async function findingsNaming(
 export async function refreshRiskForCves(ctx: ServiceContext, cves: string[]): Promise<number> {
   const wanted = new Set(cves);
   if (wanted.size === 0) return 0;
-  return ctx.store.write(async (trx) => {
-    const rows = (await findingsNaming(trx, wanted)).filter((row) =>
-      (JSON.parse(row.aliases) as string[]).some((id) => wanted.has(cveOf(id) ?? id)),
-    );
-    if (rows.length === 0) return 0;
-    const policy = await findingsPolicy(trx);
-    const setup: RunSetup = {
-      now: ctx.now(),
-      actor: SYSTEM_ACTOR,
-      policy,
-      evaluations: new Evaluations(new AdvisoryIndex()),
-      facts: await ExploitFacts.load(
-        trx,
-        rows.flatMap((r) => JSON.parse(r.aliases) as string[]),
-      ),
-      assets: await new AssetContexts(policy).load(
-        trx,
-        rows.map((r) => r.asset_id),
-      ),
-      dueDates: new DueDates(policy),
-    };
-    const reconciler = reconcilerFor(setup, rows.map(storedFindingFromRow));
-    for (const row of rows) {
-      const asset = setup.assets.get(row.asset_id);
-      if (asset === undefined) continue;
-      const aliases = JSON.parse(row.aliases) as string[];
-      const kev = setup.facts.knownExploited(aliases);
-      const epss = setup.facts.epss(aliases);
-      const severityScore = row.severity_score === null ? null : Number(row.severity_score);
-      const risk = riskScore({ cvss: severityScore, epss, knownExploited: kev, ...asset.risk }, policy);
-      // The match's own facts stay as stored; only the exploitation facts and what follows from them move.
-      reconciler.offer({
-        assetId: row.asset_id,
-        ecosystem: row.ecosystem,
-        packageName: row.package_name,
-        arch: row.arch,
-        installedVersion: row.installed_version,
-        facts: findingFacts({
-          vulnId: row.vuln_id,
-          advisoryIds: row.advisory_ids,
-          aliases: row.aliases,
-          fixedVersion: row.fixed_version,
-          severityScore,
-          severityVector: row.severity_vector,
-          epss,
-          kev: kev ? 1 : 0,
-          riskScore: risk.score,
-          class: risk.class,
-        }),
-      });
-    }
-    const delta = await commit(trx, setup, reconciler, {
-      trigger: "risk-refresh",
-      targetType: "findings",
-      targetId: "risk",
-      extra: { cves: wanted.size },
+  return ctx.store.write((trx) => refreshRiskIn(trx, ctx.now(), wanted), LONG_WRITE);
+}
+
+/**
+ * refreshRiskForCves inside the caller's transaction (the owed work's, deleted with it); "all"
+ * re-classifies every unresolved finding, for imports that touched too many CVEs to name.
+ */
+export async function refreshRiskIn(
+  trx: Kysely<Database>,
+  now: Date,
+  wanted: ReadonlySet<string> | "all",
+): Promise<number> {
+  const rows =
+    wanted === "all"
+      ? await unresolvedFindings(trx)
+      : (await findingsNaming(trx, wanted)).filter((row) =>
+          (JSON.parse(row.aliases) as string[]).some((id) => wanted.has(cveOf(id) ?? id)),
+        );
+  if (rows.length === 0) return 0;
+  const policy = await findingsPolicy(trx);
+  const setup: RunSetup = {
+    now,
+    actor: SYSTEM_ACTOR,
+    policy,
+    evaluations: new Evaluations(new AdvisoryIndex()),
+    facts: await ExploitFacts.load(
+      trx,
+      rows.flatMap((r) => JSON.parse(r.aliases) as string[]),
+    ),
+    assets: await new AssetContexts(policy).load(
+      trx,
+      rows.map((r) => r.asset_id),
+    ),
+    dueDates: new DueDates(policy),
+  };
+  const reconciler = reconcilerFor(setup, rows.map(storedFindingFromRow));
+  for (const row of rows) {
+    const asset = setup.assets.get(row.asset_id);
+    if (asset === undefined) continue;
+    const aliases = JSON.parse(row.aliases) as string[];
+    const kev = setup.facts.knownExploited(aliases);
+    const epss = setup.facts.epss(aliases);
+    const severityScore = row.severity_score === null ? null : Number(row.severity_score);
+    const risk = riskScore({ cvss: severityScore, epss, knownExploited: kev, ...asset.risk }, policy);
+    // The match's own facts stay as stored; only the exploitation facts and what follows from them move.
+    reconciler.offer({
+      assetId: row.asset_id,
+      ecosystem: row.ecosystem,
+      packageName: row.package_name,
+      arch: row.arch,
+      installedVersion: row.installed_version,
+      facts: findingFacts({
+        vulnId: row.vuln_id,
+        advisoryIds: row.advisory_ids,
+        aliases: row.aliases,
+        fixedVersion: row.fixed_version,
+        severityScore,
+        severityVector: row.severity_vector,
+        epss,
+        kev: kev ? 1 : 0,
+        riskScore: risk.score,
+        class: risk.class,
+      }),
     });
-    return delta.updated + delta.reopened;
-  }, LONG_WRITE);
+  }
+  const delta = await commit(trx, setup, reconciler, {
+    trigger: "risk-refresh",
+    targetType: "findings",
+    targetId: "risk",
+    extra: { cves: wanted === "all" ? "all" : wanted.size },
+  });
+  return delta.updated + delta.reopened;
 }

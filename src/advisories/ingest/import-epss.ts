@@ -5,7 +5,7 @@ import type { ServiceContext } from "../../service/context.js";
 import type { EpssScoresTable } from "../../store/schema.js";
 import type { EpssEntry } from "../epss.js";
 import { lockAdvisoryImports } from "./import-lock.js";
-import { refreshRiskAfterImport } from "./matcher-hooks.js";
+import { oweRiskRefresh, REFRESH_RISK, settleMatcherWork } from "./matcher-hooks.js";
 
 export interface EpssSummary {
   total: number;
@@ -23,8 +23,9 @@ const SAME_SCORE = 1e-6;
 const sameScore = (a: number, b: number) => Math.abs(a - b) < SAME_SCORE;
 
 /**
- * Upserts EPSS scores (CVEs not in `entries` keep theirs) with one audit event; afterwards findings
- * of every CVE whose score changed are re-classified. `file` names the input in errors and the event.
+ * Upserts EPSS scores (CVEs not in `entries` keep theirs) with one audit event; the transaction also
+ * owes the re-classification of the findings of every CVE whose score changed, done after it commits.
+ * `file` names the input in errors and the event.
  */
 export async function importEpss(
   ctx: ServiceContext,
@@ -51,7 +52,7 @@ export async function importEpss(
   const modelVersion = first?.modelVersion ?? null;
   const scoreDate = first?.scoreDate ?? null;
   const now = ctx.now();
-  const { summary, changed } = await ctx.store.write(async (trx) => {
+  const summary = await ctx.store.write(async (trx) => {
     await lockAdvisoryImports(trx);
     const cves = [...rows.keys()];
     const stored = new Map<string, EpssScoresTable>();
@@ -94,6 +95,11 @@ export async function importEpss(
       modelVersion,
       scoreDate,
     };
+    await oweRiskRefresh(
+      trx,
+      now,
+      changedRows.map((r) => r.cve),
+    );
     await appendAudit(
       trx,
       {
@@ -105,8 +111,8 @@ export async function importEpss(
       },
       now,
     );
-    return { summary, changed: changedRows.map((r) => r.cve) };
+    return summary;
   });
-  await refreshRiskAfterImport(ctx, changed);
+  await settleMatcherWork(ctx, REFRESH_RISK, "re-classifying the findings of the CVEs it changed");
   return summary;
 }

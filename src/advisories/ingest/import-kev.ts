@@ -5,7 +5,7 @@ import type { ServiceContext } from "../../service/context.js";
 import type { KevEntriesTable } from "../../store/schema.js";
 import type { KevCatalog } from "../kev.js";
 import { lockAdvisoryImports } from "./import-lock.js";
-import { refreshRiskAfterImport } from "./matcher-hooks.js";
+import { oweRiskRefresh, REFRESH_RISK, settleMatcherWork } from "./matcher-hooks.js";
 
 export interface KevSummary {
   catalogVersion: string;
@@ -38,7 +38,8 @@ const facts = (r: KevEntriesTable) =>
 
 /**
  * Replaces the stored KEV set with a catalog (every row keeps the catalog's version), with one audit
- * event. Afterwards, findings of every CVE added, removed or changed are re-classified.
+ * event; the transaction also owes the re-classification of the findings of every CVE added, removed
+ * or changed, done right after it commits.
  */
 export async function importKev(ctx: ServiceContext, actor: Actor, catalog: KevCatalog): Promise<KevSummary> {
   const rows = new Map<string, KevEntriesTable>();
@@ -51,7 +52,7 @@ export async function importKev(ctx: ServiceContext, actor: Actor, catalog: KevC
     rows.set(entry.cveID, rowOf(catalog.catalogVersion, entry));
   }
   const now = ctx.now();
-  const { summary, touched } = await ctx.store.write(async (trx) => {
+  const summary = await ctx.store.write(async (trx) => {
     await lockAdvisoryImports(trx);
     const stored = new Map(
       (await trx.selectFrom("kev_entries").selectAll().execute()).map((r) => [r.cve, r]),
@@ -85,6 +86,7 @@ export async function importKev(ctx: ServiceContext, actor: Actor, catalog: KevC
       changed,
       unchanged: rows.size - added - changed,
     };
+    await oweRiskRefresh(trx, now, touched);
     await appendAudit(
       trx,
       {
@@ -96,8 +98,8 @@ export async function importKev(ctx: ServiceContext, actor: Actor, catalog: KevC
       },
       now,
     );
-    return { summary, touched };
+    return summary;
   });
-  await refreshRiskAfterImport(ctx, touched);
+  await settleMatcherWork(ctx, REFRESH_RISK, "re-classifying the findings of the CVEs it changed");
   return summary;
 }

@@ -7,7 +7,7 @@ import type { Database } from "../../store/schema.js";
 import type { OsvRecord } from "../osv/schema.js";
 import { type AdvisoryRows, advisoryRows } from "./advisory-rows.js";
 import { lockAdvisoryImports } from "./import-lock.js";
-import { type PackageKey, rematchAfterImport } from "./matcher-hooks.js";
+import { oweRematch, type PackageKey, REMATCH_PACKAGES, settleMatcherWork } from "./matcher-hooks.js";
 
 /** What one batch did. Each record counts once: added, updated, unchanged or retired. */
 export interface BatchSummary {
@@ -89,7 +89,8 @@ async function storedStates(
 /**
  * Imports a batch of validated OSV records: upserts by id and `modified`, retires withdrawn ones, and
  * writes advisories, their packages and aliases with one `advisories.imported` audit event, all in one
- * transaction. After it commits, the matcher re-matches every package whose advisories changed.
+ * transaction, which also records the re-match it owes of every package whose advisories changed;
+ * that re-match runs right after the commit (or, after a crash, in the work loop).
  */
 export async function importAdvisoryRecords(
   ctx: ServiceContext,
@@ -101,7 +102,7 @@ export async function importAdvisoryRecords(
   if (records.length === 0) return { ...EMPTY_BATCH_SUMMARY };
   const prepared = records.map(advisoryRows);
   const now = ctx.now();
-  const { summary, keys } = await ctx.store.write(async (trx) => {
+  const summary = await ctx.store.write(async (trx) => {
     await lockAdvisoryImports(trx);
     const stored = await storedStates(trx, [...new Set(prepared.map((p) => p.advisory.id))]);
     // Records are decided in order, so a later copy of an id in the same batch sees the earlier one.
@@ -156,6 +157,7 @@ export async function importAdvisoryRecords(
       await trx.insertInto("advisory_aliases").values(chunk).execute();
     }
 
+    await oweRematch(trx, now, [...keys.values()]);
     await appendAudit(
       trx,
       {
@@ -173,9 +175,9 @@ export async function importAdvisoryRecords(
       },
       now,
     );
-    return { summary: counts, keys: [...keys.values()] };
+    return counts;
   });
 
-  await rematchAfterImport(ctx, keys);
+  await settleMatcherWork(ctx, REMATCH_PACKAGES, "re-matching the packages it changed");
   return summary;
 }

@@ -1,10 +1,23 @@
 /**
- * The matcher's incremental hooks, called after an import commits: re-match the packages whose
- * advisories changed, and re-classify findings whose KEV or EPSS facts changed.
+ * The matcher's incremental work after an import: re-match the packages whose advisories changed,
+ * and re-classify findings whose KEV or EPSS facts changed. An import records that work in its own
+ * transaction (`oweRematch`, `oweRiskRefresh`) and does it right after it commits
+ * (`settleMatcherWork`); what a crash or a failure leaves undone stays owed for the work loop.
  */
+import type { Kysely } from "kysely";
+import { z } from "zod";
 import { AppError } from "../../domain/errors.js";
 import type { ServiceContext } from "../../service/context.js";
-import { refreshRiskForCves, rematchPackages } from "../findings/rematch.js";
+import type { Database } from "../../store/schema.js";
+import { drainOwedWork } from "../../work/drain.js";
+import { oweWork } from "../../work/owe.js";
+import type { WorkKind } from "../../work/work-kind.js";
+import {
+  CVES_FOR_LOOKUP,
+  canonicalAdvisoryKeys,
+  refreshRiskIn,
+  rematchPackagesIn,
+} from "../findings/rematch.js";
 
 export interface PackageKey {
   /** Canonical OSV base name, as advisory_packages stores it. */
@@ -12,31 +25,88 @@ export interface PackageKey {
   name: string;
 }
 
-/**
- * The import has committed when a hook runs, and a re-import would find nothing changed and not call
- * it again: a failure is logged and reported as such, not as a failed import.
- */
-async function runHook(ctx: ServiceContext, what: string, hook: () => Promise<unknown>): Promise<void> {
-  try {
-    await hook();
-  } catch (err) {
-    ctx.logger.error({ err }, `import stored, but ${what} failed`);
-    throw new AppError(
-      "internal",
-      `the import is stored, but ${what} failed: ${err instanceof Error ? err.message : String(err)}`,
-      { cause: err },
+const packageKey = z.object({ ecosystem: z.string().min(1), name: z.string().min(1) });
+
+/** Re-matches installed packages filed under advisory keys; one item per (base ecosystem, name). */
+export const REMATCH_PACKAGES: WorkKind<PackageKey> = {
+  name: "findings.rematch-packages",
+  batch: 2000,
+  leaseMs: 10 * 60_000,
+  parse: (payload) => packageKey.parse(payload),
+  async run(trx, items, _ctx, now) {
+    await rematchPackagesIn(
+      trx,
+      now,
+      items.map((item) => item.payload),
     );
-  }
+  },
+};
+
+/** `cve: null` stands for every unresolved finding (an import that touched too many CVEs to name). */
+const riskTarget = z.object({ cve: z.string().min(1).nullable() });
+
+/** Re-classifies the findings of a CVE after its KEV or EPSS facts changed. */
+export const REFRESH_RISK: WorkKind<z.infer<typeof riskTarget>> = {
+  name: "findings.refresh-risk",
+  batch: CVES_FOR_LOOKUP,
+  leaseMs: 10 * 60_000,
+  parse: (payload) => riskTarget.parse(payload),
+  async run(trx, items, _ctx, now) {
+    const cves = new Set<string>();
+    for (const { payload } of items) {
+      if (payload.cve === null) {
+        await refreshRiskIn(trx, now, "all");
+        return;
+      }
+      cves.add(payload.cve);
+    }
+    await refreshRiskIn(trx, now, cves);
+  },
+};
+
+/** The matcher's work kinds, for the work loop's registry. */
+export const MATCHER_WORK_KINDS: readonly WorkKind[] = [REMATCH_PACKAGES, REFRESH_RISK];
+
+/** Records, in the import's transaction, that these packages must be re-matched. */
+export async function oweRematch(
+  trx: Kysely<Database>,
+  now: Date,
+  keys: readonly PackageKey[],
+): Promise<void> {
+  const items = canonicalAdvisoryKeys(keys).map((k) => ({
+    key: JSON.stringify([k.ecosystem, k.name]),
+    payload: k,
+  }));
+  await oweWork(trx, REMATCH_PACKAGES, items, now);
 }
 
-/** Re-matches the given packages across the fleet; call it after the advisories' transaction commits. */
-export async function rematchAfterImport(ctx: ServiceContext, keys: PackageKey[]): Promise<void> {
-  if (keys.length === 0) return;
-  await runHook(ctx, `re-matching ${keys.length} packages`, () => rematchPackages(ctx, keys));
+/** Records, in the import's transaction, that the findings of these CVEs must be re-classified. */
+export async function oweRiskRefresh(
+  trx: Kysely<Database>,
+  now: Date,
+  cves: readonly string[],
+): Promise<void> {
+  const distinct = [...new Set(cves)];
+  // Beyond this many the refresh reads every unresolved finding anyway: one item says so.
+  const items =
+    distinct.length > CVES_FOR_LOOKUP
+      ? [{ key: "*", payload: { cve: null } }]
+      : distinct.map((cve) => ({ key: cve, payload: { cve } }));
+  await oweWork(trx, REFRESH_RISK, items, now);
 }
 
-/** Re-classifies findings of these CVEs; call it after the KEV or EPSS transaction commits. */
-export async function refreshRiskAfterImport(ctx: ServiceContext, cves: string[]): Promise<void> {
-  if (cves.length === 0) return;
-  await runHook(ctx, `re-classifying findings of ${cves.length} CVEs`, () => refreshRiskForCves(ctx, cves));
+/**
+ * Does the owed work of one kind right after the import's commit. A failure leaves the work owed
+ * (retried with backoff by the server's work loop) and is reported as such, not as a failed import.
+ */
+export async function settleMatcherWork(ctx: ServiceContext, kind: WorkKind, what: string): Promise<void> {
+  const result = await drainOwedWork(ctx, [kind]);
+  const failure = result?.failures[0];
+  if (failure === undefined) return;
+  const message = failure.error instanceof Error ? failure.error.message : String(failure.error);
+  throw new AppError(
+    "internal",
+    `the import is stored, but ${what} failed; it stays owed and is retried: ${message}`,
+    { reason: "store.work-failed", cause: failure.error },
+  );
 }

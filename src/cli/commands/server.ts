@@ -11,7 +11,8 @@ export function registerServerCommand(program: Command): void {
     .description(
       "Run the API server (migrates the store on start).\n" +
         "Store: $AUTOPATCH_DATABASE_URL, sqlite:<path> (default sqlite:./autopatch.db) or postgres://…\n" +
-        "First start on an empty store prints an admin token once (or uses $AUTOPATCH_ADMIN_TOKEN).",
+        "First start on an empty store prints an admin token once (or uses $AUTOPATCH_ADMIN_TOKEN).\n" +
+        "$AUTOPATCH_HOLD_WORK=1 leaves owed work (re-matches after imports) queued, for crash tests.",
     )
     .option("--listen <host:port>", "address to listen on", "127.0.0.1:8080")
     .option("--heartbeat-interval <duration>", "how often agents heartbeat", "30s")
@@ -25,6 +26,7 @@ export function registerServerCommand(program: Command): void {
         config: {
           heartbeatIntervalMs: parseDurationFlag(flags.heartbeatInterval, "--heartbeat-interval"),
           staleAfterMissed: Math.max(1, Number.parseInt(flags.staleAfter, 10) || 3),
+          holdWork: process.env.AUTOPATCH_HOLD_WORK === "1",
         },
         logger,
       });

@@ -5,6 +5,7 @@ import * as m0003 from "./0003-changes.js";
 import * as m0004 from "./0004-outbox.js";
 import * as m0006 from "./0006-principals.js";
 import * as m0007 from "./0007-enrollment.js";
+import * as m0008 from "./0008-work-queue.js";
 import * as m0009 from "./0009-schema-meta.js";
 import * as m0011 from "./0011-rollouts.js";
 
@@ -24,6 +25,7 @@ export const MIGRATIONS: Record<string, MigrationModule> = {
   "0004-outbox": m0004,
   "0006-principals": m0006,
   "0007-enrollment": m0007,
+  "0008-work-queue": m0008,
   "0009-schema-meta": m0009,
   "0011-rollouts": m0011,
 };

@@ -105,18 +105,16 @@ export async function replaceInventory(
     return { total: incoming.size, added: 0, removed: 0, changed: 0, unchanged: true };
   }
 
-  // A report may replace 200,000 rows: deletes go as row-value lists, a chunk per statement.
-  for (const chunk of inChunks(toDelete)) {
+  // One statement per removed row, by its whole primary key: a row-value list per statement would
+  // leave PostgreSQL to pick a plan by (often stale) statistics, and a scan per chunk costs far more.
+  for (const r of toDelete) {
     await trx
       .deleteFrom("installed_packages")
       .where("asset_id", "=", asset.id)
-      .where((eb) =>
-        eb(
-          eb.refTuple("ecosystem", "name", "arch", "version"),
-          "in",
-          chunk.map((r) => eb.tuple(r.ecosystem, r.name, r.arch, r.version)),
-        ),
-      )
+      .where("ecosystem", "=", r.ecosystem)
+      .where("name", "=", r.name)
+      .where("arch", "=", r.arch)
+      .where("version", "=", r.version)
       .execute();
   }
   for (const chunk of inChunks(toInsert)) {

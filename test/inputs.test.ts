@@ -3,14 +3,24 @@
  * inventories, stale or truncated KEV catalogs, OSV records dated in the future, and placement fields,
  * package names and versions that a selector cannot target or a package manager must never see.
  */
-import { readFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { FastifyInstance, LightMyRequestResponse } from "fastify";
+import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type AgentOptions, runAgent } from "../src/agent/agent.js";
+import { DEBIAN_12_OS_RELEASE } from "../src/agent/os-release.js";
 import { createEnrollmentToken } from "../src/auth/enrollment.js";
 import { bootstrapAdminToken, createApiToken } from "../src/auth/tokens.js";
 import { SYSTEM_ACTOR } from "../src/domain/roles.js";
 import { buildApp } from "../src/server/app.js";
 import type { ServiceContext } from "../src/service/context.js";
+import { runCli } from "./helpers/cli.js";
+import { startTestServer, type TestServer } from "./helpers/server.js";
 import { contextFor, DIALECTS, freshStore } from "./helpers/stores.js";
 
 const FIXTURES = new URL("./fixtures/data/", import.meta.url);
@@ -377,7 +387,11 @@ describe("the agent protocol's limit", () => {
         payload: { name: "huge" },
       });
       const credential = (enrolled.json() as { credential: string }).credential;
-      const packages = Array.from({ length: 200_001 }, (_, i) => ({ ecosystem: "Debian", name: `p${i}`, version: "1" }));
+      const packages = Array.from({ length: 200_001 }, (_, i) => ({
+        ecosystem: "Debian",
+        name: `p${i}`,
+        version: "1",
+      }));
       const r = await app.inject({
         method: "PUT",
         url: "/api/v1/agent/inventory",
@@ -392,4 +406,149 @@ describe("the agent protocol's limit", () => {
       await store.dispose();
     }
   }, 120_000);
+});
+
+/** Forwards requests to the server and counts them by method and path, to see what a client sends. */
+async function countingProxy(
+  target: string,
+): Promise<{ url: string; count(key: string): number; close(): Promise<void> }> {
+  const counts = new Map<string, number>();
+  const server = createServer((req, res) => {
+    const key = `${req.method} ${req.url}`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const headers: Record<string, string> = {};
+      for (const h of ["authorization", "content-type", "accept"]) {
+        const v = req.headers[h];
+        if (typeof v === "string") headers[h] = v;
+      }
+      fetch(`${target}${req.url}`, {
+        method: req.method ?? "GET",
+        headers,
+        ...(chunks.length > 0 ? { body: Buffer.concat(chunks) } : {}),
+      })
+        .then(async (r) => {
+          res.writeHead(r.status, { "content-type": r.headers.get("content-type") ?? "application/json" });
+          res.end(Buffer.from(await r.arrayBuffer()));
+        })
+        .catch(() => {
+          res.writeHead(502);
+          res.end();
+        });
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    count: (key) => counts.get(key) ?? 0,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+describe("an agent whose dpkg database reads empty", () => {
+  let server: TestServer;
+  let proxy: Awaited<ReturnType<typeof countingProxy>>;
+  let root: string;
+
+  beforeAll(async () => {
+    server = await startTestServer("inputs-agent", "apt_inputs-agent-admin");
+    proxy = await countingProxy(server.server.url);
+    root = mkdtempSync(join(tmpdir(), "autopatch-inputs-root-"));
+    mkdirSync(join(root, "var/lib/dpkg"), { recursive: true });
+    mkdirSync(join(root, "etc"), { recursive: true });
+    writeFileSync(join(root, "etc/os-release"), DEBIAN_12_OS_RELEASE);
+  });
+  afterAll(async () => {
+    await proxy?.close();
+    await server?.close();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  /** Runs the agent until `done` holds or the time is up, then stops it. */
+  async function runAgentUntil(options: Partial<AgentOptions>, done: () => Promise<boolean>, ms: number) {
+    const controller = new AbortController();
+    const running = runAgent({
+      server: proxy.url,
+      stateDir: join(root, "state"),
+      dpkgRoot: root,
+      logger: pino({ level: "silent" }),
+      signal: controller.signal,
+      changePollMs: 50,
+      ...options,
+    });
+    const until = Date.now() + ms;
+    while (Date.now() < until && !(await done())) await sleep(50);
+    controller.abort();
+    await running;
+  }
+
+  it("neither wipes its asset nor resends the refused report", async () => {
+    const ctx = server.server.ctx;
+    const packagesOf = async () =>
+      (await ctx.store.db.selectFrom("installed_packages").select("name").execute()).length;
+    writeFileSync(join(root, "var/lib/dpkg/status"), NODE_IMAGE);
+    const enroll = await createEnrollmentToken(ctx, SYSTEM_ACTOR);
+    await runAgentUntil(
+      { enrollToken: enroll.token, name: "agent-1" },
+      async () => (await packagesOf()) === 719,
+      30_000,
+    );
+    expect(await packagesOf()).toBe(719);
+
+    // A new, empty status file: the fingerprint changes, the agent reports once, the server refuses.
+    rmSync(join(root, "var/lib/dpkg/status"));
+    writeFileSync(join(root, "var/lib/dpkg/status"), "");
+    const before = proxy.count("PUT /api/v1/agent/inventory");
+    await runAgentUntil({}, async () => false, 2_500);
+    expect(proxy.count("PUT /api/v1/agent/inventory") - before).toBe(1);
+    expect(await packagesOf()).toBe(719);
+  }, 60_000);
+});
+
+describe("the CLI's --allow-empty and --force", () => {
+  let server: TestServer;
+
+  beforeAll(async () => {
+    server = await startTestServer("inputs-cli", "apt_inputs-cli-admin");
+  });
+  afterAll(async () => server?.close());
+
+  it("refuses an empty dpkg import and an older KEV catalog until told otherwise", async () => {
+    const status = join(server.dir, "status");
+    writeFileSync(status, NODE_IMAGE);
+    const empty = join(server.dir, "empty.status");
+    writeFileSync(empty, "Package: x\n");
+    const importFile = (file: string, ...flags: string[]) =>
+      runCli(
+        ["inventory", "import", file, "--asset", "web-1", "--format", "dpkg", "--json", ...flags],
+        server.env,
+      );
+    expect((await importFile(status)).code).toBe(0);
+    const refused = await importFile(empty);
+    expect(refused.code).toBe(4);
+    expect(JSON.parse(refused.stderr)).toMatchObject({ error: { reason: "inventory.would-empty" } });
+    const allowed = await importFile(empty, "--allow-empty");
+    expect(allowed.code, allowed.stderr).toBe(0);
+    expect(JSON.parse(allowed.stdout)).toMatchObject({ removed: 719, total: 0 });
+
+    const kev = join(server.dir, "kev.json");
+    writeFileSync(kev, KEV_TEXT);
+    const older = join(server.dir, "kev-older.json");
+    writeFileSync(
+      older,
+      JSON.stringify({ ...(JSON.parse(KEV_TEXT) as KevDocument), catalogVersion: "2024.01.01" }),
+    );
+    const importKevFile = (file: string, ...flags: string[]) =>
+      runCli(["advisories", "import", file, "--kind", "kev", "--json", ...flags], server.env);
+    expect((await importKevFile(kev)).code).toBe(0);
+    const stale = await importKevFile(older);
+    expect(stale.code).toBe(4);
+    expect(JSON.parse(stale.stderr)).toMatchObject({ error: { reason: "kev.older-catalog" } });
+    const forced = await importKevFile(older, "--force");
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(JSON.parse(forced.stdout)).toMatchObject({ catalogVersion: "2024.01.01", removed: 0 });
+  }, 60_000);
 });

@@ -10,8 +10,8 @@ export const MAX_REMOVED_ENTRIES = 50;
 export const MAX_REMOVED_SHARE = 0.1;
 
 /**
- * Orders catalog versions ("2025.08.25", as CISA numbers them) by their numeric parts; text order
- * breaks a tie between versions that are not dotted numbers.
+ * Orders catalog versions ("2025.08.25", as CISA numbers them) by their numeric parts; versions
+ * without any number are ordered as text.
  */
 export function compareCatalogVersions(a: string, b: string): number {
   const parts = (v: string) => v.split(/[^0-9]+/).filter((p) => p !== "");
@@ -22,6 +22,7 @@ export function compareCatalogVersions(a: string, b: string): number {
     const y = BigInt(pb[i] ?? "0");
     if (x !== y) return x < y ? -1 : 1;
   }
+  if (pa.length > 0 && pb.length > 0) return 0;
   return a < b ? -1 : a > b ? 1 : 0;
 }
 

@@ -170,13 +170,11 @@ describe("change and policy commands as processes", () => {
 
     // Bad input: exit 2 with where; a missing object: 3; nothing created.
     const [missing, badSelector, badState, unknown] = await Promise.all([
-      runCli(["change", "create", "--package", "x", "--version", "1", "--selector", "group=web"], ops),
+      runCli(["change", "create", "--package", "xz-utils", "--version", "1", "--selector", "group=web"], ops),
       runCli(
-        ["change", "create", "--package", "x", "--version", "1", "--selector", "group in (web"].concat([
-          "--justification",
-          "j",
-          "--json",
-        ]),
+        ["change", "create", "--package", "xz-utils", "--version", "1", "--selector", "group in (web"].concat(
+          ["--justification", "j", "--json"],
+        ),
         ops,
       ),
       runCli(["change", "list", "--state", "nope"], ops),

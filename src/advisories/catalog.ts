@@ -2,6 +2,7 @@
 import type { Selectable } from "kysely";
 import { NotFoundError, ValidationError } from "../domain/errors.js";
 import type { ServiceContext } from "../service/context.js";
+import { rowsInChunks } from "../store/chunks.js";
 import type { AdvisoriesTable } from "../store/schema.js";
 import { ecosystemParts } from "./matching/ecosystem-key.js";
 
@@ -179,7 +180,7 @@ export async function getAdvisory(ctx: ServiceContext, id: string): Promise<Advi
       .executeTakeFirstOrThrow();
   }
   const summary = summaryOf(row, []);
-  const cves = [...new Set([row.id, ...summary.aliases].filter((a) => a.startsWith("CVE-")))];
+  const cves = [...new Set([row.id, ...summary.aliases].filter((a) => a.startsWith("CVE-")))].sort();
   const [packages, kev, epss] = await Promise.all([
     db
       .selectFrom("advisory_packages")
@@ -187,12 +188,13 @@ export async function getAdvisory(ctx: ServiceContext, id: string): Promise<Advi
       .where("advisory_id", "=", row.id)
       .orderBy("idx")
       .execute(),
-    cves.length === 0
-      ? Promise.resolve([])
-      : db.selectFrom("kev_entries").selectAll().where("cve", "in", cves).orderBy("cve").execute(),
-    cves.length === 0
-      ? Promise.resolve([])
-      : db.selectFrom("epss_scores").selectAll().where("cve", "in", cves).orderBy("cve").execute(),
+    // A record's aliases are input: read them a chunk at a time (each chunk is in CVE order, and so are the chunks).
+    rowsInChunks(cves, (chunk) =>
+      db.selectFrom("kev_entries").selectAll().where("cve", "in", chunk).orderBy("cve").execute(),
+    ),
+    rowsInChunks(cves, (chunk) =>
+      db.selectFrom("epss_scores").selectAll().where("cve", "in", chunk).orderBy("cve").execute(),
+    ),
   ]);
   return {
     ...summary,

@@ -73,6 +73,7 @@ export async function runAgent(options: AgentOptions): Promise<void> {
   log.info({ asset: state.assetName, admindir, ecosystem }, "agent started");
 
   let reportedFingerprint: string | null = null;
+  let refusedFingerprint: string | null = null;
   let intervalMs = 30_000;
   let nextHeartbeat = 0;
   let failures = 0;
@@ -89,17 +90,29 @@ export async function runAgent(options: AgentOptions): Promise<void> {
         inventoryWanted = beat.inventoryWanted;
         nextHeartbeat = Date.now() + intervalMs;
       }
-      if (fingerprint !== reportedFingerprint || inventoryWanted) {
+      if (fingerprint !== reportedFingerprint || (inventoryWanted && fingerprint !== refusedFingerprint)) {
         const packages: PackageRecord[] = await listDpkgPackages({ admindir, ecosystem, distro });
-        const summary = await client.put<{ added: number; removed: number; changed: number }>(
-          "/api/v1/agent/inventory",
-          {
-            packages,
-            packagesFingerprint: fingerprint,
-          },
-        );
+        try {
+          const summary = await client.put<{ added: number; removed: number; changed: number }>(
+            "/api/v1/agent/inventory",
+            {
+              packages,
+              packagesFingerprint: fingerprint,
+            },
+          );
+          refusedFingerprint = null;
+          log.info({ asset: state.assetName, packages: packages.length, ...summary }, "inventory reported");
+        } catch (err) {
+          if (!isRefusal(err)) throw err;
+          // The server refused this report (4xx): sending it again would be refused again. Wait for
+          // the package database to change, and keep heartbeating meanwhile.
+          refusedFingerprint = fingerprint;
+          log.error(
+            { asset: state.assetName, packages: packages.length, err: err.message, where: err.where },
+            "the server refused the inventory report; it is sent again when the package database changes",
+          );
+        }
         reportedFingerprint = fingerprint;
-        log.info({ asset: state.assetName, packages: packages.length, ...summary }, "inventory reported");
       }
       failures = 0;
     } catch (err) {
@@ -117,6 +130,11 @@ export async function runAgent(options: AgentOptions): Promise<void> {
     await sleep(Math.min(backoff, intervalMs), undefined, { signal: options.signal }).catch(() => undefined);
   }
   log.info({ asset: state.assetName }, "agent stopped");
+}
+
+/** A 4xx other than a refused credential: the request itself is wrong, and retrying cannot help. */
+function isRefusal(err: unknown): err is AppError {
+  return err instanceof AppError && err.status >= 400 && err.status < 500 && err.code !== "unauthenticated";
 }
 
 async function ensureEnrolled(options: AgentOptions): Promise<AgentState> {

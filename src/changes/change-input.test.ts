@@ -38,6 +38,11 @@ describe("parseChangeInput", () => {
     [{ ...ok, class: "urgent" }, "/class", undefined],
     [{ ...ok, colour: "red" }, "/colour", 'unknown field "colour"'],
     [{ ...ok, class: "emergency", emergency: false }, "/emergency", undefined],
+    [{ ...ok, package: "openssl && reboot" }, "/package", undefined],
+    [{ ...ok, version: "3.0.15-1;id" }, "/version", undefined],
+    [{ ...ok, version: "1.0-" }, "/version", '"1.0-" is not a deb version: revision is empty'],
+    [{ ...ok, ecosystem: "PyPI", version: "1.0-1~deb" }, "/version", undefined],
+    [{ ...ok, ecosystem: "nope" }, "/ecosystem", undefined],
   ])("%j → %s", (input, where, message) => {
     let thrown: unknown;
     try {

@@ -1,6 +1,9 @@
 /** What a person or a script sends to create a change request: one zod schema for the API and the service. */
 import { z } from "zod";
-import { jsonPointer, ValidationError } from "../domain/errors.js";
+import { isAppError, jsonPointer, ValidationError } from "../domain/errors.js";
+import { packageNameProblem } from "../ecosystems/package-name.js";
+import { schemeForEcosystem } from "../ecosystems/registry.js";
+import type { VersionScheme } from "../ecosystems/scheme.js";
 import { CHANGE_CLASSES } from "../policy/schema.js";
 
 const text = (what: string, max: number) =>
@@ -11,6 +14,10 @@ const text = (what: string, max: number) =>
     .max(max, { error: `${what} is at most ${max} characters` });
 
 export const changeInputSchema = z.strictObject({
+  ecosystem: text("the ecosystem", 100).optional().meta({
+    description:
+      "OSV ecosystem of the package (Debian, Ubuntu:22.04, npm, …); Debian when absent. Name and version follow its rules.",
+  }),
   package: text("the package name", 253),
   version: text("the target version", 253),
   artifact: z
@@ -40,6 +47,48 @@ export const changeInputSchema = z.strictObject({
 export type ChangeInput = z.input<typeof changeInputSchema>;
 export type ParsedChangeInput = z.output<typeof changeInputSchema>;
 
+/** The rollout engine drives dpkg/apt: a change names a Debian package unless it says otherwise. */
+export const DEFAULT_CHANGE_ECOSYSTEM = "Debian";
+
+/**
+ * The package name and target version as the ecosystem's own tools read them: a change's package and
+ * version reach the package manager, so NUL, spaces, commas or shell syntax must never get through.
+ */
+function validatePackage(ecosystem: string, name: string, version: string): void {
+  let scheme: VersionScheme;
+  let nameProblem: string | null;
+  try {
+    scheme = schemeForEcosystem(ecosystem);
+    nameProblem = packageNameProblem(ecosystem, name);
+  } catch (err) {
+    if (isAppError(err) && err.code === "unsupported")
+      throw new ValidationError(err.message, { where: "/ecosystem", cause: err });
+    throw err;
+  }
+  if (nameProblem !== null) {
+    throw new ValidationError(`${JSON.stringify(name)}: ${nameProblem}`, {
+      reason: "change.invalid-package",
+      where: "/package",
+    });
+  }
+  if (!scheme.isValid(version)) {
+    throw new ValidationError(
+      `${JSON.stringify(version)} is not a ${scheme.id} version: ${versionProblem(scheme, version)}`,
+      { reason: "change.invalid-version", where: "/version" },
+    );
+  }
+}
+
+/** The scheme's own reason for refusing a version (its compare throws naming the offending part). */
+function versionProblem(scheme: VersionScheme, version: string): string {
+  try {
+    scheme.compare(version, version);
+  } catch (err) {
+    if (isAppError(err)) return typeof err.details?.reason === "string" ? err.details.reason : err.message;
+  }
+  return "the ecosystem's tools refuse it";
+}
+
 /** Validates a change input; the first problem becomes a ValidationError at its JSON pointer. */
 export function parseChangeInput(input: unknown): ParsedChangeInput {
   const result = changeInputSchema.safeParse(input);
@@ -49,6 +98,11 @@ export function parseChangeInput(input: unknown): ParsedChangeInput {
         where: "/emergency",
       });
     }
+    validatePackage(
+      result.data.ecosystem ?? DEFAULT_CHANGE_ECOSYSTEM,
+      result.data.package,
+      result.data.version,
+    );
     return result.data;
   }
   const issue = result.error.issues[0];

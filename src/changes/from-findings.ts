@@ -5,14 +5,14 @@
  * findings of the class, so an asset never gets two changes for the same package.
  */
 import type { Kysely, Selectable } from "kysely";
-import { ValidationError } from "../domain/errors.js";
+import { isAppError, ValidationError } from "../domain/errors.js";
 import type { Actor } from "../domain/roles.js";
 import { schemeForEcosystem } from "../ecosystems/registry.js";
 import { CHANGE_CLASSES, type ChangeClass } from "../policy/schema.js";
 import { findPolicy } from "../policy/store.js";
 import type { ServiceContext } from "../service/context.js";
 import type { Database, FindingsTable } from "../store/schema.js";
-import { parseChangeInput } from "./change-input.js";
+import { type ParsedChangeInput, parseChangeInput } from "./change-input.js";
 import { insertChange, policyForChange } from "./service.js";
 import { parseTargetSelector, requireTargets } from "./targets.js";
 
@@ -47,6 +47,7 @@ export function compareFixedVersions(ecosystem: string, a: string, b: string): n
 }
 
 interface Need {
+  ecosystem: string;
   pkg: string;
   version: string;
   assets: Set<string>;
@@ -82,7 +83,13 @@ export function groupFindings(
     }
     const version = fixed.reduce((a, b) => (compareFixedVersions(first.ecosystem, a, b) >= 0 ? a : b));
     const key = JSON.stringify([first.package_name, version]);
-    const need = needs.get(key) ?? { pkg: first.package_name, version, assets: new Set(), vulns: new Set() };
+    const need = needs.get(key) ?? {
+      ecosystem: first.ecosystem,
+      pkg: first.package_name,
+      version,
+      assets: new Set(),
+      vulns: new Set(),
+    };
     need.assets.add(assetName(first.asset_id));
     // Every open finding of this package on the asset is fixed at or below the version needed.
     for (const r of rows) if (r.fixed_version !== null && r.fixed_version !== "") need.vulns.add(r.vuln_id);
@@ -178,10 +185,10 @@ export async function draftFromFindings(
         continue;
       }
       const advisories = [...need.vulns].sort();
-      const row = await insertChange(
-        trx,
-        actor,
-        parseChangeInput({
+      let parsed: ParsedChangeInput;
+      try {
+        parsed = parseChangeInput({
+          ecosystem: need.ecosystem,
           package: need.pkg,
           version: need.version,
           selector,
@@ -189,10 +196,20 @@ export async function draftFromFindings(
           justification: justification(changeClass, advisories, targets.length),
           class: changeClass,
           emergency: changeClass === "emergency",
-        }),
-        policy,
-        now,
-      );
+        });
+      } catch (err) {
+        // An advisory's fixed version (or an installed name) the package manager would not take: skip
+        // that one need rather than the whole draft.
+        if (!isAppError(err) || err.code !== "validation") throw err;
+        result.skipped.push({
+          package: need.pkg,
+          version: need.version,
+          assets: targets,
+          reason: err.describe(),
+        });
+        continue;
+      }
+      const row = await insertChange(trx, actor, parsed, policy, now);
       result.created.push({
         id: row.id,
         package: need.pkg,

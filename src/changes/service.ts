@@ -16,7 +16,7 @@ import {
 import type { ServiceContext } from "../service/context.js";
 import type { Database } from "../store/schema.js";
 import { effectiveApprovalRule } from "./approval-rule.js";
-import { type ParsedChangeInput, parseChangeInput } from "./change-input.js";
+import { DEFAULT_CHANGE_ECOSYSTEM, type ParsedChangeInput, parseChangeInput } from "./change-input.js";
 import type { ChangeRequest } from "./change-request.js";
 import { transition } from "./lifecycle.js";
 import { readChange } from "./queries.js";
@@ -105,6 +105,7 @@ export async function insertChange(
       targetId: id,
       reason: input.justification,
       data: {
+        ecosystem: input.ecosystem ?? DEFAULT_CHANGE_ECOSYSTEM,
         package: row.package_name,
         version: row.package_version,
         artifact: input.artifact ?? null,

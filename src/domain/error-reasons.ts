@@ -59,6 +59,14 @@ export const ERROR_REASONS = {
   "audit.chain-broken": { category: "internal", exit: 6 },
 
   // Inputs and imports
+  "inventory.would-empty": { category: "conflict" },
+  "inventory.duplicate-package": { category: "validation" },
+  "kev.older-catalog": { category: "conflict" },
+  "kev.mass-removal": { category: "conflict" },
+  "osv.modified-in-future": { category: "validation" },
+  "asset.invalid-placement": { category: "validation" },
+  "change.invalid-package": { category: "validation" },
+  "change.invalid-version": { category: "validation" },
 
   // Store
   "store.newer-schema": { category: "conflict" },

@@ -3,6 +3,7 @@ import { AuthError } from "../domain/errors.js";
 import type { PackageRecord } from "../domain/inventory.js";
 import { type Actor, actorLabel } from "../domain/roles.js";
 import type { ServiceContext } from "../service/context.js";
+import { requireOneVersionPerPackage } from "./one-version.js";
 import { type ReportSummary, replaceInventory } from "./report.js";
 
 /** An agent credential acts for its own asset only. */
@@ -60,6 +61,7 @@ export async function recordAgentInventory(
   packages: readonly PackageRecord[],
 ): Promise<ReportSummary> {
   const assetId = ownAssetId(actor);
+  requireOneVersionPerPackage(packages, (i) => `/packages/${i}/version`);
   const now = ctx.now();
   return ctx.store.write(async (trx) => {
     const asset = await trx
@@ -71,7 +73,9 @@ export async function recordAgentInventory(
     if (asset.agent_status !== "active") {
       await trx.updateTable("assets").set({ agent_status: "active" }).where("id", "=", assetId).execute();
     }
-    return replaceInventory(trx, actor, asset, packages, "agent", now);
+    // No allowEmpty for agents: a host's dpkg database is never empty, so an empty read is a fault
+    // on the host (a wrong root, a failed mount) and must not wipe what the server knows.
+    return replaceInventory(trx, actor, asset, packages, "agent", now, { where: "/packages" });
   });
 }
 

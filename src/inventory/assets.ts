@@ -52,6 +52,25 @@ export function rowToAsset(row: Selectable<AssetsTable>): Asset {
   };
 }
 
+/**
+ * The one rule for values a selector matches: a label value as Kubernetes spells it (at most 63 of
+ * A-Z a-z 0-9 - _ ., starting and ending alphanumeric, or empty). Labels and the placement fields
+ * share it, so every value can be named in a selector and none carries NUL, commas or shell syntax.
+ */
+export function validateLabelValue(
+  value: string,
+  where: string,
+  what = "label value",
+  reason: "validation" | "asset.invalid-placement" = "validation",
+): void {
+  if (!LABEL_VALUE.test(value)) {
+    throw new ValidationError(
+      `${what} ${JSON.stringify(value)} is not a valid value (≤ 63 of A-Z a-z 0-9 - _ ., starting and ending with a letter or digit)`,
+      { where, reason },
+    );
+  }
+}
+
 /** Label keys and values as Kubernetes spells them; built-in field names are reserved for selectors. */
 export function validateLabels(labels: Record<string, string>, pointer = "/labels"): void {
   for (const [key, value] of Object.entries(labels)) {
@@ -62,11 +81,21 @@ export function validateLabels(labels: Record<string, string>, pointer = "/label
         where: `${pointer}/${key}`,
       });
     }
-    if (!LABEL_VALUE.test(value)) {
-      throw new ValidationError(`label value "${value}" is not a valid value (≤ 63 of A-Z a-z 0-9 - _ .)`, {
-        where: `${pointer}/${key}`,
-      });
-    }
+    validateLabelValue(value, `${pointer}/${key}`);
+  }
+}
+
+const PLACEMENT_FIELDS = ["environment", "group", "region", "owner"] as const;
+
+/** Environment, group, region and owner follow the label value rule (see validateLabelValue). */
+export function validatePlacement(
+  placement: Partial<Record<(typeof PLACEMENT_FIELDS)[number], string | undefined>>,
+  pointer = "",
+): void {
+  for (const field of PLACEMENT_FIELDS) {
+    const value = placement[field];
+    if (value !== undefined)
+      validateLabelValue(value, `${pointer}/${field}`, field, "asset.invalid-placement");
   }
 }
 
@@ -93,6 +122,7 @@ export async function insertAsset(
   agentStatus: Asset["agentStatus"] = "none",
 ): Promise<Asset> {
   assetNameSchema.parse(name);
+  validatePlacement(placement);
   if (placement.labels) validateLabels(placement.labels);
   const at = now.toISOString();
   const row: Selectable<AssetsTable> = {
@@ -187,6 +217,7 @@ export async function updateAsset(
   patch: AssetPatch,
 ): Promise<Asset> {
   const parsed = assetPatchSchema.parse(patch);
+  validatePlacement(parsed);
   if (parsed.labels?.set) validateLabels(parsed.labels.set, "/labels/set");
   return ctx.store.write(async (trx) => {
     const row = await requireAssetRow(trx, name);

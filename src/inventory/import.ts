@@ -1,6 +1,6 @@
 import type { Actor } from "../domain/roles.js";
 import type { ServiceContext } from "../service/context.js";
-import { findAssetRow, insertAsset, type Placement } from "./assets.js";
+import { findAssetRow, insertAsset, type Placement, validatePlacement } from "./assets.js";
 import type { SkippedEntry } from "./importers/import-result.js";
 import { detectInventoryFormat, type InventoryFormat, parseInventory } from "./importers/index.js";
 import { type ReportSummary, replaceInventory } from "./report.js";
@@ -15,6 +15,8 @@ export interface ImportRequest {
   distro?: string;
   /** Placement for the asset when the import creates it. */
   placement?: Placement;
+  /** Lets a file with no installed packages empty an asset that has some. */
+  allowEmpty?: boolean;
 }
 
 export interface ImportSummary extends ReportSummary {
@@ -34,6 +36,7 @@ export async function importInventory(
   actor: Actor,
   request: ImportRequest,
 ): Promise<ImportSummary> {
+  if (request.placement) validatePlacement(request.placement, "/placement");
   const format = request.format ?? detectInventoryFormat(request.content, request.file);
   const parsed = parseInventory(request.content, {
     format,
@@ -53,7 +56,10 @@ export async function importInventory(
           { kind: format === "dpkg" ? "host" : "image", ...request.placement },
           now,
         );
-    const summary = await replaceInventory(trx, actor, asset, parsed.packages, "import", now);
+    const summary = await replaceInventory(trx, actor, asset, parsed.packages, "import", now, {
+      allowEmpty: request.allowEmpty === true,
+      where: request.file ?? "/content",
+    });
     return { ...summary, asset: asset.name, format, created: !row, skipped: parsed.skipped };
   });
 }

@@ -2,8 +2,10 @@ import { randomUUID } from "node:crypto";
 import type { Kysely } from "kysely";
 import { rematchAsset } from "../advisories/findings/rematch.js";
 import { appendAudit } from "../audit/log.js";
+import { reasonError } from "../domain/errors.js";
 import type { PackageRecord } from "../domain/inventory.js";
 import { type Actor, actorLabel } from "../domain/roles.js";
+import { inChunks } from "../store/chunks.js";
 import type { Database, InstalledPackagesTable } from "../store/schema.js";
 
 export interface PackageChange {
@@ -25,8 +27,6 @@ export interface ReportSummary {
 
 /** How many changes an audit event and a report row keep in full; the counts are always exact. */
 const CHANGES_KEPT = 200;
-/** Rows per INSERT: well under SQLite's and PostgreSQL's bound-parameter limits. */
-const INSERT_CHUNK = 500;
 
 const identity = (p: { ecosystem: string; name: string; arch: string }) =>
   `${p.ecosystem}\u0000${p.name}\u0000${p.arch}`;
@@ -47,6 +47,13 @@ function toRow(assetId: string, p: PackageRecord): InstalledPackagesTable {
   };
 }
 
+export interface ReplaceOptions {
+  /** Lets a report with no packages replace a non-empty inventory (refused otherwise). */
+  allowEmpty?: boolean;
+  /** Where the packages came from, for the refusal: `/packages`, a file name. */
+  where?: string;
+}
+
 /**
  * Replaces an asset's package set with a report, inside the caller's transaction: only the difference
  * is written, and what changed is recorded as an inventory report and an audit event.
@@ -58,6 +65,7 @@ export async function replaceInventory(
   packages: readonly PackageRecord[],
   source: "agent" | "import",
   now: Date,
+  options: ReplaceOptions = {},
 ): Promise<ReportSummary> {
   const incoming = new Map<string, InstalledPackagesTable>();
   for (const p of packages) {
@@ -69,6 +77,16 @@ export async function replaceInventory(
     .selectAll()
     .where("asset_id", "=", asset.id)
     .execute();
+  // An empty package database (a broken mount, a truncated status file) reads as "everything was
+  // removed": that would mark every finding fixed, so it takes an explicit allowEmpty.
+  if (incoming.size === 0 && stored.length > 0 && options.allowEmpty !== true) {
+    throw reasonError(
+      "inventory.would-empty",
+      `the report lists no packages and would remove all ${stored.length} packages of ${asset.name}; ` +
+        "pass allowEmpty (CLI: --allow-empty) if the asset really has none",
+      { where: options.where ?? "/packages", details: { asset: asset.name, stored: stored.length } },
+    );
+  }
   const storedByKey = new Map(stored.map((r) => [rowKey(r), r]));
 
   const toInsert = [...incoming.entries()].filter(([k]) => !storedByKey.has(k)).map(([, r]) => r);
@@ -87,6 +105,8 @@ export async function replaceInventory(
     return { total: incoming.size, added: 0, removed: 0, changed: 0, unchanged: true };
   }
 
+  // One statement per removed row, by its whole primary key: a row-value list per statement would
+  // leave PostgreSQL to pick a plan by (often stale) statistics, and a scan per chunk costs far more.
   for (const r of toDelete) {
     await trx
       .deleteFrom("installed_packages")
@@ -97,11 +117,8 @@ export async function replaceInventory(
       .where("version", "=", r.version)
       .execute();
   }
-  for (let i = 0; i < toInsert.length; i += INSERT_CHUNK) {
-    await trx
-      .insertInto("installed_packages")
-      .values(toInsert.slice(i, i + INSERT_CHUNK))
-      .execute();
+  for (const chunk of inChunks(toInsert)) {
+    await trx.insertInto("installed_packages").values(chunk).execute();
   }
   for (const [, r] of metadataChanged) {
     await trx

@@ -5,6 +5,7 @@
  */
 import { type Kysely, type Selectable, sql } from "kysely";
 import type { ChangeClass } from "../../policy/schema.js";
+import { inChunks } from "../../store/chunks.js";
 import type { Database, FindingsTable } from "../../store/schema.js";
 import { findingFacts, findingKey, fingerprint, SEP, type StoredFinding } from "./reconcile.js";
 
@@ -90,12 +91,18 @@ export async function readStoredFindings(
   const out: StoredFinding[] = [];
   if (assetIds !== undefined) {
     const unique = [...new Set(assetIds)];
-    for (let i = 0; i < unique.length; i += IDS_PER_QUERY) {
-      const rows = await selectStored(db)
-        .where("asset_id", "in", unique.slice(i, i + IDS_PER_QUERY))
-        .$if(packageNames !== undefined, (q) => q.where("package_name", "in", packageNames ?? []))
-        .execute();
-      for (const row of rows) out.push(unfold(row));
+    // Both lists come from input (a report names up to 200,000 packages): each is cut into chunks
+    // so no statement nears either dialect's bound-parameter limit.
+    const names =
+      packageNames === undefined ? [undefined] : inChunks([...new Set(packageNames)], IDS_PER_QUERY);
+    for (const ids of inChunks(unique, IDS_PER_QUERY)) {
+      for (const chunk of names) {
+        const rows = await selectStored(db)
+          .where("asset_id", "in", ids)
+          .$if(chunk !== undefined, (q) => q.where("package_name", "in", chunk ?? []))
+          .execute();
+        for (const row of rows) out.push(unfold(row));
+      }
     }
     return out;
   }

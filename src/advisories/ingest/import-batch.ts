@@ -1,7 +1,9 @@
+import { isAppError } from "../../domain/errors.js";
 import type { Actor } from "../../domain/roles.js";
 import type { ServiceContext } from "../../service/context.js";
+import type { OsvRecord } from "../osv/schema.js";
 import { type BatchSummary, importAdvisoryRecords } from "./import-records.js";
-import { type RejectedRecord, validateBatch } from "./validate-batch.js";
+import { type RejectedRecord, requireModifiedNotFuture, validateBatch } from "./validate-batch.js";
 
 /** Records per batch request: bounds one transaction and one request body. */
 export const MAX_BATCH_RECORDS = 5000;
@@ -19,7 +21,33 @@ export async function importAdvisoryBatch(
   actor: Actor,
   batch: { source: string; records: readonly unknown[] },
 ): Promise<BatchResult> {
-  const { records, rejected } = validateBatch(batch.records);
+  const { records, rejected } = validateBatch(batch.records, "/records", ctx.now());
   const summary = await importAdvisoryRecords(ctx, actor, records, batch.source);
+  return { ...summary, rejected };
+}
+
+/**
+ * Imports records already parsed (an offline import reads and parses them itself): the checks that
+ * need the clock still reject each bad record on its own, as the batch route does.
+ */
+export async function importParsedRecords(
+  ctx: ServiceContext,
+  actor: Actor,
+  parsed: readonly OsvRecord[],
+  source: string,
+): Promise<BatchResult> {
+  const now = ctx.now();
+  const records: OsvRecord[] = [];
+  const rejected: RejectedRecord[] = [];
+  parsed.forEach((record, index) => {
+    try {
+      requireModifiedNotFuture(record, now, `/records/${index}`);
+      records.push(record);
+    } catch (err) {
+      if (!isAppError(err)) throw err;
+      rejected.push({ index, id: record.id, where: err.where ?? `/records/${index}`, message: err.message });
+    }
+  });
+  const summary = await importAdvisoryRecords(ctx, actor, records, source);
   return { ...summary, rejected };
 }

@@ -5,6 +5,7 @@ import type { ServiceContext } from "../../service/context.js";
 import type { KevEntriesTable } from "../../store/schema.js";
 import type { KevCatalog } from "../kev.js";
 import { lockAdvisoryImports } from "./import-lock.js";
+import { checkKevReplacement, compareCatalogVersions } from "./kev-guard.js";
 import { oweRiskRefresh, REFRESH_RISK, settleMatcherWork } from "./matcher-hooks.js";
 
 export interface KevSummary {
@@ -36,12 +37,29 @@ function rowOf(catalogVersion: string, entry: KevCatalog["vulnerabilities"][numb
 const facts = (r: KevEntriesTable) =>
   JSON.stringify([r.vendor, r.product, r.name, r.date_added, r.due_date, Number(r.ransomware)]);
 
+function newestVersion(rows: Iterable<KevEntriesTable>): string | null {
+  let newest: string | null = null;
+  for (const r of rows)
+    if (newest === null || compareCatalogVersions(r.catalog_version, newest) > 0) newest = r.catalog_version;
+  return newest;
+}
+
 /**
  * Replaces the stored KEV set with a catalog (every row keeps the catalog's version), with one audit
- * event; the transaction also owes the re-classification of the findings of every CVE added, removed
- * or changed, done right after it commits.
+ * event. An older catalog or a mass removal is refused unless forced. The transaction also owes the
+ * re-classification of the findings of every CVE added, removed or changed, done right after it commits.
  */
-export async function importKev(ctx: ServiceContext, actor: Actor, catalog: KevCatalog): Promise<KevSummary> {
+export interface KevImportOptions {
+  /** Import an older catalog, or one that removes many entries (see kev-guard.ts). */
+  force?: boolean;
+}
+
+export async function importKev(
+  ctx: ServiceContext,
+  actor: Actor,
+  catalog: KevCatalog,
+  options: KevImportOptions = {},
+): Promise<KevSummary> {
   const rows = new Map<string, KevEntriesTable>();
   for (const [i, entry] of catalog.vulnerabilities.entries()) {
     if (rows.has(entry.cveID)) {
@@ -68,6 +86,13 @@ export async function importKev(ctx: ServiceContext, actor: Actor, catalog: KevC
       touched.push(cve);
     }
     const removed = [...stored.keys()].filter((cve) => !rows.has(cve));
+    checkKevReplacement({
+      incomingVersion: catalog.catalogVersion,
+      storedVersion: newestVersion(stored.values()),
+      stored: stored.size,
+      removed: removed.length,
+      force: options.force === true,
+    });
     touched.push(...removed);
 
     await trx.deleteFrom("kev_entries").execute();

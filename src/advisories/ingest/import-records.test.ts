@@ -43,6 +43,16 @@ describe("decideOutcome", () => {
       "updated",
     ],
   ])("%s → %s", (_what, before, incoming, outcome) => {
-    expect(decideOutcome(before, incoming)).toBe(outcome);
+    expect(decideOutcome(before, incoming, new Date("2026-12-01T00:00:00Z"))).toBe(outcome);
+  });
+
+  it("lets a record replace a stored copy whose modified time is in the future", () => {
+    const now = new Date("2026-12-01T00:00:00Z");
+    const pinned = stored("9999-12-31T00:00:00Z", "a");
+    expect(decideOutcome(pinned, rows("2026-11-30T00:00:00Z", "b"), now)).toBe("updated");
+    expect(decideOutcome(pinned, rows("2026-11-30T00:00:00Z", "a"), now)).toBe("unchanged");
+    // Within the margin the stored time counts: a mirror a few hours ahead is not "in the future".
+    const ahead = stored("2026-12-01T12:00:00Z", "a");
+    expect(decideOutcome(ahead, rows("2026-11-30T00:00:00Z", "b"), now)).toBe("unchanged");
   });
 });

@@ -8,6 +8,7 @@ import type { OsvRecord } from "../osv/schema.js";
 import { type AdvisoryRows, advisoryRows } from "./advisory-rows.js";
 import { lockAdvisoryImports } from "./import-lock.js";
 import { oweRematch, type PackageKey, REMATCH_PACKAGES, settleMatcherWork } from "./matcher-hooks.js";
+import { isFutureModified, requireModifiedNotFuture } from "./validate-batch.js";
 
 /** What one batch did. Each record counts once: added, updated, unchanged or retired. */
 export interface BatchSummary {
@@ -51,12 +52,19 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
 }
 
 /** The import's decision for one record given what is stored (or was decided earlier in the batch). */
-export function decideOutcome(stored: StoredState | undefined, incoming: AdvisoryRows): RecordOutcome {
+export function decideOutcome(
+  stored: StoredState | undefined,
+  incoming: AdvisoryRows,
+  now: Date = new Date(),
+): RecordOutcome {
   const next = incoming.advisory;
   if (stored === undefined) return next.withdrawn === null ? "added" : "retired";
+  // `record` is the canonical JSON of the record: equal text is equal content, whatever the dates say.
   if (stored.record === next.record) return "unchanged";
-  // An older copy of a stored advisory (a stale mirror) never replaces the newer one.
-  if (Date.parse(next.modified) < Date.parse(stored.modified)) return "unchanged";
+  // An older copy of a stored advisory (a stale mirror) never replaces the newer one, unless the stored
+  // date is one no publisher can have written yet (stored before such dates were refused).
+  if (Date.parse(next.modified) < Date.parse(stored.modified) && !isFutureModified(stored.modified, now))
+    return "unchanged";
   return next.withdrawn !== null && stored.withdrawn === null ? "retired" : "updated";
 }
 
@@ -100,8 +108,9 @@ export async function importAdvisoryRecords(
 ): Promise<BatchSummary> {
   const from = validateSource(source);
   if (records.length === 0) return { ...EMPTY_BATCH_SUMMARY };
-  const prepared = records.map(advisoryRows);
   const now = ctx.now();
+  for (const [i, r] of records.entries()) requireModifiedNotFuture(r, now, `/records/${i}`);
+  const prepared = records.map(advisoryRows);
   const summary = await ctx.store.write(async (trx) => {
     await lockAdvisoryImports(trx);
     const stored = await storedStates(trx, [...new Set(prepared.map((p) => p.advisory.id))]);
@@ -112,7 +121,7 @@ export async function importAdvisoryRecords(
     const changes: Array<{ id: string; outcome: RecordOutcome }> = [];
     for (const rows of prepared) {
       const { id } = rows.advisory;
-      const outcome = decideOutcome(current.get(id), rows);
+      const outcome = decideOutcome(current.get(id), rows, now);
       counts[outcome] += 1;
       if (outcome === "unchanged") continue;
       current.set(id, rows.advisory);

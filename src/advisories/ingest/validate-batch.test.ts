@@ -42,4 +42,22 @@ describe("validateBatch", () => {
     const { rejected } = validateBatch([{ id: "X" }], "/body/records");
     expect(rejected[0]?.where).toBe("/body/records/0/modified");
   });
+
+  it("rejects a record modified more than a day after now at its /modified", () => {
+    const now = new Date("2026-12-01T00:00:00Z");
+    const { records, rejected } = validateBatch(
+      [
+        { ...good("GHSA-pin"), modified: "9999-12-31T00:00:00Z" },
+        { ...good("GHSA-soon"), modified: "2026-12-01T23:00:00Z" },
+        { ...good("GHSA-late"), modified: "2026-12-02T00:00:01Z" },
+      ],
+      "/records",
+      now,
+    );
+    expect(records.map((r) => r.id)).toEqual(["GHSA-soon"]);
+    expect(rejected).toEqual([
+      { index: 0, id: "GHSA-pin", where: "/records/0/modified", message: expect.stringMatching(/after now/) },
+      { index: 2, id: "GHSA-late", where: "/records/2/modified", message: expect.any(String) },
+    ]);
+  });
 });

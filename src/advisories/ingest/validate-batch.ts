@@ -1,4 +1,4 @@
-import { isAppError } from "../../domain/errors.js";
+import { isAppError, ValidationError } from "../../domain/errors.js";
 import { type OsvRecord, parseOsvRecord } from "../osv/schema.js";
 
 /** A record of a batch that was left out, and why. */
@@ -18,6 +18,26 @@ export interface ValidatedBatch {
   rejected: RejectedRecord[];
 }
 
+/** How far past the importer's clock a record's `modified` may be: clock skew between mirrors. */
+export const MODIFIED_MARGIN_MS = 24 * 60 * 60 * 1000;
+
+/** True when a `modified` time lies beyond now plus the margin: no publisher can have written it yet. */
+export function isFutureModified(modified: string, now: Date): boolean {
+  return Date.parse(modified) > now.getTime() + MODIFIED_MARGIN_MS;
+}
+
+/**
+ * A record dated in the future would win every later comparison by date and pin itself (a correct
+ * record published afterwards would look older): refused at `<pointer>/modified`.
+ */
+export function requireModifiedNotFuture(record: OsvRecord, now: Date, pointer: string): void {
+  if (!isFutureModified(record.modified, now)) return;
+  throw new ValidationError(
+    `modified ${record.modified} is more than a day after now (${now.toISOString()})`,
+    { reason: "osv.modified-in-future", where: `${pointer}/modified`, details: { id: record.id } },
+  );
+}
+
 function idOf(value: unknown): string | undefined {
   const id = (value as { id?: unknown } | null)?.id;
   return typeof id === "string" && id !== "" ? id : undefined;
@@ -27,12 +47,18 @@ function idOf(value: unknown): string | undefined {
  * Validates every record of a batch on its own: a malformed one is rejected with the JSON pointer of
  * its first problem, the others pass. `base` is the pointer of the records array in the request.
  */
-export function validateBatch(values: readonly unknown[], base = "/records"): ValidatedBatch {
+export function validateBatch(
+  values: readonly unknown[],
+  base = "/records",
+  now: Date = new Date(),
+): ValidatedBatch {
   const out: ValidatedBatch = { records: [], indexes: [], rejected: [] };
   for (const [index, value] of values.entries()) {
     try {
       // The location has no file: pointerWhere then gives `#<pointer>`, and the `#` is dropped below.
-      out.records.push(parseOsvRecord(value, { file: "", pointerBase: `${base}/${index}` }));
+      const record = parseOsvRecord(value, { file: "", pointerBase: `${base}/${index}` });
+      requireModifiedNotFuture(record, now, `${base}/${index}`);
+      out.records.push(record);
       out.indexes.push(index);
     } catch (err) {
       if (!isAppError(err)) throw err;

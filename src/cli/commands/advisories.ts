@@ -10,10 +10,13 @@ import {
   type AdvisoryKind,
   detectAdvisoryKind,
 } from "../../advisories/ingest/detect-kind.js";
-import { type BatchResult, MAX_BATCH_RECORDS } from "../../advisories/ingest/import-batch.js";
+import {
+  type BatchResult,
+  importParsedRecords,
+  MAX_BATCH_RECORDS,
+} from "../../advisories/ingest/import-batch.js";
 import { type EpssSummary, importEpss } from "../../advisories/ingest/import-epss.js";
 import { importKev, type KevSummary } from "../../advisories/ingest/import-kev.js";
-import { importAdvisoryRecords } from "../../advisories/ingest/import-records.js";
 import {
   importOsvStream,
   type StreamOptions,
@@ -35,6 +38,7 @@ interface ImportFlags extends ClientFlags {
   kind?: string;
   batch: string;
   database?: string;
+  force?: boolean;
 }
 
 /** Rejections listed in the human summary; --json lists them all. */
@@ -45,7 +49,7 @@ const SNIFF_BYTES = 64 * 1024;
 /** Where an import writes: the server's API, or a store opened directly (offline). */
 interface ImportTarget {
   osvBatch(records: OsvRecord[], source: string): ReturnType<StreamOptions["send"]>;
-  kev(catalog: KevCatalog): Promise<KevSummary>;
+  kev(catalog: KevCatalog, force: boolean): Promise<KevSummary>;
   epss(csv: string, entries: EpssEntry[], file: string): Promise<EpssSummary>;
   close(): Promise<void>;
 }
@@ -54,7 +58,8 @@ function serverTarget(flags: ImportFlags): ImportTarget {
   const client = clientFrom(flags);
   return {
     osvBatch: (records, source) => client.post<BatchResult>("/api/v1/advisories/batch", { source, records }),
-    kev: (catalog) => client.post<KevSummary>("/api/v1/advisories/kev", catalog),
+    kev: (catalog, force) =>
+      client.post<KevSummary>(`/api/v1/advisories/kev${force ? "?force=true" : ""}`, catalog),
     epss: (csv, _entries, file) => client.post<EpssSummary>("/api/v1/advisories/epss", { csv, file }),
     close: async () => {},
   };
@@ -70,8 +75,8 @@ async function storeTarget(url: string): Promise<ImportTarget> {
   const name = `local:${userInfo().username}`;
   const actor: Actor = { kind: "user", id: name, name, principal: name, role: "admin", assetId: null };
   return {
-    osvBatch: (records, source) => importAdvisoryRecords(ctx, actor, records, source),
-    kev: (catalog) => importKev(ctx, actor, catalog),
+    osvBatch: (records, source) => importParsedRecords(ctx, actor, records, source),
+    kev: (catalog, force) => importKev(ctx, actor, catalog, { force }),
     epss: (_csv, entries, file) => importEpss(ctx, actor, entries, file),
     close: () => store.close(),
   };
@@ -226,11 +231,14 @@ export function registerAdvisoriesCommand(program: Command): void {
           "catalog JSON or an EPSS CSV; the kind is told from the content unless --kind says it.\n" +
           "OSV records go in batches: a malformed record is reported with its file and JSON pointer and\n" +
           "nothing of it is stored; the rest are imported. Exits 2 when every record was rejected.\n" +
+          "A KEV catalog older than the stored one, or one that removes more than 50 entries or 10 %,\n" +
+          "is refused unless --force.\n" +
           "--database writes straight to a store, with no server (offline bulk loads).",
       )
       .option("--kind <kind>", `one of ${ADVISORY_KINDS.join(", ")} (default: detected)`)
       .option("--batch <n>", "OSV records per batch", "500")
-      .option("--database <url>", "import into this store directly instead of through the server"),
+      .option("--database <url>", "import into this store directly instead of through the server")
+      .option("--force", "import a KEV catalog older than the stored one, or one that removes many entries"),
   ).action(async (path: string, flags: ImportFlags) => {
     if (flags.kind !== undefined && !(ADVISORY_KINDS as readonly string[]).includes(flags.kind)) {
       throw new ValidationError(`unknown kind "${flags.kind}": use ${ADVISORY_KINDS.join(", ")}`, {
@@ -246,7 +254,7 @@ export function registerAdvisoriesCommand(program: Command): void {
     const target = flags.database ? await storeTarget(flags.database) : serverTarget(flags);
     try {
       if (kev) {
-        const summary = await target.kev(kev);
+        const summary = await target.kev(kev, flags.force === true);
         if (flags.json) return printJson({ kind, ...summary });
         process.stdout.write(
           `KEV catalog ${summary.catalogVersion}: ${summary.total} entries; ${summary.added} added, ` +

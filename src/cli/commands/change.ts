@@ -47,6 +47,7 @@ function isFile(path: string): boolean {
 }
 
 interface CreateFlags extends ClientFlags {
+  ecosystem?: string;
   package?: string;
   version?: string;
   artifact?: string;
@@ -114,6 +115,7 @@ export function registerChangeCommands(program: Command): void {
       .command("create")
       .description("Create a change request (a draft); prints its id")
       .requiredOption("--package <name>", "package to install")
+      .option("--ecosystem <name>", "OSV ecosystem of the package, e.g. Debian, Ubuntu (default: Debian)")
       .requiredOption("--version <version>", "target version")
       .option("--artifact <file>", "package file to install (its name and sha256 are recorded)")
       .option("--source <source>", "where the package manager gets it, when there is no artifact")
@@ -142,6 +144,7 @@ export function registerChangeCommands(program: Command): void {
       artifact = { name: basename(flags.artifact), sha256: await sha256File(flags.artifact) };
     }
     const body = {
+      ...(flags.ecosystem !== undefined ? { ecosystem: flags.ecosystem } : {}),
       package: flags.package,
       version: flags.version,
       selector: flags.selector,

@@ -18,6 +18,7 @@ interface ImportFlags extends ClientFlags {
   ecosystem?: string;
   distro?: string;
   dryRun?: boolean;
+  allowEmpty?: boolean;
 }
 
 export function registerInventoryCommand(program: Command): void {
@@ -28,13 +29,15 @@ export function registerInventoryCommand(program: Command): void {
       .description(
         "Import a dpkg status file, CycloneDX JSON (1.2–1.6) or SPDX 2.x JSON as an asset's inventory.\n" +
           "All or nothing: a bad file is reported with its line or JSON pointer and nothing changes.\n" +
+          "A file with no installed packages is refused for an asset that has some, unless --allow-empty.\n" +
           "The asset is created when it does not exist. --dry-run parses the file offline and prints it.",
       )
       .option("--asset <name>", "the asset whose inventory this is")
       .option("--format <format>", `one of ${INVENTORY_FORMATS.join(", ")} (default: detected)`)
       .option("--ecosystem <name>", "OSV ecosystem for dpkg files, e.g. Debian:12 or Ubuntu:22.04")
       .option("--distro <distro>", "purl distro qualifier for dpkg files, e.g. debian-12")
-      .option("--dry-run", "parse and print only; needs no server"),
+      .option("--dry-run", "parse and print only; needs no server")
+      .option("--allow-empty", "let a file with no installed packages empty an asset that has some"),
   ).action(async (file: string, flags: ImportFlags) => {
     const content = await readFile(file, "utf8").catch((err: NodeJS.ErrnoException) => {
       throw new ValidationError(`cannot read the file: ${err.code ?? err.message}`, { where: file });
@@ -73,6 +76,7 @@ export function registerInventoryCommand(program: Command): void {
       content,
       ...options,
       file: basename(file),
+      ...(flags.allowEmpty ? { allowEmpty: true } : {}),
     });
     if (flags.json) return printJson(summary);
     process.stdout.write(

@@ -4,6 +4,7 @@
  */
 import { ValidationError } from "../../domain/errors.js";
 import type { PackageRecord } from "../../domain/inventory.js";
+import { requireOneVersionPerPackage } from "../one-version.js";
 import { packageToPurl, splitEcosystem } from "../purl.js";
 import { DEFAULT_INPUT_NAME, dedupePackages, type ImportResult, type SkippedEntry } from "./import-result.js";
 
@@ -113,6 +114,7 @@ export function parseDpkgStatus(text: string, options: DpkgStatusOptions = {}): 
   }
 
   const records: PackageRecord[] = [];
+  const versionLines: number[] = [];
   const skipped: SkippedEntry[] = [];
   for (const p of paragraphs(text, where)) {
     const pkg = single(p, "package");
@@ -154,6 +156,7 @@ export function parseDpkgStatus(text: string, options: DpkgStatusOptions = {}): 
       sourceName = m[1];
       sourceVersion = m[2] ?? version.value;
     }
+    versionLines.push(version.line);
     records.push({
       ecosystem,
       name: pkg.value,
@@ -170,5 +173,6 @@ export function parseDpkgStatus(text: string, options: DpkgStatusOptions = {}): 
       }),
     });
   }
+  requireOneVersionPerPackage(records, (i) => where(versionLines[i] ?? 0));
   return { packages: dedupePackages(records), skipped };
 }

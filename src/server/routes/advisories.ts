@@ -109,12 +109,17 @@ export async function advisoryRoutes(app: FastifyInstance, ctx: ServiceContext):
     {
       config: { access: "operate" },
       schema: {
-        summary: "Replace the KEV set with CISA's known_exploited_vulnerabilities.json catalog",
+        summary:
+          "Replace the KEV set with CISA's known_exploited_vulnerabilities.json catalog; an older catalog or a mass removal needs ?force=true",
+        querystring: z.object({
+          force: z.enum(["true", "false"]).optional(),
+        }),
         body: kevCatalogSchema,
         response: { 200: kevSummarySchema },
       },
     },
-    async (request) => importKev(ctx, actorOf(request), request.body),
+    async (request) =>
+      importKev(ctx, actorOf(request), request.body, { force: request.query.force === "true" }),
   );
 
   r.post(

@@ -23,6 +23,10 @@ export async function inventoryRoutes(app: FastifyInstance, ctx: ServiceContext)
           ecosystem: z.string().max(100).optional(),
           distro: z.string().max(100).optional(),
           placement: placementSchema.optional(),
+          allowEmpty: z
+            .boolean()
+            .optional()
+            .meta({ description: "Let a file with no installed packages empty an asset that has some." }),
         }),
       },
     },

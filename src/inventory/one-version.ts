@@ -1,0 +1,38 @@
+/**
+ * dpkg holds one instance of a package per architecture: a report that lists two versions of one
+ * (package, arch) did not come from a real dpkg database, and the rollout engine could not tell which
+ * one it is upgrading. Other ecosystems legitimately install several versions side by side (nested
+ * npm dependencies, RPM's install-only kernels), so the rule applies to Debian and Ubuntu packages.
+ */
+import { ValidationError } from "../domain/errors.js";
+import type { PackageRecord } from "../domain/inventory.js";
+import { splitEcosystem } from "./purl.js";
+
+const ONE_VERSION_PER_ARCH: ReadonlySet<string> = new Set(["Debian", "Ubuntu"]);
+
+/** Throws at `whereOf(i)` for the first record that repeats a (package, arch) with another version. */
+export function requireOneVersionPerPackage(
+  packages: readonly PackageRecord[],
+  whereOf: (index: number) => string,
+): void {
+  const seen = new Map<string, { version: string; index: number }>();
+  packages.forEach((p, index) => {
+    if (!ONE_VERSION_PER_ARCH.has(splitEcosystem(p.ecosystem).base)) return;
+    const key = `${p.ecosystem}\u0000${p.name}\u0000${p.arch ?? ""}`;
+    const first = seen.get(key);
+    if (first === undefined) {
+      seen.set(key, { version: p.version, index });
+      return;
+    }
+    if (first.version === p.version) return;
+    throw new ValidationError(
+      `${p.name}${p.arch ? `:${p.arch}` : ""} is listed with two versions, ${first.version} and ${p.version}; ` +
+        "dpkg installs one version per package and architecture",
+      {
+        reason: "inventory.duplicate-package",
+        where: whereOf(index),
+        details: { package: p.name, arch: p.arch ?? null, first: whereOf(first.index) },
+      },
+    );
+  });
+}

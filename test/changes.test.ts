@@ -17,7 +17,7 @@ import { applyPolicy, getPolicy, listPolicies } from "../src/policy/store.js";
 import { buildApp } from "../src/server/app.js";
 import type { ServiceContext } from "../src/service/context.js";
 import type { Store } from "../src/store/store.js";
-import { contextFor, DIALECTS, freshStore } from "./helpers/stores.js";
+import { contextFor, DIALECTS, freshStore, LOOPBACK_WEBHOOKS } from "./helpers/stores.js";
 
 const user = (name: string, role: Role): Actor => ({
   kind: "user",
@@ -101,7 +101,7 @@ describe.each(DIALECTS)("change requests on %s", (dialect) => {
 
   beforeAll(async () => {
     store = await freshStore(dialect);
-    ctx = contextFor(store, () => clock);
+    ctx = contextFor(store, () => clock, LOOPBACK_WEBHOOKS);
     await seedFleet(ctx);
   });
   afterAll(async () => store?.dispose());
@@ -614,7 +614,7 @@ describe.each(DIALECTS)("starting-soon reminders on %s", (dialect) => {
 
   beforeAll(async () => {
     store = await freshStore(dialect);
-    ctx = contextFor(store, () => clock);
+    ctx = contextFor(store, () => clock, LOOPBACK_WEBHOOKS);
     await seedFleet(ctx);
   });
   afterAll(async () => store?.dispose());

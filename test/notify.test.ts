@@ -14,7 +14,7 @@ import { startOutboxWorker } from "../src/notify/worker.js";
 import { type Policy, PolicySchema } from "../src/policy/schema.js";
 import type { ServiceContext } from "../src/service/context.js";
 import { openStore, type Store } from "../src/store/store.js";
-import { contextFor, DIALECTS, freshStore } from "./helpers/stores.js";
+import { contextFor, DIALECTS, freshStore, LOOPBACK_WEBHOOKS } from "./helpers/stores.js";
 
 /** What the receiver does with a request: answer with a status, drop the connection, or never answer. */
 type Reply = number | "reset" | "hang";
@@ -125,7 +125,7 @@ describe.each(DIALECTS)("notification outbox on %s", (dialect) => {
 
   beforeAll(async () => {
     store = await freshStore(dialect);
-    ctx = contextFor(store, () => clock);
+    ctx = contextFor(store, () => clock, LOOPBACK_WEBHOOKS);
   });
   afterAll(async () => store?.dispose());
   beforeEach(async () => {
@@ -484,8 +484,16 @@ describe.each(DIALECTS)("notification outbox on %s", (dialect) => {
         return fetch(input, init);
       };
     const realClock = () => new Date();
-    const a = startOutboxWorker(contextFor(store, realClock), { pollMs: 5, batch: 5, fetch: counting(0) });
-    const b = startOutboxWorker(contextFor(replica, realClock), { pollMs: 5, batch: 5, fetch: counting(1) });
+    const a = startOutboxWorker(contextFor(store, realClock, LOOPBACK_WEBHOOKS), {
+      pollMs: 5,
+      batch: 5,
+      fetch: counting(0),
+    });
+    const b = startOutboxWorker(contextFor(replica, realClock, LOOPBACK_WEBHOOKS), {
+      pollMs: 5,
+      batch: 5,
+      fetch: counting(1),
+    });
     try {
       await waitFor("every message is delivered", async () => (await pending()) === 0);
     } finally {

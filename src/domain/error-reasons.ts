@@ -31,6 +31,8 @@ export const ERROR_REASONS = {
   "request.uri-too-long": { category: "validation", status: 414 },
   "request.headers-too-large": { category: "validation", status: 431 },
   "request.unsupported-media-type": { category: "validation", status: 415 },
+  "request.invalid-json": { category: "validation" },
+  "request.timeout": { category: "validation", status: 408 },
 
   // Changes and approvals
   "change.illegal-transition": { category: "conflict" },
@@ -47,6 +49,11 @@ export const ERROR_REASONS = {
   "audit.chain-broken": { category: "internal", exit: 6 },
 
   // Inputs and imports
+  "input.lone-surrogate": { category: "validation" },
+  "input.too-deep": { category: "validation" },
+  "input.yaml-aliases": { category: "validation" },
+  "input.empty": { category: "validation" },
+  "input.webhook-destination": { category: "validation" },
 
   // Store
   "store.newer-schema": { category: "conflict" },

@@ -4,6 +4,8 @@ import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from "fast
 import type { ServiceContext } from "../service/context.js";
 import { registerAuth } from "./auth.js";
 import { registerErrorHandler } from "./errors.js";
+import { registerInputGuard } from "./input-guard.js";
+import { REQUEST_LIMIT_OPTIONS, registerRequestLimits } from "./request-limits.js";
 import { advisoryRoutes } from "./routes/advisories.js";
 import { agentRoutes } from "./routes/agent.js";
 import { assetRoutes } from "./routes/assets.js";
@@ -25,11 +27,15 @@ export async function buildApp(ctx: ServiceContext): Promise<FastifyInstance> {
     loggerInstance: ctx.logger as FastifyBaseLogger,
     bodyLimit: BODY_LIMIT,
     requestIdHeader: "x-request-id",
+    ...REQUEST_LIMIT_OPTIONS,
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   registerErrorHandler(app);
+  // Before authentication: an over-long URL is refused without looking anything up.
+  registerRequestLimits(app);
   registerAuth(app, ctx);
+  registerInputGuard(app);
   await app.register(swagger, {
     openapi: {
       openapi: "3.1.0",

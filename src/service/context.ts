@@ -6,9 +6,15 @@ export interface ServiceConfig {
   heartbeatIntervalMs: number;
   /** An asset is stale after this many missed heartbeats. */
   staleAfterMissed: number;
+  /** Private or loopback webhook destinations allowed all the same: CIDR ranges, addresses, host names. */
+  webhookAllow: readonly string[];
 }
 
-export const DEFAULT_SERVICE_CONFIG: ServiceConfig = { heartbeatIntervalMs: 30_000, staleAfterMissed: 3 };
+export const DEFAULT_SERVICE_CONFIG: ServiceConfig = {
+  heartbeatIntervalMs: 30_000,
+  staleAfterMissed: 3,
+  webhookAllow: [],
+};
 
 /** What every service function needs. The REST API, the CLI and the dashboard all go through it. */
 export interface ServiceContext {

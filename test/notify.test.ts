@@ -273,6 +273,55 @@ describe.each(DIALECTS)("notification outbox on %s", (dialect) => {
     expect(rx.receipts).toHaveLength(0);
   });
 
+  it("refuses at delivery a destination the server's allow-list does not name, without posting", async () => {
+    const rx = await receiver(() => 200);
+    await enqueue(policyFor(rx), "failed", "chg-guard");
+    // The same store under a server started without --webhook-allow.
+    const strict = contextFor(store, () => clock);
+    let posts = 0;
+    const counting: typeof fetch = (input, init) => {
+      posts += 1;
+      return fetch(input, init);
+    };
+    expect(await deliverDue(strict, clock, { fetch: counting })).toEqual({
+      delivered: 0,
+      failed: 2,
+      dead: 0,
+    });
+    expect(posts).toBe(0);
+    expect(rx.receipts).toHaveLength(0);
+    const refused = await outboxRows();
+    expect(refused.map((r) => r.last_error)).toEqual([
+      expect.stringMatching(/^destination refused: points at 127\.0\.0\.1, a loopback address/),
+      expect.stringMatching(/^destination refused: points at 127\.0\.0\.1, a loopback address/),
+    ]);
+    // A host name is resolved at delivery, and refused when it leads to a refused address.
+    const named = PolicySchema.parse({
+      notifications: { webhooks: [{ name: "meta", url: "http://metadata.example.test/latest" }] },
+    });
+    await enqueue(named, "failed", "chg-named");
+    const later = new Date(clock.getTime() + 86_400_000);
+    const toMetadata = async () => [{ address: "169.254.169.254" }];
+    expect(await deliverDue(strict, later, { fetch: counting, resolve: toMetadata })).toEqual({
+      delivered: 0,
+      failed: 3,
+      dead: 0,
+    });
+    expect(posts).toBe(0);
+    const namedRow = (await outboxRows()).find((r) => r.subject_id === "chg-named");
+    expect(namedRow?.last_error).toBe(
+      "destination refused: metadata.example.test resolves to 169.254.169.254, a linkLocal address",
+    );
+    // Under the allow-list the loopback receiver gets its messages.
+    await store.db.deleteFrom("outbox").where("subject_id", "=", "chg-named").execute();
+    expect(await deliverDue(ctx, new Date(later.getTime() + 86_400_000))).toEqual({
+      delivered: 2,
+      failed: 0,
+      dead: 0,
+    });
+    expect(rx.receipts).toHaveLength(2);
+  });
+
   it("retries with backoff and delivers on the third attempt when the receiver fails twice", async () => {
     const rx = await receiver((n) => (n < 2 ? 503 : 200));
     await enqueue(policyFor(rx), "started", "chg-4");

@@ -15,14 +15,14 @@ describe("delivery-time destination check", () => {
         EMPTY_ALLOW_LIST,
         resolvesTo("169.254.169.254"),
       ),
-    ).toBe("destination refused: hooks.example.org resolves to 169.254.169.254 is a linkLocal address");
+    ).toBe("destination refused: hooks.example.org resolves to 169.254.169.254, a linkLocal address");
     expect(
       await refusedDestination(
         "https://hooks.example.org/x",
         EMPTY_ALLOW_LIST,
         resolvesTo("93.184.215.14", "::ffff:127.0.0.1"),
       ),
-    ).toContain("127.0.0.1 is a loopback address");
+    ).toContain("127.0.0.1, a loopback address");
   });
 
   it("lets a name through that resolves to public addresses, or that the allow-list names", async () => {

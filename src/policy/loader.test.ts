@@ -368,18 +368,18 @@ describe("validatePolicy: what apply and planning would refuse is refused here",
   });
 
   it.each([
-    ["loopback", "http://127.0.0.1:9/hook", "127.0.0.1 is a loopback address"],
+    ["loopback", "http://127.0.0.1:9/hook", "127.0.0.1, a loopback address"],
     [
       "link-local metadata",
       "http://169.254.169.254/latest/meta-data",
-      "169.254.169.254 is a linkLocal address",
+      "169.254.169.254, a linkLocal address",
     ],
-    ["private", "https://10.1.2.3/x", "10.1.2.3 is a private address"],
-    ["IPv6 loopback", "http://[::1]:8080/x", "::1 is a loopback address"],
-    ["IPv4-mapped IPv6", "http://[::ffff:127.0.0.1]/x", "127.0.0.1 is a loopback address"],
-    ["IPv6 unique local", "http://[fd12::1]/x", "fd12::1 is a uniqueLocal address"],
+    ["private", "https://10.1.2.3/x", "10.1.2.3, a private address"],
+    ["IPv6 loopback", "http://[::1]:8080/x", "::1, a loopback address"],
+    ["IPv4-mapped IPv6", "http://[::ffff:127.0.0.1]/x", "127.0.0.1, a loopback address"],
+    ["IPv6 unique local", "http://[fd12::1]/x", "fd12::1, a uniqueLocal address"],
     ["localhost", "http://localhost:8080/x", "points at localhost"],
-    ["a decimal IPv4", "http://2130706433/x", "127.0.0.1 is a loopback address"],
+    ["a decimal IPv4", "http://2130706433/x", "127.0.0.1, a loopback address"],
   ])("refuses a %s webhook unless the allow-list names it", (_what, url, message) => {
     const text = `notifications:\n  webhooks:\n    - name: h\n      url: "${url}"\n`;
     expect(validatePolicy(text)).toMatchObject({

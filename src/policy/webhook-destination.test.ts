@@ -26,7 +26,7 @@ describe("webhook destinations", () => {
     ["64:ff9b::a9fe:a9fe", "rfc6052"],
     ["2002:7f00:1::", "6to4"],
   ])("refuses %s (%s) by default", (address, range) => {
-    expect(refusedAddress(address, EMPTY_ALLOW_LIST)).toContain(`is a ${range} address`);
+    expect(refusedAddress(address, EMPTY_ALLOW_LIST)).toContain(`, a ${range} address`);
   });
 
   it.each(["93.184.215.14", "2606:2800:21f:cb07:6820:80da:af6b:8b2c"])("allows the public %s", (address) => {
@@ -50,8 +50,8 @@ describe("webhook destinations", () => {
     ["gopher://example.org/", "uses gopher"],
     ["http://localhost/x", "points at localhost"],
     ["http://app.localhost./x", "points at app.localhost"],
-    ["http://[::ffff:7f00:1]/x", "127.0.0.1 is a loopback address"],
-    ["http://0x7f.1/x", "127.0.0.1 is a loopback address"],
+    ["http://[::ffff:7f00:1]/x", "127.0.0.1, a loopback address"],
+    ["http://0x7f.1/x", "127.0.0.1, a loopback address"],
     ["not a url", "is not a URL"],
   ])("refuses the URL %s", (url, message) => {
     expect(refusedWebhookUrl(url, EMPTY_ALLOW_LIST)).toContain(message);

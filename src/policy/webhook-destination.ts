@@ -82,7 +82,7 @@ export function refusedAddress(text: string, allow: WebhookAllowList): string | 
   const address = normalise(ipaddr.parse(bare));
   const range = address.range();
   if (range === "unicast" || allowedRange(address, allow)) return null;
-  return `${address.toString()} is a ${range} address`;
+  return `${address.toString()}, a ${range} address`;
 }
 
 /** The host a URL names, lower case, without the brackets of an IPv6 literal. */

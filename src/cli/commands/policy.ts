@@ -11,7 +11,13 @@ import {
   parsePolicyRef,
 } from "../../policy/store.js";
 import { parseWebhookAllowList } from "../../policy/webhook-destination.js";
-import { type ClientFlags, clientFrom, webhookAllowEntries, withClientFlags } from "../common.js";
+import {
+  type ClientFlags,
+  clientFrom,
+  collectList,
+  webhookAllowEntries,
+  withClientFlags,
+} from "../common.js";
 import { printFields, printJson, printTable } from "../output.js";
 
 /** The `--json` shape of `policy validate`. */
@@ -50,8 +56,9 @@ export function createPolicyCommand(parent?: Command): Command {
     .argument("<file>", "policy YAML file")
     .option("--json", "print {ok, errors:[{line, column, path, message}]}")
     .option(
-      "--webhook-allow <cidr|host...>",
-      "private or loopback webhook destinations the server allows (default $AUTOPATCH_WEBHOOK_ALLOW)",
+      "--webhook-allow <cidr|host>",
+      "a private or loopback webhook destination the server allows; repeatable (default $AUTOPATCH_WEBHOOK_ALLOW)",
+      collectList,
     )
     .action(async (file: string, opts: { json?: boolean; webhookAllow?: string[] }) => {
       // The same checker as apply and planning, under the allow-list the server would use.

@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { startServer } from "../../server/start.js";
 import { createLogger } from "../../service/logger.js";
 import { DEFAULT_DATABASE_URL } from "../../store/store.js";
-import { parseDurationFlag, webhookAllowEntries } from "../common.js";
+import { collectList, parseDurationFlag, webhookAllowEntries } from "../common.js";
 
 interface ServerFlags {
   listen: string;
@@ -24,8 +24,9 @@ export function registerServerCommand(program: Command): void {
     .option("--heartbeat-interval <duration>", "how often agents heartbeat", "30s")
     .option("--stale-after <n>", "missed heartbeats before an asset is marked stale", "3")
     .option(
-      "--webhook-allow <cidr|host...>",
-      "private or loopback webhook destinations to allow (repeatable; default $AUTOPATCH_WEBHOOK_ALLOW, comma-separated)",
+      "--webhook-allow <cidr|host>",
+      "a private or loopback webhook destination to allow; repeatable (default $AUTOPATCH_WEBHOOK_ALLOW, comma-separated)",
+      collectList,
     )
     .action(async (flags: ServerFlags) => {
       const logger = createLogger();

@@ -7,7 +7,7 @@
 import { Cron } from "croner";
 import { z } from "zod";
 import { isAppError } from "../domain/errors.js";
-import { ROLES, type Role, roleAllows } from "../domain/roles.js";
+import { ROLES, type Role } from "../domain/roles.js";
 import { parseSelector } from "../domain/selector.js";
 import { DURATION_HINT, isDuration, parseAmount } from "./duration.js";
 import { isValidZone, knownZones, localToInstant, parseLocalDateTime } from "./local-time.js";
@@ -118,18 +118,11 @@ const PolicyNameSchema = z.string().regex(POLICY_NAME, {
   error: (iss) => `policy name ${show(iss.input)} is not 1–63 of A-Z a-z 0-9 . _ - starting alphanumeric`,
 });
 
-/** The roles that hold the approve permission: any other role named in `fromRoles` could never approve. */
-const APPROVING_ROLES = ROLES.filter((r) => roleAllows(r, "approve"));
-
 const FromRolesSchema = z
   .array(
-    z.string().refine((r) => (APPROVING_ROLES as readonly string[]).includes(r), {
-      error: (iss) => {
-        const known = (ROLES as readonly string[]).includes(String(iss.input));
-        return known
-          ? `role ${show(iss.input)} cannot approve (use ${APPROVING_ROLES.join(", ")})`
-          : `${show(iss.input)} is not a role (use ${APPROVING_ROLES.join(", ")})${typeof iss.input === "string" ? didYouMean(iss.input, APPROVING_ROLES) : ""}`;
-      },
+    z.string().refine((r) => (ROLES as readonly string[]).includes(r), {
+      error: (iss) =>
+        `${show(iss.input)} is not a role (use ${ROLES.join(", ")})${typeof iss.input === "string" ? didYouMean(iss.input, ROLES) : ""}`,
     }),
   )
   .min(1)

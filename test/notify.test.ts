@@ -14,7 +14,7 @@ import { startOutboxWorker } from "../src/notify/worker.js";
 import { type Policy, PolicySchema } from "../src/policy/schema.js";
 import type { ServiceContext } from "../src/service/context.js";
 import { openStore, type Store } from "../src/store/store.js";
-import { contextFor, DIALECTS, freshStore } from "./helpers/stores.js";
+import { contextFor, DIALECTS, freshStore, LOOPBACK_WEBHOOKS } from "./helpers/stores.js";
 
 /** What the receiver does with a request: answer with a status, drop the connection, or never answer. */
 type Reply = number | "reset" | "hang";
@@ -125,7 +125,7 @@ describe.each(DIALECTS)("notification outbox on %s", (dialect) => {
 
   beforeAll(async () => {
     store = await freshStore(dialect);
-    ctx = contextFor(store, () => clock);
+    ctx = contextFor(store, () => clock, LOOPBACK_WEBHOOKS);
   });
   afterAll(async () => store?.dispose());
   beforeEach(async () => {
@@ -271,6 +271,55 @@ describe.each(DIALECTS)("notification outbox on %s", (dialect) => {
     expect(await store.db.selectFrom("audit_head").selectAll().executeTakeFirstOrThrow()).toEqual(head);
     expect(await deliverDue(ctx)).toEqual({ delivered: 0, failed: 0, dead: 0 });
     expect(rx.receipts).toHaveLength(0);
+  });
+
+  it("refuses at delivery a destination the server's allow-list does not name, without posting", async () => {
+    const rx = await receiver(() => 200);
+    await enqueue(policyFor(rx), "failed", "chg-guard");
+    // The same store under a server started without --webhook-allow.
+    const strict = contextFor(store, () => clock);
+    let posts = 0;
+    const counting: typeof fetch = (input, init) => {
+      posts += 1;
+      return fetch(input, init);
+    };
+    expect(await deliverDue(strict, clock, { fetch: counting })).toEqual({
+      delivered: 0,
+      failed: 2,
+      dead: 0,
+    });
+    expect(posts).toBe(0);
+    expect(rx.receipts).toHaveLength(0);
+    const refused = await outboxRows();
+    expect(refused.map((r) => r.last_error)).toEqual([
+      expect.stringMatching(/^destination refused: points at 127\.0\.0\.1, a loopback address/),
+      expect.stringMatching(/^destination refused: points at 127\.0\.0\.1, a loopback address/),
+    ]);
+    // A host name is resolved at delivery, and refused when it leads to a refused address.
+    const named = PolicySchema.parse({
+      notifications: { webhooks: [{ name: "meta", url: "http://metadata.example.test/latest" }] },
+    });
+    await enqueue(named, "failed", "chg-named");
+    const later = new Date(clock.getTime() + 86_400_000);
+    const toMetadata = async () => [{ address: "169.254.169.254" }];
+    expect(await deliverDue(strict, later, { fetch: counting, resolve: toMetadata })).toEqual({
+      delivered: 0,
+      failed: 3,
+      dead: 0,
+    });
+    expect(posts).toBe(0);
+    const namedRow = (await outboxRows()).find((r) => r.subject_id === "chg-named");
+    expect(namedRow?.last_error).toBe(
+      "destination refused: metadata.example.test resolves to 169.254.169.254, a linkLocal address",
+    );
+    // Under the allow-list the loopback receiver gets its messages.
+    await store.db.deleteFrom("outbox").where("subject_id", "=", "chg-named").execute();
+    expect(await deliverDue(ctx, new Date(later.getTime() + 86_400_000))).toEqual({
+      delivered: 2,
+      failed: 0,
+      dead: 0,
+    });
+    expect(rx.receipts).toHaveLength(2);
   });
 
   it("retries with backoff and delivers on the third attempt when the receiver fails twice", async () => {
@@ -480,8 +529,16 @@ describe.each(DIALECTS)("notification outbox on %s", (dialect) => {
         return fetch(input, init);
       };
     const realClock = () => new Date();
-    const a = startOutboxWorker(contextFor(store, realClock), { pollMs: 5, batch: 5, fetch: counting(0) });
-    const b = startOutboxWorker(contextFor(replica, realClock), { pollMs: 5, batch: 5, fetch: counting(1) });
+    const a = startOutboxWorker(contextFor(store, realClock, LOOPBACK_WEBHOOKS), {
+      pollMs: 5,
+      batch: 5,
+      fetch: counting(0),
+    });
+    const b = startOutboxWorker(contextFor(replica, realClock, LOOPBACK_WEBHOOKS), {
+      pollMs: 5,
+      batch: 5,
+      fetch: counting(1),
+    });
     try {
       await waitFor("every message is delivered", async () => (await pending()) === 0);
     } finally {

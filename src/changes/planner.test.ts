@@ -426,16 +426,20 @@ describe("bad input changes nothing and says where", () => {
   it.each([
     ["no asset", [], DEFAULT_POLICY, "/selector"],
     ["a name twice", [asset("a", "g"), asset("a", "g")], DEFAULT_POLICY, "/assets"],
+    // The policy checker refuses these selectors; the planner still guards against a policy built without it.
     [
       "a bad ring selector",
       [asset("a", "g")],
-      policyOf({ ordering: [{ selector: "group in web" }] }),
+      { ...DEFAULT_POLICY, ordering: [{ selector: "group in web", promote: "exact" }] } satisfies Policy,
       "/ordering/0/selector (offset 9)",
     ],
     [
       "a bad canary selector",
       [asset("a", "g")],
-      policyOf({ rollout: { phases: [{ canary: "role=" }] } }),
+      {
+        ...DEFAULT_POLICY,
+        rollout: { ...DEFAULT_POLICY.rollout, phases: [{ canary: "role=" }] },
+      } satisfies Policy,
       "/rollout/phases/0/canary (offset 5)",
     ],
   ] as const)("%s", (_what, assets, policy, where) => {

@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { ApiClient } from "../client/api-client.js";
 import { ValidationError } from "../domain/errors.js";
 import { DURATION_HINT, parseDuration } from "../policy/duration.js";
+import { parseWebhookAllowList, splitAllowListEnv } from "../policy/webhook-destination.js";
 
 export interface ClientFlags {
   server?: string;
@@ -46,4 +47,13 @@ export function parseDurationFlag(value: string, flag: string): number {
   } catch {
     throw new ValidationError(`"${value}" is not a duration (${DURATION_HINT})`, { where: flag });
   }
+}
+
+/** `--webhook-allow` entries, or $AUTOPATCH_WEBHOOK_ALLOW's when the flag is not given; checked here. */
+export function webhookAllowEntries(flag: readonly string[] | undefined): string[] {
+  const entries = flag
+    ? flag.flatMap((f) => splitAllowListEnv(f))
+    : splitAllowListEnv(process.env.AUTOPATCH_WEBHOOK_ALLOW);
+  parseWebhookAllowList(entries, flag ? "--webhook-allow" : "AUTOPATCH_WEBHOOK_ALLOW");
+  return entries;
 }

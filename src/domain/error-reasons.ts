@@ -31,6 +31,8 @@ export const ERROR_REASONS = {
   "request.uri-too-long": { category: "validation", status: 414 },
   "request.headers-too-large": { category: "validation", status: 431 },
   "request.unsupported-media-type": { category: "validation", status: 415 },
+  "request.invalid-json": { category: "validation" },
+  "request.timeout": { category: "validation", status: 408 },
 
   // Changes and approvals
   "change.illegal-transition": { category: "conflict" },
@@ -67,6 +69,11 @@ export const ERROR_REASONS = {
   "asset.invalid-placement": { category: "validation" },
   "change.invalid-package": { category: "validation" },
   "change.invalid-version": { category: "validation" },
+  "input.lone-surrogate": { category: "validation" },
+  "input.too-deep": { category: "validation" },
+  "input.yaml-aliases": { category: "validation" },
+  "input.empty": { category: "validation" },
+  "input.webhook-destination": { category: "validation" },
 
   // Store
   "store.newer-schema": { category: "conflict" },

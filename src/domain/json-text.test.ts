@@ -100,6 +100,20 @@ describe("parseJsonText", () => {
     expect(parseJsonText('\uFEFF{"a":1}', "f.json")).toEqual({ a: 1 });
     expect(whereOf('\uFEFF{"a":}', "f.json")).toBe("f.json:1:6");
   });
+
+  it("refuses a lone surrogate spelled as an escape, at its JSON pointer", () => {
+    expect(whereOf('{"packages":[{"name":"a"},{"name":"b\\ud800"}]}', "bom.json")).toBe(
+      "bom.json#/packages/1/name",
+    );
+    expect(whereOf('{"k\\udc00":1}', "osv.jsonl", 7)).toBe("osv.jsonl:7#/k\udc00");
+    // A proper pair spelled as escapes is fine.
+    expect(parseJsonText('{"s":"\\ud83d\\ude00"}', "f.json")).toEqual({ s: "\u{1F600}" });
+  });
+
+  it("refuses nesting past the input depth limit, however deep", () => {
+    const deep = `${"[".repeat(100_000)}${"]".repeat(100_000)}`;
+    expect(whereOf(deep, "deep.json")).toMatch(/^deep\.json#(\/0){256}$/);
+  });
 });
 
 describe("validateJson", () => {

@@ -4,6 +4,7 @@
  */
 import type { z } from "zod";
 import { jsonPointer, ValidationError } from "./errors.js";
+import { assertWellFormedInput } from "./input-shape.js";
 
 /** `file#/pointer` when the file is known, else the bare pointer. */
 export function jsonWhere(file: string | undefined, path: ReadonlyArray<PropertyKey>): string {
@@ -153,14 +154,16 @@ export function findJsonSyntaxError(text: string): number | null {
 }
 
 /**
- * JSON.parse with a syntax error reported as a ValidationError at `where:line:col`. A leading UTF-8 byte
+ * JSON.parse with a syntax error reported as a ValidationError at `where:line:col`, and a lone surrogate
+ * or nesting past MAX_INPUT_DEPTH at `where#/json/pointer`. A leading UTF-8 byte
  * order mark is dropped (legal in a file, not in JSON). `firstLine` shifts line numbers for text cut out
  * of a larger file (a JSONL line).
  */
 export function parseJsonText(text: string, where: string, firstLine = 1): unknown {
   const body = text.startsWith("\uFEFF") ? text.slice(1) : text;
+  let value: unknown;
   try {
-    return JSON.parse(body);
+    value = JSON.parse(body);
   } catch (err) {
     const offset = findJsonSyntaxError(body) ?? body.length;
     const { line, column } = lineColumn(body, offset);
@@ -170,6 +173,10 @@ export function parseJsonText(text: string, where: string, firstLine = 1): unkno
       cause: err,
     });
   }
+  // JSON escapes can spell lone surrogates, and JSON.parse nests deeper than any recursive reader can follow.
+  const file = firstLine === 1 ? where : `${where}:${firstLine}`;
+  assertWellFormedInput(value, (path) => `${file}#${jsonPointer(path)}`);
+  return value;
 }
 
 /** Validates a parsed document; the first zod issue becomes the error, all of them go in `details`. */

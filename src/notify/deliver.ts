@@ -1,7 +1,9 @@
 import { sql } from "kysely";
 import { backoffDelayMs } from "../domain/backoff.js";
+import { parseWebhookAllowList } from "../policy/webhook-destination.js";
 import type { ServiceContext } from "../service/context.js";
 import { claimDue, type OutboxRow } from "./claim.js";
+import { type Resolver, refusedDestination } from "./destination-guard.js";
 import { safeUrl } from "./safe-url.js";
 
 export const DEFAULT_MAX_ATTEMPTS = 12;
@@ -23,6 +25,8 @@ export interface DeliveryOptions {
   fetch?: typeof fetch;
   /** Source of backoff jitter in [0, 1). */
   random?: () => number;
+  /** Resolves webhook host names for the destination check; the system resolver unless given. */
+  resolve?: Resolver;
 }
 
 export interface DeliveryResult {
@@ -51,9 +55,13 @@ export async function deliverDue(
   const leaseMs = Math.max(options.leaseMs ?? DEFAULT_LEASE_MS, timeoutMs + 5_000);
   const rows = await claimDue(ctx.store, now, batch, leaseMs);
   const result: DeliveryResult = { delivered: 0, failed: 0, dead: 0 };
+  const allow = parseWebhookAllowList(ctx.config.webhookAllow);
   const settled = await Promise.allSettled(
     rows.map(async (row) => {
-      const outcome = await post(row, timeoutMs, options.fetch ?? fetch);
+      // Checked on every attempt: what a name resolves to can change after the policy was applied.
+      const refused = await refusedDestination(row.target_url, allow, options.resolve);
+      const outcome: Outcome =
+        refused === null ? await post(row, timeoutMs, options.fetch ?? fetch) : { ok: false, error: refused };
       const recorded = await record(ctx, row, outcome, now, options);
       if (recorded) result[recorded] += 1;
     }),

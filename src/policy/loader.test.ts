@@ -1,8 +1,10 @@
 import { describe, expect, it } from "vitest";
+import { aliasBomb } from "../../test/helpers/hostile-inputs.js";
 import { isAppError } from "../domain/errors.js";
 import { DEFAULT_POLICY, defaultPolicyYaml } from "./default-policy.js";
 import { loadPolicy, policyContentHash, validatePolicy } from "./loader.js";
 import { policyJsonSchema } from "./schema.js";
+import { parseWebhookAllowList } from "./webhook-destination.js";
 
 const INTERFACE_YAML = `maintenanceWindows:
   - name: sat-night
@@ -58,7 +60,6 @@ describe("validatePolicy: valid files", () => {
   });
 
   it.each([
-    ["empty file", ""],
     ["empty mapping", "{}"],
     ["only windows and freezes", "maintenanceWindows: []\nfreezes: []\n"],
     [
@@ -212,7 +213,7 @@ describe("policyContentHash", () => {
     expect(a).toMatch(/^[0-9a-f]{64}$/);
     expect(policyContentHash("# comment\napprovals: {required: 1}\n")).toBe(a);
     // The default is 1, so leaving it out is the same policy.
-    expect(policyContentHash("")).toBe(a);
+    expect(policyContentHash("{}")).toBe(a);
     expect(policyContentHash("approvals:\n  required: 2\n")).not.toBe(a);
   });
 });
@@ -237,7 +238,7 @@ describe("default policy", () => {
   });
 
   it("is what the schema defaults give, apart from its name", () => {
-    const { name: _n, description: _d, ...fromDefaults } = loadPolicy("");
+    const { name: _n, description: _d, ...fromDefaults } = loadPolicy("{}");
     const { name, description: _d2, ...builtIn } = DEFAULT_POLICY;
     expect(name).toBe("sop-default");
     expect(builtIn).toEqual(fromDefaults);
@@ -264,5 +265,129 @@ describe("policyJsonSchema", () => {
     );
     expect(schema.required ?? []).toEqual([]);
     expect(schema.additionalProperties).toBe(false);
+  });
+});
+
+describe("validatePolicy: what apply and planning would refuse is refused here", () => {
+  it.each([
+    [
+      "an unknown role in fromRoles",
+      "approvals:\n  fromRoles: [approver, cab]\n",
+      { line: 2, column: 25, path: "/approvals/fromRoles/1" },
+      'approvals.fromRoles[1]: "cab" is not a role (use viewer, operator, approver, admin)',
+    ],
+    [
+      "a broken selector in ordering",
+      "ordering:\n  - selector: group=mgmt\n  - selector: 'group in (main'\n",
+      { line: 3, column: 15, path: "/ordering/1/selector" },
+      'ordering[1].selector: "group in (main" is not a selector: expected ")" to close the value list at offset 14',
+    ],
+    [
+      "a broken canary selector",
+      "rollout:\n  phases: [{canary: 'role=='}, {wave: 50%}]\n",
+      { line: 2, path: "/rollout/phases/0/canary" },
+      "is not a selector",
+    ],
+    [
+      "a broken override selector",
+      "classification:\n  overrides: [{selector: 'a=b,,c', sla: {high: 1d}}]\n",
+      { line: 2, path: "/classification/overrides/0/selector" },
+      "is not a selector",
+    ],
+    [
+      "a policy name with a slash",
+      "name: team/web\n",
+      { line: 1, column: 7, path: "/name" },
+      'policy name "team/web" is not 1–63 of A-Z a-z 0-9 . _ - starting alphanumeric',
+    ],
+    [
+      "an empty file",
+      "",
+      { line: 1, column: 1, path: "/", reason: "input.empty" },
+      "the policy file is empty",
+    ],
+    [
+      "a file of only comments",
+      "# nothing yet\n",
+      { line: 1, column: 1, reason: "input.empty" },
+      "the policy file is empty",
+    ],
+    [
+      "a lone surrogate",
+      'name: x\ndescription: "caf\\ud800"\n',
+      { line: 2, column: 14, path: "/description", reason: "input.lone-surrogate" },
+      "lone UTF-16 surrogate",
+    ],
+    [
+      "a file: webhook",
+      "notifications:\n  webhooks: [{name: f, url: 'file:///etc/passwd'}]\n",
+      { line: 2, path: "/notifications/webhooks/0/url" },
+      "is not an http or https URL",
+    ],
+  ])("%s", (_what, text, where, message) => {
+    const result = validatePolicy(text);
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.errors).toHaveLength(1);
+    expect(result.errors[0]).toMatchObject(where);
+    expect(result.errors[0]?.message).toContain(message);
+    // loadPolicy, which apply and planning use, refuses the same text with the same location.
+    try {
+      loadPolicy(text, "p.yaml");
+      expect.unreachable();
+    } catch (err) {
+      expect(isAppError(err) && err.where).toBe(
+        `p.yaml:${result.errors[0]?.line}:${result.errors[0]?.column}`,
+      );
+    }
+  });
+
+  it("refuses a YAML alias bomb at its first alias, quickly and without expanding it", () => {
+    const started = Date.now();
+    const result = validatePolicy(aliasBomb());
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(result).toMatchObject({
+      ok: false,
+      errors: [{ line: 4, column: 10, reason: "input.yaml-aliases" }],
+    });
+    expect(() => loadPolicy(aliasBomb(), "bomb.yaml")).toThrow(
+      expect.objectContaining({ reason: "input.yaml-aliases", where: "bomb.yaml:4:10" }),
+    );
+  });
+
+  it("still takes a few aliases", () => {
+    const text =
+      "maintenanceWindows:\n  - &w {name: a, cron: '0 1 * * SAT', duration: 4h, timezone: UTC}\nfreezes: []\n";
+    expect(validatePolicy(text)).toMatchObject({ ok: true });
+  });
+
+  it.each([
+    ["loopback", "http://127.0.0.1:9/hook", "127.0.0.1, a loopback address"],
+    [
+      "link-local metadata",
+      "http://169.254.169.254/latest/meta-data",
+      "169.254.169.254, a linkLocal address",
+    ],
+    ["private", "https://10.1.2.3/x", "10.1.2.3, a private address"],
+    ["IPv6 loopback", "http://[::1]:8080/x", "::1, a loopback address"],
+    ["IPv4-mapped IPv6", "http://[::ffff:127.0.0.1]/x", "127.0.0.1, a loopback address"],
+    ["IPv6 unique local", "http://[fd12::1]/x", "fd12::1, a uniqueLocal address"],
+    ["localhost", "http://localhost:8080/x", "points at localhost"],
+    ["a decimal IPv4", "http://2130706433/x", "127.0.0.1, a loopback address"],
+  ])("refuses a %s webhook unless the allow-list names it", (_what, url, message) => {
+    const text = `notifications:\n  webhooks:\n    - name: h\n      url: "${url}"\n`;
+    expect(validatePolicy(text)).toMatchObject({
+      ok: false,
+      errors: [
+        { line: 4, column: 12, path: "/notifications/webhooks/0/url", reason: "input.webhook-destination" },
+      ],
+    });
+    const result = validatePolicy(text);
+    if (!result.ok) expect(result.errors[0]?.message).toContain(message);
+    const host = new URL(url).hostname.replace(/^\[|\]$/g, "");
+    const allowed = parseWebhookAllowList([host === "2130706433" ? "127.0.0.0/8" : host]);
+    expect(validatePolicy(text, undefined, { webhooks: allowed })).toMatchObject({ ok: true });
+    // Stored versions skip the check: it was made when they were applied, and delivery makes it again.
+    expect(validatePolicy(text, undefined, { webhooks: null })).toMatchObject({ ok: true });
   });
 });

@@ -3,11 +3,24 @@
  * `file.yaml:12:15: sat-night.duration: "4x" is not a duration (use e.g. 30m, 4h, 2d)`.
  */
 import { createHash } from "node:crypto";
-import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from "yaml";
+import {
+  type Document,
+  isAlias,
+  isMap,
+  isScalar,
+  isSeq,
+  LineCounter,
+  type Node,
+  parseDocument,
+  visit,
+} from "yaml";
 import { z } from "zod";
+import type { ErrorReason } from "../domain/error-reasons.js";
 import { jsonPointer, ValidationError } from "../domain/errors.js";
+import { describeInputProblem, findInputProblem } from "../domain/input-shape.js";
 import { type Policy, PolicySchema } from "./schema.js";
 import { didYouMean } from "./suggest.js";
+import { EMPTY_ALLOW_LIST, refusedWebhookUrl, type WebhookAllowList } from "./webhook-destination.js";
 
 /** One problem in a policy file; line and column are 1-based, path is a JSON pointer. */
 export interface PolicyIssue {
@@ -15,14 +28,38 @@ export interface PolicyIssue {
   column: number;
   path: string;
   message: string;
+  /** The specific situation when it is not a plain validation problem. */
+  reason?: ErrorReason;
 }
 
 export type PolicyValidation = { ok: true; policy: Policy } | { ok: false; errors: PolicyIssue[] };
 
+export interface PolicyCheckOptions {
+  /**
+   * The server's webhook allow-list; by default no private or loopback destination is allowed. `null`
+   * skips the destination check, for stored versions that were checked when applied (delivery checks
+   * again under the allow-list of the day).
+   */
+  webhooks?: WebhookAllowList | null;
+}
+
+/**
+ * Aliases a policy may expand. A policy has no reason for many; a "billion laughs" document expands a
+ * few lines into gigabytes, which the yaml package refuses once this many are resolved.
+ */
+export const MAX_YAML_ALIAS_COUNT = 100;
+
 type PathKey = string | number;
 
-/** Validates policy YAML; never throws for bad input. */
-export function validatePolicy(text: string, _file?: string): PolicyValidation {
+/**
+ * The one policy checker: `policy validate`, `policy apply` (CLI and API) and loading a version for
+ * planning all run it, so what it passes is what apply and planning accept. Never throws for bad input.
+ */
+export function validatePolicy(
+  text: string,
+  _file?: string,
+  options: PolicyCheckOptions = {},
+): PolicyValidation {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: true });
   if (doc.errors.length > 0) {
@@ -37,7 +74,51 @@ export function validatePolicy(text: string, _file?: string): PolicyValidation {
       })),
     };
   }
-  const data: unknown = doc.toJS() ?? {};
+  const at = (offset: number): { line: number; column: number } => {
+    const pos = lineCounter.linePos(offset);
+    return { line: pos.line, column: pos.col };
+  };
+  if (doc.contents === null) {
+    // An empty file, or only comments: applying it would store a policy of nothing but defaults.
+    return {
+      ok: false,
+      errors: [{ line: 1, column: 1, path: "/", message: "the policy file is empty", reason: "input.empty" }],
+    };
+  }
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: MAX_YAML_ALIAS_COUNT });
+  } catch (err) {
+    if (!(err instanceof ReferenceError)) throw err;
+    return {
+      ok: false,
+      errors: [
+        {
+          ...at(firstAliasOffset(doc)),
+          path: "/",
+          message: `YAML aliases expand past ${MAX_YAML_ALIAS_COUNT} nodes (an alias bomb?); write the values out`,
+          reason: "input.yaml-aliases",
+        },
+      ],
+    };
+  }
+  const locate = (path: readonly PathKey[], key?: string): { line: number; column: number } =>
+    at(nodeAt(doc.contents, path, key)?.range?.[0] ?? 0);
+  const shape = findInputProblem(data);
+  if (shape !== null) {
+    return {
+      ok: false,
+      errors: [
+        {
+          ...locate(shape.path),
+          path: jsonPointer(shape.path),
+          message: describeInputProblem(shape),
+          reason: shape.kind === "lone-surrogate" ? "input.lone-surrogate" : "input.too-deep",
+        },
+      ],
+    };
+  }
+  data ??= {};
   if (typeof data !== "object" || data === null || Array.isArray(data)) {
     return {
       ok: false,
@@ -52,14 +133,23 @@ export function validatePolicy(text: string, _file?: string): PolicyValidation {
     };
   }
   const result = PolicySchema.safeParse(data, { reportInput: true });
-  if (result.success) return { ok: true, policy: result.data };
+  if (result.success) {
+    const refused = webhookIssues(
+      result.data,
+      options.webhooks === undefined ? EMPTY_ALLOW_LIST : options.webhooks,
+    );
+    if (refused.length === 0) return { ok: true, policy: result.data };
+    return {
+      ok: false,
+      errors: refused.map(({ path, message }) => ({
+        ...locate(path),
+        path: jsonPointer(path),
+        message,
+        reason: "input.webhook-destination",
+      })),
+    };
+  }
 
-  const locate = (path: readonly PathKey[], key?: string): { line: number; column: number } => {
-    const node = nodeAt(doc.contents, path, key);
-    const offset = node?.range?.[0] ?? 0;
-    const pos = lineCounter.linePos(offset);
-    return { line: pos.line, column: pos.col };
-  };
   const errors: PolicyIssue[] = [];
   for (const issue of result.error.issues) {
     const path = issue.path.filter((p): p is PathKey => typeof p !== "symbol");
@@ -82,21 +172,49 @@ export function validatePolicy(text: string, _file?: string): PolicyValidation {
 }
 
 /** Parses and validates policy YAML; throws ValidationError (`where: file:line:col`, all issues in details). */
-export function loadPolicy(text: string, file = "<policy>"): Policy {
-  const result = validatePolicy(text, file);
+export function loadPolicy(text: string, file = "<policy>", options: PolicyCheckOptions = {}): Policy {
+  const result = validatePolicy(text, file, options);
   if (result.ok) return result.policy;
   const [first] = result.errors;
   const more = result.errors.length > 1 ? ` (and ${result.errors.length - 1} more)` : "";
   throw new ValidationError(`${first?.message ?? "invalid policy"}${more}`, {
+    ...(first?.reason === undefined ? {} : { reason: first.reason }),
     where: `${file}:${first?.line ?? 1}:${first?.column ?? 1}`,
     details: { file, issues: result.errors },
   });
 }
 
+/** The webhooks whose URL the allow-list refuses, with the path of the URL. */
+function webhookIssues(
+  policy: Policy,
+  allow: WebhookAllowList | null,
+): Array<{ path: PathKey[]; message: string }> {
+  if (allow === null) return [];
+  return policy.notifications.webhooks.flatMap((w, i) => {
+    const why = refusedWebhookUrl(w.url, allow);
+    return why === null
+      ? []
+      : [{ path: ["notifications", "webhooks", i, "url"], message: `${w.name}.url ${why}` }];
+  });
+}
+
+/** Where the first alias is, to point at an alias bomb. */
+function firstAliasOffset(doc: Document): number {
+  let offset = 0;
+  visit(doc, {
+    Alias(_key, node) {
+      if (isAlias(node)) offset = node.range?.[0] ?? 0;
+      return visit.BREAK;
+    },
+  });
+  return offset;
+}
+
 /** sha256 (hex) of the canonical JSON of the parsed policy, defaults included: equal policies, equal hash. */
 export function policyContentHash(text: string): string {
+  // The hash is of the content alone: the destination check does not change what the text means.
   return createHash("sha256")
-    .update(canonicalJson(loadPolicy(text)))
+    .update(canonicalJson(loadPolicy(text, "<policy>", { webhooks: null })))
     .digest("hex");
 }
 

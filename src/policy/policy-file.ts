@@ -22,7 +22,11 @@ export async function readPolicyText(file: string): Promise<string> {
   }
 }
 
-/** Reads and validates a policy file; ValidationError with `file:line:col` when it is invalid. */
+/**
+ * Reads and validates a policy file for local use (its calendar); ValidationError with `file:line:col`
+ * when it is invalid. Webhook destinations depend on the server's allow-list, so `policy validate` and
+ * the server check them, not this.
+ */
 export async function loadPolicyFile(file: string): Promise<Policy> {
-  return loadPolicy(await readPolicyText(file), file);
+  return loadPolicy(await readPolicyText(file), file, { webhooks: null });
 }

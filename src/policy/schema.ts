@@ -6,6 +6,9 @@
  */
 import { Cron } from "croner";
 import { z } from "zod";
+import { isAppError } from "../domain/errors.js";
+import { ROLES, type Role } from "../domain/roles.js";
+import { parseSelector } from "../domain/selector.js";
 import { DURATION_HINT, isDuration, parseAmount } from "./duration.js";
 import { isValidZone, knownZones, localToInstant, parseLocalDateTime } from "./local-time.js";
 import { didYouMean } from "./suggest.js";
@@ -37,8 +40,26 @@ const positiveAmount = AmountSchema.refine((v) => (parseAmount(v)?.value ?? 1) >
   error: (iss) => `${show(iss.input)} must be more than 0`,
 });
 
-/** A label selector such as `exposure=internet`, kept as written (the inventory module parses it). */
-export const SelectorSchema = z.string().trim().min(1, { error: "a selector must not be empty" });
+/** Why a selector does not parse (its first line, with the offset), or undefined when it does. */
+export function selectorProblem(text: string): string | undefined {
+  try {
+    parseSelector(text);
+    return undefined;
+  } catch (err) {
+    if (!isAppError(err)) throw err;
+    return `${show(text)} is not a selector: ${err.message.split("\n")[0] ?? err.message} at ${err.where ?? "offset 0"}`;
+  }
+}
+
+/** A label selector such as `exposure=internet`, kept as written; it must parse as planning reads it. */
+export const SelectorSchema = z
+  .string()
+  .trim()
+  .min(1, { error: "a selector must not be empty" })
+  .superRefine((text, ctx) => {
+    const problem = selectorProblem(text);
+    if (problem !== undefined) ctx.addIssue({ code: "custom", message: problem });
+  });
 
 const cronReason = (pattern: string): string | undefined => {
   try {
@@ -89,6 +110,23 @@ const TimeOfDaySchema = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, {
 });
 
 const NameSchema = z.string().trim().min(1, { error: "a name must not be empty" });
+
+/** A policy's own name: it names the stored versions and appears in `NAME@VERSION` references. */
+export const POLICY_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+
+const PolicyNameSchema = z.string().regex(POLICY_NAME, {
+  error: (iss) => `policy name ${show(iss.input)} is not 1–63 of A-Z a-z 0-9 . _ - starting alphanumeric`,
+});
+
+const FromRolesSchema = z
+  .array(
+    z.string().refine((r) => (ROLES as readonly string[]).includes(r), {
+      error: (iss) =>
+        `${show(iss.input)} is not a role (use ${ROLES.join(", ")})${typeof iss.input === "string" ? didYouMean(iss.input, ROLES) : ""}`,
+    }),
+  )
+  .min(1)
+  .transform((roles) => roles as Role[]);
 
 // ---- classification ----------------------------------------------------------------------------------
 
@@ -277,7 +315,7 @@ export const ApprovalRuleSchema = z
       description: "A review after the change is due within this time (the emergency fast path).",
     }),
     justificationRequired: z.boolean().optional(),
-    fromRoles: z.array(z.string().min(1)).min(1).optional(),
+    fromRoles: FromRolesSchema.optional(),
   })
   .superRefine((r, ctx) => {
     if (r.class === undefined && r.environment === undefined) {
@@ -288,7 +326,7 @@ export const ApprovalRuleSchema = z
 export const ApprovalsSchema = z.strictObject({
   changeRequestRequired: z.boolean().default(true),
   required: ApprovalCountSchema.default(1).meta({ description: "Approvers other than the requester." }),
-  fromRoles: z.array(z.string().min(1)).min(1).default(["approver", "admin"]),
+  fromRoles: FromRolesSchema.default(["approver", "admin"]),
   separationOfDuties: z
     .boolean()
     .default(true)
@@ -333,6 +371,9 @@ export const PhaseSchema = z
     }
     if (typeof c === "string" && c.trim() === "") {
       ctx.addIssue({ code: "custom", path: ["canary"], message: "a canary selector must not be empty" });
+    } else if (typeof c === "string" && !meantAsAmount) {
+      const problem = selectorProblem(c);
+      if (problem !== undefined) ctx.addIssue({ code: "custom", path: ["canary"], message: problem });
     }
   });
 
@@ -404,7 +445,11 @@ export const NOTIFICATION_EVENTS = [
 
 export const WebhookSchema = z.strictObject({
   name: NameSchema,
-  url: z.url({ error: (iss) => `${show(iss.input)} is not a URL` }),
+  url: z
+    .url({ error: (iss) => `${show(iss.input)} is not a URL` })
+    .refine((u) => /^https?:$/i.test(new URL(u).protocol), {
+      error: (iss) => `${show(iss.input)} is not an http or https URL`,
+    }),
   format: z.enum(["json", "slack"]).default("json"),
   events: z
     .array(z.enum(NOTIFICATION_EVENTS))
@@ -501,7 +546,7 @@ function uniqueNames(items: unknown, at: readonly (string | number)[], ctx: z.Re
 export const PolicySchema = z
   .strictObject({
     version: z.literal(1).default(1).meta({ description: "Policy file format version." }),
-    name: NameSchema.default("unnamed"),
+    name: PolicyNameSchema.default("unnamed"),
     description: z.string().optional(),
     classification: ClassificationSchema.prefault({}),
     maintenanceWindows: z

@@ -17,11 +17,10 @@ import type { ServiceContext } from "../service/context.js";
 import type { Database, PoliciesTable } from "../store/schema.js";
 import { defaultPolicyYaml } from "./default-policy.js";
 import { loadPolicy, policyContentHash } from "./loader.js";
-import type { Policy } from "./schema.js";
+import { POLICY_NAME, type Policy } from "./schema.js";
+import { parseWebhookAllowList } from "./webhook-destination.js";
 
 export const DEFAULT_POLICY_NAME = "default";
-
-const POLICY_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 
 /** One stored version, without its content. */
 export interface PolicyVersionInfo {
@@ -69,7 +68,8 @@ function stored(row: Selectable<PoliciesTable>): StoredPolicy {
   return {
     ...info(row),
     content: row.content,
-    policy: loadPolicy(row.content, `${row.name}@${row.version}`),
+    // Its webhooks were checked when it was applied; delivery checks them again.
+    policy: loadPolicy(row.content, `${row.name}@${row.version}`, { webhooks: null }),
   };
 }
 
@@ -169,7 +169,7 @@ export async function applyPolicy(
   text: string,
   file?: string,
 ): Promise<ApplyResult> {
-  const policy = loadPolicy(text, file);
+  const policy = loadPolicy(text, file, { webhooks: parseWebhookAllowList(ctx.config.webhookAllow) });
   checkPolicyName(policy.name);
   const hash = policyContentHash(text);
   if (policy.name === DEFAULT_POLICY_NAME) await ensureDefaultPolicy(ctx);

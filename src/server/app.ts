@@ -5,6 +5,8 @@ import type { ServiceContext } from "../service/context.js";
 import { registerAuth } from "./auth.js";
 import { applyBodyLimits, DEFAULT_BODY_LIMIT } from "./body-limits.js";
 import { registerErrorHandler } from "./errors.js";
+import { registerInputGuard } from "./input-guard.js";
+import { REQUEST_LIMIT_OPTIONS, registerRequestLimits } from "./request-limits.js";
 import { advisoryRoutes } from "./routes/advisories.js";
 import { agentRoutes } from "./routes/agent.js";
 import { agentTokenRoutes } from "./routes/agent-tokens.js";
@@ -26,12 +28,16 @@ export async function buildApp(ctx: ServiceContext): Promise<FastifyInstance> {
     // Small unless a route needs more (body-limits.ts): the body is buffered whole before parsing.
     bodyLimit: DEFAULT_BODY_LIMIT,
     requestIdHeader: "x-request-id",
+    ...REQUEST_LIMIT_OPTIONS,
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   registerErrorHandler(app);
+  // Before authentication: an over-long URL is refused without looking anything up.
+  registerRequestLimits(app);
   registerAuth(app, ctx);
   applyBodyLimits(app);
+  registerInputGuard(app);
   await app.register(swagger, {
     openapi: {
       openapi: "3.1.0",

@@ -1,9 +1,26 @@
 import type { FastifyError, FastifyInstance } from "fastify";
 import { hasZodFastifySchemaValidationErrors } from "fastify-type-provider-zod";
 import { ZodError } from "zod";
+import type { ErrorReason } from "../domain/error-reasons.js";
 import { isAppError, jsonPointer, reasonError } from "../domain/errors.js";
 
-/** Maps domain errors to their status, validation problems to 400 with a JSON pointer; never leaks internals. */
+/** Fastify's own refusals, by their code: the specific reason and where in the request the problem is. */
+const FASTIFY_REASONS: Record<string, { reason: ErrorReason; where: string }> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: { reason: "request.body-too-large", where: "/body" },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: {
+    reason: "request.unsupported-media-type",
+    where: "/headers/content-type",
+  },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { reason: "validation", where: "/headers/content-length" },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { reason: "request.invalid-json", where: "/body" },
+  FST_ERR_CTP_INVALID_JSON_BODY: { reason: "request.invalid-json", where: "/body" },
+  FST_ERR_BAD_URL: { reason: "validation", where: "/url" },
+};
+
+/**
+ * Maps domain errors to their status, validation problems to 400 with a JSON pointer; never leaks
+ * internals. Every answer has the envelope `{error:{code, reason, message, where}}`.
+ */
 export function registerErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError | Error, request, reply) => {
     if ("code" in err && err.code === "FST_ERR_CTP_BODY_TOO_LARGE") {
@@ -26,6 +43,7 @@ export function registerErrorHandler(app: FastifyInstance): void {
       return reply.code(400).send({
         error: {
           code: "validation",
+          reason: "validation",
           message: first?.message ?? "invalid request",
           where: `/${context}${path}`,
         },
@@ -36,6 +54,7 @@ export function registerErrorHandler(app: FastifyInstance): void {
       return reply.code(400).send({
         error: {
           code: "validation",
+          reason: "validation",
           message: first?.message ?? "invalid request",
           where: jsonPointer(first?.path ?? []),
         },
@@ -44,10 +63,22 @@ export function registerErrorHandler(app: FastifyInstance): void {
     const status = "statusCode" in err && typeof err.statusCode === "number" ? err.statusCode : 500;
     if (status >= 500) {
       request.log.error({ err }, "request failed");
-      return reply.code(500).send({ error: { code: "internal", message: "internal error" } });
+      return reply
+        .code(500)
+        .send({ error: { code: "internal", reason: "internal", message: "internal error" } });
     }
-    return reply
-      .code(status)
-      .send({ error: { code: status === 401 ? "unauthenticated" : "validation", message: err.message } });
+    const code = status === 401 ? "unauthenticated" : "validation";
+    const known = "code" in err && typeof err.code === "string" ? FASTIFY_REASONS[err.code] : undefined;
+    // A body that is not JSON is reported by the parser as a SyntaxError with status 400.
+    const mapped =
+      known ?? (err instanceof SyntaxError ? FASTIFY_REASONS.FST_ERR_CTP_INVALID_JSON_BODY : undefined);
+    return reply.code(status).send({
+      error: {
+        code,
+        reason: mapped?.reason ?? code,
+        message: err.message,
+        ...(mapped ? { where: mapped.where } : {}),
+      },
+    });
   });
 }

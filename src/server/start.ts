@@ -6,6 +6,7 @@ import { ValidationError } from "../domain/errors.js";
 import { SYSTEM_ACTOR } from "../domain/roles.js";
 import { markStaleAssets } from "../inventory/agents.js";
 import { startOutboxWorker } from "../notify/worker.js";
+import { parseWebhookAllowList } from "../policy/webhook-destination.js";
 import { type ServiceConfig, type ServiceContext, serviceContext } from "../service/context.js";
 import { DEFAULT_DATABASE_URL, openStore } from "../store/store.js";
 import { startWorkLoop } from "../work/loop.js";
@@ -46,6 +47,8 @@ export function parseListen(listen: string): { host: string; port: number } {
  * background loops until closed. */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const { host, port } = parseListen(options.listen ?? "127.0.0.1:8080");
+  // A bad allow-list entry stops the start here rather than at the first policy or delivery.
+  parseWebhookAllowList(options.config?.webhookAllow ?? []);
   const store = await openStore(options.databaseUrl ?? DEFAULT_DATABASE_URL);
   const ctx = serviceContext(store, options.logger, options.config);
   try {

@@ -11,9 +11,15 @@ export interface ServiceConfig {
    * committed and the server runs no work loop. For crash-recovery tests ($AUTOPATCH_HOLD_WORK=1).
    */
   holdWork?: boolean;
+  /** Private or loopback webhook destinations allowed all the same: CIDR ranges, addresses, host names. */
+  webhookAllow: readonly string[];
 }
 
-export const DEFAULT_SERVICE_CONFIG: ServiceConfig = { heartbeatIntervalMs: 30_000, staleAfterMissed: 3 };
+export const DEFAULT_SERVICE_CONFIG: ServiceConfig = {
+  heartbeatIntervalMs: 30_000,
+  staleAfterMissed: 3,
+  webhookAllow: [],
+};
 
 /** What every service function needs. The REST API, the CLI and the dashboard all go through it. */
 export interface ServiceContext {

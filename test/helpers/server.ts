@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
 import { type RunningServer, startServer } from "../../src/server/start.js";
+import type { ServiceConfig } from "../../src/service/context.js";
 
 export interface TestServer {
   /** A temp folder for the test's files; the store is `autopatch.db` in it. */
@@ -13,13 +14,18 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-/** A real server on a fresh SQLite store in a temp folder, listening on a free loopback port. */
-export async function startTestServer(name: string, adminToken: string): Promise<TestServer> {
+/** A real server on a fresh SQLite store in a temp folder, listening on a free loopback port, configured as given. */
+export async function startTestServer(
+  name: string,
+  adminToken: string,
+  config: Partial<ServiceConfig> = {},
+): Promise<TestServer> {
   const dir = mkdtempSync(join(tmpdir(), `autopatch-${name}-`));
   const server = await startServer({
     databaseUrl: `sqlite:${join(dir, "autopatch.db")}`,
     listen: "127.0.0.1:0",
     adminToken,
+    config,
     logger: pino({ level: "silent" }),
   });
   return {

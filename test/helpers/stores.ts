@@ -6,7 +6,11 @@ import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
 import { pino } from "pino";
 import { inject } from "vitest";
-import { DEFAULT_SERVICE_CONFIG, type ServiceContext } from "../../src/service/context.js";
+import {
+  DEFAULT_SERVICE_CONFIG,
+  type ServiceConfig,
+  type ServiceContext,
+} from "../../src/service/context.js";
 import { type DialectName, openStore, type Store } from "../../src/store/store.js";
 
 export const DIALECTS: readonly DialectName[] = ["sqlite", "postgres"];
@@ -63,7 +67,14 @@ export async function freshStore(
   };
 }
 
-/** A service context over a store with a silent logger and an adjustable clock. */
-export function contextFor(store: Store, now: () => Date = () => new Date()): ServiceContext {
-  return { store, logger: pino({ level: "silent" }), config: { ...DEFAULT_SERVICE_CONFIG }, now };
+/** A service context over a store with a silent logger, an adjustable clock and configuration. */
+export function contextFor(
+  store: Store,
+  now: () => Date = () => new Date(),
+  config: Partial<ServiceConfig> = {},
+): ServiceContext {
+  return { store, logger: pino({ level: "silent" }), config: { ...DEFAULT_SERVICE_CONFIG, ...config }, now };
 }
+
+/** The allow-list under which the tests' own webhook receivers on the loopback interface are reachable. */
+export const LOOPBACK_WEBHOOKS: Partial<ServiceConfig> = { webhookAllow: ["127.0.0.1"] };

@@ -23,7 +23,8 @@ export async function findingsPolicy(db: Kysely<Database>): Promise<Policy> {
   if (!row) return DEFAULT_POLICY;
   let policy = parsed.get(row.content_hash);
   if (policy === undefined) {
-    policy = loadPolicy(row.content, `${DEFAULT_POLICY_NAME}@${row.version}`);
+    // A stored version: its webhooks were checked when it was applied.
+    policy = loadPolicy(row.content, `${DEFAULT_POLICY_NAME}@${row.version}`, { webhooks: null });
     if (parsed.size > 64) parsed.clear();
     parsed.set(row.content_hash, policy);
   }

@@ -10,7 +10,14 @@ import {
   type PolicyVersionInfo,
   parsePolicyRef,
 } from "../../policy/store.js";
-import { type ClientFlags, clientFrom, withClientFlags } from "../common.js";
+import { parseWebhookAllowList } from "../../policy/webhook-destination.js";
+import {
+  type ClientFlags,
+  clientFrom,
+  collectList,
+  webhookAllowEntries,
+  withClientFlags,
+} from "../common.js";
 import { printFields, printJson, printTable } from "../output.js";
 
 /** The `--json` shape of `policy validate`. */
@@ -48,8 +55,15 @@ export function createPolicyCommand(parent?: Command): Command {
     .description("Check a policy file; prints FILE:line:col: message per problem, exit code 2 when invalid")
     .argument("<file>", "policy YAML file")
     .option("--json", "print {ok, errors:[{line, column, path, message}]}")
-    .action(async (file: string, opts: { json?: boolean }) => {
-      const result = validatePolicy(await readPolicyText(file), file);
+    .option(
+      "--webhook-allow <cidr|host>",
+      "a private or loopback webhook destination the server allows; repeatable (default $AUTOPATCH_WEBHOOK_ALLOW)",
+      collectList,
+    )
+    .action(async (file: string, opts: { json?: boolean; webhookAllow?: string[] }) => {
+      // The same checker as apply and planning, under the allow-list the server would use.
+      const webhooks = parseWebhookAllowList(webhookAllowEntries(opts.webhookAllow));
+      const result = validatePolicy(await readPolicyText(file), file, { webhooks });
       if (opts.json) printJson(validationJson(result));
       else if (result.ok) process.stdout.write(`${file}: valid\n`);
       else process.stderr.write(`${validationLines(file, result).join("\n")}\n`);

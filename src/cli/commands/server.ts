@@ -2,7 +2,14 @@ import type { Command } from "commander";
 import { startServer } from "../../server/start.js";
 import { createLogger } from "../../service/logger.js";
 import { DEFAULT_DATABASE_URL } from "../../store/store.js";
-import { parseDurationFlag } from "../common.js";
+import { collectList, parseDurationFlag, webhookAllowEntries } from "../common.js";
+
+interface ServerFlags {
+  listen: string;
+  heartbeatInterval: string;
+  staleAfter: string;
+  webhookAllow?: string[];
+}
 
 export function registerServerCommand(program: Command): void {
   program
@@ -17,7 +24,12 @@ export function registerServerCommand(program: Command): void {
     .option("--listen <host:port>", "address to listen on", "127.0.0.1:8080")
     .option("--heartbeat-interval <duration>", "how often agents heartbeat", "30s")
     .option("--stale-after <n>", "missed heartbeats before an asset is marked stale", "3")
-    .action(async (flags: { listen: string; heartbeatInterval: string; staleAfter: string }) => {
+    .option(
+      "--webhook-allow <cidr|host>",
+      "a private or loopback webhook destination to allow; repeatable (default $AUTOPATCH_WEBHOOK_ALLOW, comma-separated)",
+      collectList,
+    )
+    .action(async (flags: ServerFlags) => {
       const logger = createLogger();
       const server = await startServer({
         databaseUrl: process.env.AUTOPATCH_DATABASE_URL ?? DEFAULT_DATABASE_URL,
@@ -27,6 +39,7 @@ export function registerServerCommand(program: Command): void {
           heartbeatIntervalMs: parseDurationFlag(flags.heartbeatInterval, "--heartbeat-interval"),
           staleAfterMissed: Math.max(1, Number.parseInt(flags.staleAfter, 10) || 3),
           holdWork: process.env.AUTOPATCH_HOLD_WORK === "1",
+          webhookAllow: webhookAllowEntries(flags.webhookAllow),
         },
         logger,
       });

@@ -1,7 +1,8 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { validationErrorOf } from "../../../test/helpers/errors.js";
-import { parseCycloneDx } from "./cyclonedx.js";
+import { nestedCycloneDx } from "../../../test/helpers/hostile-inputs.js";
+import { MAX_COMPONENT_DEPTH, parseCycloneDx } from "./cyclonedx.js";
 
 const fixture = (name: string) =>
   readFileSync(new URL(`../../../test/fixtures/data/sbom/cyclonedx/${name}`, import.meta.url), "utf8");
@@ -150,5 +151,26 @@ describe("parseCycloneDx on small documents", () => {
     const err = validationErrorOf(() => parseCycloneDx(text, { file: "bom.json" }));
     expect(err.where).toBe(where);
     expect(err.message).toMatch(/^invalid JSON/);
+  });
+});
+
+describe("parseCycloneDx on components nested deep", () => {
+  it("reads components nested to the limit", () => {
+    expect(parseCycloneDx(nestedCycloneDx(MAX_COMPONENT_DEPTH)).packages).toHaveLength(1);
+  });
+
+  it("refuses one level more, pointing at the list that is too deep", () => {
+    const err = validationErrorOf(() =>
+      parseCycloneDx(nestedCycloneDx(MAX_COMPONENT_DEPTH + 1), { file: "b.json" }),
+    );
+    expect(err.reason).toBe("input.too-deep");
+    expect(err.where).toBe(`b.json#${"/components/0".repeat(MAX_COMPONENT_DEPTH)}/components`);
+  });
+
+  it("refuses 5,000 levels with a 400, not a stack overflow", () => {
+    const err = validationErrorOf(() => parseCycloneDx(nestedCycloneDx(5_000), { file: "b.json" }));
+    expect(err.reason).toBe("input.too-deep");
+    expect(err.status).toBe(400);
+    expect(err.where).toMatch(/^b\.json#(\/components\/0)+/);
   });
 });

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { validationErrorOf } from "../../../test/helpers/errors.js";
+import { nestedObjects } from "../../../test/helpers/hostile-inputs.js";
 import { parseSpdx } from "./spdx.js";
 
 const fixture = (name: string) =>
@@ -120,5 +121,19 @@ describe("parseSpdx on small documents", () => {
     ["invalid JSON", '{\n  "spdxVersion": "SPDX-2.3",\n  "packages": [,]\n}', "s.json:3:16"],
   ])("rejects %s at %s", (_what, text, where) => {
     expect(validationErrorOf(() => parseSpdx(text, { file: "s.json" })).where).toBe(where);
+  });
+});
+
+describe("parseSpdx on hostile input", () => {
+  it("refuses nesting past the input depth limit and lone surrogates, at their pointer", () => {
+    const nested = `{"spdxVersion":"SPDX-2.3","packages":[{"name":"p","annotations":${nestedObjects(5_000)}}]}`;
+    const err = validationErrorOf(() => parseSpdx(nested, { file: "s.json" }));
+    expect(err.reason).toBe("input.too-deep");
+    expect(err.where).toMatch(/^s\.json#\/packages\/0\/annotations(\/a)+$/);
+    const lone = '{"spdxVersion":"SPDX-2.3","packages":[{"name":"p\\ud800"}]}';
+    expect(validationErrorOf(() => parseSpdx(lone, { file: "s.json" }))).toMatchObject({
+      reason: "input.lone-surrogate",
+      where: "s.json#/packages/0/name",
+    });
   });
 });

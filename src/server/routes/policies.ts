@@ -4,6 +4,7 @@ import { z } from "zod";
 import { applyPolicy, getPolicy, listPolicies, listPolicyVersions } from "../../policy/store.js";
 import type { ServiceContext } from "../../service/context.js";
 import { actorOf } from "../auth.js";
+import { redactWebhookUrls } from "../redact-webhooks.js";
 
 const versionInfoSchema = z.object({
   name: z.string(),
@@ -72,7 +73,8 @@ export async function policyRoutes(app: FastifyInstance, ctx: ServiceContext): P
     async (request) => {
       const found = await getPolicy(ctx, request.params.name, request.query.version);
       const versions = await listPolicyVersions(ctx, request.params.name);
-      return { ...found, policy: found.policy as Record<string, unknown>, versions };
+      const shown = actorOf(request).role === "admin" ? found : { ...found, ...redactWebhookUrls(found) };
+      return { ...shown, policy: shown.policy as Record<string, unknown>, versions };
     },
   );
 }

@@ -38,6 +38,12 @@ export const ERROR_REASONS = {
   "approval.separation-of-duties": { category: "forbidden" },
 
   // Policies
+  "policy.admin-required": { category: "forbidden" },
+  "findings.suppression-forbidden": { category: "forbidden" },
+  "findings.statement-required": { category: "validation" },
+  "findings.expiry-required": { category: "validation" },
+  "findings.date-in-past": { category: "validation" },
+  "findings.date-too-far": { category: "validation" },
 
   // Identity and tokens
 

@@ -112,6 +112,12 @@ function review(row: Selectable<ChangeRequestsTable>, now: Date): ChangeReview {
   };
 }
 
+// Rules frozen before emergencies recorded their basis have no `emergency` member.
+function frozenRuleView(json: string): ApprovalRule {
+  const rule = JSON.parse(json) as Partial<ApprovalRule> & Omit<ApprovalRule, "emergency">;
+  return { ...rule, emergency: rule.emergency ?? null };
+}
+
 export function rowToChange(
   row: Selectable<ChangeRequestsTable>,
   approvals: readonly Selectable<ApprovalsTable>[],
@@ -142,7 +148,7 @@ export function rowToChange(
     risk: row.risk_notes,
     rollback: row.rollback_notes,
     requester: row.requester,
-    approvalRule: row.approval_rule === null ? null : (JSON.parse(row.approval_rule) as ApprovalRule),
+    approvalRule: row.approval_rule === null ? null : frozenRuleView(row.approval_rule),
     approvals: approvals.map((a) => ({
       approver: a.approver_name,
       role: a.approver_role,

@@ -18,6 +18,7 @@ import type { Database } from "../store/schema.js";
 import { effectiveApprovalRule } from "./approval-rule.js";
 import { type ParsedChangeInput, parseChangeInput } from "./change-input.js";
 import type { ChangeRequest } from "./change-request.js";
+import { emergencyEvidence, emergencyRule } from "./emergency.js";
 import { transition } from "./lifecycle.js";
 import { readChange } from "./queries.js";
 import { type ChangeRow, lockChange, newChangeId, pinOf, stateOf, writeTransition } from "./records.js";
@@ -142,7 +143,9 @@ export async function createChange(
 
 /**
  * draft → submitted, freezing the approval rule for the environments the selector matches now. When
- * the rule needs no approval (the emergency fast path) the change is planned and scheduled at once.
+ * the rule needs no approval (the emergency fast path) the change is planned and scheduled at once; an
+ * emergency takes that path only when a known-exploited or emergency-class finding backs it, otherwise
+ * it waits for an approver other than the requester to confirm it (emergency.ts).
  */
 export async function submitChange(
   ctx: ServiceContext,
@@ -157,15 +160,24 @@ export async function submitChange(
     transition(id, stateOf(row), "submit");
     const policy = await loadPinnedPolicy(trx, pinOf(row));
     const targets = await requireTargets(trx, row.selector);
-    const rule = effectiveApprovalRule(
+    const policyRule = effectiveApprovalRule(
       policy,
       row.class === "emergency" || row.class === "high" ? row.class : "routine",
       targets.map((a) => a.environment),
     );
+    const rule =
+      Number(row.emergency) === 1
+        ? emergencyRule(policyRule, await emergencyEvidence(trx, row, targets))
+        : policyRule;
+    const unconfirmed = rule.emergency?.confirmationRequired === true;
     const submitted = await writeTransition(trx, row, {
       actor,
       action: "submit",
-      reason: input.reason?.trim() || null,
+      reason:
+        input.reason?.trim() ||
+        (unconfirmed
+          ? "emergency without a known-exploited or emergency-class finding: an approver must confirm it"
+          : null),
       now,
       set: { approval_rule: JSON.stringify(rule) },
       data: { approvalRule: rule, assets: targets.map((a) => a.name) },

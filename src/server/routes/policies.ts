@@ -19,9 +19,9 @@ export async function policyRoutes(app: FastifyInstance, ctx: ServiceContext): P
   r.post(
     "/api/v1/policies",
     {
-      config: { access: "operate" },
+      config: { access: "admin" },
       schema: {
-        summary: "Apply a policy (YAML): a new version of its name unless it equals the latest",
+        summary: "Apply a policy (YAML), admins only: a new version of its name unless it equals the latest",
         body: z.object({
           content: z.string().max(1_000_000),
           file: z.string().max(4096).optional().meta({ description: "The file name, for error locations." }),

@@ -482,10 +482,18 @@ describe.each(DIALECTS)("change requests on %s", (dialect) => {
     const scheduled = await approveChange(ctx, CAB1, change.id);
     expect(scheduled).toMatchObject({ state: "scheduled", policy: { name: "pinned", version: 1 } });
     expect((await getChangePlan(ctx, change.id)).policy.version).toBe(1);
-    // NAME@VERSION pins an older version explicitly.
+    // NAME@VERSION pins an older version explicitly, but only an admin may: an operator could
+    // otherwise go back to rules an admin has since tightened.
     expect(
-      (await createChange(ctx, OPS, { ...base, selector: "name=web-4", policy: "pinned@1" })).policy.version,
+      (await createChange(ctx, ALICE, { ...base, selector: "name=web-4", policy: "pinned@1" })).policy
+        .version,
     ).toBe(1);
+    await expect(
+      createChange(ctx, OPS, { ...base, selector: "name=web-4", policy: "pinned@1" }),
+    ).rejects.toMatchObject({ code: "forbidden", reason: "policy.superseded-version", where: "/policy" });
+    expect(
+      (await createChange(ctx, OPS, { ...base, selector: "name=web-4", policy: "pinned@2" })).policy.version,
+    ).toBe(2);
     await expect(
       createChange(ctx, OPS, { ...base, selector: "name=web-4", policy: "pinned@9" }),
     ).rejects.toMatchObject({

@@ -298,4 +298,21 @@ describe.each(DIALECTS)("who may change the rules, on %s", (dialect) => {
     });
     expect((await verifyAuditChain(store.db)).ok).toBe(true);
   });
+
+  it("after an admin tightens a policy, an operator cannot pin the laxer version it replaced", async () => {
+    const tightened = await applyPolicy(ctx, ADMIN, "name: default\napprovals: {required: 2}\n");
+    const lax = `default@${tightened.version - 1}`;
+    await expect(
+      createChange(ctx, OPS, { ...change, selector: "name=web-1", policy: lax }),
+    ).rejects.toMatchObject({ code: "forbidden", reason: "policy.superseded-version", where: "/policy" });
+    await expect(
+      draftFromFindings(ctx, OPS, { class: "high", selector: "name=web-1", policy: lax }),
+    ).rejects.toMatchObject({ reason: "policy.superseded-version" });
+    const current = await createChange(ctx, OPS, { ...change, selector: "name=web-1" });
+    expect(await submitChange(ctx, OPS, current.id)).toMatchObject({
+      state: "submitted",
+      policy: { version: tightened.version },
+      approvalRule: { required: 2 },
+    });
+  });
 });

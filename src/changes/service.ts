@@ -4,7 +4,8 @@
  */
 import type { Kysely } from "kysely";
 import { appendAudit } from "../audit/log.js";
-import { type Actor, actorLabel } from "../domain/roles.js";
+import { reasonError } from "../domain/errors.js";
+import { type Actor, actorLabel, roleAllows } from "../domain/roles.js";
 import {
   DEFAULT_POLICY_NAME,
   ensureDefaultPolicy,
@@ -41,6 +42,28 @@ export async function policyForChange(
   const parsed = parsePolicyRef(ref ?? DEFAULT_POLICY_NAME);
   if (parsed.name === DEFAULT_POLICY_NAME) await ensureDefaultPolicy(ctx);
   return parsed;
+}
+
+/**
+ * The stored version a new change pins. An older version may hold rules an admin has since tightened,
+ * so only an admin pins one that is not the latest (reason `policy.superseded-version`).
+ */
+export async function pinnablePolicy(
+  trx: Kysely<Database>,
+  actor: Actor,
+  ref: { name: string; version?: number },
+): Promise<StoredPolicy> {
+  const policy = await findPolicy(trx, ref.name, ref.version);
+  if (ref.version === undefined || (actor.role !== null && roleAllows(actor.role, "admin"))) return policy;
+  const latest = await findPolicy(trx, ref.name);
+  if (latest.version !== policy.version) {
+    throw reasonError(
+      "policy.superseded-version",
+      `policy ${policy.name}@${policy.version} is superseded by version ${latest.version}; only an admin pins an older version`,
+      { where: "/policy" },
+    );
+  }
+  return policy;
 }
 
 /** Inserts a draft inside the caller's transaction (from-findings drafts several in one). */
@@ -135,7 +158,7 @@ export async function createChange(
   parseTargetSelector(parsed.selector);
   const ref = await policyForChange(ctx, parsed.policy);
   const row = await ctx.store.db.transaction().execute(async (trx) => {
-    const policy = await findPolicy(trx, ref.name, ref.version);
+    const policy = await pinnablePolicy(trx, actor, ref);
     return insertChange(trx, actor, parsed, policy, ctx.now());
   });
   return readChange(ctx, row.id);

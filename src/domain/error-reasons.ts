@@ -39,6 +39,7 @@ export const ERROR_REASONS = {
 
   // Policies
   "policy.admin-required": { category: "forbidden" },
+  "policy.superseded-version": { category: "forbidden" },
   "findings.suppression-forbidden": { category: "forbidden" },
   "findings.statement-required": { category: "validation" },
   "findings.expiry-required": { category: "validation" },

@@ -107,6 +107,31 @@ const CASES: readonly Case[] = [
     body: () => ({ content: "name: matrix\napprovals: {required: 0}\n" }),
     allowed: ADMIN,
   },
+  // Or propose one, which an approver other than the proposer approves.
+  {
+    name: "propose policy",
+    method: "POST",
+    url: "/api/v1/policy-proposals",
+    body: () => ({ content: "name: matrix-proposal\n", reason: "matrix" }),
+    allowed: OPERATE,
+  },
+  { name: "list policy proposals", method: "GET", url: "/api/v1/policy-proposals", allowed: READ },
+  {
+    name: "approve policy proposal",
+    method: "POST",
+    url: "/api/v1/policy-proposals/pp-00000000/approve",
+    body: () => ({}),
+    allowed: APPROVE,
+    status: 404,
+  },
+  {
+    name: "reject policy proposal",
+    method: "POST",
+    url: "/api/v1/policy-proposals/pp-00000000/reject",
+    body: () => ({ reason: "no" }),
+    allowed: APPROVE,
+    status: 404,
+  },
   // Both suppressions need an approver; past authorisation an unknown finding is a 404.
   {
     name: "accept a finding's risk",

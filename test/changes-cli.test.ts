@@ -84,6 +84,29 @@ describe("change and policy commands as processes", () => {
     });
     expect(missing.code).toBe(3);
     expect(bad.code).toBe(2);
+
+    // An operator proposes instead; an approver who is not the proposer approves, and it is stored.
+    writeFileSync(
+      join(dir, "cab-proposed.yaml"),
+      "name: cab\napprovals:\n  required: 1\n  expiresAfter: 24h\n",
+    );
+    const proposed = await json(
+      ["policy", "propose", join(dir, "cab-proposed.yaml"), "--reason", "shorter approval validity"],
+      as.ops ?? env,
+    );
+    expect(proposed).toMatchObject({ name: "cab", state: "pending", baseVersion: 1 });
+    const pid = String(proposed.id);
+    const [listed, own] = await Promise.all([
+      runCli(["policy", "proposals", "--state", "pending"], as.watcher ?? env),
+      runCli(["policy", "approve", pid], as.ops ?? env),
+    ]);
+    expect(listed.stdout).toContain(pid);
+    expect(own.code).toBe(5);
+    const approved = await runCli(["policy", "approve", pid, "--reason", "ok"], as["cab-1"] ?? env);
+    expect(approved.code, approved.stderr).toBe(0);
+    expect(approved.stdout).toBe(`${pid}: approved, stored as cab@2\n`);
+    const shownProposal = await runCli(["policy", "proposal", pid], as.watcher ?? env);
+    expect(shownProposal.stdout).toMatch(/state:\s+approved: stored as cab@2/);
     expect(JSON.parse(bad.stderr)).toMatchObject({
       error: { where: expect.stringMatching(/bad\.yaml:3:12$/) },
     });
@@ -113,7 +136,7 @@ describe("change and policy commands as processes", () => {
     // A new policy file needs an admin to store it; once stored, an operator's change pins it by content.
     const unstored = await runCli(createArgs(policyFile), ops);
     expect(unstored.code, unstored.stderr).toBe(5);
-    expect(await json(["policy", "apply", policyFile], env)).toMatchObject({ name: "cab", version: 2 });
+    expect(await json(["policy", "apply", policyFile], env)).toMatchObject({ name: "cab", version: 3 });
     const created = await json(
       [
         "change",
@@ -144,7 +167,7 @@ describe("change and policy commands as processes", () => {
     ]);
     expect(shown).toMatchObject({
       state: "draft",
-      policy: { name: "cab", version: 2 },
+      policy: { name: "cab", version: 3 },
       patch: {
         package: "openssl",
         version: "3.0.15-1",

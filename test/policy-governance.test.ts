@@ -9,6 +9,7 @@ import { createChange, submitChange } from "../src/changes/service.js";
 import type { Actor, Role } from "../src/domain/roles.js";
 import { SYSTEM_ACTOR } from "../src/domain/roles.js";
 import { createAsset } from "../src/inventory/assets.js";
+import { approveProposal, listProposals, proposePolicy, rejectProposal } from "../src/policy/proposals.js";
 import { applyPolicy, getPolicy } from "../src/policy/store.js";
 import { buildApp } from "../src/server/app.js";
 import type { ServiceContext } from "../src/service/context.js";
@@ -314,5 +315,128 @@ describe.each(DIALECTS)("who may change the rules, on %s", (dialect) => {
       policy: { version: tightened.version },
       approvalRule: { required: 2 },
     });
+  });
+});
+
+describe.each(DIALECTS)("policy proposals on %s", (dialect) => {
+  let store: Awaited<ReturnType<typeof freshStore>>;
+  let ctx: ServiceContext;
+  const CAB2 = user("cab-2", "approver");
+  const VIEWER = user("watcher", "viewer");
+
+  beforeAll(async () => {
+    store = await freshStore(dialect);
+    ctx = contextFor(store, () => new Date("2026-11-20T10:00:00Z"));
+    await createAsset(ctx, SYSTEM_ACTOR, "web-1", { environment: "prod", group: "web" });
+  });
+  afterAll(async () => store?.dispose());
+
+  it("an operator's proposal is stored only once a different approver approves it", async () => {
+    const proposal = await proposePolicy(ctx, OPS, {
+      content: RELAXED_DEFAULT,
+      file: "relaxed.yaml",
+      reason: "approvals slow us down",
+    });
+    expect(proposal).toMatchObject({
+      name: "default",
+      state: "pending",
+      baseVersion: 1,
+      proposer: "user:ops",
+    });
+    // Pending, it changes nothing: a change submitted now still needs its approval.
+    expect((await getPolicy(ctx, "default")).version).toBe(1);
+    const draft = await createChange(ctx, OPS, { ...change, selector: "name=web-1" });
+    expect((await submitChange(ctx, OPS, draft.id)).state).toBe("submitted");
+
+    await expect(approveProposal(ctx, OPS, proposal.id)).rejects.toMatchObject({ code: "forbidden" });
+    // The proposer's own admin token is the same principal.
+    await expect(
+      approveProposal(ctx, { ...OPS, id: "token-ops-admin", role: "admin" }, proposal.id),
+    ).rejects.toMatchObject({ reason: "approval.separation-of-duties" });
+    await expect(
+      rejectProposal(ctx, { ...OPS, role: "admin" }, proposal.id, { reason: "no" }),
+    ).rejects.toMatchObject({
+      reason: "approval.separation-of-duties",
+    });
+
+    const approved = await approveProposal(ctx, CAB, proposal.id, { reason: "CAB 2026-11-20" });
+    expect(approved).toMatchObject({ state: "approved", version: 2, decidedBy: "user:cab-1" });
+    expect(await getPolicy(ctx, "default")).toMatchObject({ version: 2, author: "user:ops" });
+    await expect(approveProposal(ctx, CAB2, proposal.id)).rejects.toMatchObject({
+      code: "conflict",
+      reason: "policy.proposal-decided",
+    });
+    // The change submitted before keeps the rule frozen then.
+    expect(await readChange(ctx, draft.id)).toMatchObject({
+      state: "submitted",
+      approvalRule: { required: 1 },
+    });
+
+    const events = (await listAudit(store.db, { targetId: proposal.id })).events;
+    expect(events.map((e) => [e.action, e.actor])).toEqual([
+      ["policy.proposed", "user:ops"],
+      ["policy.proposal-approved", "user:cab-1"],
+    ]);
+    const applied = (await listAudit(store.db, { action: "policy.applied" })).events.at(-1);
+    expect(applied).toMatchObject({
+      actor: "user:cab-1",
+      data: { name: "default", version: 2, proposal: proposal.id, proposedBy: "user:ops" },
+    });
+  });
+
+  it("refuses proposals that are stale, unchanged, rejected, or from roles that do not operate", async () => {
+    const first = await proposePolicy(ctx, OPS, { content: "name: team\n", reason: "a team policy" });
+    const second = await proposePolicy(ctx, OPS, {
+      content: "name: team\nrollout: {observe: 5m}\n",
+      reason: "b",
+    });
+    expect(first.baseVersion).toBeNull();
+    await approveProposal(ctx, CAB, first.id);
+    // The second was made against no version; `team` has one now, so it must be made again.
+    await expect(approveProposal(ctx, CAB2, second.id)).rejects.toMatchObject({
+      code: "conflict",
+      reason: "policy.proposal-stale",
+    });
+    await expect(proposePolicy(ctx, OPS, { content: "name: team\n", reason: "again" })).rejects.toMatchObject(
+      {
+        reason: "policy.proposal-unchanged",
+      },
+    );
+    await expect(rejectProposal(ctx, CAB, second.id, {})).rejects.toMatchObject({
+      code: "validation",
+      where: "/reason",
+    });
+    expect(await rejectProposal(ctx, CAB, second.id, { reason: "make it again" })).toMatchObject({
+      state: "rejected",
+      decisionReason: "make it again",
+    });
+    await expect(approveProposal(ctx, CAB2, second.id)).rejects.toMatchObject({
+      reason: "policy.proposal-decided",
+    });
+    for (const who of [VIEWER, CAB]) {
+      await expect(proposePolicy(ctx, who, { content: "name: x\n", reason: "r" })).rejects.toMatchObject({
+        code: "forbidden",
+      });
+    }
+    await expect(
+      proposePolicy(ctx, OPS, {
+        content: "name: bad\nrollout: {observe: soon}\n",
+        file: "bad.yaml",
+        reason: "r",
+      }),
+    ).rejects.toMatchObject({
+      code: "validation",
+      where: expect.stringMatching(/^bad\.yaml:2:/),
+    });
+    await expect(proposePolicy(ctx, OPS, { content: "name: x\n", reason: " " })).rejects.toMatchObject({
+      where: "/reason",
+    });
+    expect((await listProposals(ctx, "pending")).map((p) => p.id)).toEqual([]);
+    expect((await listProposals(ctx)).map((p) => p.state).sort()).toEqual([
+      "approved",
+      "approved",
+      "rejected",
+    ]);
+    expect((await verifyAuditChain(store.db)).ok).toBe(true);
   });
 });

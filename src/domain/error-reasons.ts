@@ -40,6 +40,9 @@ export const ERROR_REASONS = {
   // Policies
   "policy.admin-required": { category: "forbidden" },
   "policy.superseded-version": { category: "forbidden" },
+  "policy.proposal-unchanged": { category: "conflict" },
+  "policy.proposal-decided": { category: "conflict" },
+  "policy.proposal-stale": { category: "conflict" },
   "findings.suppression-forbidden": { category: "forbidden" },
   "findings.statement-required": { category: "validation" },
   "findings.expiry-required": { category: "validation" },

@@ -97,7 +97,10 @@ export function parsePolicyRef(text: string, where = "/policy"): { name: string;
   return { name, version: Number(version) };
 }
 
-async function latestRow(db: Kysely<Database>, name: string): Promise<Selectable<PoliciesTable> | undefined> {
+export async function latestRow(
+  db: Kysely<Database>,
+  name: string,
+): Promise<Selectable<PoliciesTable> | undefined> {
   return db
     .selectFrom("policies")
     .selectAll()
@@ -114,7 +117,7 @@ function isUniqueViolation(err: unknown): boolean {
 
 // Two replicas applying the same name at once both pick the next version; the unique (name, version)
 // key lets one win and the other retries against the new latest.
-async function retryOnRace<T>(fn: () => Promise<T>): Promise<T> {
+export async function retryOnRace<T>(fn: () => Promise<T>): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await fn();
@@ -124,7 +127,17 @@ async function retryOnRace<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-async function insertVersion(
+/** Who a version is by when it is not the actor who stores it: an approved proposal's proposer. */
+export interface VersionOrigin {
+  author: string;
+  data: Record<string, unknown>;
+}
+
+/**
+ * Stores the next version of `name` inside the caller's transaction, with its audit event, unless the
+ * content equals the latest version. The caller has checked who may store it.
+ */
+export async function insertVersion(
   trx: Kysely<Database>,
   actor: Actor,
   name: string,
@@ -132,6 +145,7 @@ async function insertVersion(
   hash: string,
   now: Date,
   file: string | undefined,
+  origin?: VersionOrigin,
 ): Promise<ApplyResult> {
   const latest = await latestRow(trx, name);
   if (latest && latest.content_hash === hash) return { ...info(latest), created: false };
@@ -141,7 +155,7 @@ async function insertVersion(
     version: latest ? Number(latest.version) + 1 : 1,
     content_hash: hash,
     content,
-    author: actorLabel(actor),
+    author: origin?.author ?? actorLabel(actor),
     created_at: now.toISOString(),
   };
   await trx.insertInto("policies").values(row).execute();
@@ -159,6 +173,7 @@ async function insertVersion(
         principal: actor.principal,
         role: actor.role,
         ...(file === undefined ? {} : { file }),
+        ...origin?.data,
       },
       ...(name === DEFAULT_POLICY_NAME && actor === SYSTEM_ACTOR
         ? { reason: "built-in default policy stored on first use" }

@@ -19,6 +19,7 @@ import {
 } from "../../policy/store.js";
 import { type ClientFlags, clientFrom, withClientFlags } from "../common.js";
 import { printFields, printJson, printTable } from "../output.js";
+import { addProposalCommands } from "./policy-proposals.js";
 
 /** The `--json` shape of `policy validate`. */
 export interface ValidateJson {
@@ -77,6 +78,7 @@ export function createPolicyCommand(parent?: Command): Command {
     });
 
   addStoreCommands(policy);
+  addProposalCommands(policy);
   return policy;
 }
 

@@ -4,6 +4,7 @@ import { z } from "zod";
 import { applyPolicy, getPolicy, listPolicies, listPolicyVersions } from "../../policy/store.js";
 import type { ServiceContext } from "../../service/context.js";
 import { actorOf } from "../auth.js";
+import { policyProposalRoutes } from "./policy-proposals.js";
 
 const versionInfoSchema = z.object({
   name: z.string(),
@@ -15,6 +16,8 @@ const versionInfoSchema = z.object({
 
 export async function policyRoutes(app: FastifyInstance, ctx: ServiceContext): Promise<void> {
   const r = app.withTypeProvider<ZodTypeProvider>();
+  // The other way to a new version: proposed by anyone who operates, approved by someone else.
+  await policyProposalRoutes(app, ctx);
 
   r.post(
     "/api/v1/policies",

@@ -33,6 +33,7 @@ interface Case {
 
 const READ: readonly Caller[] = ["viewer", "operator", "approver", "admin"];
 const OPERATE: readonly Caller[] = ["operator", "admin"];
+const APPROVE: readonly Caller[] = ["approver", "admin"];
 const ADMIN: readonly Caller[] = ["admin"];
 
 const CASES: readonly Case[] = [
@@ -139,6 +140,64 @@ const CASES: readonly Case[] = [
     allowed: OPERATE,
   },
   { name: "list policies", method: "GET", url: "/api/v1/policies", allowed: READ },
+  // Writing the rules is an admin's: an operator could otherwise switch off their own approvals.
+  {
+    name: "apply policy",
+    method: "POST",
+    url: "/api/v1/policies",
+    body: () => ({ content: "name: matrix\napprovals: {required: 0}\n" }),
+    allowed: ADMIN,
+  },
+  // Or propose one, which an approver other than the proposer approves.
+  {
+    name: "propose policy",
+    method: "POST",
+    url: "/api/v1/policy-proposals",
+    body: () => ({ content: "name: matrix-proposal\n", reason: "matrix" }),
+    allowed: OPERATE,
+  },
+  { name: "list policy proposals", method: "GET", url: "/api/v1/policy-proposals", allowed: READ },
+  {
+    name: "approve policy proposal",
+    method: "POST",
+    url: "/api/v1/policy-proposals/pp-00000000/approve",
+    body: () => ({}),
+    allowed: APPROVE,
+    status: 404,
+  },
+  {
+    name: "reject policy proposal",
+    method: "POST",
+    url: "/api/v1/policy-proposals/pp-00000000/reject",
+    body: () => ({ reason: "no" }),
+    allowed: APPROVE,
+    status: 404,
+  },
+  // Both suppressions need an approver; past authorisation an unknown finding is a 404.
+  {
+    name: "accept a finding's risk",
+    method: "POST",
+    url: "/api/v1/findings/no-such-finding/accept-risk",
+    body: () => ({ reason: "isolated", expiresAt: "30d" }),
+    allowed: APPROVE,
+    status: 404,
+  },
+  {
+    name: "mark a finding not affected",
+    method: "POST",
+    url: "/api/v1/findings/no-such-finding/not-affected",
+    body: () => ({ justification: "component_not_present", statement: "not shipped", reviewBy: "90d" }),
+    allowed: APPROVE,
+    status: 404,
+  },
+  {
+    name: "reopen a finding",
+    method: "POST",
+    url: "/api/v1/findings/no-such-finding/reopen",
+    body: () => ({ reason: "review" }),
+    allowed: OPERATE,
+    status: 404,
+  },
   { name: "list changes", method: "GET", url: "/api/v1/changes", allowed: READ },
   {
     name: "agent heartbeat",

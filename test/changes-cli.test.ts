@@ -58,14 +58,18 @@ describe("change and policy commands as processes", () => {
   it("policy apply stores a version once per content; list and show read it back", async () => {
     const file = join(dir, "cab.yaml");
     writeFileSync(file, "name: cab\napprovals:\n  required: 1\n");
-    expect(await json(["policy", "apply", file], as.ops ?? env)).toMatchObject({
+    // Only an admin stores policies: an operator's apply is refused (exit 5) and stores nothing.
+    const refused = await runCli(["policy", "apply", file, "--json"], as.ops ?? env);
+    expect(refused.code).toBe(5);
+    expect(JSON.parse(refused.stderr)).toMatchObject({ error: { code: "forbidden" } });
+    expect(await json(["policy", "apply", file], env)).toMatchObject({
       name: "cab",
       version: 1,
       created: true,
     });
     writeFileSync(join(dir, "bad.yaml"), "name: bad\nrollout:\n  observe: soon\n");
     const [again, list, shown, missing, bad] = await Promise.all([
-      runCli(["policy", "apply", file], as.ops ?? env),
+      runCli(["policy", "apply", file], env),
       json(["policy", "list"], as.watcher ?? env),
       json(["policy", "show", "cab@1"], as.watcher ?? env),
       runCli(["policy", "show", "nope"], env),
@@ -80,6 +84,29 @@ describe("change and policy commands as processes", () => {
     });
     expect(missing.code).toBe(3);
     expect(bad.code).toBe(2);
+
+    // An operator proposes instead; an approver who is not the proposer approves, and it is stored.
+    writeFileSync(
+      join(dir, "cab-proposed.yaml"),
+      "name: cab\napprovals:\n  required: 1\n  expiresAfter: 24h\n",
+    );
+    const proposed = await json(
+      ["policy", "propose", join(dir, "cab-proposed.yaml"), "--reason", "shorter approval validity"],
+      as.ops ?? env,
+    );
+    expect(proposed).toMatchObject({ name: "cab", state: "pending", baseVersion: 1 });
+    const pid = String(proposed.id);
+    const [listed, own] = await Promise.all([
+      runCli(["policy", "proposals", "--state", "pending"], as.watcher ?? env),
+      runCli(["policy", "approve", pid], as.ops ?? env),
+    ]);
+    expect(listed.stdout).toContain(pid);
+    expect(own.code).toBe(5);
+    const approved = await runCli(["policy", "approve", pid, "--reason", "ok"], as["cab-1"] ?? env);
+    expect(approved.code, approved.stderr).toBe(0);
+    expect(approved.stdout).toBe(`${pid}: approved, stored as cab@2\n`);
+    const shownProposal = await runCli(["policy", "proposal", pid], as.watcher ?? env);
+    expect(shownProposal.stdout).toMatch(/state:\s+approved: stored as cab@2/);
     expect(JSON.parse(bad.stderr)).toMatchObject({
       error: { where: expect.stringMatching(/bad\.yaml:3:12$/) },
     });
@@ -91,6 +118,25 @@ describe("change and policy commands as processes", () => {
     const policyFile = join(dir, "cab-v2.yaml");
     writeFileSync(policyFile, "name: cab\napprovals:\n  required: 1\nrollout:\n  observe: 10m\n");
     const ops = as.ops ?? env;
+    const createArgs = (file: string) => [
+      "change",
+      "create",
+      "--package",
+      "openssl",
+      "--version",
+      "3.0.15-1",
+      "--selector",
+      "group=web",
+      "--policy",
+      file,
+      "--justification",
+      "CVE-2024-5535",
+      "--json",
+    ];
+    // A new policy file needs an admin to store it; once stored, an operator's change pins it by content.
+    const unstored = await runCli(createArgs(policyFile), ops);
+    expect(unstored.code, unstored.stderr).toBe(5);
+    expect(await json(["policy", "apply", policyFile], env)).toMatchObject({ name: "cab", version: 3 });
     const created = await json(
       [
         "change",
@@ -121,7 +167,7 @@ describe("change and policy commands as processes", () => {
     ]);
     expect(shown).toMatchObject({
       state: "draft",
-      policy: { name: "cab", version: 2 },
+      policy: { name: "cab", version: 3 },
       patch: {
         package: "openssl",
         version: "3.0.15-1",
@@ -190,7 +236,7 @@ describe("change and policy commands as processes", () => {
     expect(((await json(["change", "list"], ops)) as unknown as unknown[]).length).toBe(1);
   });
 
-  it("emergency: scheduled on submit, review pending until an approver records it", async () => {
+  it("emergency without evidence: waits for an approver's confirmation, then its review is pending until recorded", async () => {
     const ops = as.ops ?? env;
     const { id } = (await json(
       [
@@ -213,7 +259,15 @@ describe("change and policy commands as processes", () => {
       ops,
     )) as { id: string };
     const submitted = await runCli(["change", "submit", id], ops);
-    expect(submitted.stdout).toMatch(/scheduled/);
+    expect(submitted.stdout).toMatch(/submitted/);
+    const waiting = await runCli(["change", "show", id], ops);
+    expect(waiting.stdout).toMatch(
+      /emergency:\s+no known-exploited or emergency finding: needs an approver's confirmation/,
+    );
+    expect((await runCli(["change", "approve", id], ops)).code).toBe(5);
+    const confirmed = await runCli(["change", "approve", id, "--reason", "SOC confirms"], as["cab-1"] ?? env);
+    expect(confirmed.code, confirmed.stderr).toBe(0);
+    expect(confirmed.stdout).toMatch(/scheduled/);
     const human = await runCli(["change", "show", id], ops);
     expect(human.stdout).toMatch(/review:\s+pending \(due 20\d\d-/);
     expect((await runCli(["change", "review", id], as["cab-1"] ?? env)).code).toBe(2);

@@ -84,6 +84,46 @@ async function counts(store: Store): Promise<{ changes: number; audit: number; p
   };
 }
 
+const KEV_CVE = "CVE-2024-9143";
+
+/** An open, known-exploited finding of `base.package` on an asset: the evidence an emergency may cite. */
+async function seedKevFinding(store: Store, asset: string): Promise<void> {
+  const row = await store.db
+    .selectFrom("assets")
+    .select("id")
+    .where("name", "=", asset)
+    .executeTakeFirstOrThrow();
+  await store.db
+    .insertInto("findings")
+    .values({
+      id: `f-kev-${asset}`,
+      asset_id: row.id,
+      ecosystem: "Debian:12",
+      package_name: base.package,
+      arch: "amd64",
+      installed_version: "3.0.11-1~deb12u2",
+      vuln_id: KEV_CVE,
+      advisory_ids: JSON.stringify(["DSA-5800-1"]),
+      aliases: JSON.stringify([KEV_CVE, "DSA-5800-1"]),
+      fixed_version: base.version,
+      severity_score: 7.5,
+      severity_vector: null,
+      epss: null,
+      kev: 1,
+      risk_score: 80,
+      // High, not emergency: the from-findings test below drafts from emergency findings only.
+      class: "high",
+      status: "open",
+      status_reason: null,
+      status_by: null,
+      status_expires_at: null,
+      first_seen: "2026-11-20T00:00:00.000Z",
+      due_at: null,
+      updated_at: "2026-11-20T00:00:00.000Z",
+    })
+    .execute();
+}
+
 async function outbox(store: Store, changeId: string, event: string) {
   return store.db
     .selectFrom("outbox")
@@ -111,14 +151,14 @@ describe.each(DIALECTS)("change requests on %s", (dialect) => {
     expect(first).toMatchObject({ name: "two-approvers", version: 1, created: true, author: "user:alice" });
     // Same policy, other formatting and comments: the hash is over the parsed policy.
     const reformatted = `# comment\n${TWO_APPROVERS.replace("required: 2", "required:   2")}`;
-    expect(await applyPolicy(ctx, OPS, reformatted)).toMatchObject({
+    expect(await applyPolicy(ctx, ALICE, reformatted)).toMatchObject({
       version: 1,
       created: false,
       hash: first.hash,
     });
     const changed = await applyPolicy(
       ctx,
-      OPS,
+      ALICE,
       TWO_APPROVERS.replace("expiresAfter: 1h", "expiresAfter: 2h"),
     );
     expect(changed).toMatchObject({ version: 2, created: true });
@@ -127,7 +167,18 @@ describe.each(DIALECTS)("change requests on %s", (dialect) => {
     expect((await getPolicy(ctx, "two-approvers")).version).toBe(2);
     await expect(getPolicy(ctx, "two-approvers", 7)).rejects.toMatchObject({ code: "not_found" });
     // Back to version 2's content for the tests below.
-    await applyPolicy(ctx, OPS, TWO_APPROVERS);
+    await applyPolicy(ctx, ALICE, TWO_APPROVERS);
+    expect((await getPolicy(ctx, "two-approvers")).version).toBe(3);
+
+    // Only an admin writes the rules: an operator or an approver is refused before anything is read.
+    for (const who of [OPS, CAB1, VIEWER]) {
+      await expect(
+        applyPolicy(ctx, who, TWO_APPROVERS.replace("required: 2", "required: 0")),
+      ).rejects.toMatchObject({
+        code: "forbidden",
+        reason: "policy.admin-required",
+      });
+    }
     expect((await getPolicy(ctx, "two-approvers")).version).toBe(3);
 
     const list = await listPolicies(ctx);
@@ -139,9 +190,9 @@ describe.each(DIALECTS)("change requests on %s", (dialect) => {
   it("rejects a bad policy with file:line:col and stores nothing", async () => {
     const before = await counts(store);
     await expect(
-      applyPolicy(ctx, OPS, "name: bad\nrollout:\n  observe: 15x\n", "bad.yaml"),
+      applyPolicy(ctx, ALICE, "name: bad\nrollout:\n  observe: 15x\n", "bad.yaml"),
     ).rejects.toMatchObject({ code: "validation", where: "bad.yaml:3:12" });
-    await expect(applyPolicy(ctx, OPS, "name: bad name\n")).rejects.toMatchObject({
+    await expect(applyPolicy(ctx, ALICE, "name: bad name\n")).rejects.toMatchObject({
       code: "validation",
       where: "<policy>:1:7",
     });
@@ -307,12 +358,14 @@ describe.each(DIALECTS)("change requests on %s", (dialect) => {
     expect(await outbox(store, change.id, "scheduled")).toHaveLength(1);
   });
 
-  it("emergency with no approval required goes straight to scheduled; its review is pending until done", async () => {
+  it("an emergency backed by a known-exploited finding goes straight to scheduled; its review is pending until done", async () => {
     clock = new Date("2026-11-22T08:00:00Z");
+    await seedKevFinding(store, "web-1");
     const change = await createChange(ctx, ALICE, {
       ...base,
       selector: "group=web,environment=prod",
       emergency: true,
+      advisories: [KEV_CVE],
       justification: "actively exploited",
     });
     expect(change).toMatchObject({ class: "emergency", emergency: true });
@@ -356,7 +409,7 @@ describe.each(DIALECTS)("change requests on %s", (dialect) => {
   });
 
   it("an emergency inside a freeze starts there only once an approver has approved it", async () => {
-    await applyPolicy(ctx, OPS, FROZEN);
+    await applyPolicy(ctx, ALICE, FROZEN);
     // Read as a stored version is: its loopback webhook was allowed when it was applied.
     const policy = loadPolicy(FROZEN, undefined, { webhooks: null });
     clock = new Date("2026-12-22T10:00:00Z");
@@ -364,6 +417,7 @@ describe.each(DIALECTS)("change requests on %s", (dialect) => {
       ...base,
       selector: "name in (web-1,web-3)",
       emergency: true,
+      advisories: [KEV_CVE],
       policy: "frozen",
     });
     const waiting = await submitChange(ctx, OPS, change.id);
@@ -405,7 +459,7 @@ describe.each(DIALECTS)("change requests on %s", (dialect) => {
   });
 
   it("a freeze that allows no emergency override holds even with an approver", async () => {
-    await applyPolicy(ctx, OPS, LOCKED);
+    await applyPolicy(ctx, ALICE, LOCKED);
     clock = new Date("2026-12-22T10:00:00Z");
     const change = await createChange(ctx, OPS, {
       ...base,
@@ -421,18 +475,26 @@ describe.each(DIALECTS)("change requests on %s", (dialect) => {
   it("a change keeps its pinned policy version when the policy changes", async () => {
     clock = new Date("2026-11-24T10:00:00Z");
     const pinnedText = "name: pinned\napprovals: {required: 1}\n";
-    await applyPolicy(ctx, OPS, pinnedText);
+    await applyPolicy(ctx, ALICE, pinnedText);
     const change = await createChange(ctx, OPS, { ...base, selector: "name=web-4", policy: "pinned" });
-    const v2 = await applyPolicy(ctx, OPS, "name: pinned\napprovals: {required: 3}\n");
+    const v2 = await applyPolicy(ctx, ALICE, "name: pinned\napprovals: {required: 3}\n");
     expect(v2.version).toBe(2);
     await submitChange(ctx, OPS, change.id);
     const scheduled = await approveChange(ctx, CAB1, change.id);
     expect(scheduled).toMatchObject({ state: "scheduled", policy: { name: "pinned", version: 1 } });
     expect((await getChangePlan(ctx, change.id)).policy.version).toBe(1);
-    // NAME@VERSION pins an older version explicitly.
+    // NAME@VERSION pins an older version explicitly, but only an admin may: an operator could
+    // otherwise go back to rules an admin has since tightened.
     expect(
-      (await createChange(ctx, OPS, { ...base, selector: "name=web-4", policy: "pinned@1" })).policy.version,
+      (await createChange(ctx, ALICE, { ...base, selector: "name=web-4", policy: "pinned@1" })).policy
+        .version,
     ).toBe(1);
+    await expect(
+      createChange(ctx, OPS, { ...base, selector: "name=web-4", policy: "pinned@1" }),
+    ).rejects.toMatchObject({ code: "forbidden", reason: "policy.superseded-version", where: "/policy" });
+    expect(
+      (await createChange(ctx, OPS, { ...base, selector: "name=web-4", policy: "pinned@2" })).policy.version,
+    ).toBe(2);
     await expect(
       createChange(ctx, OPS, { ...base, selector: "name=web-4", policy: "pinned@9" }),
     ).rejects.toMatchObject({
@@ -542,7 +604,7 @@ describe.each(DIALECTS)("change requests on %s", (dialect) => {
   it("through the API: only approvers approve; viewers and operators get 403", async () => {
     clock = new Date("2026-11-25T10:00:00Z");
     const tokens: Record<string, string> = {};
-    for (const role of ["viewer", "operator", "approver"] as const) {
+    for (const role of ["viewer", "operator", "approver", "admin"] as const) {
       tokens[role] = (await createApiToken(ctx, SYSTEM_ACTOR, { name: `api-${role}`, role })).token;
     }
     const app: FastifyInstance = await buildApp(ctx);
@@ -595,10 +657,14 @@ describe.each(DIALECTS)("change requests on %s", (dialect) => {
       expect((await call("viewer", "POST", "/api/v1/policies", { content: "name: x\n" })).statusCode).toBe(
         403,
       );
-      expect((await call("operator", "POST", "/api/v1/policies", { content: "name: x\n" })).statusCode).toBe(
+      for (const role of ["operator", "approver"]) {
+        const refused = await call(role, "POST", "/api/v1/policies", { content: "name: x\n" });
+        expect(refused.statusCode, refused.body).toBe(403);
+      }
+      expect((await call("admin", "POST", "/api/v1/policies", { content: "name: x\n" })).statusCode).toBe(
         201,
       );
-      expect((await call("operator", "POST", "/api/v1/policies", { content: "name: x\n" })).statusCode).toBe(
+      expect((await call("admin", "POST", "/api/v1/policies", { content: "name: x\n" })).statusCode).toBe(
         200,
       );
     } finally {
@@ -623,7 +689,7 @@ describe.each(DIALECTS)("starting-soon reminders on %s", (dialect) => {
   it("enqueues starting-soon once, at the policy's lead time before the start", async () => {
     await applyPolicy(
       ctx,
-      OPS,
+      ALICE,
       `name: windowed
 maintenanceWindows:
   - {name: sunday, start: "2027-02-07T02:00", duration: 4h, timezone: UTC}

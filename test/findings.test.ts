@@ -13,7 +13,12 @@ import {
   rematchAll,
   rematchPackages,
 } from "../src/advisories/findings/rematch.js";
-import { acceptRisk, markNotAffected, reopen } from "../src/advisories/findings/status.js";
+import {
+  acceptRisk,
+  markNotAffected,
+  type NotAffectedInput,
+  reopen,
+} from "../src/advisories/findings/status.js";
 import { readStoredFindings, storedFindingFromRow } from "../src/advisories/findings/stored-findings.js";
 import { getVulnerability } from "../src/advisories/findings/vulnerability.js";
 import { verifyAuditChain } from "../src/audit/log.js";
@@ -43,6 +48,7 @@ const person = (role: Role): Actor => ({
 const OPERATOR = person("operator");
 const APPROVER = person("approver");
 const VIEWER = person("viewer");
+const ADMIN = person("admin");
 
 /** A dpkg status file: [package, version, source?] per paragraph. */
 function dpkg(packages: ReadonlyArray<readonly [string, string, string?]>): string {
@@ -345,7 +351,15 @@ describe.each(DIALECTS)("findings on %s", (dialect) => {
     ).rejects.toMatchObject({ code: "validation", where: "/expiresAt" });
     await expect(
       acceptRisk(ctx, APPROVER, finding.id, { reason: "legacy", expiresAt: "2020-01-01" }),
-    ).rejects.toMatchObject({ code: "validation", where: "/expiresAt" });
+    ).rejects.toMatchObject({ code: "validation", where: "/expiresAt", reason: "findings.date-in-past" });
+    await expect(acceptRisk(ctx, APPROVER, finding.id, { reason: "legacy" })).rejects.toMatchObject({
+      code: "validation",
+      where: "/expiresAt",
+      reason: "findings.expiry-required",
+    });
+    await expect(
+      acceptRisk(ctx, APPROVER, finding.id, { reason: "legacy", reviewBy: "2020-01-01" }),
+    ).rejects.toMatchObject({ code: "validation", where: "/reviewBy", reason: "findings.date-in-past" });
     await expect(
       acceptRisk(ctx, APPROVER, "no-such-id", { reason: "x", expiresAt: "30d" }),
     ).rejects.toMatchObject({
@@ -380,24 +394,57 @@ describe.each(DIALECTS)("findings on %s", (dialect) => {
     });
   });
 
-  it("an operator marks a finding not affected with a VEX justification; it stays so on re-match and can be reopened", async () => {
+  it("marking a finding not affected needs an approver, a statement and an expiry or review date; it opens again after it", async () => {
     const finding = await one("db-1", "curl", "CVE-2023-38545");
-    await expect(
-      markNotAffected(ctx, APPROVER, finding.id, { justification: "component_not_present" }),
-    ).rejects.toMatchObject({ code: "forbidden" });
-    await expect(
-      markNotAffected(ctx, OPERATOR, finding.id, {
-        justification: "because" as "component_not_present",
-      }),
-    ).rejects.toMatchObject({ code: "validation", where: "/justification" });
-    const marked = await markNotAffected(ctx, OPERATOR, finding.id, {
+    const vex = {
       justification: "vulnerable_code_not_in_execute_path",
       statement: "curl runs only against an internal mirror without SOCKS5",
+    } as const;
+    // The reproduced hole: an operator alone, without a statement or a date, hid the finding for good.
+    await expect(
+      markNotAffected(ctx, OPERATOR, finding.id, {
+        justification: "component_not_present",
+      } as NotAffectedInput),
+    ).rejects.toMatchObject({ code: "forbidden", reason: "findings.suppression-forbidden" });
+    await expect(
+      markNotAffected(ctx, OPERATOR, finding.id, { ...vex, reviewBy: "90d" }),
+    ).rejects.toMatchObject({
+      code: "forbidden",
     });
+    const refused: Array<[Record<string, unknown>, string, string]> = [
+      [{ justification: vex.justification, reviewBy: "90d" }, "/statement", "findings.statement-required"],
+      [{ ...vex, statement: "  ", reviewBy: "90d" }, "/statement", "findings.statement-required"],
+      [{ ...vex }, "/expiresAt", "findings.expiry-required"],
+      [{ ...vex, reviewBy: "2020-01-01" }, "/reviewBy", "findings.date-in-past"],
+      [{ ...vex, expiresAt: "0s" }, "/expiresAt", "findings.date-in-past"],
+      [{ ...vex, reviewBy: "400d" }, "/reviewBy", "findings.date-too-far"],
+      [{ ...vex, expiresAt: "30d", reviewBy: "30d" }, "/reviewBy", "validation"],
+      [{ ...vex, justification: "because", reviewBy: "90d" }, "/justification", "validation"],
+    ];
+    for (const [input, where, reason] of refused) {
+      await expect(
+        markNotAffected(ctx, APPROVER, finding.id, input as NotAffectedInput),
+        JSON.stringify(input),
+      ).rejects.toMatchObject({ code: "validation", where, reason });
+    }
+    expect((await getFinding(ctx, finding.id)).status).toBe("open");
+
+    const marked = await markNotAffected(ctx, APPROVER, finding.id, { ...vex, reviewBy: "2d" });
     expect(marked).toMatchObject({
       status: "not-affected",
+      statusBy: "user:approver-1",
       statusReason:
         "vulnerable_code_not_in_execute_path: curl runs only against an internal mirror without SOCKS5",
+      statusExpiresAt: new Date(T0.getTime() + 42 * DAY).toISOString(),
+    });
+    const event = (await auditActions("finding.not-affected")).at(-1);
+    expect(event).toMatchObject({ target_id: finding.id, actor: "user:approver-1" });
+    expect(JSON.parse(event?.data ?? "{}")).toMatchObject({
+      from: "open",
+      to: "not-affected",
+      statement: vex.statement,
+      reviewBy: new Date(T0.getTime() + 42 * DAY).toISOString(),
+      principal: "approver-1",
     });
     at(41 * DAY);
     await rematchAll(ctx);
@@ -412,6 +459,17 @@ describe.each(DIALECTS)("findings on %s", (dialect) => {
       status: "open",
     });
     await expect(reopen(ctx, OPERATOR, finding.id, "again")).rejects.toMatchObject({ code: "conflict" });
+
+    // Marked again until an expiry, it opens by itself once the expiry has passed.
+    const until = new Date(T0.getTime() + 41 * DAY + 12 * HOUR).toISOString();
+    await markNotAffected(ctx, ADMIN, finding.id, { ...vex, expiresAt: until });
+    at(41 * DAY + 13 * HOUR);
+    expect(await rematchAll(ctx)).toMatchObject({ reopened: 1 });
+    expect(await getFinding(ctx, finding.id)).toMatchObject({
+      status: "open",
+      statusReason: `not-affected statement lapsed at ${until}: review it`,
+      statusExpiresAt: null,
+    });
     const fixed = await one("web-1", "libssl3", "CVE-2023-5678");
     await expect(acceptRisk(ctx, APPROVER, fixed.id, { reason: "x", expiresAt: "1d" })).rejects.toMatchObject(
       { code: "conflict" },
@@ -597,7 +655,7 @@ describe("findings over HTTP", () => {
     expect((await call("viewer", "GET", "/api/v1/assets/nope/findings")).statusCode).toBe(404);
   });
 
-  it("enforces who may decide: approvers accept risks, operators mark not affected and re-match", async () => {
+  it("enforces who may decide: approvers and admins suppress findings, operators reopen and re-match", async () => {
     const page = (await call("viewer", "GET", "/api/v1/findings?limit=100")).json() as {
       findings: Finding[];
     };
@@ -616,12 +674,38 @@ describe("findings over HTTP", () => {
     });
     expect(noReason.json()).toMatchObject({ error: { code: "validation", where: "/body/reason" } });
 
-    const vex = { justification: "inline_mitigations_already_exist", statement: "WAF rule 913100" };
-    expect(
-      (await call("approver", "POST", `/api/v1/findings/${second?.id}/not-affected`, vex)).statusCode,
-    ).toBe(403);
-    const marked = await call("operator", "POST", `/api/v1/findings/${second?.id}/not-affected`, vex);
+    const vex = {
+      justification: "inline_mitigations_already_exist",
+      statement: "WAF rule 913100",
+      reviewBy: "90d",
+    };
+    for (const role of ["viewer", "operator"] as const) {
+      const refused = await call(role, "POST", `/api/v1/findings/${second?.id}/not-affected`, vex);
+      expect(refused.statusCode, refused.body).toBe(403);
+    }
+    const noStatement = await call("approver", "POST", `/api/v1/findings/${second?.id}/not-affected`, {
+      justification: vex.justification,
+      reviewBy: "90d",
+    });
+    expect(noStatement.statusCode).toBe(400);
+    expect(noStatement.json()).toMatchObject({ error: { code: "validation", where: "/body/statement" } });
+    const noDate = await call("approver", "POST", `/api/v1/findings/${second?.id}/not-affected`, {
+      justification: vex.justification,
+      statement: vex.statement,
+    });
+    expect(noDate.statusCode).toBe(400);
+    expect(noDate.json()).toMatchObject({
+      error: { code: "validation", reason: "findings.expiry-required", where: "/expiresAt" },
+    });
+    expect((await call("viewer", "GET", `/api/v1/findings/${second?.id}`)).json()).toMatchObject({
+      status: "open",
+    });
+    const marked = await call("approver", "POST", `/api/v1/findings/${second?.id}/not-affected`, vex);
     expect(marked.statusCode, marked.body).toBe(200);
+    expect(marked.json()).toMatchObject({
+      status: "not-affected",
+      statusExpiresAt: "2027-02-18T10:00:00.000Z",
+    });
     const reopened = await call("operator", "POST", `/api/v1/findings/${second?.id}/reopen`, {
       reason: "WAF removed",
     });
@@ -708,8 +792,66 @@ describe("findings from the CLI, as a process", () => {
     );
     expect(tooLong.code).toBe(2);
     expect(tooLong.stderr).toContain("/expiresAt");
-    const badVex = await runCli(["findings", "not-affected", high.id, "--justification", "trust-me"], env);
+    const badVex = await runCli(
+      [
+        "findings",
+        "not-affected",
+        high.id,
+        "--justification",
+        "trust-me",
+        "--statement",
+        "x",
+        "--review-by",
+        "30d",
+      ],
+      env,
+    );
     expect(badVex.code).toBe(2);
+    const noStatement = await runCli(
+      ["findings", "not-affected", high.id, "--justification", "component_not_present", "--review-by", "30d"],
+      env,
+    );
+    expect(noStatement.code).toBe(2);
+    const noDate = await runCli(
+      [
+        "findings",
+        "not-affected",
+        high.id,
+        "--justification",
+        "component_not_present",
+        "--statement",
+        "x",
+        "--json",
+      ],
+      env,
+    );
+    expect(noDate.code).toBe(2);
+    expect(JSON.parse(noDate.stderr)).toMatchObject({ error: { reason: "findings.expiry-required" } });
+    const past = await runCli(
+      ["findings", "accept-risk", high.id, "--reason", "x", "--review-by", "2020-01-01", "--json"],
+      env,
+    );
+    expect(past.code).toBe(2);
+    expect(JSON.parse(past.stderr)).toMatchObject({
+      error: { reason: "findings.date-in-past", where: "/reviewBy" },
+    });
+    const zlib = listed.findings.find((f) => f.package === "zlib1g") as Finding;
+    const vexed = await runCli(
+      [
+        "findings",
+        "not-affected",
+        zlib.id,
+        "--justification",
+        "vulnerable_code_not_in_execute_path",
+        "--statement",
+        "only trusted archives are read",
+        "--review-by",
+        "90d",
+      ],
+      env,
+    );
+    expect(vexed.code, vexed.stderr).toBe(0);
+    expect(vexed.stdout).toMatch(new RegExp(`^${zlib.id}: not-affected until 20`));
 
     const vuln = await runCli(["vulnerabilities", "show", "CVE-2023-38545"], env);
     expect(vuln.code, vuln.stderr).toBe(0);

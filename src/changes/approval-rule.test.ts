@@ -36,6 +36,7 @@ describe("effectiveApprovalRule", () => {
       postReviewWithinMs: null,
       justificationRequired: false,
       environments: ["prod"],
+      emergency: null,
     });
     expect(effectiveApprovalRule(DEFAULT_POLICY, "emergency", ["prod"])).toMatchObject({
       required: 0,

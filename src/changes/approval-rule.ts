@@ -6,6 +6,23 @@
 import { approvalRuleFor } from "../policy/rules.js";
 import type { ChangeClass, Policy } from "../policy/schema.js";
 
+/** A finding that backs an emergency: known exploited or of class emergency, on a target. */
+export interface EmergencyEvidence {
+  finding: string;
+  vulnId: string;
+  asset: string;
+  knownExploited: boolean;
+  class: string;
+}
+
+/** Why an emergency may take its fast path, decided at submit (see emergency.ts). */
+export interface EmergencyBasis {
+  /** The findings found at submit; empty when there were none. */
+  evidence: EmergencyEvidence[];
+  /** True when, for want of evidence, an approver other than the requester must confirm it. */
+  confirmationRequired: boolean;
+}
+
 export interface ApprovalRule {
   /** Approvers other than the requester. */
   required: number;
@@ -18,6 +35,8 @@ export interface ApprovalRule {
   justificationRequired: boolean;
   /** The environments the rule was computed for. */
   environments: string[];
+  /** For an emergency change, what backs it; null for other changes (and rules frozen before it existed). */
+  emergency: EmergencyBasis | null;
 }
 
 export function effectiveApprovalRule(
@@ -41,5 +60,6 @@ export function effectiveApprovalRule(
     postReviewWithinMs: reviews.length === 0 ? null : Math.min(...reviews),
     justificationRequired: rules.some((r) => r.justificationRequired),
     environments: envs,
+    emergency: null,
   };
 }

@@ -117,7 +117,14 @@ export async function approveChange(
       reason,
       now,
       set: vouch,
-      data: { approver: actor.name, role: actor.role, validApprovals: valid, required: rule.required },
+      data: {
+        approver: actor.name,
+        role: actor.role,
+        validApprovals: valid,
+        required: rule.required,
+        // The approval an emergency without evidence waits for is its confirmation.
+        ...(rule.emergency?.confirmationRequired === true ? { confirmsEmergency: true } : {}),
+      },
     });
     const policy = await loadPinnedPolicy(trx, pinOf(row));
     if (vouching) {

@@ -116,6 +116,12 @@ function review(row: Selectable<ChangeRequestsTable>, now: Date): ChangeReview {
   };
 }
 
+// Rules frozen before emergencies recorded their basis have no `emergency` member.
+function frozenRuleView(json: string): ApprovalRule {
+  const rule = JSON.parse(json) as Partial<ApprovalRule> & Omit<ApprovalRule, "emergency">;
+  return { ...rule, emergency: rule.emergency ?? null };
+}
+
 export function rowToChange(
   row: Selectable<ChangeRequestsTable>,
   approvals: readonly Selectable<ApprovalsTable>[],
@@ -147,7 +153,7 @@ export function rowToChange(
     rollback: row.rollback_notes,
     requester: row.requester,
     requesterPrincipal: row.requester_principal,
-    approvalRule: row.approval_rule === null ? null : (JSON.parse(row.approval_rule) as ApprovalRule),
+    approvalRule: row.approval_rule === null ? null : frozenRuleView(row.approval_rule),
     approvals: approvals.map((a) => ({
       approver: a.approver_name,
       principal: a.approver_principal,

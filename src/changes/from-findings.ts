@@ -9,11 +9,10 @@ import { isAppError, ValidationError } from "../domain/errors.js";
 import type { Actor } from "../domain/roles.js";
 import { schemeForEcosystem } from "../ecosystems/registry.js";
 import { CHANGE_CLASSES, type ChangeClass } from "../policy/schema.js";
-import { findPolicy } from "../policy/store.js";
 import type { ServiceContext } from "../service/context.js";
 import type { Database, FindingsTable } from "../store/schema.js";
 import { type ParsedChangeInput, parseChangeInput } from "./change-input.js";
-import { insertChange, policyForChange } from "./service.js";
+import { insertChange, pinnablePolicy, policyForChange } from "./service.js";
 import { parseTargetSelector, requireTargets } from "./targets.js";
 
 export interface FromFindingsInput {
@@ -150,7 +149,7 @@ export async function draftFromFindings(
   const ref = await policyForChange(ctx, input.policy);
   return ctx.store.write(async (trx) => {
     const now = ctx.now();
-    const policy = await findPolicy(trx, ref.name, ref.version);
+    const policy = await pinnablePolicy(trx, actor, ref);
     const assets = await requireTargets(trx, input.selector);
     const names = new Map(assets.map((a) => [a.id, a.name]));
     const findings = await openFindings(trx, changeClass, [...names.keys()]);

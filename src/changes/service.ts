@@ -4,7 +4,8 @@
  */
 import type { Kysely } from "kysely";
 import { appendAudit } from "../audit/log.js";
-import { type Actor, actorLabel } from "../domain/roles.js";
+import { reasonError } from "../domain/errors.js";
+import { type Actor, actorLabel, roleAllows } from "../domain/roles.js";
 import {
   DEFAULT_POLICY_NAME,
   ensureDefaultPolicy,
@@ -18,6 +19,7 @@ import type { Database } from "../store/schema.js";
 import { effectiveApprovalRule } from "./approval-rule.js";
 import { DEFAULT_CHANGE_ECOSYSTEM, type ParsedChangeInput, parseChangeInput } from "./change-input.js";
 import type { ChangeRequest } from "./change-request.js";
+import { emergencyEvidence, emergencyRule } from "./emergency.js";
 import { transition } from "./lifecycle.js";
 import { readChange } from "./queries.js";
 import { type ChangeRow, lockChange, newChangeId, pinOf, stateOf, writeTransition } from "./records.js";
@@ -40,6 +42,28 @@ export async function policyForChange(
   const parsed = parsePolicyRef(ref ?? DEFAULT_POLICY_NAME);
   if (parsed.name === DEFAULT_POLICY_NAME) await ensureDefaultPolicy(ctx);
   return parsed;
+}
+
+/**
+ * The stored version a new change pins. An older version may hold rules an admin has since tightened,
+ * so only an admin pins one that is not the latest (reason `policy.superseded-version`).
+ */
+export async function pinnablePolicy(
+  trx: Kysely<Database>,
+  actor: Actor,
+  ref: { name: string; version?: number },
+): Promise<StoredPolicy> {
+  const policy = await findPolicy(trx, ref.name, ref.version);
+  if (ref.version === undefined || (actor.role !== null && roleAllows(actor.role, "admin"))) return policy;
+  const latest = await findPolicy(trx, ref.name);
+  if (latest.version !== policy.version) {
+    throw reasonError(
+      "policy.superseded-version",
+      `policy ${policy.name}@${policy.version} is superseded by version ${latest.version}; only an admin pins an older version`,
+      { where: "/policy" },
+    );
+  }
+  return policy;
 }
 
 /** Inserts a draft inside the caller's transaction (from-findings drafts several in one). */
@@ -137,7 +161,7 @@ export async function createChange(
   parseTargetSelector(parsed.selector);
   const ref = await policyForChange(ctx, parsed.policy);
   const row = await ctx.store.write(async (trx) => {
-    const policy = await findPolicy(trx, ref.name, ref.version);
+    const policy = await pinnablePolicy(trx, actor, ref);
     return insertChange(trx, actor, parsed, policy, ctx.now());
   });
   return readChange(ctx, row.id);
@@ -145,7 +169,9 @@ export async function createChange(
 
 /**
  * draft → submitted, freezing the approval rule for the environments the selector matches now. When
- * the rule needs no approval (the emergency fast path) the change is planned and scheduled at once.
+ * the rule needs no approval (the emergency fast path) the change is planned and scheduled at once; an
+ * emergency takes that path only when a known-exploited or emergency-class finding backs it, otherwise
+ * it waits for an approver other than the requester to confirm it (emergency.ts).
  */
 export async function submitChange(
   ctx: ServiceContext,
@@ -160,15 +186,24 @@ export async function submitChange(
     transition(id, stateOf(row), "submit");
     const policy = await loadPinnedPolicy(trx, pinOf(row));
     const targets = await requireTargets(trx, row.selector);
-    const rule = effectiveApprovalRule(
+    const policyRule = effectiveApprovalRule(
       policy,
       row.class === "emergency" || row.class === "high" ? row.class : "routine",
       targets.map((a) => a.environment),
     );
+    const rule =
+      Number(row.emergency) === 1
+        ? emergencyRule(policyRule, await emergencyEvidence(trx, row, targets))
+        : policyRule;
+    const unconfirmed = rule.emergency?.confirmationRequired === true;
     const submitted = await writeTransition(trx, row, {
       actor,
       action: "submit",
-      reason: input.reason?.trim() || null,
+      reason:
+        input.reason?.trim() ||
+        (unconfirmed
+          ? "emergency without a known-exploited or emergency-class finding: an approver must confirm it"
+          : null),
       now,
       set: { approval_rule: JSON.stringify(rule) },
       data: { approvalRule: rule, assets: targets.map((a) => a.name) },

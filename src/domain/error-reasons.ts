@@ -40,6 +40,16 @@ export const ERROR_REASONS = {
   "approval.separation-of-duties": { category: "forbidden" },
 
   // Policies
+  "policy.admin-required": { category: "forbidden" },
+  "policy.superseded-version": { category: "forbidden" },
+  "policy.proposal-unchanged": { category: "conflict" },
+  "policy.proposal-decided": { category: "conflict" },
+  "policy.proposal-stale": { category: "conflict" },
+  "findings.suppression-forbidden": { category: "forbidden" },
+  "findings.statement-required": { category: "validation" },
+  "findings.expiry-required": { category: "validation" },
+  "findings.date-in-past": { category: "validation" },
+  "findings.date-too-far": { category: "validation" },
 
   // Identity and tokens
   "principal.invalid-name": { category: "validation" },

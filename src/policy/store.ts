@@ -7,12 +7,15 @@
  * The built-in default policy is available as name `default`: it is stored as version 1 of `default`
  * on first use (listing or showing policies, or a change that names it), authored by `system` and
  * audited like any other version. Applying a file whose `name:` is `default` makes a newer version.
+ *
+ * Only an admin stores a version: a policy holds the approval rules, so whoever may write one could
+ * otherwise switch off the approvals of their own changes (invariant 8).
  */
 import { randomUUID } from "node:crypto";
 import type { Kysely, Selectable } from "kysely";
 import { appendAudit } from "../audit/log.js";
-import { ConflictError, NotFoundError, ValidationError } from "../domain/errors.js";
-import { type Actor, actorLabel, SYSTEM_ACTOR } from "../domain/roles.js";
+import { ConflictError, NotFoundError, reasonError, ValidationError } from "../domain/errors.js";
+import { type Actor, actorLabel, roleAllows, SYSTEM_ACTOR } from "../domain/roles.js";
 import type { ServiceContext } from "../service/context.js";
 import type { Database, PoliciesTable } from "../store/schema.js";
 import { defaultPolicyYaml } from "./default-policy.js";
@@ -94,7 +97,10 @@ export function parsePolicyRef(text: string, where = "/policy"): { name: string;
   return { name, version: Number(version) };
 }
 
-async function latestRow(db: Kysely<Database>, name: string): Promise<Selectable<PoliciesTable> | undefined> {
+export async function latestRow(
+  db: Kysely<Database>,
+  name: string,
+): Promise<Selectable<PoliciesTable> | undefined> {
   return db
     .selectFrom("policies")
     .selectAll()
@@ -111,7 +117,7 @@ function isUniqueViolation(err: unknown): boolean {
 
 // Two replicas applying the same name at once both pick the next version; the unique (name, version)
 // key lets one win and the other retries against the new latest.
-async function retryOnRace<T>(fn: () => Promise<T>): Promise<T> {
+export async function retryOnRace<T>(fn: () => Promise<T>): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await fn();
@@ -121,7 +127,17 @@ async function retryOnRace<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-async function insertVersion(
+/** Who a version is by when it is not the actor who stores it: an approved proposal's proposer. */
+export interface VersionOrigin {
+  author: string;
+  data: Record<string, unknown>;
+}
+
+/**
+ * Stores the next version of `name` inside the caller's transaction, with its audit event, unless the
+ * content equals the latest version. The caller has checked who may store it.
+ */
+export async function insertVersion(
   trx: Kysely<Database>,
   actor: Actor,
   name: string,
@@ -129,6 +145,7 @@ async function insertVersion(
   hash: string,
   now: Date,
   file: string | undefined,
+  origin?: VersionOrigin,
 ): Promise<ApplyResult> {
   const latest = await latestRow(trx, name);
   if (latest && latest.content_hash === hash) return { ...info(latest), created: false };
@@ -138,7 +155,7 @@ async function insertVersion(
     version: latest ? Number(latest.version) + 1 : 1,
     content_hash: hash,
     content,
-    author: actorLabel(actor),
+    author: origin?.author ?? actorLabel(actor),
     created_at: now.toISOString(),
   };
   await trx.insertInto("policies").values(row).execute();
@@ -149,7 +166,15 @@ async function insertVersion(
       action: "policy.applied",
       targetType: "policy",
       targetId: row.id,
-      data: { name, version: row.version, hash, ...(file === undefined ? {} : { file }) },
+      data: {
+        name,
+        version: row.version,
+        hash,
+        principal: actor.principal,
+        role: actor.role,
+        ...(file === undefined ? {} : { file }),
+        ...origin?.data,
+      },
       ...(name === DEFAULT_POLICY_NAME && actor === SYSTEM_ACTOR
         ? { reason: "built-in default policy stored on first use" }
         : {}),
@@ -159,9 +184,20 @@ async function insertVersion(
   return { ...info(row), created: true };
 }
 
+/** Refuses anyone but an admin (or the server itself): the route checks it too, the service never relies on that. */
+export function requirePolicyWriter(actor: Actor): void {
+  if (actor.kind === "agent" || actor.role === null || !roleAllows(actor.role, "admin")) {
+    throw reasonError(
+      "policy.admin-required",
+      `storing a policy version needs the admin role; ${actorLabel(actor)} has ${actor.role ?? "none"}`,
+    );
+  }
+}
+
 /**
  * Validates policy YAML (ValidationError with `file:line:col`) and stores it as the next version of
- * its name unless it equals the latest one. Audited.
+ * its name unless it equals the latest one. Admins only (forbidden, reason `policy.admin-required`, checked
+ * before the content is read, so a refused caller learns nothing about it). Audited.
  */
 export async function applyPolicy(
   ctx: ServiceContext,
@@ -169,6 +205,7 @@ export async function applyPolicy(
   text: string,
   file?: string,
 ): Promise<ApplyResult> {
+  requirePolicyWriter(actor);
   const policy = loadPolicy(text, file, { webhooks: parseWebhookAllowList(ctx.config.webhookAllow) });
   checkPolicyName(policy.name);
   const hash = policyContentHash(text);

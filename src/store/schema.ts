@@ -274,6 +274,29 @@ export interface PoliciesTable {
   created_at: string;
 }
 
+/** A proposed policy version waiting for (or decided by) an approver; see src/policy/proposals.ts. */
+export interface PolicyProposalsTable {
+  id: string;
+  name: string;
+  content: string;
+  content_hash: string;
+  /** The latest version of the name when it was proposed (null: none); approval needs it still latest. */
+  base_version: number | null;
+  /** Actor label and principal of the proposer: separation of duties compares the principal. */
+  proposer: string;
+  proposer_principal: string;
+  reason: string;
+  /** pending | approved | rejected */
+  state: string;
+  decided_by: string | null;
+  decider_principal: string | null;
+  decided_at: string | null;
+  decision_reason: string | null;
+  /** The version the approval stored. */
+  version: number | null;
+  created_at: string;
+}
+
 /** A change request; see migrations/0003-changes.ts for the columns the rollout engine reads. */
 export interface ChangeRequestsTable {
   id: string;
@@ -365,6 +388,7 @@ export interface Database {
   epss_scores: EpssScoresTable;
   findings: FindingsTable;
   policies: PoliciesTable;
+  policy_proposals: PolicyProposalsTable;
   change_requests: ChangeRequestsTable;
   approvals: ApprovalsTable;
   outbox: OutboxTable;

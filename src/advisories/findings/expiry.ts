@@ -1,6 +1,6 @@
-/** When an accepted risk expires: an ISO 8601 time or a duration from now, in the future, at most a year away. */
+/** When a suppression (an accepted risk, a not-affected statement) ends: an ISO 8601 time or a duration from now, in the future, at most a year away. */
 import { DateTime } from "luxon";
-import { ValidationError } from "../../domain/errors.js";
+import { reasonError, ValidationError } from "../../domain/errors.js";
 import { isDuration, parseDuration } from "../../policy/duration.js";
 
 /**
@@ -24,12 +24,15 @@ export function parseExpiry(text: string, now: Date, where = "/expiresAt"): Date
     at = parsed.toJSDate();
   }
   if (at.getTime() <= now.getTime()) {
-    throw new ValidationError(`the expiry ${at.toISOString()} is not in the future`, { where });
+    throw reasonError("findings.date-in-past", `the date ${at.toISOString()} is not in the future`, {
+      where,
+    });
   }
   const limit = DateTime.fromJSDate(now, { zone: "utc" }).plus({ years: 1 }).toJSDate();
   if (at.getTime() > limit.getTime()) {
-    throw new ValidationError(
-      `a risk may be accepted for at most one year (until ${limit.toISOString()}), not until ${at.toISOString()}`,
+    throw reasonError(
+      "findings.date-too-far",
+      `a finding may be suppressed for at most one year (until ${limit.toISOString()}), not until ${at.toISOString()}`,
       { where },
     );
   }

@@ -92,6 +92,18 @@ describe("Reconciler", () => {
       { unchanged: 1 },
     ],
     ["not-affected is kept while matched", [stored(d, { status: "not-affected" })], [d], { unchanged: 1 }],
+    [
+      "a not-affected statement past its review date opens again",
+      [stored(d, { status: "not-affected", statusExpiresAt: "2026-11-01T00:00:00.000Z" })],
+      [d],
+      { reopened: 1 },
+    ],
+    [
+      "a not-affected statement before its review date is kept",
+      [stored(d, { status: "not-affected", statusExpiresAt: "2026-12-01T00:00:00.000Z" })],
+      [d],
+      { unchanged: 1 },
+    ],
     ["no longer matched is fixed", [stored(d)], [], { fixed: 1 }],
     [
       "an accepted risk no longer matched is fixed too",

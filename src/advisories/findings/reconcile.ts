@@ -6,6 +6,8 @@
  *   still affected                     → update what moved (installed and fixed version, severity,
  *                                        risk, class, due date); first seen and status are kept
  *   accepted-risk past its expiry      → `open` again
+ *   not-affected past its expiry or    → `open` again (the statement is to be made again)
+ *   review date
  *   `fixed` but affected again         → `open`, first seen now (a new exposure)
  *   stored, not matched any more       → `fixed` (kept for history)
  */
@@ -229,6 +231,14 @@ export class Reconciler {
       [status, reason, by, kind] = [
         "open",
         `risk acceptance expired at ${expires}`,
+        this.#options.by,
+        "reopened",
+      ];
+      expires = null;
+    } else if (status === "not-affected" && expires !== null && expires <= now) {
+      [status, reason, by, kind] = [
+        "open",
+        `not-affected statement lapsed at ${expires}: review it`,
         this.#options.by,
         "reopened",
       ];

@@ -1,16 +1,19 @@
 /**
- * A person's decisions on a finding, each audited in the transaction that makes it: an approver
- * accepts the risk until an expiry, an operator states it does not apply (a VEX justification), an
- * operator reopens either.
+ * A person's decisions on a finding, each audited in the transaction that makes it. Both suppressions
+ * (accepting the risk, stating it does not apply) hide a finding from the work to do, so both need the
+ * same: an approver or admin, a statement of why, and a date when the finding opens again (an expiry or
+ * a review date, at most a year away). An operator reopens either.
  */
 import type { Kysely } from "kysely";
 import { z } from "zod";
 import { appendAudit } from "../../audit/log.js";
+import type { ErrorReason } from "../../domain/error-reasons.js";
 import {
   AuthError,
   ConflictError,
   jsonPointer,
   NotFoundError,
+  reasonError,
   ValidationError,
 } from "../../domain/errors.js";
 import { type Actor, actorLabel, type Permission, roleAllows } from "../../domain/roles.js";
@@ -24,11 +27,20 @@ import { VEX_JUSTIFICATIONS } from "./vex.js";
 
 const text = (what: string) => z.string().trim().min(1, `${what} is required`).max(2000);
 
-export const acceptRiskSchema = z.object({
-  reason: text("a reason"),
-  /** ISO 8601 time or a duration from now (30d); in the future, at most one year away. */
-  expiresAt: z.string().min(1, "an expiry is required"),
-});
+const until = {
+  /** ISO 8601 time or a duration from now (30d): the suppression ends then. */
+  expiresAt: z
+    .string()
+    .max(100)
+    .optional()
+    .meta({ description: "ISO 8601 time or a duration such as 30d: the suppression ends then" }),
+  /** The same, read as the date by which the decision must be made again. */
+  reviewBy: z.string().max(100).optional().meta({
+    description: "ISO 8601 time or a duration such as 90d: the finding opens again then for a review",
+  }),
+};
+
+export const acceptRiskSchema = z.object({ reason: text("a reason"), ...until });
 export type AcceptRiskInput = z.infer<typeof acceptRiskSchema>;
 
 export const notAffectedSchema = z.object({
@@ -36,26 +48,67 @@ export const notAffectedSchema = z.object({
     error: `the justification must be one of ${VEX_JUSTIFICATIONS.join(", ")}`,
   }),
   /** Free text: why the justification holds here. */
-  statement: z.string().trim().max(2000).optional(),
+  statement: z
+    .string({ error: "a statement is required: why the justification holds here" })
+    .trim()
+    .min(1, "a statement is required: why the justification holds here")
+    .max(2000),
+  ...until,
 });
 export type NotAffectedInput = z.infer<typeof notAffectedSchema>;
-
 export const reopenSchema = z.object({ reason: text("a reason") });
+
+// The fields whose refusal has a reason of its own; the rest are plain validation errors.
+const FIELD_REASONS: Record<string, ErrorReason> = {
+  statement: "findings.statement-required",
+  reason: "findings.statement-required",
+};
 
 function parse<T>(schema: z.ZodType<T>, input: unknown): T {
   const result = schema.safeParse(input);
   if (result.success) return result.data;
   const issue = result.error.issues[0];
-  throw new ValidationError(issue?.message ?? "invalid input", { where: jsonPointer(issue?.path ?? []) });
+  const field = String(issue?.path[0] ?? "");
+  const reason = FIELD_REASONS[field];
+  throw new ValidationError(issue?.message ?? "invalid input", {
+    where: jsonPointer(issue?.path ?? []),
+    ...(reason === undefined ? {} : { reason }),
+  });
 }
 
-function requirePermission(actor: Actor, permission: Permission, what: string): void {
+function requirePermission(
+  actor: Actor,
+  permission: Permission,
+  what: string,
+  reason: ErrorReason = "forbidden",
+): void {
   if (actor.role === null || !roleAllows(actor.role, permission)) {
     throw new AuthError(
       "forbidden",
       `${what} needs the "${permission}" permission, which ${actorLabel(actor)} does not have`,
+      { reason },
     );
   }
+}
+
+/** When a suppression ends: exactly one of an expiry and a review date, in the future, within a year. */
+export function suppressionUntil(
+  input: { expiresAt?: string | undefined; reviewBy?: string | undefined },
+  now: Date,
+): { at: Date; kind: "expiresAt" | "reviewBy" } {
+  const { expiresAt, reviewBy } = input;
+  if (expiresAt !== undefined && reviewBy !== undefined) {
+    throw new ValidationError("give an expiry or a review date, not both", { where: "/reviewBy" });
+  }
+  if (expiresAt === undefined && reviewBy === undefined) {
+    throw reasonError(
+      "findings.expiry-required",
+      "a suppression needs an expiry (expiresAt) or a review date (reviewBy): an ISO 8601 date or a duration such as 30d",
+      { where: "/expiresAt" },
+    );
+  }
+  if (reviewBy !== undefined) return { at: parseExpiry(reviewBy, now, "/reviewBy"), kind: "reviewBy" };
+  return { at: parseExpiry(expiresAt ?? "", now, "/expiresAt"), kind: "expiresAt" };
 }
 
 /** Changes a finding's status from one of `from`, with its audit event, in one transaction. */
@@ -120,8 +173,8 @@ async function transition(
 }
 
 /**
- * An approver (or admin) accepts the risk of an open finding until `expiresAt`, with a reason. Once
- * the expiry passes, the next match opens it again. Accepting again renews the acceptance.
+ * An approver (or admin) accepts the risk of an open finding until an expiry or a review date, with a
+ * reason. Once that date passes, the next match opens it again. Accepting again renews the acceptance.
  */
 export async function acceptRisk(
   ctx: ServiceContext,
@@ -129,16 +182,16 @@ export async function acceptRisk(
   findingId: string,
   input: AcceptRiskInput,
 ): Promise<Finding> {
-  requirePermission(actor, "approve", "accepting a risk");
-  const { reason, expiresAt } = parse(acceptRiskSchema, input);
-  const expires = parseExpiry(expiresAt, ctx.now());
+  requirePermission(actor, "approve", "accepting a risk", "findings.suppression-forbidden");
+  const parsed = parse(acceptRiskSchema, input);
+  const { at, kind } = suppressionUntil(parsed, ctx.now());
   return transition(ctx, actor, findingId, {
     from: ["open", "accepted-risk"],
     to: "accepted-risk",
-    reason,
-    expiresAt: expires.toISOString(),
+    reason: parsed.reason,
+    expiresAt: at.toISOString(),
     action: "finding.risk-accepted",
-    data: { expiresAt: expires.toISOString() },
+    data: { [kind]: at.toISOString(), principal: actor.principal },
     refuse: (status) =>
       status === "fixed"
         ? "the finding is fixed: there is no risk left to accept"
@@ -146,22 +199,31 @@ export async function acceptRisk(
   });
 }
 
-/** An operator states that the vulnerability does not affect this asset, with a VEX justification. */
+/**
+ * An approver (or admin) states that the vulnerability does not affect this asset: a VEX justification,
+ * a statement of why it holds here, and an expiry or review date after which the finding opens again.
+ */
 export async function markNotAffected(
   ctx: ServiceContext,
   actor: Actor,
   findingId: string,
   input: NotAffectedInput,
 ): Promise<Finding> {
-  requirePermission(actor, "operate", "marking a finding not affected");
-  const { justification, statement } = parse(notAffectedSchema, input);
+  requirePermission(actor, "approve", "marking a finding not affected", "findings.suppression-forbidden");
+  const parsed = parse(notAffectedSchema, input);
+  const { at, kind } = suppressionUntil(parsed, ctx.now());
   return transition(ctx, actor, findingId, {
     from: ["open", "accepted-risk", "not-affected"],
     to: "not-affected",
-    reason: statement ? `${justification}: ${statement}` : justification,
-    expiresAt: null,
+    reason: `${parsed.justification}: ${parsed.statement}`,
+    expiresAt: at.toISOString(),
     action: "finding.not-affected",
-    data: { justification, ...(statement ? { statement } : {}) },
+    data: {
+      justification: parsed.justification,
+      statement: parsed.statement,
+      [kind]: at.toISOString(),
+      principal: actor.principal,
+    },
     refuse: () => "the finding is fixed: it affects nothing any more",
   });
 }

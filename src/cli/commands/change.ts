@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { createReadStream, statSync } from "node:fs";
 import { basename } from "node:path";
 import type { Command } from "commander";
+import type { EmergencyBasis } from "../../changes/approval-rule.js";
 import type { ChangeRequest, ChangeReview } from "../../changes/change-request.js";
 import type { FromFindingsResult } from "../../changes/from-findings.js";
 import type { Plan } from "../../changes/plan.js";
@@ -9,7 +10,7 @@ import { formatPlanTimeline } from "../../changes/plan-format.js";
 import { NotFoundError, ValidationError } from "../../domain/errors.js";
 import { type ClientFlags, clientFrom, collectList, withClientFlags } from "../common.js";
 import { printFields, printJson, printTable } from "../output.js";
-import { applyPolicyFile } from "./policy.js";
+import { policyRefForFile } from "./policy.js";
 
 /** How `show` and `list` print the post-hoc review. */
 export function reviewText(review: ChangeReview): string {
@@ -63,6 +64,16 @@ interface CreateFlags extends ClientFlags {
   class?: string;
 }
 
+/** What backs an emergency: its evidence, or that it waits for an approver's confirmation. */
+function emergencyText(basis: EmergencyBasis): string {
+  if (basis.confirmationRequired)
+    return "no known-exploited or emergency finding: needs an approver's confirmation";
+  const shown = basis.evidence
+    .slice(0, 3)
+    .map((e) => `${e.vulnId} on ${e.asset}${e.knownExploited ? " (known exploited)" : ` (${e.class})`}`);
+  return `backed by ${shown.join(", ")}${basis.evidence.length > 3 ? ` and ${basis.evidence.length - 3} more` : ""}`;
+}
+
 function printChange(change: ChangeRequest): void {
   const policy = `${change.policy.name}@${change.policy.version}`;
   printFields([
@@ -86,6 +97,9 @@ function printChange(change: ChangeRequest): void {
     ["risk", change.risk ?? ""],
     ["rollback", change.rollback ?? ""],
     ["approvals", approvalsText(change)],
+    ...(change.approvalRule?.emergency
+      ? [["emergency", emergencyText(change.approvalRule.emergency)] as const]
+      : []),
     ...(change.overrideApprover ? [["override by", change.overrideApprover] as const] : []),
     ["review", reviewText(change.review)],
     ["start", change.plan ? `${change.plan.start ?? "none"} (${change.plan.reason})` : "not planned yet"],
@@ -120,7 +134,10 @@ export function registerChangeCommands(program: Command): void {
       .option("--artifact <file>", "package file to install (its name and sha256 are recorded)")
       .option("--source <source>", "where the package manager gets it, when there is no artifact")
       .requiredOption("--selector <selector>", "target assets, e.g. 'environment=prod,group=web'")
-      .option("--policy <file|name>", "policy file (applied first) or NAME[@VERSION] (default: default)")
+      .option(
+        "--policy <file|name>",
+        "policy file (its stored version; applied first, by an admin, when new) or NAME[@VERSION] (default: default)",
+      )
       .requiredOption("--justification <text>", "why the change is needed")
       .option("--ticket <ticket>", "ticket it closes")
       .option("--emergency", "emergency change (the fast path: justification now, review afterwards)")
@@ -133,8 +150,7 @@ export function registerChangeCommands(program: Command): void {
     let policy = flags.policy;
     if (policy !== undefined && (isFile(policy) || /\.ya?ml$/i.test(policy))) {
       if (!isFile(policy)) throw new NotFoundError(`policy file not found: ${policy}`, { where: "--policy" });
-      const applied = await applyPolicyFile(client, policy);
-      policy = `${applied.name}@${applied.version}`;
+      policy = await policyRefForFile(client, policy);
     }
     let artifact: { name: string; sha256: string } | undefined;
     if (flags.artifact !== undefined) {

@@ -23,6 +23,19 @@ interface ListFlags extends ClientFlags {
   all?: boolean;
 }
 
+interface SuppressFlags extends ClientFlags {
+  expires?: string;
+  reviewBy?: string;
+}
+
+/** The suppression's end as the API takes it; the server says when neither or both are given. */
+function untilBody(flags: SuppressFlags): { expiresAt?: string; reviewBy?: string } {
+  return {
+    ...(flags.expires === undefined ? {} : { expiresAt: flags.expires }),
+    ...(flags.reviewBy === undefined ? {} : { reviewBy: flags.reviewBy }),
+  };
+}
+
 const enc = encodeURIComponent;
 const day = (iso: string | null) => (iso === null ? "" : iso.slice(0, 10));
 const signed = (n: number) => `${n >= 0 ? "+" : "−"}${Math.abs(n).toFixed(1)}`;
@@ -175,14 +188,15 @@ export function registerFindingsCommands(program: Command): void {
     findings
       .command("accept-risk <id>")
       .description(
-        "Accept a finding's risk until an expiry, with a reason (approvers and admins; at most a year)",
+        "Accept a finding's risk with a reason, until an expiry or a review date (approvers and admins; at most a year)",
       )
       .requiredOption("--reason <text>", "why the risk is acceptable")
-      .requiredOption("--expires <when>", "ISO 8601 time (2027-01-31) or a duration such as 30d"),
-  ).action(async (id: string, flags: ClientFlags & { reason: string; expires: string }) => {
+      .option("--expires <when>", "ISO 8601 time (2027-01-31) or a duration such as 30d: it ends then")
+      .option("--review-by <when>", "ISO 8601 time or a duration: the finding opens again then for a review"),
+  ).action(async (id: string, flags: SuppressFlags & { reason: string }) => {
     const f = await clientFrom(flags).post<Finding>(`/api/v1/findings/${enc(id)}/accept-risk`, {
       reason: flags.reason,
-      expiresAt: flags.expires,
+      ...untilBody(flags),
     });
     if (flags.json) return printJson(f);
     process.stdout.write(`${f.id}: accepted-risk until ${f.statusExpiresAt}\n`);
@@ -192,17 +206,21 @@ export function registerFindingsCommands(program: Command): void {
     findings
       .command("not-affected <id>")
       .description(
-        `State that a finding does not apply, with a VEX justification: ${VEX_JUSTIFICATIONS.join(", ")}`,
+        "State that a finding does not apply (approvers and admins), with a VEX justification, a statement,\n" +
+          `and an expiry or a review date. Justifications: ${VEX_JUSTIFICATIONS.join(", ")}`,
       )
       .requiredOption("--justification <code>", "one of the VEX justifications above")
-      .option("--statement <text>", "why it holds here"),
-  ).action(async (id: string, flags: ClientFlags & { justification: string; statement?: string }) => {
+      .requiredOption("--statement <text>", "why it holds here")
+      .option("--expires <when>", "ISO 8601 time (2027-01-31) or a duration such as 90d: it ends then")
+      .option("--review-by <when>", "ISO 8601 time or a duration: the finding opens again then for a review"),
+  ).action(async (id: string, flags: SuppressFlags & { justification: string; statement: string }) => {
     const f = await clientFrom(flags).post<Finding>(`/api/v1/findings/${enc(id)}/not-affected`, {
       justification: flags.justification,
-      ...(flags.statement === undefined ? {} : { statement: flags.statement }),
+      statement: flags.statement,
+      ...untilBody(flags),
     });
     if (flags.json) return printJson(f);
-    process.stdout.write(`${f.id}: not-affected (${f.statusReason})\n`);
+    process.stdout.write(`${f.id}: not-affected until ${f.statusExpiresAt} (${f.statusReason})\n`);
   });
 
   withClientFlags(

@@ -1,7 +1,14 @@
 import { Command } from "commander";
 import type { ApiClient } from "../../client/api-client.js";
+import { isAppError } from "../../domain/errors.js";
 import { defaultPolicyYaml } from "../../policy/default-policy.js";
-import { type PolicyIssue, type PolicyValidation, validatePolicy } from "../../policy/loader.js";
+import {
+  loadPolicy,
+  type PolicyIssue,
+  type PolicyValidation,
+  policyContentHash,
+  validatePolicy,
+} from "../../policy/loader.js";
 import { readPolicyText } from "../../policy/policy-file.js";
 import { policyJsonSchema } from "../../policy/schema.js";
 import {
@@ -19,6 +26,7 @@ import {
   withClientFlags,
 } from "../common.js";
 import { printFields, printJson, printTable } from "../output.js";
+import { addProposalCommands } from "./policy-proposals.js";
 
 /** The `--json` shape of `policy validate`. */
 export interface ValidateJson {
@@ -84,6 +92,7 @@ export function createPolicyCommand(parent?: Command): Command {
     });
 
   addStoreCommands(policy);
+  addProposalCommands(policy);
   return policy;
 }
 
@@ -93,7 +102,7 @@ function addStoreCommands(policy: Command): void {
     policy
       .command("apply")
       .description(
-        "Store a policy file as the next version of its name (unchanged content keeps its version)",
+        "Store a policy file as the next version of its name (admins; unchanged content keeps its version)",
       )
       .argument("<file>", "policy YAML file"),
   ).action(async (file: string, flags: ClientFlags) => {
@@ -149,10 +158,28 @@ export interface PolicyShowJson extends PolicyVersionInfo {
   versions: PolicyVersionInfo[];
 }
 
-/** Sends a policy file to the server; `change create --policy FILE` uses it too. */
+/** Sends a policy file to the server to store (admins only). */
 export async function applyPolicyFile(client: ApiClient, file: string): Promise<ApplyResult> {
   const content = await readPolicyText(file);
   return client.post<ApplyResult>("/api/v1/policies", { content, file });
+}
+
+/**
+ * The stored version a policy file names, for `change create --policy FILE`: the latest version of the
+ * file's name when its content is that version's, so an operator can pin a file an admin applied;
+ * otherwise the file is applied, which only an admin may do.
+ */
+export async function policyRefForFile(client: ApiClient, file: string): Promise<string> {
+  const content = await readPolicyText(file);
+  const policy = loadPolicy(content, file);
+  try {
+    const latest = await client.get<PolicyVersionInfo>(`/api/v1/policies/${encodeURIComponent(policy.name)}`);
+    if (latest.hash === policyContentHash(content)) return `${latest.name}@${latest.version}`;
+  } catch (err) {
+    if (!isAppError(err) || err.code !== "not_found") throw err;
+  }
+  const applied = await client.post<ApplyResult>("/api/v1/policies", { content, file });
+  return `${applied.name}@${applied.version}`;
 }
 
 /** Adds `autopatch policy …` to the program and returns the `policy` command for more subcommands. */

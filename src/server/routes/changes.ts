@@ -20,6 +20,24 @@ const approvalRuleSchema = z.object({
   postReviewWithinMs: z.number().nullable(),
   justificationRequired: z.boolean(),
   environments: z.array(z.string()),
+  emergency: z
+    .object({
+      evidence: z.array(
+        z.object({
+          finding: z.string(),
+          vulnId: z.string(),
+          asset: z.string(),
+          knownExploited: z.boolean(),
+          class: z.string(),
+        }),
+      ),
+      confirmationRequired: z.boolean(),
+    })
+    .nullable()
+    .meta({
+      description:
+        "For an emergency: the known-exploited or emergency-class findings that back it, or that an approver must confirm it",
+    }),
 });
 
 const planSummarySchema = z.object({

@@ -209,7 +209,7 @@ export async function findingRoutes(app: FastifyInstance, ctx: ServiceContext): 
       config: { access: "approve" },
       schema: {
         summary:
-          "Accept a finding's risk until an expiry (ISO 8601 or a duration such as 30d; at most a year)",
+          "Accept a finding's risk (approvers and admins) with a reason, until an expiry or a review date (ISO 8601 or a duration such as 30d; at most a year)",
         params: idParams,
         body: acceptRiskSchema,
         response: { 200: findingSchema },
@@ -221,9 +221,10 @@ export async function findingRoutes(app: FastifyInstance, ctx: ServiceContext): 
   r.post(
     "/api/v1/findings/:id/not-affected",
     {
-      config: { access: "operate" },
+      config: { access: "approve" },
       schema: {
-        summary: "State that a finding does not apply, with a VEX justification",
+        summary:
+          "State that a finding does not apply (approvers and admins): a VEX justification, a statement, and an expiry or a review date",
         params: idParams,
         body: notAffectedSchema,
         response: { 200: findingSchema },

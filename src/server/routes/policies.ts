@@ -5,6 +5,7 @@ import { applyPolicy, getPolicy, listPolicies, listPolicyVersions } from "../../
 import type { ServiceContext } from "../../service/context.js";
 import { actorOf } from "../auth.js";
 import { redactWebhookUrls } from "../redact-webhooks.js";
+import { policyProposalRoutes } from "./policy-proposals.js";
 
 const versionInfoSchema = z.object({
   name: z.string(),
@@ -16,13 +17,15 @@ const versionInfoSchema = z.object({
 
 export async function policyRoutes(app: FastifyInstance, ctx: ServiceContext): Promise<void> {
   const r = app.withTypeProvider<ZodTypeProvider>();
+  // The other way to a new version: proposed by anyone who operates, approved by someone else.
+  await policyProposalRoutes(app, ctx);
 
   r.post(
     "/api/v1/policies",
     {
-      config: { access: "operate" },
+      config: { access: "admin" },
       schema: {
-        summary: "Apply a policy (YAML): a new version of its name unless it equals the latest",
+        summary: "Apply a policy (YAML), admins only: a new version of its name unless it equals the latest",
         body: z.object({
           content: z.string().max(1_000_000),
           file: z.string().max(4096).optional().meta({ description: "The file name, for error locations." }),

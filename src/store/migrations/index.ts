@@ -3,6 +3,7 @@ import * as m0001 from "./0001-initial.js";
 import * as m0002 from "./0002-advisories.js";
 import * as m0003 from "./0003-changes.js";
 import * as m0004 from "./0004-outbox.js";
+import * as m0005 from "./0005-policy-governance.js";
 import * as m0006 from "./0006-principals.js";
 import * as m0007 from "./0007-enrollment.js";
 import * as m0008 from "./0008-work-queue.js";
@@ -23,6 +24,7 @@ export const MIGRATIONS: Record<string, MigrationModule> = {
   "0002-advisories": m0002,
   "0003-changes": m0003,
   "0004-outbox": m0004,
+  "0005-policy-governance": m0005,
   "0006-principals": m0006,
   "0007-enrollment": m0007,
   "0008-work-queue": m0008,

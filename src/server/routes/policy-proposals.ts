@@ -1,0 +1,103 @@
+import type { FastifyInstance } from "fastify";
+import type { ZodTypeProvider } from "fastify-type-provider-zod";
+import { z } from "zod";
+import {
+  approveProposal,
+  decideSchema,
+  getProposal,
+  listProposals,
+  PROPOSAL_STATES,
+  proposePolicy,
+  proposeSchema,
+  rejectProposal,
+  rejectSchema,
+} from "../../policy/proposals.js";
+import type { ServiceContext } from "../../service/context.js";
+import { actorOf } from "../auth.js";
+
+const proposalSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  hash: z.string(),
+  baseVersion: z.number().int().nullable(),
+  proposer: z.string(),
+  reason: z.string(),
+  state: z.enum(PROPOSAL_STATES),
+  decidedBy: z.string().nullable(),
+  decidedAt: z.string().nullable(),
+  decisionReason: z.string().nullable(),
+  version: z.number().int().nullable(),
+  createdAt: z.string(),
+});
+const withContent = proposalSchema.extend({ content: z.string() });
+const params = z.object({ id: z.string().max(100) });
+
+/** Proposed policy versions: operators propose, an approver or admin other than the proposer decides. */
+export async function policyProposalRoutes(app: FastifyInstance, ctx: ServiceContext): Promise<void> {
+  const r = app.withTypeProvider<ZodTypeProvider>();
+
+  r.post(
+    "/api/v1/policy-proposals",
+    {
+      config: { access: "operate" },
+      schema: {
+        summary:
+          "Propose a policy version (YAML) with a reason; it is stored only once an approver who is not the proposer approves it",
+        body: proposeSchema,
+        response: { 201: proposalSchema },
+      },
+    },
+    async (request, reply) => reply.code(201).send(await proposePolicy(ctx, actorOf(request), request.body)),
+  );
+
+  r.get(
+    "/api/v1/policy-proposals",
+    {
+      config: { access: "read" },
+      schema: {
+        summary: "Policy proposals, newest first",
+        querystring: z.object({ state: z.enum(PROPOSAL_STATES).optional() }),
+        response: { 200: z.array(proposalSchema) },
+      },
+    },
+    async (request) => listProposals(ctx, request.query.state),
+  );
+
+  r.get(
+    "/api/v1/policy-proposals/:id",
+    {
+      config: { access: "read" },
+      schema: { summary: "One policy proposal with its YAML", params, response: { 200: withContent } },
+    },
+    async (request) => getProposal(ctx, request.params.id),
+  );
+
+  r.post(
+    "/api/v1/policy-proposals/:id/approve",
+    {
+      config: { access: "approve" },
+      schema: {
+        summary: "Approve a proposal: its content becomes the next version of its name",
+        params,
+        // Fastify hands a request without a body on as null.
+        body: decideSchema.nullish(),
+        response: { 200: withContent },
+      },
+    },
+    async (request) => approveProposal(ctx, actorOf(request), request.params.id, request.body ?? {}),
+  );
+
+  r.post(
+    "/api/v1/policy-proposals/:id/reject",
+    {
+      config: { access: "approve" },
+      schema: {
+        summary: "Reject a proposal, with a reason",
+        params,
+        body: rejectSchema,
+        response: { 200: withContent },
+      },
+    },
+    async (request) => rejectProposal(ctx, actorOf(request), request.params.id, request.body),
+  );
+}

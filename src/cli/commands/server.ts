@@ -4,6 +4,15 @@ import { createLogger } from "../../service/logger.js";
 import { DEFAULT_DATABASE_URL } from "../../store/store.js";
 import { parseDurationFlag } from "../common.js";
 
+interface ServerFlags {
+  listen: string;
+  heartbeatInterval: string;
+  staleAfter: string;
+  auditKey?: string;
+  auditCheckpointLog?: string;
+  auditCheckpointInterval: string;
+}
+
 export function registerServerCommand(program: Command): void {
   program
     .command("server")
@@ -11,12 +20,20 @@ export function registerServerCommand(program: Command): void {
     .description(
       "Run the API server (migrates the store on start).\n" +
         "Store: $AUTOPATCH_DATABASE_URL, sqlite:<path> (default sqlite:./autopatch.db) or postgres://…\n" +
-        "First start on an empty store prints an admin token once (or uses $AUTOPATCH_ADMIN_TOKEN).",
+        "First start on an empty store prints an admin token once (or uses $AUTOPATCH_ADMIN_TOKEN).\n" +
+        "Audit checkpoints are signed with an ed25519 key file (mode 0600, created on first start) and\n" +
+        "appended to a checkpoint log, both beside a SQLite file or else in $AUTOPATCH_STATE_DIR.",
     )
     .option("--listen <host:port>", "address to listen on", "127.0.0.1:8080")
     .option("--heartbeat-interval <duration>", "how often agents heartbeat", "30s")
     .option("--stale-after <n>", "missed heartbeats before an asset is marked stale", "3")
-    .action(async (flags: { listen: string; heartbeatInterval: string; staleAfter: string }) => {
+    .option("--audit-key <file>", "checkpoint signing key (default: $AUTOPATCH_AUDIT_KEY, else beside the store)")
+    .option(
+      "--audit-checkpoint-log <file>",
+      "where signed checkpoints are appended (default: $AUTOPATCH_AUDIT_CHECKPOINT_LOG, else beside the key)",
+    )
+    .option("--audit-checkpoint-interval <duration>", "how often the head is signed when it moved", "5m")
+    .action(async (flags: ServerFlags) => {
       const logger = createLogger();
       const server = await startServer({
         databaseUrl: process.env.AUTOPATCH_DATABASE_URL ?? DEFAULT_DATABASE_URL,
@@ -25,6 +42,11 @@ export function registerServerCommand(program: Command): void {
         config: {
           heartbeatIntervalMs: parseDurationFlag(flags.heartbeatInterval, "--heartbeat-interval"),
           staleAfterMissed: Math.max(1, Number.parseInt(flags.staleAfter, 10) || 3),
+        },
+        audit: {
+          ...(flags.auditKey ? { keyFile: flags.auditKey } : {}),
+          ...(flags.auditCheckpointLog ? { checkpointLog: flags.auditCheckpointLog } : {}),
+          checkpointIntervalMs: parseDurationFlag(flags.auditCheckpointInterval, "--audit-checkpoint-interval"),
         },
         logger,
       });

@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { SignedCheckpoint } from "../src/audit/checkpoint.js";
 import { readCheckpointLog } from "../src/audit/checkpoint-log.js";
 import { type AuditCheckpointer, openCheckpointer } from "../src/audit/checkpointer.js";
+import { verifyExport } from "../src/audit/export-verify.js";
 import { verifyAuditChain } from "../src/audit/log.js";
 import { type AuditSigningKey, loadSigningKey } from "../src/audit/signing-key.js";
 import { verifyAgainstCheckpoints } from "../src/audit/verify-checkpoints.js";
@@ -37,7 +38,12 @@ describe.each(DIALECTS)("audit checkpoints on %s", (dialect) => {
 
   beforeEach(async () => {
     store = await freshStore(dialect);
-    ctx = contextFor(store);
+    // A clock that moves a minute per reading: every event has its own time, for the export ranges.
+    let clock = Date.parse("2026-03-02T08:00:00.000Z");
+    ctx = contextFor(store, () => {
+      clock += 60_000;
+      return new Date(clock);
+    });
     dir = mkdtempSync(join(tmpdir(), "autopatch-checkpoint-"));
     key = loadSigningKey(join(dir, "audit-key.pem"), { create: true });
     checkpointer = await openCheckpointer({ db: store.db, key, logPath: join(dir, "checkpoints.jsonl") });
@@ -127,6 +133,60 @@ describe.each(DIALECTS)("audit checkpoints on %s", (dialect) => {
     const other = loadSigningKey(join(dir, "other-key.pem"), { create: true });
     const foreign = await verifyAgainstCheckpoints(store.db, [atSix], other.publicKey);
     expect(foreign.broken?.reason).toMatch(/names key .* not the given key/);
+  });
+
+  it("exports a range that the public key alone verifies, and names the first bad line of a damaged one", async () => {
+    const text = async (range: { since?: string; until?: string }) => {
+      let out = "";
+      for await (const line of await checkpointer.export(range)) out += line;
+      return out;
+    };
+    const all = await text({});
+    expect(verifyExport(all, key.publicKey)).toMatchObject({
+      ok: true,
+      checked: 6,
+      checkpoint: { seq: 6, first: 1 },
+    });
+
+    const at = (await store.db.selectFrom("audit_events").select(["seq", "at"]).orderBy("seq").execute()).map(
+      (r) => r.at,
+    );
+    const some = await text({ since: at[2] ?? "", until: at[4] ?? "" });
+    const lines = some.trim().split("\n");
+    expect(lines.map((l) => (JSON.parse(l) as { seq?: number }).seq)).toEqual([3, 4, undefined]);
+    expect(verifyExport(some, key.publicKey)).toMatchObject({
+      ok: true,
+      checked: 2,
+      checkpoint: { seq: 4, first: 3 },
+    });
+    // Dropping the first event of a range is detected: the signed checkpoint says where the range starts.
+    expect(verifyExport(lines.slice(1).join("\n"), key.publicKey).broken).toMatchObject({ line: 1, seq: 4 });
+    expect(verifyExport(await text({ since: "2030-01-01T00:00:00.000Z" }), key.publicKey)).toMatchObject({
+      ok: true,
+      checked: 0,
+      checkpoint: { seq: 6, first: 7 },
+    });
+
+    const allLines = all.trim().split("\n");
+    const edited = allLines.map((l, i) =>
+      i === 3 ? JSON.stringify({ ...JSON.parse(l), actor: "user:mallory" }) : l,
+    );
+    expect(verifyExport(edited.join("\n"), key.publicKey).broken).toMatchObject({
+      line: 4,
+      seq: 4,
+      reason: expect.stringMatching(/edited/),
+    });
+    const cut = [...allLines.slice(0, 4), allLines.at(-1)].join("\n");
+    expect(verifyExport(cut, key.publicKey).broken?.reason).toMatch(
+      /ends at event 4 but its checkpoint covers event 6/,
+    );
+    expect(verifyExport(allLines.slice(0, -1).join("\n"), key.publicKey).broken).toMatchObject({ line: 6 });
+  });
+
+  it("refuses to export from a chain that left the last checkpoint", async () => {
+    await rewriteFrom(store.db, 2, "user:mallory");
+    const err = await expectAppError(checkpointer.export({ until: "2030-01-01T00:00:00.000Z" }), "internal");
+    expect(err.reason).toBe("audit.chain-broken");
   });
 
   it("names the event when the head row is missing or an event's data is not JSON", async () => {

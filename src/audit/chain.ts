@@ -54,11 +54,7 @@ export async function walkChain(db: Kysely<Database>, options: WalkOptions): Pro
     for (const row of rows) {
       const seq = Number(row.seq);
       if (seq !== expectedSeq) {
-        return result({
-          seq: expectedSeq,
-          id: null,
-          reason: `event ${expectedSeq} is missing (next stored is ${seq})`,
-        });
+        return result({ seq, id: row.id, reason: `event ${expectedSeq} is missing (next stored is ${seq})` });
       }
       const decoded = decodeRow(row);
       if (typeof decoded === "string") return result({ seq, id: row.id, reason: decoded });

@@ -67,7 +67,7 @@ async function offlineCheckpointer(
     databaseUrl,
     flags.auditCheckpointLog ? { checkpointLog: flags.auditCheckpointLog } : {},
   );
-  const anchor = (await readCheckpointLog(locations.checkpointLog)).at(-1)?.checkpoint ?? null;
+  const anchor = (await readCheckpointLog(locations.checkpointLog)).at(-1) ?? null;
   return openCheckpointer({ db: store.db, key: offlineKey(databaseUrl, flags), logPath: null, anchor });
 }
 
@@ -197,8 +197,15 @@ export function registerAuditCommand(program: Command): void {
       () => clientFrom(flags).get<VerifyResult>("/api/v1/audit/verify"),
     );
     if (flags.json) printJson(result);
-    else if (result.ok)
-      process.stdout.write(`audit chain intact: ${result.checked} events, head ${result.head?.hash}\n`);
+    else if (result.ok) {
+      const matched =
+        "checkpoints" in result && result.checkpoints === 1
+          ? "; it extends the server's latest checkpoint"
+          : "";
+      process.stdout.write(
+        `audit chain intact: ${result.checked} events, head ${result.head?.hash}${matched}\n`,
+      );
+    }
     if (!result.ok) reportBroken(result, flags.json);
   });
 

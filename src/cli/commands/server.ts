@@ -27,7 +27,10 @@ export function registerServerCommand(program: Command): void {
     .option("--listen <host:port>", "address to listen on", "127.0.0.1:8080")
     .option("--heartbeat-interval <duration>", "how often agents heartbeat", "30s")
     .option("--stale-after <n>", "missed heartbeats before an asset is marked stale", "3")
-    .option("--audit-key <file>", "checkpoint signing key (default: $AUTOPATCH_AUDIT_KEY, else beside the store)")
+    .option(
+      "--audit-key <file>",
+      "checkpoint signing key (default: $AUTOPATCH_AUDIT_KEY, else beside the store)",
+    )
     .option(
       "--audit-checkpoint-log <file>",
       "where signed checkpoints are appended (default: $AUTOPATCH_AUDIT_CHECKPOINT_LOG, else beside the key)",
@@ -46,7 +49,10 @@ export function registerServerCommand(program: Command): void {
         audit: {
           ...(flags.auditKey ? { keyFile: flags.auditKey } : {}),
           ...(flags.auditCheckpointLog ? { checkpointLog: flags.auditCheckpointLog } : {}),
-          checkpointIntervalMs: parseDurationFlag(flags.auditCheckpointInterval, "--audit-checkpoint-interval"),
+          checkpointIntervalMs: parseDurationFlag(
+            flags.auditCheckpointInterval,
+            "--audit-checkpoint-interval",
+          ),
         },
         logger,
       });

@@ -234,6 +234,59 @@ describe("signed audit checkpoints and exports through the server and the CLI", 
     expect(refused.stderr).toMatch(/cut off the end; nothing was signed/);
   });
 
+  it("exports and signs offline on the server's host with its key file, which it never creates", async () => {
+    await server.checkpointer.checkpoint();
+    const logged = readFileSync(logFile(), "utf8");
+    const exported = await runCli(["audit", "export", "--database", database()]);
+    expect(exported.code).toBe(0);
+    writeFileSync(join(dir, "offline.jsonl"), exported.stdout);
+    writeFileSync(join(dir, "pub.pem"), server.checkpointer.key.publicKeyPem);
+    const verified = await runCli([
+      "audit",
+      "verify",
+      "--export",
+      join(dir, "offline.jsonl"),
+      "--public-key",
+      join(dir, "pub.pem"),
+    ]);
+    expect(verified.code).toBe(0);
+    const out = join(dir, "offline-cp.jsonl");
+    expect((await runCli(["audit", "checkpoint", "--out", out, "--database", database()])).code).toBe(0);
+    expect((await runCli(["audit", "verify", "--checkpoint", out, "--database", database()])).code).toBe(0);
+    // The server's log is the server's: offline commands only read it.
+    expect(readFileSync(logFile(), "utf8")).toBe(logged);
+    const missing = await runCli([
+      "audit",
+      "export",
+      "--database",
+      database(),
+      "--audit-key",
+      join(dir, "none.pem"),
+    ]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/no audit signing key at .*none\.pem/);
+  });
+
+  it("answers bad input to the audit routes with a 400 that says where", async () => {
+    const call = async (path: string, body?: unknown) => {
+      const response = await fetch(`${server.url}${path}`, {
+        method: body === undefined ? "GET" : "POST",
+        headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      return { status: response.status, body: (await response.json()) as { error: { where?: string } } };
+    };
+    expect(await call("/api/v1/audit/export?since=soon")).toMatchObject({
+      status: 400,
+      body: { error: { where: "/querystring/since" } },
+    });
+    const bad = await call("/api/v1/audit/verify", {
+      checkpoints: [{ checkpoint: { seq: 1 }, signature: "x" }],
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.where).toMatch(/^\/body\/checkpoints\/0/);
+  });
+
   it("needs the admin role to sign on demand", async () => {
     const viewer = await runCli(["token", "create", "--role", "viewer", "--name", "auditor", "--json"], env);
     const token = (JSON.parse(viewer.stdout) as { token: string }).token;

@@ -1,9 +1,10 @@
 import { randomUUID } from "node:crypto";
 import type { Kysely, Selectable } from "kysely";
-import { NotFoundError } from "../domain/errors.js";
+import { NotFoundError, reasonError } from "../domain/errors.js";
 import { forUpdate } from "../store/locks.js";
 import { GENESIS_HASH } from "../store/migrations/0001-initial.js";
 import type { AuditEventsTable, Database } from "../store/schema.js";
+import { type ChainBreak, decodeRow, type WalkOptions, walkChain } from "./chain.js";
 import { type AuditEvent, type AuditInput, hashEvent } from "./event.js";
 
 /**
@@ -56,20 +57,15 @@ export async function appendAudit(
   return event;
 }
 
+/** The event of a stored row; a row whose data is unreadable is a damaged chain, named by its event. */
 export function rowToEvent(row: Selectable<AuditEventsTable>): AuditEvent {
-  return {
-    seq: Number(row.seq),
-    id: row.id,
-    at: row.at,
-    actor: row.actor,
-    action: row.action,
-    targetType: row.target_type,
-    targetId: row.target_id,
-    reason: row.reason,
-    data: JSON.parse(row.data) as Record<string, unknown>,
-    prevHash: row.prev_hash,
-    hash: row.hash,
-  };
+  const decoded = decodeRow(row);
+  if (typeof decoded === "string") {
+    throw reasonError("audit.chain-broken", `audit event ${row.seq} (${row.id}): ${decoded}`, {
+      where: `audit_events/seq/${row.seq}`,
+    });
+  }
+  return decoded;
 }
 
 export interface AuditQuery {
@@ -113,58 +109,42 @@ export interface VerifyResult {
   ok: boolean;
   checked: number;
   /** The first event where the chain breaks, and why. */
-  broken?: { seq: number; id: string | null; reason: string };
-  head: { seq: number; hash: string };
+  broken?: ChainBreak;
+  /** The stored head; null when its row is missing. */
+  head: { seq: number; hash: string } | null;
 }
 
 /** Walks the whole chain in order, recomputing every hash; names the first broken event. */
-export async function verifyAuditChain(db: Kysely<Database>, batch = 5000): Promise<VerifyResult> {
-  const head = await db
-    .selectFrom("audit_head")
-    .select(["seq", "hash"])
-    .where("id", "=", 1)
-    .executeTakeFirstOrThrow();
-  let expectedSeq = 1;
-  let prevHash = GENESIS_HASH;
-  let checked = 0;
-  for (;;) {
-    const rows = await db
-      .selectFrom("audit_events")
-      .selectAll()
-      .where("seq", ">=", expectedSeq)
-      .orderBy("seq")
-      .limit(batch)
-      .execute();
-    for (const row of rows) {
-      const event = rowToEvent(row);
-      const fail = (reason: string): VerifyResult => ({
-        ok: false,
-        checked,
-        broken: { seq: event.seq, id: event.id, reason },
-        head,
-      });
-      if (event.seq !== expectedSeq)
-        return fail(`event ${expectedSeq} is missing (next stored is ${event.seq})`);
-      if (event.prevHash !== prevHash) return fail("previous-hash does not match the event before it");
-      const { hash, ...rest } = event;
-      if (hashEvent(rest) !== hash) return fail("content does not match its hash (the event was edited)");
-      prevHash = hash;
-      expectedSeq += 1;
-      checked += 1;
-    }
-    if (rows.length < batch) break;
+export async function verifyAuditChain(
+  db: Kysely<Database>,
+  options: Pick<WalkOptions, "batch" | "onEvent"> = {},
+): Promise<VerifyResult> {
+  const head =
+    (await db.selectFrom("audit_head").select(["seq", "hash"]).where("id", "=", 1).executeTakeFirst()) ??
+    null;
+  const walk = await walkChain(db, { ...options, from: 1, prevHash: GENESIS_HASH });
+  const fail = (broken: ChainBreak): VerifyResult => ({ ok: false, checked: walk.checked, broken, head });
+  if (walk.broken) return fail(walk.broken);
+  if (head === null) {
+    return fail({
+      seq: walk.last.seq,
+      id: null,
+      reason: `the chain's head row is missing (the chain ends at event ${walk.last.seq})`,
+    });
   }
-  if (head.seq !== checked || head.hash !== prevHash) {
+  const normalised = { seq: Number(head.seq), hash: head.hash };
+  if (normalised.seq !== walk.last.seq || normalised.hash !== walk.last.hash) {
     return {
-      ok: false,
-      checked,
-      broken: {
-        seq: checked + 1,
+      ...fail({
+        seq: walk.last.seq + 1,
         id: null,
-        reason: `the chain ends at ${checked} but its head says ${head.seq}: events were removed from the end`,
-      },
-      head,
+        reason:
+          normalised.seq > walk.last.seq
+            ? `the chain ends at ${walk.last.seq} but its head says ${normalised.seq}: events were removed from the end`
+            : `the head (event ${normalised.seq}, ${normalised.hash}) is not the chain's last event ${walk.last.seq}`,
+      }),
+      head: normalised,
     };
   }
-  return { ok: true, checked, head };
+  return { ok: true, checked: walk.checked, head: normalised };
 }

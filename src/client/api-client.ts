@@ -63,6 +63,31 @@ export class ApiClient {
   delete<T>(path: string): Promise<T> {
     return this.request<T>("DELETE", path);
   }
+
+  /** GETs a long body (an export) as a stream: the timeout covers the response's start, not its end. */
+  async stream(path: string): Promise<ReadableStream<Uint8Array>> {
+    const headers: Record<string, string> = {};
+    if (this.#token) headers.authorization = `Bearer ${this.#token}`;
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(new Error("timed out")), this.#timeoutMs);
+    let response: Response;
+    try {
+      response = await fetch(`${this.baseUrl}${path}`, { headers, signal: abort.signal });
+    } catch (err) {
+      const reason =
+        err instanceof Error ? ((err.cause as Error | undefined)?.message ?? err.message) : String(err);
+      throw new AppError("internal", `cannot reach the autopatch server at ${this.baseUrl}: ${reason}`, {
+        cause: err,
+      });
+    } finally {
+      clearTimeout(timer);
+    }
+    if (!response.ok || response.body === null) {
+      const text = await response.text();
+      throw errorFromResponse(response.status, safeJson(text), text);
+    }
+    return response.body;
+  }
 }
 
 function safeJson(text: string): unknown {

@@ -69,6 +69,11 @@ export const ERROR_REASONS = {
 
   // Audit
   "audit.chain-broken": { category: "internal", exit: 6 },
+  "audit.key-missing": { category: "validation" },
+  "audit.key-permissions": { category: "validation" },
+  "audit.key-invalid": { category: "validation" },
+  "audit.checkpoint-invalid": { category: "validation" },
+  "audit.signing-unavailable": { category: "unsupported" },
 
   // Inputs and imports
   "inventory.would-empty": { category: "conflict" },

@@ -1,6 +1,7 @@
 import swagger from "@fastify/swagger";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
+import type { AuditCheckpointer } from "../audit/checkpointer.js";
 import type { ServiceContext } from "../service/context.js";
 import { registerAuth } from "./auth.js";
 import { applyBodyLimits, DEFAULT_BODY_LIMIT } from "./body-limits.js";
@@ -20,8 +21,13 @@ import { policyRoutes } from "./routes/policies.js";
 import { principalRoutes } from "./routes/principals.js";
 import { tokenRoutes } from "./routes/tokens.js";
 
+export interface AppOptions {
+  /** Signs audit checkpoints and exports; without it those routes answer 422. */
+  checkpointer?: AuditCheckpointer;
+}
+
 /** Builds the HTTP API on a service context; the caller listens and closes. */
-export async function buildApp(ctx: ServiceContext): Promise<FastifyInstance> {
+export async function buildApp(ctx: ServiceContext, options: AppOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     // pino's Logger is a FastifyBaseLogger; the cast only narrows the generic so routes see the default instance type.
     loggerInstance: ctx.logger as FastifyBaseLogger,
@@ -47,6 +53,7 @@ export async function buildApp(ctx: ServiceContext): Promise<FastifyInstance> {
     },
     transform: jsonSchemaTransform,
   });
+  await auditRoutes(app, ctx, options.checkpointer ?? null);
   for (const routes of [
     healthRoutes,
     assetRoutes,
@@ -55,7 +62,6 @@ export async function buildApp(ctx: ServiceContext): Promise<FastifyInstance> {
     agentTokenRoutes,
     principalRoutes,
     agentRoutes,
-    auditRoutes,
     advisoryRoutes,
     policyRoutes,
     changeRoutes,

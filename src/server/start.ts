@@ -1,5 +1,8 @@
 import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
+import { type AuditCheckpointer, openCheckpointer } from "../audit/checkpointer.js";
+import { type AuditLocations, auditLocations } from "../audit/locations.js";
+import { loadSigningKey } from "../audit/signing-key.js";
 import { bootstrapAdminToken } from "../auth/tokens.js";
 import { enqueueStartingSoon } from "../changes/reminders.js";
 import { ValidationError } from "../domain/errors.js";
@@ -20,8 +23,15 @@ export interface ServerOptions {
   /** The admin token to create on first start (AUTOPATCH_ADMIN_TOKEN); random when absent. */
   adminToken?: string;
   config?: Partial<ServiceConfig>;
+  /** The checkpoint signing key and log; by default beside the SQLite file or in the state directory. */
+  audit?: Partial<AuditLocations> & {
+    /** How often the head is signed when it moved (default 5 minutes). */
+    checkpointIntervalMs?: number;
+  };
   logger: Logger;
 }
+
+export const DEFAULT_CHECKPOINT_INTERVAL_MS = 5 * 60_000;
 
 export interface RunningServer {
   url: string;
@@ -29,6 +39,7 @@ export interface RunningServer {
   app: FastifyInstance;
   /** Set only on the first start of an empty store: print it once. */
   bootstrapToken: string | null;
+  checkpointer: AuditCheckpointer;
   close(): Promise<void>;
 }
 
@@ -47,15 +58,30 @@ export function parseListen(listen: string): { host: string; port: number } {
  * background loops until closed. */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const { host, port } = parseListen(options.listen ?? "127.0.0.1:8080");
+  const databaseUrl = options.databaseUrl ?? DEFAULT_DATABASE_URL;
   // A bad allow-list entry stops the start here rather than at the first policy or delivery.
   parseWebhookAllowList(options.config?.webhookAllow ?? []);
-  const store = await openStore(options.databaseUrl ?? DEFAULT_DATABASE_URL);
+  // The key is checked before the store is opened: a server that cannot sign checkpoints does not start.
+  const locations = auditLocations(databaseUrl, options.audit);
+  const key = loadSigningKey(locations.keyFile, { create: true });
+  const store = await openStore(databaseUrl);
   const ctx = serviceContext(store, options.logger, options.config);
   try {
+    const checkpointer = await openCheckpointer({
+      db: store.db,
+      key,
+      logPath: locations.checkpointLog,
+      now: ctx.now,
+    });
     const bootstrap = await bootstrapAdminToken(ctx, options.adminToken);
-    const app = await buildApp(ctx);
+    const app = await buildApp(ctx, { checkpointer });
     const address = await app.listen({ host, port });
-    const loops = [startStaleSweeper(ctx), startReminderLoop(ctx)];
+    const checkpoints = startCheckpointLoop(
+      ctx,
+      checkpointer,
+      Math.max(1000, options.audit?.checkpointIntervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS),
+    );
+    const loops = [startStaleSweeper(ctx), startReminderLoop(ctx), checkpoints];
     const outbox = startOutboxWorker(ctx);
     // Resumes the work owed by commits before a restart; with holdWork it stays owed (tests).
     const work = ctx.config.holdWork === true ? null : startWorkLoop(ctx, serverWorkRegistry());
@@ -64,10 +90,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       ctx,
       app,
       bootstrapToken: bootstrap && options.adminToken === undefined ? bootstrap.token : null,
+      checkpointer,
       close: async () => {
         for (const loop of loops) loop.stop();
         await Promise.all([outbox.stop(), work?.stop()]);
         await app.close();
+        // The events of the last minutes are signed too, not only those before the last interval.
+        await checkpointPass(ctx, checkpointer);
         await store.close();
       },
     };
@@ -99,6 +128,26 @@ function startLoop(
   }, everyMs);
   timer.unref();
   return { stop: () => clearInterval(timer) };
+}
+
+/** Signs the head when it moved; a broken chain is logged loudly and left unsigned. */
+async function checkpointPass(ctx: ServiceContext, checkpointer: AuditCheckpointer): Promise<void> {
+  try {
+    const signed = await checkpointer.checkpointIfMoved();
+    if (signed) ctx.logger.debug({ seq: signed.checkpoint.seq }, "audit checkpoint written");
+  } catch (err) {
+    ctx.logger.error({ err }, "audit checkpoint refused: the chain does not extend the last checkpoint");
+  }
+}
+
+/** Writes a checkpoint now (the first start signs the existing chain) and then at every interval. */
+function startCheckpointLoop(
+  ctx: ServiceContext,
+  checkpointer: AuditCheckpointer,
+  everyMs: number,
+): { stop(): void } {
+  void checkpointPass(ctx, checkpointer);
+  return startLoop(ctx, "audit-checkpoint", everyMs, () => checkpointPass(ctx, checkpointer));
 }
 
 function startStaleSweeper(ctx: ServiceContext): { stop(): void } {

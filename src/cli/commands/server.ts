@@ -11,6 +11,15 @@ interface ServerFlags {
   webhookAllow?: string[];
 }
 
+interface ServerFlags {
+  listen: string;
+  heartbeatInterval: string;
+  staleAfter: string;
+  auditKey?: string;
+  auditCheckpointLog?: string;
+  auditCheckpointInterval: string;
+}
+
 export function registerServerCommand(program: Command): void {
   program
     .command("server")
@@ -19,7 +28,9 @@ export function registerServerCommand(program: Command): void {
       "Run the API server (migrates the store on start).\n" +
         "Store: $AUTOPATCH_DATABASE_URL, sqlite:<path> (default sqlite:./autopatch.db) or postgres://…\n" +
         "First start on an empty store prints an admin token once (or uses $AUTOPATCH_ADMIN_TOKEN).\n" +
-        "$AUTOPATCH_HOLD_WORK=1 leaves owed work (re-matches after imports) queued, for crash tests.",
+        "$AUTOPATCH_HOLD_WORK=1 leaves owed work (re-matches after imports) queued, for crash tests.\n" +
+        "Audit checkpoints are signed with an ed25519 key file (mode 0600, created on first start) and\n" +
+        "appended to a checkpoint log, both beside a SQLite file or else in $AUTOPATCH_STATE_DIR.",
     )
     .option("--listen <host:port>", "address to listen on", "127.0.0.1:8080")
     .option("--heartbeat-interval <duration>", "how often agents heartbeat", "30s")
@@ -29,6 +40,15 @@ export function registerServerCommand(program: Command): void {
       "a private or loopback webhook destination to allow; repeatable (default $AUTOPATCH_WEBHOOK_ALLOW, comma-separated)",
       collectList,
     )
+    .option(
+      "--audit-key <file>",
+      "checkpoint signing key (default: $AUTOPATCH_AUDIT_KEY, else beside the store)",
+    )
+    .option(
+      "--audit-checkpoint-log <file>",
+      "where signed checkpoints are appended (default: $AUTOPATCH_AUDIT_CHECKPOINT_LOG, else beside the key)",
+    )
+    .option("--audit-checkpoint-interval <duration>", "how often the head is signed when it moved", "5m")
     .action(async (flags: ServerFlags) => {
       const logger = createLogger();
       const server = await startServer({
@@ -40,6 +60,14 @@ export function registerServerCommand(program: Command): void {
           staleAfterMissed: Math.max(1, Number.parseInt(flags.staleAfter, 10) || 3),
           holdWork: process.env.AUTOPATCH_HOLD_WORK === "1",
           webhookAllow: webhookAllowEntries(flags.webhookAllow),
+        },
+        audit: {
+          ...(flags.auditKey ? { keyFile: flags.auditKey } : {}),
+          ...(flags.auditCheckpointLog ? { checkpointLog: flags.auditCheckpointLog } : {}),
+          checkpointIntervalMs: parseDurationFlag(
+            flags.auditCheckpointInterval,
+            "--audit-checkpoint-interval",
+          ),
         },
         logger,
       });

@@ -1,12 +1,31 @@
+import { Readable } from "node:stream";
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
+import { signedCheckpointSchema } from "../../audit/checkpoint.js";
+import type { AuditCheckpointer } from "../../audit/checkpointer.js";
+import { parseInstant } from "../../audit/export.js";
 import { listAudit, verifyAuditChain } from "../../audit/log.js";
+import { verifyAgainstCheckpoints } from "../../audit/verify-checkpoints.js";
+import { reasonError } from "../../domain/errors.js";
 import type { ServiceContext } from "../../service/context.js";
 import { auditEventSchema } from "../schemas.js";
 
-export async function auditRoutes(app: FastifyInstance, ctx: ServiceContext): Promise<void> {
+/** A year of checkpoints every five minutes is about 30 MB. */
+const CHECKPOINTS_BODY_LIMIT = 32 * 1024 * 1024;
+
+export async function auditRoutes(
+  app: FastifyInstance,
+  ctx: ServiceContext,
+  checkpointer: AuditCheckpointer | null,
+): Promise<void> {
   const r = app.withTypeProvider<ZodTypeProvider>();
+  const signer = (): AuditCheckpointer => {
+    if (!checkpointer) {
+      throw reasonError("audit.signing-unavailable", "this server was started without an audit signing key");
+    }
+    return checkpointer;
+  };
   r.get(
     "/api/v1/audit",
     {
@@ -29,8 +48,69 @@ export async function auditRoutes(app: FastifyInstance, ctx: ServiceContext): Pr
     "/api/v1/audit/verify",
     {
       config: { access: "read" },
-      schema: { summary: "Verify the whole hash chain; names the first broken event" },
+      schema: {
+        summary: "Verify the whole hash chain, and that it extends the server's latest checkpoint",
+      },
     },
-    async () => verifyAuditChain(ctx.store.db),
+    async () => {
+      // The server's own latest checkpoint catches events cut or re-hashed by a writer of the store alone.
+      const latest = checkpointer?.latest();
+      return checkpointer && latest
+        ? verifyAgainstCheckpoints(ctx.store.db, [latest], checkpointer.key.publicKey)
+        : verifyAuditChain(ctx.store.db);
+    },
+  );
+  r.post(
+    "/api/v1/audit/verify",
+    {
+      config: { access: "read" },
+      bodyLimit: CHECKPOINTS_BODY_LIMIT,
+      schema: {
+        summary: "Verify the chain against signed checkpoints kept outside the database",
+        body: z.object({ checkpoints: z.array(signedCheckpointSchema).min(1) }),
+      },
+    },
+    async (request) =>
+      verifyAgainstCheckpoints(ctx.store.db, request.body.checkpoints, signer().key.publicKey),
+  );
+  r.get(
+    "/api/v1/audit/public-key",
+    {
+      config: { access: "read" },
+      schema: {
+        summary: "The ed25519 key that signs checkpoints (PEM, SubjectPublicKeyInfo) and its id",
+        response: { 200: z.object({ publicKey: z.string(), keyId: z.string() }) },
+      },
+    },
+    async () => ({ publicKey: signer().key.publicKeyPem, keyId: signer().key.keyId }),
+  );
+  r.post(
+    "/api/v1/audit/checkpoints",
+    {
+      config: { access: "admin" },
+      schema: {
+        summary: "Sign the head now and append the checkpoint to the server's checkpoint log",
+        response: { 200: signedCheckpointSchema },
+      },
+    },
+    async () => signer().checkpoint(),
+  );
+  r.get(
+    "/api/v1/audit/export",
+    {
+      config: { access: "read" },
+      schema: {
+        summary: "Events as JSON Lines with their hashes, then a signed checkpoint of the last one",
+        querystring: z.object({ since: z.string().max(64).optional(), until: z.string().max(64).optional() }),
+      },
+    },
+    async (request, reply) => {
+      const { since, until } = request.query;
+      const lines = await signer().export({
+        ...(since === undefined ? {} : { since: parseInstant(since, "/querystring/since") }),
+        ...(until === undefined ? {} : { until: parseInstant(until, "/querystring/until") }),
+      });
+      return reply.type("application/x-ndjson; charset=utf-8").send(Readable.from(lines));
+    },
   );
 }

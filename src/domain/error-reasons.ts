@@ -56,6 +56,11 @@ export const ERROR_REASONS = {
   "store.unavailable": { category: "internal", status: 503 },
   // A write whose shared (group-commit) transaction failed: nothing of it was applied, so it may be retried.
   "store.write-aborted": { category: "internal", status: 503 },
+
+  // Rollouts
+  "plan.invalid-version": { category: "validation" },
+  "plan.unsupported-ecosystem": { category: "unsupported" },
+  "plan.unreadable": { category: "internal" },
 } as const satisfies Record<string, ReasonSpec>;
 
 export type ErrorReason = keyof typeof ERROR_REASONS;

@@ -89,7 +89,11 @@ export function summaryLine(plan: PlanV2): string {
   const { summary } = plan;
   const counts = new Map<SkipReason, number>();
   for (const s of plan.skipped) counts.set(s.reason, (counts.get(s.reason) ?? 0) + 1);
-  const why = [...counts].map(([reason, n]) => `${n} ${SKIP_WORDS[reason]}`).join(", ");
+  // In the table's order, whatever order the assets came in.
+  const why = (Object.keys(SKIP_WORDS) as SkipReason[])
+    .filter((reason) => counts.has(reason))
+    .map((reason) => `${counts.get(reason)} ${SKIP_WORDS[reason]}`)
+    .join(", ");
   const skipped = `${summary.skipped} skipped${why === "" ? "" : ` (${why})`}`;
   const shape = `${plural(summary.phases, "phase")} in ${plural(summary.rings, "ring")}`;
   const at = (iso: string | null) => (iso === null ? "none" : localTime(iso, plan.timezone));

@@ -242,7 +242,7 @@ describe("gateText", () => {
       { kind: "exact-promotion", fromRing: "staging", toRing: "prod" },
       'ring "prod" gets the exact patch that passed ring "staging"',
     ],
-    [{ kind: "final-verification" }, "final verification of all 1 asset"],
+    [{ kind: "final-verification" }, "final verification of the asset"],
     [{ kind: "progress-deadline", ms: 7_200_000 }, "passes within 2h of its start"],
   ] as const)("%j", (gate, words) => {
     expect(gateText(gate, plan)).toBe(words);

@@ -29,7 +29,9 @@ export function gateText(gate: PlanGate, plan: Pick<PlanV2, "summary">): string 
     case "exact-promotion":
       return `ring "${gate.toRing}" gets the exact patch that passed ring "${gate.fromRing}"`;
     case "final-verification":
-      return `final verification of all ${plural(plan.summary.toPatch, "asset")}`;
+      return plan.summary.toPatch === 1
+        ? "final verification of the asset"
+        : `final verification of all ${plan.summary.toPatch} assets`;
     case "progress-deadline":
       return `passes within ${formatDuration(gate.ms)} of its start`;
   }

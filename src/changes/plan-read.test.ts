@@ -38,7 +38,11 @@ const V1_PLAN: PlanV1 = {
       start: "2026-11-22T10:20:00Z",
       observeMs: 0,
       failureBudget: 1,
-      gates: ["health checks pass on every asset of the phase", "failures ≤ 1", "final verification of all 4 assets"],
+      gates: [
+        "health checks pass on every asset of the phase",
+        "failures ≤ 1",
+        "final verification of all 4 assets",
+      ],
     },
   ],
   totalFailureBudget: 1,
@@ -47,7 +51,12 @@ const V1_PLAN: PlanV1 = {
   rollback: "manual",
 };
 
-const PATCH = { ecosystem: "Debian", package: "openssl", version: "3.0.15-1", artifactSha256: "ab".repeat(32) };
+const PATCH = {
+  ecosystem: "Debian",
+  package: "openssl",
+  version: "3.0.15-1",
+  artifactSha256: "ab".repeat(32),
+};
 
 const known = (id: string, group: string, installedVersion: string | null) => ({
   id,

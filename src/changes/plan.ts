@@ -87,9 +87,9 @@ export type PlanGate =
   | { kind: "failure-budget"; max: number }
   /** Wait this long after the phase's last asset was verified, then check health again. */
   | { kind: "observation"; ms: number }
-  /** Before the next ring starts: wait this long after this phase passed. */
+  /** Before the next ring starts: wait this long after this phase passed. Rings by label ("prod"), as phase names. */
   | { kind: "soak"; ms: number; nextRing: string }
-  /** The next ring gets exactly the artifact this ring verified (its sha256 is pinned in the plan). */
+  /** The next ring gets exactly the artifact this ring verified (its sha256 is pinned in `patch`). */
   | { kind: "exact-promotion"; fromRing: string; toRing: string }
   /** After the last phase: every patched asset of the change verified once more. */
   | { kind: "final-verification" }
@@ -105,6 +105,7 @@ export interface PlanTarget {
   environment: string;
   group: string;
   region: string;
+  /** The installed version the planner saw; empty only in a version-1 plan whose asset has no version now. */
   fromVersion: string;
   toVersion: string;
 }

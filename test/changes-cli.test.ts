@@ -2,8 +2,9 @@ import { createHash } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { PlanV2 } from "../src/changes/plan.js";
 import { SYSTEM_ACTOR } from "../src/domain/roles.js";
-import { createAsset } from "../src/inventory/assets.js";
+import { importInventory } from "../src/inventory/import.js";
 import type { RunningServer } from "../src/server/start.js";
 import { runCli } from "./helpers/cli.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
@@ -26,13 +27,25 @@ describe("change and policy commands as processes", () => {
   beforeAll(async () => {
     testServer = await startTestServer("changes-cli", admin);
     ({ dir, server, env } = testServer);
-    for (const [name, environment, group, region] of [
-      ["web-1", "prod", "web", "eu"],
-      ["web-2", "prod", "web", "us"],
-      ["web-3", "prod", "web", "us"],
-      ["db-1", "prod", "db", "eu"],
+    // web-1 and web-2 have openssl below the changes' version, web-3 has it already, db-1 lacks it.
+    for (const [name, environment, group, region, openssl] of [
+      ["web-1", "prod", "web", "eu", "3.0.11-1"],
+      ["web-2", "prod", "web", "us", "3.0.11-1"],
+      ["web-3", "prod", "web", "us", "3.0.15-1"],
+      ["db-1", "prod", "db", "eu", null],
     ] as const) {
-      await createAsset(server.ctx, SYSTEM_ACTOR, name, { environment, group, region });
+      const packages = [["curl", "7.88.1-10"], ...(openssl === null ? [] : [["openssl", openssl]])];
+      await importInventory(server.ctx, SYSTEM_ACTOR, {
+        asset: name,
+        content: packages
+          .map(
+            ([p, v]) => `Package: ${p}\nStatus: install ok installed\nArchitecture: amd64\nVersion: ${v}\n`,
+          )
+          .join("\n"),
+        format: "dpkg",
+        ecosystem: "Debian:12",
+        placement: { environment, group, region },
+      });
     }
   });
   afterAll(async () => {
@@ -179,13 +192,27 @@ describe("change and policy commands as processes", () => {
       },
     });
 
-    const plan = planJson as unknown as {
-      phases: Array<{ name: string; assets: string[] }>;
-    };
+    const plan = planJson as unknown as PlanV2;
+    expect(plan).toMatchObject({
+      version: 2,
+      patch: { ecosystem: "Debian", package: "openssl", version: "3.0.15-1" },
+      skipped: [{ name: "web-3", reason: "up-to-date", installedVersion: "3.0.15-1" }],
+      summary: { toPatch: 2, skipped: 1, phases: 2, rings: 1 },
+    });
     expect(plan.phases[0]?.name).toBe("canary");
-    expect(plan.phases.flatMap((p) => p.assets).sort()).toEqual(["web-1", "web-2", "web-3"]);
+    expect(plan.phases.flatMap((p) => p.assets.map((a) => a.name)).sort()).toEqual(["web-1", "web-2"]);
+    expect(plan.targets.map((t) => `${t.name} ${t.fromVersion} → ${t.toVersion}`).sort()).toEqual([
+      "web-1 3.0.11-1 → 3.0.15-1",
+      "web-2 3.0.11-1 → 3.0.15-1",
+    ]);
+    expect(plan.phases[0]?.gates).toContainEqual({ kind: "observation", ms: 600_000 });
     expect(timeline.code).toBe(0);
     expect(timeline.stdout).toContain("canary");
+    expect(timeline.stdout).toMatch(/^ +web-1 +3\.0\.11-1 → 3\.0\.15-1$/m);
+    expect(timeline.stdout).toMatch(/^ +web-3 +up to date \(3\.0\.15-1 installed\)$/m);
+    expect(timeline.stdout.trimEnd().split("\n").at(-1)).toMatch(
+      /^Plan: 2 to patch, 1 skipped \(1 up-to-date\); 2 phases in 1 ring; earliest start \d{4}-\d\d-\d\d \d\d:\d\d; estimated end \d{4}-\d\d-\d\d \d\d:\d\d\.$/,
+    );
 
     expect((await json(["change", "submit", id], ops)).state).toBe("submitted");
     const twice = await runCli(["change", "submit", id, "--json"], ops);
@@ -204,8 +231,11 @@ describe("change and policy commands as processes", () => {
         phases: expect.arrayContaining([
           { name: "canary", kind: "canary", assets: 1, start: expect.any(String) },
         ]),
-        assets: 3,
+        assets: 2,
+        skipped: 1,
       },
+      // Scripts find the rollout here once the change has started; none yet.
+      rolloutId: null,
     });
     const list = (await json(["change", "list", "--state", "scheduled"], ops)) as unknown as Array<{
       id: string;

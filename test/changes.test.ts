@@ -17,6 +17,7 @@ import { applyPolicy, getPolicy, listPolicies } from "../src/policy/store.js";
 import { buildApp } from "../src/server/app.js";
 import type { ServiceContext } from "../src/service/context.js";
 import type { Store } from "../src/store/store.js";
+import { installed } from "./helpers/assets.js";
 import { contextFor, DIALECTS, freshStore, LOOPBACK_WEBHOOKS } from "./helpers/stores.js";
 
 const user = (name: string, role: Role): Actor => ({
@@ -52,6 +53,7 @@ freezes:
 `;
 
 const base = { package: "openssl", version: "3.0.15-1~deb12u1", justification: "CVE fixes" };
+const OPENSSL_OLD = "3.0.11-1~deb12u2";
 
 async function seedFleet(ctx: ServiceContext): Promise<void> {
   const fleet: Array<[string, string, string, string]> = [
@@ -64,6 +66,11 @@ async function seedFleet(ctx: ServiceContext): Promise<void> {
   ];
   for (const [name, environment, group, region] of fleet) {
     await createAsset(ctx, SYSTEM_ACTOR, name, { environment, group, region });
+    // Every host has the package below the changes' version: each matched asset is a target.
+    await installed(ctx, name, [
+      ["openssl", OPENSSL_OLD],
+      ["curl", "7.88.1-10+deb12u4"],
+    ]);
   }
 }
 
@@ -247,7 +254,11 @@ describe.each(DIALECTS)("change requests on %s", (dialect) => {
     const before = await counts(store);
     const plan = await getChangePlan(ctx, draft.id);
     expect(plan.phases[0]).toMatchObject({ name: "canary", kind: "canary" });
-    expect(plan.phases.flatMap((p) => p.assets).sort()).toEqual(["web-1", "web-2", "web-3", "web-4"]);
+    expect(plan.targets.map((t) => t.name).sort()).toEqual(["web-1", "web-2", "web-3", "web-4"]);
+    expect(plan.targets.every((t) => t.fromVersion === OPENSSL_OLD && t.toVersion === base.version)).toBe(
+      true,
+    );
+    expect(plan.patch).toMatchObject({ ecosystem: "Debian", package: "openssl", version: base.version });
     expect(await counts(store)).toEqual(before);
     expect((await readChange(ctx, draft.id)).plan).toBeNull();
 
@@ -272,7 +283,11 @@ describe.each(DIALECTS)("change requests on %s", (dialect) => {
     const frozen = await getChangePlan(ctx, draft.id);
     expect(frozen.policy).toEqual(scheduled.policy);
     // The frozen plan does not move when the fleet does.
-    await createAsset(ctx, SYSTEM_ACTOR, "web-5", { environment: "prod", group: "web", region: "eu" });
+    await installed(ctx, "web-5", [["openssl", OPENSSL_OLD]], {
+      environment: "prod",
+      group: "web",
+      region: "eu",
+    });
     expect(await getChangePlan(ctx, draft.id)).toEqual(frozen);
 
     await expect(approveChange(ctx, CAB2, draft.id)).rejects.toMatchObject({ code: "conflict" });
@@ -581,10 +596,9 @@ describe.each(DIALECTS)("change requests on %s", (dialect) => {
       emergency: true,
       patch: { package: "openssl", advisories: ["CVE-2023-0002", "CVE-2024-0001"] },
     });
-    expect((await getChangePlan(ctx, openssl.id)).phases.flatMap((p) => p.assets).sort()).toEqual([
-      "web-1",
-      "web-2",
-    ]);
+    expect(
+      (await getChangePlan(ctx, openssl.id)).phases.flatMap((p) => p.assets.map((a) => a.name)).sort(),
+    ).toEqual(["web-1", "web-2"]);
     // Run again: the open drafts cover everything, nothing new.
     const again = await draftFromFindings(ctx, OPS, { class: "emergency", selector: "group=web" });
     expect(again.created).toEqual([]);
@@ -642,7 +656,16 @@ describe.each(DIALECTS)("change requests on %s", (dialect) => {
       expect(again.statusCode).toBe(409);
       const plan = await call("viewer", "GET", `/api/v1/changes/${id}/plan`);
       expect(plan.statusCode, plan.body).toBe(200);
-      expect(plan.json()).toMatchObject({ phases: [{ name: "canary", assets: ["web-3"] }] });
+      expect(plan.json()).toMatchObject({
+        version: 2,
+        phases: [{ name: "canary", assets: [{ name: "web-3" }] }],
+        targets: [{ name: "web-3", fromVersion: OPENSSL_OLD, toVersion: base.version }],
+        summary: { toPatch: 1, skipped: 0, phases: 1, rings: 1 },
+      });
+      expect((await call("viewer", "GET", `/api/v1/changes/${id}`)).json()).toMatchObject({
+        rolloutId: null,
+        plan: { assets: 1, skipped: 0 },
+      });
       expect((await call("viewer", "GET", "/api/v1/changes?state=scheduled")).statusCode).toBe(200);
       expect((await call("viewer", "GET", "/api/v1/changes?state=nope")).json()).toMatchObject({
         error: { code: "validation", where: "/state" },
@@ -671,6 +694,169 @@ describe.each(DIALECTS)("change requests on %s", (dialect) => {
       await app.close();
     }
     expect((await verifyAuditChain(store.db)).ok).toBe(true);
+  });
+
+  it("targets follow what is installed: up-to-date and not-installed assets are skipped with the reason", async () => {
+    await installed(ctx, "edge-1", [["openssl", OPENSSL_OLD]], { group: "edge", region: "eu" });
+    await installed(ctx, "edge-2", [["openssl", base.version]], { group: "edge", region: "eu" });
+    // An epoch beats any version without one: newer than the change's.
+    await installed(ctx, "edge-3", [["openssl", "1:1.0-1"]], { group: "edge", region: "us" });
+    await installed(ctx, "edge-4", [["curl", "7.88.1-10+deb12u4"]], { group: "edge", region: "us" });
+    // Two architectures: the lagging one decides.
+    await store.db
+      .insertInto("installed_packages")
+      .values({
+        asset_id: (
+          await store.db
+            .selectFrom("assets")
+            .select("id")
+            .where("name", "=", "edge-2")
+            .executeTakeFirstOrThrow()
+        ).id,
+        ecosystem: "Debian:12",
+        name: "openssl",
+        version: "3.0.9-1",
+        arch: "i386",
+        source_name: "openssl",
+        source_version: "3.0.9-1",
+        purl: null,
+      })
+      .execute();
+    const draft = await createChange(ctx, OPS, { ...base, selector: "group=edge" });
+    const plan = await getChangePlan(ctx, draft.id);
+    expect(plan.targets.map((t) => [t.name, t.fromVersion, t.toVersion]).sort()).toEqual([
+      ["edge-1", OPENSSL_OLD, base.version],
+      ["edge-2", "3.0.9-1", base.version],
+    ]);
+    expect(plan.skipped.map((s) => [s.name, s.reason, s.installedVersion])).toEqual([
+      ["edge-3", "up-to-date", "1:1.0-1"],
+      ["edge-4", "not-installed", null],
+    ]);
+    expect(plan.summary).toMatchObject({ toPatch: 2, skipped: 2 });
+
+    await submitChange(ctx, OPS, draft.id);
+    const scheduled = await approveChange(ctx, CAB1, draft.id);
+    expect(scheduled).toMatchObject({ state: "scheduled", plan: { assets: 2, skipped: 2 }, rolloutId: null });
+    const stored = await store.db
+      .selectFrom("change_requests")
+      .select("plan")
+      .where("id", "=", draft.id)
+      .executeTakeFirstOrThrow();
+    expect(JSON.parse(stored.plan ?? "{}")).toMatchObject({
+      version: 2,
+      summary: { toPatch: 2, skipped: 2 },
+    });
+
+    // Nothing to patch: approved, not scheduled, and the reason says why.
+    const none = await createChange(ctx, OPS, { ...base, selector: "name in (edge-3,edge-4)" });
+    await submitChange(ctx, OPS, none.id);
+    const approved = await approveChange(ctx, CAB1, none.id);
+    expect(approved).toMatchObject({ state: "approved", plan: { assets: 0, skipped: 2, start: null } });
+    expect(approved.plan?.reason).toMatch(/^nothing to patch/);
+    expect((await verifyAuditChain(store.db)).ok).toBe(true);
+  });
+
+  it("a version the package's ecosystem rejects is refused at /version and changes nothing", async () => {
+    const before = await counts(store);
+    await expect(
+      createChange(ctx, OPS, { ...base, version: "3.0 beta", selector: "name=edge-1" }),
+    ).rejects.toMatchObject({ code: "validation", reason: "change.invalid-version", where: "/version" });
+    expect(await counts(store)).toEqual(before);
+  });
+
+  it("a version-1 plan stored before the upgrade reads as version 2, with the assets' ids looked up", async () => {
+    const change = await createChange(ctx, OPS, { ...base, selector: "name in (web-1,web-2)" });
+    const v1 = {
+      version: 1,
+      policy: change.policy,
+      selector: change.selector,
+      emergency: false,
+      timezone: "UTC",
+      createdAt: "2026-11-20T10:00:00Z",
+      phases: [
+        {
+          name: "canary",
+          kind: "canary",
+          ring: null,
+          assets: ["web-1"],
+          batches: [["web-1"]],
+          start: "2026-11-20T10:00:00Z",
+          observeMs: 900_000,
+          failureBudget: 0,
+          gates: [
+            "health checks pass on every asset of the phase",
+            "observe 15m",
+            "failures ≤ 0 (a failed canary stops the rollout)",
+          ],
+        },
+        {
+          name: "wave-1",
+          kind: "wave",
+          ring: null,
+          assets: ["gone-1", "web-2"],
+          batches: [["gone-1", "web-2"]],
+          start: "2026-11-20T10:20:00Z",
+          observeMs: 0,
+          failureBudget: 0,
+          gates: [
+            "health checks pass on every asset of the phase",
+            "failures ≤ 0",
+            "final verification of all 3 assets",
+          ],
+        },
+      ],
+      totalFailureBudget: 0,
+      schedule: { start: "2026-11-20T10:00:00Z", window: null, reason: "no windows: any time" },
+      warnings: [],
+    };
+    // As a store written by the version-1 planner holds it.
+    await store.db
+      .updateTable("change_requests")
+      .set({ plan: JSON.stringify(v1), state: "scheduled", scheduled_start: "2026-11-20T10:00:00.000Z" })
+      .where("id", "=", change.id)
+      .execute();
+    const ids = new Map(
+      (await store.db.selectFrom("assets").select(["id", "name"]).execute()).map((a) => [a.name, a.id]),
+    );
+    const plan = await getChangePlan(ctx, change.id);
+    expect(plan).toMatchObject({
+      version: 2,
+      patch: { ecosystem: "Debian", package: "openssl", version: base.version, artifactSha256: null },
+      rollback: "automatic",
+      finalVerification: true,
+      progressDeadlineMs: 2 * 3_600_000,
+      summary: { toPatch: 3, skipped: 0, phases: 2, rings: 1, earliestStart: "2026-11-20T10:00:00Z" },
+    });
+    expect(plan.targets.map((t) => [t.id, t.name, t.fromVersion])).toEqual([
+      [ids.get("web-1"), "web-1", OPENSSL_OLD],
+      ["gone-1", "gone-1", ""],
+      [ids.get("web-2"), "web-2", OPENSSL_OLD],
+    ]);
+    expect(plan.phases[0]?.gates).toEqual([
+      { kind: "health" },
+      { kind: "failure-budget", max: 0 },
+      { kind: "progress-deadline", ms: 7_200_000 },
+      { kind: "observation", ms: 900_000 },
+    ]);
+    expect(plan.phases[1]?.gates).toContainEqual({ kind: "final-verification" });
+    expect(plan.warnings).toEqual([
+      "version-1 plan: no asset id known for 1 asset(s) (gone-1); their names stand in for ids",
+    ]);
+    expect((await readChange(ctx, change.id)).plan).toMatchObject({ assets: 3, phases: [{}, {}] });
+    // The API serves it in the version-2 shape its schema promises.
+    const admin = (await createApiToken(ctx, SYSTEM_ACTOR, { name: "api-v1-reader", role: "viewer" })).token;
+    const app = await buildApp(ctx);
+    try {
+      const res = await app.inject({
+        method: "GET",
+        url: `/api/v1/changes/${change.id}/plan`,
+        headers: { authorization: `Bearer ${admin}` },
+      });
+      expect(res.statusCode, res.body).toBe(200);
+      expect(res.json()).toMatchObject({ version: 2, targets: [{ name: "web-1" }, {}, {}] });
+    } finally {
+      await app.close();
+    }
   });
 });
 

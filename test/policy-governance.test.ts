@@ -14,6 +14,7 @@ import { applyPolicy, getPolicy } from "../src/policy/store.js";
 import { buildApp } from "../src/server/app.js";
 import type { ServiceContext } from "../src/service/context.js";
 import type { Store } from "../src/store/store.js";
+import { installed } from "./helpers/assets.js";
 import { contextFor, DIALECTS, freshStore } from "./helpers/stores.js";
 
 const user = (name: string, role: Role): Actor => ({
@@ -96,6 +97,12 @@ describe.each(DIALECTS)("who may change the rules, on %s", (dialect) => {
     ctx = contextFor(store, () => new Date("2026-11-20T10:00:00Z"));
     for (const name of ["web-1", "web-2", "web-3", "web-4", "db-1"]) {
       await createAsset(ctx, SYSTEM_ACTOR, name, { environment: "prod", group: name.slice(0, -2) });
+      // Below the changes' versions: every matched asset is a target.
+      await installed(ctx, name, [
+        ["openssl", "3.0.11-1~deb12u2"],
+        ["curl", "7.88.1-10+deb12u4"],
+        ["bash", "3.0.11-1~deb12u2"],
+      ]);
     }
     // The built-in rules (emergency fast path, 24 h review) under a name of its own, stored by an admin.
     await applyPolicy(ctx, ADMIN, "name: sop\n");
@@ -328,6 +335,7 @@ describe.each(DIALECTS)("policy proposals on %s", (dialect) => {
     store = await freshStore(dialect);
     ctx = contextFor(store, () => new Date("2026-11-20T10:00:00Z"));
     await createAsset(ctx, SYSTEM_ACTOR, "web-1", { environment: "prod", group: "web" });
+    await installed(ctx, "web-1", [["openssl", "3.0.11-1~deb12u2"]]);
   });
   afterAll(async () => store?.dispose());
 

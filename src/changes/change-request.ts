@@ -3,8 +3,11 @@ import type { Selectable } from "kysely";
 import type { ChangeClass } from "../policy/schema.js";
 import type { ApprovalsTable, ChangeRequestsTable } from "../store/schema.js";
 import type { ApprovalRule } from "./approval-rule.js";
+import { DEFAULT_PATCH_ECOSYSTEM } from "./installed.js";
 import type { ChangeState } from "./lifecycle.js";
-import type { Plan } from "./plan.js";
+import type { PlanV2 } from "./plan.js";
+import { readPlan } from "./plan-read.js";
+import { patchOfRow } from "./stored-plan.js";
 
 export interface ChangeApproval {
   approver: string;
@@ -34,7 +37,11 @@ export interface PlanSummary {
   window: string | null;
   reason: string;
   phases: Array<{ name: string; kind: "canary" | "wave"; assets: number; start: string }>;
+  /** Assets to patch. */
   assets: number;
+  /** Matched assets the plan skips (up to date, package not installed…). */
+  skipped: number;
+  estimatedEnd: string | null;
   totalFailureBudget: number;
   warnings: string[];
 }
@@ -73,17 +80,21 @@ export interface ChangeRequest {
   scheduledStart: string | null;
   review: ChangeReview;
   plan: PlanSummary | null;
+  /** The rollout executing the change; null until it starts. */
+  rolloutId: string | null;
   createdAt: string;
   updatedAt: string;
 }
 
-export function planSummary(plan: Plan): PlanSummary {
+export function planSummary(plan: PlanV2): PlanSummary {
   return {
     start: plan.schedule.start,
     window: plan.schedule.window,
     reason: plan.schedule.reason,
     phases: plan.phases.map((p) => ({ name: p.name, kind: p.kind, assets: p.assets.length, start: p.start })),
-    assets: plan.phases.reduce((n, p) => n + p.assets.length, 0),
+    assets: plan.summary.toPatch,
+    skipped: plan.summary.skipped,
+    estimatedEnd: plan.summary.estimatedEnd,
     totalFailureBudget: plan.totalFailureBudget,
     warnings: plan.warnings,
   };
@@ -127,7 +138,9 @@ export function rowToChange(
   approvals: readonly Selectable<ApprovalsTable>[],
   now: Date,
 ): ChangeRequest {
-  const plan = row.plan === null ? null : (JSON.parse(row.plan) as Plan);
+  // The summary needs no asset ids: a version-1 plan is upgraded without looking them up.
+  const plan =
+    row.plan === null ? null : readPlan(row.plan, { patch: patchOfRow(row, DEFAULT_PATCH_ECOSYSTEM) });
   return {
     id: row.id,
     title: row.title,
@@ -169,6 +182,7 @@ export function rowToChange(
     scheduledStart: row.scheduled_start,
     review: review(row, now),
     plan: plan === null ? null : planSummary(plan),
+    rolloutId: row.rollout_id,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };

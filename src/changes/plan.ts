@@ -1,7 +1,8 @@
 /**
  * A rollout plan: what the planner computes from a policy and the assets a selector resolves to, what a
  * change request freezes when it is scheduled, and what the rollout engine will drive phase by phase.
- * Plain JSON (no Dates), so a stored plan reads back the same.
+ * Plain JSON (no Dates), so a stored plan reads back the same. The planner writes version 2; plans
+ * stored as version 1 are read (and upgraded) by readPlan in plan-read.ts.
  */
 import type { Asset } from "../domain/inventory.js";
 import type { Policy, Verification } from "../policy/schema.js";
@@ -9,7 +10,8 @@ import type { Policy, Verification } from "../policy/schema.js";
 /** The `ring` of the phases that hold the assets no ordering ring matches. */
 export const IMPLICIT_RING = "(rest)";
 
-export interface PlanPhase {
+/** A phase of a version-1 plan (stored before the rollout engine): assets by name, gates in words. */
+export interface PlanPhaseV1 {
   /** "canary", "wave-1", "wave-2", …; ring-qualified when the policy orders rings ("mgmt/wave-1"). */
   name: string;
   kind: "canary" | "wave";
@@ -29,7 +31,8 @@ export interface PlanPhase {
   gates: string[];
 }
 
-export interface Plan {
+/** A version-1 plan as stored before the rollout engine; read through readPlan, never written. */
+export interface PlanV1 {
   version: 1;
   policy: { name: string; version: number; hash: string };
   selector: string;
@@ -37,7 +40,7 @@ export interface Plan {
   timezone: string;
   createdAt: string;
   /** The canary first, always. */
-  phases: PlanPhase[];
+  phases: PlanPhaseV1[];
   totalFailureBudget: number;
   /** A null start: no allowed start for every phase within a year; the plan cannot be scheduled as is. */
   schedule: { start: string | null; window: string | null; reason: string };
@@ -46,9 +49,21 @@ export interface Plan {
   rollback?: "automatic" | "manual";
 }
 
+/** The patch a plan rolls out: the change's package and version, in the ecosystem it is installed under. */
+export interface PlanPatch {
+  /** OSV ecosystem base name ("Debian"): its version scheme orders the installed versions. */
+  ecosystem: string;
+  package: string;
+  version: string;
+  artifactSha256: string | null;
+}
+
 export interface PlanInput {
-  /** Already resolved from the selector. */
+  /** Already resolved from the selector: the matched assets. */
   assets: Asset[];
+  /** Asset id → the lowest installed version of the patch's package there; absent: not installed. */
+  installed: ReadonlyMap<string, string>;
+  patch: PlanPatch;
   policy: Policy;
   policyRef: { name: string; version: number; hash: string };
   selector: string;
@@ -72,9 +87,9 @@ export type PlanGate =
   | { kind: "failure-budget"; max: number }
   /** Wait this long after the phase's last asset was verified, then check health again. */
   | { kind: "observation"; ms: number }
-  /** Before the next ring starts: wait this long after this phase passed. */
+  /** Before the next ring starts: wait this long after this phase passed. Rings by label ("prod"), as phase names. */
   | { kind: "soak"; ms: number; nextRing: string }
-  /** The next ring gets exactly the artifact this ring verified (its sha256 is pinned in the plan). */
+  /** The next ring gets exactly the artifact this ring verified (its sha256 is pinned in `patch`). */
   | { kind: "exact-promotion"; fromRing: string; toRing: string }
   /** After the last phase: every patched asset of the change verified once more. */
   | { kind: "final-verification" }
@@ -90,11 +105,13 @@ export interface PlanTarget {
   environment: string;
   group: string;
   region: string;
+  /** The installed version the planner saw; empty only in a version-1 plan whose asset has no version now. */
   fromVersion: string;
   toVersion: string;
 }
 
-export type SkipReason = "up-to-date" | "not-installed" | "excluded";
+/** unknown-version: the installed version is not one the ecosystem's scheme can order. */
+export type SkipReason = "up-to-date" | "not-installed" | "unknown-version" | "excluded";
 
 /** An asset the selector matched that the change does not patch, and why. */
 export interface PlanSkip {
@@ -109,7 +126,7 @@ export interface PlanPhaseV2 {
   name: string;
   kind: "canary" | "wave";
   ring: string | null;
-  /** Asset ids in execution order, with their names for people. */
+  /** Asset ids in execution order (batch by batch), with their names for people. */
   assets: Array<{ id: string; name: string }>;
   /** Ids, split so that at most maxUnavailable per group and region are out at once (for the estimate). */
   batches: string[][];
@@ -126,8 +143,10 @@ export interface PlanV2 {
   emergency: boolean;
   timezone: string;
   createdAt: string;
-  patch: { ecosystem: string; package: string; version: string; artifactSha256: string | null };
+  patch: PlanPatch;
+  /** In execution order: phase by phase, batch by batch (the rollout's `seq`). */
   targets: PlanTarget[];
+  /** Sorted by name. */
   skipped: PlanSkip[];
   phases: PlanPhaseV2[];
   /** Most assets out of service at once, per group and per region of the targets (invariant 1). */
@@ -148,7 +167,9 @@ export interface PlanV2 {
     skipped: number;
     phases: number;
     rings: number;
+    /** The schedule's start (null when it cannot be scheduled). */
     earliestStart: string | null;
+    /** The last phase's start plus its estimated batches and observation; null when unscheduled. */
     estimatedEnd: string | null;
   };
 }

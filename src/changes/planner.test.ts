@@ -4,10 +4,11 @@ import { testAsset } from "../../test/helpers/assets.js";
 import { ValidationError } from "../domain/errors.js";
 import type { Asset } from "../domain/inventory.js";
 import { matchesSelector, parseSelector, selectorView } from "../domain/selector.js";
+import { debScheme } from "../ecosystems/deb/deb-scheme.js";
 import { checkStart } from "../policy/calendar.js";
 import { DEFAULT_POLICY } from "../policy/default-policy.js";
 import { type Phase, type Policy, type PolicyInput, PolicySchema } from "../policy/schema.js";
-import type { Plan, PlanInput } from "./plan.js";
+import type { PlanInput, PlanPatch, PlanPhaseV2, PlanV2 } from "./plan.js";
 import { buildPlan, ESTIMATED_BATCH_MS } from "./planner.js";
 
 const MIN = 60_000;
@@ -25,9 +26,24 @@ function hosts(prefix: string, group: string, count: number, regions = ["eu-west
 
 const policyOf = (input: PolicyInput): Policy => PolicySchema.parse(input);
 
+const PATCH: PlanPatch = {
+  ecosystem: "Debian",
+  package: "openssl",
+  version: "3.0.15-1~deb12u1",
+  artifactSha256: "ab".repeat(32),
+};
+const OLD = "3.0.11-1~deb12u2";
+
+/** Every asset has the package below the patch's version: every one is a target. */
+const allOld = (assets: readonly Asset[]) => new Map(assets.map((a) => [a.id, OLD]));
+
+type Plan = PlanV2;
+
 function plan(assets: Asset[], policy: Policy, extra: Partial<PlanInput> = {}): Plan {
   return buildPlan({
     assets,
+    installed: allOld(assets),
+    patch: PATCH,
     policy,
     policyRef: { name: policy.name, version: 1, hash: "sha256:test" },
     selector: "environment=prod",
@@ -39,6 +55,9 @@ function plan(assets: Asset[], policy: Policy, extra: Partial<PlanInput> = {}): 
 
 const sizes = (p: Plan) => p.phases.map((ph) => ph.assets.length);
 const names = (p: Plan) => p.phases.map((ph) => ph.name);
+/** A phase's asset names, sorted. */
+const members = (ph: PlanPhaseV2 | undefined) => (ph?.assets ?? []).map((a) => a.name).sort();
+const gateKinds = (ph: PlanPhaseV2 | undefined) => (ph?.gates ?? []).map((g) => g.kind);
 
 describe("the SOP default policy: canary 1 → 25% → 75%, observe 15m", () => {
   it.each([
@@ -58,7 +77,12 @@ describe("the SOP default policy: canary 1 → 25% → 75%, observe 15m", () => 
     expect(sizes(p)).toEqual(expected);
     expect(p.phases[0]?.kind).toBe("canary");
     expect(names(p)).toEqual(["canary", "wave-1", "wave-2"].slice(0, expected.length));
-    expect(p.phases.every((ph) => ph.observeMs === 15 * MIN && ph.gates.includes("observe 15m"))).toBe(true);
+    expect(
+      p.phases.every(
+        (ph) =>
+          ph.observeMs === 15 * MIN && ph.gates.some((g) => g.kind === "observation" && g.ms === 15 * MIN),
+      ),
+    ).toBe(true);
     expect(p.phases.every((ph) => ph.ring === null && ph.failureBudget === 0)).toBe(true);
     expect(p.totalFailureBudget).toBe(0);
     expect(p.rollback).toBe("automatic");
@@ -80,26 +104,48 @@ describe("the SOP default policy: canary 1 → 25% → 75%, observe 15m", () => 
     ]);
     // 25% of each group of 4 and of the region of 8: at most 1 web, 1 api, 2 in eu-west per batch.
     expect(p.phases[2]?.batches.length).toBe(3);
-    expect(p.phases.at(-1)?.gates).toContain("final verification of all 8 assets");
+    expect(p.phases.at(-1)?.gates).toContainEqual({ kind: "final-verification" });
+    expect(p.finalVerification).toBe(true);
     expect(p.createdAt).toBe("2026-11-25T10:00:00Z");
     expect(p.warnings).toEqual([]);
     // Plain JSON: a stored plan reads back the same.
     expect(JSON.parse(JSON.stringify(p))).toEqual(p);
   });
 
-  it("gates in words", () => {
+  it("gates as data: health, budget, deadline and observation per phase; final verification last", () => {
     const p = plan([...hosts("web", "web", 4)], DEFAULT_POLICY);
     expect(p.phases[0]?.gates).toEqual([
-      "health checks pass on every asset of the phase",
-      "observe 15m",
-      "failures ≤ 0 (a failed canary stops the rollout)",
+      { kind: "health" },
+      { kind: "failure-budget", max: 0 },
+      { kind: "progress-deadline", ms: 2 * HOUR },
+      { kind: "observation", ms: 15 * MIN },
     ]);
     expect(p.phases[1]?.gates).toEqual([
-      "health checks pass on every asset of the phase",
-      "observe 15m",
-      "failures ≤ 0",
-      "final verification of all 4 assets",
+      { kind: "health" },
+      { kind: "failure-budget", max: 0 },
+      { kind: "progress-deadline", ms: 2 * HOUR },
+      { kind: "observation", ms: 15 * MIN },
+      { kind: "final-verification" },
     ]);
+    expect(p).toMatchObject({
+      progressDeadlineMs: 2 * HOUR,
+      notifyBeforeMs: 30 * MIN,
+      rollback: "automatic",
+      finalVerification: true,
+      verification: { healthChecks: [] },
+      patch: PATCH,
+    });
+  });
+
+  it("no final verification and no observation when the policy turns them off", () => {
+    const policy = policyOf({ rollout: { observe: "0", finalVerification: false, progressDeadline: "30m" } });
+    const p = plan([...hosts("web", "web", 4)], policy);
+    expect(p.phases.map(gateKinds)).toEqual([
+      ["health", "failure-budget", "progress-deadline"],
+      ["health", "failure-budget", "progress-deadline"],
+    ]);
+    expect(p.finalVerification).toBe(false);
+    expect(p.progressDeadlineMs).toBe(30 * MIN);
   });
 });
 
@@ -113,11 +159,8 @@ describe("canary selection", () => {
       ...hosts("api", "api", 3),
     ];
     const p = plan(assets, policy);
-    expect(p.phases[0]).toMatchObject({
-      name: "canary",
-      kind: "canary",
-      assets: ["api-canary", "web-canary"],
-    });
+    expect(p.phases[0]).toMatchObject({ name: "canary", kind: "canary" });
+    expect(members(p.phases[0])).toEqual(["api-canary", "web-canary"]);
     expect(p.warnings).toEqual([]);
   });
 
@@ -131,14 +174,14 @@ describe("canary selection", () => {
   it("never the only asset of its group when another group offers a choice", () => {
     const assets = [asset("db-1", "db"), asset("cache-1", "cache"), ...hosts("web", "web", 3)];
     const p = plan(assets, DEFAULT_POLICY);
-    expect(p.phases[0]?.assets).toEqual(["web-01"]);
+    expect(members(p.phases[0])).toEqual(["web-01"]);
     expect(p.warnings).toEqual([]);
   });
 
   it("every group has one asset: allowed, with a warning", () => {
     const assets = [asset("db-1", "db"), asset("cache-1", "cache"), asset("web-1", "web")];
     const p = plan(assets, DEFAULT_POLICY);
-    expect(p.phases[0]?.assets).toEqual(["cache-1"]);
+    expect(members(p.phases[0])).toEqual(["cache-1"]);
     expect(p.warnings).toEqual([
       'canary "cache-1" leaves no other asset of group "cache" outside the canary: no group offered a choice',
     ]);
@@ -152,10 +195,10 @@ describe("canary selection", () => {
       asset("api-07", "api", "ap-south", { criticality: 1 }),
     ];
     const p = plan(assets, policy);
-    const picked = assets.filter((a) => p.phases[0]?.assets.includes(a.name));
+    const picked = assets.filter((a) => members(p.phases[0]).includes(a.name));
     expect(new Set(picked.map((a) => a.region)).size).toBe(3);
     expect(new Set(picked.map((a) => a.group)).size).toBe(2);
-    expect(p.phases[0]?.assets).toContain("api-07");
+    expect(members(p.phases[0])).toContain("api-07");
   });
 
   it("a canary by percent of the first ring, rounded up", () => {
@@ -215,7 +258,7 @@ describe("waves", () => {
   it("a wave holds about its share of every group", () => {
     const assets = [...hosts("web", "web", 60), ...hosts("api", "api", 20), ...hosts("db", "db", 20)];
     const wave1 = plan(assets, DEFAULT_POLICY).phases[1];
-    const count = (g: string) => wave1?.assets.filter((n) => n.startsWith(g)).length;
+    const count = (g: string) => members(wave1).filter((n) => n.startsWith(g)).length;
     expect(wave1?.assets.length).toBe(24);
     expect([count("web"), count("api"), count("db")]).toEqual([14, 5, 5]);
   });
@@ -250,7 +293,7 @@ describe("failure budgets", () => {
     const p = plan(hosts("web", "web", 100), policy);
     expect(p.phases.map((ph) => ph.failureBudget)).toEqual([0, 2, 5]);
     expect(p.totalFailureBudget).toBe(5);
-    expect(p.phases[2]?.gates).toContain("failures ≤ 5");
+    expect(p.phases[2]?.gates).toContainEqual({ kind: "failure-budget", max: 5 });
   });
 });
 
@@ -278,9 +321,12 @@ describe("ordering", () => {
       "(rest)",
       "(rest)",
     ]);
-    expect(p.phases[0]?.assets[0]).toMatch(/^mgmt-/);
-    expect(p.phases[1]?.gates).toContain('soak 2d before ring "main"');
-    expect(p.phases[1]?.gates).toContain('ring "main" gets the exact patch set that passed ring "mgmt"');
+    expect(p.phases[0]?.assets[0]?.name).toMatch(/^mgmt-/);
+    expect(p.phases[1]?.gates).toContainEqual({ kind: "soak", ms: 2 * DAY, nextRing: "main" });
+    expect(p.phases[1]?.gates).toContainEqual({ kind: "exact-promotion", fromRing: "mgmt", toRing: "main" });
+    // Between two phases of one ring: neither soak nor promotion.
+    expect(gateKinds(p.phases[0])).not.toContain("soak");
+    expect(p.summary).toMatchObject({ toPatch: 14, skipped: 0, phases: 6, rings: 3 });
     const end = new Date(p.phases[1]?.start ?? "").getTime();
     const ringTwo = new Date(p.phases[2]?.start ?? "").getTime();
     // mgmt/wave-1 holds 3 assets of a group of 4: at most 1 at a time, so 3 batches.
@@ -452,6 +498,119 @@ describe("bad input changes nothing and says where", () => {
     expect(caught).toBeInstanceOf(ValidationError);
     expect((caught as ValidationError).where).toBe(where);
   });
+
+  it("a version the ecosystem does not accept", () => {
+    let caught: unknown;
+    try {
+      plan([asset("a", "g")], DEFAULT_POLICY, { patch: { ...PATCH, version: "3.0 beta" } });
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(ValidationError);
+    expect(caught).toMatchObject({ where: "/version", reason: "plan.invalid-version", status: 400 });
+  });
+});
+
+describe("targets follow what is installed", () => {
+  const fleet = [...hosts("web", "web", 4), asset("db-1", "db"), asset("db-2", "db"), asset("stg-1", "web")];
+  const installed = new Map([
+    ["id-web-01", OLD],
+    ["id-web-02", "3.0.9-1"],
+    ["id-web-03", OLD],
+    ["id-web-04", OLD],
+    ["id-db-1", PATCH.version], // already has it
+    ["id-db-2", "1:0.9-1"], // an epoch: newer than any 3.x without one
+  ]);
+
+  it("targets below the version with from → to; the rest skipped with the reason", () => {
+    const p = plan(fleet, DEFAULT_POLICY, { installed });
+    expect(p.targets.map((t) => [t.name, t.fromVersion, t.toVersion]).sort()).toEqual([
+      ["web-01", OLD, PATCH.version],
+      ["web-02", "3.0.9-1", PATCH.version],
+      ["web-03", OLD, PATCH.version],
+      ["web-04", OLD, PATCH.version],
+    ]);
+    expect(p.skipped).toEqual([
+      { id: "id-db-1", name: "db-1", reason: "up-to-date", installedVersion: PATCH.version },
+      { id: "id-db-2", name: "db-2", reason: "up-to-date", installedVersion: "1:0.9-1" },
+      { id: "id-stg-1", name: "stg-1", reason: "not-installed", installedVersion: null },
+    ]);
+    expect(p.phases.flatMap((ph) => ph.assets.map((a) => a.name)).sort()).toEqual([
+      "web-01",
+      "web-02",
+      "web-03",
+      "web-04",
+    ]);
+    expect(p.targets[0]).toEqual({
+      id: p.phases[0]?.assets[0]?.id,
+      name: p.phases[0]?.assets[0]?.name,
+      environment: "prod",
+      group: "web",
+      region: "eu-west",
+      fromVersion: expect.any(String),
+      toVersion: PATCH.version,
+    });
+    // Limits over the targets: 25% of 4 web assets is 1; the skipped db group has none.
+    expect(p.maxUnavailable).toEqual({ group: { web: 1 }, region: { "eu-west": 1 } });
+    expect(p.summary).toEqual({
+      toPatch: 4,
+      skipped: 3,
+      phases: 2,
+      rings: 1,
+      earliestStart: "2026-11-25T10:00:00Z",
+      // wave-1 starts at 10:20: 3 batches of one (1 web at a time) × 5m, then 15m of observation.
+      estimatedEnd: "2026-11-25T10:50:00Z",
+    });
+  });
+
+  it("nothing to patch: no phase, not schedulable, and says why", () => {
+    const p = plan(fleet, DEFAULT_POLICY, { installed: new Map([["id-db-1", PATCH.version]]) });
+    expect(p.phases).toEqual([]);
+    expect(p.targets).toEqual([]);
+    expect(p.skipped).toHaveLength(fleet.length);
+    expect(p.schedule).toEqual({
+      start: null,
+      window: null,
+      reason: `nothing to patch: no matched asset has openssl installed below ${PATCH.version}`,
+    });
+    expect(p.summary).toMatchObject({ toPatch: 0, skipped: 7, phases: 0, rings: 0, earliestStart: null });
+  });
+
+  it("an installed version the scheme cannot read is skipped with a warning, never patched", () => {
+    const p = plan(hosts("web", "web", 3), DEFAULT_POLICY, {
+      installed: new Map([
+        ["id-web-01", OLD],
+        ["id-web-02", "not a version!"],
+        ["id-web-03", OLD],
+      ]),
+    });
+    expect(p.skipped).toEqual([
+      { id: "id-web-02", name: "web-02", reason: "unknown-version", installedVersion: "not a version!" },
+    ]);
+    expect(p.warnings).toContain(
+      "1 asset(s) report a version of openssl that is not a valid Debian version (web-02): skipped",
+    );
+  });
+
+  it("versions are compared by the ecosystem's scheme, not as text", () => {
+    // As text "3.0.9" > "3.0.15"; as Debian versions it is lower. Under semver "1.10.0" > "1.9.0".
+    const p = plan(hosts("web", "web", 2), DEFAULT_POLICY, {
+      installed: new Map([
+        ["id-web-01", "3.0.9-1"],
+        ["id-web-02", "3.0.15-1~deb12u1+b1"],
+      ]),
+    });
+    expect(p.targets.map((t) => t.name)).toEqual(["web-01"]);
+    const npm = plan(hosts("web", "web", 2), DEFAULT_POLICY, {
+      patch: { ecosystem: "npm", package: "lodash", version: "1.10.0", artifactSha256: null },
+      installed: new Map([
+        ["id-web-01", "1.9.0"],
+        ["id-web-02", "1.10.0"],
+      ]),
+    });
+    expect(npm.targets.map((t) => [t.name, t.fromVersion])).toEqual([["web-01", "1.9.0"]]);
+    expect(npm.skipped.map((s) => s.reason)).toEqual(["up-to-date"]);
+  });
 });
 
 // ---- property tests over random fleets and policies --------------------------------------------------
@@ -575,8 +734,26 @@ const policyArb = fc
     }),
   );
 
+/** What a random asset has installed, against PATCH.version: below it, equal, above it, or nothing. */
+const INSTALLED = {
+  older: "3.0.9-1",
+  old: OLD,
+  same: PATCH.version,
+  // Above the patch: a later Debian revision, and an epoch that beats any upstream version.
+  newer: "3.0.15-1~deb12u2",
+  epoch: "1:1.0-1",
+  none: undefined,
+} as const;
+type InstalledKind = keyof typeof INSTALLED;
+const BELOW: ReadonlySet<InstalledKind> = new Set(["older", "old"]);
+
 const caseArb = fc.record({
   fleet: fleetArb,
+  // Mostly targets, so that the phase properties see large plans too.
+  installs: fc.array(
+    fc.constantFrom<InstalledKind>("old", "old", "old", "older", "same", "newer", "epoch", "none"),
+    { minLength: 200, maxLength: 200 },
+  ),
   policy: policyArb,
   emergency: fc.boolean(),
   now: fc.date({
@@ -589,9 +766,25 @@ const caseArb = fc.record({
 
 type Case = typeof caseArb extends fc.Arbitrary<infer T> ? T : never;
 
+const kindOf = (c: Case, a: Asset): InstalledKind => c.installs[c.fleet.indexOf(a)] ?? "old";
+
+function installedOf(c: Case): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const a of c.fleet) {
+    const v = INSTALLED[kindOf(c, a)];
+    if (v !== undefined) out.set(a.id, v);
+  }
+  return out;
+}
+
+/** The assets the plan must patch, decided here from how each case was drawn, not by the planner. */
+const targetsOf = (c: Case): Asset[] => c.fleet.filter((a) => BELOW.has(kindOf(c, a)));
+
 function inputOf(c: Case, assets: Asset[] = c.fleet): PlanInput {
   return {
     assets,
+    installed: installedOf(c),
+    patch: PATCH,
     policy: c.policy,
     policyRef: { name: "random", version: 1, hash: "sha256:random" },
     selector: "",
@@ -617,37 +810,107 @@ function ringIndex(policy: Policy, a: Asset): number {
 const RUNS = { numRuns: 50 };
 
 describe("plan invariants over random fleets and policies", () => {
-  it("every asset in exactly one phase and one batch; the canary phase first and only first", () => {
+  it("targets ∪ skipped = the matched assets, disjoint; skipped with the right reason", () => {
     fc.assert(
       fc.property(caseArb, (c) => {
         const p = buildPlan(inputOf(c));
-        const inPhases = p.phases.flatMap((ph) => ph.assets);
-        const inBatches = p.phases.flatMap((ph) => ph.batches.flat());
-        const all = c.fleet.map((a) => a.name).sort();
-        expect([...inPhases].sort()).toEqual(all);
-        expect([...inBatches].sort()).toEqual(all);
-        for (const ph of p.phases) {
-          expect(ph.assets.length).toBeGreaterThan(0);
-          expect([...ph.batches.flat()].sort()).toEqual(ph.assets);
+        const targetIds = p.targets.map((t) => t.id);
+        const skippedIds = p.skipped.map((t) => t.id);
+        expect(new Set([...targetIds, ...skippedIds]).size).toBe(c.fleet.length);
+        expect([...targetIds, ...skippedIds].sort()).toEqual(c.fleet.map((a) => a.id).sort());
+        expect([...targetIds].sort()).toEqual(
+          targetsOf(c)
+            .map((a) => a.id)
+            .sort(),
+        );
+        const byId = new Map(c.fleet.map((a) => [a.id, a]));
+        for (const s of p.skipped) {
+          const kind = kindOf(c, byId.get(s.id) as Asset);
+          expect(s.reason).toBe(kind === "none" ? "not-installed" : "up-to-date");
+          expect(s.installedVersion).toBe(INSTALLED[kind] ?? null);
         }
-        expect(p.phases[0]?.kind).toBe("canary");
-        expect(p.phases.filter((ph) => ph.kind === "canary")).toHaveLength(1);
+        expect(p.summary.toPatch + p.summary.skipped).toBe(c.fleet.length);
       }),
       RUNS,
     );
   });
 
-  it("no batch above maxUnavailable per group and per region (invariant 1)", () => {
+  it("every target goes from its installed version up to the patch's; skipped assets are in no phase", () => {
     fc.assert(
       fc.property(caseArb, (c) => {
         const p = buildPlan(inputOf(c));
-        const byName = new Map(c.fleet.map((a) => [a.name, a]));
-        const size = (key: (a: Asset) => string, v: string) => c.fleet.filter((a) => key(a) === v).length;
+        const byId = new Map(c.fleet.map((a) => [a.id, a]));
+        for (const t of p.targets) {
+          const a = byId.get(t.id) as Asset;
+          expect(t.fromVersion).toBe(INSTALLED[kindOf(c, a)]);
+          expect(t.toVersion).toBe(PATCH.version);
+          expect(debScheme.compare(t.fromVersion, t.toVersion)).toBe(-1);
+          expect(t).toMatchObject({
+            name: a.name,
+            group: a.group,
+            region: a.region,
+            environment: a.environment,
+          });
+        }
+        const skipped = new Set(p.skipped.map((s) => s.id));
+        for (const ph of p.phases) {
+          for (const a of ph.assets) expect(skipped.has(a.id)).toBe(false);
+          for (const id of ph.batches.flat()) expect(skipped.has(id)).toBe(false);
+        }
+        // Targets in execution order: phase by phase, batch by batch.
+        expect(p.targets.map((t) => t.id)).toEqual(p.phases.flatMap((ph) => ph.batches.flat()));
+      }),
+      RUNS,
+    );
+  });
+
+  it("every target in exactly one phase and one batch; the canary phase first and only first", () => {
+    fc.assert(
+      fc.property(caseArb, (c) => {
+        const p = buildPlan(inputOf(c));
+        const inPhases = p.phases.flatMap((ph) => ph.assets.map((a) => a.id));
+        const inBatches = p.phases.flatMap((ph) => ph.batches.flat());
+        const all = targetsOf(c)
+          .map((a) => a.id)
+          .sort();
+        expect([...inPhases].sort()).toEqual(all);
+        expect([...inBatches].sort()).toEqual(all);
+        for (const ph of p.phases) {
+          expect(ph.assets.length).toBeGreaterThan(0);
+          expect(ph.batches.flat()).toEqual(ph.assets.map((a) => a.id));
+        }
+        if (all.length === 0) {
+          expect(p.phases).toEqual([]);
+          expect(p.schedule.start).toBeNull();
+          return;
+        }
+        expect(p.phases[0]?.kind).toBe("canary");
+        expect(p.phases.filter((ph) => ph.kind === "canary")).toHaveLength(1);
+        expect(p.summary.phases).toBe(p.phases.length);
+      }),
+      RUNS,
+    );
+  });
+
+  it("no batch above maxUnavailable per group and per region, and the plan states those limits (invariant 1)", () => {
+    fc.assert(
+      fc.property(caseArb, (c) => {
+        const p = buildPlan(inputOf(c));
+        const targets = targetsOf(c);
+        const byId = new Map(targets.map((a) => [a.id, a]));
+        const size = (key: (a: Asset) => string, v: string) => targets.filter((a) => key(a) === v).length;
+        const keys = { group: (a: Asset) => a.group, region: (a: Asset) => a.region };
+        for (const [what, key] of Object.entries(keys) as Array<["group" | "region", (a: Asset) => string]>) {
+          for (const v of new Set(targets.map(key))) {
+            expect(p.maxUnavailable[what][v]).toBe(allowed(c.policy, size(key, v)));
+          }
+          expect(Object.keys(p.maxUnavailable[what]).length).toBe(new Set(targets.map(key)).size);
+        }
         for (const batch of p.phases.flatMap((ph) => ph.batches)) {
-          for (const key of [(a: Asset) => a.group, (a: Asset) => a.region]) {
+          for (const key of Object.values(keys)) {
             const counts = new Map<string, number>();
-            for (const n of batch) {
-              const v = key(byName.get(n) as Asset);
+            for (const id of batch) {
+              const v = key(byId.get(id) as Asset);
               counts.set(v, (counts.get(v) ?? 0) + 1);
             }
             for (const [v, n] of counts) expect(n).toBeLessThanOrEqual(allowed(c.policy, size(key, v)));
@@ -662,11 +925,11 @@ describe("plan invariants over random fleets and policies", () => {
     fc.assert(
       fc.property(caseArb, (c) => {
         const p = buildPlan(inputOf(c));
-        const ring = new Map(c.fleet.map((a) => [a.name, ringIndex(c.policy, a)]));
+        const ring = new Map(targetsOf(c).map((a) => [a.id, ringIndex(c.policy, a)]));
         const firstRing = Math.min(...ring.values());
         let last = -1;
         for (const ph of p.phases) {
-          const rings = new Set(ph.assets.map((n) => ring.get(n)));
+          const rings = new Set(ph.assets.map((a) => ring.get(a.id)));
           expect(rings.size).toBe(1);
           const r = [...rings][0] ?? -1;
           expect(r).toBeGreaterThanOrEqual(last);
@@ -674,6 +937,7 @@ describe("plan invariants over random fleets and policies", () => {
           if (ph.kind === "canary") expect(r).toBe(firstRing);
           expect(ph.ring === null).toBe(c.policy.ordering.length === 0);
         }
+        expect(p.summary.rings).toBe(new Set(ring.values()).size);
       }),
       RUNS,
     );
@@ -686,7 +950,7 @@ describe("plan invariants over random fleets and policies", () => {
         const p = buildPlan(input);
         const from = Math.max(c.now.getTime(), input.notBefore?.getTime() ?? 0);
         const starts = p.phases.map((ph) => new Date(ph.start).getTime());
-        expect(starts[0]).toBeGreaterThanOrEqual(from);
+        if (starts.length > 0) expect(starts[0]).toBeGreaterThanOrEqual(from);
         p.phases.forEach((_ph, i) => {
           const prev = p.phases[i - 1];
           const prevStart = starts[i - 1];
@@ -697,9 +961,15 @@ describe("plan invariants over random fleets and policies", () => {
         });
         if (p.schedule.start === null) {
           expect(p.warnings.some((w) => w.includes("cannot be scheduled"))).toBe(true);
+          expect(p.summary).toMatchObject({ earliestStart: null, estimatedEnd: null });
           return;
         }
         expect(p.schedule.start).toBe(p.phases[0]?.start);
+        expect(p.summary.earliestStart).toBe(p.schedule.start);
+        const last = p.phases.at(-1) as PlanPhaseV2;
+        expect(new Date(p.summary.estimatedEnd ?? "").getTime()).toBe(
+          new Date(last.start).getTime() + last.batches.length * ESTIMATED_BATCH_MS + last.observeMs,
+        );
         const opts = c.emergency ? { emergency: true, justification: "test", approver: "test" } : {};
         for (const ph of p.phases) {
           const decision = checkStart(c.policy, new Date(ph.start), opts);
@@ -710,7 +980,7 @@ describe("plan invariants over random fleets and policies", () => {
     );
   });
 
-  it("deterministic: the same input (in any order) gives the same plan", () => {
+  it("deterministic: the same input (in any order) gives the same plan, and it is plain JSON", () => {
     fc.assert(
       fc.property(caseArb, fc.infiniteStream(fc.nat()), (c, seeds) => {
         const p = buildPlan(inputOf(c));
@@ -720,6 +990,7 @@ describe("plan invariants over random fleets and policies", () => {
           .sort((x, y) => x.k - y.k)
           .map((x) => x.a);
         expect(buildPlan(inputOf(c, shuffled))).toEqual(p);
+        expect(JSON.parse(JSON.stringify(p))).toEqual(p);
       }),
       { numRuns: 30 },
     );
@@ -729,11 +1000,15 @@ describe("plan invariants over random fleets and policies", () => {
     fc.assert(
       fc.property(caseArb, (c) => {
         const p = buildPlan(inputOf(c));
-        for (const ph of p.phases) expect(ph.failureBudget).toBeLessThanOrEqual(p.totalFailureBudget);
+        for (const ph of p.phases) {
+          expect(ph.failureBudget).toBeLessThanOrEqual(p.totalFailureBudget);
+          expect(ph.gates).toContainEqual({ kind: "failure-budget", max: ph.failureBudget });
+        }
         if (String(c.policy.rollout.phases[0]?.canary ?? "").includes("=")) return;
-        const canary = new Set(p.phases[0]?.assets);
-        for (const a of c.fleet.filter((x) => canary.has(x.name))) {
-          const others = c.fleet.filter((x) => x.group === a.group && !canary.has(x.name));
+        const targets = targetsOf(c);
+        const canary = new Set(members(p.phases[0]));
+        for (const a of targets.filter((x) => canary.has(x.name))) {
+          const others = targets.filter((x) => x.group === a.group && !canary.has(x.name));
           if (others.length === 0) {
             expect(p.warnings.some((w) => w.includes(`group "${a.group}"`))).toBe(true);
           }

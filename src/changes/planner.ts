@@ -1,21 +1,32 @@
 /**
- * The rollout planner: turns a policy and the assets a selector resolved to into a Plan — rings in
- * order, the canary first, waves split into batches that respect maxUnavailable per group and per
- * region, failure budgets, and start times checked against maintenance windows and freezes.
+ * The rollout planner: turns a policy, the assets a selector resolved to and the version of the patch's
+ * package installed on each into a PlanV2 — targets (installed below the patch's version) and skipped
+ * assets with the reason, rings in order, the canary first, waves split into batches that respect
+ * maxUnavailable per group and per region, structured gates, failure budgets, and start times checked
+ * against maintenance windows and freezes.
  * Pure: no store, and no clock but `input.now`; the same input gives the same plan.
  */
-import { ValidationError } from "../domain/errors.js";
+import { reasonError, ValidationError } from "../domain/errors.js";
 import type { Asset } from "../domain/inventory.js";
 import { matchesSelector, parseSelector, type Selector, selectorView } from "../domain/selector.js";
+import { schemeForEcosystem } from "../ecosystems/registry.js";
+import type { VersionScheme } from "../ecosystems/scheme.js";
 import { checkStart, nextWindows, type StartDecision, type StartOptions } from "../policy/calendar.js";
-import { type Amount, formatDuration, parseDuration, resolveAmount } from "../policy/duration.js";
+import { type Amount, parseDuration, resolveAmount } from "../policy/duration.js";
 import { formatInZone } from "../policy/local-time.js";
 import { rolloutPlan } from "../policy/rules.js";
 import type { Policy } from "../policy/schema.js";
-import { IMPLICIT_RING, type Plan, type PlanInput, type PlanPhase } from "./plan.js";
+import {
+  IMPLICIT_RING,
+  type PlanGate,
+  type PlanInput,
+  type PlanPhaseV2,
+  type PlanSkip,
+  type PlanTarget,
+  type PlanV2,
+} from "./plan.js";
 
-export type { Plan, PlanInput, PlanPhase } from "./plan.js";
-export { formatPlanTimeline } from "./plan-format.js";
+export type { PlanInput, PlanV2 } from "./plan.js";
 
 /** Estimated time to patch and verify one batch; only for the schedule (the engine measures real time). */
 export const ESTIMATED_BATCH_MS = 5 * 60_000;
@@ -291,8 +302,8 @@ interface Limits {
 }
 
 /** First fit: each asset goes into the first batch that still has room for its group and its region. */
-function batchesOf(assets: readonly Asset[], limits: Limits): string[][] {
-  const batches: { names: string[]; group: Map<string, number>; region: Map<string, number> }[] = [];
+function batchesOf(assets: readonly Asset[], limits: Limits): Asset[][] {
+  const batches: { assets: Asset[]; group: Map<string, number>; region: Map<string, number> }[] = [];
   for (const a of assets) {
     const gMax = limits.group.get(a.group) ?? 1;
     const rMax = limits.region.get(a.region) ?? 1;
@@ -300,14 +311,14 @@ function batchesOf(assets: readonly Asset[], limits: Limits): string[][] {
       (b) => (b.group.get(a.group) ?? 0) < gMax && (b.region.get(a.region) ?? 0) < rMax,
     );
     if (batch === undefined) {
-      batch = { names: [], group: new Map(), region: new Map() };
+      batch = { assets: [], group: new Map(), region: new Map() };
       batches.push(batch);
     }
-    batch.names.push(a.name);
+    batch.assets.push(a);
     batch.group.set(a.group, (batch.group.get(a.group) ?? 0) + 1);
     batch.region.set(a.region, (batch.region.get(a.region) ?? 0) + 1);
   }
-  return batches.map((b) => b.names.sort(byText));
+  return batches.map((b) => b.assets.sort(byName));
 }
 
 // ---- schedule ----------------------------------------------------------------------------------------
@@ -373,16 +384,15 @@ interface Draft {
   name: string;
   kind: "canary" | "wave";
   ring: Ring;
-  assets: Asset[];
-  batches: string[][];
+  batches: Asset[][];
   observeMs: number;
   failureBudget: number;
-  gates: string[];
+  gates: PlanGate[];
 }
 
 interface Schedule {
   starts: Date[];
-  schedule: Plan["schedule"];
+  schedule: PlanV2["schedule"];
 }
 
 function scheduleDrafts(
@@ -395,7 +405,7 @@ function scheduleDrafts(
   const from = notBefore !== undefined && notBefore.getTime() > now.getTime() ? notBefore : now;
   const opts: StartOptions = emergency ? EMERGENCY_VOUCHED : {};
   const starts: Date[] = [];
-  let schedule: Plan["schedule"] | undefined;
+  let schedule: PlanV2["schedule"] | undefined;
   let earliest = from;
   drafts.forEach((d, i) => {
     const prev = drafts[i - 1];
@@ -436,7 +446,7 @@ function scheduleDrafts(
   return { starts, schedule: schedule ?? { start: null, window: null, reason: "nothing to schedule" } };
 }
 
-// ---- the plan ----------------------------------------------------------------------------------------
+// ---- targets -----------------------------------------------------------------------------------------
 
 function checkAssets(input: PlanInput): Asset[] {
   if (input.assets.length === 0) {
@@ -455,13 +465,88 @@ function checkAssets(input: PlanInput): Asset[] {
   return assets;
 }
 
-function limitsFor(amount: Amount, fleet: readonly Asset[]): Limits {
-  const limit = (sizes: Map<string, number>) =>
-    new Map([...sizes].map(([k, n]) => [k, unavailableLimit(amount, n)] as const));
-  return {
-    group: limit(countBy(fleet, (a) => a.group)),
-    region: limit(countBy(fleet, (a) => a.region)),
+function schemeOf(input: PlanInput): VersionScheme {
+  const { ecosystem, version } = input.patch;
+  let scheme: VersionScheme;
+  try {
+    scheme = schemeForEcosystem(ecosystem);
+  } catch (err) {
+    throw reasonError("plan.unsupported-ecosystem", `no version scheme orders ${ecosystem} versions`, {
+      where: "/ecosystem",
+      cause: err,
+      details: { ecosystem },
+    });
+  }
+  if (!scheme.isValid(version)) {
+    throw new ValidationError(`"${version}" is not a valid ${ecosystem} version (${scheme.id} scheme)`, {
+      reason: "plan.invalid-version",
+      where: "/version",
+      details: { ecosystem, version },
+    });
+  }
+  return scheme;
+}
+
+interface Split {
+  targets: Asset[];
+  /** Target id → installed version. */
+  from: Map<string, string>;
+  skipped: PlanSkip[];
+}
+
+/** Targets: the assets with the package installed below the patch's version; the others are skipped. */
+function splitByInstalled(fleet: readonly Asset[], input: PlanInput, warnings: string[]): Split {
+  const scheme = schemeOf(input);
+  const to = input.patch.version;
+  const out: Split = { targets: [], from: new Map(), skipped: [] };
+  const unknown: string[] = [];
+  for (const a of fleet) {
+    const installed = input.installed.get(a.id);
+    if (installed === undefined) {
+      out.skipped.push({ id: a.id, name: a.name, reason: "not-installed", installedVersion: null });
+    } else if (!scheme.isValid(installed)) {
+      unknown.push(a.name);
+      out.skipped.push({ id: a.id, name: a.name, reason: "unknown-version", installedVersion: installed });
+    } else if (scheme.compare(installed, to) >= 0) {
+      out.skipped.push({ id: a.id, name: a.name, reason: "up-to-date", installedVersion: installed });
+    } else {
+      out.targets.push(a);
+      out.from.set(a.id, installed);
+    }
+  }
+  if (unknown.length > 0) {
+    const shown = unknown.slice(0, 5).join(", ");
+    const more = unknown.length > 5 ? ` and ${unknown.length - 5} more` : "";
+    warnings.push(
+      `${unknown.length} asset(s) report a version of ${input.patch.package} that is not a valid ${input.patch.ecosystem} version (${shown}${more}): skipped`,
+    );
+  }
+  return out;
+}
+
+// ---- the plan ----------------------------------------------------------------------------------------
+
+/**
+ * Most assets out at once per group and per region, for a policy's maxUnavailable over these assets:
+ * a count, or a percentage of the group's (region's) size rounded down, at least 1.
+ */
+export function unavailableLimits(
+  amount: Amount,
+  assets: readonly Pick<Asset, "group" | "region">[],
+): PlanV2["maxUnavailable"] {
+  const limit = (key: (a: Pick<Asset, "group" | "region">) => string) => {
+    const sizes = new Map<string, number>();
+    for (const a of assets) sizes.set(key(a), (sizes.get(key(a)) ?? 0) + 1);
+    const out: Record<string, number> = {};
+    for (const k of [...sizes.keys()].sort(byText)) out[k] = unavailableLimit(amount, sizes.get(k) ?? 0);
+    return out;
   };
+  return { group: limit((a) => a.group), region: limit((a) => a.region) };
+}
+
+function limitsFor(amount: Amount, fleet: readonly Asset[]): Limits {
+  const limits = unavailableLimits(amount, fleet);
+  return { group: new Map(Object.entries(limits.group)), region: new Map(Object.entries(limits.region)) };
 }
 
 interface PhaseSpecs {
@@ -497,55 +582,47 @@ function phaseSpecs(policy: Policy, warnings: string[]): PhaseSpecs {
   };
 }
 
-/** The gates of each phase, in words; the last phase also carries the final verification. */
-function addGates(drafts: readonly Draft[], finalVerification: boolean, fleetSize: number): void {
+/**
+ * The gates of each phase, in the order the engine meets them: health and the failure budget while it
+ * runs, its deadline, the observation; between rings the soak and the exact promotion; after the last
+ * phase the final verification.
+ */
+function addGates(drafts: readonly Draft[], finalVerification: boolean, deadlineMs: number): void {
   drafts.forEach((d, i) => {
     const next = drafts[i + 1];
-    d.gates.push("health checks pass on every asset of the phase");
-    if (d.observeMs > 0) d.gates.push(`observe ${formatDuration(d.observeMs)}`);
-    d.gates.push(
-      d.kind === "canary"
-        ? "failures ≤ 0 (a failed canary stops the rollout)"
-        : `failures ≤ ${d.failureBudget}`,
-    );
+    d.gates.push({ kind: "health" }, { kind: "failure-budget", max: d.failureBudget });
+    if (deadlineMs > 0) d.gates.push({ kind: "progress-deadline", ms: deadlineMs });
+    if (d.observeMs > 0) d.gates.push({ kind: "observation", ms: d.observeMs });
     if (next !== undefined && next.ring !== d.ring) {
-      if (next.ring.soakMs > 0) {
-        d.gates.push(`soak ${formatDuration(next.ring.soakMs)} before ring "${next.ring.label}"`);
-      }
+      if (next.ring.soakMs > 0)
+        d.gates.push({ kind: "soak", ms: next.ring.soakMs, nextRing: next.ring.label });
       if (next.ring.promote === "exact") {
-        d.gates.push(`ring "${next.ring.label}" gets the exact patch set that passed ring "${d.ring.label}"`);
+        d.gates.push({ kind: "exact-promotion", fromRing: d.ring.label, toRing: next.ring.label });
       }
     }
-    if (next === undefined && finalVerification) {
-      d.gates.push(`final verification of all ${fleetSize} asset${fleetSize === 1 ? "" : "s"}`);
-    }
+    if (next === undefined && finalVerification) d.gates.push({ kind: "final-verification" });
   });
 }
 
-/**
- * Builds the rollout plan. Throws ValidationError when no asset is given (the selector matched
- * nothing), an asset name repeats, or a selector in the policy's ordering or canary does not parse.
- */
-export function buildPlan(input: PlanInput): Plan {
-  const { policy } = input;
-  const warnings: string[] = [];
-  const fleet = checkAssets(input);
+function draftPhases(
+  targets: readonly Asset[],
+  policy: Policy,
+  specs: PhaseSpecs,
+  warnings: string[],
+): { drafts: Draft[]; multiRing: boolean; totalBudget: number } {
   const rollout = rolloutPlan(policy);
-  const specs = phaseSpecs(policy, warnings);
-  const zone = policy.maintenanceWindows[0]?.timezone ?? "UTC";
-  const rings = partitionRings(policy, fleet, warnings);
+  const rings = partitionRings(policy, [...targets], warnings);
   const multiRing = policy.ordering.length > 0;
-  const limits = limitsFor(rollout.maxUnavailable, fleet);
-  const totalBudget = budgetOf(rollout.failureBudget.total, fleet.length);
+  const limits = limitsFor(rollout.maxUnavailable, targets);
+  const totalBudget = budgetOf(rollout.failureBudget.total, targets.length);
   const waveBudget = (n: number) => Math.min(budgetOf(rollout.failureBudget.perWave, n), totalBudget);
-
   const drafts: Draft[] = [];
   const qualify = (ring: Ring, name: string) => (multiRing ? `${ring.label}/${name}` : name);
   rings.forEach((ring, r) => {
     let done = 0;
     let pool = ring.assets;
     if (r === 0) {
-      const canary = pickCanary(specs.canary, ring, fleet, multiRing, warnings);
+      const canary = pickCanary(specs.canary, ring, targets, multiRing, warnings);
       const inCanary = new Set(canary);
       done = canary.length;
       pool = ring.assets.filter((a) => !inCanary.has(a));
@@ -553,7 +630,6 @@ export function buildPlan(input: PlanInput): Plan {
         name: qualify(ring, "canary"),
         kind: "canary",
         ring,
-        assets: canary,
         batches: batchesOf(spreadOrder(canary), limits),
         observeMs: specs.canaryObserveMs,
         // A canary exists to catch a bad patch: any failure stops the rollout, whatever perWave allows.
@@ -566,7 +642,6 @@ export function buildPlan(input: PlanInput): Plan {
         name: qualify(ring, `wave-${w + 1}`),
         kind: "wave",
         ring,
-        assets: wave.assets,
         batches: batchesOf(wave.assets, limits),
         observeMs: wave.spec.observeMs,
         failureBudget: waveBudget(wave.assets.length),
@@ -577,34 +652,103 @@ export function buildPlan(input: PlanInput): Plan {
   if (specs.implicitWave && drafts.length > 1) {
     warnings.push("the policy names no wave: the assets after the canary go in one wave per ring");
   }
-  addGates(drafts, rollout.finalVerification, fleet.length);
+  return { drafts, multiRing, totalBudget };
+}
 
-  const { starts, schedule } = scheduleDrafts(drafts, input, zone, warnings);
-  const phases = drafts.map(
-    (d, i): PlanPhase => ({
-      name: d.name,
-      kind: d.kind,
-      ring: multiRing ? d.ring.selector : null,
-      assets: d.assets.map((a) => a.name).sort(byText),
-      batches: d.batches,
-      start: formatInZone(starts[i] ?? input.now, zone),
-      observeMs: d.observeMs,
-      failureBudget: d.failureBudget,
-      gates: d.gates,
+/** When the last phase is expected to end: its start, its batches and its observation. */
+export function planEstimatedEnd(phases: readonly PlanPhaseV2[], zone: string): string | null {
+  const last = phases.at(-1);
+  if (last === undefined) return null;
+  const end = new Date(last.start).getTime() + last.batches.length * ESTIMATED_BATCH_MS + last.observeMs;
+  return formatInZone(new Date(end), zone);
+}
+
+/**
+ * Builds the rollout plan. Throws ValidationError when no asset is given (the selector matched
+ * nothing), an asset name repeats, the patch's version is not valid in its ecosystem, or a selector in
+ * the policy's ordering or canary does not parse. Matched assets that already have the version (or a
+ * newer one), or lack the package, are skipped with the reason; when none is left the plan has no
+ * phase and cannot be scheduled.
+ */
+export function buildPlan(input: PlanInput): PlanV2 {
+  const { policy } = input;
+  const warnings: string[] = [];
+  const fleet = checkAssets(input);
+  const split = splitByInstalled(fleet, input, warnings);
+  const rollout = rolloutPlan(policy);
+  const zone = policy.maintenanceWindows[0]?.timezone ?? "UTC";
+
+  let phases: PlanPhaseV2[] = [];
+  let totalBudget = 0;
+  let schedule: PlanV2["schedule"];
+  if (split.targets.length === 0) {
+    const reason = `nothing to patch: no matched asset has ${input.patch.package} installed below ${input.patch.version}`;
+    warnings.push(`${reason}; the plan cannot be scheduled`);
+    schedule = { start: null, window: null, reason };
+  } else {
+    const specs = phaseSpecs(policy, warnings);
+    const drafted = draftPhases(split.targets, policy, specs, warnings);
+    totalBudget = drafted.totalBudget;
+    addGates(drafted.drafts, rollout.finalVerification, rollout.progressDeadlineMs);
+    const scheduled = scheduleDrafts(drafted.drafts, input, zone, warnings);
+    schedule = scheduled.schedule;
+    phases = drafted.drafts.map(
+      (d, i): PlanPhaseV2 => ({
+        name: d.name,
+        kind: d.kind,
+        ring: drafted.multiRing ? d.ring.selector : null,
+        assets: d.batches.flat().map((a) => ({ id: a.id, name: a.name })),
+        batches: d.batches.map((b) => b.map((a) => a.id)),
+        start: formatInZone(scheduled.starts[i] ?? input.now, zone),
+        observeMs: d.observeMs,
+        failureBudget: d.failureBudget,
+        gates: d.gates,
+      }),
+    );
+  }
+
+  const byId = new Map(split.targets.map((a) => [a.id, a]));
+  const targets = phases.flatMap((ph) =>
+    ph.assets.map(({ id }): PlanTarget => {
+      const a = byId.get(id) as Asset;
+      return {
+        id,
+        name: a.name,
+        environment: a.environment,
+        group: a.group,
+        region: a.region,
+        fromVersion: split.from.get(id) ?? "",
+        toVersion: input.patch.version,
+      };
     }),
   );
-
   return {
-    version: 1,
+    version: 2,
     policy: { ...input.policyRef },
     selector: input.selector,
     emergency: input.emergency,
     timezone: zone,
     createdAt: formatInZone(input.now, zone),
+    patch: { ...input.patch },
+    targets,
+    skipped: split.skipped,
     phases,
+    maxUnavailable: unavailableLimits(rollout.maxUnavailable, split.targets),
     totalFailureBudget: totalBudget,
+    progressDeadlineMs: rollout.progressDeadlineMs,
+    notifyBeforeMs: rollout.notifyBeforeMs,
+    rollback: rollout.rollback,
+    verification: structuredClone(policy.verification),
+    finalVerification: rollout.finalVerification,
     schedule,
     warnings,
-    rollback: rollout.rollback,
+    summary: {
+      toPatch: targets.length,
+      skipped: split.skipped.length,
+      phases: phases.length,
+      rings: new Set(phases.map((ph) => ph.ring)).size,
+      earliestStart: schedule.start,
+      estimatedEnd: schedule.start === null ? null : planEstimatedEnd(phases, zone),
+    },
   };
 }

@@ -4,9 +4,10 @@ import { loadPinnedPolicy } from "../policy/store.js";
 import type { ServiceContext } from "../service/context.js";
 import { type ChangeRequest, rowToChange } from "./change-request.js";
 import { CHANGE_STATES, isChangeState } from "./lifecycle.js";
-import type { Plan } from "./plan.js";
+import type { PlanV2 } from "./plan.js";
 import { type ApprovalRow, approvalsOf, pinOf } from "./records.js";
 import { planChange } from "./scheduling.js";
+import { loadStoredPlan } from "./stored-plan.js";
 
 async function requireRow(ctx: ServiceContext, id: string) {
   const row = await ctx.store.db
@@ -68,9 +69,10 @@ export async function listChanges(
  * The change's plan: the frozen one once it has been planned for good (approved or scheduled and
  * after), otherwise a fresh plan from the pinned policy and the assets the selector matches now.
  */
-export async function getChangePlan(ctx: ServiceContext, id: string): Promise<Plan> {
+export async function getChangePlan(ctx: ServiceContext, id: string): Promise<PlanV2> {
   const row = await requireRow(ctx, id);
-  if (row.plan !== null) return JSON.parse(row.plan) as Plan;
+  const stored = await loadStoredPlan(ctx.store.db, row);
+  if (stored !== null) return stored;
   const policy = await loadPinnedPolicy(ctx.store.db, pinOf(row));
   return planChange(ctx.store.db, row, policy, ctx.now());
 }

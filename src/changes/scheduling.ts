@@ -1,6 +1,7 @@
 /**
- * Planning a change and freezing the plan: the assets are resolved from the selector now, the pinned
- * policy decides the phases and the start. An emergency may start inside a freeze or outside the
+ * Planning a change and freezing the plan: the assets are resolved from the selector now, the installed
+ * version of the package on each decides which are targets, the pinned policy decides the phases and
+ * the start. An emergency may start inside a freeze or outside the
  * windows only with its recorded justification and an approver (invariant 5); until an approver has
  * approved it, it is planned like any other change and the plan's reason says what it waits for.
  */
@@ -11,9 +12,11 @@ import { checkStart } from "../policy/calendar.js";
 import type { Policy } from "../policy/schema.js";
 import type { Database } from "../store/schema.js";
 import type { ApprovalRule } from "./approval-rule.js";
-import type { Plan } from "./plan.js";
+import { installedRows, installedVersions } from "./installed.js";
+import type { PlanV2 } from "./plan.js";
 import { buildPlan } from "./planner.js";
 import { type ChangeRow, writeEvent, writeTransition } from "./records.js";
+import { patchOfRow } from "./stored-plan.js";
 import { requireTargets } from "./targets.js";
 
 const present = (text: string | null): boolean => text !== null && text.trim() !== "";
@@ -23,17 +26,29 @@ export function overrideVouched(row: ChangeRow): boolean {
   return Number(row.emergency) === 1 && present(row.justification) && present(row.override_approver);
 }
 
-/** A fresh plan for the change; stores nothing. ValidationError when the selector matches no asset now. */
+/**
+ * A fresh plan for the change; stores nothing. ValidationError when the selector matches no asset now
+ * or the change's version is not valid in the ecosystem the package is installed under.
+ */
 export async function planChange(
   db: Kysely<Database>,
   row: ChangeRow,
   policy: Policy,
   now: Date,
-): Promise<Plan> {
+): Promise<PlanV2> {
   const assets = await requireTargets(db, row.selector);
+  const { ecosystem, installed } = installedVersions(
+    await installedRows(
+      db,
+      assets.map((a) => a.id),
+      row.package_name,
+    ),
+  );
   const vouched = overrideVouched(row);
   const plan = buildPlan({
     assets,
+    installed,
+    patch: patchOfRow(row, ecosystem),
     policy,
     policyRef: { name: row.policy_name, version: Number(row.policy_version), hash: row.policy_hash },
     selector: row.selector,
@@ -61,7 +76,7 @@ function reviewFields(row: ChangeRow, rule: ApprovalRule | null, startIso: strin
   return { review_state: "pending", review_due_at: due };
 }
 
-function subject(row: ChangeRow, plan: Plan) {
+function subject(row: ChangeRow, plan: PlanV2) {
   return {
     type: "change" as const,
     id: row.id,
@@ -80,12 +95,13 @@ function subject(row: ChangeRow, plan: Plan) {
   };
 }
 
-function auditFacts(plan: Plan) {
+function auditFacts(plan: PlanV2) {
   return {
     start: plan.schedule.start,
     window: plan.schedule.window,
     emergencyOverride: plan.emergency,
-    phases: plan.phases.map((p) => ({ name: p.name, assets: p.assets })),
+    phases: plan.phases.map((p) => ({ name: p.name, assets: p.assets.map((a) => a.name) })),
+    summary: plan.summary,
   };
 }
 

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { newSecret } from "../auth/secrets.js";
-import type { Plan } from "../changes/plan.js";
+import type { PlanV2 } from "../changes/plan.js";
 import { formatPlanTimeline } from "../changes/plan-format.js";
 import { waitForSignal } from "../cli/commands/server.js";
 import { printTable } from "../cli/output.js";
@@ -181,7 +181,7 @@ async function changeFromFindings(url: string, admin: ApiClient): Promise<void> 
   say(
     `change ${change.id}: ${change.package} → ${change.version} on ${change.assets.join(", ")}; drafted by demo-operator, approved by demo-approver; state ${shown.state}\n`,
   );
-  const plan = await admin.get<Plan>(`/api/v1/changes/${change.id}/plan`);
+  const plan = await admin.get<PlanV2>(`/api/v1/changes/${change.id}/plan`);
   process.stdout.write(formatPlanTimeline(plan, `${change.package} ${change.version}`));
 }
 

@@ -96,6 +96,11 @@ export const ERROR_REASONS = {
   // A write whose shared (group-commit) transaction failed: nothing of it was applied, so it may be retried.
   "store.write-aborted": { category: "internal", status: 503 },
   "store.work-failed": { category: "internal" },
+
+  // Rollouts
+  "plan.invalid-version": { category: "validation" },
+  "plan.unsupported-ecosystem": { category: "unsupported" },
+  "plan.unreadable": { category: "internal" },
 } as const satisfies Record<string, ReasonSpec>;
 
 export type ErrorReason = keyof typeof ERROR_REASONS;

@@ -5,7 +5,7 @@ import type { Command } from "commander";
 import type { EmergencyBasis } from "../../changes/approval-rule.js";
 import type { ChangeRequest, ChangeReview } from "../../changes/change-request.js";
 import type { FromFindingsResult } from "../../changes/from-findings.js";
-import type { Plan } from "../../changes/plan.js";
+import type { PlanV2 } from "../../changes/plan.js";
 import { formatPlanTimeline } from "../../changes/plan-format.js";
 import { NotFoundError, ValidationError } from "../../domain/errors.js";
 import { type ClientFlags, clientFrom, collectList, withClientFlags } from "../common.js";
@@ -111,8 +111,10 @@ function printChange(change: ChangeRequest): void {
               .map((p) => `${p.name}: ${p.assets} asset${p.assets === 1 ? "" : "s"}`)
               .join(", "),
           ] as const,
+          ["targets", `${change.plan.assets} to patch, ${change.plan.skipped} skipped`] as const,
         ]
       : []),
+    ...(change.rolloutId ? [["rollout", change.rolloutId] as const] : []),
   ]);
 }
 
@@ -235,7 +237,7 @@ export function registerChangeCommands(program: Command): void {
       ),
   ).action(async (id: string, flags: ClientFlags) => {
     const client = clientFrom(flags);
-    const plan = await client.get<Plan>(`/api/v1/changes/${encodeURIComponent(id)}/plan`);
+    const plan = await client.get<PlanV2>(`/api/v1/changes/${encodeURIComponent(id)}/plan`);
     if (flags.json) return printJson(plan);
     const shown = await client.get<ChangeRequest>(`/api/v1/changes/${encodeURIComponent(id)}`);
     process.stdout.write(formatPlanTimeline(plan, `${shown.id} ${shown.title} (${shown.state})`));

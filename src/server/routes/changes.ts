@@ -8,7 +8,7 @@ import { CHANGE_STATES } from "../../changes/lifecycle.js";
 import { getChangePlan, listChanges, readChange } from "../../changes/queries.js";
 import { reviewChange } from "../../changes/review.js";
 import { cancelChange, createChange, submitChange } from "../../changes/service.js";
-import { CHANGE_CLASSES } from "../../policy/schema.js";
+import { CHANGE_CLASSES, VerificationSchema } from "../../policy/schema.js";
 import type { ServiceContext } from "../../service/context.js";
 import { actorOf } from "../auth.js";
 
@@ -53,6 +53,8 @@ const planSummarySchema = z.object({
     }),
   ),
   assets: z.number().int(),
+  skipped: z.number().int(),
+  estimatedEnd: z.string().nullable(),
   totalFailureBudget: z.number(),
   warnings: z.array(z.string()),
 });
@@ -103,34 +105,86 @@ export const changeRequestSchema = z.object({
     reason: z.string().nullable(),
   }),
   plan: planSummarySchema.nullable(),
+  rolloutId: z.string().nullable(),
   createdAt: z.string(),
   updatedAt: z.string(),
 });
 
+const planGateSchema = z.discriminatedUnion("kind", [
+  z.object({ kind: z.literal("health") }),
+  z.object({ kind: z.literal("failure-budget"), max: z.number() }),
+  z.object({ kind: z.literal("observation"), ms: z.number() }),
+  z.object({ kind: z.literal("soak"), ms: z.number(), nextRing: z.string() }),
+  z.object({ kind: z.literal("exact-promotion"), fromRing: z.string(), toRing: z.string() }),
+  z.object({ kind: z.literal("final-verification") }),
+  z.object({ kind: z.literal("progress-deadline"), ms: z.number() }),
+]);
+
+const placementCounts = z.record(z.string(), z.number().int());
+
+/** PlanV2 (src/changes/plan.ts): what `change plan --json` prints. */
 export const planSchema = z.object({
-  version: z.literal(1),
+  version: z.literal(2),
   policy: z.object({ name: z.string(), version: z.number().int(), hash: z.string() }),
   selector: z.string(),
   emergency: z.boolean(),
   timezone: z.string(),
   createdAt: z.string(),
+  patch: z.object({
+    ecosystem: z.string(),
+    package: z.string(),
+    version: z.string(),
+    artifactSha256: z.string().nullable(),
+  }),
+  targets: z.array(
+    z.object({
+      id: z.string(),
+      name: z.string(),
+      environment: z.string(),
+      group: z.string(),
+      region: z.string(),
+      fromVersion: z.string(),
+      toVersion: z.string(),
+    }),
+  ),
+  skipped: z.array(
+    z.object({
+      id: z.string(),
+      name: z.string(),
+      reason: z.enum(["up-to-date", "not-installed", "unknown-version", "excluded"]),
+      installedVersion: z.string().nullable(),
+    }),
+  ),
   phases: z.array(
     z.object({
       name: z.string(),
       kind: z.enum(["canary", "wave"]),
       ring: z.string().nullable(),
-      assets: z.array(z.string()),
+      assets: z.array(z.object({ id: z.string(), name: z.string() })),
       batches: z.array(z.array(z.string())),
       start: z.string(),
       observeMs: z.number(),
       failureBudget: z.number(),
-      gates: z.array(z.string()),
+      gates: z.array(planGateSchema),
     }),
   ),
+  maxUnavailable: z.object({ group: placementCounts, region: placementCounts }),
   totalFailureBudget: z.number(),
+  progressDeadlineMs: z.number(),
+  notifyBeforeMs: z.number(),
+  rollback: z.enum(["automatic", "manual"]),
+  verification: VerificationSchema,
+  finalVerification: z.boolean(),
   schedule: z.object({ start: z.string().nullable(), window: z.string().nullable(), reason: z.string() }),
   warnings: z.array(z.string()),
-  rollback: z.enum(["automatic", "manual"]).optional(),
+  summary: z.object({
+    toPatch: z.number().int(),
+    skipped: z.number().int(),
+    phases: z.number().int(),
+    rings: z.number().int(),
+    earliestStart: z.string().nullable(),
+    estimatedEnd: z.string().nullable(),
+  }),
 });
 
 const params = z.object({ id: z.string().max(100) });

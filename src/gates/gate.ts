@@ -15,7 +15,16 @@ export interface GateResult {
 export interface GateInput {
   plan: PlanV2;
   phaseIdx: number;
-  phase: { state: PhaseState; startedAt: string | null; observeUntil: string | null; promoted: boolean };
+  phase: {
+    state: PhaseState;
+    startedAt: string | null;
+    observeUntil: string | null;
+    /** When it passed or failed. */
+    finishedAt: string | null;
+    promoted: boolean;
+    /** Time spent paused since it started: not counted against its progress deadline. */
+    pausedMs: number;
+  };
   assets: ReadonlyArray<{
     id: string;
     name: string;
@@ -25,6 +34,8 @@ export interface GateInput {
     verified: boolean;
     /** The asset's agent heartbeated within two intervals. */
     heartbeating: boolean;
+    /** The outcome of its final verification (a `verify` operation); null before one was dispatched. */
+    verification: "pending" | "passed" | "failed" | null;
     finishedAt: string | null;
   }>;
   now: Date;

@@ -397,6 +397,7 @@ export const NOTIFICATION_EVENTS = [
   "starting-soon",
   "started",
   "paused",
+  "resumed",
   "failed",
   "rolled-back",
   "completed",

@@ -5,6 +5,7 @@ import * as m0003 from "./0003-changes.js";
 import * as m0004 from "./0004-outbox.js";
 import * as m0009 from "./0009-schema-meta.js";
 import * as m0011 from "./0011-rollouts.js";
+import * as m0012 from "./0012-engine.js";
 
 /**
  * A migration module. `breaking = true` marks one that code released before it cannot work with (a
@@ -22,4 +23,5 @@ export const MIGRATIONS: Record<string, MigrationModule> = {
   "0004-outbox": m0004,
   "0009-schema-meta": m0009,
   "0011-rollouts": m0011,
+  "0012-engine": m0012,
 };

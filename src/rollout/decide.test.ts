@@ -585,7 +585,7 @@ const scenarioArb: fc.Arbitrary<Scenario> = fc
   });
 
 /** The asset states after the actions (each transition applied in order). */
-function after(view: RolloutView, actions: Action[]): Map<string, ViewAsset> {
+function statesAfter(view: RolloutView, actions: Action[]): Map<string, ViewAsset> {
   const out = new Map(view.assets.map((a) => [a.id, { ...a }]));
   for (const t of of(actions, "asset.transition")) {
     const a = out.get(t.assetId);
@@ -605,7 +605,7 @@ describe("decide, for any stored state", () => {
     fc.assert(
       fc.property(scenarioArb, ({ view, gates, calendar }) => {
         const actions = decide(view, gates, NOW, calendar);
-        const final = after(view, actions);
+        const final = statesAfter(view, actions);
         const counts = unavailableCounts(final.values());
         for (const t of of(actions, "asset.transition")) {
           if (!UNAVAILABLE_FROM_AVAILABLE(t.from, t.to)) continue;
@@ -667,7 +667,7 @@ describe("decide, for any stored state", () => {
         const reverts = of(actions, "operation.dispatch").filter((d) => d.action === "revert");
         if (reverts.length === 0) return;
         const byId = new Map(view.assets.map((a) => [a.id, a]));
-        const final = after(view, actions);
+        const final = statesAfter(view, actions);
         expect(
           [...final.values()].some((a) => ["snapshotting", "applying", "verifying"].includes(a.state)),
         ).toBe(false);

@@ -504,7 +504,8 @@ function mayStart(d: Draft, gates: GateResultsByPhase, p: ViewPhase): boolean {
   const prev = d.phases.filter((q) => q.idx < p.idx).at(-1);
   if (prev === undefined || prev.state === "skipped") return true;
   const entry = verdictsOf(d, gates, prev, (k) => ENTRY_GATES.has(k));
-  return entry !== null && entry.every((r) => r.status === "pass");
+  if (entry === null) return false;
+  return entry.every((r) => r.status === "pass");
 }
 
 function startPhase(d: Draft, p: ViewPhase): void {

@@ -1,3 +1,5 @@
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
 import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import { bootstrapAdminToken } from "../auth/tokens.js";
@@ -6,6 +8,8 @@ import { ValidationError } from "../domain/errors.js";
 import { SYSTEM_ACTOR } from "../domain/roles.js";
 import { markStaleAssets } from "../inventory/agents.js";
 import { startOutboxWorker } from "../notify/worker.js";
+import { reconcileOnce } from "../rollout/reconcile.js";
+import { startDueChanges } from "../rollout/starter.js";
 import { type ServiceConfig, type ServiceContext, serviceContext } from "../service/context.js";
 import { DEFAULT_DATABASE_URL, openStore } from "../store/store.js";
 import { buildApp } from "./app.js";
@@ -51,6 +55,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const app = await buildApp(ctx);
     const address = await app.listen({ host, port });
     const loops = [startStaleSweeper(ctx), startReminderLoop(ctx)];
+    const replicaId = `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`;
+    const engine = [startRolloutStarter(ctx), startRolloutEngine(ctx, replicaId)];
     const outbox = startOutboxWorker(ctx);
     return {
       url: address,
@@ -59,6 +65,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       bootstrapToken: bootstrap && options.adminToken === undefined ? bootstrap.token : null,
       close: async () => {
         for (const loop of loops) loop.stop();
+        await Promise.all(engine.map((loop) => loop.stop()));
         await outbox.stop();
         await app.close();
         await store.close();
@@ -111,5 +118,50 @@ function startReminderLoop(ctx: ServiceContext): { stop(): void } {
   return startLoop(ctx, "starting-soon", 15_000, async () => {
     const enqueued = await enqueueStartingSoon(ctx);
     if (enqueued > 0) ctx.logger.info({ enqueued }, "starting-soon notifications enqueued");
+  });
+}
+
+/**
+ * A loop that runs `pass` every `everyMs` until stopped; stopping aborts the signal and waits for the
+ * pass in flight, so the store is not closed under it.
+ */
+function startAbortableLoop(
+  ctx: ServiceContext,
+  name: string,
+  everyMs: number,
+  pass: (signal: AbortSignal) => Promise<void>,
+): { stop(): Promise<void> } {
+  const controller = new AbortController();
+  let inFlight: Promise<void> | null = null;
+  const timer = setInterval(() => {
+    if (inFlight !== null || controller.signal.aborted) return;
+    inFlight = pass(controller.signal)
+      .catch((err: unknown) => ctx.logger.error({ err, loop: name }, "background pass failed"))
+      .finally(() => {
+        inFlight = null;
+      });
+  }, everyMs);
+  timer.unref();
+  return {
+    stop: async () => {
+      clearInterval(timer);
+      controller.abort();
+      await inFlight;
+    },
+  };
+}
+
+/** Starts the scheduled changes that are due (every replica may: the start is one conditional write). */
+function startRolloutStarter(ctx: ServiceContext): { stop(): Promise<void> } {
+  return startAbortableLoop(ctx, "rollout-starter", Math.max(100, ctx.config.enginePassMs), async () => {
+    const report = await startDueChanges(ctx);
+    if (report.started.length > 0) ctx.logger.info({ rollouts: report.started }, "rollouts started");
+  });
+}
+
+/** Reconciles the rollouts this replica holds the lease of. */
+function startRolloutEngine(ctx: ServiceContext, replicaId: string): { stop(): Promise<void> } {
+  return startAbortableLoop(ctx, "rollout-engine", Math.max(50, ctx.config.enginePassMs), async (signal) => {
+    await reconcileOnce(ctx, replicaId, { signal });
   });
 }

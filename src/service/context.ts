@@ -6,9 +6,15 @@ export interface ServiceConfig {
   heartbeatIntervalMs: number;
   /** An asset is stale after this many missed heartbeats. */
   staleAfterMissed: number;
+  /** How often the rollout engine reconciles each rollout (its leases last three times as long). */
+  enginePassMs: number;
 }
 
-export const DEFAULT_SERVICE_CONFIG: ServiceConfig = { heartbeatIntervalMs: 30_000, staleAfterMissed: 3 };
+export const DEFAULT_SERVICE_CONFIG: ServiceConfig = {
+  heartbeatIntervalMs: 30_000,
+  staleAfterMissed: 3,
+  enginePassMs: 1000,
+};
 
 /** What every service function needs. The REST API, the CLI and the dashboard all go through it. */
 export interface ServiceContext {

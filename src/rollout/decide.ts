@@ -517,9 +517,18 @@ function startPhase(d: Draft, p: ViewPhase): void {
 }
 
 /** Dispatches what the limits allow; true when the phase passed (or moved on to observing). */
+/**
+ * The first failing verdict: a missed deadline first (an operation given up at the deadline also
+ * fails its asset, but the deadline is the cause), then the budget as counted here, then any other.
+ */
+function failingVerdict(d: Draft, p: ViewPhase, verdicts: GateResult[] | null): GateResult | null {
+  const failed = (verdicts ?? []).filter((r) => r.status === "fail");
+  return failed.find((r) => r.kind === "progress-deadline") ?? overBudget(d, p) ?? failed[0] ?? null;
+}
+
 function runPhase(d: Draft, gates: GateResultsByPhase, p: ViewPhase): boolean {
   const verdicts = verdictsOf(d, gates, p, phaseGate);
-  const failing = overBudget(d, p) ?? verdicts?.find((r) => r.status === "fail") ?? null;
+  const failing = failingVerdict(d, p, verdicts);
   if (failing !== null) {
     gateFailed(d, p, failing);
     return false;
@@ -555,7 +564,7 @@ function dispatchPatches(d: Draft, p: ViewPhase): void {
 
 function observe(d: Draft, gates: GateResultsByPhase, p: ViewPhase): boolean {
   const verdicts = verdictsOf(d, gates, p, phaseGate);
-  const failing = overBudget(d, p) ?? verdicts?.find((r) => r.status === "fail") ?? null;
+  const failing = failingVerdict(d, p, verdicts);
   if (failing !== null) {
     gateFailed(d, p, failing);
     return false;

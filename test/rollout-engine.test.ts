@@ -1,6 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { verifyAuditChain } from "../src/audit/log.js";
 import { enqueueStartingSoon } from "../src/changes/reminders.js";
+import { loadPinnedPolicy } from "../src/policy/store.js";
+import { persistActions } from "../src/rollout/apply.js";
+import { loadRollout } from "../src/rollout/load-view.js";
 import { STOP_ALL_SWITCH } from "../src/rollout/model.js";
 import { reconcileOnce } from "../src/rollout/reconcile.js";
 import { startDueChanges } from "../src/rollout/starter.js";
@@ -381,6 +384,98 @@ describe.each(DIALECTS)("rollout engine on %s", (dialect) => {
       expect((await verifyAuditChain(store.db)).ok).toBe(true);
     },
   );
+
+  it("a decision is written only onto the state it was made on", async () => {
+    const { fleet, rolloutId } = await started(eightHosts());
+    await drive(fleet, { maxPasses: 1, until: () => true });
+    const now = fleet.clock.now();
+    const policy = await loadPinnedPolicy(store.db, fleet.plan.policy);
+    const w1 = fleet.ids.get("w1") as string;
+    const attempt = async (to: "failed" | "pending") => {
+      const loaded = await loadRollout(store.db, rolloutId, now, 10_000);
+      if (!loaded) throw new Error("no rollout");
+      return persistActions(fleet.ctx, {
+        loaded,
+        actions: [
+          {
+            type: "asset.transition",
+            assetId: w1,
+            from: "snapshotting",
+            to,
+            reason: "test",
+            opId: null,
+            set: {},
+          },
+        ],
+        replicaId: "replica-1",
+        now,
+        policy,
+        executor: "script",
+        leaseTtlMs: 3000,
+      });
+    };
+    const audit = async () => (await auditActions(fleet, rolloutId)).length;
+    const setAsset = (state: string) =>
+      store.write((trx) =>
+        trx
+          .updateTable("rollout_assets")
+          .set({ state })
+          .where("rollout_id", "=", rolloutId)
+          .where("asset_id", "=", w1)
+          .execute(),
+      );
+
+    await setAsset("snapshotting");
+    // An operator control landed between the read and the write: nothing is written.
+    const loaded = await loadRollout(store.db, rolloutId, now, 10_000);
+    await store.write((trx) =>
+      trx.updateTable("rollouts").set({ revision: 99 }).where("id", "=", rolloutId).execute(),
+    );
+    const before = await audit();
+    const stale = await persistActions(fleet.ctx, {
+      loaded: loaded as NonNullable<typeof loaded>,
+      actions: [
+        {
+          type: "asset.transition",
+          assetId: w1,
+          from: "snapshotting",
+          to: "failed",
+          reason: "x",
+          opId: null,
+          set: {},
+        },
+      ],
+      replicaId: "replica-1",
+      now,
+      policy,
+      executor: "script",
+      leaseTtlMs: 3000,
+    });
+    expect(stale).toMatchObject({ applied: false });
+    expect(await audit()).toBe(before);
+    expect((await assetRows(fleet.ctx, rolloutId))[0]?.state).toBe("snapshotting");
+
+    // The host reported a step meanwhile: the move goes on from where the asset really is.
+    await setAsset("applying");
+    expect(await attempt("failed")).toMatchObject({ applied: true });
+    const event = await store.db
+      .selectFrom("audit_events")
+      .select("data")
+      .where("action", "=", "rollout.asset.failed")
+      .orderBy("seq", "desc")
+      .executeTakeFirstOrThrow();
+    expect(JSON.parse(event.data)).toMatchObject({ from: "applying", to: "failed" });
+
+    // Sending an asset back to pending needs it exactly where the decision saw it.
+    await setAsset("applying");
+    expect(await attempt("pending")).toMatchObject({ applied: false });
+    // Another replica holds the lease: nothing is written either.
+    await setAsset("snapshotting");
+    await store.write((trx) =>
+      trx.updateTable("rollouts").set({ lease_owner: "replica-9" }).where("id", "=", rolloutId).execute(),
+    );
+    expect(await attempt("failed")).toMatchObject({ applied: false, why: "the lease is no longer ours" });
+  });
 
   it("one replica at a time drives a rollout; another takes over once its lease expired", async () => {
     const { fleet, rolloutId } = await started(eightHosts());

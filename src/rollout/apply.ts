@@ -125,7 +125,8 @@ async function checkedMoves(trx: Kysely<Database>, rolloutId: string, actions: r
     }
     const ahead = STEPS.indexOf(actual as AssetState);
     const expected = STEPS.indexOf(m.from);
-    if (ahead > expected && expected >= 0) {
+    // Only a move forward may skip steps: sending an asset back to pending needs it exactly where it was.
+    if (ahead > expected && expected >= 0 && m.to !== "pending") {
       // Already there (or further): skip this step; a later one continues from where it really is.
       if (STEPS.includes(m.to) && STEPS.indexOf(m.to) <= ahead) continue;
       kept.add(m);

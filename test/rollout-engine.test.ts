@@ -1,11 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { verifyAuditChain } from "../src/audit/log.js";
 import { enqueueStartingSoon } from "../src/changes/reminders.js";
+import { reconcileOnce } from "../src/engine/reconcile.js";
 import { loadPinnedPolicy } from "../src/policy/store.js";
 import { persistActions } from "../src/rollout/apply.js";
 import { loadRollout } from "../src/rollout/load-view.js";
 import { STOP_ALL_SWITCH } from "../src/rollout/model.js";
-import { reconcileOnce } from "../src/rollout/reconcile.js";
 import { startDueChanges } from "../src/rollout/starter.js";
 import type { Store } from "../src/store/store.js";
 import {

@@ -4,8 +4,8 @@
  * persists them in one write and dispatches after it commits.
  */
 
-import type { GateResult } from "../gates/gate.js";
 import type { NotificationEvent } from "../notify/outbox.js";
+import type { GateResult } from "./gate-input.js";
 import type { AssetState, OperationAction, PhaseState, RolloutState } from "./model.js";
 import type { OperationResult, Snapshot } from "./operation.js";
 import type { FailedGateAbort } from "./view.js";

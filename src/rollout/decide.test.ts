@@ -2,10 +2,9 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { buildPlanV2 } from "../../test/helpers/plans.js";
 import type { PlanV2 } from "../changes/plan.js";
-import type { OperationOutcome } from "../executors/executor.js";
-import type { GateResult } from "../gates/gate.js";
 import type { Action } from "./actions.js";
 import { absorbed, decide, PAUSE_NOW_MARK, PAUSE_REASONS } from "./decide.js";
+import type { GateResult } from "./gate-input.js";
 import { limitOf, unavailableCounts } from "./limits.js";
 import {
   ASSET_STATES,
@@ -19,6 +18,7 @@ import {
   type RolloutState,
   TERMINAL_ROLLOUT_STATES,
 } from "./model.js";
+import type { OperationOutcome } from "./operation.js";
 import { operationIdFor } from "./operation.js";
 import {
   type CalendarDecision,

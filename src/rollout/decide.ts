@@ -15,8 +15,9 @@
  *   returns hosts to their recorded pre-patch versions, which is what a freeze protects;
  * - a rollback reverts every touched asset of its scope in reverse order, each verified (invariant 6).
  */
-import type { GateResult } from "../gates/gate.js";
+
 import type { Action, AssetFields, RolloutFields } from "./actions.js";
+import type { GateResult } from "./gate-input.js";
 import { countOneMore, fitsOneMore, unavailableCounts } from "./limits.js";
 import {
   type AssetState,

@@ -1,8 +1,8 @@
 /** Reads one rollout's whole stored state into a RolloutView (the open operations not yet observed). */
 import type { Kysely, Selectable } from "kysely";
 import type { PlanV2 } from "../changes/plan.js";
-import type { GateResult } from "../gates/gate.js";
 import type { Database, OperationsTable } from "../store/schema.js";
+import type { GateResult } from "./gate-input.js";
 import {
   type AssetState,
   isAssetState,

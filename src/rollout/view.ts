@@ -4,10 +4,9 @@
  * of the open ones), and the facts from around it (inventory, the emergency stop). Plain data.
  */
 import type { PlanGate, PlanV2 } from "../changes/plan.js";
-import type { OperationOutcome } from "../executors/executor.js";
-import type { GateResult } from "../gates/gate.js";
+import type { GateResult } from "./gate-input.js";
 import type { AssetState, OperationAction, OperationState, PhaseState, RolloutState } from "./model.js";
-import type { OperationResult, Snapshot } from "./operation.js";
+import type { OperationOutcome, OperationResult, Snapshot } from "./operation.js";
 
 export interface ViewRollout {
   id: string;

@@ -6,6 +6,7 @@
 import { expect } from "vitest";
 import type { PlanV2 } from "../../src/changes/plan.js";
 import { SYSTEM_ACTOR } from "../../src/domain/roles.js";
+import { type EngineOptions, reconcileOnce } from "../../src/engine/reconcile.js";
 import {
   EXECUTOR_INTERFACE_VERSION,
   type Executor,
@@ -16,7 +17,6 @@ import { createAsset } from "../../src/inventory/assets.js";
 import { applyPolicy, getPolicy } from "../../src/policy/store.js";
 import { TERMINAL_ROLLOUT_STATES, UNAVAILABLE_ASSET_STATES } from "../../src/rollout/model.js";
 import type { OperationResult, OperationSpec } from "../../src/rollout/operation.js";
-import { type EngineOptions, reconcileOnce } from "../../src/rollout/reconcile.js";
 import type { ServiceContext } from "../../src/service/context.js";
 import type { Store } from "../../src/store/store.js";
 import { buildPlanV2, type PlanSpec } from "./plans.js";

@@ -6,22 +6,26 @@
  * the store, so the process may die at any instant and the next pass (here or on another replica)
  * carries on; the one thing kept in memory (which operations this process handed over already) only
  * saves repeating a dispatch, which executors must accept anyway.
+ *
+ * It sits above src/rollout (the engine's state, its pure decision and its writes), src/executors and
+ * src/gates (plugins built on src/rollout's types): it is where the plugins meet the engine.
  */
 import "../gates/index.js";
-import type { OperationOutcome } from "../executors/executor.js";
 import { executorFor } from "../executors/registry.js";
-import type { GateInput, GateResult } from "../gates/gate.js";
 import { evaluateGate } from "../gates/registry.js";
 import type { Policy } from "../policy/schema.js";
 import { loadPinnedPolicy } from "../policy/store.js";
+import { persistActions } from "../rollout/apply.js";
+import { calendarDecision } from "../rollout/calendar-decision.js";
+import { absorbed, decide } from "../rollout/decide.js";
+import type { GateResult } from "../rollout/gate-input.js";
+import { gateInput } from "../rollout/gate-input.js";
+import { leaseTtlMs, takeLease } from "../rollout/leases.js";
+import { type LoadedRollout, loadRollout } from "../rollout/load-view.js";
+import { TERMINAL_ROLLOUT_STATES } from "../rollout/model.js";
+import type { OperationOutcome } from "../rollout/operation.js";
+import { type GateResultsByPhase, gatesOfPhase, type RolloutView } from "../rollout/view.js";
 import type { ServiceContext } from "../service/context.js";
-import { persistActions } from "./apply.js";
-import { calendarDecision } from "./calendar-decision.js";
-import { absorbed, decide } from "./decide.js";
-import { leaseTtlMs, takeLease } from "./leases.js";
-import { type LoadedRollout, loadRollout } from "./load-view.js";
-import { TERMINAL_ROLLOUT_STATES } from "./model.js";
-import { type GateResultsByPhase, gatesOfPhase, type RolloutView } from "./view.js";
 
 export interface EngineOptions {
   /** The executor kind new operations go to (default `agent`). */
@@ -183,55 +187,6 @@ async function redispatch(
       ctx.logger.warn({ err, operation: op.id }, "dispatch failed");
     }
   }
-}
-
-/** The gates' input: the rollout as it stands once the observed results are taken in. */
-export function gateInput(view: RolloutView, phaseIdx: number, now: Date): GateInput {
-  const phase = view.phases.find((p) => p.idx === phaseIdx);
-  // A pause still going on counts as paused time already.
-  const ongoing =
-    view.rollout.pausedSince !== null && phaseIdx === view.rollout.currentPhase
-      ? Math.max(0, now.getTime() - new Date(view.rollout.pausedSince).getTime())
-      : 0;
-  const verifyOf = new Map(
-    view.operations
-      .filter((o) => o.action === "verify")
-      .map((o) => [`${o.assetId}/${o.attempt}`, o.outcome.status] as const),
-  );
-  return {
-    plan: view.plan,
-    phaseIdx,
-    phase: {
-      state: phase?.state ?? "pending",
-      startedAt: phase?.startedAt ?? null,
-      observeUntil: phase?.observeUntil ?? null,
-      finishedAt: phase?.finishedAt ?? null,
-      promoted: phase?.promotedBy !== null && phase?.promotedBy !== undefined,
-      pausedMs: (phase?.pausedMs ?? 0) + ongoing,
-    },
-    assets: view.assets.map((a) => {
-      const v = verifyOf.get(`${a.id}/${a.attempt}`);
-      return {
-        id: a.id,
-        name: a.name,
-        phaseIdx: a.phaseIdx,
-        state: a.state,
-        // The engine moves an asset to done only once its version was read back and its checks passed.
-        verified: a.state === "done",
-        heartbeating: a.heartbeating,
-        finishedAt: a.finishedAt,
-        verification:
-          v === undefined
-            ? null
-            : v === "succeeded"
-              ? "passed"
-              : v === "pending" || v === "running"
-                ? "pending"
-                : "failed",
-      };
-    }),
-    now,
-  };
 }
 
 /** The verdicts of the gates of the current phase and of the one before it (the next may wait on it). */

@@ -79,5 +79,10 @@ export async function listLeases(
   store: Store,
 ): Promise<{ name: string; owner: string; expiresAt: string; acquiredAt: string }[]> {
   const rows = await store.db.selectFrom("scheduler_leases").selectAll().orderBy("name").execute();
-  return rows.map((r) => ({ name: r.name, owner: r.owner, expiresAt: r.expires_at, acquiredAt: r.acquired_at }));
+  return rows.map((r) => ({
+    name: r.name,
+    owner: r.owner,
+    expiresAt: r.expires_at,
+    acquiredAt: r.acquired_at,
+  }));
 }

@@ -284,10 +284,25 @@ describe("Scheduler", () => {
   it.each([
     ["a duplicate name", { name: "test-loop" }, "scheduler.duplicate-loop", "loop test-loop"],
     ["a zero interval", { name: "other", intervalMs: 0 }, "scheduler.invalid-loop", "loop other: intervalMs"],
-    ["a NaN timeout", { name: "other", timeoutMs: Number.NaN }, "scheduler.invalid-loop", "loop other: timeoutMs"],
-    ["a negative start", { name: "other", initialDelayMs: -1 }, "scheduler.invalid-loop", "loop other: initialDelayMs"],
+    [
+      "a NaN timeout",
+      { name: "other", timeoutMs: Number.NaN },
+      "scheduler.invalid-loop",
+      "loop other: timeoutMs",
+    ],
+    [
+      "a negative start",
+      { name: "other", initialDelayMs: -1 },
+      "scheduler.invalid-loop",
+      "loop other: initialDelayMs",
+    ],
     ["a bad name", { name: "Other Loop" }, "scheduler.invalid-loop", "loop Other Loop"],
-    ["one-replica without a store", { name: "other", scope: "one-replica" }, "scheduler.invalid-loop", "loop other: scope"],
+    [
+      "one-replica without a store",
+      { name: "other", scope: "one-replica" },
+      "scheduler.invalid-loop",
+      "loop other: scope",
+    ],
   ] as const)("refuses %s", (_, overrides, reason, where) => {
     const s = scheduler();
     s.register(loop({ run: async () => undefined }));

@@ -139,7 +139,9 @@ export class Scheduler {
     for (const loop of loops) {
       if (loop.timer) clearTimeout(loop.timer);
       loop.timer = null;
-      loop.controller?.abort(reasonError("scheduler.stopping", `the scheduler is stopping (${loop.spec.name})`));
+      loop.controller?.abort(
+        reasonError("scheduler.stopping", `the scheduler is stopping (${loop.spec.name})`),
+      );
     }
     const inFlight = loops.filter((loop) => loop.inFlight !== null);
     let grace: NodeJS.Timeout | undefined;
@@ -157,7 +159,9 @@ export class Scheduler {
         "background pass did not end after its abort; left behind at shutdown",
       );
     }
-    const held = loops.filter((loop) => loop.holdsLease && loop.inFlight === null).map((loop) => loop.spec.name);
+    const held = loops
+      .filter((loop) => loop.holdsLease && loop.inFlight === null)
+      .map((loop) => loop.spec.name);
     if (this.#store && held.length > 0) {
       try {
         await releaseLeases(this.#store, this.replicaId, held);
@@ -215,7 +219,10 @@ export class Scheduler {
         "background pass exceeded its timeout; aborted",
       );
       controller.abort(
-        reasonError("scheduler.pass-timeout", `${spec.name} pass exceeded its timeout of ${spec.timeoutMs} ms`),
+        reasonError(
+          "scheduler.pass-timeout",
+          `${spec.name} pass exceeded its timeout of ${spec.timeoutMs} ms`,
+        ),
       );
     }, spec.timeoutMs);
     const renewal = spec.scope === "one-replica" ? this.#keepLease(loop, controller, deadline) : null;
@@ -306,7 +313,9 @@ export class Scheduler {
         loop.holdsLease = false;
         loop.metrics.holdsLease = false;
         this.#logger.error({ loop: loop.spec.name }, "background loop lost its lease mid-pass; aborted");
-        controller.abort(reasonError("scheduler.lease-lost", `${loop.spec.name} lost its lease to another replica`));
+        controller.abort(
+          reasonError("scheduler.lease-lost", `${loop.spec.name} lost its lease to another replica`),
+        );
       } catch (err) {
         // The lease still holds until its expiry; the next renewal tries again.
         this.#logger.warn({ err, loop: loop.spec.name }, "could not renew a loop lease");

@@ -7,9 +7,10 @@ import { describe, expect, it } from "vitest";
 import { acquireLease, listLeases } from "../src/scheduler/lease.js";
 import type { LoopRegistration } from "../src/scheduler/loop.js";
 import { Scheduler } from "../src/scheduler/scheduler.js";
+import { registerEngineLoops } from "../src/server/engine-loops.js";
 import { type RunningServer, startServer } from "../src/server/start.js";
 import { openStore, type Store } from "../src/store/store.js";
-import { DIALECTS, freshStore } from "./helpers/stores.js";
+import { contextFor, DIALECTS, freshStore } from "./helpers/stores.js";
 
 const silent = pino({ level: "silent" });
 
@@ -231,6 +232,31 @@ describe.each(DIALECTS)("the scheduler's one-replica leases (%s)", (dialect) => 
     }
   });
 
+  it("a lease the store cannot give is logged and retried; the pass does not run without it", async () => {
+    const store = await freshStore(dialect);
+    const lines: { msg: string; loop?: string }[] = [];
+    const logger = pino({ level: "error" }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    let ran = 0;
+    const s = new Scheduler({ logger, store });
+    s.register(
+      loop({
+        intervalMs: 10,
+        run: async () => {
+          ran += 1;
+        },
+      }),
+    );
+    await store.dispose();
+    try {
+      s.start();
+      await until("two failed attempts", () => (s.metrics()[0]?.errors ?? 0) >= 2);
+      expect(ran).toBe(0);
+      expect(lines.find((l) => l.msg.includes("could not take its lease"))).toMatchObject({ loop: "sweep" });
+    } finally {
+      await s.stop();
+    }
+  });
+
   it("every-replica loops run on both schedulers", async () => {
     const { a, b, dispose } = await twoReplicas();
     const runs = new Map<string, number>();
@@ -299,6 +325,41 @@ describe("the server's background loops", () => {
     } finally {
       await server?.close();
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("register the engine's loops once it provides its passes, on every replica at the given pace", async () => {
+    const store = await freshStore("sqlite");
+    const ctx = contextFor(store);
+    const idle = new Scheduler({ logger: silent, store });
+    registerEngineLoops(idle, ctx);
+    expect(idle.metrics()).toEqual([]);
+
+    const calls: string[] = [];
+    const s = new Scheduler({ logger: silent, store });
+    registerEngineLoops(s, ctx, {
+      intervalMs: 20,
+      passes: {
+        startDue: async (signal) => {
+          if (!signal.aborted) calls.push("start");
+        },
+        reconcile: async (signal) => {
+          if (!signal.aborted) calls.push("reconcile");
+        },
+      },
+    });
+    try {
+      s.start();
+      await until("both engine loops ran twice", () => calls.filter((c) => c === "reconcile").length >= 2);
+      expect(calls).toContain("start");
+      expect(s.metrics().map((m) => [m.name, m.scope, m.intervalMs])).toEqual([
+        ["rollout-starter", "every-replica", 20],
+        ["rollout-engine", "every-replica", 20],
+      ]);
+    } finally {
+      await s.stop();
+      await idle.stop();
+      await store.dispose();
     }
   });
 

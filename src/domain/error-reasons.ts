@@ -101,6 +101,13 @@ export const ERROR_REASONS = {
   "plan.invalid-version": { category: "validation" },
   "plan.unsupported-ecosystem": { category: "unsupported" },
   "plan.unreadable": { category: "internal" },
+  // Background loops (src/scheduler/): a registration the scheduler refuses, and why a pass was aborted.
+  "scheduler.invalid-loop": { category: "validation" },
+  "scheduler.duplicate-loop": { category: "conflict" },
+  "scheduler.stopped": { category: "conflict" },
+  "scheduler.pass-timeout": { category: "internal", status: 503 },
+  "scheduler.lease-lost": { category: "conflict" },
+  "scheduler.stopping": { category: "internal", status: 503 },
 } as const satisfies Record<string, ReasonSpec>;
 
 export type ErrorReason = keyof typeof ERROR_REASONS;

@@ -401,6 +401,7 @@ export interface Database {
   incidents: IncidentsTable;
   engine_switches: EngineSwitchesTable;
   work_items: WorkItemsTable;
+  scheduler_leases: SchedulerLeasesTable;
 }
 
 /** One execution of a change's frozen plan (see src/rollout/model.ts for the states). */
@@ -551,4 +552,17 @@ export interface EngineSwitchesTable {
   reason: string | null;
   set_by: string;
   set_at: string;
+}
+
+/** A one-replica background loop's lease (see src/scheduler/lease.ts). */
+export interface SchedulerLeasesTable {
+  /** The loop's name. */
+  name: string;
+  /** The replica holding it (its scheduler's replica id). */
+  owner: string;
+  /** Until when it holds; any replica may take it after that. */
+  expires_at: string;
+  /** When the current owner took it (kept across its renewals). */
+  acquired_at: string;
+  updated_at: string;
 }

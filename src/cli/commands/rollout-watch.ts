@@ -118,7 +118,11 @@ export function exitCodeFor(view: RolloutView): number {
 }
 
 /** Follows the rollout until it ends; returns the exit code. A server that cannot be reached is retried. */
-export async function watchRollout(client: ApiClient, id: string, options: WatchOptions): Promise<number> {
+export async function watchRollout(
+  client: Pick<ApiClient, "get">,
+  id: string,
+  options: WatchOptions,
+): Promise<number> {
   const now = options.now ?? (() => new Date());
   const write = options.write ?? ((text: string) => void process.stdout.write(text));
   const warn = options.warn ?? ((text: string) => void process.stderr.write(text));

@@ -180,6 +180,31 @@ describe.each(DIALECTS)("rollout controls on %s", (dialect) => {
     expect(await changeState(rows.changeId)).toBe("running");
   });
 
+  it("pausing a rollout the engine paused makes it the operator's pause (no window reopening lifts it)", async () => {
+    const rows = await insertRollout(store, {
+      state: "paused",
+      stateReason: "window-closed: outside every window",
+    });
+    const view = await pauseRollout(ctx, OPS, rows.rolloutId, { reason: "hold it until Monday" });
+    expect(view).toMatchObject({ state: "paused", pausedBy: "alice", stateReason: "hold it until Monday" });
+    // No transition: one control event only.
+    expect((await events(rows.rolloutId)).map((e) => e.action)).toEqual(["rollout.control.pause"]);
+    await expect(resumeRollout(ctx, OPS, rows.rolloutId, { reason: "Monday" })).resolves.toMatchObject({
+      state: "running",
+    });
+  });
+
+  it("resume of a rollout halted after a failed gate lets the engine judge the phase again", async () => {
+    const rows = await insertRollout(store, {
+      state: "paused",
+      stateReason: "halted: canary: health gate failed",
+      phases: [{ name: "canary", state: "failed" }],
+    });
+    await expect(resumeRollout(ctx, OPS, rows.rolloutId, { reason: "fixed" })).resolves.toMatchObject({
+      state: "running",
+    });
+  });
+
   const illegal: Array<[string, RolloutRowsInput, (id: string) => Promise<unknown>, RegExp]> = [
     [
       "pause a completed rollout",

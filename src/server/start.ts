@@ -1,3 +1,5 @@
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
 import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import { type AuditCheckpointer, openCheckpointer } from "../audit/checkpointer.js";
@@ -7,9 +9,11 @@ import { bootstrapAdminToken } from "../auth/tokens.js";
 import { enqueueStartingSoon } from "../changes/reminders.js";
 import { ValidationError } from "../domain/errors.js";
 import { SYSTEM_ACTOR } from "../domain/roles.js";
+import { reconcileOnce } from "../engine/reconcile.js";
 import { markStaleAssets } from "../inventory/agents.js";
 import { startOutboxWorker } from "../notify/worker.js";
 import { parseWebhookAllowList } from "../policy/webhook-destination.js";
+import { startDueChanges } from "../rollout/starter.js";
 import { type ServiceConfig, type ServiceContext, serviceContext } from "../service/context.js";
 import { DEFAULT_DATABASE_URL, openStore } from "../store/store.js";
 import { startWorkLoop } from "../work/loop.js";
@@ -82,6 +86,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       Math.max(1000, options.audit?.checkpointIntervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS),
     );
     const loops = [startStaleSweeper(ctx), startReminderLoop(ctx), checkpoints];
+    const replicaId = `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`;
+    const engine = [startRolloutStarter(ctx), startRolloutEngine(ctx, replicaId)];
     const outbox = startOutboxWorker(ctx);
     // Resumes the work owed by commits before a restart; with holdWork it stays owed (tests).
     const work = ctx.config.holdWork === true ? null : startWorkLoop(ctx, serverWorkRegistry());
@@ -93,6 +99,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       checkpointer,
       close: async () => {
         for (const loop of loops) loop.stop();
+        await Promise.all(engine.map((loop) => loop.stop()));
         await Promise.all([outbox.stop(), work?.stop()]);
         await app.close();
         // The events of the last minutes are signed too, not only those before the last interval.
@@ -167,5 +174,50 @@ function startReminderLoop(ctx: ServiceContext): { stop(): void } {
   return startLoop(ctx, "starting-soon", 15_000, async () => {
     const enqueued = await enqueueStartingSoon(ctx);
     if (enqueued > 0) ctx.logger.info({ enqueued }, "starting-soon notifications enqueued");
+  });
+}
+
+/**
+ * A loop that runs `pass` every `everyMs` until stopped; stopping aborts the signal and waits for the
+ * pass in flight, so the store is not closed under it.
+ */
+function startAbortableLoop(
+  ctx: ServiceContext,
+  name: string,
+  everyMs: number,
+  pass: (signal: AbortSignal) => Promise<void>,
+): { stop(): Promise<void> } {
+  const controller = new AbortController();
+  let inFlight: Promise<void> | null = null;
+  const timer = setInterval(() => {
+    if (inFlight !== null || controller.signal.aborted) return;
+    inFlight = pass(controller.signal)
+      .catch((err: unknown) => ctx.logger.error({ err, loop: name }, "background pass failed"))
+      .finally(() => {
+        inFlight = null;
+      });
+  }, everyMs);
+  timer.unref();
+  return {
+    stop: async () => {
+      clearInterval(timer);
+      controller.abort();
+      await inFlight;
+    },
+  };
+}
+
+/** Starts the scheduled changes that are due (every replica may: the start is one conditional write). */
+function startRolloutStarter(ctx: ServiceContext): { stop(): Promise<void> } {
+  return startAbortableLoop(ctx, "rollout-starter", Math.max(100, ctx.config.enginePassMs), async () => {
+    const report = await startDueChanges(ctx);
+    if (report.started.length > 0) ctx.logger.info({ rollouts: report.started }, "rollouts started");
+  });
+}
+
+/** Reconciles the rollouts this replica holds the lease of. */
+function startRolloutEngine(ctx: ServiceContext, replicaId: string): { stop(): Promise<void> } {
+  return startAbortableLoop(ctx, "rollout-engine", Math.max(50, ctx.config.enginePassMs), async (signal) => {
+    await reconcileOnce(ctx, replicaId, { signal });
   });
 }

@@ -426,6 +426,8 @@ export interface RolloutsTable {
   /** The replica driving the rollout, and until when (compare-and-set). */
   lease_owner: string | null;
   lease_expires_at: string | null;
+  /** When the current pause began, as the engine noticed it (null while not paused). */
+  paused_since: string | null;
   /** Bumped by every write: optimistic concurrency for operator controls. */
   revision: number;
   created_at: string;
@@ -449,6 +451,8 @@ export interface RolloutPhasesTable {
   promoted_by: string | null;
   /** JSON array of GateResult: the latest result of each of the phase's gates. */
   gate_results: string;
+  /** Time spent paused while this phase was in progress: not counted against its progress deadline. */
+  paused_ms: number | null;
 }
 
 export interface RolloutAssetsTable {

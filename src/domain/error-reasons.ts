@@ -101,6 +101,17 @@ export const ERROR_REASONS = {
   "plan.invalid-version": { category: "validation" },
   "plan.unsupported-ecosystem": { category: "unsupported" },
   "plan.unreadable": { category: "internal" },
+  "verify.unknown-placeholder": { category: "validation" },
+  "verify.missing-label": { category: "validation" },
+  "verify.invalid-url": { category: "validation" },
+  "verify.invalid-timeout": { category: "validation" },
+  "snapshot.unavailable": { category: "unsupported" },
+  "snapshot.restore-failed": { category: "internal" },
+  "agent.server-key-missing": { category: "validation" },
+  "agent.artifact-digest-mismatch": { category: "validation" },
+  "agent.artifact-signature-invalid": { category: "validation" },
+  "agent.install-failed": { category: "internal" },
+  "agent.journal-unreadable": { category: "internal" },
 } as const satisfies Record<string, ReasonSpec>;
 
 export type ErrorReason = keyof typeof ERROR_REASONS;

@@ -17,7 +17,7 @@ function isField(name: string): name is Field {
 }
 
 /** The value of one placeholder for this asset; throws naming it when it is unknown or unset. */
-function valueOf(placeholder: string, ctx: CheckContext, where: string): string {
+function placeholderValue(placeholder: string, ctx: CheckContext, where: string): string {
   if (isField(placeholder)) return ctx[placeholder];
   if (placeholder.startsWith("labels.") && placeholder.length > "labels.".length) {
     const key = placeholder.slice("labels.".length);
@@ -39,7 +39,7 @@ function valueOf(placeholder: string, ctx: CheckContext, where: string): string 
 }
 
 function fill(text: string, ctx: CheckContext, where: string, encode: (value: string) => string): string {
-  return text.replace(PLACEHOLDER, (_whole, name: string) => encode(valueOf(name, ctx, where)));
+  return text.replace(PLACEHOLDER, (_whole, name: string) => encode(placeholderValue(name, ctx, where)));
 }
 
 /**

@@ -277,7 +277,33 @@ async function waitForResults(server: StandInServer, id: string, count: number) 
 describe("an agent killed with SIGKILL during an install", () => {
   const SLOW_VERSION = "1.1.5-1";
 
-  function spawnAgentProcess(server: StandInServer, host: Host): ChildProcess {
+  async function slowDeb(): Promise<string> {
+    // A package whose maintainer script takes a while, so the agent can be killed while dpkg runs.
+    return buildDeb(
+      {
+        name: FLEET_PACKAGE,
+        version: SLOW_VERSION,
+        files: { "/usr/share/fleet-service/behaviour": "healthy\n" },
+        postinst: [
+          "sleep 2",
+          `echo "postinst $1 ${SLOW_VERSION} from=\${2:-none} at=$(date +%s%N)" >> "$DPKG_ROOT${INSTALL_LOG}"`,
+        ].join("\n"),
+      },
+      join(work, "slow"),
+    );
+  }
+
+  /** Waits until the agent reported `applying` for `id`, and dpkg is inside the maintainer script. */
+  async function waitForInstall(server: StandInServer, id: string): Promise<void> {
+    const deadline = Date.now() + 30_000;
+    while (!server.progress.some((p) => p.id === id && p.step === "applying")) {
+      if (Date.now() > deadline) throw new Error("the agent never began the install");
+      await sleep(20);
+    }
+    await sleep(500);
+  }
+
+  function spawnAgentProcess(server: StandInServer, host: Host, detached = false): ChildProcess {
     const child = spawn(
       process.execPath,
       [
@@ -294,7 +320,11 @@ describe("an agent killed with SIGKILL during an install", () => {
         "--dpkg-root",
         host.root.root,
       ],
-      { stdio: ["ignore", "ignore", "ignore"], env: { ...process.env, AUTOPATCH_LOG_LEVEL: "warn" } },
+      {
+        stdio: ["ignore", "ignore", "ignore"],
+        env: { ...process.env, AUTOPATCH_LOG_LEVEL: "warn" },
+        detached,
+      },
     );
     closers.push(async () => {
       if (child.exitCode === null && child.signalCode === null) {
@@ -308,29 +338,13 @@ describe("an agent killed with SIGKILL during an install", () => {
   it("never installs twice for one key: the restarted agent re-examines the host", async () => {
     const server = await standIn();
     const host = await newHost();
-    // A package whose maintainer script takes a while, so the agent can be killed while dpkg runs.
-    const slow = await buildDeb(
-      {
-        name: FLEET_PACKAGE,
-        version: SLOW_VERSION,
-        files: { "/usr/share/fleet-service/behaviour": "healthy\n" },
-        postinst: [
-          "sleep 2",
-          `echo "postinst $1 ${SLOW_VERSION} from=\${2:-none} at=$(date +%s%N)" >> "$DPKG_ROOT${INSTALL_LOG}"`,
-        ].join("\n"),
-      },
-      join(work, "slow"),
-    );
+    const slow = await slowDeb();
     const op = await patchOf(server, host, slow, SLOW_VERSION);
     server.queue(op);
 
     const first = spawnAgentProcess(server, host);
-    const deadline = Date.now() + 30_000;
-    while (!server.progress.some((p) => p.id === op.id && p.step === "applying")) {
-      if (Date.now() > deadline) throw new Error("the agent never began the install");
-      await sleep(20);
-    }
-    await sleep(500); // dpkg is now inside the maintainer script's sleep
+    await waitForInstall(server, op.id);
+    // Only the agent dies: dpkg, its child, goes on and finishes the install.
     first.kill("SIGKILL");
     await new Promise((resolve) => first.once("exit", resolve));
     expect(server.results).toEqual([]);
@@ -344,5 +358,34 @@ describe("an agent killed with SIGKILL during an install", () => {
     // Exactly one install ran, the one the killed agent started; the restarted one ran none.
     expect(await installLines(host, SLOW_VERSION)).toHaveLength(1);
     expect(result).toMatchObject({ ok: true, installedVersion: SLOW_VERSION });
+  }, 60_000);
+
+  it("reports an install that died with the agent as failed, without retrying it, and a revert brings the host back", async () => {
+    const server = await standIn();
+    const host = await newHost();
+    const op = await patchOf(server, host, await slowDeb(), SLOW_VERSION);
+    server.queue(op);
+    const first = spawnAgentProcess(server, host, true);
+    await waitForInstall(server, op.id);
+    // The whole process group dies (as systemd stops a service): dpkg is killed mid-configure.
+    process.kill(-(first.pid as number), "SIGKILL");
+    await new Promise((resolve) => first.once("exit", resolve));
+
+    spawnAgentProcess(server, host);
+    const result = await server.resultOf(op.id, 40_000);
+    expect(result.ok).toBe(false);
+    expect(result.error).toMatch(/stopped during this install .* does not install twice/);
+    expect(result.installedVersion).toBeNull();
+    expect(await installLines(host, SLOW_VERSION)).toHaveLength(0);
+
+    const revert = operation("revert", {
+      package: FLEET_PACKAGE,
+      snapshot: result.snapshot,
+      healthChecks: host.healthChecks,
+    });
+    server.queue(revert);
+    const reverted = await server.resultOf(revert.id, 40_000);
+    expect(reverted).toMatchObject({ ok: true, installedVersion: packages.baseVersion });
+    expect(await host.root.installedVersion(FLEET_PACKAGE)).toBe(packages.baseVersion);
   }, 60_000);
 });

@@ -20,6 +20,7 @@ import { buildApp } from "../src/server/app.js";
 import type { ServiceContext } from "../src/service/context.js";
 import { MIGRATIONS } from "../src/store/migrations/index.js";
 import type { Store } from "../src/store/store.js";
+import { installed } from "./helpers/assets.js";
 import { contextFor, DIALECTS, freshStore } from "./helpers/stores.js";
 
 const change = {
@@ -72,6 +73,8 @@ describe.each(DIALECTS)("principals and separation of duties on %s", (dialect) =
     ctx = contextFor(store);
     admin = (await bootstrapAdminToken(ctx))?.token ?? "";
     await createAsset(ctx, SYSTEM_ACTOR, "web-1", {});
+    // Below the change's version: web-1 is a target.
+    await installed(ctx, "web-1", [["openssl", "3.0.11-1~deb12u2"]]);
     app = await buildApp(ctx);
   });
   afterAll(async () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
+  actionFor,
   CHANGE_ACTIONS,
   CHANGE_STATES,
   type ChangeAction,
@@ -25,6 +26,17 @@ const LEGAL: ReadonlyArray<readonly [ChangeState, ChangeAction, ChangeState]> = 
   ["running", "complete", "completed"],
   ["running", "roll-back", "rolled-back"],
   ["running", "fail", "failed"],
+  ["running", "pause", "paused"],
+  ["running", "begin-rollback", "rolling-back"],
+  ["running", "abort", "aborted"],
+  ["paused", "resume", "running"],
+  ["paused", "begin-rollback", "rolling-back"],
+  ["paused", "fail", "failed"],
+  ["paused", "abort", "aborted"],
+  ["rolling-back", "roll-back", "rolled-back"],
+  ["rolling-back", "fail", "failed"],
+  ["rolling-back", "pause", "paused"],
+  ["rolling-back", "abort", "aborted"],
 ];
 
 describe("change lifecycle", () => {
@@ -51,6 +63,8 @@ describe("change lifecycle", () => {
     ["cancel", ["draft", "submitted", "approved", "scheduled"]],
     ["submit", ["draft"]],
     ["start", ["scheduled"]],
+    ["resume", ["paused"]],
+    ["abort", ["running", "paused", "rolling-back"]],
   ] as const)("%s applies from %j", (action, states) => {
     expect(statesAllowing(action)).toEqual(states);
   });
@@ -61,8 +75,28 @@ describe("change lifecycle", () => {
       "completed",
       "rolled-back",
       "failed",
+      "aborted",
       "cancelled",
     ]);
     expect(canTransition("completed", "running")).toBe(false);
+  });
+
+  it("the change can follow each step its rollout takes", () => {
+    const walks: ChangeState[][] = [
+      ["scheduled", "running", "paused", "running", "completed"],
+      ["running", "rolling-back", "paused", "rolling-back", "rolled-back"],
+      ["running", "paused", "rolling-back", "failed"],
+      ["running", "rolling-back", "aborted"],
+    ];
+    for (const walk of walks) {
+      for (let i = 1; i < walk.length; i++) {
+        const from = walk[i - 1] as ChangeState;
+        const to = walk[i] as ChangeState;
+        const action = actionFor(from, to);
+        expect(action, `${from} → ${to}`).toBeDefined();
+        expect(transition("chg-1", from, action as ChangeAction)).toBe(to);
+      }
+    }
+    expect(actionFor("completed", "running")).toBeUndefined();
   });
 });

@@ -101,6 +101,14 @@ export const ERROR_REASONS = {
   "plan.invalid-version": { category: "validation" },
   "plan.unsupported-ecosystem": { category: "unsupported" },
   "plan.unreadable": { category: "internal" },
+  // Background loops (src/scheduler/): a registration the scheduler refuses, and why a pass was aborted.
+  "scheduler.invalid-loop": { category: "validation" },
+  "scheduler.duplicate-loop": { category: "conflict" },
+  "scheduler.stopped": { category: "conflict" },
+  "scheduler.pass-timeout": { category: "internal", status: 503 },
+  "scheduler.lease-lost": { category: "conflict" },
+  "scheduler.stopping": { category: "internal", status: 503 },
+  // Agent operations, snapshots and health checks (src/agent/operations, src/snapshots, src/verify).
   "verify.unknown-placeholder": { category: "validation" },
   "verify.missing-label": { category: "validation" },
   "verify.invalid-url": { category: "validation" },
@@ -110,7 +118,6 @@ export const ERROR_REASONS = {
   "agent.server-key-missing": { category: "validation" },
   "agent.artifact-digest-mismatch": { category: "validation" },
   "agent.artifact-signature-invalid": { category: "validation" },
-  "agent.install-failed": { category: "internal" },
   "agent.journal-unreadable": { category: "internal" },
 } as const satisfies Record<string, ReasonSpec>;
 

@@ -1,17 +1,11 @@
-import type { OperationResult, OperationSpec } from "../rollout/operation.js";
+import type { OperationOutcome, OperationSpec } from "../rollout/operation.js";
 import type { ServiceContext } from "../service/context.js";
 
 /** Bumped when the interface changes incompatibly; the registry refuses implementations of another. */
 export const EXECUTOR_INTERFACE_VERSION = 1;
 
-/** What became of an operation, as the executor observed it. */
-export type OperationOutcome =
-  | { status: "pending" }
-  | { status: "running"; step: string | null }
-  | { status: "succeeded"; result: OperationResult }
-  | { status: "failed"; result: OperationResult | null; error: string }
-  /** The host stopped answering while it held the operation (e.g. no heartbeat for two intervals). */
-  | { status: "lost"; error: string };
+// What an executor observes is the engine's type (src/rollout): executors build on it.
+export type { OperationOutcome } from "../rollout/operation.js";
 
 /**
  * How operations reach hosts. The engine persists an operation (its intent) before it calls

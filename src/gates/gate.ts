@@ -1,34 +1,8 @@
-import type { PlanGate, PlanGateKind, PlanV2 } from "../changes/plan.js";
-import type { AssetState, PhaseState } from "../rollout/model.js";
+import type { PlanGate, PlanGateKind } from "../changes/plan.js";
+import type { GateInput, GateResult } from "../rollout/gate-input.js";
 
-/** A gate's verdict: pass, fail (with why), or wait (and until when, if known). */
-export interface GateResult {
-  kind: PlanGateKind;
-  status: "pass" | "fail" | "wait";
-  reason: string;
-  /** ISO time the gate may change its verdict by itself (an observation ending). */
-  until?: string;
-  evaluatedAt: string;
-}
-
-/** What a gate sees: the rollout's stored state at one instant. */
-export interface GateInput {
-  plan: PlanV2;
-  phaseIdx: number;
-  phase: { state: PhaseState; startedAt: string | null; observeUntil: string | null; promoted: boolean };
-  assets: ReadonlyArray<{
-    id: string;
-    name: string;
-    phaseIdx: number;
-    state: AssetState;
-    /** Last verification of the asset passed (version read back and every check). */
-    verified: boolean;
-    /** The asset's agent heartbeated within two intervals. */
-    heartbeating: boolean;
-    finishedAt: string | null;
-  }>;
-  now: Date;
-}
+// The verdict and what a gate sees are the engine's types (src/rollout): gates build on them.
+export type { GateInput, GateResult } from "../rollout/gate-input.js";
 
 /**
  * One kind of gate. `evaluate` may do I/O (a metric query, a judge); it must not write the store:

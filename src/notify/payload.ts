@@ -41,6 +41,7 @@ const EVENT_WORDS: Record<NotificationEvent, string> = {
   "starting-soon": "starting soon",
   started: "started",
   paused: "paused",
+  resumed: "resumed",
   failed: "failed",
   "rolled-back": "rolled back",
   completed: "completed",

@@ -1,6 +1,11 @@
-import { setTimeout as sleep } from "node:timers/promises";
+import type { LoopRegistration } from "../scheduler/loop.js";
+import { Scheduler } from "../scheduler/scheduler.js";
 import type { ServiceContext } from "../service/context.js";
 import { DEFAULT_BATCH, type DeliveryOptions, deliverDue } from "./deliver.js";
+
+export const OUTBOX_LOOP = "outbox";
+/** Batches follow one another while full; past this the pass ends between batches and the next goes on. */
+export const OUTBOX_PASS_TIMEOUT_MS = 2 * 60_000;
 
 export interface OutboxWorkerOptions extends DeliveryOptions {
   /** Stops the worker when aborted, like `stop()`. */
@@ -15,37 +20,43 @@ export interface OutboxWorker {
 }
 
 /**
- * Delivers the outbox until stopped: a pass, then a pause unless the pass was full. Any number of
- * workers, in one process or on several replicas, may run on one store; claims keep them apart.
+ * The outbox's background loop: a pass delivers what is due, batch after batch while batches are
+ * full, then the loop waits `pollMs`. Every replica runs it: claims keep workers, in one process or
+ * on several replicas, off each other's messages.
  */
-export function startOutboxWorker(ctx: ServiceContext, options: OutboxWorkerOptions = {}): OutboxWorker {
-  const pollMs = Math.max(1, options.pollMs ?? 1_000);
+export function outboxLoop(ctx: ServiceContext, options: OutboxWorkerOptions = {}): LoopRegistration {
   const batch = Math.max(1, options.batch ?? DEFAULT_BATCH);
-  const stopping = new AbortController();
-  const stop = (): void => stopping.abort();
-  if (options.signal?.aborted) stop();
-  options.signal?.addEventListener("abort", stop, { once: true });
-
-  const loop = (async () => {
-    while (!stopping.signal.aborted) {
-      let full = false;
-      try {
-        const pass = await deliverDue(ctx, ctx.now(), { ...options, batch });
-        full = pass.delivered + pass.failed + pass.dead >= batch;
-      } catch (err) {
-        // The store may be briefly unreachable; the next pass tries again and nothing is lost.
-        ctx.logger.error({ err }, "outbox pass failed");
+  const { signal: _, pollMs, ...delivery } = options;
+  return {
+    name: OUTBOX_LOOP,
+    scope: "every-replica",
+    intervalMs: Math.max(1, pollMs ?? 1_000),
+    timeoutMs: OUTBOX_PASS_TIMEOUT_MS,
+    initialDelayMs: 0,
+    run: async (signal) => {
+      // Posts in flight are not cut short by an abort: each ends or times out, and its outcome is stored.
+      while (!signal.aborted) {
+        const pass = await deliverDue(ctx, ctx.now(), { ...delivery, batch });
+        if (pass.delivered + pass.failed + pass.dead < batch) return;
       }
-      if (full || stopping.signal.aborted) continue;
-      await sleep(pollMs, undefined, { signal: stopping.signal }).catch(() => undefined);
-    }
-  })();
+    },
+  };
+}
 
+/** Delivers the outbox until stopped, on a scheduler of its own (the server registers `outboxLoop`). */
+export function startOutboxWorker(ctx: ServiceContext, options: OutboxWorkerOptions = {}): OutboxWorker {
+  const scheduler = new Scheduler({ logger: ctx.logger });
+  scheduler.register(outboxLoop(ctx, options));
+  const stop = (): void => void scheduler.stop();
+  if (options.signal?.aborted) stop();
+  else {
+    options.signal?.addEventListener("abort", stop, { once: true });
+    scheduler.start();
+  }
   return {
     stop: async () => {
-      stop();
       options.signal?.removeEventListener("abort", stop);
-      await loop;
+      await scheduler.stop();
     },
   };
 }

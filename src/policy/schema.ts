@@ -438,6 +438,7 @@ export const NOTIFICATION_EVENTS = [
   "starting-soon",
   "started",
   "paused",
+  "resumed",
   "failed",
   "rolled-back",
   "completed",

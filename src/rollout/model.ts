@@ -9,6 +9,7 @@
  *             snapshotting | applying | verifying → failed → reverting → reverted
  *             done → reverting → reverted            (a later gate failed: the whole change goes back)
  *             pending | failed → skipped             (left the fleet, or an operator skipped it)
+ *             snapshotting → pending                 (its queued operation withdrawn before a host took it)
  *   phase:    pending → running → observing → passed | failed   (or skipped when it has no assets left)
  */
 
@@ -89,7 +90,8 @@ const ROLLOUT_NEXT: Record<RolloutState, readonly RolloutState[]> = {
   pending: ["running", "paused", "aborted"],
   running: ["paused", "completed", "rolling-back", "failed", "aborted"],
   paused: ["running", "rolling-back", "failed", "aborted"],
-  "rolling-back": ["rolled-back", "failed", "paused"],
+  // aborted: an abort's rollback finished (every touched asset reverted).
+  "rolling-back": ["rolled-back", "failed", "paused", "aborted"],
   completed: [],
   "rolled-back": [],
   failed: [],
@@ -102,7 +104,8 @@ export function canRolloutTransition(from: RolloutState, to: RolloutState): bool
 
 const ASSET_NEXT: Record<AssetState, readonly AssetState[]> = {
   pending: ["snapshotting", "skipped"],
-  snapshotting: ["applying", "failed"],
+  // pending: its queued operation was withdrawn before any host took it (pause-now, a rollback).
+  snapshotting: ["applying", "failed", "pending"],
   applying: ["verifying", "failed"],
   verifying: ["done", "failed"],
   done: ["reverting"],

@@ -93,6 +93,15 @@ export const operationResultSchema = z.object({
 });
 export type OperationResult = z.infer<typeof operationResultSchema>;
 
+/** What became of an operation, as the executor observed it. */
+export type OperationOutcome =
+  | { status: "pending" }
+  | { status: "running"; step: string | null }
+  | { status: "succeeded"; result: OperationResult }
+  | { status: "failed"; result: OperationResult | null; error: string }
+  /** The host stopped answering while it held the operation (e.g. no heartbeat for two intervals). */
+  | { status: "lost"; error: string };
+
 /** An operation as an executor sees it. */
 export interface OperationSpec {
   id: string;

@@ -4,17 +4,14 @@ import { type AuditCheckpointer, openCheckpointer } from "../audit/checkpointer.
 import { type AuditLocations, auditLocations } from "../audit/locations.js";
 import { loadSigningKey } from "../audit/signing-key.js";
 import { bootstrapAdminToken } from "../auth/tokens.js";
-import { enqueueStartingSoon } from "../changes/reminders.js";
 import { ValidationError } from "../domain/errors.js";
-import { SYSTEM_ACTOR } from "../domain/roles.js";
-import { markStaleAssets } from "../inventory/agents.js";
-import { startOutboxWorker } from "../notify/worker.js";
 import { parseWebhookAllowList } from "../policy/webhook-destination.js";
+import { Scheduler } from "../scheduler/scheduler.js";
 import { type ServiceConfig, type ServiceContext, serviceContext } from "../service/context.js";
 import { DEFAULT_DATABASE_URL, openStore } from "../store/store.js";
-import { startWorkLoop } from "../work/loop.js";
 import { buildApp } from "./app.js";
-import { serverWorkRegistry } from "./work-kinds.js";
+import { registerEngineLoops } from "./engine-loops.js";
+import { checkpointPass, registerServerLoops } from "./loops.js";
 
 export interface ServerOptions {
   databaseUrl?: string;
@@ -31,8 +28,6 @@ export interface ServerOptions {
   logger: Logger;
 }
 
-export const DEFAULT_CHECKPOINT_INTERVAL_MS = 5 * 60_000;
-
 export interface RunningServer {
   url: string;
   ctx: ServiceContext;
@@ -40,6 +35,8 @@ export interface RunningServer {
   /** Set only on the first start of an empty store: print it once. */
   bootstrapToken: string | null;
   checkpointer: AuditCheckpointer;
+  /** Runs every background loop; its metrics() are each loop's last run and duration. */
+  scheduler: Scheduler;
   close(): Promise<void>;
 }
 
@@ -76,24 +73,25 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const bootstrap = await bootstrapAdminToken(ctx, options.adminToken);
     const app = await buildApp(ctx, { checkpointer });
     const address = await app.listen({ host, port });
-    const checkpoints = startCheckpointLoop(
-      ctx,
+    const scheduler = new Scheduler({ logger: ctx.logger, store });
+    registerServerLoops(scheduler, ctx, {
       checkpointer,
-      Math.max(1000, options.audit?.checkpointIntervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS),
-    );
-    const loops = [startStaleSweeper(ctx), startReminderLoop(ctx), checkpoints];
-    const outbox = startOutboxWorker(ctx);
-    // Resumes the work owed by commits before a restart; with holdWork it stays owed (tests).
-    const work = ctx.config.holdWork === true ? null : startWorkLoop(ctx, serverWorkRegistry());
+      ...(options.audit?.checkpointIntervalMs === undefined
+        ? {}
+        : { checkpointIntervalMs: options.audit.checkpointIntervalMs }),
+    });
+    registerEngineLoops(scheduler, ctx);
+    scheduler.start();
     return {
       url: address,
       ctx,
       app,
       bootstrapToken: bootstrap && options.adminToken === undefined ? bootstrap.token : null,
       checkpointer,
+      scheduler,
       close: async () => {
-        for (const loop of loops) loop.stop();
-        await Promise.all([outbox.stop(), work?.stop()]);
+        // Passes in flight end (aborted) before the API and the store go away.
+        await scheduler.stop();
         await app.close();
         // The events of the last minutes are signed too, not only those before the last interval.
         await checkpointPass(ctx, checkpointer);
@@ -104,68 +102,4 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     await store.close();
     throw err;
   }
-}
-
-/**
- * A background loop that every replica may run: each pass is safe to repeat (conditional updates,
- * idempotent enqueues). A pass still running when the next is due is not started twice.
- */
-function startLoop(
-  ctx: ServiceContext,
-  name: string,
-  everyMs: number,
-  pass: () => Promise<void>,
-): { stop(): void } {
-  let busy = false;
-  const timer = setInterval(() => {
-    if (busy) return;
-    busy = true;
-    pass()
-      .catch((err: unknown) => ctx.logger.error({ err, loop: name }, "background pass failed"))
-      .finally(() => {
-        busy = false;
-      });
-  }, everyMs);
-  timer.unref();
-  return { stop: () => clearInterval(timer) };
-}
-
-/** Signs the head when it moved; a broken chain is logged loudly and left unsigned. */
-async function checkpointPass(ctx: ServiceContext, checkpointer: AuditCheckpointer): Promise<void> {
-  try {
-    const signed = await checkpointer.checkpointIfMoved();
-    if (signed) ctx.logger.debug({ seq: signed.checkpoint.seq }, "audit checkpoint written");
-  } catch (err) {
-    ctx.logger.error({ err }, "audit checkpoint refused: the chain does not extend the last checkpoint");
-  }
-}
-
-/** Writes a checkpoint now (the first start signs the existing chain) and then at every interval. */
-function startCheckpointLoop(
-  ctx: ServiceContext,
-  checkpointer: AuditCheckpointer,
-  everyMs: number,
-): { stop(): void } {
-  void checkpointPass(ctx, checkpointer);
-  return startLoop(ctx, "audit-checkpoint", everyMs, () => checkpointPass(ctx, checkpointer));
-}
-
-function startStaleSweeper(ctx: ServiceContext): { stop(): void } {
-  return startLoop(
-    ctx,
-    "stale-sweep",
-    Math.max(1000, Math.floor(ctx.config.heartbeatIntervalMs / 2)),
-    async () => {
-      const marked = await markStaleAssets(ctx, SYSTEM_ACTOR);
-      if (marked.length > 0) ctx.logger.warn({ assets: marked }, "assets marked stale");
-    },
-  );
-}
-
-/** Enqueues "starting soon" notifications at each scheduled change's lead time. */
-function startReminderLoop(ctx: ServiceContext): { stop(): void } {
-  return startLoop(ctx, "starting-soon", 15_000, async () => {
-    const enqueued = await enqueueStartingSoon(ctx);
-    if (enqueued > 0) ctx.logger.info({ enqueued }, "starting-soon notifications enqueued");
-  });
 }

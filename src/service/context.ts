@@ -13,12 +13,15 @@ export interface ServiceConfig {
   holdWork?: boolean;
   /** Private or loopback webhook destinations allowed all the same: CIDR ranges, addresses, host names. */
   webhookAllow: readonly string[];
+  /** How often the rollout engine reconciles each rollout (its leases last three times as long). */
+  enginePassMs: number;
 }
 
 export const DEFAULT_SERVICE_CONFIG: ServiceConfig = {
   heartbeatIntervalMs: 30_000,
   staleAfterMissed: 3,
   webhookAllow: [],
+  enginePassMs: 1000,
 };
 
 /** What every service function needs. The REST API, the CLI and the dashboard all go through it. */

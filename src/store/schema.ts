@@ -401,6 +401,7 @@ export interface Database {
   incidents: IncidentsTable;
   engine_switches: EngineSwitchesTable;
   work_items: WorkItemsTable;
+  scheduler_leases: SchedulerLeasesTable;
 }
 
 /** One execution of a change's frozen plan (see src/rollout/model.ts for the states). */
@@ -426,6 +427,8 @@ export interface RolloutsTable {
   /** The replica driving the rollout, and until when (compare-and-set). */
   lease_owner: string | null;
   lease_expires_at: string | null;
+  /** When the current pause began, as the engine noticed it (null while not paused). */
+  paused_since: string | null;
   /** Bumped by every write: optimistic concurrency for operator controls. */
   revision: number;
   created_at: string;
@@ -449,6 +452,8 @@ export interface RolloutPhasesTable {
   promoted_by: string | null;
   /** JSON array of GateResult: the latest result of each of the phase's gates. */
   gate_results: string;
+  /** Time spent paused while this phase was in progress: not counted against its progress deadline. */
+  paused_ms: number | null;
 }
 
 export interface RolloutAssetsTable {
@@ -547,4 +552,17 @@ export interface EngineSwitchesTable {
   reason: string | null;
   set_by: string;
   set_at: string;
+}
+
+/** A one-replica background loop's lease (see src/scheduler/lease.ts). */
+export interface SchedulerLeasesTable {
+  /** The loop's name. */
+  name: string;
+  /** The replica holding it (its scheduler's replica id). */
+  owner: string;
+  /** Until when it holds; any replica may take it after that. */
+  expires_at: string;
+  /** When the current owner took it (kept across its renewals). */
+  acquired_at: string;
+  updated_at: string;
 }

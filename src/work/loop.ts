@@ -1,7 +1,12 @@
-import { setTimeout as sleep } from "node:timers/promises";
+import type { LoopRegistration } from "../scheduler/loop.js";
+import { Scheduler } from "../scheduler/scheduler.js";
 import type { ServiceContext } from "../service/context.js";
 import type { WorkRegistry } from "./registry.js";
 import { WorkRunner } from "./runner.js";
+
+export const WORK_LOOP = "work-drain";
+/** A drain goes on while it gets work done; past this it ends after the item in flight, and the next pass goes on. */
+export const WORK_PASS_TIMEOUT_MS = 5 * 60_000;
 
 export interface WorkLoopOptions {
   /** Stops the loop when aborted, like `stop()`. */
@@ -22,41 +27,52 @@ export interface WorkLoop {
 }
 
 /**
- * Drains owed work until stopped. Level-triggered: every pass reads what is owed from the store, so
- * work recorded before a crash is done after the restart, and any number of loops, in one process or
- * on several replicas, may run on one store; claims and row locks keep them apart.
+ * The work queue's background loop, and the lease owner its runner claims items as. Level-triggered:
+ * every pass reads what is owed from the store, so work recorded before a crash is done after the
+ * restart. Every replica runs it: claims and row locks keep loops on one store apart.
  */
+export function workLoop(
+  ctx: ServiceContext,
+  registry: WorkRegistry,
+  options: WorkLoopOptions = {},
+): { owner: string; registration: LoopRegistration } {
+  const runner = new WorkRunner(ctx, registry.kinds, { graceMs: options.graceMs ?? DEFAULT_GRACE_MS });
+  return {
+    owner: runner.owner,
+    registration: {
+      name: WORK_LOOP,
+      scope: "every-replica",
+      intervalMs: Math.max(1, options.pollMs ?? 1_000),
+      timeoutMs: WORK_PASS_TIMEOUT_MS,
+      initialDelayMs: 0,
+      // What is owed stays owed when a pass fails or is aborted; the next pass retries.
+      run: async (signal) => {
+        await runner.drain(signal);
+      },
+    },
+  };
+}
+
+/** Drains owed work until stopped, on a scheduler of its own (the server registers `workLoop`). */
 export function startWorkLoop(
   ctx: ServiceContext,
   registry: WorkRegistry,
   options: WorkLoopOptions = {},
 ): WorkLoop {
-  const pollMs = Math.max(1, options.pollMs ?? 1_000);
-  const runner = new WorkRunner(ctx, registry.kinds, { graceMs: options.graceMs ?? DEFAULT_GRACE_MS });
-  const stopping = new AbortController();
-  const stop = (): void => stopping.abort();
+  const { owner, registration } = workLoop(ctx, registry, options);
+  const scheduler = new Scheduler({ logger: ctx.logger });
+  scheduler.register(registration);
+  const stop = (): void => void scheduler.stop();
   if (options.signal?.aborted) stop();
-  options.signal?.addEventListener("abort", stop, { once: true });
-
-  const loop = (async () => {
-    while (!stopping.signal.aborted) {
-      try {
-        await runner.drain(stopping.signal);
-      } catch (err) {
-        // The store may be briefly unreachable; what is owed stays owed and the next pass retries.
-        ctx.logger.error({ err }, "work pass failed");
-      }
-      if (stopping.signal.aborted) break;
-      await sleep(pollMs, undefined, { signal: stopping.signal }).catch(() => undefined);
-    }
-  })();
-
+  else {
+    options.signal?.addEventListener("abort", stop, { once: true });
+    scheduler.start();
+  }
   return {
-    owner: runner.owner,
+    owner,
     stop: async () => {
-      stop();
       options.signal?.removeEventListener("abort", stop);
-      await loop;
+      await scheduler.stop();
     },
   };
 }

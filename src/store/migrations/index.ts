@@ -9,6 +9,8 @@ import * as m0007 from "./0007-enrollment.js";
 import * as m0008 from "./0008-work-queue.js";
 import * as m0009 from "./0009-schema-meta.js";
 import * as m0011 from "./0011-rollouts.js";
+import * as m0012 from "./0012-engine.js";
+import * as m0014 from "./0014-scheduler.js";
 
 /**
  * A migration module. `breaking = true` marks one that code released before it cannot work with (a
@@ -30,4 +32,6 @@ export const MIGRATIONS: Record<string, MigrationModule> = {
   "0008-work-queue": m0008,
   "0009-schema-meta": m0009,
   "0011-rollouts": m0011,
+  "0012-engine": m0012,
+  "0014-scheduler": m0014,
 };

@@ -1,0 +1,241 @@
+/** Reads one rollout's whole stored state into a RolloutView (the open operations not yet observed). */
+import type { Kysely, Selectable } from "kysely";
+import type { PlanV2 } from "../changes/plan.js";
+import type { Database, OperationsTable } from "../store/schema.js";
+import type { GateResult } from "./gate-input.js";
+import {
+  type AssetState,
+  isAssetState,
+  isRolloutState,
+  OPERATION_ACTIONS,
+  OPERATION_STATES,
+  type OperationAction,
+  type OperationState,
+  PHASE_STATES,
+  type PhaseState,
+  STOP_ALL_SWITCH,
+} from "./model.js";
+import {
+  type OperationSpec,
+  operationPayloadSchema,
+  operationResultSchema,
+  type Snapshot,
+} from "./operation.js";
+import type { FailedGateAbort, RolloutView, ViewAsset, ViewOperation, ViewPhase } from "./view.js";
+
+export interface LoadedRollout {
+  view: RolloutView;
+  /** The open operations with what their executors need, to be observed before deciding. */
+  open: Array<{ op: ViewOperation; spec: OperationSpec; executor: string }>;
+  /** The change's facts the calendar needs (an emergency may override windows and freezes). */
+  change: { emergency: boolean; justification: string | null; overrideApprover: string | null };
+}
+
+const json = <T>(text: string | null): T | null => (text === null ? null : (JSON.parse(text) as T));
+
+function phaseState(value: string): PhaseState {
+  if (!(PHASE_STATES as readonly string[]).includes(value)) throw new Error(`unknown phase state "${value}"`);
+  return value as PhaseState;
+}
+
+function assetState(value: string): AssetState {
+  if (!isAssetState(value)) throw new Error(`unknown asset state "${value}"`);
+  return value;
+}
+
+function opState(value: string): OperationState {
+  if (!(OPERATION_STATES as readonly string[]).includes(value))
+    throw new Error(`unknown operation state "${value}"`);
+  return value as OperationState;
+}
+
+function opAction(value: string): OperationAction {
+  if (!(OPERATION_ACTIONS as readonly string[]).includes(value)) throw new Error(`unknown action "${value}"`);
+  return value as OperationAction;
+}
+
+/** What a finished operation row says became of it; an open one is observed through its executor. */
+export function storedOutcome(
+  row: Pick<Selectable<OperationsTable>, "state" | "result" | "error">,
+): ViewOperation["outcome"] {
+  const parsed = row.result === null ? null : operationResultSchema.safeParse(JSON.parse(row.result));
+  const result = parsed?.success ? parsed.data : null;
+  switch (row.state) {
+    case "succeeded":
+      return result === null
+        ? { status: "failed", result: null, error: "the stored result cannot be read" }
+        : { status: "succeeded", result };
+    case "failed":
+      return { status: "failed", result, error: row.error ?? result?.error ?? "failed" };
+    case "lost":
+      return { status: "lost", error: row.error ?? "lost" };
+    case "cancelled":
+      return { status: "cancelled" };
+    default:
+      return { status: "pending" };
+  }
+}
+
+/** The rollout's stored state; null when it does not exist. */
+export async function loadRollout(
+  db: Kysely<Database>,
+  rolloutId: string,
+  now: Date,
+  heartbeatIntervalMs: number,
+): Promise<LoadedRollout | null> {
+  const row = await db.selectFrom("rollouts").selectAll().where("id", "=", rolloutId).executeTakeFirst();
+  if (!row) return null;
+  if (!isRolloutState(row.state)) throw new Error(`rollout ${rolloutId} has an unknown state "${row.state}"`);
+  const plan = JSON.parse(row.plan) as PlanV2;
+  if (plan.version !== 2)
+    throw new Error(`rollout ${rolloutId} holds a plan of version ${String(plan.version)}`);
+
+  const [phaseRows, assetRows, opRows, inventory, stop, change] = await Promise.all([
+    db.selectFrom("rollout_phases").selectAll().where("rollout_id", "=", rolloutId).orderBy("idx").execute(),
+    db.selectFrom("rollout_assets").selectAll().where("rollout_id", "=", rolloutId).orderBy("seq").execute(),
+    db
+      .selectFrom("operations")
+      .select([
+        "id",
+        "idempotency_key",
+        "asset_id",
+        "executor",
+        "action",
+        "attempt",
+        "state",
+        "step",
+        "result",
+        "error",
+        "created_at",
+      ])
+      .where("rollout_id", "=", rolloutId)
+      .execute(),
+    db
+      .selectFrom("rollout_assets as ra")
+      .innerJoin("assets as a", "a.id", "ra.asset_id")
+      .select(["a.id", "a.last_seen_at"])
+      .where("ra.rollout_id", "=", rolloutId)
+      .execute(),
+    db
+      .selectFrom("engine_switches")
+      .select(["reason"])
+      .where("name", "=", STOP_ALL_SWITCH)
+      .executeTakeFirst(),
+    db
+      .selectFrom("change_requests")
+      .select(["emergency", "justification", "override_approver"])
+      .where("id", "=", row.change_id)
+      .executeTakeFirst(),
+  ]);
+
+  const heartbeatSince = new Date(now.getTime() - 2 * heartbeatIntervalMs).toISOString();
+  const seen = new Map(inventory.map((i) => [i.id, i.last_seen_at]));
+  const phases: ViewPhase[] = phaseRows.map((p) => ({
+    idx: Number(p.idx),
+    name: p.name,
+    kind: p.kind === "canary" || p.kind === "final" ? p.kind : "wave",
+    ring: p.ring,
+    state: phaseState(p.state),
+    startedAt: p.started_at,
+    observeUntil: p.observe_until,
+    finishedAt: p.finished_at,
+    promotedBy: p.promoted_by,
+    gateResults: json<GateResult[]>(p.gate_results) ?? [],
+    pausedMs: Number(p.paused_ms ?? 0),
+  }));
+  const assets: ViewAsset[] = assetRows.map((a) => {
+    const lastSeen = seen.get(a.asset_id);
+    return {
+      id: a.asset_id,
+      name: a.asset_name,
+      phaseIdx: Number(a.phase_idx),
+      seq: Number(a.seq),
+      group: a.group_name,
+      region: a.region,
+      state: assetState(a.state),
+      reason: a.state_reason,
+      fromVersion: a.from_version,
+      toVersion: a.to_version,
+      attempt: Number(a.attempt),
+      snapshot: json<Snapshot>(a.snapshot),
+      startedAt: a.started_at,
+      unavailableSince: a.unavailable_since,
+      finishedAt: a.finished_at,
+      present: seen.has(a.asset_id),
+      heartbeating: lastSeen !== undefined && lastSeen !== null && lastSeen >= heartbeatSince,
+    };
+  });
+  const names = new Map(assets.map((a) => [a.id, a.name]));
+  const operations: ViewOperation[] = opRows.map((o) => ({
+    id: o.id,
+    key: o.idempotency_key,
+    assetId: o.asset_id,
+    action: opAction(o.action),
+    attempt: Number(o.attempt),
+    state: opState(o.state),
+    step: o.step,
+    createdAt: o.created_at,
+    outcome: storedOutcome(o),
+  }));
+
+  const openIds = opRows.filter((o) => o.state === "queued" || o.state === "leased").map((o) => o.id);
+  const payloads = new Map<string, string>();
+  for (let i = 0; i < openIds.length; i += 500) {
+    const rows = await db
+      .selectFrom("operations")
+      .select(["id", "payload"])
+      .where("id", "in", openIds.slice(i, i + 500))
+      .execute();
+    for (const r of rows) payloads.set(r.id, r.payload);
+  }
+  const executors = new Map(opRows.map((o) => [o.id, o.executor]));
+  const open = operations
+    .filter((o) => payloads.has(o.id))
+    .map((op) => ({
+      op,
+      executor: executors.get(op.id) ?? "agent",
+      spec: {
+        id: op.id,
+        key: op.key,
+        rolloutId,
+        changeId: row.change_id,
+        assetId: op.assetId,
+        assetName: names.get(op.assetId) ?? op.assetId,
+        action: op.action,
+        attempt: op.attempt,
+        payload: operationPayloadSchema.parse(JSON.parse(payloads.get(op.id) ?? "{}")),
+      } satisfies OperationSpec,
+    }));
+
+  const scope = row.rollback_scope;
+  return {
+    view: {
+      rollout: {
+        id: row.id,
+        changeId: row.change_id,
+        state: row.state,
+        stateReason: row.state_reason,
+        pausedBy: row.paused_by,
+        pausedSince: row.paused_since,
+        currentPhase: Number(row.current_phase),
+        gateFailedAt: row.gate_failed_at,
+        failedGate: json<GateResult | FailedGateAbort>(row.failed_gate),
+        rollbackScope: scope === "phase" || scope === "change" ? scope : null,
+        revision: Number(row.revision),
+        startedAt: row.started_at,
+      },
+      plan,
+      phases,
+      assets,
+      operations,
+      stopAll: stop ? (stop.reason ?? "emergency stop") : null,
+      operationTimeoutMs: plan.progressDeadlineMs,
+    },
+    open,
+    change: {
+      emergency: Number(change?.emergency ?? 0) === 1,
+      justification: change?.justification ?? null,
+      overrideApprover: change?.override_approver ?? null,
+    },
+  };
+}

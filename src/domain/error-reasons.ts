@@ -119,6 +119,17 @@ export const ERROR_REASONS = {
   "incident.not-found": { category: "not_found" },
   "incident.already-closed": { category: "conflict" },
   "incident.summary-required": { category: "validation" },
+  // Agent operations, snapshots and health checks (src/agent/operations, src/snapshots, src/verify).
+  "verify.unknown-placeholder": { category: "validation" },
+  "verify.missing-label": { category: "validation" },
+  "verify.invalid-url": { category: "validation" },
+  "verify.invalid-timeout": { category: "validation" },
+  "snapshot.unavailable": { category: "unsupported" },
+  "snapshot.restore-failed": { category: "internal" },
+  "agent.server-key-missing": { category: "validation" },
+  "agent.artifact-digest-mismatch": { category: "validation" },
+  "agent.artifact-signature-invalid": { category: "validation" },
+  "agent.journal-unreadable": { category: "internal" },
 } as const satisfies Record<string, ReasonSpec>;
 
 export type ErrorReason = keyof typeof ERROR_REASONS;

@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import type { ResolvedHealthCheck } from "../rollout/operation.js";
+import type { ResolvedHealthCheck } from "./check-types.js";
 import type { TryOutcome } from "./try-outcome.js";
 
 /** Output beyond this is cut: the check reads the exit code, the output only explains a failure. */

@@ -1,4 +1,4 @@
-import type { ResolvedHealthCheck } from "../rollout/operation.js";
+import type { ResolvedHealthCheck } from "./check-types.js";
 import type { TryOutcome } from "./try-outcome.js";
 
 /** A health endpoint answers in a few bytes; more than this is not read (and cannot match). */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { AppError } from "../domain/errors.js";
 import { HealthCheckSchema } from "../policy/schema.js";
-import type { CheckContext } from "../rollout/operation.js";
+import type { CheckContext } from "./check-types.js";
 import { resolveHealthChecks } from "./resolve.js";
 
 const ctx: CheckContext = {

@@ -1,7 +1,7 @@
 import { jsonPointer, reasonError } from "../domain/errors.js";
 import { parseDuration } from "../policy/duration.js";
 import type { HealthCheck } from "../policy/schema.js";
-import type { CheckContext, ResolvedHealthCheck } from "../rollout/operation.js";
+import type { CheckContext, ResolvedHealthCheck } from "./check-types.js";
 
 /** `{{name}}`, `{{ labels.health-port }}`: spaces inside the braces are allowed, as in most templates. */
 const PLACEHOLDER = /\{\{\s*([^{}]*?)\s*\}\}/g;

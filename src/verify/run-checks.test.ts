@@ -1,7 +1,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ResolvedHealthCheck } from "../rollout/operation.js";
+import type { ResolvedHealthCheck } from "./check-types.js";
 import { runHealthChecks } from "./run-checks.js";
 
 let server: Server;

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import type { CheckResult, ResolvedHealthCheck } from "../rollout/operation.js";
+import type { CheckResult, ResolvedHealthCheck } from "./check-types.js";
 import { commandTry } from "./command-check.js";
 import { httpTry } from "./http-check.js";
 import type { TryOutcome } from "./try-outcome.js";

@@ -131,7 +131,7 @@ async function tryLease(ctx: ServiceContext, actor: Actor, assetId: string): Pro
   return ctx.store.write(async (trx) => {
     if (await stopped(trx)) return null;
     const row = await trx.selectFrom("operations").selectAll().where("id", "=", id).executeTakeFirst();
-    if (!row || row.state !== "queued") return null;
+    if (row?.state !== "queued") return null;
     const rollout = await trx
       .selectFrom("rollouts")
       .select("state")

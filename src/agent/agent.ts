@@ -10,6 +10,7 @@ import { dpkgStateFingerprint, listDpkgPackages } from "./dpkg-query.js";
 import { runOperationLoop } from "./operations/loop.js";
 import { distroQualifier, osvEcosystemFor, readOsRelease } from "./os-release.js";
 import {
+  AGENT_PROTOCOL_HEADER,
   AGENT_PROTOCOL_VERSION,
   type EnrollRequest,
   type EnrollResponse,
@@ -42,17 +43,11 @@ interface AgentState {
   serverPublicKey?: string;
 }
 
-/** The header every agent request carries, so the server can refuse a protocol it does not speak. */
-export const AGENT_PROTOCOL_HEADER = "x-autopatch-agent-protocol";
-
 function agentClient(server: string, token: string): ApiClient {
   return new ApiClient(server, token, 60_000, {
     headers: { [AGENT_PROTOCOL_HEADER]: String(AGENT_PROTOCOL_VERSION) },
   });
 }
-
-/** Servers before the rollout engine do not send their key; such an agent reports but never installs. */
-type EnrollReply = EnrollResponse & { serverPublicKey?: string };
 
 const STATE_FILE = "agent.json";
 
@@ -209,7 +204,7 @@ async function ensureEnrolled(options: AgentOptions): Promise<AgentState> {
   let failures = 0;
   for (;;) {
     try {
-      const enrolled = await client.post<EnrollReply>("/api/v1/agent/enroll", request);
+      const enrolled = await client.post<EnrollResponse>("/api/v1/agent/enroll", request);
       const state: AgentState = {
         server: options.server,
         assetId: enrolled.assetId,

@@ -1,8 +1,14 @@
 import { z } from "zod";
 import { ASSET_KINDS } from "../domain/inventory.js";
 
-/** The agent protocol (v2: operations): shared by the server's routes and the host agent, one schema each way. */
+/**
+ * The agent protocol: shared by the server's routes and the host agent, one schema each way. Version 2
+ * adds operations (long-poll, progress, result), artifacts and the server's public key at enrollment.
+ */
 export const AGENT_PROTOCOL_VERSION = 2;
+
+/** Sent by agents on every request; the server refuses another major version (agent.protocol-mismatch). */
+export const AGENT_PROTOCOL_HEADER = "x-autopatch-agent-protocol";
 
 export const packageRecordSchema = z.object({
   ecosystem: z.string().min(1).max(100),
@@ -31,6 +37,11 @@ export const enrollResponseSchema = z.object({
   /** The agent's own credential; shown once, kept by the agent with mode 0600. */
   credential: z.string(),
   heartbeatIntervalMs: z.number().int().positive(),
+  /**
+   * The server's ed25519 public key (SPKI PEM) that signs artifacts: the agent pins it at enrollment.
+   * Absent only from a server that has no signing key, which then stores no artifacts either.
+   */
+  serverPublicKey: z.string().min(1).optional(),
 });
 export type EnrollResponse = z.infer<typeof enrollResponseSchema>;
 

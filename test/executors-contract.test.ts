@@ -31,7 +31,7 @@ import { queueOperation } from "./helpers/operations.js";
  * to the agent kind's list once the agent runs operations.
  */
 type HostSide = "stand-in" | "agent";
-const HOST_SIDES: Record<string, readonly HostSide[]> = { agent: ["stand-in"] };
+const HOST_SIDES: Record<string, readonly HostSide[]> = { agent: ["stand-in", "agent"] };
 
 const HEARTBEAT_MS = 500;
 

@@ -52,8 +52,9 @@ export async function queueOperation(ctx: ServiceContext, input: QueueInput): Pr
         failed_gate: null,
         rollback_scope: null,
         time_to_rollback_ms: null,
-        lease_owner: null,
-        lease_expires_at: null,
+        // Held by the test, so that the real engine of the server under test leaves it alone.
+        lease_owner: "test-stand-in",
+        lease_expires_at: "9999-12-31T00:00:00.000Z",
         revision: 1,
         created_at: at,
         started_at: at,

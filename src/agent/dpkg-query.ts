@@ -3,6 +3,7 @@ import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import { AppError } from "../domain/errors.js";
 import type { PackageRecord } from "../domain/inventory.js";
+import { dpkgStateIsInstalled } from "../inventory/importers/dpkg-installed.js";
 import { packageToPurl } from "../inventory/purl.js";
 
 export interface ToolResult {
@@ -81,7 +82,7 @@ const QUERY_FIELDS = [
   "Architecture",
   "source:Package",
   "source:Version",
-  "db:Status-Abbrev",
+  "db:Status-Status",
 ] as const;
 
 /** A dpkg-query --showformat of tab-separated fields, one package per line (dpkg expands \t and \n). */
@@ -119,9 +120,9 @@ export function parseDpkgQueryOutput(
   const records: PackageRecord[] = [];
   for (const line of stdout.split("\n")) {
     if (line.trim() === "") continue;
-    const [, name, version, arch, sourceName, sourceVersion, status] = line.split("\t");
-    if (!name || !version || status === undefined) continue;
-    if (!isInstalledStatus(status)) continue;
+    const [, name, version, arch, sourceName, sourceVersion, state] = line.split("\t");
+    if (!name || !version || state === undefined) continue;
+    if (!dpkgStateIsInstalled(state)) continue;
     records.push({
       ecosystem,
       name,
@@ -134,15 +135,6 @@ export function parseDpkgQueryOutput(
   }
   records.sort((a, b) => cmp(a.name, b.name) || cmp(a.arch ?? "", b.arch ?? ""));
   return records;
-}
-
-/**
- * `db:Status-Abbrev` is want/state/error letters. A package counts when its state is "installed"
- * (ii, hi, and also ri/pi: marked for removal but its files are still on disk, so still exposed);
- * unpacked, half-configured or config-files-only ("rc") packages are not inventory.
- */
-export function isInstalledStatus(abbrev: string): boolean {
-  return abbrev[1] === "i";
 }
 
 /**

@@ -41,7 +41,7 @@ async function installedByDpkg(admindir: string): Promise<string[]> {
     .sort();
 }
 
-const key = (p: { name: string; arch: string | null; version: string }) =>
+const key = (p: { name: string; arch?: string | null; version: string }) =>
   `${p.name}/${p.arch ?? ""}=${p.version}`;
 
 describe("dpkg's own count of installed packages", () => {

@@ -6,6 +6,7 @@ import type { Logger } from "pino";
 import { ApiClient } from "../client/api-client.js";
 import { AppError, ValidationError } from "../domain/errors.js";
 import type { PackageRecord } from "../domain/inventory.js";
+import { lacksRelease, releaseProblem } from "../inventory/distro-releases.js";
 import { dpkgStateFingerprint, listDpkgPackages } from "./dpkg-query.js";
 import { distroQualifier, osvEcosystemFor, readOsRelease } from "./os-release.js";
 import type { EnrollRequest, EnrollResponse, HeartbeatResponse } from "./protocol.js";
@@ -71,6 +72,7 @@ export async function runAgent(options: AgentOptions): Promise<void> {
   const distro = distroQualifier(os);
   const pollMs = options.changePollMs ?? 2000;
   log.info({ asset: state.assetName, admindir, ecosystem }, "agent started");
+  warnAboutRelease(log, ecosystem, options.dpkgRoot ?? "/");
 
   let reportedFingerprint: string | null = null;
   let refusedFingerprint: string | null = null;
@@ -130,6 +132,20 @@ export async function runAgent(options: AgentOptions): Promise<void> {
     await sleep(Math.min(backoff, intervalMs), undefined, { signal: options.signal }).catch(() => undefined);
   }
   log.info({ asset: state.assetName }, "agent stopped");
+}
+
+/** Packages without a known release match no release's advisories: say so where the operator looks. */
+function warnAboutRelease(log: Logger, ecosystem: string, root: string): void {
+  if (lacksRelease(ecosystem)) {
+    log.warn(
+      { ecosystem, root },
+      "no os-release naming a Debian or Ubuntu release under the root: packages are reported without a " +
+        "release, and only advisories without a release apply to them",
+    );
+    return;
+  }
+  const problem = releaseProblem(ecosystem);
+  if (problem !== null) log.warn({ ecosystem, root }, `os-release names an unknown release: ${problem}`);
 }
 
 /** A 4xx other than a refused credential: the request itself is wrong, and retrying cannot help. */

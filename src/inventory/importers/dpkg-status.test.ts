@@ -165,3 +165,25 @@ describe("parseDpkgStatus options and edge cases", () => {
     );
   });
 });
+
+describe("parseDpkgStatus release check", () => {
+  const text = fixture("osv-scalibr-valid.status");
+
+  it.each(["Debian:99", "Ubuntu:24.10:LTS", "Debian:bookworm"])(
+    "refuses %s, a release the distribution does not have",
+    (ecosystem) => {
+      let caught: unknown;
+      try {
+        parseDpkgStatus(text, { ecosystem });
+      } catch (err) {
+        caught = err;
+      }
+      expect(caught).toBeInstanceOf(ValidationError);
+      expect(caught).toMatchObject({ reason: "inventory.unknown-release", where: "ecosystem" });
+    },
+  );
+
+  it.each(["Debian", "Debian:12", "Ubuntu:22.04", "Ubuntu:22.04:LTS"])("takes %s", (ecosystem) => {
+    expect(parseDpkgStatus(text, { ecosystem }).packages.length).toBeGreaterThan(0);
+  });
+});

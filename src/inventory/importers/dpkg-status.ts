@@ -4,6 +4,7 @@
  */
 import { ValidationError } from "../../domain/errors.js";
 import type { PackageRecord } from "../../domain/inventory.js";
+import { requireKnownRelease } from "../distro-releases.js";
 import { requireOneVersionPerPackage } from "../one-version.js";
 import { packageToPurl, splitEcosystem } from "../purl.js";
 import { dpkgStateIsInstalled } from "./dpkg-installed.js";
@@ -113,6 +114,7 @@ export function parseDpkgStatus(text: string, options: DpkgStatusOptions = {}): 
       },
     );
   }
+  requireKnownRelease(ecosystem, "ecosystem");
 
   const records: PackageRecord[] = [];
   const versionLines: number[] = [];

@@ -6,6 +6,7 @@ import type { Logger } from "pino";
 import { ApiClient } from "../client/api-client.js";
 import { AppError, ValidationError } from "../domain/errors.js";
 import type { PackageRecord } from "../domain/inventory.js";
+import { lacksRelease, releaseProblem } from "../inventory/distro-releases.js";
 import { dpkgStateFingerprint, listDpkgPackages } from "./dpkg-query.js";
 import { runOperationLoop } from "./operations/loop.js";
 import { distroQualifier, osvEcosystemFor, readOsRelease } from "./os-release.js";
@@ -92,6 +93,7 @@ export async function runAgent(options: AgentOptions): Promise<void> {
       "no server key is pinned: this agent refuses every install until it enrolls again",
     );
   }
+  warnAboutRelease(log, ecosystem, options.dpkgRoot ?? "/");
 
   // Operations run beside the heartbeats, which must go on during an install: a host that stops
   // heartbeating while it holds an operation is taken for lost. A fatal error in either stops both.
@@ -180,6 +182,20 @@ export async function runAgent(options: AgentOptions): Promise<void> {
       await sleep(Math.min(backoff, intervalMs), undefined, { signal }).catch(() => undefined);
     }
   }
+}
+
+/** Packages without a known release match no release's advisories: say so where the operator looks. */
+function warnAboutRelease(log: Logger, ecosystem: string, root: string): void {
+  if (lacksRelease(ecosystem)) {
+    log.warn(
+      { ecosystem, root },
+      "no os-release naming a Debian or Ubuntu release under the root: packages are reported without a " +
+        "release, and only advisories without a release apply to them",
+    );
+    return;
+  }
+  const problem = releaseProblem(ecosystem);
+  if (problem !== null) log.warn({ ecosystem, root }, `os-release names an unknown release: ${problem}`);
 }
 
 /** A 4xx other than a refused credential: the request itself is wrong, and retrying cannot help. */

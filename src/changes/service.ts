@@ -116,6 +116,9 @@ export async function insertChange(
     review_reason: null,
     starting_soon_for: null,
     rollout_id: null,
+    also_packages: JSON.stringify(
+      [...new Set(input.alsoPackages ?? [])].filter((n) => n !== input.package).sort(),
+    ),
     created_at: at,
     updated_at: at,
   };

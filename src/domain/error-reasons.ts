@@ -142,6 +142,10 @@ export const ERROR_REASONS = {
   "agent.operation-not-yours": { category: "forbidden" },
   "agent.operation-not-leased": { category: "conflict" },
   "agent.invalid-step": { category: "validation" },
+
+  // Inventory and findings
+  "inventory.unknown-release": { category: "validation" },
+  "epss.older-file": { category: "conflict" },
 } as const satisfies Record<string, ReasonSpec>;
 
 export type ErrorReason = keyof typeof ERROR_REASONS;

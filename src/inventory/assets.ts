@@ -9,6 +9,7 @@ import { type Actor, actorLabel } from "../domain/roles.js";
 import { matchesSelector, parseSelector, RESERVED_LABEL_KEYS, selectorView } from "../domain/selector.js";
 import type { ServiceContext } from "../service/context.js";
 import type { AssetsTable, Database } from "../store/schema.js";
+import { assetsMissingRelease, missingReleaseOf } from "./missing-release.js";
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/;
 const LABEL_KEY = /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
@@ -173,15 +174,27 @@ export interface ListAssetsOptions {
   selector?: string;
 }
 
-export async function listAssets(ctx: ServiceContext, options: ListAssetsOptions = {}): Promise<Asset[]> {
+/** An asset as listed: with the distributions whose packages it reports without a release. */
+export interface AssetListEntry extends Asset {
+  /** "Debian" or "Ubuntu" when the asset has packages of it with no release (e.g. no os-release); [] otherwise. */
+  missingRelease: string[];
+}
+
+export async function listAssets(
+  ctx: ServiceContext,
+  options: ListAssetsOptions = {},
+): Promise<AssetListEntry[]> {
   // Parse first: a bad selector is an error even when there are no assets.
   const selector = options.selector ? parseSelector(options.selector) : null;
   const rows = await ctx.store.db.selectFrom("assets").selectAll().orderBy("name").execute();
   const assets = rows.map(rowToAsset);
-  return selector ? assets.filter((a) => matchesSelector(selector, selectorView(a))) : assets;
+  const chosen = selector ? assets.filter((a) => matchesSelector(selector, selectorView(a))) : assets;
+  const missing =
+    chosen.length === 0 ? new Map<string, string[]>() : await assetsMissingRelease(ctx.store.db);
+  return chosen.map((a) => ({ ...a, missingRelease: missing.get(a.id) ?? [] }));
 }
 
-export interface AssetWithPackages extends Asset {
+export interface AssetWithPackages extends AssetListEntry {
   packages: PackageRecord[];
 }
 
@@ -198,6 +211,7 @@ export async function getAsset(ctx: ServiceContext, name: string): Promise<Asset
     .execute();
   return {
     ...rowToAsset(row),
+    missingRelease: missingReleaseOf(packages),
     packages: packages.map((p) => ({
       ecosystem: p.ecosystem,
       name: p.name,

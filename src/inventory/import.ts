@@ -1,6 +1,7 @@
 import type { Actor } from "../domain/roles.js";
 import type { ServiceContext } from "../service/context.js";
 import { findAssetRow, insertAsset, type Placement, validatePlacement } from "./assets.js";
+import { releaseWarnings } from "./distro-releases.js";
 import type { SkippedEntry } from "./importers/import-result.js";
 import { detectInventoryFormat, type InventoryFormat, parseInventory } from "./importers/index.js";
 import { type ReportSummary, replaceInventory } from "./report.js";
@@ -24,6 +25,8 @@ export interface ImportSummary extends ReportSummary {
   format: InventoryFormat;
   created: boolean;
   skipped: SkippedEntry[];
+  /** What the import took but may not match as meant (Debian packages without a release). */
+  warnings: string[];
 }
 
 /**
@@ -60,6 +63,13 @@ export async function importInventory(
       allowEmpty: request.allowEmpty === true,
       where: request.file ?? "/content",
     });
-    return { ...summary, asset: asset.name, format, created: !row, skipped: parsed.skipped };
+    return {
+      ...summary,
+      asset: asset.name,
+      format,
+      created: !row,
+      skipped: parsed.skipped,
+      warnings: releaseWarnings(parsed.packages),
+    };
   });
 }

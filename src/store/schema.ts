@@ -1,3 +1,4 @@
+import type { ColumnType } from "kysely";
 /**
  * The tables as Kysely sees them. One schema for SQLite and PostgreSQL: timestamps are ISO 8601 UTC
  * text (they sort as text), booleans are 0/1 integers and structured values are JSON text, so both
@@ -343,6 +344,11 @@ export interface ChangeRequestsTable {
   starting_soon_for: string | null;
   /** The rollout executing this change, once it started. */
   rollout_id: string | null;
+  /**
+   * JSON array: the binary packages the change patches besides package_name (one source package's).
+   * Defaults to "[]" in the database, so writers that predate it need not name it.
+   */
+  also_packages: ColumnType<string, string | undefined, string>;
   created_at: string;
   updated_at: string;
 }

@@ -286,7 +286,9 @@ export function registerChangeCommands(program: Command): void {
   withClientFlags(
     change
       .command("from-findings")
-      .description("Draft one change per package and fixed version that open findings of a class need")
+      .description(
+        "Draft one change per source package and fixed version that open findings of a class need (it lists the binaries it covers)",
+      )
       .requiredOption("--class <class>", "emergency, high or routine")
       .requiredOption("--selector <selector>", "assets to consider")
       .option("--policy <name>", "policy NAME[@VERSION] the drafts pin (default: default)"),

@@ -11,6 +11,7 @@ import * as m0009 from "./0009-schema-meta.js";
 import * as m0011 from "./0011-rollouts.js";
 import * as m0012 from "./0012-engine.js";
 import * as m0014 from "./0014-scheduler.js";
+import * as m0016 from "./0016-findings.js";
 
 /**
  * A migration module. `breaking = true` marks one that code released before it cannot work with (a
@@ -34,4 +35,5 @@ export const MIGRATIONS: Record<string, MigrationModule> = {
   "0011-rollouts": m0011,
   "0012-engine": m0012,
   "0014-scheduler": m0014,
+  "0016-findings": m0016,
 };

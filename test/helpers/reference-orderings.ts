@@ -3,12 +3,12 @@ import { existsSync, mkdtempSync, readdirSync, realpathSync, rmSync, writeFileSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-/** The orderings the reference tools print, one per pair. */
-export type OrderSymbol = "<" | "=" | ">";
+/** The orderings the reference tools print, one per pair; "invalid" when the tool refuses to compare the pair. */
+export type OrderSymbol = "<" | "=" | ">" | "invalid";
 
 export interface ReferenceAnswer {
   order: OrderSymbol;
-  /** What the tool made of each side (Maven: the canonical form; RPM: epoch:version-release as parsed). */
+  /** What the tool made of each side (Maven: the canonical form; RPM: [epoch, version, release] as JSON). */
   left: string;
   right: string;
 }
@@ -63,21 +63,25 @@ public class MavenOrder {
 `;
 
 // Parses each side with rpm.ver (rpmverParse, as rpm reads an EVR string) and orders the parts with
-// rpm.labelCompare, where a missing release sorts below any release.
+// rpm.labelCompare, where a missing release sorts below any release; labelCompare raises ValueError for a
+// version it refuses (an empty version part), printed as "invalid".
 const RPM_ORDER_PY = `
+import json
 import sys
 import rpm
 lines = sys.stdin.buffer.read().decode("utf-8").split("\\n")
 out = ["rpm " + rpm.__version__]
-def show(v):
-    return "%s:%s-%s" % (v.e, v.v, v.r)
 for line in lines:
     if not line:
         continue
     a, b = line.split("\\t")
     x, y = rpm.ver(a), rpm.ver(b)
-    c = rpm.labelCompare((x.e, x.v, x.r), (y.e, y.v, y.r))
-    out.append(("<" if c < 0 else ">" if c > 0 else "=") + "\\t" + show(x) + "\\t" + show(y))
+    try:
+        c = rpm.labelCompare((x.e, x.v, x.r), (y.e, y.v, y.r))
+        order = "<" if c < 0 else ">" if c > 0 else "="
+    except ValueError:
+        order = "invalid"
+    out.append("\\t".join([order, json.dumps([x.e, x.v, x.r]), json.dumps([y.e, y.v, y.r])]))
 sys.stdout.buffer.write(("\\n".join(out) + "\\n").encode("utf-8"))
 `;
 
@@ -97,14 +101,15 @@ function runTool(
   });
   if (result.error !== undefined || result.status !== 0)
     throw new Error(
-      `${command} failed (${result.error?.message ?? `exit ${result.status}`}): ${result.stderr.slice(0, 500)}; ${hint}`,
+      `${command} failed (${result.error?.message ?? `exit ${result.status}`}): ${(result.stderr ?? "").slice(0, 500)}; ${hint}`,
     );
   const [tool = "", ...rest] = result.stdout.split("\n");
   const answers = rest
     .filter((l) => l !== "")
     .map((l) => {
       const [order, left = "", right = ""] = l.split("\t");
-      if (order !== "<" && order !== "=" && order !== ">") throw new Error(`unexpected answer line ${l}`);
+      if (order !== "<" && order !== "=" && order !== ">" && order !== "invalid")
+        throw new Error(`unexpected answer line ${l}`);
       return { order, left, right } satisfies ReferenceAnswer;
     });
   if (answers.length !== pairs.length)
@@ -128,7 +133,7 @@ export function mavenReferenceOrder(pairs: ReadonlyArray<readonly [string, strin
     });
     if (javac.error !== undefined || javac.status !== 0)
       throw new Error(
-        `javac failed (${javac.error?.message ?? `exit ${javac.status}`}): ${javac.stderr.slice(0, 500)}; ${MAVEN_HINT}`,
+        `javac failed (${javac.error?.message ?? `exit ${javac.status}`}): ${(javac.stderr ?? "").slice(0, 500)}; ${MAVEN_HINT}`,
       );
     return runTool("java", ["-cp", `${jar}:${dir}`, "MavenOrder"], pairs, MAVEN_HINT);
   } finally {

@@ -18,8 +18,8 @@ const INVALID: Record<string, { version: string; names: RegExp }> = {
 
 /**
  * Maven's ComparableVersion is not a total order, and we reproduce it faithfully: a sub-list sorts below a number
- * but above a qualifier, so 1 < 1-sp < 1-0-rc1 < 1 (checked against maven-artifact 3.8.7). Its property runs use a fixed seed (which does not draw such
- * a cycle) so the suite is stable; the cycle itself is asserted below.
+ * but above a qualifier, so 1 < 1-sp < 1-0-rc1 < 1 (as maven-artifact 3.8.7 orders them). Its property runs use a
+ * fixed seed (which does not draw such a cycle) so the suite is stable; the cycle itself is asserted below.
  */
 const NOT_TOTAL = new Set(["maven"]);
 

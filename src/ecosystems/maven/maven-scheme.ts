@@ -110,7 +110,8 @@ function normalize(list: MavenItem[]): void {
 export function parseMavenVersion(version: string): MavenItem[] {
   const reason = problem(version);
   if (reason !== undefined) throw invalidVersion(ECOSYSTEM, version, reason);
-  // Locale-independent like Java's toLowerCase(Locale.ENGLISH).
+  // Locale-independent like Java's toLowerCase(Locale.ENGLISH); the one difference is where a capital sigma
+  // becomes a final sigma (Java decides by BreakIterator word boundaries), which only matters inside a qualifier.
   const text = version.toLowerCase();
   const root: MavenItem[] = [];
   let list = root;

@@ -72,15 +72,14 @@ function numberItem(text: string): MavenItem {
   while (first < text.length && text.charCodeAt(first) === 48) first++;
   const length = first === text.length ? text.length : text.length - first;
   const width = length <= 9 ? 0 : length <= 18 ? 1 : 2;
+  let ascii = true;
+  for (let i = first; i < text.length && ascii; i++) ascii = text.charCodeAt(i) < 0x80;
+  if (ascii) return { kind: "int", width, digits: text.slice(first) };
+  // Other Unicode digits, zeros among them: spell the value in ASCII without leading zeros.
   let digits = "";
   for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    if (code < 0x80) {
-      if (digits !== "" || code !== 48) digits += text.charAt(i);
-    } else {
-      const value = digitValue(code);
-      if (digits !== "" || value !== 0) digits += String(value);
-    }
+    const value = digitValue(text.charCodeAt(i));
+    if (digits !== "" || value !== 0) digits += String(value);
   }
   return { kind: "int", width, digits };
 }

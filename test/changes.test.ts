@@ -487,14 +487,14 @@ describe.each(DIALECTS)("change requests on %s", (dialect) => {
     expect(approved).toMatchObject({ overrideApprover: "cab-1", scheduledStart: "2027-01-04T00:00:00.000Z" });
   });
 
-  it("a change keeps its pinned policy version when the policy changes", async () => {
+  it("a change keeps the policy version it was submitted with when the policy changes", async () => {
     clock = new Date("2026-11-24T10:00:00Z");
     const pinnedText = "name: pinned\napprovals: {required: 1}\n";
     await applyPolicy(ctx, ALICE, pinnedText);
     const change = await createChange(ctx, OPS, { ...base, selector: "name=web-4", policy: "pinned" });
+    await submitChange(ctx, OPS, change.id);
     const v2 = await applyPolicy(ctx, ALICE, "name: pinned\napprovals: {required: 3}\n");
     expect(v2.version).toBe(2);
-    await submitChange(ctx, OPS, change.id);
     const scheduled = await approveChange(ctx, CAB1, change.id);
     expect(scheduled).toMatchObject({ state: "scheduled", policy: { name: "pinned", version: 1 } });
     expect((await getChangePlan(ctx, change.id)).policy.version).toBe(1);

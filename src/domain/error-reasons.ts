@@ -101,6 +101,10 @@ export const ERROR_REASONS = {
   "plan.invalid-version": { category: "validation" },
   "plan.unsupported-ecosystem": { category: "unsupported" },
   "plan.unreadable": { category: "internal" },
+
+  // Inventory and findings
+  "inventory.delta-base-mismatch": { category: "conflict" },
+  "inventory.delta-digest-mismatch": { category: "conflict" },
 } as const satisfies Record<string, ReasonSpec>;
 
 export type ErrorReason = keyof typeof ERROR_REASONS;

@@ -10,6 +10,7 @@ import * as m0008 from "./0008-work-queue.js";
 import * as m0009 from "./0009-schema-meta.js";
 import * as m0011 from "./0011-rollouts.js";
 import * as m0012 from "./0012-engine.js";
+import * as m0015 from "./0015-package-dictionary.js";
 
 /**
  * A migration module. `breaking = true` marks one that code released before it cannot work with (a
@@ -32,4 +33,5 @@ export const MIGRATIONS: Record<string, MigrationModule> = {
   "0009-schema-meta": m0009,
   "0011-rollouts": m0011,
   "0012-engine": m0012,
+  "0015-package-dictionary": m0015,
 };

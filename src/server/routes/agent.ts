@@ -5,11 +5,12 @@ import {
   enrollResponseSchema,
   heartbeatRequestSchema,
   heartbeatResponseSchema,
+  inventoryDeltaSchema,
   inventoryReportSchema,
   reportSummarySchema,
 } from "../../agent/protocol.js";
 import { enrollAgent } from "../../auth/enrollment.js";
-import { recordAgentInventory, recordHeartbeat } from "../../inventory/agents.js";
+import { recordAgentInventory, recordAgentInventoryDelta, recordHeartbeat } from "../../inventory/agents.js";
 import type { ServiceContext } from "../../service/context.js";
 import { actorOf, bearerToken } from "../auth.js";
 
@@ -34,7 +35,7 @@ export async function agentRoutes(app: FastifyInstance, ctx: ServiceContext): Pr
       config: { access: "agent" },
       schema: { body: heartbeatRequestSchema, response: { 200: heartbeatResponseSchema } },
     },
-    async (request) => recordHeartbeat(ctx, actorOf(request)),
+    async (request) => recordHeartbeat(ctx, actorOf(request), request.body.packagesDigest),
   );
   r.put(
     "/api/v1/agent/inventory",
@@ -43,5 +44,17 @@ export async function agentRoutes(app: FastifyInstance, ctx: ServiceContext): Pr
       schema: { body: inventoryReportSchema, response: { 200: reportSummarySchema } },
     },
     async (request) => recordAgentInventory(ctx, actorOf(request), request.body.packages),
+  );
+  r.patch(
+    "/api/v1/agent/inventory",
+    {
+      config: { access: "agent" },
+      schema: {
+        summary: "Report the package changes since the set the server acknowledged (409: send a full report)",
+        body: inventoryDeltaSchema,
+        response: { 200: reportSummarySchema },
+      },
+    },
+    async (request) => recordAgentInventoryDelta(ctx, actorOf(request), request.body),
   );
 }

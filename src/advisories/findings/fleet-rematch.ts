@@ -184,12 +184,16 @@ export async function rematchAll(
   let done = 0;
   for (;;) {
     const result = await ctx.store.write(async (trx) => {
+      // Where writers run concurrently (PostgreSQL), the chunk's sets are locked: a report on one of its
+      // assets waits for the chunk, then re-matches its asset itself, instead of changing the set (and
+      // its findings) between the chunk's statements.
       const sets = await trx
         .selectFrom("package_sets")
         .select(["num", "asset_id"])
         .where("num", ">", after)
         .orderBy("num")
         .limit(perChunk)
+        .$if(capabilitiesOf(trx).rowLocks, (q) => q.forUpdate())
         .execute();
       if (sets.length === 0) return null;
       // Packages reported since the run began are matched before a chunk may need them.

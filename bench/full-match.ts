@@ -264,7 +264,13 @@ async function setup(path: string, p: Params): Promise<{ setupMs: number; realAd
         return pid;
       });
       ids.sort((x, y) => x - y);
-      const { num } = insertSet.get(id, JSON.stringify(ids), packageSetDigest(canonical), ids.length, now) as {
+      const { num } = insertSet.get(
+        id,
+        JSON.stringify(ids),
+        packageSetDigest(canonical),
+        ids.length,
+        now,
+      ) as {
         num: number;
       };
       for (const pid of ids) insertPair.run(pid, num);
@@ -484,7 +490,12 @@ async function measure(path: string, runs: number): Promise<MeasureResult> {
       p99: quantile(incremental, 0.99),
       max: incremental.at(-1) ?? 0,
     },
-    byCve: { runs: byCve.length, p50: quantile(byCve, 0.5), p99: quantile(byCve, 0.99), max: byCve.at(-1) ?? 0 },
+    byCve: {
+      runs: byCve.length,
+      p50: quantile(byCve, 0.5),
+      p99: quantile(byCve, 0.99),
+      max: byCve.at(-1) ?? 0,
+    },
     wholeAsset: {
       runs: whole.length,
       p50: quantile(whole, 0.5),

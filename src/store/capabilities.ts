@@ -41,6 +41,8 @@ export interface StoreCapabilities {
   readonly integerKey: "identity" | "autoincrement";
   /** An integer expression as twelve lowercase hex digits: `{}` stands for the expression. */
   readonly hex12: string;
+  /** A query whose one column `value` holds the integers of a JSON array parameter (`{}`). */
+  readonly jsonIntegers: string;
 }
 
 const SQLITE: StoreCapabilities = {
@@ -59,6 +61,7 @@ const SQLITE: StoreCapabilities = {
   analyzeTemporary: false,
   integerKey: "autoincrement",
   hex12: "printf('%012x', {})",
+  jsonIntegers: "select value from json_each({})",
 };
 
 const POSTGRES: StoreCapabilities = {
@@ -77,6 +80,7 @@ const POSTGRES: StoreCapabilities = {
   analyzeTemporary: true,
   integerKey: "identity",
   hex12: "lpad(to_hex({}), 12, '0')",
+  jsonIntegers: "select cast(value as integer) as value from json_array_elements_text(cast({} as json))",
 };
 
 export function capabilitiesFor(dialect: DialectName): StoreCapabilities {

@@ -52,9 +52,18 @@ export async function installedRowsOfAsset(
       keep(await db.selectFrom("packages").select(PACKAGE_COLUMNS).where("id", "in", chunk).execute());
     return out;
   }
-  // A few changed names: their dictionary rows (every version in the fleet), kept if in the set.
+  // A few changed names: their dictionary rows (every version in the fleet), kept if in the set. By
+  // (ecosystem, name), the prefix of the dictionary's unique index.
+  const ecosystems = await installedEcosystems(db);
   for (const chunk of inChunks([...new Set(names)], NAMES_PER_QUERY))
-    keep(await db.selectFrom("packages").select(PACKAGE_COLUMNS).where("name", "in", chunk).execute());
+    keep(
+      await db
+        .selectFrom("packages")
+        .select(PACKAGE_COLUMNS)
+        .where("ecosystem", "in", ecosystems)
+        .where("name", "in", chunk)
+        .execute(),
+    );
   return out;
 }
 

@@ -274,11 +274,13 @@ export async function rematchAsset(
   assetId: string,
   now: Date,
   changed?: ReadonlyArray<PackageIdentity>,
+  /** The asset's installed rows now, when the caller has them (an inventory report): not read again. */
+  current?: readonly InstalledRow[],
 ): Promise<FindingsDelta> {
   if (changed !== undefined && changed.length === 0) return emptyDelta();
   const scope = changed === undefined ? null : new Set(changed.map(identityOf));
   const names = changed === undefined ? undefined : [...new Set(changed.map((c) => c.name))];
-  const rows = (await installedRowsOfAsset(trx, assetId, names)).filter(
+  const rows = (current ?? (await installedRowsOfAsset(trx, assetId, names))).filter(
     (r) => scope === null || scope.has(identityOf(r)),
   );
   const stored = (await readStoredFindings(trx, [assetId], names)).filter((s) => {

@@ -49,6 +49,8 @@ export const heartbeatRequestSchema = z.object({
   agentVersion: z.string().max(50).optional(),
   /** Fingerprint of the package database; the server asks for a report when it differs. */
   packagesFingerprint: z.string().max(200).optional(),
+  /** Digest of the package set the agent last reported (src/domain/package-set.ts): a full report is wanted when the server's differs. */
+  packagesDigest: z.string().max(200).optional(),
 });
 
 export const heartbeatResponseSchema = z.object({
@@ -70,4 +72,24 @@ export const reportSummarySchema = z.object({
   removed: z.number().int(),
   changed: z.number().int(),
   unchanged: z.boolean(),
+  /** Digest of the package set the server now holds: the base of the agent's next delta. */
+  digest: z.string().optional(),
 });
+
+/** The changes since the set the server acknowledged (PATCH /api/v1/agent/inventory); 409 asks for a full report. */
+export const inventoryDeltaSchema = z.object({
+  base: z.string().min(1).max(200),
+  digest: z.string().min(1).max(200),
+  added: z.array(packageRecordSchema).max(200_000),
+  removed: z
+    .array(
+      z.object({
+        ecosystem: z.string().min(1).max(100),
+        name: z.string().min(1).max(500),
+        version: z.string().min(1).max(200),
+        arch: z.string().max(50).nullish(),
+      }),
+    )
+    .max(200_000),
+});
+export type InventoryDeltaReport = z.infer<typeof inventoryDeltaSchema>;

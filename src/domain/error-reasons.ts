@@ -146,6 +146,10 @@ export const ERROR_REASONS = {
   // Inventory and findings
   "inventory.unknown-release": { category: "validation" },
   "epss.older-file": { category: "conflict" },
+
+  // Inventory and findings
+  "inventory.delta-base-mismatch": { category: "conflict" },
+  "inventory.delta-digest-mismatch": { category: "conflict" },
 } as const satisfies Record<string, ReasonSpec>;
 
 export type ErrorReason = keyof typeof ERROR_REASONS;

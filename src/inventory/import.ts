@@ -4,6 +4,7 @@ import { findAssetRow, insertAsset, type Placement, validatePlacement } from "./
 import { releaseWarnings } from "./distro-releases.js";
 import type { SkippedEntry } from "./importers/import-result.js";
 import { detectInventoryFormat, type InventoryFormat, parseInventory } from "./importers/index.js";
+import { packageDictionary } from "./package-dictionary.js";
 import { type ReportSummary, replaceInventory } from "./report.js";
 
 export interface ImportRequest {
@@ -48,7 +49,8 @@ export async function importInventory(
     ...(request.distro ? { distro: request.distro } : {}),
   });
   const now = ctx.now();
-  return ctx.store.write(async (trx) => {
+  const dictionary = packageDictionary(ctx.store.db).session();
+  const summary = await ctx.store.write(async (trx) => {
     const row = await findAssetRow(trx, request.asset);
     const asset = row
       ? { id: row.id, name: row.name }
@@ -62,6 +64,7 @@ export async function importInventory(
     const summary = await replaceInventory(trx, actor, asset, parsed.packages, "import", now, {
       allowEmpty: request.allowEmpty === true,
       where: request.file ?? "/content",
+      dictionary,
     });
     return {
       ...summary,
@@ -72,4 +75,6 @@ export async function importInventory(
       warnings: releaseWarnings(parsed.packages),
     };
   });
+  dictionary.commit();
+  return summary;
 }

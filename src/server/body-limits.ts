@@ -20,6 +20,7 @@ export const BODY_LIMITS: Readonly<Record<string, number>> = {
   "POST /api/v1/agent/heartbeat": 4 * KiB,
   // Up to 200,000 packages per report, as the agent protocol allows.
   "PUT /api/v1/agent/inventory": 64 * MiB,
+  "PATCH /api/v1/agent/inventory": 64 * MiB,
   // SBOMs of large images run to tens of megabytes.
   "POST /api/v1/inventory/import": 64 * MiB,
   // Up to 5,000 OSV records a batch; some records are hundreds of kilobytes.

@@ -5,12 +5,13 @@ import {
   enrollResponseSchema,
   heartbeatRequestSchema,
   heartbeatResponseSchema,
+  inventoryDeltaSchema,
   inventoryReportSchema,
   reportSummarySchema,
 } from "../../agent/protocol.js";
 import type { AuditSigningKey } from "../../audit/signing-key.js";
 import { enrollAgent } from "../../auth/enrollment.js";
-import { recordAgentInventory, recordHeartbeat } from "../../inventory/agents.js";
+import { recordAgentInventory, recordAgentInventoryDelta, recordHeartbeat } from "../../inventory/agents.js";
 import type { ServiceContext } from "../../service/context.js";
 import { agentProtocolHook } from "../agent-protocol.js";
 import { actorOf, bearerToken } from "../auth.js";
@@ -55,7 +56,7 @@ export async function agentRoutes(
       onRequest: protocol,
       schema: { body: heartbeatRequestSchema, response: { 200: heartbeatResponseSchema } },
     },
-    async (request) => recordHeartbeat(ctx, actorOf(request)),
+    async (request) => recordHeartbeat(ctx, actorOf(request), request.body.packagesDigest),
   );
   r.put(
     "/api/v1/agent/inventory",
@@ -65,5 +66,17 @@ export async function agentRoutes(
       schema: { body: inventoryReportSchema, response: { 200: reportSummarySchema } },
     },
     async (request) => recordAgentInventory(ctx, actorOf(request), request.body.packages),
+  );
+  r.patch(
+    "/api/v1/agent/inventory",
+    {
+      config: { access: "agent" },
+      schema: {
+        summary: "Report the package changes since the set the server acknowledged (409: send a full report)",
+        body: inventoryDeltaSchema,
+        response: { 200: reportSummarySchema },
+      },
+    },
+    async (request) => recordAgentInventoryDelta(ctx, actorOf(request), request.body),
   );
 }

@@ -146,6 +146,12 @@ export const ERROR_REASONS = {
   // Inventory and findings
   "inventory.unknown-release": { category: "validation" },
   "epss.older-file": { category: "conflict" },
+
+  // CLI and API
+  "cli.label-exists": { category: "conflict" },
+  "cli.bad-wait-condition": { category: "validation" },
+  "cli.plan-file": { category: "validation" },
+  "cli.plan-changed": { category: "conflict" },
 } as const satisfies Record<string, ReasonSpec>;
 
 export type ErrorReason = keyof typeof ERROR_REASONS;

@@ -26,6 +26,7 @@ import {
   withClientFlags,
 } from "../common.js";
 import { withOutputFlags } from "../output/options.js";
+import { formatAge, formatTime } from "../output/time.js";
 import { printFields, printJson, printTable } from "../output.js";
 import { addProposalCommands } from "./policy-proposals.js";
 
@@ -125,8 +126,9 @@ function addStoreCommands(policy: Command): void {
       { header: "VERSION", value: (p) => p.version },
       { header: "VERSIONS", value: (p) => p.versions },
       { header: "AUTHOR", value: (p) => p.author },
-      { header: "CREATED", value: (p) => p.createdAt },
-      { header: "SHA256", value: (p) => p.hash.slice(0, 12) },
+      { header: "CREATED", value: (p) => formatAge(p.createdAt) },
+      { header: "CREATED AT", value: (p) => formatTime(p.createdAt), wide: true },
+      { header: "SHA256", value: (p) => p.hash.slice(0, 12), wide: true },
     ]);
   });
 

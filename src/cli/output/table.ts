@@ -7,6 +7,8 @@ export interface Column<T> {
   value: (row: T) => string | number | null | undefined;
   /** Shown only with `-o wide`: the plain table keeps the columns that matter most. */
   wide?: boolean;
+  /** Never cut to fit (ids people copy into the next command). */
+  keep?: boolean;
   /** Colours a cell on a terminal (after it is cut to width). */
   paint?: (text: string, row: T) => string;
 }
@@ -60,7 +62,7 @@ export function renderTable<T>(
   const shown = columns.filter((c) => wide || !c.wide);
   const cells = rows.map((row) => shown.map((c) => String(c.value(row) ?? "").replace(/\s*\n\s*/g, " ")));
   const natural = shown.map((c, i) => Math.max(c.header.length, ...cells.map((r) => (r[i] ?? "").length)));
-  const floors = shown.map((c) => Math.max(MIN_COLUMN, c.header.length));
+  const floors = shown.map((c, i) => (c.keep ? (natural[i] ?? 0) : Math.max(MIN_COLUMN, c.header.length)));
   const widths = fitWidths(natural, floors, targetWidth(wide, options.width));
   const table = new Table({
     head: shown.map((c) => c.header),

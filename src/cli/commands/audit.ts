@@ -341,8 +341,8 @@ export function registerAuditCommand(program: Command): void {
       } while (flags.all && next !== null);
       if (flags.json) return printJson({ events, next });
       printTable(events, [
-        { header: "SEQ", value: (e) => e.seq },
-        { header: "AT", value: (e) => formatTime(e.at) },
+        { header: "SEQ", value: (e) => e.seq, keep: true },
+        { header: "AT", value: (e) => formatTime(e.at), keep: true },
         { header: "ACTOR", value: (e) => e.actor },
         { header: "ACTION", value: (e) => e.action },
         {
@@ -351,7 +351,7 @@ export function registerAuditCommand(program: Command): void {
             `${e.targetType}:${(e.targetType === "asset" ? assetNames.get(e.targetId) : undefined) ?? e.targetId.slice(0, 8)}`,
         },
         { header: "TARGET ID", value: (e) => e.targetId, wide: true },
-        { header: "REASON", value: (e) => e.reason ?? "" },
+        { header: "REASON", value: (e) => e.reason ?? "", wide: true },
       ]);
       if (next !== null) process.stdout.write(`more: --after ${next}\n`);
     },

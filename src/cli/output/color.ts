@@ -19,7 +19,7 @@ const plain: Paint = (text) => text;
 const CLASS_COLORS: Readonly<Record<string, Paint>> = {
   emergency: (t) => colors.bold(colors.red(t)),
   high: colors.yellow,
-  routine: plain,
+  routine: colors.cyan,
 };
 
 /** States of changes, rollouts, phases, operations and findings, by what they mean to a reader. */

@@ -243,6 +243,57 @@ describe("CLI conventions", () => {
     expect(local.stdout).toMatch(/T\d\d:\d\d:\d\d\+05:30/);
   });
 
+  it("change plan --detailed-exitcode and --out, change create --plan pins it, change wait exits 1 on a bad outcome", {
+    timeout: 300_000,
+  }, async () => {
+    const created = await runCli(
+      [
+        "change",
+        "create",
+        "--package",
+        "openssl",
+        "--version",
+        "3.0.13-1~deb12u1",
+        "-l",
+        "name=web-1",
+        "--justification",
+        "CVE-2099-0101",
+        "-o",
+        "json",
+      ],
+      env,
+    );
+    expect(created.code, created.stderr).toBe(0);
+    const id = (JSON.parse(created.stdout) as { id: string }).id;
+    const planFile = join(server?.dir ?? ".", "plan.json");
+    const plan = await runCli(["change", "plan", id, "--detailed-exitcode", "--out", planFile], env);
+    expect(plan.code, plan.stderr).toBe(2);
+    const pinned = await runCli(["change", "create", "--plan", planFile, "-o", "json"], env);
+    expect(pinned.code, pinned.stderr).toBe(0);
+    expect(JSON.parse(pinned.stdout)).toMatchObject({ state: "draft", selector: "name=web-1" });
+    // The plan moves under it: web-1 is patched elsewhere, so the saved plan no longer holds.
+    const status = join(server?.dir ?? ".", "patched");
+    writeFileSync(
+      status,
+      "Package: openssl\nStatus: install ok installed\nArchitecture: amd64\nVersion: 3.0.13-1~deb12u1\n",
+    );
+    expect(
+      (await runCli(["inventory", "import", status, "--asset", "web-1", "--ecosystem", "Debian:12"], env))
+        .code,
+    ).toBe(0);
+    const refused = await runCli(["change", "create", "--plan", planFile], env);
+    expect(refused.code).toBe(4);
+    expect(refused.stderr).toContain("targets");
+    const nothing = await runCli(["change", "plan", id, "--detailed-exitcode"], env);
+    expect(nothing.code, nothing.stderr).toBe(0);
+    expect((await runCli(["change", "cancel", id], env)).code).toBe(0);
+    const waited = await runCli(["change", "wait", id, "--for", "state=completed", "--timeout", "10s"], env);
+    expect(waited.code).toBe(1);
+    expect(waited.stderr).toContain("not completed");
+    const bad = await runCli(["change", "wait", id, "--for", "state=done"], env);
+    expect(bad.code).toBe(2);
+  });
+
   it("covers every command that takes -o: it reads (run above) or it changes something", async () => {
     const program = await buildProgram();
     const withOutput = leaves(program)

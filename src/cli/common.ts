@@ -3,19 +3,20 @@ import { ApiClient } from "../client/api-client.js";
 import { ValidationError } from "../domain/errors.js";
 import { DURATION_HINT, parseDuration } from "../policy/duration.js";
 import { parseWebhookAllowList, splitAllowListEnv } from "../policy/webhook-destination.js";
+import { type OutputFlags, withOutputFlags } from "./output/options.js";
 
-export interface ClientFlags {
+export interface ClientFlags extends OutputFlags {
   server?: string;
   token?: string;
-  json?: boolean;
 }
 
 /** Adds the flags every server-talking command takes. */
 export function withClientFlags(command: Command): Command {
-  return command
-    .option("--server <url>", "server URL (default: $AUTOPATCH_SERVER or http://127.0.0.1:8080)")
-    .option("--token <token>", "API token (default: $AUTOPATCH_TOKEN)")
-    .option("--json", "print JSON for scripts instead of a table");
+  return withOutputFlags(
+    command
+      .option("--server <url>", "server URL (default: $AUTOPATCH_SERVER or http://127.0.0.1:8080)")
+      .option("--token <token>", "API token (default: $AUTOPATCH_TOKEN)"),
+  );
 }
 
 export function clientFrom(flags: ClientFlags): ApiClient {

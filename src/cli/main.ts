@@ -1,4 +1,7 @@
 import { Command, CommanderError } from "commander";
+import { configureHelpConventions } from "./help/conventions.js";
+import { applyOutputFlags, argvWantsMachineOutput } from "./output/options.js";
+import { endQuietlyOnClosedPipe } from "./output/pipe.js";
 import { reportError } from "./output.js";
 
 type Register = (program: Command) => unknown;
@@ -113,7 +116,8 @@ function baseProgram(): Command {
     .configureHelp({ helpWidth: 110 })
     .version("0.1.0")
     .showHelpAfterError()
-    .exitOverride();
+    .exitOverride()
+    .hook("preAction", (_program, action) => applyOutputFlags(action));
 }
 
 /**
@@ -132,10 +136,12 @@ export async function buildProgram(only?: string): Promise<Command> {
       for (const [name, summary] of Object.entries(module.commands)) program.command(name).summary(summary);
     }
   }
+  configureHelpConventions(program);
   return program;
 }
 
 export async function main(argv: readonly string[]): Promise<void> {
+  endQuietlyOnClosedPipe();
   const first = argv.slice(2).find((a) => !a.startsWith("-"));
   const known = first !== undefined && COMMAND_MODULES.some((m) => first in m.commands);
   try {
@@ -147,6 +153,6 @@ export async function main(argv: readonly string[]): Promise<void> {
       process.exitCode = err.exitCode === 0 ? 0 : 2;
       return;
     }
-    process.exitCode = reportError(err, argv.includes("--json"));
+    process.exitCode = reportError(err, argvWantsMachineOutput(argv));
   }
 }

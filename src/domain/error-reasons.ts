@@ -150,6 +150,11 @@ export const ERROR_REASONS = {
   // Inventory and findings
   "inventory.delta-base-mismatch": { category: "conflict" },
   "inventory.delta-digest-mismatch": { category: "conflict" },
+  // CLI and API
+  "cli.label-exists": { category: "conflict" },
+  "cli.bad-wait-condition": { category: "validation" },
+  "cli.plan-file": { category: "validation" },
+  "cli.plan-changed": { category: "conflict" },
 } as const satisfies Record<string, ReasonSpec>;
 
 export type ErrorReason = keyof typeof ERROR_REASONS;

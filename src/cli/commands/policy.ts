@@ -25,6 +25,8 @@ import {
   webhookAllowEntries,
   withClientFlags,
 } from "../common.js";
+import { withOutputFlags } from "../output/options.js";
+import { formatAge, formatTime } from "../output/time.js";
 import { printFields, printJson, printTable } from "../output.js";
 import { addProposalCommands } from "./policy-proposals.js";
 
@@ -58,26 +60,27 @@ export function createPolicyCommand(parent?: Command): Command {
     "Policy files: validate them, print the JSON Schema or the built-in default policy; apply, list and show stored versions",
   );
 
-  policy
-    .command("validate")
-    .description("Check a policy file; prints FILE:line:col: message per problem, exit code 2 when invalid")
-    .argument("<file>", "policy YAML file")
-    .option("--json", "print {ok, errors:[{line, column, path, message}]}")
-    .option(
-      "--webhook-allow <cidr|host>",
-      "a private or loopback webhook destination the server allows; repeatable (default $AUTOPATCH_WEBHOOK_ALLOW)",
-      collectList,
-    )
-    .action(async (file: string, opts: { json?: boolean; webhookAllow?: string[] }) => {
-      // The same checker as apply and planning, under the allow-list the server would use.
-      const webhooks = parseWebhookAllowList(webhookAllowEntries(opts.webhookAllow));
-      const result = validatePolicy(await readPolicyText(file), file, { webhooks });
-      if (opts.json) printJson(validationJson(result));
-      else if (result.ok) process.stdout.write(`${file}: valid\n`);
-      else process.stderr.write(`${validationLines(file, result).join("\n")}\n`);
-      // The problems are the output, so they are not thrown again as one error; only the exit code is set.
-      if (!result.ok) process.exitCode = 2;
-    });
+  withOutputFlags(
+    policy
+      .command("validate")
+      .description("Check a policy file; prints FILE:line:col: message per problem, exit code 2 when invalid")
+      .argument("<file>", "policy YAML file")
+      .option(
+        "--webhook-allow <cidr|host>",
+        "a private or loopback webhook destination the server allows; repeatable (default $AUTOPATCH_WEBHOOK_ALLOW)",
+        collectList,
+      ),
+    "print {ok, errors:[{line, column, path, message}]} (same as -o json)",
+  ).action(async (file: string, opts: { json?: boolean; webhookAllow?: string[] }) => {
+    // The same checker as apply and planning, under the allow-list the server would use.
+    const webhooks = parseWebhookAllowList(webhookAllowEntries(opts.webhookAllow));
+    const result = validatePolicy(await readPolicyText(file), file, { webhooks });
+    if (opts.json) printJson(validationJson(result));
+    else if (result.ok) process.stdout.write(`${file}: valid\n`);
+    else process.stderr.write(`${validationLines(file, result).join("\n")}\n`);
+    // The problems are the output, so they are not thrown again as one error; only the exit code is set.
+    if (!result.ok) process.exitCode = 2;
+  });
 
   policy
     .command("schema")
@@ -123,8 +126,9 @@ function addStoreCommands(policy: Command): void {
       { header: "VERSION", value: (p) => p.version },
       { header: "VERSIONS", value: (p) => p.versions },
       { header: "AUTHOR", value: (p) => p.author },
-      { header: "CREATED", value: (p) => p.createdAt },
-      { header: "SHA256", value: (p) => p.hash.slice(0, 12) },
+      { header: "CREATED", value: (p) => formatAge(p.createdAt) },
+      { header: "CREATED AT", value: (p) => formatTime(p.createdAt), wide: true },
+      { header: "SHA256", value: (p) => p.hash.slice(0, 12), wide: true },
     ]);
   });
 

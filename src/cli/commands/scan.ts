@@ -213,16 +213,6 @@ export function registerScanCommand(program: Command): void {
     .option("--fail-on <class>", `exit 1 on a finding of this class or above: ${CHANGE_CLASSES.join(", ")}`)
     .option("--kev <file>", "CISA KEV catalog JSON: findings of known-exploited CVEs become emergencies")
     .option("--output <file>", "write the report to this file instead of stdout")
-    .addHelpText(
-      "after",
-      [
-        "",
-        "Examples:",
-        "  $ autopatch scan --advisories debian-osv.zip --dpkg-status /var/lib/dpkg/status --ecosystem Debian:12",
-        "  $ autopatch scan --advisories osv/ --sbom bom.cdx.json --format sarif --output scan.sarif --fail-on high",
-        "",
-      ].join("\n"),
-    )
     .action(async (flags: ScanFlags) => {
       let format: ScanFormat = "table";
       try {

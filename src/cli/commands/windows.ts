@@ -5,6 +5,7 @@ import { checkStart, nextWindows, type StartDecision, type WindowOccurrence } fr
 import { formatDuration } from "../../policy/duration.js";
 import { formatInZone } from "../../policy/local-time.js";
 import { loadPolicyFile } from "../../policy/policy-file.js";
+import { withOutputFlags } from "../output/options.js";
 import { printJson, printTable } from "../output.js";
 
 /**
@@ -96,74 +97,79 @@ export function registerWindowsCommand(program: Command): Command {
       "Maintenance windows and freezes of a policy: the next openings, and whether a change may start",
     );
 
-  windows
-    .command("next")
-    .description("List the next maintenance windows, freezes cut out")
-    .requiredOption("--policy <file>", "policy YAML file")
-    .option("--from <iso>", "start looking at this instant (ISO 8601; UTC without offset; default now)")
-    .option("--count <n>", "how many windows", "5")
-    .option("--json", 'print [{"name","start","end"}] with ISO 8601 times in each window\'s zone')
-    .action(async (opts: { policy: string; from?: string; count: string; json?: boolean }) => {
-      const from = opts.from === undefined ? new Date() : parseInstant(opts.from, "--from");
-      const count = parseCount(opts.count);
-      const policy = await loadPolicyFile(opts.policy);
-      const found = nextWindows(policy, from, count);
-      if (opts.json) {
-        printJson(windowsJson(found));
-        return;
-      }
-      if (found.length === 0) {
-        process.stdout.write(
-          policy.maintenanceWindows.length === 0
-            ? "The policy has no maintenance windows: changes may start at any time outside a freeze.\n"
-            : "No maintenance window opens after that time.\n",
-        );
-        return;
-      }
-      printTable(windowsRows(found), [
-        { header: "name", value: (r) => r.name },
-        { header: "start", value: (r) => r.start },
-        { header: "end", value: (r) => r.end },
-        { header: "duration", value: (r) => r.duration },
-      ]);
-    });
+  withOutputFlags(
+    windows
+      .command("next")
+      .description("List the next maintenance windows, freezes cut out")
+      .requiredOption("--policy <file>", "policy YAML file")
+      .option("--from <iso>", "start looking at this instant (ISO 8601; UTC without offset; default now)")
+      .option("--count <n>", "how many windows", "5"),
+    'print [{"name","start","end"}] with ISO 8601 times in each window\'s zone (same as -o json)',
+  ).action(async (opts: { policy: string; from?: string; count: string; json?: boolean }) => {
+    const from = opts.from === undefined ? new Date() : parseInstant(opts.from, "--from");
+    const count = parseCount(opts.count);
+    const policy = await loadPolicyFile(opts.policy);
+    const found = nextWindows(policy, from, count);
+    if (opts.json) {
+      printJson(windowsJson(found));
+      return;
+    }
+    if (found.length === 0) {
+      process.stdout.write(
+        policy.maintenanceWindows.length === 0
+          ? "The policy has no maintenance windows: changes may start at any time outside a freeze.\n"
+          : "No maintenance window opens after that time.\n",
+      );
+      return;
+    }
+    printTable(windowsRows(found), [
+      { header: "name", value: (r) => r.name },
+      { header: "start", value: (r) => r.start },
+      { header: "end", value: (r) => r.end },
+      { header: "duration", value: (r) => r.duration },
+    ]);
+  });
 
-  windows
-    .command("check")
-    .description(
-      "May a change start at this instant? Human output exits 1 when denied; --json always exits 0",
-    )
-    .requiredOption("--policy <file>", "policy YAML file")
-    .requiredOption("--at <iso>", "the instant to check (ISO 8601; UTC without offset; or now)")
-    .option("--emergency", "an emergency change (may override a freeze with a justification and an approver)")
-    .option("--justification <text>", "why the emergency cannot wait")
-    .option("--approver <name>", "who approved the emergency override")
-    .option("--json", 'print {"allowed", "reason"}')
-    .action(
-      async (opts: {
-        policy: string;
-        at: string;
-        emergency?: boolean;
-        justification?: string;
-        approver?: string;
-        json?: boolean;
-      }) => {
-        const at = parseInstant(opts.at, "--at");
-        const policy = await loadPolicyFile(opts.policy);
-        const decision = checkStart(policy, at, {
-          emergency: opts.emergency === true,
-          ...(opts.justification === undefined ? {} : { justification: opts.justification }),
-          ...(opts.approver === undefined ? {} : { approver: opts.approver }),
-        });
-        if (opts.json) {
-          printJson(checkJson(decision));
-          return;
-        }
-        process.stdout.write(`${checkLine(decision)}\n`);
-        // Scripts can gate on the exit code: 0 allowed, 1 denied.
-        if (!decision.allowed) process.exitCode = 1;
-      },
-    );
+  withOutputFlags(
+    windows
+      .command("check")
+      .description(
+        "May a change start at this instant? Human output exits 1 when denied; --json always exits 0",
+      )
+      .requiredOption("--policy <file>", "policy YAML file")
+      .requiredOption("--at <iso>", "the instant to check (ISO 8601; UTC without offset; or now)")
+      .option(
+        "--emergency",
+        "an emergency change (may override a freeze with a justification and an approver)",
+      )
+      .option("--justification <text>", "why the emergency cannot wait")
+      .option("--approver <name>", "who approved the emergency override"),
+    'print {"allowed", "reason"} (same as -o json)',
+  ).action(
+    async (opts: {
+      policy: string;
+      at: string;
+      emergency?: boolean;
+      justification?: string;
+      approver?: string;
+      json?: boolean;
+    }) => {
+      const at = parseInstant(opts.at, "--at");
+      const policy = await loadPolicyFile(opts.policy);
+      const decision = checkStart(policy, at, {
+        emergency: opts.emergency === true,
+        ...(opts.justification === undefined ? {} : { justification: opts.justification }),
+        ...(opts.approver === undefined ? {} : { approver: opts.approver }),
+      });
+      if (opts.json) {
+        printJson(checkJson(decision));
+        return;
+      }
+      process.stdout.write(`${checkLine(decision)}\n`);
+      // Scripts can gate on the exit code: 0 allowed, 1 denied.
+      if (!decision.allowed) process.exitCode = 1;
+    },
+  );
 
   return windows;
 }

@@ -99,6 +99,10 @@ export const COMMAND_MODULES: ReadonlyArray<{
     load: async () => (await import("./commands/test-fleet.js")).registerTestFleetCommand,
   },
   {
+    commands: { config: "Contexts: server, token and default output per environment, as kubectl keeps them" },
+    load: async () => (await import("./commands/config.js")).registerConfigCommand,
+  },
+  {
     commands: { versions: "Parse and order package versions as each ecosystem's own tool does" },
     load: async () => (await import("./commands/versions.js")).registerVersionsCommand,
   },

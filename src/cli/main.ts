@@ -1,4 +1,5 @@
 import { Command, CommanderError } from "commander";
+import { PRODUCT_VERSION } from "../domain/product-version.js";
 import { reportError } from "./output.js";
 
 type Register = (program: Command) => unknown;
@@ -103,6 +104,10 @@ export const COMMAND_MODULES: ReadonlyArray<{
     load: async () => (await import("./commands/config.js")).registerConfigCommand,
   },
   {
+    commands: { version: "Print the client's and the server's versions" },
+    load: async () => (await import("./commands/version.js")).registerVersionCommand,
+  },
+  {
     commands: { versions: "Parse and order package versions as each ecosystem's own tool does" },
     load: async () => (await import("./commands/versions.js")).registerVersionsCommand,
   },
@@ -115,7 +120,7 @@ function baseProgram(): Command {
         "Client commands talk to a server: --server or $AUTOPATCH_SERVER, --token or $AUTOPATCH_TOKEN.",
     )
     .configureHelp({ helpWidth: 110 })
-    .version("0.1.0")
+    .version(PRODUCT_VERSION)
     .showHelpAfterError()
     .exitOverride();
 }

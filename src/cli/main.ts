@@ -108,6 +108,13 @@ export const COMMAND_MODULES: ReadonlyArray<{
     load: async () => (await import("./commands/version.js")).registerVersionCommand,
   },
   {
+    commands: {
+      completion: "Shell completion for bash, zsh and fish",
+      __complete: "Completions of a command line (used by the completion scripts)",
+    },
+    load: async () => (await import("./commands/completion.js")).registerCompletionCommands,
+  },
+  {
     commands: { versions: "Parse and order package versions as each ecosystem's own tool does" },
     load: async () => (await import("./commands/versions.js")).registerVersionsCommand,
   },
@@ -138,7 +145,10 @@ export async function buildProgram(only?: string): Promise<Command> {
         program.commands.find((c) => c.name() === name)?.summary(summary);
       }
     } else {
-      for (const [name, summary] of Object.entries(module.commands)) program.command(name).summary(summary);
+      for (const [name, summary] of Object.entries(module.commands)) {
+        // `__name` commands are internal (the completion scripts call them) and stay out of the help.
+        program.command(name, { hidden: name.startsWith("__") }).summary(summary);
+      }
     }
   }
   return program;

@@ -46,8 +46,11 @@ export function clientFrom(flags: ClientFlags): ApiClient {
       { where: "--token" },
     );
   }
-  return new ApiClient(server, token);
+  return new ApiClient(server, token, undefined, { retry: CLI_READ_RETRY });
 }
+
+/** A read that meets a restarting server is tried twice more within about two seconds. */
+export const CLI_READ_RETRY = { attempts: 3, baseMs: 500, capMs: 2_000 } as const;
 
 /** Sets the output option from $AUTOPATCH_OUTPUT or the context when the command line gives none. */
 function applyDefaultOutput(command: Command): void {

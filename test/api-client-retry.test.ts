@@ -54,7 +54,7 @@ describe("the API client's retries", () => {
     expect(s.hits).toEqual(["POST"]);
     const t = await flaky([404, 200]);
     await expect(new ApiClient(t.url, "t", 5_000, RETRY).get("/x")).rejects.toMatchObject({
-      code: "not_found",
+      message: "status 404",
     });
     expect(t.hits).toHaveLength(1);
     t.server.close();

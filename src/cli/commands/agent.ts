@@ -74,6 +74,9 @@ export function registerAgentCommand(program: Command): void {
       });
       try {
         await running;
+      } catch (err) {
+        // Stopped by a signal while it waited for the server: that is a shutdown, not a failure.
+        if (!controller.signal.aborted) throw err;
       } finally {
         grace.uninstall();
       }

@@ -16,6 +16,7 @@ const ADMIN = "apt_cli-conventions-admin-token-0123";
 
 /** Every command with `-o`, by whether it only reads (run here) or changes something. */
 const READS = [
+  "version",
   "assets list",
   "assets show",
   "advisories list",
@@ -117,6 +118,7 @@ describe("CLI conventions", () => {
       (JSON.parse((await runCli(["policy", "list", "--json"], env)).stdout) as Array<{ name: string }>)[0]
         ?.name ?? "default";
     args = {
+      version: ["version"],
       "assets list": ["assets", "list"],
       "assets show": ["assets", "show", "web-1"],
       "advisories list": ["advisories", "list"],

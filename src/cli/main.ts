@@ -1,4 +1,5 @@
 import { Command, CommanderError } from "commander";
+import { PRODUCT_VERSION } from "../domain/product-version.js";
 import { configureHelpConventions } from "./help/conventions.js";
 import { applyOutputFlags, argvWantsMachineOutput } from "./output/options.js";
 import { endQuietlyOnClosedPipe } from "./output/pipe.js";
@@ -102,6 +103,21 @@ export const COMMAND_MODULES: ReadonlyArray<{
     load: async () => (await import("./commands/test-fleet.js")).registerTestFleetCommand,
   },
   {
+    commands: { config: "Contexts: server, token and default output per environment, as kubectl keeps them" },
+    load: async () => (await import("./commands/config.js")).registerConfigCommand,
+  },
+  {
+    commands: { version: "Print the client's and the server's versions" },
+    load: async () => (await import("./commands/version.js")).registerVersionCommand,
+  },
+  {
+    commands: {
+      completion: "Shell completion for bash, zsh and fish",
+      __complete: "Completions of a command line (used by the completion scripts)",
+    },
+    load: async () => (await import("./commands/completion.js")).registerCompletionCommands,
+  },
+  {
     commands: { versions: "Parse and order package versions as each ecosystem's own tool does" },
     load: async () => (await import("./commands/versions.js")).registerVersionsCommand,
   },
@@ -114,7 +130,7 @@ function baseProgram(): Command {
         "Client commands talk to a server: --server or $AUTOPATCH_SERVER, --token or $AUTOPATCH_TOKEN.",
     )
     .configureHelp({ helpWidth: 110 })
-    .version("0.1.0")
+    .version(PRODUCT_VERSION)
     .showHelpAfterError()
     .exitOverride()
     .hook("preAction", (_program, action) => applyOutputFlags(action));
@@ -133,7 +149,10 @@ export async function buildProgram(only?: string): Promise<Command> {
         program.commands.find((c) => c.name() === name)?.summary(summary);
       }
     } else {
-      for (const [name, summary] of Object.entries(module.commands)) program.command(name).summary(summary);
+      for (const [name, summary] of Object.entries(module.commands)) {
+        // `__name` commands are internal (the completion scripts call them) and stay out of the help.
+        program.command(name, { hidden: name.startsWith("__") }).summary(summary);
+      }
     }
   }
   configureHelpConventions(program);

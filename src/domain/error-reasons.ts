@@ -155,6 +155,12 @@ export const ERROR_REASONS = {
   "cli.bad-wait-condition": { category: "validation" },
   "cli.plan-file": { category: "validation" },
   "cli.plan-changed": { category: "conflict" },
+  // CLI and API
+  "config.unsafe-permissions": { category: "forbidden" },
+  "config.invalid": { category: "validation" },
+  "config.unknown-context": { category: "not_found" },
+  "config.token-command-failed": { category: "validation" },
+  "config.no-token": { category: "validation" },
 } as const satisfies Record<string, ReasonSpec>;
 
 export type ErrorReason = keyof typeof ERROR_REASONS;

@@ -135,4 +135,17 @@ export const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
     "printf '1.0.0\\t1.0.0-rc.1\\n' | autopatch versions compare npm --stdin",
   ],
   "versions list-ecosystems": ["autopatch versions list-ecosystems"],
+  "config set-context": [
+    "autopatch config set-context prod --server https://autopatch.example:8080 --token-file ~/.autopatch-token --use",
+  ],
+  "config use-context": ["autopatch config use-context prod"],
+  "config delete-context": ["autopatch config delete-context staging"],
+  "config get-contexts": ["autopatch config get-contexts -o json"],
+  "config current-context": ["autopatch config current-context"],
+  version: ["autopatch version", "autopatch version --client -o json"],
+  completion: [
+    "source <(autopatch completion bash)",
+    "autopatch completion fish > ~/.config/fish/completions/autopatch.fish",
+  ],
+  __complete: ["autopatch __complete assets show ''"],
 };

@@ -11,6 +11,7 @@ import { isAppError } from "../src/domain/errors.js";
 import type { Actor, Role } from "../src/domain/roles.js";
 import { SYSTEM_ACTOR } from "../src/domain/roles.js";
 import { importInventory } from "../src/inventory/import.js";
+import { approveProposal, proposePolicy } from "../src/policy/proposals.js";
 import { applyPolicy, listPolicies } from "../src/policy/store.js";
 import { buildApp } from "../src/server/app.js";
 import type { ServiceContext } from "../src/service/context.js";
@@ -158,6 +159,16 @@ describe.each(DIALECTS)("the findings policy on %s", (dialect) => {
     const result = await useFindingsPolicy(ctx, ADMIN, "default");
     expect(result).toMatchObject({ name: "default", previous: "strict", changed: true });
     expect((await emergency()).dueAt).toBe(new Date(T0.getTime() + 9 * HOUR).toISOString());
+  });
+
+  it("an approved proposal of the chosen policy re-dates findings as an apply does", async () => {
+    const proposal = await proposePolicy(ctx, OPERATOR, {
+      content: "name: default\nclassification:\n  immediateGrace: 6h\n",
+      reason: "more time to react",
+    });
+    await approveProposal(ctx, person("approver"), proposal.id, {}, afterPolicyVersion);
+    await drainOwedWork(ctx, [REFRESH_RISK]);
+    expect((await emergency()).dueAt).toBe(new Date(T0.getTime() + 6 * HOUR).toISOString());
   });
 
   it("the API chooses and shows it, admins only", async () => {

@@ -306,7 +306,7 @@ describe("CLI conventions", () => {
     // Each of these changes state, waits, or needs more than a store to run (a fleet, a rollout).
     for (const p of writes)
       expect(p, p).toMatch(
-        / (create|label|update|delete|reenroll|import|rematch|accept-risk|not-affected|reopen|revoke|disable|enable|apply|propose|approve|reject|submit|cancel|review|plan|wait|from-findings|show|watch|pause|resume|abort|promote|retry|skip|stop-all|resume-all|close|upload|down|compare|proposal|verify|public-key|checkpoint|export)$|^migrate$/,
+        / (create|label|update|delete|reenroll|import|rematch|accept-risk|not-affected|reopen|revoke|disable|enable|apply|propose|approve|reject|submit|cancel|review|plan|wait|from-findings|show|watch|pause|resume|abort|promote|retry|skip|stop-all|resume-all|close|upload|down|compare|proposal|verify|public-key|checkpoint|export|diff|use)$|^migrate$/,
       );
   });
 

@@ -161,6 +161,9 @@ export const ERROR_REASONS = {
   "config.unknown-context": { category: "not_found" },
   "config.token-command-failed": { category: "validation" },
   "config.no-token": { category: "validation" },
+  // CLI and API
+  "policy.waves-over-100": { category: "validation" },
+  "policy.freeze-ends-before-start": { category: "validation" },
 } as const satisfies Record<string, ReasonSpec>;
 
 export type ErrorReason = keyof typeof ERROR_REASONS;

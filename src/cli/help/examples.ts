@@ -148,4 +148,6 @@ export const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
     "autopatch completion fish > ~/.config/fish/completions/autopatch.fish",
   ],
   __complete: ["autopatch __complete assets show ''"],
+  "policy diff": ["autopatch policy diff default policy.yaml", "autopatch policy diff default@3"],
+  "policy use": ["autopatch policy use prod"],
 };

@@ -153,6 +153,27 @@ function progressReader(dbPath: string, changeId: string): () => RolloutProgress
   };
 }
 
+/** The rollout's failed gate and reason, and the first failed operations' errors. */
+function whyItFailed(dbPath: string, changeId: string): string {
+  const db = new Database(dbPath, { readonly: true, fileMustExist: true });
+  try {
+    const rollout = db
+      .prepare(
+        "SELECT r.id, r.state_reason, r.failed_gate FROM rollouts r JOIN change_requests c ON c.rollout_id = r.id WHERE c.id = ?",
+      )
+      .get(changeId) as { id: string; state_reason: string | null; failed_gate: string | null } | undefined;
+    if (!rollout) return "no rollout";
+    const ops = db
+      .prepare(
+        "SELECT asset_id, action, state, error FROM operations WHERE rollout_id = ? AND state NOT IN ('succeeded', 'queued', 'leased') LIMIT 5",
+      )
+      .all(rollout.id);
+    return JSON.stringify({ reason: rollout.state_reason, gate: rollout.failed_gate, operations: ops });
+  } finally {
+    db.close();
+  }
+}
+
 const TERMINAL = new Set(["completed", "rolled-back", "failed", "aborted", "cancelled"]);
 
 async function runAutopatch(dir: string) {
@@ -204,7 +225,11 @@ async function runAutopatch(dir: string) {
     }
     const after = await server.sample("end");
     const wallS = (after.atMs - before.atMs) / 1000;
-    if (last.changeState !== "completed") throw new Error(`the rollout ended ${last.changeState}`);
+    if (last.changeState !== "completed") {
+      throw new Error(
+        `the rollout ended ${last.changeState}: ${whyItFailed(join(dir, "autopatch.db"), change.id)}`,
+      );
+    }
     // Every host at the new version, each installed exactly once (the maintainer scripts' log).
     let twice = 0;
     for (const host of fleet.hosts) {

@@ -31,6 +31,7 @@ const { values: flags } = parseArgs({
     json: { type: "boolean", default: false },
     "engine-pass": { type: "string", default: "1000" },
     "heartbeat-interval": { type: "string", default: "30000" },
+    "max-unavailable": { type: "string", default: "16" },
     "cpu-prof": { type: "string" },
     "skip-ansible": { type: "boolean", default: false },
     "skip-floor": { type: "boolean", default: false },
@@ -106,6 +107,8 @@ async function startServerProcess(dir: string, adminToken: string) {
   return { url, sample, samples, stop };
 }
 
+// Every agent and host service of the bench shares one process and two cores: more installs at once
+// than that can serve only queue behind each other and push health checks past their timeout.
 function policyYaml(): string {
   return `name: bench
 description: Rollout benchmark (canary 1, waves 25% and 75%, no observation)
@@ -118,6 +121,7 @@ rollout:
     - wave: 75%
   observe: 0s
   notifyBefore: 0s
+  maxUnavailable: ${JSON.stringify(flags["max-unavailable"])}
   finalVerification: false
   failureBudget: {perWave: 0, total: 0}
   rollback: automatic
@@ -211,6 +215,7 @@ async function runAutopatch(dir: string) {
     const read = progressReader(join(dir, "autopatch.db"), change.id);
     await sleep(500);
     const before = await server.sample("submit");
+    const agentsBefore = process.cpuUsage();
     const submitted = await api.post<{ state: string }>(`/api/v1/changes/${change.id}/submit`, {});
     if (submitted.state !== "scheduled") throw new Error(`the change is ${submitted.state} after submit`);
     let last = read();
@@ -224,6 +229,7 @@ async function runAutopatch(dir: string) {
       }
     }
     const after = await server.sample("end");
+    const agentsCpu = process.cpuUsage(agentsBefore);
     const wallS = (after.atMs - before.atMs) / 1000;
     if (last.changeState !== "completed") {
       throw new Error(
@@ -242,6 +248,8 @@ async function runAutopatch(dir: string) {
       wallS,
       patched: last.done,
       serverCpuMs: after.cpuMs - before.cpuMs,
+      // The agents' and services' process (this one): its own CPU, not its dpkg children's.
+      agentsCpuMs: (agentsCpu.user + agentsCpu.system) / 1000,
       samples: server.samples.filter((s) => s.atMs >= before.atMs),
       packages: fleet.packages,
       roots,
@@ -315,7 +323,7 @@ function installedEverywhere(roots: readonly string[], version: string): boolean
     const out = execFileSync("dpkg-query", [
       `--admindir=${join(root, "var/lib/dpkg")}`,
       "-W",
-      `-f=${"${Version}"}`,
+      "-f=$" + "{Version}", // dpkg-query's field syntax, not a template
       FLEET_PACKAGE,
     ]).toString();
     return out === version;
@@ -369,6 +377,7 @@ async function main() {
       `autopatch / floor: ${floorS === null ? "–" : (ap.wallS / floorS).toFixed(2)}×`,
       `ansible / autopatch: ${ansibleS === null ? "–" : (ansibleS / ap.wallS).toFixed(2)}×`,
       `server CPU: ${ap.serverCpuMs.toFixed(0)} ms, ${result.serverCpuMsPerAsset} ms per patched asset`,
+      `agents' process CPU (without its dpkg children): ${ap.agentsCpuMs.toFixed(0)} ms, ${((100 * ap.agentsCpuMs) / 1000 / ap.wallS).toFixed(0)} % of one core`,
     ];
     process.stdout.write(`${lines.join("\n")}\n`);
   } finally {

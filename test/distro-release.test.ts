@@ -119,7 +119,7 @@ describe("releases through the CLI", () => {
       ["bare-1", ["Debian"]],
       ["bookworm-1", []],
     ]);
-    const table = await runCli(["assets", "list"], env);
+    const table = await runCli(["assets", "list", "-o", "wide"], env);
     expect(table.code, table.stderr).toBe(0);
     expect(table.stdout).toMatch(/RELEASE/);
     expect(table.stdout.split("\n").find((l) => l.includes(" bare-1 "))).toContain("missing (Debian)");

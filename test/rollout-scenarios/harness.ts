@@ -430,3 +430,24 @@ export const ended = (r: RolloutShow): boolean => TERMINAL.includes(r.state);
 export async function auditVerifies(s: Pick<Scenario, "admin">): Promise<{ ok: boolean; checked: number }> {
   return s.admin.get<{ ok: boolean; checked: number }>("/api/v1/audit/verify");
 }
+
+/** The rollout's operations with their outcomes: printed when a scenario fails, to say why. */
+export async function describeOperations(s: Pick<Scenario, "store">, rolloutId: string): Promise<string> {
+  const rows = await s.store.db
+    .selectFrom("operations")
+    .innerJoin("assets", "assets.id", "operations.asset_id")
+    .select([
+      "assets.name as asset",
+      "operations.action as action",
+      "operations.attempt as attempt",
+      "operations.state as state",
+      "operations.error as error",
+      "operations.result as result",
+    ])
+    .where("operations.rollout_id", "=", rolloutId)
+    .orderBy("operations.created_at")
+    .execute();
+  return rows
+    .map((r) => `${r.asset} ${r.action}#${r.attempt} ${r.state} ${r.error ?? ""} ${r.result ?? ""}`)
+    .join("\n");
+}

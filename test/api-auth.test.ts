@@ -199,6 +199,56 @@ const CASES: readonly Case[] = [
     status: 404,
   },
   { name: "list changes", method: "GET", url: "/api/v1/changes", allowed: READ },
+  { name: "list rollouts", method: "GET", url: "/api/v1/rollouts", allowed: READ },
+  // Past authorisation, an unknown rollout or incident is a 404.
+  { name: "show rollout", method: "GET", url: "/api/v1/rollouts/ro-nope", allowed: READ, status: 404 },
+  ...(["pause", "resume", "abort", "promote"] as const).map(
+    (control): Case => ({
+      name: `rollout ${control}`,
+      method: "POST",
+      url: `/api/v1/rollouts/ro-nope/${control}`,
+      body: () => ({ reason: "matrix" }),
+      allowed: OPERATE,
+      status: 404,
+    }),
+  ),
+  ...(["retry", "skip"] as const).map(
+    (control): Case => ({
+      name: `rollout ${control}`,
+      method: "POST",
+      url: `/api/v1/rollouts/ro-nope/assets/web-1/${control}`,
+      body: () => ({ reason: "matrix" }),
+      allowed: OPERATE,
+      status: 404,
+    }),
+  ),
+  // Without a reason the emergency stop is refused (so the matrix sets nothing); with no stop set, resume-all is a conflict.
+  {
+    name: "rollout stop-all",
+    method: "POST",
+    url: "/api/v1/rollouts/stop-all",
+    body: () => ({}),
+    allowed: OPERATE,
+    status: 400,
+  },
+  {
+    name: "rollout resume-all",
+    method: "POST",
+    url: "/api/v1/rollouts/resume-all",
+    body: () => ({ reason: "matrix" }),
+    allowed: OPERATE,
+    status: 409,
+  },
+  { name: "list incidents", method: "GET", url: "/api/v1/incidents", allowed: READ },
+  { name: "show incident", method: "GET", url: "/api/v1/incidents/inc-nope", allowed: READ, status: 404 },
+  {
+    name: "close incident",
+    method: "POST",
+    url: "/api/v1/incidents/inc-nope/close",
+    body: () => ({ summary: "matrix" }),
+    allowed: OPERATE,
+    status: 404,
+  },
   {
     name: "agent heartbeat",
     method: "POST",

@@ -7,10 +7,16 @@ import { ApiClient } from "../client/api-client.js";
 import { AppError, ValidationError } from "../domain/errors.js";
 import type { PackageRecord } from "../domain/inventory.js";
 import { dpkgStateFingerprint, listDpkgPackages } from "./dpkg-query.js";
+import { runOperationLoop } from "./operations/loop.js";
 import { distroQualifier, osvEcosystemFor, readOsRelease } from "./os-release.js";
-import type { EnrollRequest, EnrollResponse, HeartbeatResponse } from "./protocol.js";
+import {
+  AGENT_PROTOCOL_VERSION,
+  type EnrollRequest,
+  type EnrollResponse,
+  type HeartbeatResponse,
+} from "./protocol.js";
 
-export const AGENT_VERSION = "0.1.0";
+export const AGENT_VERSION = "0.2.0";
 
 export interface AgentOptions {
   server: string;
@@ -32,7 +38,21 @@ interface AgentState {
   assetId: string;
   assetName: string;
   credential: string;
+  /** The server's ed25519 public key (PEM), pinned at enrollment: artifacts must carry its signature. */
+  serverPublicKey?: string;
 }
+
+/** The header every agent request carries, so the server can refuse a protocol it does not speak. */
+export const AGENT_PROTOCOL_HEADER = "x-autopatch-agent-protocol";
+
+function agentClient(server: string, token: string): ApiClient {
+  return new ApiClient(server, token, 60_000, {
+    headers: { [AGENT_PROTOCOL_HEADER]: String(AGENT_PROTOCOL_VERSION) },
+  });
+}
+
+/** Servers before the rollout engine do not send their key; such an agent reports but never installs. */
+type EnrollReply = EnrollResponse & { serverPublicKey?: string };
 
 const STATE_FILE = "agent.json";
 
@@ -64,72 +84,107 @@ async function saveState(stateDir: string, state: AgentState): Promise<void> {
 export async function runAgent(options: AgentOptions): Promise<void> {
   const log = options.logger;
   const state = await ensureEnrolled(options);
-  const client = new ApiClient(state.server, state.credential);
+  const client = agentClient(state.server, state.credential);
   const admindir = options.dpkgRoot ? join(options.dpkgRoot, "var/lib/dpkg") : "/var/lib/dpkg";
   const os = await readOsRelease(options.dpkgRoot ?? "/");
   const ecosystem = osvEcosystemFor(os);
   const distro = distroQualifier(os);
   const pollMs = options.changePollMs ?? 2000;
   log.info({ asset: state.assetName, admindir, ecosystem }, "agent started");
+  if (!state.serverPublicKey) {
+    log.warn(
+      { asset: state.assetName },
+      "no server key is pinned: this agent refuses every install until it enrolls again",
+    );
+  }
 
-  let reportedFingerprint: string | null = null;
-  let refusedFingerprint: string | null = null;
-  let intervalMs = 30_000;
-  let nextHeartbeat = 0;
-  let failures = 0;
-  while (!options.signal?.aborted) {
-    try {
-      const fingerprint = await dpkgStateFingerprint(admindir);
-      let inventoryWanted = false;
-      if (Date.now() >= nextHeartbeat) {
-        const beat = await client.post<HeartbeatResponse>("/api/v1/agent/heartbeat", {
-          agentVersion: AGENT_VERSION,
-          packagesFingerprint: fingerprint,
-        });
-        intervalMs = beat.heartbeatIntervalMs;
-        inventoryWanted = beat.inventoryWanted;
-        nextHeartbeat = Date.now() + intervalMs;
-      }
-      if (fingerprint !== reportedFingerprint || (inventoryWanted && fingerprint !== refusedFingerprint)) {
-        const packages: PackageRecord[] = await listDpkgPackages({ admindir, ecosystem, distro });
-        try {
-          const summary = await client.put<{ added: number; removed: number; changed: number }>(
-            "/api/v1/agent/inventory",
-            {
-              packages,
-              packagesFingerprint: fingerprint,
-            },
-          );
-          refusedFingerprint = null;
-          log.info({ asset: state.assetName, packages: packages.length, ...summary }, "inventory reported");
-        } catch (err) {
-          if (!isRefusal(err)) throw err;
-          // The server refused this report (4xx): sending it again would be refused again. Wait for
-          // the package database to change, and keep heartbeating meanwhile.
-          refusedFingerprint = fingerprint;
-          log.error(
-            { asset: state.assetName, packages: packages.length, err: err.message, where: err.where },
-            "the server refused the inventory report; it is sent again when the package database changes",
+  // Operations run beside the heartbeats, which must go on during an install: a host that stops
+  // heartbeating while it holds an operation is taken for lost. A fatal error in either stops both.
+  const stop = new AbortController();
+  const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
+  const operations = runOperationLoop({
+    client,
+    stateDir: options.stateDir,
+    root: options.dpkgRoot ?? "/",
+    serverPublicKey: state.serverPublicKey,
+    logger: log,
+    signal,
+  }).then(
+    () => null,
+    // Caught at once (an unhandled rejection would end the process before the heartbeats stop).
+    (err: unknown) => {
+      stop.abort();
+      return { err };
+    },
+  );
+  try {
+    await heartbeatLoop();
+  } finally {
+    stop.abort();
+  }
+  const failed = await operations;
+  if (failed) throw failed.err;
+  log.info({ asset: state.assetName }, "agent stopped");
+
+  async function heartbeatLoop(): Promise<void> {
+    let reportedFingerprint: string | null = null;
+    let refusedFingerprint: string | null = null;
+    let intervalMs = 30_000;
+    let nextHeartbeat = 0;
+    let failures = 0;
+    while (!signal.aborted) {
+      try {
+        const fingerprint = await dpkgStateFingerprint(admindir);
+        let inventoryWanted = false;
+        if (Date.now() >= nextHeartbeat) {
+          const beat = await client.post<HeartbeatResponse>("/api/v1/agent/heartbeat", {
+            agentVersion: AGENT_VERSION,
+            packagesFingerprint: fingerprint,
+          });
+          intervalMs = beat.heartbeatIntervalMs;
+          inventoryWanted = beat.inventoryWanted;
+          nextHeartbeat = Date.now() + intervalMs;
+        }
+        if (fingerprint !== reportedFingerprint || (inventoryWanted && fingerprint !== refusedFingerprint)) {
+          const packages: PackageRecord[] = await listDpkgPackages({ admindir, ecosystem, distro });
+          try {
+            const summary = await client.put<{ added: number; removed: number; changed: number }>(
+              "/api/v1/agent/inventory",
+              {
+                packages,
+                packagesFingerprint: fingerprint,
+              },
+            );
+            refusedFingerprint = null;
+            log.info({ asset: state.assetName, packages: packages.length, ...summary }, "inventory reported");
+          } catch (err) {
+            if (!isRefusal(err)) throw err;
+            // The server refused this report (4xx): sending it again would be refused again. Wait for
+            // the package database to change, and keep heartbeating meanwhile.
+            refusedFingerprint = fingerprint;
+            log.error(
+              { asset: state.assetName, packages: packages.length, err: err.message, where: err.where },
+              "the server refused the inventory report; it is sent again when the package database changes",
+            );
+          }
+          reportedFingerprint = fingerprint;
+        }
+        failures = 0;
+      } catch (err) {
+        if (err instanceof AppError && err.code === "unauthenticated") {
+          throw new AppError(
+            "unauthenticated",
+            `the server refused this agent's credential (${err.message}); enroll again with a new token`,
           );
         }
-        reportedFingerprint = fingerprint;
+        failures += 1;
+        log.warn({ err: (err as Error).message, failures }, "agent cycle failed; retrying");
+        nextHeartbeat = 0;
       }
-      failures = 0;
-    } catch (err) {
-      if (err instanceof AppError && err.code === "unauthenticated") {
-        throw new AppError(
-          "unauthenticated",
-          `the server refused this agent's credential (${err.message}); enroll again with a new token`,
-        );
-      }
-      failures += 1;
-      log.warn({ err: (err as Error).message, failures }, "agent cycle failed; retrying");
-      nextHeartbeat = 0;
+      const backoff = failures === 0 ? pollMs : Math.min(30_000, 500 * 2 ** Math.min(failures, 6));
+      await sleep(Math.min(backoff, intervalMs), undefined, { signal }).catch(() => undefined);
     }
-    const backoff = failures === 0 ? pollMs : Math.min(30_000, 500 * 2 ** Math.min(failures, 6));
-    await sleep(Math.min(backoff, intervalMs), undefined, { signal: options.signal }).catch(() => undefined);
   }
-  log.info({ asset: state.assetName }, "agent stopped");
 }
 
 /** A 4xx other than a refused credential: the request itself is wrong, and retrying cannot help. */
@@ -149,17 +204,18 @@ async function ensureEnrolled(options: AgentOptions): Promise<AgentState> {
     );
   }
   const name = options.name ?? hostname();
-  const client = new ApiClient(options.server, options.enrollToken);
+  const client = agentClient(options.server, options.enrollToken);
   const request: EnrollRequest = { name, hostname: hostname(), ...options.placement };
   let failures = 0;
   for (;;) {
     try {
-      const enrolled = await client.post<EnrollResponse>("/api/v1/agent/enroll", request);
+      const enrolled = await client.post<EnrollReply>("/api/v1/agent/enroll", request);
       const state: AgentState = {
         server: options.server,
         assetId: enrolled.assetId,
         assetName: enrolled.assetName,
         credential: enrolled.credential,
+        ...(enrolled.serverPublicKey ? { serverPublicKey: enrolled.serverPublicKey } : {}),
       };
       await saveState(options.stateDir, state);
       options.logger.info({ asset: state.assetName }, "agent enrolled");

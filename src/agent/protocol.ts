@@ -1,8 +1,8 @@
 import { z } from "zod";
 import { ASSET_KINDS } from "../domain/inventory.js";
 
-/** The agent protocol (v1): shared by the server's routes and the host agent, one schema each way. */
-export const AGENT_PROTOCOL_VERSION = 1;
+/** The agent protocol (v2: operations): shared by the server's routes and the host agent, one schema each way. */
+export const AGENT_PROTOCOL_VERSION = 2;
 
 export const packageRecordSchema = z.object({
   ecosystem: z.string().min(1).max(100),

@@ -80,6 +80,17 @@ export const COMMAND_MODULES: ReadonlyArray<{
     load: async () => (await import("./commands/change.js")).registerChangeCommands,
   },
   {
+    commands: {
+      rollout:
+        "Rollouts: list, show, watch; pause, resume, abort, retry, skip, promote; stop-all and resume-all",
+    },
+    load: async () => (await import("./commands/rollout.js")).registerRolloutCommands,
+  },
+  {
+    commands: { incident: "Incidents of failed or rolled-back rollouts: list, show, close" },
+    load: async () => (await import("./commands/incident.js")).registerIncidentCommands,
+  },
+  {
     commands: { "test-fleet": "Run a local test fleet: hosts with agents, services and real .deb packages" },
     load: async () => (await import("./commands/test-fleet.js")).registerTestFleetCommand,
   },

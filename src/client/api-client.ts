@@ -11,20 +11,33 @@ const KNOWN_CODES: readonly ErrorCode[] = [
   "internal",
 ];
 
+export interface ApiClientOptions {
+  /** Sent on every request (the agent's protocol version, say). */
+  headers?: Record<string, string>;
+}
+
 /** A small typed client of the REST API, used by the CLI and the agent. */
 export class ApiClient {
   readonly baseUrl: string;
   readonly #token: string | undefined;
   readonly #timeoutMs: number;
+  readonly #headers: Record<string, string>;
 
-  constructor(baseUrl: string, token?: string, timeoutMs = 60_000) {
+  constructor(baseUrl: string, token?: string, timeoutMs = 60_000, options: ApiClientOptions = {}) {
     this.baseUrl = baseUrl.replace(/\/+$/, "");
     this.#token = token;
     this.#timeoutMs = timeoutMs;
+    this.#headers = { ...options.headers };
   }
 
-  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const headers: Record<string, string> = { accept: "application/json" };
+  /** `signal` ends the request early (a long-poll when the caller stops); the timeout still holds. */
+  async request<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<T> {
+    const headers: Record<string, string> = { ...this.#headers, accept: "application/json" };
     if (this.#token) headers.authorization = `Bearer ${this.#token}`;
     if (body !== undefined) headers["content-type"] = "application/json";
     let response: Response;
@@ -33,7 +46,9 @@ export class ApiClient {
         method,
         headers,
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        signal: AbortSignal.timeout(this.#timeoutMs),
+        signal: options.signal
+          ? AbortSignal.any([options.signal, AbortSignal.timeout(this.#timeoutMs)])
+          : AbortSignal.timeout(this.#timeoutMs),
       });
     } catch (err) {
       const reason =
@@ -66,7 +81,7 @@ export class ApiClient {
 
   /** GETs a long body (an export) as a stream: the timeout covers the response's start, not its end. */
   async stream(path: string): Promise<ReadableStream<Uint8Array>> {
-    const headers: Record<string, string> = {};
+    const headers: Record<string, string> = { ...this.#headers };
     if (this.#token) headers.authorization = `Bearer ${this.#token}`;
     const abort = new AbortController();
     const timer = setTimeout(() => abort.abort(new Error("timed out")), this.#timeoutMs);

@@ -108,6 +108,28 @@ export const ERROR_REASONS = {
   "scheduler.pass-timeout": { category: "internal", status: 503 },
   "scheduler.lease-lost": { category: "conflict" },
   "scheduler.stopping": { category: "internal", status: 503 },
+  "rollout.not-found": { category: "not_found" },
+  "rollout.asset-not-found": { category: "not_found" },
+  "rollout.illegal-transition": { category: "conflict" },
+  "rollout.reason-required": { category: "validation" },
+  "rollout.operator-required": { category: "forbidden" },
+  "rollout.invalid-filter": { category: "validation" },
+  "rollout.stop-all-active": { category: "conflict" },
+  "rollout.stop-all-inactive": { category: "conflict" },
+  "incident.not-found": { category: "not_found" },
+  "incident.already-closed": { category: "conflict" },
+  "incident.summary-required": { category: "validation" },
+  // Agent operations, snapshots and health checks (src/agent/operations, src/snapshots, src/verify).
+  "verify.unknown-placeholder": { category: "validation" },
+  "verify.missing-label": { category: "validation" },
+  "verify.invalid-url": { category: "validation" },
+  "verify.invalid-timeout": { category: "validation" },
+  "snapshot.unavailable": { category: "unsupported" },
+  "snapshot.restore-failed": { category: "internal" },
+  "agent.server-key-missing": { category: "validation" },
+  "agent.artifact-digest-mismatch": { category: "validation" },
+  "agent.artifact-signature-invalid": { category: "validation" },
+  "agent.journal-unreadable": { category: "internal" },
 } as const satisfies Record<string, ReasonSpec>;
 
 export type ErrorReason = keyof typeof ERROR_REASONS;

@@ -3,6 +3,7 @@ import { join, resolve } from "node:path";
 import { dpkgQueryFormat, isInstalledStatus, runDpkgTool } from "../agent/dpkg-query.js";
 import { DEBIAN_12_OS_RELEASE } from "../agent/os-release.js";
 import { ValidationError } from "../domain/errors.js";
+import { dpkgRootArgs } from "../dpkg/root-options.js";
 import { isDebianPackageName } from "./deb-builder.js";
 
 /** A private dpkg installation under one folder: a stand-in host of the local fleet. */
@@ -41,31 +42,6 @@ export async function createDpkgRoot(dir: string): Promise<DpkgRoot> {
   return new LocalDpkgRoot(root, admindir);
 }
 
-/**
- * Options every dpkg call on a root gets, each found needed by experiment with dpkg 1.21:
- * - `--root`: install dir and admin dir (<root>/var/lib/dpkg) in one flag.
- * - `--log`: without it dpkg appends to the host's own dpkg.log even with --root.
- * - `--force-script-chrootless`: dpkg otherwise chroots into the root to run maintainer scripts, and the
- *   root has no shell ("unable to execute … post-installation script"). Scripts get $DPKG_ROOT instead.
- * - `--force-bad-path`: dpkg checks that sh, tar, ldconfig, start-stop-daemon … are on the caller's
- *   PATH (the host's, not the root's); a non-root PATH lacks the sbin ones, and stand-ins need none.
- * - `--force-not-root`: lets an unprivileged user manage a root it owns (CI usually runs as root anyway).
- * - `--force-unsafe-io`: skips fsync per file; the roots are throwaway, and it keeps tests fast.
- * - `--force-architecture`: stand-ins carry no machine code, so an amd64 fleet installs on arm64 hosts.
- * Not `--force-depends`: a catalog whose Depends do not hold should fail loudly, not install.
- */
-function dpkgBaseArgs(root: string): string[] {
-  return [
-    `--root=${root}`,
-    `--log=${join(root, "var", "log", "dpkg.log")}`,
-    "--force-script-chrootless",
-    "--force-bad-path",
-    "--force-not-root",
-    "--force-unsafe-io",
-    "--force-architecture",
-  ];
-}
-
 class LocalDpkgRoot implements DpkgRoot {
   constructor(
     readonly root: string,
@@ -75,7 +51,7 @@ class LocalDpkgRoot implements DpkgRoot {
   async install(debPaths: string[]): Promise<void> {
     if (debPaths.length === 0) return;
     await runDpkgTool("dpkg", [
-      ...dpkgBaseArgs(this.root),
+      ...dpkgRootArgs(this.root),
       "--install",
       "--",
       ...debPaths.map((p) => resolve(p)),
@@ -85,7 +61,7 @@ class LocalDpkgRoot implements DpkgRoot {
   async remove(names: string[]): Promise<void> {
     if (names.length === 0) return;
     checkNames(names);
-    await runDpkgTool("dpkg", [...dpkgBaseArgs(this.root), "--remove", "--", ...names]);
+    await runDpkgTool("dpkg", [...dpkgRootArgs(this.root), "--remove", "--", ...names]);
   }
 
   async installedVersion(name: string): Promise<string | null> {

@@ -226,6 +226,9 @@ async function persist(trx: Kysely<Database>, input: PersistInput): Promise<{ ap
       case "operation.dispatch": {
         const payload = payloads[dispatchIdx++];
         if (payload === undefined) throw new Error("a dispatch without its payload");
+        // No payload for this asset: the operation is recorded as failed and never dispatched; the
+        // next pass sees the failure as it sees any other (level-triggered).
+        const unbuildable = "error" in payload ? payload.error : null;
         const asset = snapshotOf(action.assetId);
         const inserted = await trx
           .insertInto("operations")
@@ -237,15 +240,15 @@ async function persist(trx: Kysely<Database>, input: PersistInput): Promise<{ ap
             executor: input.executor,
             action: action.action,
             attempt: action.attempt,
-            state: "queued",
+            state: unbuildable === null ? "queued" : "failed",
             step: null,
-            payload: JSON.stringify(payload),
+            payload: JSON.stringify(unbuildable === null ? payload : {}),
             result: null,
-            error: null,
+            error: unbuildable,
             lease_expires_at: null,
             created_at: at,
             leased_at: null,
-            finished_at: null,
+            finished_at: unbuildable === null ? null : at,
             updated_at: at,
           })
           .onConflict((oc) => oc.column("idempotency_key").doNothing())
@@ -272,6 +275,7 @@ async function persist(trx: Kysely<Database>, input: PersistInput): Promise<{ ap
           },
           now,
         );
+        if ("error" in payload) break;
         after.dispatch.push({
           executor: input.executor,
           spec: {

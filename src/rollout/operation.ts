@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import type { HealthCheck } from "../policy/schema.js";
+import { checkResultSchema, resolvedHealthCheckSchema } from "../verify/check-types.js";
 import { OPERATION_ACTIONS, OPERATION_STEPS, type OperationAction } from "./model.js";
 
 /** Operation ids derive from their idempotency key: the same key is the same operation everywhere. */
@@ -20,20 +21,6 @@ export const artifactRefSchema = z.object({
   signature: z.string().min(1).max(200),
 });
 export type ArtifactRef = z.infer<typeof artifactRefSchema>;
-
-/** A health check with the asset's placeholders filled in: what the host runs as it is. */
-export const resolvedHealthCheckSchema = z.object({
-  name: z.string(),
-  http: z.string().optional(),
-  expectStatus: z.number().int(),
-  bodyMatch: z.string().optional(),
-  command: z.array(z.string()).optional(),
-  expectExit: z.number().int(),
-  timeoutMs: z.number().int().positive(),
-  retries: z.number().int().nonnegative(),
-  intervalMs: z.number().int().nonnegative(),
-});
-export type ResolvedHealthCheck = z.infer<typeof resolvedHealthCheckSchema>;
 
 /** The pre-patch state of the packages an install changes, and where to get their .debs back. */
 export const snapshotSchema = z.object({
@@ -68,16 +55,6 @@ export const operationPayloadSchema = z.object({
   healthChecks: z.array(resolvedHealthCheckSchema).default([]),
 });
 export type OperationPayload = z.infer<typeof operationPayloadSchema>;
-
-/** One health check's outcome, as the host reports it. */
-export const checkResultSchema = z.object({
-  name: z.string(),
-  ok: z.boolean(),
-  tries: z.number().int(),
-  detail: z.string().max(2000),
-  durationMs: z.number().nonnegative(),
-});
-export type CheckResult = z.infer<typeof checkResultSchema>;
 
 export const operationResultSchema = z.object({
   ok: z.boolean(),
@@ -127,13 +104,6 @@ export type LeasedOperation = z.infer<typeof leasedOperationSchema>;
 
 export const operationProgressSchema = z.object({ step: z.enum(OPERATION_STEPS) });
 
-/** Placeholders a health check may use: the asset's fields and labels. */
-export interface CheckContext {
-  name: string;
-  environment: string;
-  group: string;
-  region: string;
-  labels: Record<string, string>;
-}
-
+export type { CheckContext, CheckResult, ResolvedHealthCheck } from "../verify/check-types.js";
 export type { HealthCheck };
+export { checkResultSchema, resolvedHealthCheckSchema };

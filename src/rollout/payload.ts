@@ -5,48 +5,12 @@
  */
 import type { Kysely } from "kysely";
 import type { PlanV2 } from "../changes/plan.js";
-import { parseDuration } from "../policy/duration.js";
-import type { HealthCheck } from "../policy/schema.js";
+import { isAppError } from "../domain/errors.js";
 import type { Database } from "../store/schema.js";
+import { resolveHealthChecks } from "../verify/resolve.js";
 import type { OperationAction } from "./model.js";
-import type { ArtifactRef, CheckContext, OperationPayload, ResolvedHealthCheck } from "./operation.js";
+import type { ArtifactRef, CheckContext, OperationPayload } from "./operation.js";
 import type { ViewAsset } from "./view.js";
-
-const PLACEHOLDER = /\{\{\s*([a-zA-Z][\w.-]*)\s*\}\}/g;
-
-function placeholderValue(name: string, ctx: CheckContext): string | undefined {
-  if (name.startsWith("labels.")) return ctx.labels[name.slice("labels.".length)];
-  if (name === "name" || name === "environment" || name === "group" || name === "region") return ctx[name];
-  return undefined;
-}
-
-/**
- * Fills `{{name}}`, `{{environment}}`, `{{group}}`, `{{region}}` and `{{labels.KEY}}`. Values in a URL
- * are percent-encoded; argv gets them verbatim (no shell ever runs it). An unknown placeholder is
- * left as written, so the check fails on the host and says which.
- */
-export function resolveHealthChecks(
-  checks: readonly HealthCheck[],
-  ctx: CheckContext,
-): ResolvedHealthCheck[] {
-  const fill = (text: string, encode: boolean) =>
-    text.replace(PLACEHOLDER, (whole, name: string) => {
-      const value = placeholderValue(name, ctx);
-      if (value === undefined) return whole;
-      return encode ? encodeURIComponent(value) : value;
-    });
-  return checks.map((c) => ({
-    name: c.name,
-    ...(c.http === undefined ? {} : { http: fill(c.http, true) }),
-    expectStatus: c.expectStatus,
-    ...(c.bodyMatch === undefined ? {} : { bodyMatch: c.bodyMatch }),
-    ...(c.command === undefined ? {} : { command: c.command.map((arg) => fill(arg, false)) }),
-    expectExit: c.expectExit,
-    timeoutMs: parseDuration(c.timeout),
-    retries: c.retries,
-    intervalMs: parseDuration(c.interval),
-  }));
-}
 
 type ArtifactRow = {
   sha256: string;
@@ -83,12 +47,28 @@ export interface PayloadRequest {
   action: OperationAction;
 }
 
+/** A payload, or why none can be built for this asset (its operation then fails without dispatch). */
+export type PayloadOrError = OperationPayload | { error: string };
+
+/**
+ * The frozen checks with this asset's placeholders filled in. A label the asset lacks (removed after
+ * planning) is the asset's failure, not the engine's: the caller records it on the operation.
+ */
+function checksFor(plan: PlanV2, ctx: CheckContext): OperationPayload["healthChecks"] | { error: string } {
+  try {
+    return resolveHealthChecks(plan.verification.healthChecks, ctx);
+  } catch (err) {
+    if (isAppError(err)) return { error: err.describe() };
+    throw err;
+  }
+}
+
 /** Builds the payload of each requested operation, reading the store once per kind of fact. */
 export async function buildPayloads(
   trx: Kysely<Database>,
   plan: PlanV2,
   requests: readonly PayloadRequest[],
-): Promise<OperationPayload[]> {
+): Promise<PayloadOrError[]> {
   if (requests.length === 0) return [];
   const sha = plan.patch.artifactSha256;
   const artifact =
@@ -138,12 +118,14 @@ export async function buildPayloads(
       labels: {},
     };
     const rollbackArtifacts = rollbackRows.filter((r) => r.package_version === asset.fromVersion).map(refOf);
+    const healthChecks = checksFor(plan, ctx);
+    if ("error" in healthChecks) return healthChecks;
     const base = {
       package: plan.patch.package,
       rollbackArtifacts,
       snapshotProvider: "dpkg",
       snapshotRequired: true,
-      healthChecks: resolveHealthChecks(plan.verification.healthChecks, ctx),
+      healthChecks,
     };
     if (action === "patch") {
       return { ...base, ...(artifact ? { artifact: refOf(artifact) } : {}), toVersion: asset.toVersion };

@@ -16,9 +16,11 @@ import { auditRoutes } from "./routes/audit.js";
 import { changeRoutes } from "./routes/changes.js";
 import { findingRoutes } from "./routes/findings.js";
 import { healthRoutes } from "./routes/health.js";
+import { incidentRoutes } from "./routes/incidents.js";
 import { inventoryRoutes } from "./routes/inventory.js";
 import { policyRoutes } from "./routes/policies.js";
 import { principalRoutes } from "./routes/principals.js";
+import { rolloutRoutes } from "./routes/rollouts.js";
 import { tokenRoutes } from "./routes/tokens.js";
 
 export interface AppOptions {
@@ -66,6 +68,8 @@ export async function buildApp(ctx: ServiceContext, options: AppOptions = {}): P
     policyRoutes,
     changeRoutes,
     findingRoutes,
+    rolloutRoutes,
+    incidentRoutes,
   ]) {
     await routes(app, ctx);
   }

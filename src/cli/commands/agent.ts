@@ -23,15 +23,17 @@ export function registerAgentCommand(program: Command): void {
     .command("agent")
     .summary("Run the host agent")
     .description(
-      "Run the host agent: enroll once with an enrollment token, then heartbeat and report installed " +
-        "packages on start and whenever they change. Placement flags apply on first enrollment only.",
+      "Run the host agent: enroll once with an enrollment token (pinning the server's signing key), then " +
+        "heartbeat, report installed packages on start and whenever they change, and run the operations " +
+        "the server leases to this host (snapshot, install a signed .deb, verify, revert), journaling each " +
+        "one so it never runs twice. Placement flags apply on first enrollment only.",
     )
     .requiredOption("--server <url>", "server URL")
     .option("--enroll-token <token>", "enrollment token (needed until the agent has enrolled)")
     .option("--name <name>", "asset name (default: the host name)")
     .option(
       "--state-dir <dir>",
-      "where the agent keeps its credential (mode 0600)",
+      "where the agent keeps its credential and operation journal (mode 0600) and pre-patch .debs",
       "/var/lib/autopatch-agent",
     )
     .option("--dpkg-root <dir>", "a root holding the dpkg database to report (default: this system)")

@@ -1,0 +1,119 @@
+import { createHash, createPublicKey, type KeyObject, verify } from "node:crypto";
+import { mkdir, open, rename, rm } from "node:fs/promises";
+import { join } from "node:path";
+import type { ApiClient } from "../../client/api-client.js";
+import { reasonError } from "../../domain/errors.js";
+import { sha256OfFile } from "../../dpkg/file-digest.js";
+import type { ArtifactRef } from "../../rollout/operation.js";
+
+/** Reads the server's ed25519 public key pinned at enrollment; refuses anything else. */
+export function pinnedServerKey(pem: string | undefined): KeyObject {
+  if (!pem) {
+    throw reasonError(
+      "agent.server-key-missing",
+      "this agent has no pinned server key, so it cannot check artifact signatures: enroll it again with a " +
+        "server that sends its public key",
+      { where: "agent.json/serverPublicKey" },
+    );
+  }
+  let key: KeyObject;
+  try {
+    key = createPublicKey(pem);
+  } catch (err) {
+    throw reasonError("agent.server-key-missing", "the pinned server key is not a PEM public key", {
+      where: "agent.json/serverPublicKey",
+      cause: err,
+    });
+  }
+  if (key.asymmetricKeyType !== "ed25519") {
+    throw reasonError("agent.server-key-missing", "the pinned server key is not an ed25519 key", {
+      where: "agent.json/serverPublicKey",
+    });
+  }
+  return key;
+}
+
+/** The server signs the UTF-8 bytes of an artifact's sha256 hex digest with its ed25519 key. */
+export function signatureIsValid(key: KeyObject, sha256: string, signatureBase64: string): boolean {
+  try {
+    return verify(null, Buffer.from(sha256, "utf8"), key, Buffer.from(signatureBase64, "base64"));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Downloads artifacts for one operation into `dir` and hands out a path only once the bytes have the
+ * sha256 the reference names and that digest carries a valid signature of the pinned server key. A
+ * reference without a signature (a snapshot names its copy by digest only) borrows the signature of
+ * the same digest among those the server offered with the operation.
+ */
+export class ArtifactFetcher {
+  readonly #client: ApiClient;
+  readonly #dir: string;
+  readonly #pem: string | undefined;
+  readonly #offered: readonly ArtifactRef[];
+  readonly #downloaded = new Set<string>();
+
+  constructor(
+    client: ApiClient,
+    dir: string,
+    pinnedPem: string | undefined,
+    offered: readonly ArtifactRef[],
+  ) {
+    this.#client = client;
+    this.#dir = dir;
+    this.#pem = pinnedPem;
+    this.#offered = offered;
+  }
+
+  /** The checked file's path. */
+  readonly fetch = async (ref: ArtifactRef): Promise<string> => {
+    const key = pinnedServerKey(this.#pem);
+    const signature = ref.signature || this.#offered.find((o) => o.sha256 === ref.sha256)?.signature;
+    if (!signature || !signatureIsValid(key, ref.sha256, signature)) {
+      throw reasonError(
+        "agent.artifact-signature-invalid",
+        `${ref.package} ${ref.version} (sha256 ${ref.sha256}) is not signed by the server key this agent pinned`,
+        { where: ref.sha256 },
+      );
+    }
+    await mkdir(this.#dir, { recursive: true, mode: 0o700 });
+    const path = join(this.#dir, `${ref.sha256}.deb`);
+    if (this.#downloaded.has(path) && (await sha256OfFile(path).catch(() => null)) === ref.sha256)
+      return path;
+    const partial = `${path}.partial`;
+    const hash = createHash("sha256");
+    const file = await open(partial, "w", 0o600);
+    try {
+      const body = await this.#client.stream(`/api/v1/artifacts/${ref.sha256}`);
+      for await (const chunk of body) {
+        hash.update(chunk);
+        await file.write(chunk);
+      }
+    } catch (err) {
+      await file.close();
+      await rm(partial, { force: true });
+      throw err;
+    }
+    await file.close();
+    const digest = hash.digest("hex");
+    if (digest !== ref.sha256) {
+      await rm(partial, { force: true });
+      throw reasonError(
+        "agent.artifact-digest-mismatch",
+        `the server sent ${ref.package} ${ref.version} with sha256 ${digest}, not ${ref.sha256}`,
+        { where: ref.sha256 },
+      );
+    }
+    await rename(partial, path);
+    this.#downloaded.add(path);
+    return path;
+  };
+
+  /** Removes what this fetcher downloaded: the pre-patch copies a snapshot keeps live elsewhere. */
+  async cleanup(): Promise<void> {
+    await Promise.all([...this.#downloaded].map((p) => rm(p, { force: true })));
+    this.#downloaded.clear();
+  }
+}

@@ -1,0 +1,155 @@
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Logger } from "pino";
+import type { ApiClient } from "../../client/api-client.js";
+import { AppError } from "../../domain/errors.js";
+import type { OperationStep } from "../../rollout/model.js";
+import {
+  type LeasedOperation,
+  leasedOperationSchema,
+  type OperationResult,
+} from "../../rollout/operation.js";
+import { ArtifactFetcher } from "./artifacts.js";
+import { OperationJournal } from "./journal.js";
+import { runOperation } from "./runner.js";
+
+/** How long one long-poll asks the server to hold the request when it has nothing for this host. */
+export const LONG_POLL_WAIT_MS = 25_000;
+
+export interface OperationLoopOptions {
+  client: ApiClient;
+  stateDir: string;
+  /** The host's root: "/" or a private dpkg root. */
+  root: string;
+  /** The server's public key (PEM) pinned at enrollment. */
+  serverPublicKey: string | undefined;
+  logger: Logger;
+  signal: AbortSignal;
+}
+
+const backoffMs = (failures: number) => Math.min(30_000, 500 * 2 ** Math.min(failures, 6));
+
+async function pause(ms: number, signal: AbortSignal): Promise<void> {
+  await sleep(ms, undefined, { signal }).catch(() => undefined);
+}
+
+/** A 4xx other than a refused credential: the server will not take this request, however often sent. */
+function isRefusal(err: unknown): err is AppError {
+  return err instanceof AppError && err.status >= 400 && err.status < 500 && err.code !== "unauthenticated";
+}
+
+/**
+ * Sends the result until the server has it. The journal holds it meanwhile, so if the agent stops
+ * first, the server re-issues the operation and gets the same result back (`replayed`).
+ */
+async function report(
+  options: OperationLoopOptions,
+  op: LeasedOperation,
+  result: OperationResult,
+): Promise<void> {
+  let failures = 0;
+  while (!options.signal.aborted) {
+    try {
+      await options.client.post(`/api/v1/agent/operations/${encodeURIComponent(op.id)}/result`, result);
+      return;
+    } catch (err) {
+      if (isRefusal(err)) {
+        // Cancelled, or its lease given to nobody else but expired: the server decides what it was.
+        options.logger.warn(
+          { key: op.key, err: err.message, reason: err.reason },
+          "the server refused the result",
+        );
+        return;
+      }
+      if (err instanceof AppError && err.code === "unauthenticated") throw err;
+      failures += 1;
+      options.logger.warn(
+        { key: op.key, err: (err as Error).message, failures },
+        "result not delivered; retrying",
+      );
+      await pause(backoffMs(failures), options.signal);
+    }
+  }
+}
+
+/**
+ * The agent's operation loop: long-polls the server for an operation of this host, runs it (one at a
+ * time), reports the result, and polls again. Runs beside the heartbeat loop until the signal aborts;
+ * an operation in flight then ends at its next check, unreported, and is re-examined after a restart.
+ */
+export async function runOperationLoop(options: OperationLoopOptions): Promise<void> {
+  const { client, logger, signal } = options;
+  const journal = await OperationJournal.open(options.stateDir);
+  const host = { root: options.root, keepDir: join(options.stateDir, "snapshots") };
+  let failures = 0;
+  try {
+    while (!signal.aborted) {
+      let leased: unknown;
+      try {
+        leased = await client.request(
+          "GET",
+          `/api/v1/agent/operations/next?waitMs=${LONG_POLL_WAIT_MS}`,
+          undefined,
+          {
+            signal,
+          },
+        );
+      } catch (err) {
+        if (signal.aborted) break;
+        if (err instanceof AppError && err.code === "unauthenticated") throw err;
+        failures += 1;
+        logger.warn({ err: (err as Error).message, failures }, "waiting for operations failed; retrying");
+        await pause(backoffMs(failures), signal);
+        continue;
+      }
+      failures = 0;
+      if (leased === undefined) continue; // 204: nothing for this host within the wait
+      const parsed = leasedOperationSchema.safeParse(leased);
+      if (!parsed.success) {
+        logger.error(
+          { issues: parsed.error.issues.slice(0, 5) },
+          "the server sent an operation this agent cannot read",
+        );
+        await pause(backoffMs(1), signal);
+        continue;
+      }
+      const op = parsed.data;
+      const fetcher = new ArtifactFetcher(
+        client,
+        join(options.stateDir, "artifacts"),
+        options.serverPublicKey,
+        [...(op.payload.artifact ? [op.payload.artifact] : []), ...op.payload.rollbackArtifacts],
+      );
+      const progress = async (step: OperationStep) => {
+        await client
+          .post(`/api/v1/agent/operations/${encodeURIComponent(op.id)}/progress`, { step })
+          .catch((err: Error) =>
+            logger.warn({ key: op.key, step, err: err.message }, "progress not delivered"),
+          );
+      };
+      logger.info({ key: op.key, action: op.action, package: op.payload.package }, "operation started");
+      let result: OperationResult;
+      try {
+        result = await runOperation(op, { host, journal, fetch: fetcher.fetch, progress, logger, signal });
+      } catch (err) {
+        if (signal.aborted) break;
+        throw err;
+      } finally {
+        await fetcher.cleanup();
+      }
+      logger.info(
+        {
+          key: op.key,
+          ok: result.ok,
+          installedVersion: result.installedVersion,
+          replayed: result.replayed,
+          error: result.error,
+        },
+        "operation finished",
+      );
+      await report(options, op, result);
+    }
+  } finally {
+    await journal.close();
+  }
+}

@@ -1,0 +1,240 @@
+import type { Logger } from "pino";
+import { dpkgInstall } from "../../dpkg/install.js";
+import { waitForDpkgUnlocked } from "../../dpkg/lock.js";
+import { debFields, installedVersionOf } from "../../dpkg/package-state.js";
+import { admindirOf } from "../../dpkg/root-options.js";
+import type { OperationStep } from "../../rollout/model.js";
+import type {
+  ArtifactRef,
+  CheckResult,
+  LeasedOperation,
+  OperationResult,
+  Snapshot,
+} from "../../rollout/operation.js";
+import { snapshotProviderFor } from "../../snapshots/index.js";
+import type { SnapshotHost } from "../../snapshots/provider.js";
+import { runHealthChecks } from "../../verify/run-checks.js";
+import type { JournalEntry, OperationJournal } from "./journal.js";
+
+/** How long the agent waits for another dpkg run (or one it left behind) to finish before it looks. */
+const DPKG_LOCK_WAIT_MS = 120_000;
+
+export interface RunnerDeps {
+  host: SnapshotHost;
+  journal: OperationJournal;
+  /** Downloads an artifact and returns its path once its digest and signature are checked. */
+  fetch: (ref: ArtifactRef) => Promise<string>;
+  /** Tells the server which step the operation is at; best effort. */
+  progress: (step: OperationStep) => Promise<void>;
+  logger: Logger;
+  /** Ends health checks early (the agent is stopping); the operation is then re-examined on restart. */
+  signal: AbortSignal;
+}
+
+/** What the run found so far; the result is built from it at the end. */
+interface Outcome {
+  ok: boolean;
+  installedVersion: string | null;
+  snapshot?: Snapshot;
+  checks: CheckResult[];
+  error?: string;
+}
+
+const failed = (error: string, rest: Partial<Outcome> = {}): Outcome => ({
+  ok: false,
+  installedVersion: null,
+  checks: [],
+  error,
+  ...rest,
+});
+
+function failedChecks(checks: readonly CheckResult[]): string | undefined {
+  const bad = checks.filter((c) => !c.ok);
+  if (bad.length === 0) return undefined;
+  return `health check${bad.length > 1 ? "s" : ""} failed: ${bad.map((c) => `${c.name} (${c.detail})`).join("; ")}`;
+}
+
+/** Reads the version back and runs the checks: the verification every action ends with. */
+async function verifyHost(
+  op: LeasedOperation,
+  deps: RunnerDeps,
+  expected: { version: string | null } | null,
+  base: Partial<Outcome> = {},
+): Promise<Outcome> {
+  const installedVersion = await installedVersionOf(admindirOf(deps.host.root), op.payload.package);
+  if (expected && installedVersion !== expected.version) {
+    return failed(
+      `${op.payload.package} is at ${installedVersion ?? "nothing"} on the host, not ${expected.version ?? "removed"}`,
+      { ...base, installedVersion },
+    );
+  }
+  const checks = await runHealthChecks(op.payload.healthChecks, deps.signal);
+  const error = failedChecks(checks);
+  return { ...base, ok: error === undefined, installedVersion, checks, ...(error ? { error } : {}) };
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+async function runPatch(
+  op: LeasedOperation,
+  deps: RunnerDeps,
+  prior: JournalEntry | undefined,
+): Promise<Outcome> {
+  const { payload } = op;
+  const artifact = payload.artifact;
+  if (!artifact) return failed("the patch operation names no artifact");
+  const toVersion = payload.toVersion ?? artifact.version;
+  const admindir = admindirOf(deps.host.root);
+
+  if (prior?.installing) {
+    // The agent stopped after it began changing the host: look at what is there, and never install
+    // a second time for this key.
+    await waitForDpkgUnlocked(admindir, { timeoutMs: DPKG_LOCK_WAIT_MS, signal: deps.signal });
+    const snapshot = prior.installing.snapshot;
+    const base = snapshot ? { snapshot } : {};
+    const version = await installedVersionOf(admindir, payload.package);
+    if (version !== toVersion) {
+      return failed(
+        `the agent stopped during this install and ${payload.package} is at ${version ?? "nothing"}, not ` +
+          `${toVersion}; it does not install twice for one operation`,
+        { ...base, installedVersion: version },
+      );
+    }
+    await deps.progress("verifying");
+    return verifyHost(op, deps, { version: toVersion }, base);
+  }
+
+  await deps.progress("snapshotting");
+  // The artifact comes first: the snapshot needs to know which package it replaces.
+  const path = await deps.fetch(artifact);
+  const fields = await debFields(path);
+  if (fields.name !== payload.package || fields.version !== toVersion) {
+    return failed(
+      `the artifact holds ${fields.name} ${fields.version}, but the operation installs ${payload.package} ${toVersion}`,
+    );
+  }
+  // Another dpkg run (apt, unattended-upgrades) may be changing this package: snapshot what it leaves.
+  await waitForDpkgUnlocked(admindir, { timeoutMs: DPKG_LOCK_WAIT_MS, signal: deps.signal });
+  let snapshot: Snapshot | undefined;
+  try {
+    snapshot = await snapshotProviderFor(payload.snapshotProvider).take(deps.host, {
+      artifactPath: path,
+      available: payload.rollbackArtifacts,
+      fetch: deps.fetch,
+    });
+  } catch (err) {
+    if (payload.snapshotRequired) return failed(`no snapshot, so nothing was installed: ${messageOf(err)}`);
+    deps.logger.warn(
+      { key: op.key, err: messageOf(err) },
+      "snapshot failed; installing without one as allowed",
+    );
+  }
+  const base = snapshot ? { snapshot } : {};
+
+  await deps.journal.append({
+    type: "installing",
+    key: op.key,
+    ...base,
+    at: new Date().toISOString(),
+  });
+  await deps.progress("applying");
+  try {
+    await dpkgInstall(deps.host.root, [path]);
+  } catch (err) {
+    const version = await installedVersionOf(admindir, payload.package).catch(() => null);
+    return failed(`dpkg could not install ${artifact.fileName}: ${messageOf(err)}`, {
+      ...base,
+      installedVersion: version,
+    });
+  }
+  await deps.progress("verifying");
+  return verifyHost(op, deps, { version: toVersion }, base);
+}
+
+function snapshotVersion(snapshot: Snapshot, name: string): string | null {
+  return snapshot.packages.find((p) => p.name === name)?.version ?? null;
+}
+
+/** True when every package of the snapshot is at its recorded version. */
+async function atSnapshot(root: string, snapshot: Snapshot): Promise<boolean> {
+  for (const pkg of snapshot.packages) {
+    if ((await installedVersionOf(admindirOf(root), pkg.name)) !== pkg.version) return false;
+  }
+  return true;
+}
+
+async function runRevert(
+  op: LeasedOperation,
+  deps: RunnerDeps,
+  prior: JournalEntry | undefined,
+): Promise<Outcome> {
+  const snapshot = op.payload.snapshot;
+  if (!snapshot) return failed("the revert operation carries no snapshot to return to");
+  const expected = { version: snapshotVersion(snapshot, op.payload.package) };
+  if (prior?.installing) {
+    await waitForDpkgUnlocked(admindirOf(deps.host.root), {
+      timeoutMs: DPKG_LOCK_WAIT_MS,
+      signal: deps.signal,
+    });
+    if (!(await atSnapshot(deps.host.root, snapshot))) {
+      const version = await installedVersionOf(admindirOf(deps.host.root), op.payload.package);
+      return failed(
+        `the agent stopped during this restore and ${op.payload.package} is at ${version ?? "nothing"}, not ` +
+          `${expected.version ?? "removed"}; it does not restore twice for one operation`,
+        { installedVersion: version },
+      );
+    }
+    return verifyHost(op, deps, expected);
+  }
+  await deps.progress("reverting");
+  await deps.journal.append({ type: "installing", key: op.key, snapshot, at: new Date().toISOString() });
+  try {
+    await snapshotProviderFor(snapshot.provider).restore(deps.host, snapshot, deps.fetch);
+  } catch (err) {
+    const version = await installedVersionOf(admindirOf(deps.host.root), op.payload.package).catch(
+      () => null,
+    );
+    return failed(`the restore failed: ${messageOf(err)}`, { installedVersion: version });
+  }
+  return verifyHost(op, deps, expected);
+}
+
+/**
+ * Runs one leased operation on this host, at most once per idempotency key: a key the journal has
+ * finished is answered from it (`replayed: true`); a key it has only started is re-examined. Resolves
+ * with the result to report; rejects only when `deps.signal` aborts (the result is then unknown).
+ */
+export async function runOperation(op: LeasedOperation, deps: RunnerDeps): Promise<OperationResult> {
+  const prior = deps.journal.entry(op.key);
+  if (prior?.result) return { ...prior.result, replayed: true };
+  const startedAt = new Date().toISOString();
+  if (!prior?.started) {
+    await deps.journal.append({ type: "started", key: op.key, id: op.id, action: op.action, at: startedAt });
+  }
+  let outcome: Outcome;
+  try {
+    if (op.action === "patch") outcome = await runPatch(op, deps, prior);
+    else if (op.action === "revert") outcome = await runRevert(op, deps, prior);
+    else {
+      const toVersion = op.payload.toVersion;
+      outcome = await verifyHost(op, deps, toVersion === undefined ? null : { version: toVersion });
+    }
+  } catch (err) {
+    if (deps.signal.aborted) throw deps.signal.reason;
+    outcome = failed(messageOf(err));
+  }
+  const result: OperationResult = {
+    ok: outcome.ok,
+    installedVersion: outcome.installedVersion,
+    ...(outcome.snapshot ? { snapshot: outcome.snapshot } : {}),
+    checks: outcome.checks,
+    ...(outcome.error === undefined ? {} : { error: outcome.error.slice(0, 4000) }),
+    replayed: false,
+    startedAt,
+    finishedAt: new Date().toISOString(),
+  };
+  await deps.journal.append({ type: "finished", key: op.key, result, at: result.finishedAt });
+  return result;
+}

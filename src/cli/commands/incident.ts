@@ -1,0 +1,89 @@
+import type { Command } from "commander";
+import type { IncidentView } from "../../rollout/incident-commands.js";
+import { type ClientFlags, clientFrom, withClientFlags } from "../common.js";
+import { printFields, printJson, printTable } from "../output.js";
+
+function text(value: unknown): string {
+  return typeof value === "string"
+    ? value
+    : value === null || value === undefined
+      ? ""
+      : JSON.stringify(value);
+}
+
+function printIncident(incident: IncidentView): void {
+  const pm = incident.postmortem;
+  printFields([
+    ["id", incident.id],
+    ["title", incident.title],
+    ["change", incident.changeId],
+    ["rollout", incident.rolloutId],
+    ["opened", incident.openedAt],
+    ["what failed", incident.whatFailed],
+    [
+      "post-mortem",
+      pm.state === "closed"
+        ? `closed by ${pm.closedBy ?? "?"} at ${pm.closedAt ?? "?"}: ${pm.summary ?? ""}`
+        : "pending",
+    ],
+  ]);
+  process.stdout.write("\nassets affected:\n");
+  printTable(incident.assets, [
+    { header: "ASSET", value: (a) => text(a.name) },
+    { header: "STATE", value: (a) => text(a.state) },
+    { header: "FROM", value: (a) => text(a.fromVersion) },
+    { header: "TO", value: (a) => text(a.toVersion) },
+    { header: "REASON", value: (a) => text(a.reason) },
+  ]);
+  process.stdout.write("timeline:\n");
+  for (const e of incident.timeline) {
+    process.stdout.write(`  ${text(e.at)}  ${text(e.event)}  ${text(e.actor)}  ${text(e.detail)}\n`);
+  }
+}
+
+export function registerIncidentCommands(program: Command): void {
+  const incident = program
+    .command("incident")
+    .description("Incidents opened by failed or rolled-back rollouts: list, show, close the post-mortem");
+
+  withClientFlags(
+    incident
+      .command("list")
+      .description("List incidents, newest first")
+      .option("--state <state>", "pending (post-mortem open) or closed"),
+  ).action(async (flags: ClientFlags & { state?: string }) => {
+    const query = flags.state === undefined ? "" : `?state=${encodeURIComponent(flags.state)}`;
+    const list = await clientFrom(flags).get<IncidentView[]>(`/api/v1/incidents${query}`);
+    if (flags.json) return printJson(list);
+    printTable(list, [
+      { header: "ID", value: (i) => i.id },
+      { header: "CHANGE", value: (i) => i.changeId },
+      { header: "ROLLOUT", value: (i) => i.rolloutId },
+      { header: "POST-MORTEM", value: (i) => i.postmortem.state },
+      { header: "OPENED", value: (i) => i.openedAt },
+      { header: "TITLE", value: (i) => i.title },
+    ]);
+  });
+
+  withClientFlags(
+    incident.command("show <id>").description("Show an incident (by its id, its rollout's or its change's)"),
+  ).action(async (id: string, flags: ClientFlags) => {
+    const shown = await clientFrom(flags).get<IncidentView>(`/api/v1/incidents/${encodeURIComponent(id)}`);
+    if (flags.json) return printJson(shown);
+    printIncident(shown);
+  });
+
+  withClientFlags(
+    incident
+      .command("close <id>")
+      .description("Close the incident's post-mortem (operator)")
+      .option("--summary <text>", "what happened and what follows (required)"),
+  ).action(async (id: string, flags: ClientFlags & { summary?: string }) => {
+    const closed = await clientFrom(flags).post<IncidentView>(
+      `/api/v1/incidents/${encodeURIComponent(id)}/close`,
+      flags.summary === undefined ? {} : { summary: flags.summary },
+    );
+    if (flags.json) return printJson(closed);
+    process.stdout.write(`${closed.id}: post-mortem ${closed.postmortem.state}\n`);
+  });
+}

@@ -1,0 +1,61 @@
+import { readFile, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+
+/** dpkg's own lock and the one front-ends (apt, unattended-upgrades) take before calling it. */
+const LOCK_FILES = ["lock", "lock-frontend"] as const;
+
+/** Linux's dev_t split as glibc's major()/minor() do it. */
+function majorMinor(dev: bigint): [bigint, bigint] {
+  const major = ((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn);
+  const minor = (dev & 0xffn) | ((dev >> 12n) & ~0xffn);
+  return [major, minor];
+}
+
+/**
+ * True when a process holds a lock on the dpkg database at `admindir`: read from /proc/locks, which
+ * lists every held lock by device and inode, so nothing here takes (or could steal) the lock itself.
+ * False where /proc/locks does not exist.
+ */
+export async function isDpkgLocked(admindir: string): Promise<boolean> {
+  let locks: string;
+  try {
+    locks = await readFile("/proc/locks", "utf8");
+  } catch {
+    return false;
+  }
+  const held = new Set<string>();
+  for (const line of locks.split("\n")) {
+    // "1: POSIX  ADVISORY  WRITE 1234 08:01:5678 0 EOF"; waiters are "1: -> POSIX …" and hold nothing.
+    if (line.includes("->")) continue;
+    const id = line.split(/\s+/).find((field) => /^[0-9a-f]+:[0-9a-f]+:\d+$/.test(field));
+    if (!id) continue;
+    const [major = "", minor = "", inode = ""] = id.split(":");
+    held.add(`${BigInt(`0x${major}`)}:${BigInt(`0x${minor}`)}:${inode}`);
+  }
+  for (const name of LOCK_FILES) {
+    const s = await stat(join(admindir, name), { bigint: true }).catch(() => null);
+    if (!s) continue;
+    const [major, minor] = majorMinor(s.dev);
+    if (held.has(`${major}:${minor}:${s.ino}`)) return true;
+  }
+  return false;
+}
+
+/**
+ * Waits until nobody holds the dpkg lock (apt waits the same way; dpkg itself gives up at once), or
+ * until `timeoutMs`. Returns whether the database is free; the caller then lets dpkg say why not.
+ */
+export async function waitForDpkgUnlocked(
+  admindir: string,
+  options: { timeoutMs: number; signal?: AbortSignal },
+): Promise<boolean> {
+  const deadline = Date.now() + options.timeoutMs;
+  for (;;) {
+    if (!(await isDpkgLocked(admindir))) return true;
+    if (Date.now() >= deadline || options.signal?.aborted) return false;
+    await sleep(100, undefined, options.signal ? { signal: options.signal } : undefined).catch(
+      () => undefined,
+    );
+  }
+}

@@ -1,0 +1,74 @@
+import { execFile } from "node:child_process";
+import { AppError } from "../domain/errors.js";
+
+export interface ToolResult {
+  stdout: string;
+  stderr: string;
+}
+
+/** Hints printed when a Debian tool is not on PATH: every tool but dpkg-repack ships in the `dpkg` package. */
+const INSTALL_HINT: Record<string, string> = {
+  dpkg: "apt-get install dpkg",
+  "dpkg-deb": "apt-get install dpkg (dpkg-deb ships in the dpkg package; dpkg-dev adds the build helpers)",
+  "dpkg-query": "apt-get install dpkg",
+  "dpkg-repack": "apt-get install dpkg-repack",
+};
+
+/**
+ * Runs a dpkg tool with an argument array (never a shell) and returns its output. Failures throw an
+ * AppError("internal") whose message carries the tool's stderr, because that is the only place dpkg
+ * says what went wrong.
+ */
+export function runDpkgTool(
+  file: string,
+  args: readonly string[],
+  options: { env?: Record<string, string>; allowExitCodes?: readonly number[]; cwd?: string } = {},
+): Promise<ToolResult & { exitCode: number }> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      file,
+      [...args],
+      {
+        // LC_ALL=C keeps dpkg's messages and field output stable whatever the caller's locale.
+        env: { ...process.env, LC_ALL: "C", ...options.env },
+        maxBuffer: 64 * 1024 * 1024,
+        ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+        encoding: "utf8",
+      },
+      (error, stdout, stderr) => {
+        if (!error) {
+          resolve({ stdout, stderr, exitCode: 0 });
+          return;
+        }
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === "ENOENT") {
+          const hint = INSTALL_HINT[file] ?? `install ${file}`;
+          reject(
+            new AppError("unsupported", `requires ${file} on PATH: ${hint}`, {
+              cause: error,
+              details: { command: file },
+            }),
+          );
+          return;
+        }
+        const exitCode = typeof code === "number" ? code : -1;
+        if (options.allowExitCodes?.includes(exitCode)) {
+          resolve({ stdout, stderr, exitCode });
+          return;
+        }
+        reject(
+          new AppError("internal", `${file} ${args.join(" ")} failed (exit ${exitCode}): ${stderr.trim()}`, {
+            cause: error,
+            details: { command: file, args: [...args], exitCode, stderr },
+          }),
+        );
+      },
+    );
+  });
+}
+
+/** A dpkg-query --showformat of tab-separated fields, one package per line (dpkg expands \t and \n). */
+export function dpkgQueryFormat(fields: readonly string[]): string {
+  // dpkg-query's own ${field} syntax, not a JavaScript template.
+  return `${fields.map((f) => `\${${f}}`).join("\\t")}\\n`;
+}

@@ -1,0 +1,78 @@
+import type { FastifyInstance } from "fastify";
+import type { ZodTypeProvider } from "fastify-type-provider-zod";
+import { z } from "zod";
+import {
+  closeIncident,
+  listIncidents,
+  POSTMORTEM_STATES,
+  showIncident,
+} from "../../rollout/incident-commands.js";
+import type { ServiceContext } from "../../service/context.js";
+import { actorOf } from "../auth.js";
+
+export const incidentSchema = z.object({
+  id: z.string(),
+  changeId: z.string(),
+  rolloutId: z.string(),
+  title: z.string(),
+  whatFailed: z.record(z.string(), z.unknown()),
+  assets: z.array(z.record(z.string(), z.unknown())),
+  timeline: z.array(z.record(z.string(), z.unknown())),
+  postmortem: z.object({
+    state: z.enum(POSTMORTEM_STATES),
+    summary: z.string().nullable(),
+    closedBy: z.string().nullable(),
+    closedAt: z.string().nullable(),
+  }),
+  openedAt: z.string(),
+});
+
+const params = z.object({ id: z.string().max(100) });
+
+export async function incidentRoutes(app: FastifyInstance, ctx: ServiceContext): Promise<void> {
+  const r = app.withTypeProvider<ZodTypeProvider>();
+
+  r.get(
+    "/api/v1/incidents",
+    {
+      config: { access: "read" },
+      schema: {
+        summary: "List incidents, newest first",
+        querystring: z.object({
+          state: z.string().max(20).optional(),
+          change: z.string().max(100).optional(),
+        }),
+        response: { 200: z.array(incidentSchema) },
+      },
+    },
+    async (request) => listIncidents(ctx, request.query),
+  );
+
+  r.get(
+    "/api/v1/incidents/:id",
+    {
+      config: { access: "read" },
+      schema: {
+        summary: "One incident (by its id, its rollout's or its change's)",
+        params,
+        response: { 200: incidentSchema },
+      },
+    },
+    async (request) => showIncident(ctx, request.params.id),
+  );
+
+  r.post(
+    "/api/v1/incidents/:id/close",
+    {
+      config: { access: "operate" },
+      schema: {
+        summary: "Close the incident's post-mortem with its summary",
+        params,
+        // The summary is required; the service says so with a reason of its own.
+        body: z.object({ summary: z.string().max(100_000).optional() }).nullish(),
+        response: { 200: incidentSchema },
+      },
+    },
+    async (request) => closeIncident(ctx, actorOf(request), request.params.id, request.body?.summary),
+  );
+}

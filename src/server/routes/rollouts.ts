@@ -1,0 +1,201 @@
+import type { FastifyInstance } from "fastify";
+import type { ZodTypeProvider } from "fastify-type-provider-zod";
+import { z } from "zod";
+import {
+  abortRollout,
+  pauseRollout,
+  promoteRollout,
+  resumeAll,
+  resumeRollout,
+  retryAsset,
+  skipAsset,
+  stopAll,
+} from "../../rollout/controls.js";
+import { ASSET_STATES, PHASE_STATES, ROLLOUT_STATES } from "../../rollout/model.js";
+import { listRollouts, showRollout } from "../../rollout/queries.js";
+import type { ServiceContext } from "../../service/context.js";
+import { actorOf } from "../auth.js";
+
+const counts = z.object(
+  Object.fromEntries(ASSET_STATES.map((s) => [s, z.number().int()])) as {
+    [K in (typeof ASSET_STATES)[number]]: z.ZodNumber;
+  },
+);
+
+const gateResultSchema = z.object({
+  kind: z.string(),
+  status: z.enum(["pass", "fail", "wait"]),
+  reason: z.string(),
+  until: z.string().optional(),
+  evaluatedAt: z.string(),
+});
+
+const stopAllSchema = z.object({ reason: z.string().nullable(), setBy: z.string(), setAt: z.string() });
+
+/** What `rollout show --json` prints: the interface scripts rely on. */
+export const rolloutViewSchema = z.object({
+  id: z.string(),
+  changeId: z.string(),
+  state: z.enum(ROLLOUT_STATES),
+  stateReason: z.string().nullable(),
+  pausedBy: z.string().nullable(),
+  currentPhase: z.string().nullable(),
+  phases: z.array(
+    z.object({
+      idx: z.number().int(),
+      name: z.string(),
+      kind: z.string(),
+      ring: z.string().nullable(),
+      state: z.enum(PHASE_STATES),
+      assets: z.array(z.string()),
+      startedAt: z.string().nullable(),
+      observeUntil: z.string().nullable(),
+      finishedAt: z.string().nullable(),
+      promotedBy: z.string().nullable(),
+      gates: z.array(gateResultSchema),
+    }),
+  ),
+  assets: z.array(
+    z.object({
+      id: z.string(),
+      name: z.string(),
+      state: z.enum(ASSET_STATES),
+      reason: z.string().nullable(),
+      fromVersion: z.string().nullable(),
+      toVersion: z.string(),
+      startedAt: z.string().nullable().meta({ description: "When its install began" }),
+      finishedAt: z.string().nullable().meta({ description: "When it was verified or reverted" }),
+      unavailableSince: z.string().nullable(),
+      phase: z.string(),
+      group: z.string(),
+      region: z.string(),
+      attempt: z.number().int(),
+    }),
+  ),
+  counts,
+  failedGate: z.unknown(),
+  gateFailedAt: z.string().nullable(),
+  rollbackScope: z.string().nullable(),
+  timeToRollbackMs: z.number().nullable(),
+  incidentId: z.string().nullable(),
+  stopAll: stopAllSchema.nullable(),
+  revision: z.number().int(),
+  createdAt: z.string(),
+  startedAt: z.string().nullable(),
+  finishedAt: z.string().nullable(),
+  updatedAt: z.string(),
+});
+
+const summarySchema = z.object({
+  id: z.string(),
+  changeId: z.string(),
+  state: z.enum(ROLLOUT_STATES),
+  stateReason: z.string().nullable(),
+  currentPhase: z.string().nullable(),
+  assets: z.number().int(),
+  counts,
+  startedAt: z.string().nullable(),
+  finishedAt: z.string().nullable(),
+  updatedAt: z.string(),
+});
+
+const stopAllResultSchema = z.object({ stopAll: stopAllSchema.nullable(), rollouts: z.array(z.string()) });
+
+const params = z.object({ id: z.string().max(100) });
+const assetParams = z.object({ id: z.string().max(100), asset: z.string().max(300) });
+// The reason is required; the service says so with a reason of its own, so the schema lets it through.
+const reasonBody = z.object({ reason: z.string().max(10_000).optional() }).nullish();
+
+export async function rolloutRoutes(app: FastifyInstance, ctx: ServiceContext): Promise<void> {
+  const r = app.withTypeProvider<ZodTypeProvider>();
+  const one = { 200: rolloutViewSchema };
+
+  r.get(
+    "/api/v1/rollouts",
+    {
+      config: { access: "read" },
+      schema: {
+        summary: "List rollouts, newest first",
+        querystring: z.object({
+          state: z.string().max(50).optional(),
+          change: z.string().max(100).optional(),
+          limit: z.coerce.number().int().min(1).max(5000).optional(),
+        }),
+        response: { 200: z.array(summarySchema) },
+      },
+    },
+    async (request) => listRollouts(ctx, request.query),
+  );
+
+  r.get(
+    "/api/v1/rollouts/:id",
+    {
+      config: { access: "read" },
+      schema: { summary: "One rollout (by its id or its change's id)", params, response: one },
+    },
+    async (request) => showRollout(ctx, request.params.id),
+  );
+
+  const controls = [
+    ["pause", "Pause: nothing new is dispatched; operations in flight end", pauseRollout],
+    ["resume", "Resume a paused rollout", resumeRollout],
+    ["abort", "Abort: roll back every asset the rollout touched, then end aborted", abortRollout],
+    [
+      "promote",
+      "End the current phase's observation early (its health gate still has to pass)",
+      promoteRollout,
+    ],
+  ] as const;
+  for (const [name, summary, run] of controls) {
+    r.post(
+      `/api/v1/rollouts/:id/${name}`,
+      { config: { access: "operate" }, schema: { summary, params, body: reasonBody, response: one } },
+      async (request) => run(ctx, actorOf(request), request.params.id, { reason: request.body?.reason }),
+    );
+  }
+
+  const assetControls = [
+    ["retry", "Retry a failed or reverted asset (a new attempt)", retryAsset],
+    ["skip", "Skip a pending or failed asset", skipAsset],
+  ] as const;
+  for (const [name, summary, run] of assetControls) {
+    r.post(
+      `/api/v1/rollouts/:id/assets/:asset/${name}`,
+      {
+        config: { access: "operate" },
+        schema: { summary, params: assetParams, body: reasonBody, response: one },
+      },
+      async (request) =>
+        run(ctx, actorOf(request), request.params.id, {
+          reason: request.body?.reason,
+          asset: request.params.asset,
+        }),
+    );
+  }
+
+  r.post(
+    "/api/v1/rollouts/stop-all",
+    {
+      config: { access: "operate" },
+      schema: {
+        summary: "Emergency stop: pause every rollout in progress and start none until resume-all",
+        body: reasonBody,
+        response: { 200: stopAllResultSchema },
+      },
+    },
+    async (request) => stopAll(ctx, actorOf(request), { reason: request.body?.reason }),
+  );
+
+  r.post(
+    "/api/v1/rollouts/resume-all",
+    {
+      config: { access: "operate" },
+      schema: {
+        summary: "Lift the emergency stop",
+        body: reasonBody,
+        response: { 200: stopAllResultSchema },
+      },
+    },
+    async (request) => resumeAll(ctx, actorOf(request), { reason: request.body?.reason }),
+  );
+}

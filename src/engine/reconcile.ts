@@ -52,6 +52,17 @@ const HANDED_OVER = new WeakMap<ServiceContext, Set<string>>();
 // More than a few rounds in one pass only happen when every step settles at once; the rest waits a pass.
 const MAX_ROUNDS = 4;
 
+// When this process began reconciling: hosts could not reach a server that was down, so their silence
+// counts against them only once it has been listening for two heartbeat intervals itself.
+const LISTENING_SINCE = new WeakMap<ServiceContext, number>();
+const LOST_GRACE_HEARTBEATS = 2;
+
+function listeningFor(ctx: ServiceContext, now: Date): number {
+  const since = LISTENING_SINCE.get(ctx) ?? now.getTime();
+  if (!LISTENING_SINCE.has(ctx)) LISTENING_SINCE.set(ctx, since);
+  return now.getTime() - since;
+}
+
 function handedOver(ctx: ServiceContext): Set<string> {
   let set = HANDED_OVER.get(ctx);
   if (!set) {
@@ -157,6 +168,7 @@ async function reconcileRollout(
 
 /** Asks each open operation's executor what became of it. An executor that fails to answer: still running. */
 async function observe(ctx: ServiceContext, loaded: LoadedRollout): Promise<void> {
+  const settled = listeningFor(ctx, ctx.now()) >= LOST_GRACE_HEARTBEATS * ctx.config.heartbeatIntervalMs;
   await Promise.all(
     loaded.open.map(async ({ op, spec, executor }) => {
       let outcome: OperationOutcome;
@@ -166,6 +178,7 @@ async function observe(ctx: ServiceContext, loaded: LoadedRollout): Promise<void
         ctx.logger.warn({ err, operation: op.id }, "observing an operation failed");
         outcome = { status: "running", step: op.step };
       }
+      if (outcome.status === "lost" && !settled) outcome = { status: "running", step: op.step };
       op.outcome = outcome;
     }),
   );

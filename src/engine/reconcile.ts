@@ -53,7 +53,8 @@ const HANDED_OVER = new WeakMap<ServiceContext, Set<string>>();
 const MAX_ROUNDS = 4;
 
 // When this process began reconciling: hosts could not reach a server that was down, so their silence
-// counts against them only once it has been listening for two heartbeat intervals itself.
+// counts against them only once it has been listening for two heartbeat intervals itself. Until then a
+// lost operation is still running and a failing gate waits (a gate can pass, never fail, meanwhile).
 const LISTENING_SINCE = new WeakMap<ServiceContext, number>();
 const LOST_GRACE_HEARTBEATS = 2;
 
@@ -112,7 +113,8 @@ async function reconcileRollout(
     const now = ctx.now();
     const loaded = await loadRollout(ctx.store.db, rolloutId, now, ctx.config.heartbeatIntervalMs);
     if (loaded === null || TERMINAL_ROLLOUT_STATES.includes(loaded.view.rollout.state)) return;
-    await observe(ctx, loaded);
+    const settled = listeningFor(ctx, now) >= LOST_GRACE_HEARTBEATS * ctx.config.heartbeatIntervalMs;
+    await observe(ctx, loaded, settled);
     const { plan } = loaded.view;
     const key = `${plan.policy.name}@${plan.policy.version}`;
     const policy = policies.get(key) ?? (await loadPinnedPolicy(ctx.store.db, plan.policy));
@@ -122,7 +124,8 @@ async function reconcileRollout(
       ...(loaded.change.justification === null ? {} : { justification: loaded.change.justification }),
       ...(loaded.change.overrideApprover === null ? {} : { approver: loaded.change.overrideApprover }),
     });
-    const gates = await evaluateGates(ctx, absorbed(loaded.view, now), now);
+    const evaluated = await evaluateGates(ctx, absorbed(loaded.view, now), now);
+    const gates = settled ? evaluated : holdFailures(evaluated);
     const actions = decide(loaded.view, gates, now, calendar);
     // Re-dispatch what this process has not handed over itself (a crash between persist and dispatch).
     await redispatch(ctx, loaded, report);
@@ -167,8 +170,7 @@ async function reconcileRollout(
 }
 
 /** Asks each open operation's executor what became of it. An executor that fails to answer: still running. */
-async function observe(ctx: ServiceContext, loaded: LoadedRollout): Promise<void> {
-  const settled = listeningFor(ctx, ctx.now()) >= LOST_GRACE_HEARTBEATS * ctx.config.heartbeatIntervalMs;
+async function observe(ctx: ServiceContext, loaded: LoadedRollout, settled: boolean): Promise<void> {
   await Promise.all(
     loaded.open.map(async ({ op, spec, executor }) => {
       let outcome: OperationOutcome;
@@ -182,6 +184,22 @@ async function observe(ctx: ServiceContext, loaded: LoadedRollout): Promise<void
       op.outcome = outcome;
     }),
   );
+}
+
+/** Turns failing verdicts into waits: a host's silence may be this server's own downtime. */
+function holdFailures(gates: GateResultsByPhase): GateResultsByPhase {
+  const held = new Map<number, GateResult[]>();
+  for (const [idx, results] of gates) {
+    held.set(
+      idx,
+      results.map((r) =>
+        r.status === "fail"
+          ? { ...r, status: "wait", reason: `${r.reason} (held: the engine restarted moments ago)` }
+          : r,
+      ),
+    );
+  }
+  return held;
 }
 
 async function redispatch(

@@ -88,7 +88,10 @@ describe.each([
       }
       const view = await waitRollout(s, rolloutId, ended, 90_000);
       await sampler.stop();
-      expect(view.state, `trial ${trial}: ${await describeOperations(s, rolloutId)}`).toBe("completed");
+      expect(
+        view.state,
+        `trial ${trial} (kills at ${at.join(", ")} ms): ${JSON.stringify({ failedGate: view.failedGate, reason: view.stateReason, assets: view.assets.map((a) => [a.name, a.state]) })}\n${await describeOperations(s, rolloutId)}`,
+      ).toBe("completed");
       const finishedAt = Date.parse(
         (
           await s.store.db

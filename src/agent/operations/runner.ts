@@ -183,7 +183,16 @@ async function runRevert(
   prior: JournalEntry | undefined,
 ): Promise<Outcome> {
   const snapshot = op.payload.snapshot ?? journaledSnapshot(deps.journal, op.key);
-  if (!snapshot) return failed("the revert operation carries no snapshot to return to");
+  if (!snapshot) {
+    // Nothing was snapshotted because nothing was installed: a host still at the pre-patch version
+    // needs no restore, only the checks.
+    const version = await installedVersionOf(admindirOf(deps.host.root), op.payload.package);
+    if (op.payload.toVersion !== undefined && version === op.payload.toVersion) {
+      await deps.progress("reverting");
+      return verifyHost(op, deps, { version });
+    }
+    return failed("the revert operation carries no snapshot to return to", { installedVersion: version });
+  }
   const expected = { version: snapshotVersion(snapshot, op.payload.package) };
   if (prior?.installing) {
     await waitForDpkgUnlocked(admindirOf(deps.host.root), {

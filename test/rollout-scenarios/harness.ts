@@ -96,7 +96,13 @@ export interface RolloutShow {
   changeId: string;
   state: string;
   stateReason: string | null;
-  phases: Array<{ name: string; state: string; assets: string[]; ring: string | null }>;
+  phases: Array<{
+    name: string;
+    state: string;
+    assets: string[];
+    ring: string | null;
+    gates: Array<{ kind: string; status: string; reason: string }>;
+  }>;
   assets: Array<{
     name: string;
     state: string;

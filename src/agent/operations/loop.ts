@@ -25,9 +25,15 @@ export interface OperationLoopOptions {
   serverPublicKey: string | undefined;
   logger: Logger;
   signal: AbortSignal;
+  /**
+   * The longest wait between retries: the heartbeat interval the server asks for, so that after a
+   * server restart this host takes its operations again as soon as it heartbeats again.
+   */
+  retryCapMs?: () => number;
 }
 
-const backoffMs = (failures: number) => Math.min(30_000, 500 * 2 ** Math.min(failures, 6));
+const backoffMs = (failures: number, capMs = 30_000) =>
+  Math.min(capMs, 30_000, 500 * 2 ** Math.min(failures, 6));
 
 async function pause(ms: number, signal: AbortSignal): Promise<void> {
   await sleep(ms, undefined, { signal }).catch(() => undefined);
@@ -67,7 +73,7 @@ async function report(
         { key: op.key, err: (err as Error).message, failures },
         "result not delivered; retrying",
       );
-      await pause(backoffMs(failures), options.signal);
+      await pause(backoffMs(failures, options.retryCapMs?.()), options.signal);
     }
   }
 }
@@ -99,7 +105,7 @@ export async function runOperationLoop(options: OperationLoopOptions): Promise<v
         if (err instanceof AppError && err.code === "unauthenticated") throw err;
         failures += 1;
         logger.warn({ err: (err as Error).message, failures }, "waiting for operations failed; retrying");
-        await pause(backoffMs(failures), signal);
+        await pause(backoffMs(failures, options.retryCapMs?.()), signal);
         continue;
       }
       failures = 0;

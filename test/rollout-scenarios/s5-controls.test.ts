@@ -68,7 +68,7 @@ describe("scenario 5: operator controls, windows, freezes and the progress deadl
     await applyPolicy(s, scenarioPolicy("s5-promote", ROLLOUT().replace("observe: 1s", "observe: 60s")));
     await applyPolicy(
       s,
-      scenarioPolicy("s5-deadline", ROLLOUT().replace("progressDeadline: 2m", "progressDeadline: 2s")),
+      scenarioPolicy("s5-deadline", ROLLOUT().replace("progressDeadline: 2m", "progressDeadline: 4s")),
     );
   }, 180_000);
   afterAll(async () => {
@@ -203,9 +203,9 @@ describe("scenario 5: operator controls, windows, freezes and the progress deadl
       await sleep(100);
     }
     const { view } = await finish(r, "completed");
-    // Three phases of 60 s observation each, finished in far less.
+    // Every phase observes for 60 s; all of them together finished in far less.
     expect(Date.now() - t0).toBeLessThan(60_000);
-    expect(promoted).toBeGreaterThanOrEqual(3);
+    expect(promoted).toBeGreaterThanOrEqual(view.phases.length);
     for (const p of view.phases) expect(p.state).toBe("passed");
   }, 120_000);
 
@@ -302,8 +302,9 @@ describe("scenario 5: operator controls, windows, freezes and the progress deadl
   }, 120_000);
 
   it("a phase that misses its progress deadline fails and the change rolls back", async () => {
-    // Its postinst takes 4 s; the policy gives each phase 2 s.
-    const r = await start("s5-deadline", { postinstSleepS: 4 });
+    // Its postinst takes 5 s; the policy gives each phase 4 s. (The engine gives every operation the
+    // phase's deadline too, so the revert, queued behind the install, must finish within 4 s of its own dispatch.)
+    const r = await start("s5-deadline", { postinstSleepS: 5 });
     const { view } = await finish(r, "rolled-back");
     expect(view.failedGate).toMatchObject({ kind: "progress-deadline", status: "fail" });
     expect((await auditVerifies(s)).ok).toBe(true);

@@ -18,13 +18,15 @@ import { sql } from "kysely";
 import pg from "pg";
 import { pino } from "pino";
 import type { PackageRecord } from "../src/domain/inventory.js";
+import { canonicalPackageSet, packageSetDigest } from "../src/domain/package-set.js";
 import { parseDpkgStatus } from "../src/inventory/importers/dpkg-status.js";
 import { packageToPurl } from "../src/inventory/purl.js";
 import { type RunningServer, startServer } from "../src/server/start.js";
 import { startEmbeddedPostgres } from "../test/helpers/embedded-postgres.js";
 
 type Dialect = "sqlite" | "postgres";
-type PassKind = "full" | "incremental";
+/** full: every package; incremental: a full report with ~2% changed; delta: the same ~2% back as a PATCH. */
+type PassKind = "full" | "incremental" | "delta";
 
 interface Params {
   agents: number;
@@ -77,6 +79,7 @@ interface DialectResult {
   enroll: EnrollResult;
   full: PassResult;
   incremental: PassResult;
+  delta: PassResult;
   expectedRows: number;
   storedRows: number;
   /** SQLite file (+ WAL) size or PostgreSQL database size after both passes. */
@@ -154,6 +157,23 @@ export function agentPackages(
   return out;
 }
 
+/**
+ * The delta pass: the agent goes back from its incremental set to its full one and sends only the
+ * changes, based on the digest the server acknowledged for the incremental report.
+ */
+function deltaBody(pool: readonly PackageRecord[], agent: number, count: number) {
+  const from = canonicalPackageSet(agentPackages(pool, agent, count, "incremental"));
+  const to = canonicalPackageSet(agentPackages(pool, agent, count, "full"));
+  return {
+    base: packageSetDigest(from.values()),
+    digest: packageSetDigest(to.values()),
+    added: [...to].filter(([k]) => !from.has(k)).map(([, p]) => p),
+    removed: [...from]
+      .filter(([k]) => !to.has(k))
+      .map(([, p]) => ({ ecosystem: p.ecosystem, name: p.name, version: p.version, arch: p.arch })),
+  };
+}
+
 function percentile(sorted: readonly number[], q: number): number {
   if (sorted.length === 0) return 0;
   const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
@@ -193,11 +213,15 @@ async function runPass(input: WorkerInput, pass: PassKind): Promise<PassResult> 
   const started = performance.now();
   await boundedAll(n, input.concurrency, async (i) => {
     // The body is built before the clock starts: latency is the server's, not the generator's.
-    const body = JSON.stringify({ packages: agentPackages(input.pool, i, input.packages, pass) });
+    const body = JSON.stringify(
+      pass === "delta"
+        ? deltaBody(input.pool, i, input.packages)
+        : { packages: agentPackages(input.pool, i, input.packages, pass) },
+    );
     bodyBytes += body.length;
     const t0 = performance.now();
     const res = await fetch(endpoint, {
-      method: "PUT",
+      method: pass === "delta" ? "PATCH" : "PUT",
       headers: { "content-type": "application/json", authorization: `Bearer ${input.credentials[i]}` },
       body,
     });
@@ -435,6 +459,9 @@ async function benchDialect(dialect: Dialect, pool: PackageRecord[], params: Par
         log("incremental pass…");
         const incremental = await generator.run("incremental");
         log(`incremental pass: ${(incremental.wallMs / 1000).toFixed(1)} s`);
+        log("delta pass…");
+        const delta = await generator.run("delta");
+        log(`delta pass: ${(delta.wallMs / 1000).toFixed(1)} s`);
         const counted = await server.ctx.store.db
           .selectFrom("installed_packages")
           .select((eb) => eb.fn.countAll<string | number>().as("n"))
@@ -444,6 +471,7 @@ async function benchDialect(dialect: Dialect, pool: PackageRecord[], params: Par
           enroll,
           full,
           incremental,
+          delta,
           expectedRows: params.agents * params.packages,
           storedRows: Number(counted.n),
           databaseBytes: await database.bytes(),
@@ -509,7 +537,7 @@ function table(results: readonly DialectResult[]): string {
       r.enroll.latencyMs.max.toFixed(1),
       "-",
     ]);
-    for (const p of [r.full, r.incremental]) {
+    for (const p of [r.full, r.incremental, r.delta]) {
       rows.push([
         r.dialect,
         p.pass,

@@ -1,16 +1,19 @@
 /**
  * Benchmark: comparisons per second per version scheme over the versions in the published vector files, then the
  * CLI's `versions compare --stdin` path on 100,000 generated lines through the built CLI (when dist/ exists).
- * Run: npx tsx bench/version-compare.ts
+ * Run: npx tsx bench/version-compare.ts [--json]   (--json also prints the figures as one JSON object)
  */
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
+import { loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
 import { SCHEMES } from "../src/ecosystems/registry.js";
 import { vectorVersions } from "../src/ecosystems/vector-file.js";
 
 const DIR = new URL("../test/fixtures/data/testvectors/osv-scalibr-semantic/", import.meta.url);
 const COMPARISONS = 200_000;
+const JSON_OUTPUT = process.argv.includes("--json");
+let cliFigure: { how: string; lines: number; seconds: number } | { how: string; failed: string } | undefined;
 
 interface Row {
   scheme: string;
@@ -78,10 +81,22 @@ if (!existsSync(built)) {
     console.log(
       `\nCLI --stdin via ${how}: failed (exit ${result.status}, ${answers} answers): ${result.stderr.slice(0, 300)}`,
     );
+    cliFigure = { how, failed: `exit ${result.status}, ${answers} answers` };
   } else {
+    cliFigure = { how, lines: lines.length, seconds };
     const rate = Math.round(lines.length / seconds).toLocaleString("en");
     console.log(
       `\nCLI --stdin via ${how}: ${lines.length} lines in ${seconds.toFixed(2)} s (${rate} lines/s, with Node start-up)`,
     );
   }
 }
+
+if (JSON_OUTPUT)
+  console.log(
+    JSON.stringify({
+      node: process.version,
+      loadAverage: loadavg(),
+      schemes: rows.map((r) => ({ ...r, perSecond: Math.round(r.comparisons / r.seconds) })),
+      cli: cliFigure ?? null,
+    }),
+  );

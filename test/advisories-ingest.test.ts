@@ -258,6 +258,7 @@ describe.each(DIALECTS)("advisory ingest on %s", (dialect) => {
       removed: 0,
       changed: 0,
       unchanged: 0,
+      classMoves: [],
     });
     expect(await importKev(ctx, SYSTEM_ACTOR, catalog)).toMatchObject({ added: 0, unchanged: 1404 });
     const first = catalog.vulnerabilities[0];

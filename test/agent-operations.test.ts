@@ -1,391 +1,429 @@
-import { type ChildProcess, spawn } from "node:child_process";
-import { generateKeyPairSync } from "node:crypto";
-import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { runAgent } from "../src/agent/agent.js";
-import { JOURNAL_FILE } from "../src/agent/operations/journal.js";
-import { buildDeb } from "../src/localfleet/deb-builder.js";
-import { createDpkgRoot, type DpkgRoot } from "../src/localfleet/dpkg-root.js";
-import { CLI_PATH } from "../src/localfleet/fleet.js";
-import { operationKey } from "../src/rollout/model.js";
-import { operationIdFor } from "../src/rollout/operation.js";
-import { createLogger } from "../src/service/logger.js";
-import { type HostService, startHostService } from "../src/testfleet/host-service.js";
-import {
-  buildFleetPackages,
-  FLEET_PACKAGE,
-  type FleetPackages,
-  INSTALL_LOG,
-  installLogPath,
-} from "../src/testfleet/packages.js";
-import {
-  type StandInOperation,
-  type StandInServer,
-  startStandInServer,
-} from "./helpers/stand-in-agent-server.js";
+import type { FastifyInstance } from "fastify";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AGENT_PROTOCOL_HEADER, AGENT_PROTOCOL_VERSION } from "../src/agent/protocol.js";
+import { verifyAuditChain } from "../src/audit/log.js";
+import { type AuditSigningKey, loadSigningKey } from "../src/audit/signing-key.js";
+import { bootstrapAdminToken } from "../src/auth/tokens.js";
+import { agentExecutor } from "../src/executors/agent/agent-executor.js";
+import { STORE_POLL_MS } from "../src/executors/agent/leases.js";
+import { executorFor } from "../src/executors/registry.js";
+import type { OperationResult } from "../src/rollout/operation.js";
+import { buildApp } from "../src/server/app.js";
+import type { ServiceContext } from "../src/service/context.js";
+import { openStore } from "../src/store/store.js";
+import { queueOperation, rolloutIdOf } from "./helpers/operations.js";
+import { contextFor, DIALECTS, freshStore } from "./helpers/stores.js";
 
-let work: string;
-let packages: FleetPackages;
-let n = 0;
+const HEARTBEAT_MS = 1000;
+const V = { [AGENT_PROTOCOL_HEADER]: String(AGENT_PROTOCOL_VERSION) };
 
-beforeAll(async () => {
-  work = await mkdtemp(join(tmpdir(), "autopatch-agent-ops-"));
-  packages = await buildFleetPackages(join(work, "packages"));
-});
-afterAll(async () => {
-  await rm(work, { recursive: true, force: true });
-});
-
-interface Host {
-  root: DpkgRoot;
-  stateDir: string;
-  service: HostService;
-  healthChecks: Array<Record<string, unknown>>;
-}
-
-const closers: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const close of closers.splice(0).reverse()) await close();
-});
-
-async function newHost(): Promise<Host> {
-  n += 1;
-  const root = await createDpkgRoot(join(work, `host-${n}`));
-  await root.install([packages.base]);
-  const service = await startHostService(root.root, { seed: n });
-  closers.push(() => service.close());
+function result(ok: boolean, extra: Partial<OperationResult> = {}): OperationResult {
   return {
-    root,
-    stateDir: join(work, `agent-${n}`),
-    service,
-    healthChecks: [
-      {
-        name: "service",
-        http: service.healthUrl,
-        expectStatus: 200,
-        expectExit: 0,
-        timeoutMs: 1000,
-        retries: 1,
-        intervalMs: 100,
-      },
-    ],
+    ok,
+    installedVersion: ok ? "1.1.0-1" : "1.0.0-1",
+    checks: [{ name: "service", ok, tries: 1, detail: ok ? "HTTP 200" : "HTTP 500", durationMs: 4 }],
+    replayed: false,
+    startedAt: "2026-05-04T10:00:00.000Z",
+    finishedAt: "2026-05-04T10:00:02.000Z",
+    ...(ok ? {} : { error: "health check service failed: HTTP 500" }),
+    ...extra,
   };
 }
 
-async function standIn(options: { sendServerKey?: boolean } = {}): Promise<StandInServer> {
-  const server = await startStandInServer(options);
-  closers.push(() => server.close());
-  return server;
-}
+describe.each(DIALECTS)("agent operations on %s", (dialect) => {
+  let store: Awaited<ReturnType<typeof freshStore>>;
+  let ctx: ServiceContext;
+  let app: FastifyInstance;
+  let keyDir: string;
+  let key: AuditSigningKey;
+  let clock = new Date("2026-05-04T10:00:00.000Z");
+  let admin = "";
+  const agents: Record<string, { id: string; credential: string }> = {};
+  let change = 0;
+  const nextChange = () => `chg-${dialect}-${++change}`;
 
-/** Runs the agent in this process until the test ends. */
-function startAgent(server: StandInServer, host: Host): void {
-  const controller = new AbortController();
-  const done = runAgent({
-    server: server.url,
-    enrollToken: "ape_standin",
-    name: `host-${n}`,
-    stateDir: host.stateDir,
-    dpkgRoot: host.root.root,
-    logger: createLogger({ level: "silent" }),
-    signal: controller.signal,
-    changePollMs: 200,
-  });
-  closers.push(async () => {
-    controller.abort();
-    await done;
-  });
-}
-
-function operation(
-  action: StandInOperation["action"],
-  payload: Record<string, unknown>,
-  attempt = 1,
-): StandInOperation {
-  const key = operationKey("chg-1", `asset-${n}`, action, attempt);
-  return { id: operationIdFor(key), key, action, payload };
-}
-
-async function installLines(host: Host, version?: string): Promise<string[]> {
-  const text = await readFile(installLogPath(host.root.root), "utf8").catch(() => "");
-  return text.split("\n").filter((l) => l !== "" && (version === undefined || l.includes(` ${version} `)));
-}
-
-async function patchOf(server: StandInServer, host: Host, deb: string, version: string, attempt = 1) {
-  const artifact = await server.addArtifact(deb, { package: FLEET_PACKAGE, version });
-  return operation(
-    "patch",
-    { artifact, package: FLEET_PACKAGE, toVersion: version, healthChecks: host.healthChecks },
-    attempt,
-  );
-}
-
-describe("the agent's operation loop", () => {
-  it("patches: snapshot, signed download, dpkg install, version read back, health checks; replays a re-issued key", async () => {
-    const server = await standIn();
-    const host = await newHost();
-    startAgent(server, host);
-    const op = await patchOf(server, host, packages.good, packages.versions.good);
-    server.queue(op);
-    const result = await server.resultOf(op.id);
-
-    expect(result).toMatchObject({ ok: true, installedVersion: packages.versions.good, replayed: false });
-    expect(result.checks).toMatchObject([{ name: "service", ok: true, tries: 1 }]);
-    expect(result.snapshot?.packages).toMatchObject([{ name: FLEET_PACKAGE, version: packages.baseVersion }]);
-    expect(server.progress.filter((p) => p.id === op.id).map((p) => p.step)).toEqual([
-      "snapshotting",
-      "applying",
-      "verifying",
-    ]);
-    expect(await host.root.installedVersion(FLEET_PACKAGE)).toBe(packages.versions.good);
-    expect(await installLines(host, packages.versions.good)).toHaveLength(1);
-    // Every request spoke protocol 2, the journal is private, the download was cleaned up.
-    expect(new Set(server.protocolHeaders)).toEqual(new Set(["2"]));
-    expect((await stat(join(host.stateDir, JOURNAL_FILE))).mode & 0o777).toBe(0o600);
-    const agentJson = JSON.parse(await readFile(join(host.stateDir, "agent.json"), "utf8")) as Record<
-      string,
-      string
-    >;
-    expect(agentJson.serverPublicKey).toMatch(/BEGIN PUBLIC KEY/);
-
-    // The same key again (the server lost the answer): the journal answers, nothing is installed again.
-    server.queue(op);
-    await sleep(50);
-    const again = await waitForResults(server, op.id, 2);
-    expect(again).toMatchObject({ ok: true, installedVersion: packages.versions.good, replayed: true });
-    expect(again.startedAt).toBe(result.startedAt);
-    expect(await installLines(host, packages.versions.good)).toHaveLength(1);
-  });
-
-  it("reports failed health after a bad patch, then a revert restores the snapshot and verifies it", async () => {
-    const server = await standIn();
-    const host = await newHost();
-    startAgent(server, host);
-    const patch = await patchOf(server, host, packages.badHealth, packages.versions.badHealth);
-    server.queue(patch);
-    const result = await server.resultOf(patch.id);
-    expect(result).toMatchObject({ ok: false, installedVersion: packages.versions.badHealth });
-    expect(result.checks).toMatchObject([{ name: "service", ok: false, tries: 2 }]);
-    expect(result.error).toMatch(/health check failed: service \(HTTP 503/);
-
-    const revert = operation("revert", {
-      package: FLEET_PACKAGE,
-      snapshot: result.snapshot,
-      healthChecks: host.healthChecks,
+  const call = (
+    method: "GET" | "POST",
+    url: string,
+    token: string,
+    payload?: unknown,
+    headers: Record<string, string> = V,
+  ) =>
+    app.inject({
+      method,
+      url,
+      headers: { authorization: `Bearer ${token}`, ...headers },
+      ...(payload === undefined ? {} : { payload: payload as Record<string, unknown> }),
     });
-    server.queue(revert);
-    const reverted = await server.resultOf(revert.id);
-    expect(reverted).toMatchObject({ ok: true, installedVersion: packages.baseVersion });
-    expect(reverted.checks).toMatchObject([{ ok: true }]);
-    expect(server.progress.filter((p) => p.id === revert.id).map((p) => p.step)).toEqual(["reverting"]);
-    expect(await host.root.installedVersion(FLEET_PACKAGE)).toBe(packages.baseVersion);
-    const log = await installLines(host);
-    expect(log.at(-1)).toMatch(
-      new RegExp(`^postinst configure ${packages.baseVersion} from=${packages.versions.badHealth} `),
+  const poll = (agent: string, waitMs = 0) =>
+    call("GET", `/api/v1/agent/operations/next?waitMs=${waitMs}`, agents[agent]?.credential ?? "");
+  const progress = (agent: string, op: string, step: string) =>
+    call("POST", `/api/v1/agent/operations/${op}/progress`, agents[agent]?.credential ?? "", { step });
+  const report = (agent: string, op: string, body: OperationResult) =>
+    call("POST", `/api/v1/agent/operations/${op}/result`, agents[agent]?.credential ?? "", body);
+  const heartbeat = (agent: string) =>
+    call("POST", "/api/v1/agent/heartbeat", agents[agent]?.credential ?? "", {});
+  const asset = (name: string) => ({ id: agents[name]?.id ?? "", name });
+  const opRow = (id: string) =>
+    store.db.selectFrom("operations").selectAll().where("id", "=", id).executeTakeFirstOrThrow();
+  const auditCount = async () =>
+    Number(
+      (
+        await store.db
+          .selectFrom("audit_events")
+          .select((eb) => eb.fn.countAll().as("n"))
+          .executeTakeFirstOrThrow()
+      ).n,
     );
-  });
 
-  it("verify operations run the checks only", async () => {
-    const server = await standIn();
-    const host = await newHost();
-    startAgent(server, host);
-    const op = operation("verify", { package: FLEET_PACKAGE, healthChecks: host.healthChecks });
-    server.queue(op);
-    const result = await server.resultOf(op.id);
-    expect(result).toMatchObject({ ok: true, installedVersion: packages.baseVersion });
-    expect(server.progress).toEqual([]);
-    expect(await installLines(host)).toHaveLength(1);
-  });
-
-  it.each([
-    [
-      "signed by another key",
-      { signWith: generateKeyPairSync("ed25519").privateKey },
-      /not signed by the server key/,
-    ],
-    ["with other bytes than its digest names", "corrupt", /with sha256 [0-9a-f]{64}, not/],
-  ])("refuses an artifact %s and installs nothing", async (_name, how, error) => {
-    const server = await standIn();
-    const host = await newHost();
-    startAgent(server, host);
-    const artifactOptions =
-      how === "corrupt"
-        ? { serveBytes: await readFile(packages.badHealth) }
-        : { signWith: generateKeyPairSync("ed25519").privateKey };
-    const artifact = await server.addArtifact(
-      packages.good,
-      { package: FLEET_PACKAGE, version: packages.versions.good },
-      artifactOptions,
-    );
-    const op = operation("patch", { artifact, package: FLEET_PACKAGE, toVersion: packages.versions.good });
-    server.queue(op);
-    const result = await server.resultOf(op.id);
-    expect(result.ok).toBe(false);
-    expect(result.error).toMatch(error);
-    expect(result.snapshot).toBeUndefined();
-    expect(await host.root.installedVersion(FLEET_PACKAGE)).toBe(packages.baseVersion);
-    expect(await installLines(host)).toHaveLength(1);
-  });
-
-  it("refuses to install without a server key pinned at enrollment", async () => {
-    const server = await standIn({ sendServerKey: false });
-    const host = await newHost();
-    startAgent(server, host);
-    const op = await patchOf(server, host, packages.good, packages.versions.good);
-    server.queue(op);
-    const result = await server.resultOf(op.id);
-    expect(result.ok).toBe(false);
-    expect(result.error).toMatch(/no pinned server key/);
-    expect(await host.root.installedVersion(FLEET_PACKAGE)).toBe(packages.baseVersion);
-  });
-
-  it("fails the patch before installing when no snapshot can be taken", async () => {
-    const server = await standIn();
-    const host = await newHost();
-    // dpkg left the package half-configured: it cannot be rebuilt, and the server offers no copy.
-    const status = join(host.root.admindir, "status");
-    const { writeFile } = await import("node:fs/promises");
-    await writeFile(
-      status,
-      (await readFile(status, "utf8")).replace("install ok installed", "install ok half-configured"),
-    );
-    startAgent(server, host);
-    const op = await patchOf(server, host, packages.good, packages.versions.good);
-    server.queue(op);
-    const result = await server.resultOf(op.id);
-    expect(result.ok).toBe(false);
-    expect(result.error).toMatch(/no snapshot, so nothing was installed/);
-    expect(await installLines(host, packages.versions.good)).toHaveLength(0);
-    expect(server.progress.filter((p) => p.id === op.id).map((p) => p.step)).toEqual(["snapshotting"]);
-  });
-});
-
-async function waitForResults(server: StandInServer, id: string, count: number) {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const results = server.results.filter((r) => r.id === id);
-    const last = results[count - 1];
-    if (last) return last.result;
-    if (Date.now() > deadline) throw new Error(`only ${results.length} result(s) for ${id}`);
-    await sleep(50);
-  }
-}
-
-describe("an agent killed with SIGKILL during an install", () => {
-  const SLOW_VERSION = "1.1.5-1";
-
-  async function slowDeb(): Promise<string> {
-    // A package whose maintainer script takes a while, so the agent can be killed while dpkg runs.
-    return buildDeb(
-      {
-        name: FLEET_PACKAGE,
-        version: SLOW_VERSION,
-        files: { "/usr/share/fleet-service/behaviour": "healthy\n" },
-        postinst: [
-          "sleep 2",
-          `echo "postinst $1 ${SLOW_VERSION} from=\${2:-none} at=$(date +%s%N)" >> "$DPKG_ROOT${INSTALL_LOG}"`,
-        ].join("\n"),
-      },
-      join(work, "slow"),
-    );
-  }
-
-  /** Waits until the agent reported `applying` for `id`, and dpkg is inside the maintainer script. */
-  async function waitForInstall(server: StandInServer, id: string): Promise<void> {
-    const deadline = Date.now() + 30_000;
-    while (!server.progress.some((p) => p.id === id && p.step === "applying")) {
-      if (Date.now() > deadline) throw new Error("the agent never began the install");
-      await sleep(20);
+  beforeAll(async () => {
+    store = await freshStore(dialect);
+    ctx = contextFor(store, () => clock, { heartbeatIntervalMs: HEARTBEAT_MS });
+    keyDir = mkdtempSync(join(tmpdir(), "autopatch-key-"));
+    key = loadSigningKey(join(keyDir, "key.pem"), { create: true });
+    admin = (await bootstrapAdminToken(ctx))?.token ?? "";
+    app = await buildApp(ctx, { signingKey: key });
+    const enroll = await call("POST", "/api/v1/agent-tokens", admin, { reusable: true });
+    const enrollToken = (enroll.json() as { token: string }).token;
+    for (const name of ["host-a", "host-b"]) {
+      const r = await call("POST", "/api/v1/agent/enroll", enrollToken, { name });
+      expect(r.statusCode, r.body).toBe(200);
+      const body = r.json() as { assetId: string; credential: string; serverPublicKey?: string };
+      expect(body.serverPublicKey).toBe(key.publicKeyPem);
+      agents[name] = { id: body.assetId, credential: body.credential };
     }
-    await sleep(500);
-  }
+  });
+  afterAll(async () => {
+    await app?.close();
+    await store?.dispose();
+    rmSync(keyDir, { recursive: true, force: true });
+  });
 
-  function spawnAgentProcess(server: StandInServer, host: Host, detached = false): ChildProcess {
-    const child = spawn(
-      process.execPath,
-      [
-        CLI_PATH,
-        "agent",
-        "--server",
-        server.url,
-        "--enroll-token",
-        "ape_standin",
-        "--name",
-        "slow-host",
-        "--state-dir",
-        host.stateDir,
-        "--dpkg-root",
-        host.root.root,
-      ],
-      {
-        stdio: ["ignore", "ignore", "ignore"],
-        env: { ...process.env, AUTOPATCH_LOG_LEVEL: "warn" },
-        detached,
-      },
+  it("registers the agent executor", () => {
+    expect(executorFor("agent")).toBe(agentExecutor);
+  });
+
+  it("leases an operation to one of two long-polls of its asset, woken at once by the dispatch", async () => {
+    const timed = () => {
+      const begun = Date.now();
+      return poll("host-a", 3000).then((r) => ({ r, ms: Date.now() - begun }));
+    };
+    const polls = [timed(), timed()];
+    await new Promise((r) => setTimeout(r, 200));
+    const spec = await queueOperation(ctx, { changeId: nextChange(), asset: asset("host-a") });
+    await agentExecutor.dispatch(ctx, spec);
+    await agentExecutor.dispatch(ctx, spec); // a repeated dispatch changes nothing
+    const answers = await Promise.all(polls);
+    expect(answers.map((a) => a.r.statusCode).sort()).toEqual([200, 204]);
+    const leased = answers.find((a) => a.r.statusCode === 200);
+    const body = leased?.r.json() as {
+      id: string;
+      key: string;
+      action: string;
+      payload: { package: string };
+    };
+    expect(body).toMatchObject({
+      id: spec.id,
+      key: spec.key,
+      action: "patch",
+      payload: { package: "fleet-service" },
+    });
+    // Woken by the dispatch, well before the store poll or the end of the wait.
+    expect(leased?.ms).toBeLessThan(200 + STORE_POLL_MS / 2);
+    const row = await opRow(spec.id);
+    expect(row.state).toBe("leased");
+    const leases = await store.db
+      .selectFrom("audit_events")
+      .select("data")
+      .where("action", "=", "rollout.operation.leased")
+      .where("target_id", "=", spec.rolloutId)
+      .execute();
+    expect(leases).toHaveLength(1);
+    expect(await agentExecutor.observe(ctx, spec)).toEqual({ status: "running", step: null });
+
+    // Asking again (a restarted agent) gets the same operation back; another asset gets nothing.
+    const again = await poll("host-a");
+    expect(again.statusCode).toBe(200);
+    expect((again.json() as { id: string }).id).toBe(spec.id);
+    expect((await poll("host-b")).statusCode).toBe(204);
+    await report("host-a", spec.id, result(true));
+  });
+
+  it("refuses another asset's operation and people's tokens on agent routes", async () => {
+    const spec = await queueOperation(ctx, { changeId: nextChange(), asset: asset("host-a") });
+    expect((await poll("host-a")).statusCode).toBe(200);
+    const before = await opRow(spec.id);
+    const count = await auditCount();
+    for (const r of [
+      await progress("host-b", spec.id, "applying"),
+      await report("host-b", spec.id, result(true)),
+    ]) {
+      expect(r.statusCode, r.body).toBe(403);
+      expect(r.json()).toMatchObject({
+        error: { code: "forbidden", reason: "agent.operation-not-yours", where: "/params/id" },
+      });
+    }
+    const person = await call("GET", "/api/v1/agent/operations/next?waitMs=0", admin);
+    expect(person.statusCode).toBe(403);
+    const unknown = await progress("host-a", "op-unknown", "applying");
+    expect(unknown.statusCode).toBe(404);
+    expect(unknown.json()).toMatchObject({ error: { reason: "agent.operation-not-found" } });
+    expect(await opRow(spec.id)).toEqual(before);
+    expect(await auditCount()).toBe(count);
+    await report("host-a", spec.id, result(true));
+  });
+
+  it("moves the asset with each step reported and stores the first result only", async () => {
+    const spec = await queueOperation(ctx, { changeId: nextChange(), asset: asset("host-a") });
+    // A result or progress before the lease is refused: the host has not taken it.
+    const early = await report("host-a", spec.id, result(true));
+    expect(early.statusCode).toBe(409);
+    expect(early.json()).toMatchObject({ error: { reason: "agent.operation-not-leased" } });
+    expect((await poll("host-a")).statusCode).toBe(200);
+    const assetRow = () =>
+      store.db
+        .selectFrom("rollout_assets")
+        .selectAll()
+        .where("rollout_id", "=", spec.rolloutId)
+        .where("asset_id", "=", spec.assetId)
+        .executeTakeFirstOrThrow();
+
+    const wrongStep = await progress("host-a", spec.id, "reverting");
+    expect(wrongStep.statusCode).toBe(400);
+    expect(wrongStep.json()).toMatchObject({ error: { reason: "agent.invalid-step", where: "/body/step" } });
+
+    clock = new Date(clock.getTime() + 1000);
+    const applying = await progress("host-a", spec.id, "applying");
+    expect(applying.statusCode, applying.body).toBe(200);
+    expect(applying.json()).toMatchObject({ state: "leased", step: "applying", accepted: true });
+    expect(await assetRow()).toMatchObject({ state: "applying", started_at: clock.toISOString() });
+    const count = await auditCount();
+    expect((await progress("host-a", spec.id, "applying")).json()).toMatchObject({ accepted: false });
+    expect(await auditCount()).toBe(count);
+    expect(await agentExecutor.observe(ctx, spec)).toEqual({ status: "running", step: "applying" });
+    await progress("host-a", spec.id, "verifying");
+    expect((await assetRow()).state).toBe("verifying");
+    const moves = await store.db
+      .selectFrom("audit_events")
+      .select(["action", "data"])
+      .where("target_id", "=", spec.rolloutId)
+      .where("action", "like", "rollout.asset.%")
+      .orderBy("seq")
+      .execute();
+    expect(moves.map((m) => [m.action, (JSON.parse(m.data) as { from: string }).from])).toEqual([
+      ["rollout.asset.applying", "snapshotting"],
+      ["rollout.asset.verifying", "applying"],
+    ]);
+
+    const first = await report("host-a", spec.id, result(true));
+    expect(first.statusCode, first.body).toBe(200);
+    expect(first.json()).toMatchObject({
+      state: "succeeded",
+      accepted: true,
+      result: { installedVersion: "1.1.0-1" },
+    });
+    const stored = await opRow(spec.id);
+    const afterFirst = await auditCount();
+    // A retried report (even one that says otherwise) gets the stored outcome and changes nothing.
+    const second = await report("host-a", spec.id, result(false));
+    expect(second.statusCode).toBe(200);
+    expect(second.json()).toMatchObject({ state: "succeeded", accepted: false, result: { ok: true } });
+    expect(await opRow(spec.id)).toEqual(stored);
+    expect(await auditCount()).toBe(afterFirst);
+    expect(await progress("host-a", spec.id, "verifying")).toMatchObject({ statusCode: 200 });
+    const outcome = await agentExecutor.observe(ctx, spec);
+    expect(outcome).toMatchObject({ status: "succeeded", result: { ok: true, installedVersion: "1.1.0-1" } });
+    // The asset's transition to done is the engine's: these routes only record the operation.
+    expect((await assetRow()).state).toBe("verifying");
+
+    // A failed result is stored as failed, with the host's error.
+    const other = await queueOperation(ctx, { changeId: nextChange(), asset: asset("host-b") });
+    expect((await poll("host-b")).statusCode).toBe(200);
+    expect((await report("host-b", other.id, result(false))).json()).toMatchObject({
+      state: "failed",
+      accepted: true,
+    });
+    expect(await agentExecutor.observe(ctx, other)).toMatchObject({
+      status: "failed",
+      error: "health check service failed: HTTP 500",
+    });
+  });
+
+  it("reports lost when the agent stops heartbeating for two intervals, or its lease runs out", async () => {
+    const spec = await queueOperation(ctx, { changeId: nextChange(), asset: asset("host-b") });
+    expect((await heartbeat("host-b")).statusCode).toBe(200);
+    expect((await poll("host-b")).statusCode).toBe(200);
+    clock = new Date(clock.getTime() + 1.5 * HEARTBEAT_MS);
+    expect(await agentExecutor.observe(ctx, spec)).toEqual({ status: "running", step: null });
+    clock = new Date(clock.getTime() + 0.6 * HEARTBEAT_MS);
+    const lost = await agentExecutor.observe(ctx, spec);
+    expect(lost).toMatchObject({ status: "lost" });
+    expect(lost.status === "lost" && lost.error).toMatch(/heartbeat/);
+    // Observing reads only: the engine records the loss.
+    expect((await opRow(spec.id)).state).toBe("leased");
+    // A heartbeat again: alive. Then a lease that runs out while it keeps heartbeating: lost too.
+    await heartbeat("host-b");
+    expect((await agentExecutor.observe(ctx, spec)).status).toBe("running");
+    const row = await opRow(spec.id);
+    const expires = new Date(row.lease_expires_at ?? "");
+    clock = new Date(expires.getTime() + 1);
+    await heartbeat("host-b");
+    const expired = await agentExecutor.observe(ctx, spec);
+    expect(expired).toMatchObject({ status: "lost" });
+    expect(expired.status === "lost" && expired.error).toMatch(/lease expired/);
+    await report("host-b", spec.id, result(true));
+  });
+
+  it("withdraws a queued operation and leaves a leased one to run to its end", async () => {
+    const queued = await queueOperation(ctx, { changeId: nextChange(), asset: asset("host-a") });
+    await agentExecutor.cancel(ctx, queued);
+    await agentExecutor.cancel(ctx, queued);
+    expect((await opRow(queued.id)).state).toBe("cancelled");
+    expect((await poll("host-a")).statusCode).toBe(204);
+    const cancels = await store.db
+      .selectFrom("audit_events")
+      .select("id")
+      .where("action", "=", "rollout.operation.cancelled")
+      .where("target_id", "=", queued.rolloutId)
+      .execute();
+    expect(cancels).toHaveLength(1);
+
+    const leased = await queueOperation(ctx, { changeId: nextChange(), asset: asset("host-a") });
+    expect((await poll("host-a")).statusCode).toBe(200);
+    await agentExecutor.cancel(ctx, leased);
+    expect((await opRow(leased.id)).state).toBe("leased");
+    await report("host-a", leased.id, result(true));
+  });
+
+  it("holds queued operations of a paused rollout and while the emergency stop is set", async () => {
+    const changeId = nextChange();
+    const spec = await queueOperation(ctx, { changeId, asset: asset("host-b"), rolloutState: "paused" });
+    expect((await poll("host-b")).statusCode).toBe(204);
+    await ctx.store.write((trx) =>
+      trx.updateTable("rollouts").set({ state: "running" }).where("id", "=", rolloutIdOf(changeId)).execute(),
     );
-    closers.push(async () => {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill("SIGKILL");
-        await new Promise((resolve) => child.once("exit", resolve));
+    await ctx.store.write((trx) =>
+      trx
+        .insertInto("engine_switches")
+        .values({
+          name: "stop-all",
+          value: "on",
+          reason: "test",
+          set_by: "admin",
+          set_at: clock.toISOString(),
+        })
+        .execute(),
+    );
+    expect((await poll("host-b")).statusCode).toBe(204);
+    await ctx.store.write((trx) =>
+      trx.deleteFrom("engine_switches").where("name", "=", "stop-all").execute(),
+    );
+    const leased = await poll("host-b");
+    expect(leased.statusCode).toBe(200);
+    expect((leased.json() as { id: string }).id).toBe(spec.id);
+    await report("host-b", spec.id, result(true));
+  });
+
+  it("finds an operation another replica queued by polling the store", async () => {
+    const other = await openStore(store.url);
+    try {
+      const replica = contextFor(other, () => clock, { heartbeatIntervalMs: HEARTBEAT_MS });
+      const started = Date.now();
+      const pending = poll("host-a", 5000);
+      await new Promise((r) => setTimeout(r, 100));
+      const spec = await queueOperation(replica, { changeId: nextChange(), asset: asset("host-a") });
+      await agentExecutor.dispatch(replica, spec);
+      const r = await pending;
+      expect(r.statusCode).toBe(200);
+      expect((r.json() as { id: string }).id).toBe(spec.id);
+      expect(Date.now() - started).toBeLessThan(STORE_POLL_MS * 3);
+      await report("host-a", spec.id, result(true));
+    } finally {
+      await other.close();
+    }
+  });
+
+  it("checks the agent protocol version on agent routes", async () => {
+    for (const [version, says] of [
+      ["1", "upgrade the agent"],
+      ["3", "upgrade the server"],
+      ["banana", "upgrade the agent"],
+    ] as const) {
+      for (const r of [
+        await call(
+          "POST",
+          "/api/v1/agent/heartbeat",
+          agents["host-a"]?.credential ?? "",
+          {},
+          { [AGENT_PROTOCOL_HEADER]: version },
+        ),
+        await call(
+          "GET",
+          "/api/v1/agent/operations/next?waitMs=0",
+          agents["host-a"]?.credential ?? "",
+          undefined,
+          {
+            [AGENT_PROTOCOL_HEADER]: version,
+          },
+        ),
+      ]) {
+        expect(r.statusCode, r.body).toBe(400);
+        const error = (r.json() as { error: { reason: string; message: string; where: string } }).error;
+        expect(error).toMatchObject({
+          reason: "agent.protocol-mismatch",
+          where: `/headers/${AGENT_PROTOCOL_HEADER}`,
+        });
+        expect(error.message).toContain(`the server speaks ${AGENT_PROTOCOL_VERSION}`);
+        expect(error.message).toContain(says);
       }
+    }
+    // Operations exist only since protocol 2: a poll without the header is refused, a heartbeat is not.
+    const bare = await call(
+      "GET",
+      "/api/v1/agent/operations/next?waitMs=0",
+      agents["host-a"]?.credential ?? "",
+      undefined,
+      {},
+    );
+    expect(bare.statusCode).toBe(400);
+    expect(bare.json()).toMatchObject({ error: { reason: "agent.protocol-mismatch" } });
+    expect(
+      (await call("POST", "/api/v1/agent/heartbeat", agents["host-a"]?.credential ?? "", {}, {})).statusCode,
+    ).toBe(200);
+    expect(
+      (
+        await call(
+          "GET",
+          "/api/v1/agent/operations/next?waitMs=0",
+          agents["host-a"]?.credential ?? "",
+          undefined,
+          { [AGENT_PROTOCOL_HEADER]: "2.1" },
+        )
+      ).statusCode,
+    ).toBe(204);
+    const tooLong = await call(
+      "GET",
+      "/api/v1/agent/operations/next?waitMs=60000",
+      agents["host-a"]?.credential ?? "",
+    );
+    expect(tooLong.statusCode).toBe(400);
+  });
+
+  it("ends waiting polls when the server closes, and keeps the audit chain whole", async () => {
+    const closing = await buildApp(ctx, { signingKey: key });
+    const started = Date.now();
+    const waiting = closing.inject({
+      method: "GET",
+      url: "/api/v1/agent/operations/next?waitMs=20000",
+      headers: { authorization: `Bearer ${agents["host-a"]?.credential}`, ...V },
     });
-    return child;
-  }
-
-  it("never installs twice for one key: the restarted agent re-examines the host", async () => {
-    const server = await standIn();
-    const host = await newHost();
-    const slow = await slowDeb();
-    const op = await patchOf(server, host, slow, SLOW_VERSION);
-    server.queue(op);
-
-    const first = spawnAgentProcess(server, host);
-    await waitForInstall(server, op.id);
-    // Only the agent dies: dpkg, its child, goes on and finishes the install.
-    first.kill("SIGKILL");
-    await new Promise((resolve) => first.once("exit", resolve));
-    expect(server.results).toEqual([]);
-
-    // The server re-issues the same operation (its lease ran out without a result).
-    spawnAgentProcess(server, host);
-    const result = await server.resultOf(op.id, 40_000);
-    expect(server.leases.get(op.id)).toBe(2);
-    expect(result.replayed).toBe(false);
-    expect(result.snapshot?.packages).toMatchObject([{ name: FLEET_PACKAGE, version: packages.baseVersion }]);
-    // Exactly one install ran, the one the killed agent started; the restarted one ran none.
-    expect(await installLines(host, SLOW_VERSION)).toHaveLength(1);
-    expect(result).toMatchObject({ ok: true, installedVersion: SLOW_VERSION });
-  }, 60_000);
-
-  it("reports an install that died with the agent as failed, without retrying it, and a revert brings the host back", async () => {
-    const server = await standIn();
-    const host = await newHost();
-    const op = await patchOf(server, host, await slowDeb(), SLOW_VERSION);
-    server.queue(op);
-    const first = spawnAgentProcess(server, host, true);
-    await waitForInstall(server, op.id);
-    // The whole process group dies (as systemd stops a service): dpkg is killed mid-configure.
-    process.kill(-(first.pid as number), "SIGKILL");
-    await new Promise((resolve) => first.once("exit", resolve));
-
-    spawnAgentProcess(server, host);
-    const result = await server.resultOf(op.id, 40_000);
-    expect(result.ok).toBe(false);
-    expect(result.error).toMatch(/stopped during this install .* does not install twice/);
-    expect(result.installedVersion).toBeNull();
-    expect(await installLines(host, SLOW_VERSION)).toHaveLength(0);
-
-    const revert = operation("revert", {
-      package: FLEET_PACKAGE,
-      snapshot: result.snapshot,
-      healthChecks: host.healthChecks,
-    });
-    server.queue(revert);
-    const reverted = await server.resultOf(revert.id, 40_000);
-    expect(reverted).toMatchObject({ ok: true, installedVersion: packages.baseVersion });
-    expect(await host.root.installedVersion(FLEET_PACKAGE)).toBe(packages.baseVersion);
-  }, 60_000);
+    await new Promise((r) => setTimeout(r, 200));
+    await closing.close();
+    expect((await waiting).statusCode).toBe(204);
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect((await verifyAuditChain(store.db)).ok).toBe(true);
+  });
 });

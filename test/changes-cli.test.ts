@@ -1,10 +1,11 @@
 import { createHash } from "node:crypto";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PlanV2 } from "../src/changes/plan.js";
 import { SYSTEM_ACTOR } from "../src/domain/roles.js";
 import { importInventory } from "../src/inventory/import.js";
+import { buildDeb } from "../src/localfleet/deb-builder.js";
 import type { RunningServer } from "../src/server/start.js";
 import { runCli } from "./helpers/cli.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
@@ -126,8 +127,8 @@ describe("change and policy commands as processes", () => {
   });
 
   it("create → plan → submit → approve, with exit codes for illegal transitions and bad input", async () => {
-    const deb = join(dir, "openssl_3.0.15-1_amd64.deb");
-    writeFileSync(deb, "not really a deb, but bytes with a hash");
+    // A real package file: `change create --artifact` uploads it and the store reads its control fields.
+    const deb = await buildDeb({ name: "openssl", version: "3.0.15-1", arch: "amd64" }, join(dir, "debs"));
     const policyFile = join(dir, "cab-v2.yaml");
     writeFileSync(policyFile, "name: cab\napprovals:\n  required: 1\nrollout:\n  observe: 10m\n");
     const ops = as.ops ?? env;
@@ -187,7 +188,7 @@ describe("change and policy commands as processes", () => {
         ticket: "OPS-7",
         artifact: {
           name: "openssl_3.0.15-1_amd64.deb",
-          sha256: createHash("sha256").update("not really a deb, but bytes with a hash").digest("hex"),
+          sha256: createHash("sha256").update(readFileSync(deb)).digest("hex"),
         },
       },
     });

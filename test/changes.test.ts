@@ -11,13 +11,14 @@ import { cancelChange, createChange, submitChange } from "../src/changes/service
 import type { Actor, Role } from "../src/domain/roles.js";
 import { SYSTEM_ACTOR } from "../src/domain/roles.js";
 import { createAsset } from "../src/inventory/assets.js";
+import { importInventory } from "../src/inventory/import.js";
 import { activeFreezes } from "../src/policy/calendar.js";
 import { loadPolicy } from "../src/policy/loader.js";
 import { applyPolicy, getPolicy, listPolicies } from "../src/policy/store.js";
 import { buildApp } from "../src/server/app.js";
 import type { ServiceContext } from "../src/service/context.js";
 import type { Store } from "../src/store/store.js";
-import { installed } from "./helpers/assets.js";
+import { dpkgStatus, installed } from "./helpers/assets.js";
 import { contextFor, DIALECTS, freshStore, LOOPBACK_WEBHOOKS } from "./helpers/stores.js";
 
 const user = (name: string, role: Role): Actor => ({
@@ -487,14 +488,14 @@ describe.each(DIALECTS)("change requests on %s", (dialect) => {
     expect(approved).toMatchObject({ overrideApprover: "cab-1", scheduledStart: "2027-01-04T00:00:00.000Z" });
   });
 
-  it("a change keeps its pinned policy version when the policy changes", async () => {
+  it("a change keeps the policy version it was submitted with when the policy changes", async () => {
     clock = new Date("2026-11-24T10:00:00Z");
     const pinnedText = "name: pinned\napprovals: {required: 1}\n";
     await applyPolicy(ctx, ALICE, pinnedText);
     const change = await createChange(ctx, OPS, { ...base, selector: "name=web-4", policy: "pinned" });
+    await submitChange(ctx, OPS, change.id);
     const v2 = await applyPolicy(ctx, ALICE, "name: pinned\napprovals: {required: 3}\n");
     expect(v2.version).toBe(2);
-    await submitChange(ctx, OPS, change.id);
     const scheduled = await approveChange(ctx, CAB1, change.id);
     expect(scheduled).toMatchObject({ state: "scheduled", policy: { name: "pinned", version: 1 } });
     expect((await getChangePlan(ctx, change.id)).policy.version).toBe(1);
@@ -703,25 +704,12 @@ describe.each(DIALECTS)("change requests on %s", (dialect) => {
     await installed(ctx, "edge-3", [["openssl", "1:1.0-1"]], { group: "edge", region: "us" });
     await installed(ctx, "edge-4", [["curl", "7.88.1-10+deb12u4"]], { group: "edge", region: "us" });
     // Two architectures: the lagging one decides.
-    await store.db
-      .insertInto("installed_packages")
-      .values({
-        asset_id: (
-          await store.db
-            .selectFrom("assets")
-            .select("id")
-            .where("name", "=", "edge-2")
-            .executeTakeFirstOrThrow()
-        ).id,
-        ecosystem: "Debian:12",
-        name: "openssl",
-        version: "3.0.9-1",
-        arch: "i386",
-        source_name: "openssl",
-        source_version: "3.0.9-1",
-        purl: null,
-      })
-      .execute();
+    await importInventory(ctx, SYSTEM_ACTOR, {
+      asset: "edge-2",
+      content: `${dpkgStatus([["openssl", base.version]])}\nPackage: openssl\nStatus: install ok installed\nArchitecture: i386\nVersion: 3.0.9-1\n`,
+      format: "dpkg",
+      ecosystem: "Debian:12",
+    });
     const draft = await createChange(ctx, OPS, { ...base, selector: "group=edge" });
     const plan = await getChangePlan(ctx, draft.id);
     expect(plan.targets.map((t) => [t.name, t.fromVersion, t.toVersion]).sort()).toEqual([

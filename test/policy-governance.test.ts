@@ -307,6 +307,23 @@ describe.each(DIALECTS)("who may change the rules, on %s", (dialect) => {
     expect((await verifyAuditChain(store.db)).ok).toBe(true);
   });
 
+  it("a draft made before an admin tightens the policy is submitted under the tightened version", async () => {
+    const draft = await createChange(ctx, OPS, { ...change, selector: "name=web-3" });
+    const tightened = await applyPolicy(ctx, ADMIN, "name: default\napprovals: {required: 3}\n");
+    expect(draft.policy.version).toBe(tightened.version - 1);
+    expect(await submitChange(ctx, OPS, draft.id)).toMatchObject({
+      state: "submitted",
+      policy: { version: tightened.version },
+      approvalRule: { required: 3 },
+    });
+    const submitted = (await listAudit(store.db, { action: "change.submitted" })).events.find(
+      (e) => e.targetId === draft.id,
+    );
+    expect(submitted?.data).toMatchObject({
+      repinned: { from: tightened.version - 1, to: tightened.version },
+    });
+  });
+
   it("after an admin tightens a policy, an operator cannot pin the laxer version it replaced", async () => {
     const tightened = await applyPolicy(ctx, ADMIN, "name: default\napprovals: {required: 2}\n");
     const lax = `default@${tightened.version - 1}`;

@@ -6,10 +6,13 @@ import type { Logger } from "pino";
 import { ApiClient } from "../client/api-client.js";
 import { AppError, ValidationError } from "../domain/errors.js";
 import type { PackageRecord } from "../domain/inventory.js";
+import { type CanonicalPackage, canonicalPackageSet, packageSetDigest } from "../domain/package-set.js";
+import { lacksRelease, releaseProblem } from "../inventory/distro-releases.js";
 import { dpkgStateFingerprint, listDpkgPackages } from "./dpkg-query.js";
 import { runOperationLoop } from "./operations/loop.js";
 import { distroQualifier, osvEcosystemFor, readOsRelease } from "./os-release.js";
 import {
+  AGENT_PROTOCOL_HEADER,
   AGENT_PROTOCOL_VERSION,
   type EnrollRequest,
   type EnrollResponse,
@@ -42,17 +45,11 @@ interface AgentState {
   serverPublicKey?: string;
 }
 
-/** The header every agent request carries, so the server can refuse a protocol it does not speak. */
-export const AGENT_PROTOCOL_HEADER = "x-autopatch-agent-protocol";
-
 function agentClient(server: string, token: string): ApiClient {
   return new ApiClient(server, token, 60_000, {
     headers: { [AGENT_PROTOCOL_HEADER]: String(AGENT_PROTOCOL_VERSION) },
   });
 }
-
-/** Servers before the rollout engine do not send their key; such an agent reports but never installs. */
-type EnrollReply = EnrollResponse & { serverPublicKey?: string };
 
 const STATE_FILE = "agent.json";
 
@@ -97,6 +94,7 @@ export async function runAgent(options: AgentOptions): Promise<void> {
       "no server key is pinned: this agent refuses every install until it enrolls again",
     );
   }
+  warnAboutRelease(log, ecosystem, options.dpkgRoot ?? "/");
 
   // Operations run beside the heartbeats, which must go on during an install: a host that stops
   // heartbeating while it holds an operation is taken for lost. A fatal error in either stops both.
@@ -131,6 +129,8 @@ export async function runAgent(options: AgentOptions): Promise<void> {
 
   async function heartbeatLoop(): Promise<void> {
     let reportedFingerprint: string | null = null;
+    // The set the server acknowledged last: later reports send only the changes since it.
+    let acked: AckedSet | null = null;
     let refusedFingerprint: string | null = null;
     let intervalMs = 30_000;
     let nextHeartbeat = 0;
@@ -143,6 +143,7 @@ export async function runAgent(options: AgentOptions): Promise<void> {
           const beat = await client.post<HeartbeatResponse>("/api/v1/agent/heartbeat", {
             agentVersion: AGENT_VERSION,
             packagesFingerprint: fingerprint,
+            ...(acked === null ? {} : { packagesDigest: acked.digest }),
           });
           intervalMs = beat.heartbeatIntervalMs;
           retryCapMs = intervalMs;
@@ -152,13 +153,11 @@ export async function runAgent(options: AgentOptions): Promise<void> {
         if (fingerprint !== reportedFingerprint || (inventoryWanted && fingerprint !== refusedFingerprint)) {
           const packages: PackageRecord[] = await listDpkgPackages({ admindir, ecosystem, distro });
           try {
-            const summary = await client.put<{ added: number; removed: number; changed: number }>(
-              "/api/v1/agent/inventory",
-              {
-                packages,
-                packagesFingerprint: fingerprint,
-              },
-            );
+            // The server asked for the whole set (its digest differs), or there is no acknowledged base.
+            const base = inventoryWanted ? null : acked;
+            const sent = await sendInventory(client, packages, fingerprint, base);
+            acked = sent.acked;
+            const summary = sent.summary;
             refusedFingerprint = null;
             log.info({ asset: state.assetName, packages: packages.length, ...summary }, "inventory reported");
           } catch (err) {
@@ -191,6 +190,77 @@ export async function runAgent(options: AgentOptions): Promise<void> {
   }
 }
 
+/** Packages without a known release match no release's advisories: say so where the operator looks. */
+function warnAboutRelease(log: Logger, ecosystem: string, root: string): void {
+  if (lacksRelease(ecosystem)) {
+    log.warn(
+      { ecosystem, root },
+      "no os-release naming a Debian or Ubuntu release under the root: packages are reported without a " +
+        "release, and only advisories without a release apply to them",
+    );
+    return;
+  }
+  const problem = releaseProblem(ecosystem);
+  if (problem !== null) log.warn({ ecosystem, root }, `os-release names an unknown release: ${problem}`);
+}
+
+interface AckedSet {
+  digest: string;
+  set: Map<string, CanonicalPackage>;
+}
+
+interface Summary {
+  added: number;
+  removed: number;
+  changed: number;
+  digest?: string;
+}
+
+/**
+ * Sends the changes since the acknowledged set when there is one (a full report when the server refuses
+ * the delta with 409: its set is not that base), else the whole set.
+ */
+async function sendInventory(
+  client: ApiClient,
+  packages: PackageRecord[],
+  fingerprint: string,
+  base: AckedSet | null,
+): Promise<{ summary: Summary; acked: AckedSet }> {
+  const set = canonicalPackageSet(packages);
+  const digest = packageSetDigest(set.values());
+  if (base !== null) {
+    const added = [...set].filter(
+      ([k, p]) => base.set.get(k)?.purl !== p.purl || !sameSource(base.set.get(k), p),
+    );
+    const removed = [...base.set].filter(([k]) => !set.has(k)).map(([, p]) => p);
+    try {
+      const summary = await client.patch<Summary>("/api/v1/agent/inventory", {
+        base: base.digest,
+        digest,
+        added: added.map(([, p]) => p),
+        removed: removed.map((p) => ({
+          ecosystem: p.ecosystem,
+          name: p.name,
+          version: p.version,
+          arch: p.arch,
+        })),
+      });
+      return { summary, acked: { digest: summary.digest ?? digest, set } };
+    } catch (err) {
+      if (!(err instanceof AppError && err.status === 409)) throw err;
+    }
+  }
+  const summary = await client.put<Summary>("/api/v1/agent/inventory", {
+    packages,
+    packagesFingerprint: fingerprint,
+  });
+  return { summary, acked: { digest: summary.digest ?? digest, set } };
+}
+
+function sameSource(a: CanonicalPackage | undefined, b: CanonicalPackage): boolean {
+  return a !== undefined && a.sourceName === b.sourceName && a.sourceVersion === b.sourceVersion;
+}
+
 /** A 4xx other than a refused credential: the request itself is wrong, and retrying cannot help. */
 function isRefusal(err: unknown): err is AppError {
   return err instanceof AppError && err.status >= 400 && err.status < 500 && err.code !== "unauthenticated";
@@ -213,7 +283,7 @@ async function ensureEnrolled(options: AgentOptions): Promise<AgentState> {
   let failures = 0;
   for (;;) {
     try {
-      const enrolled = await client.post<EnrollReply>("/api/v1/agent/enroll", request);
+      const enrolled = await client.post<EnrollResponse>("/api/v1/agent/enroll", request);
       const state: AgentState = {
         server: options.server,
         assetId: enrolled.assetId,

@@ -1,13 +1,14 @@
 import { describe, expect, it } from "vitest";
-import { dpkgQueryFormat, isInstalledStatus, parseDpkgQueryOutput } from "./dpkg-query.js";
+import { dpkgStateIsInstalled } from "../inventory/importers/dpkg-installed.js";
+import { dpkgQueryFormat, parseDpkgQueryOutput } from "./dpkg-query.js";
 
-/** Lines as dpkg-query 1.21 prints them for the list format (binary:Package is arch-qualified for M-A: same). */
+/** Lines as dpkg-query 1.21 prints them for the list format (binary:Package is arch-qualified for M-A: same; the last field is db:Status-Status). */
 const OUTPUT = [
-  "libssl3:amd64\tlibssl3\t3.0.11-1~deb12u2\tamd64\topenssl\t3.0.11-1~deb12u2\tii ",
-  "bash\tbash\t5.2.15-2+b2\tamd64\tbash\t5.2.15-2\tii ",
-  "tzdata\ttzdata\t2024a-0+deb12u1\tall\ttzdata\t2024a-0+deb12u1\thi ",
-  "oldpkg\toldpkg\t1.0-1\tamd64\toldpkg\t1.0-1\trc ",
-  "halfway\thalfway\t1.0-1\tamd64\thalfway\t1.0-1\tiU ",
+  "libssl3:amd64\tlibssl3\t3.0.11-1~deb12u2\tamd64\topenssl\t3.0.11-1~deb12u2\tinstalled",
+  "bash\tbash\t5.2.15-2+b2\tamd64\tbash\t5.2.15-2\tinstalled",
+  "tzdata\ttzdata\t2024a-0+deb12u1\tall\ttzdata\t2024a-0+deb12u1\tinstalled",
+  "oldpkg\toldpkg\t1.0-1\tamd64\toldpkg\t1.0-1\tconfig-files",
+  "halfway\thalfway\t1.0-1\tamd64\thalfway\t1.0-1\tunpacked",
   "",
 ].join("\n");
 
@@ -51,18 +52,18 @@ describe("parseDpkgQueryOutput", () => {
   });
 });
 
-describe("isInstalledStatus", () => {
+describe("dpkgStateIsInstalled", () => {
   it.each([
-    ["ii ", true],
-    ["hi ", true],
-    ["riR", true],
-    ["pi ", true],
-    ["rc ", false],
-    ["iU ", false],
-    ["iHR", false],
-    ["un ", false],
-  ])("%j → %s", (abbrev, installed) => {
-    expect(isInstalledStatus(abbrev)).toBe(installed);
+    ["installed", true],
+    ["config-files", false],
+    ["unpacked", false],
+    ["half-installed", false],
+    ["half-configured", false],
+    ["triggers-awaited", false],
+    ["triggers-pending", false],
+    ["not-installed", false],
+  ])("%j → %s", (state, installed) => {
+    expect(dpkgStateIsInstalled(state)).toBe(installed);
   });
 });
 

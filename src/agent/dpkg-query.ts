@@ -2,6 +2,7 @@ import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { PackageRecord } from "../domain/inventory.js";
 import { dpkgQueryFormat, runDpkgTool } from "../dpkg/tool.js";
+import { dpkgStateIsInstalled } from "../inventory/importers/dpkg-installed.js";
 import { packageToPurl } from "../inventory/purl.js";
 
 // Moved to src/dpkg so that snapshot providers can run dpkg without depending on the agent.
@@ -19,7 +20,7 @@ const QUERY_FIELDS = [
   "Architecture",
   "source:Package",
   "source:Version",
-  "db:Status-Abbrev",
+  "db:Status-Status",
 ] as const;
 
 export interface DpkgListOptions {
@@ -51,9 +52,9 @@ export function parseDpkgQueryOutput(
   const records: PackageRecord[] = [];
   for (const line of stdout.split("\n")) {
     if (line.trim() === "") continue;
-    const [, name, version, arch, sourceName, sourceVersion, status] = line.split("\t");
-    if (!name || !version || status === undefined) continue;
-    if (!isInstalledStatus(status)) continue;
+    const [, name, version, arch, sourceName, sourceVersion, state] = line.split("\t");
+    if (!name || !version || state === undefined) continue;
+    if (!dpkgStateIsInstalled(state)) continue;
     records.push({
       ecosystem,
       name,
@@ -66,15 +67,6 @@ export function parseDpkgQueryOutput(
   }
   records.sort((a, b) => cmp(a.name, b.name) || cmp(a.arch ?? "", b.arch ?? ""));
   return records;
-}
-
-/**
- * `db:Status-Abbrev` is want/state/error letters. A package counts when its state is "installed"
- * (ii, hi, and also ri/pi: marked for removal but its files are still on disk, so still exposed);
- * unpacked, half-configured or config-files-only ("rc") packages are not inventory.
- */
-export function isInstalledStatus(abbrev: string): boolean {
-  return abbrev[1] === "i";
 }
 
 /**

@@ -19,6 +19,10 @@ export const changeInputSchema = z.strictObject({
       "OSV ecosystem of the package (Debian, Ubuntu:22.04, npm, …); Debian when absent. Name and version follow its rules.",
   }),
   package: text("the package name", 253),
+  alsoPackages: z.array(text("a package name", 253)).max(100).optional().meta({
+    description:
+      "Other binary packages of the same source the change patches to the same version (openssh-server with openssh-client); the plan targets assets with any of them below it.",
+  }),
   version: text("the target version", 253),
   artifact: z
     .strictObject({
@@ -79,6 +83,17 @@ function validatePackage(ecosystem: string, name: string, version: string): void
   }
 }
 
+/** Another binary the change installs: a name the package manager takes, not the change's own package. */
+function validateAlsoPackage(ecosystem: string, name: string, where: string): void {
+  const problem = packageNameProblem(ecosystem, name);
+  if (problem !== null) {
+    throw new ValidationError(`${JSON.stringify(name)}: ${problem}`, {
+      reason: "change.invalid-package",
+      where,
+    });
+  }
+}
+
 /** The scheme's own reason for refusing a version (its compare throws naming the offending part). */
 function versionProblem(scheme: VersionScheme, version: string): string {
   try {
@@ -98,11 +113,11 @@ export function parseChangeInput(input: unknown): ParsedChangeInput {
         where: "/emergency",
       });
     }
-    validatePackage(
-      result.data.ecosystem ?? DEFAULT_CHANGE_ECOSYSTEM,
-      result.data.package,
-      result.data.version,
-    );
+    const ecosystem = result.data.ecosystem ?? DEFAULT_CHANGE_ECOSYSTEM;
+    validatePackage(ecosystem, result.data.package, result.data.version);
+    (result.data.alsoPackages ?? []).forEach((name, i) => {
+      validateAlsoPackage(ecosystem, name, `/alsoPackages/${i}`);
+    });
     return result.data;
   }
   const issue = result.error.issues[0];

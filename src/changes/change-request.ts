@@ -54,6 +54,8 @@ export interface ChangeRequest {
   stateReason: string | null;
   patch: {
     package: string;
+    /** Other binaries of the same source the change patches to the same version. */
+    alsoPackages: string[];
     version: string;
     artifact: { name: string; sha256: string } | null;
     source: string | null;
@@ -148,6 +150,7 @@ export function rowToChange(
     stateReason: row.state_reason,
     patch: {
       package: row.package_name,
+      alsoPackages: JSON.parse(row.also_packages ?? "[]") as string[],
       version: row.package_version,
       artifact:
         row.artifact_name === null || row.artifact_sha256 === null

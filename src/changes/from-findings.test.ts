@@ -43,3 +43,30 @@ describe("groupFindings", () => {
     expect([...unfixable].map(([pkg, assets]) => [pkg, [...assets]])).toEqual([["zlib", ["host-3"]]]);
   });
 });
+
+describe("groupFindings by source package", () => {
+  it("one need per source and version, naming the binary like the source or on most assets", () => {
+    const sources: Record<string, string> = {
+      "openssh-client": "openssh",
+      "openssh-server": "openssh",
+      libssl3: "openssl",
+    };
+    const { needs } = groupFindings(
+      [
+        f("a1", "openssh-client", "1:9.2p1-2+deb12u3", "CVE-2099-1"),
+        f("a1", "openssh-server", "1:9.2p1-2+deb12u3", "CVE-2099-1"),
+        f("a2", "openssh-server", "1:9.2p1-2+deb12u3", "CVE-2099-1"),
+        f("a1", "libssl3", "3.0.13-1~deb12u1", "CVE-2099-2"),
+        f("a1", "openssl", "3.0.13-1~deb12u1", "CVE-2099-2"),
+        f("a2", "libssl3", "3.0.11-1~deb12u2", "CVE-2099-3"),
+      ],
+      (id) => id,
+      (_asset, name) => sources[name] ?? null,
+    );
+    expect(needs.map((n) => [n.source, n.pkg, n.packages, n.version, [...n.assets]])).toEqual([
+      ["openssh", "openssh-server", ["openssh-client", "openssh-server"], "1:9.2p1-2+deb12u3", ["a1", "a2"]],
+      ["openssl", "libssl3", ["libssl3"], "3.0.11-1~deb12u2", ["a2"]],
+      ["openssl", "openssl", ["libssl3", "openssl"], "3.0.13-1~deb12u1", ["a1"]],
+    ]);
+  });
+});

@@ -1,8 +1,15 @@
 /**
- * Drafting change requests from open findings: one change per package and the fixed version needed,
- * targeting exactly the assets that need it (`name in (a,b,…)`) and naming the vulnerabilities it
- * closes. On one asset the version needed for a package is the highest fixed version among its open
- * findings of the class, so an asset never gets two changes for the same package.
+ * Drafting change requests from open findings: one change per source package and the fixed version
+ * needed, targeting exactly the assets that need it (`name in (a,b,…)`) and naming the
+ * vulnerabilities it closes. Debian fixes a source package, and all its binaries move together
+ * (openssh-client and openssh-server, libssl3 and openssl), so their findings make one change that
+ * lists the binaries it covers. On one asset the version needed for a source is the highest fixed
+ * version among its open findings of the class, so an asset never gets two changes for one source.
+ *
+ * The change keeps a binary as its `package` (the one named like the source, else the one on most
+ * assets): the planner, the executors and apt install binaries by name, and a source name such as
+ * "openssh" is no installable package. The other binaries go in `alsoPackages`, and the plan targets
+ * the assets with any of them below the version.
  */
 import type { Kysely, Selectable } from "kysely";
 import { isAppError, ValidationError } from "../domain/errors.js";
@@ -12,6 +19,7 @@ import { CHANGE_CLASSES, type ChangeClass } from "../policy/schema.js";
 import type { ServiceContext } from "../service/context.js";
 import type { Database, FindingsTable } from "../store/schema.js";
 import { type ParsedChangeInput, parseChangeInput } from "./change-input.js";
+import { sourcesOfBinaries } from "./installed.js";
 import { insertChange, pinnablePolicy, policyForChange } from "./service.js";
 import { parseTargetSelector, requireTargets } from "./targets.js";
 
@@ -24,7 +32,12 @@ export interface FromFindingsInput {
 
 export interface DraftedChange {
   id: string;
+  /** The binary the change names (see the file comment). */
   package: string;
+  /** The source package whose fix it is (the package itself outside Debian and Ubuntu). */
+  source: string;
+  /** Every binary of the source the change covers, the named one included, sorted. */
+  packages: string[];
   version: string;
   assets: string[];
   advisories: string[];
@@ -47,7 +60,12 @@ export function compareFixedVersions(ecosystem: string, a: string, b: string): n
 
 interface Need {
   ecosystem: string;
+  /** The source package (or the package itself when its rows name no source). */
+  source: string;
+  /** The binary the change names. */
   pkg: string;
+  /** Every binary covered, sorted. */
+  packages: string[];
   version: string;
   assets: Set<string>;
   vulns: Set<string>;
@@ -58,45 +76,74 @@ type FindingRow = Pick<
   "asset_id" | "ecosystem" | "package_name" | "fixed_version" | "vuln_id"
 >;
 
-/** Groups findings into (package, version needed) with their assets and vulnerabilities. Pure. */
+/** The source package of a binary on an asset; null when the installed row names none. */
+export type SourceOf = (assetId: string, packageName: string) => string | null;
+
+/** The binary a change names: the one named like its source, else the one on most assets, then by name. */
+function mainBinary(source: string, assetsBy: ReadonlyMap<string, ReadonlySet<string>>): string {
+  if (assetsBy.has(source)) return source;
+  const ranked = [...assetsBy].sort(([a, x], [b, y]) => y.size - x.size || (a < b ? -1 : a > b ? 1 : 0));
+  return ranked[0]?.[0] ?? source;
+}
+
+/** Groups findings into (source package, version needed) with their binaries, assets and vulnerabilities. Pure. */
 export function groupFindings(
   findings: readonly FindingRow[],
   assetName: (id: string) => string,
+  sourceOf: SourceOf = () => null,
 ): { needs: Need[]; unfixable: Map<string, Set<string>> } {
-  const perAssetPackage = new Map<string, FindingRow[]>();
+  const perAssetSource = new Map<string, { source: string; rows: FindingRow[] }>();
   for (const f of findings) {
-    const key = JSON.stringify([f.asset_id, f.ecosystem, f.package_name]);
-    perAssetPackage.set(key, [...(perAssetPackage.get(key) ?? []), f]);
+    const source = sourceOf(f.asset_id, f.package_name) || f.package_name;
+    const key = JSON.stringify([f.asset_id, f.ecosystem, source]);
+    const group = perAssetSource.get(key) ?? { source, rows: [] };
+    group.rows.push(f);
+    perAssetSource.set(key, group);
   }
-  const needs = new Map<string, Need>();
+  const needs = new Map<string, Need & { binaries: Map<string, Set<string>> }>();
   const unfixable = new Map<string, Set<string>>();
-  for (const rows of perAssetPackage.values()) {
+  for (const { source, rows } of perAssetSource.values()) {
     const first = rows[0];
     if (first === undefined) continue;
+    const asset = assetName(first.asset_id);
     const fixed = rows.map((r) => r.fixed_version).filter((v): v is string => v !== null && v !== "");
     if (fixed.length === 0) {
-      const names = unfixable.get(first.package_name) ?? new Set<string>();
-      names.add(assetName(first.asset_id));
-      unfixable.set(first.package_name, names);
+      const names = unfixable.get(source) ?? new Set<string>();
+      names.add(asset);
+      unfixable.set(source, names);
       continue;
     }
     const version = fixed.reduce((a, b) => (compareFixedVersions(first.ecosystem, a, b) >= 0 ? a : b));
-    const key = JSON.stringify([first.package_name, version]);
+    const key = JSON.stringify([first.ecosystem, source, version]);
     const need = needs.get(key) ?? {
       ecosystem: first.ecosystem,
-      pkg: first.package_name,
+      source,
+      pkg: source,
+      packages: [],
       version,
       assets: new Set(),
       vulns: new Set(),
+      binaries: new Map<string, Set<string>>(),
     };
-    need.assets.add(assetName(first.asset_id));
-    // Every open finding of this package on the asset is fixed at or below the version needed.
-    for (const r of rows) if (r.fixed_version !== null && r.fixed_version !== "") need.vulns.add(r.vuln_id);
+    need.assets.add(asset);
+    for (const r of rows) {
+      const on = need.binaries.get(r.package_name) ?? new Set<string>();
+      on.add(asset);
+      need.binaries.set(r.package_name, on);
+      // Every open finding of this source on the asset is fixed at or below the version needed.
+      if (r.fixed_version !== null && r.fixed_version !== "") need.vulns.add(r.vuln_id);
+    }
     needs.set(key, need);
   }
-  const sorted = [...needs.values()].sort((a, b) =>
-    a.pkg === b.pkg ? (a.version < b.version ? -1 : 1) : a.pkg < b.pkg ? -1 : 1,
-  );
+  const sorted = [...needs.values()]
+    .map(({ binaries, ...need }) => ({
+      ...need,
+      pkg: mainBinary(need.source, binaries),
+      packages: [...binaries.keys()].sort(),
+    }))
+    .sort((a, b) =>
+      a.source === b.source ? (a.version < b.version ? -1 : 1) : a.source < b.source ? -1 : 1,
+    );
   return { needs: sorted, unfixable };
 }
 
@@ -153,7 +200,19 @@ export async function draftFromFindings(
     const assets = await requireTargets(trx, input.selector);
     const names = new Map(assets.map((a) => [a.id, a.name]));
     const findings = await openFindings(trx, changeClass, [...names.keys()]);
-    const { needs, unfixable } = groupFindings(findings, (id) => names.get(id) ?? id);
+    const sources = new Map<string, string | null>();
+    for (const r of await sourcesOfBinaries(
+      trx,
+      [...new Set(findings.map((f) => f.asset_id))],
+      [...new Set(findings.map((f) => f.package_name))],
+    )) {
+      sources.set(`${r.asset_id}\u0000${r.name}`, r.source_name);
+    }
+    const { needs, unfixable } = groupFindings(
+      findings,
+      (id) => names.get(id) ?? id,
+      (assetId, name) => sources.get(`${assetId}\u0000${name}`) ?? null,
+    );
     const result: FromFindingsResult = { created: [], skipped: [] };
     for (const [pkg, assetNames] of unfixable) {
       result.skipped.push({
@@ -184,11 +243,13 @@ export async function draftFromFindings(
         continue;
       }
       const advisories = [...need.vulns].sort();
+      const also = need.packages.filter((p) => p !== need.pkg);
       let parsed: ParsedChangeInput;
       try {
         parsed = parseChangeInput({
           ecosystem: need.ecosystem,
           package: need.pkg,
+          ...(also.length > 0 ? { alsoPackages: also } : {}),
           version: need.version,
           selector,
           advisories,
@@ -212,6 +273,8 @@ export async function draftFromFindings(
       result.created.push({
         id: row.id,
         package: need.pkg,
+        source: need.source,
+        packages: need.packages,
         version: need.version,
         assets: targets,
         advisories,

@@ -22,22 +22,62 @@ export interface InstalledRow {
   version: string;
 }
 
-/** Every installed row of the package on these assets, by its binary package name. */
+/**
+ * Every installed row of the packages on these assets, by binary package name: a change's own package
+ * and the other binaries of its source it patches too (installedVersions keeps the lowest per asset,
+ * so an asset with any of them below the version is a target).
+ */
 export async function installedRows(
   db: Kysely<Database>,
   assetIds: readonly string[],
-  packageName: string,
+  packageNames: string | readonly string[],
 ): Promise<InstalledRow[]> {
+  const names = typeof packageNames === "string" ? [packageNames] : [...packageNames];
   const out: InstalledRow[] = [];
   for (let i = 0; i < assetIds.length; i += CHUNK) {
     out.push(
       ...(await db
         .selectFrom("installed_packages")
         .select(["asset_id", "ecosystem", "version"])
-        .where("name", "=", packageName)
+        .where("name", "in", names)
         .where("asset_id", "in", assetIds.slice(i, i + CHUNK))
         .execute()),
     );
+  }
+  return out;
+}
+
+/** The binary packages a change patches: its own and the others it lists (one source package's). */
+export function packagesOfChange(row: { package_name: string; also_packages?: string | null }): string[] {
+  const also = row.also_packages ? (JSON.parse(row.also_packages) as string[]) : [];
+  return [row.package_name, ...also.filter((n) => n !== row.package_name)];
+}
+
+export interface SourceOfBinary {
+  asset_id: string;
+  name: string;
+  source_name: string | null;
+}
+
+/** The source package of each of these binaries on these assets (null when the row names none). */
+export async function sourcesOfBinaries(
+  db: Kysely<Database>,
+  assetIds: readonly string[],
+  names: readonly string[],
+): Promise<SourceOfBinary[]> {
+  const out: SourceOfBinary[] = [];
+  if (names.length === 0) return out;
+  for (let i = 0; i < assetIds.length; i += CHUNK) {
+    for (let j = 0; j < names.length; j += CHUNK) {
+      out.push(
+        ...(await db
+          .selectFrom("installed_packages")
+          .select(["asset_id", "name", "source_name"])
+          .where("asset_id", "in", assetIds.slice(i, i + CHUNK))
+          .where("name", "in", names.slice(j, j + CHUNK))
+          .execute()),
+      );
+    }
   }
   return out;
 }

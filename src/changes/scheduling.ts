@@ -12,7 +12,7 @@ import { checkStart } from "../policy/calendar.js";
 import type { Policy } from "../policy/schema.js";
 import type { Database } from "../store/schema.js";
 import type { ApprovalRule } from "./approval-rule.js";
-import { installedRows, installedVersions } from "./installed.js";
+import { installedRows, installedVersions, packagesOfChange } from "./installed.js";
 import type { PlanV2 } from "./plan.js";
 import { buildPlan } from "./planner.js";
 import { type ChangeRow, writeEvent, writeTransition } from "./records.js";
@@ -41,7 +41,7 @@ export async function planChange(
     await installedRows(
       db,
       assets.map((a) => a.id),
-      row.package_name,
+      packagesOfChange(row),
     ),
   );
   const vouched = overrideVouched(row);

@@ -116,6 +116,9 @@ export async function insertChange(
     review_reason: null,
     starting_soon_for: null,
     rollout_id: null,
+    also_packages: JSON.stringify(
+      [...new Set(input.alsoPackages ?? [])].filter((n) => n !== input.package).sort(),
+    ),
     created_at: at,
     updated_at: at,
   };
@@ -184,7 +187,15 @@ export async function submitChange(
     const row = await lockChange(trx, id);
     // The state is checked before anything else, so a repeated submit is a conflict, not a planning error.
     transition(id, stateOf(row), "submit");
-    const policy = await loadPinnedPolicy(trx, pinOf(row));
+    // A change pins the version it is submitted with: a draft made before an admin changed the policy
+    // moves to the latest version, unless an admin submits it (only an admin pins an older version).
+    const draftPin = pinOf(row);
+    const latest = await findPolicy(trx, row.policy_name);
+    const isAdmin = actor.role !== null && roleAllows(actor.role, "admin");
+    const moved = latest.version !== draftPin.version && !isAdmin;
+    const pin = moved ? { name: latest.name, version: latest.version, hash: latest.hash } : draftPin;
+    const policy = await loadPinnedPolicy(trx, pin);
+    const repin = moved ? { policy_version: pin.version, policy_hash: pin.hash } : {};
     const targets = await requireTargets(trx, row.selector);
     const policyRule = effectiveApprovalRule(
       policy,
@@ -205,8 +216,12 @@ export async function submitChange(
           ? "emergency without a known-exploited or emergency-class finding: an approver must confirm it"
           : null),
       now,
-      set: { approval_rule: JSON.stringify(rule) },
-      data: { approvalRule: rule, assets: targets.map((a) => a.name) },
+      set: { approval_rule: JSON.stringify(rule), ...repin },
+      data: {
+        approvalRule: rule,
+        assets: targets.map((a) => a.name),
+        ...(moved ? { repinned: { from: draftPin.version, to: pin.version } } : {}),
+      },
     });
     if (rule.required === 0) await scheduleChange(trx, submitted, policy, actor, now);
   });

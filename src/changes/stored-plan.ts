@@ -7,7 +7,7 @@ import type { Kysely } from "kysely";
 import { isAppError } from "../domain/errors.js";
 import { loadPinnedPolicy } from "../policy/store.js";
 import type { Database } from "../store/schema.js";
-import { installedRows, installedVersions } from "./installed.js";
+import { installedRows, installedVersions, packagesOfChange } from "./installed.js";
 import type { PlanPatch, PlanV2 } from "./plan.js";
 import { type PlanUpgrade, readPlan, type UpgradeAsset, versionOneAssetNames } from "./plan-read.js";
 import type { ChangeRow } from "./records.js";
@@ -18,6 +18,7 @@ export type PlanRow = Pick<
   ChangeRow,
   | "plan"
   | "package_name"
+  | "also_packages"
   | "package_version"
   | "artifact_sha256"
   | "policy_name"
@@ -56,7 +57,7 @@ async function upgradeFacts(
     await installedRows(
       db,
       found.map((a) => a.id),
-      row.package_name,
+      packagesOfChange(row),
     ),
   );
   const assets = new Map<string, UpgradeAsset>(

@@ -91,6 +91,10 @@ export const COMMAND_MODULES: ReadonlyArray<{
     load: async () => (await import("./commands/incident.js")).registerIncidentCommands,
   },
   {
+    commands: { artifact: "Package files in the server's signed artifact store: upload, list, show" },
+    load: async () => (await import("./commands/artifact.js")).registerArtifactCommands,
+  },
+  {
     commands: { "test-fleet": "Run a local test fleet: hosts with agents, services and real .deb packages" },
     load: async () => (await import("./commands/test-fleet.js")).registerTestFleetCommand,
   },

@@ -37,17 +37,36 @@ export class ApiClient {
     body?: unknown,
     options: { signal?: AbortSignal } = {},
   ): Promise<T> {
+    return this.#send<T>(
+      method,
+      path,
+      body === undefined ? undefined : { type: "application/json", data: JSON.stringify(body) },
+      options.signal,
+    );
+  }
+
+  /** POSTs raw bytes (a package file) with their media type; the answer is JSON as for every call. */
+  upload<T>(path: string, bytes: Uint8Array, contentType: string): Promise<T> {
+    return this.#send<T>("POST", path, { type: contentType, data: bytes });
+  }
+
+  async #send<T>(
+    method: string,
+    path: string,
+    body?: { type: string; data: string | Uint8Array },
+    signal?: AbortSignal,
+  ): Promise<T> {
     const headers: Record<string, string> = { ...this.#headers, accept: "application/json" };
     if (this.#token) headers.authorization = `Bearer ${this.#token}`;
-    if (body !== undefined) headers["content-type"] = "application/json";
+    if (body !== undefined) headers["content-type"] = body.type;
     let response: Response;
     try {
       response = await fetch(`${this.baseUrl}${path}`, {
         method,
         headers,
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        signal: options.signal
-          ? AbortSignal.any([options.signal, AbortSignal.timeout(this.#timeoutMs)])
+        ...(body === undefined ? {} : { body: body.data }),
+        signal: signal
+          ? AbortSignal.any([signal, AbortSignal.timeout(this.#timeoutMs)])
           : AbortSignal.timeout(this.#timeoutMs),
       });
     } catch (err) {

@@ -130,6 +130,26 @@ export const ERROR_REASONS = {
   "agent.artifact-digest-mismatch": { category: "validation" },
   "agent.artifact-signature-invalid": { category: "validation" },
   "agent.journal-unreadable": { category: "internal" },
+  "artifact.not-a-deb": { category: "validation" },
+  "artifact.invalid-control": { category: "validation" },
+  "artifact.empty": { category: "validation" },
+  "artifact.not-found": { category: "not_found" },
+  "artifact.not-yours": { category: "forbidden" },
+  "artifact.signing-unavailable": { category: "unsupported" },
+  "artifact.mismatch": { category: "validation" },
+  "agent.protocol-mismatch": { category: "validation" },
+  "agent.operation-not-found": { category: "not_found" },
+  "agent.operation-not-yours": { category: "forbidden" },
+  "agent.operation-not-leased": { category: "conflict" },
+  "agent.invalid-step": { category: "validation" },
+
+  // Inventory and findings
+  "inventory.unknown-release": { category: "validation" },
+  "epss.older-file": { category: "conflict" },
+
+  // Inventory and findings
+  "inventory.delta-base-mismatch": { category: "conflict" },
+  "inventory.delta-digest-mismatch": { category: "conflict" },
 } as const satisfies Record<string, ReasonSpec>;
 
 export type ErrorReason = keyof typeof ERROR_REASONS;

@@ -48,7 +48,8 @@ export function findInputProblem(value: unknown, maxDepth = MAX_INPUT_DEPTH): In
       if (hasLoneSurrogate(v)) return { kind: "lone-surrogate", path: pathOf(entry) };
       continue;
     }
-    if (v === null || typeof v !== "object") continue;
+    // Raw bytes (an uploaded package file) hold no strings to check, and walking them byte by byte is costly.
+    if (v === null || typeof v !== "object" || v instanceof Uint8Array) continue;
     if (entry.depth >= maxDepth) return { kind: "too-deep", path: pathOf(entry) };
     const depth = entry.depth + 1;
     const children: Entry[] = [];

@@ -1,10 +1,20 @@
+import type { Kysely } from "kysely";
 import { appendAudit } from "../audit/log.js";
-import { AuthError } from "../domain/errors.js";
+import { AuthError, ConflictError } from "../domain/errors.js";
 import type { PackageRecord } from "../domain/inventory.js";
+import { canonicalPackageSet, packageIdentity, packageSetDigest } from "../domain/package-set.js";
 import { type Actor, actorLabel } from "../domain/roles.js";
 import type { ServiceContext } from "../service/context.js";
+import type { Database } from "../store/schema.js";
 import { requireOneVersionPerPackage } from "./one-version.js";
-import { type ReportSummary, replaceInventory } from "./report.js";
+import { packageDictionary } from "./package-dictionary.js";
+import {
+  applyPackageSet,
+  type ReportSummary,
+  readPackageSet,
+  replaceInventory,
+  storedPackages,
+} from "./report.js";
 
 /** An agent credential acts for its own asset only. */
 function ownAssetId(actor: Actor): string {
@@ -16,6 +26,8 @@ function ownAssetId(actor: Actor): string {
 export async function recordHeartbeat(
   ctx: ServiceContext,
   actor: Actor,
+  /** The digest of the agent's package set: a full report is wanted when it is not the stored one's. */
+  packagesDigest?: string,
 ): Promise<{ heartbeatIntervalMs: number; inventoryWanted: boolean }> {
   const assetId = ownAssetId(actor);
   const now = ctx.now();
@@ -50,7 +62,9 @@ export async function recordHeartbeat(
       .where("asset_id", "=", assetId)
       .limit(1)
       .executeTakeFirst();
-    return report === undefined;
+    if (report === undefined) return true;
+    if (packagesDigest === undefined) return false;
+    return (await readPackageSet(trx, assetId))?.digest !== packagesDigest;
   });
   return { heartbeatIntervalMs: ctx.config.heartbeatIntervalMs, inventoryWanted };
 }
@@ -63,20 +77,91 @@ export async function recordAgentInventory(
   const assetId = ownAssetId(actor);
   requireOneVersionPerPackage(packages, (i) => `/packages/${i}/version`);
   const now = ctx.now();
-  return ctx.store.write(async (trx) => {
-    const asset = await trx
-      .selectFrom("assets")
-      .select(["id", "name", "agent_status"])
-      .where("id", "=", assetId)
-      .executeTakeFirst();
-    if (!asset) throw new AuthError("unauthenticated", "the asset of this agent credential was deleted");
-    if (asset.agent_status !== "active") {
-      await trx.updateTable("assets").set({ agent_status: "active" }).where("id", "=", assetId).execute();
-    }
+  const dictionary = packageDictionary(ctx.store.db).session();
+  const summary = await ctx.store.write(async (trx) => {
+    const asset = await agentAsset(trx, assetId);
     // No allowEmpty for agents: a host's dpkg database is never empty, so an empty read is a fault
     // on the host (a wrong root, a failed mount) and must not wipe what the server knows.
-    return replaceInventory(trx, actor, asset, packages, "agent", now, { where: "/packages" });
+    return replaceInventory(trx, actor, asset, packages, "agent", now, { where: "/packages", dictionary });
   });
+  dictionary.commit();
+  return summary;
+}
+
+async function agentAsset(trx: Kysely<Database>, assetId: string): Promise<{ id: string; name: string }> {
+  const asset = await trx
+    .selectFrom("assets")
+    .select(["id", "name", "agent_status"])
+    .where("id", "=", assetId)
+    .executeTakeFirst();
+  if (!asset) throw new AuthError("unauthenticated", "the asset of this agent credential was deleted");
+  if (asset.agent_status !== "active") {
+    await trx.updateTable("assets").set({ agent_status: "active" }).where("id", "=", assetId).execute();
+  }
+  return asset;
+}
+
+export interface InventoryDelta {
+  /** The digest of the set the server acknowledged last: the delta applies to that set only. */
+  base: string;
+  /** Packages added or changed (a changed version is the new record here and the old one in removed). */
+  added: readonly PackageRecord[];
+  /** Packages gone, by ecosystem, name, arch and version. */
+  removed: ReadonlyArray<Pick<PackageRecord, "ecosystem" | "name" | "arch" | "version">>;
+  /** The digest of the set after the delta, as the agent computed it. */
+  digest: string;
+}
+
+/**
+ * A delta report: the changes since the set the server acknowledged. Refused (409, the agent then sends
+ * a full report) when the stored set is not that set, or when the result is not the set the agent has.
+ */
+export async function recordAgentInventoryDelta(
+  ctx: ServiceContext,
+  actor: Actor,
+  delta: InventoryDelta,
+): Promise<ReportSummary> {
+  const assetId = ownAssetId(actor);
+  requireOneVersionPerPackage(delta.added, (i) => `/added/${i}/version`);
+  const now = ctx.now();
+  const dictionary = packageDictionary(ctx.store.db).session();
+  const summary = await ctx.store.write(async (trx) => {
+    dictionary.reset();
+    const asset = await agentAsset(trx, assetId);
+    const known = await storedPackages(trx, assetId, dictionary);
+    if (known.set === null || known.set.digest !== delta.base) {
+      throw new ConflictError(
+        "the inventory this delta is based on is not the one the server holds: send a full report",
+        {
+          reason: "inventory.delta-base-mismatch",
+          where: "/base",
+          details: { held: known.set?.digest ?? null, base: delta.base },
+        },
+      );
+    }
+    const next = new Map(known.packages);
+    for (const r of delta.removed) {
+      next.delete(
+        packageIdentity({ ecosystem: r.ecosystem, name: r.name, arch: r.arch ?? "", version: r.version }),
+      );
+    }
+    for (const [identity, p] of canonicalPackageSet(delta.added)) next.set(identity, p);
+    const digest = packageSetDigest(next.values());
+    if (digest !== delta.digest) {
+      throw new ConflictError(
+        "the inventory after this delta is not the one the agent described: send a full report",
+        {
+          reason: "inventory.delta-digest-mismatch",
+          where: "/digest",
+          details: { digest, expected: delta.digest },
+        },
+      );
+    }
+    requireOneVersionPerPackage([...next.values()], () => "/added");
+    return applyPackageSet(trx, actor, asset, next, "agent", now, { where: "/added" }, dictionary, known);
+  });
+  dictionary.commit();
+  return summary;
 }
 
 /**

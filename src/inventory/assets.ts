@@ -8,7 +8,11 @@ import { LABEL_VALUE_PATTERN as LABEL_VALUE } from "../domain/names.js";
 import { type Actor, actorLabel } from "../domain/roles.js";
 import { matchesSelector, parseSelector, RESERVED_LABEL_KEYS, selectorView } from "../domain/selector.js";
 import type { ServiceContext } from "../service/context.js";
+import { inChunks } from "../store/chunks.js";
 import type { AssetsTable, Database } from "../store/schema.js";
+import { assetsMissingRelease, missingReleaseOf } from "./missing-release.js";
+import { packageDictionary } from "./package-dictionary.js";
+import { readPackageSet, storedPackages } from "./report.js";
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/;
 const LABEL_KEY = /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
@@ -173,42 +177,57 @@ export interface ListAssetsOptions {
   selector?: string;
 }
 
-export async function listAssets(ctx: ServiceContext, options: ListAssetsOptions = {}): Promise<Asset[]> {
+/** An asset as listed: with the distributions whose packages it reports without a release. */
+export interface AssetListEntry extends Asset {
+  /** "Debian" or "Ubuntu" when the asset has packages of it with no release (e.g. no os-release); [] otherwise. */
+  missingRelease: string[];
+}
+
+export async function listAssets(
+  ctx: ServiceContext,
+  options: ListAssetsOptions = {},
+): Promise<AssetListEntry[]> {
   // Parse first: a bad selector is an error even when there are no assets.
   const selector = options.selector ? parseSelector(options.selector) : null;
   const rows = await ctx.store.db.selectFrom("assets").selectAll().orderBy("name").execute();
   const assets = rows.map(rowToAsset);
-  return selector ? assets.filter((a) => matchesSelector(selector, selectorView(a))) : assets;
+  const chosen = selector ? assets.filter((a) => matchesSelector(selector, selectorView(a))) : assets;
+  const missing =
+    chosen.length === 0 ? new Map<string, string[]>() : await assetsMissingRelease(ctx.store.db);
+  return chosen.map((a) => ({ ...a, missingRelease: missing.get(a.id) ?? [] }));
 }
 
-export interface AssetWithPackages extends Asset {
+export interface AssetWithPackages extends AssetListEntry {
   packages: PackageRecord[];
 }
 
 export async function getAsset(ctx: ServiceContext, name: string): Promise<AssetWithPackages> {
   const row = await requireAssetRow(ctx.store.db, name);
-  const packages = await ctx.store.db
-    .selectFrom("installed_packages")
-    .selectAll()
-    .where("asset_id", "=", row.id)
-    .orderBy("ecosystem")
-    .orderBy("name")
-    .orderBy("arch")
-    .orderBy("version")
-    .execute();
+  // The asset's set row names its package ids; the dictionary has the packages.
+  const { packages } = await storedPackages(ctx.store.db, row.id, packageDictionary(ctx.store.db).session());
+  const sorted = [...packages.values()].sort(
+    (a, b) =>
+      cmp(a.ecosystem, b.ecosystem) ||
+      cmp(a.name, b.name) ||
+      cmp(a.arch, b.arch) ||
+      cmp(a.version, b.version),
+  );
   return {
     ...rowToAsset(row),
-    packages: packages.map((p) => ({
+    missingRelease: missingReleaseOf(sorted),
+    packages: sorted.map((p) => ({
       ecosystem: p.ecosystem,
       name: p.name,
       version: p.version,
       arch: p.arch === "" ? null : p.arch,
-      sourceName: p.source_name,
-      sourceVersion: p.source_version,
-      purl: p.purl,
+      sourceName: p.sourceName,
+      sourceVersion: p.sourceVersion,
+      purl: p.purl === "" ? null : p.purl,
     })),
   };
 }
+
+const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 export async function updateAsset(
   ctx: ServiceContext,
@@ -278,6 +297,16 @@ function diffFields(before: Asset, after: Asset): Record<string, { from: unknown
 export async function deleteAsset(ctx: ServiceContext, actor: Actor, name: string): Promise<void> {
   await ctx.store.write(async (trx) => {
     const row = await requireAssetRow(trx, name);
+    // The inverted index has no foreign key (it would cost every report a look-up per row): its rows
+    // of the asset go with it here, found through the asset's own set.
+    const set = await readPackageSet(trx, row.id);
+    for (const chunk of inChunks(set?.ids ?? [])) {
+      await trx
+        .deleteFrom("asset_packages")
+        .where("set_num", "=", set?.num ?? 0)
+        .where("package_id", "in", chunk)
+        .execute();
+    }
     await trx.deleteFrom("assets").where("id", "=", row.id).execute();
     await appendAudit(
       trx,

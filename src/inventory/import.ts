@@ -1,8 +1,10 @@
 import type { Actor } from "../domain/roles.js";
 import type { ServiceContext } from "../service/context.js";
 import { findAssetRow, insertAsset, type Placement, validatePlacement } from "./assets.js";
+import { releaseWarnings } from "./distro-releases.js";
 import type { SkippedEntry } from "./importers/import-result.js";
 import { detectInventoryFormat, type InventoryFormat, parseInventory } from "./importers/index.js";
+import { packageDictionary } from "./package-dictionary.js";
 import { type ReportSummary, replaceInventory } from "./report.js";
 
 export interface ImportRequest {
@@ -24,6 +26,8 @@ export interface ImportSummary extends ReportSummary {
   format: InventoryFormat;
   created: boolean;
   skipped: SkippedEntry[];
+  /** What the import took but may not match as meant (Debian packages without a release). */
+  warnings: string[];
 }
 
 /**
@@ -45,7 +49,8 @@ export async function importInventory(
     ...(request.distro ? { distro: request.distro } : {}),
   });
   const now = ctx.now();
-  return ctx.store.write(async (trx) => {
+  const dictionary = packageDictionary(ctx.store.db).session();
+  const summary = await ctx.store.write(async (trx) => {
     const row = await findAssetRow(trx, request.asset);
     const asset = row
       ? { id: row.id, name: row.name }
@@ -59,7 +64,17 @@ export async function importInventory(
     const summary = await replaceInventory(trx, actor, asset, parsed.packages, "import", now, {
       allowEmpty: request.allowEmpty === true,
       where: request.file ?? "/content",
+      dictionary,
     });
-    return { ...summary, asset: asset.name, format, created: !row, skipped: parsed.skipped };
+    return {
+      ...summary,
+      asset: asset.name,
+      format,
+      created: !row,
+      skipped: parsed.skipped,
+      warnings: releaseWarnings(parsed.packages),
+    };
   });
+  dictionary.commit();
+  return summary;
 }

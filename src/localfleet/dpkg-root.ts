@@ -1,9 +1,10 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { dpkgQueryFormat, isInstalledStatus, runDpkgTool } from "../agent/dpkg-query.js";
+import { dpkgQueryFormat, runDpkgTool } from "../agent/dpkg-query.js";
 import { DEBIAN_12_OS_RELEASE } from "../agent/os-release.js";
 import { ValidationError } from "../domain/errors.js";
 import { dpkgRootArgs } from "../dpkg/root-options.js";
+import { dpkgStateIsInstalled } from "../inventory/importers/dpkg-installed.js";
 import { isDebianPackageName } from "./deb-builder.js";
 
 /** A private dpkg installation under one folder: a stand-in host of the local fleet. */
@@ -72,16 +73,16 @@ class LocalDpkgRoot implements DpkgRoot {
       [
         `--admindir=${this.admindir}`,
         "-W",
-        `-f=${dpkgQueryFormat(["db:Status-Abbrev", "Version"])}`,
+        `-f=${dpkgQueryFormat(["db:Status-Status", "Version"])}`,
         "--",
         name,
       ],
       { allowExitCodes: [1] },
     );
     if (exitCode !== 0) return null;
-    const [status, version] = (stdout.split("\n")[0] ?? "").split("\t");
-    if (!status || !version) return null;
-    return isInstalledStatus(status) ? version : null;
+    const [state, version] = (stdout.split("\n")[0] ?? "").split("\t");
+    if (!state || !version) return null;
+    return dpkgStateIsInstalled(state) ? version : null;
   }
 }
 

@@ -2,6 +2,7 @@ import swagger from "@fastify/swagger";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
 import type { AuditCheckpointer } from "../audit/checkpointer.js";
+import type { AuditSigningKey } from "../audit/signing-key.js";
 import type { ServiceContext } from "../service/context.js";
 import { registerAuth } from "./auth.js";
 import { applyBodyLimits, DEFAULT_BODY_LIMIT } from "./body-limits.js";
@@ -10,7 +11,9 @@ import { registerInputGuard } from "./input-guard.js";
 import { REQUEST_LIMIT_OPTIONS, registerRequestLimits } from "./request-limits.js";
 import { advisoryRoutes } from "./routes/advisories.js";
 import { agentRoutes } from "./routes/agent.js";
+import { agentOperationRoutes } from "./routes/agent-operations.js";
 import { agentTokenRoutes } from "./routes/agent-tokens.js";
+import { artifactRoutes } from "./routes/artifacts.js";
 import { assetRoutes } from "./routes/assets.js";
 import { auditRoutes } from "./routes/audit.js";
 import { changeRoutes } from "./routes/changes.js";
@@ -26,6 +29,11 @@ import { tokenRoutes } from "./routes/tokens.js";
 export interface AppOptions {
   /** Signs audit checkpoints and exports; without it those routes answer 422. */
   checkpointer?: AuditCheckpointer;
+  /**
+   * The server's one ed25519 key, which signs artifacts and whose public half agents pin at enrollment;
+   * the checkpointer's key when not given. Without either the server stores no artifacts.
+   */
+  signingKey?: AuditSigningKey;
 }
 
 /** Builds the HTTP API on a service context; the caller listens and closes. */
@@ -56,6 +64,10 @@ export async function buildApp(ctx: ServiceContext, options: AppOptions = {}): P
     transform: jsonSchemaTransform,
   });
   await auditRoutes(app, ctx, options.checkpointer ?? null);
+  const signingKey = options.signingKey ?? options.checkpointer?.key ?? null;
+  await agentRoutes(app, ctx, { signingKey });
+  await agentOperationRoutes(app, ctx);
+  await artifactRoutes(app, ctx, signingKey);
   for (const routes of [
     healthRoutes,
     assetRoutes,
@@ -63,7 +75,6 @@ export async function buildApp(ctx: ServiceContext, options: AppOptions = {}): P
     tokenRoutes,
     agentTokenRoutes,
     principalRoutes,
-    agentRoutes,
     advisoryRoutes,
     policyRoutes,
     changeRoutes,

@@ -6,10 +6,11 @@ import { type Actor, type Permission, roleAllows } from "../domain/roles.js";
 import type { ServiceContext } from "../service/context.js";
 
 /**
- * What a route needs: a permission of a person's role, an agent credential, an enrollment token
- * (which the enroll handler consumes) or nothing (health checks only).
+ * What a route needs: a permission of a person's role, an agent credential, either of an agent
+ * credential or a person's read permission (artifact downloads), an enrollment token (which the
+ * enroll handler consumes) or nothing (health checks only).
  */
-export type RouteAccess = Permission | "agent" | "enroll" | "public";
+export type RouteAccess = Permission | "agent" | "agent-or-read" | "enroll" | "public";
 
 declare module "fastify" {
   interface FastifyContextConfig {
@@ -45,10 +46,12 @@ export function registerAuth(app: FastifyInstance, ctx: ServiceContext): void {
       if (actor.kind !== "agent") throw new AuthError("forbidden", "this route is for agent credentials");
       return;
     }
-    if (actor.kind !== "user" || actor.role === null || !roleAllows(actor.role, access)) {
+    if (access === "agent-or-read" && actor.kind === "agent") return;
+    const permission: Permission = access === "agent-or-read" ? "read" : access;
+    if (actor.kind !== "user" || actor.role === null || !roleAllows(actor.role, permission)) {
       throw new AuthError(
         "forbidden",
-        `this needs the "${access}" permission, which the token's role does not have`,
+        `this needs the "${permission}" permission, which the token's role does not have`,
       );
     }
   });

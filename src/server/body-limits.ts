@@ -1,4 +1,5 @@
 import type { FastifyInstance } from "fastify";
+import { MAX_ARTIFACT_BYTES } from "../artifacts/artifact.js";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -19,6 +20,7 @@ export const BODY_LIMITS: Readonly<Record<string, number>> = {
   "POST /api/v1/agent/heartbeat": 4 * KiB,
   // Up to 200,000 packages per report, as the agent protocol allows.
   "PUT /api/v1/agent/inventory": 64 * MiB,
+  "PATCH /api/v1/agent/inventory": 64 * MiB,
   // SBOMs of large images run to tens of megabytes.
   "POST /api/v1/inventory/import": 64 * MiB,
   // Up to 5,000 OSV records a batch; some records are hundreds of kilobytes.
@@ -29,6 +31,11 @@ export const BODY_LIMITS: Readonly<Record<string, number>> = {
   "POST /api/v1/advisories/epss": 32 * MiB,
   // A policy file is at most 1,000,000 characters; JSON escaping of its lines and quotes adds some.
   "POST /api/v1/policies": 2 * MiB,
+  // A package file, as its raw bytes.
+  "POST /api/v1/artifacts": MAX_ARTIFACT_BYTES,
+  // Health check details are bounded (2,000 characters each); a snapshot lists the packages changed.
+  "POST /api/v1/agent/operations/:id/result": 1 * MiB,
+  "POST /api/v1/agent/operations/:id/progress": 4 * KiB,
 };
 
 /** Gives every route registered after this call its limit from BODY_LIMITS (or keeps its own). */

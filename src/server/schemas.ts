@@ -18,7 +18,12 @@ export const assetSchema = z.object({
   lastSeen: z.string().nullable(),
 });
 
-export const assetWithPackagesSchema = assetSchema.extend({ packages: z.array(packageRecordSchema) });
+/** An asset as listed and shown: the distributions it reports packages of without a release. */
+export const assetListEntrySchema = assetSchema.extend({ missingRelease: z.array(z.string()) });
+
+export const assetWithPackagesSchema = assetListEntrySchema.extend({
+  packages: z.array(packageRecordSchema),
+});
 
 export const errorSchema = z.object({
   error: z.object({ code: z.string(), message: z.string(), where: z.string().optional() }),

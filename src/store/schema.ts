@@ -1,3 +1,4 @@
+import type { ColumnType, Generated } from "kysely";
 /**
  * The tables as Kysely sees them. One schema for SQLite and PostgreSQL: timestamps are ISO 8601 UTC
  * text (they sort as text), booleans are 0/1 integers and structured values are JSON text, so both
@@ -19,6 +20,39 @@ export interface AssetsTable {
   last_seen_at: string | null;
 }
 
+/** Each distinct package version of the fleet, once (see migrations/0015-package-dictionary.ts). */
+export interface PackagesTable {
+  id: Generated<number>;
+  ecosystem: string;
+  name: string;
+  version: string;
+  /** "" when the package has no architecture. */
+  arch: string;
+  /** The name advisories key the package by: its Debian source package, else its own name. */
+  source_name: string;
+  source_version: string;
+  /** "" when none. */
+  purl: string;
+}
+
+/** One asset's package set: its package ids as a sorted JSON array, and the digest agents compare. */
+export interface PackageSetsTable {
+  /** The asset's number in asset_packages. */
+  num: Generated<number>;
+  asset_id: string;
+  package_ids: string;
+  digest: string;
+  total: number;
+  updated_at: string;
+}
+
+/** The inverted index of the sets: which assets (by set number) have a package. */
+export interface AssetPackagesTable {
+  package_id: number;
+  set_num: number;
+}
+
+/** A view over packages, package_sets and asset_packages with the columns of the old table. */
 export interface InstalledPackagesTable {
   asset_id: string;
   ecosystem: string;
@@ -343,6 +377,11 @@ export interface ChangeRequestsTable {
   starting_soon_for: string | null;
   /** The rollout executing this change, once it started. */
   rollout_id: string | null;
+  /**
+   * JSON array: the binary packages the change patches besides package_name (one source package's).
+   * Defaults to "[]" in the database, so writers that predate it need not name it.
+   */
+  also_packages: ColumnType<string, string | undefined, string>;
   created_at: string;
   updated_at: string;
 }
@@ -373,6 +412,9 @@ export interface SchemaMetaTable {
 export interface Database {
   assets: AssetsTable;
   installed_packages: InstalledPackagesTable;
+  packages: PackagesTable;
+  package_sets: PackageSetsTable;
+  asset_packages: AssetPackagesTable;
   inventory_reports: InventoryReportsTable;
   principals: PrincipalsTable;
   api_tokens: ApiTokensTable;

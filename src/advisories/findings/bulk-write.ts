@@ -107,7 +107,7 @@ function statement(caps: StoreCapabilities, kind: "insert" | "update" | "fix", r
       // A concurrent run (an inventory report during a full re-match on PostgreSQL) may have inserted
       // the same finding first: it stands, and this copy is dropped rather than failing the whole run.
       // (`where true` tells SQLite's parser the ON CONFLICT is the upsert, not a join constraint.)
-      "where true on conflict (asset_id, ecosystem, package_name, arch, vuln_id) do nothing";
+      "where true on conflict (asset_id, ecosystem, package_name, arch, installed_version, vuln_id) do nothing";
   } else if (kind === "update") {
     const cast = (c: number) => CASTS[UPDATE_COLUMNS[c] ?? "id"];
     const set = UPDATE_COLUMNS.filter((c) => c !== "id")

@@ -42,7 +42,7 @@ function stored(d: DesiredFinding, overrides: Partial<StoredFinding> = {}): Stor
   const firstSeen = overrides.firstSeen ?? EARLIER;
   return {
     id: `id-${d.packageName}`,
-    key: findingKey(d.assetId, d.ecosystem, d.packageName, d.arch, d.facts.vulnId),
+    key: findingKey(d.assetId, d.ecosystem, d.packageName, d.arch, d.installedVersion, d.facts.vulnId),
     status: "open",
     statusReason: null,
     statusBy: null,
@@ -158,7 +158,7 @@ describe("Reconciler", () => {
     });
   });
 
-  it("two installed versions of one package make one finding, the same whichever comes first", () => {
+  it("two installed versions of one package make one finding each, whichever comes first", () => {
     const a = desired("1.0-2");
     const b = desired("1.0-10");
     for (const order of [
@@ -166,8 +166,21 @@ describe("Reconciler", () => {
       [b, a],
     ]) {
       const { inserts } = run([], order);
-      expect(inserts.map((i) => i.installed_version)).toEqual(["1.0-10"]);
+      expect(inserts.map((i) => i.installed_version).sort()).toEqual(["1.0-10", "1.0-2"]);
     }
+  });
+
+  it("a package that moved to another affected version keeps its finding, status and first sighting", () => {
+    const old = desired("1.0-2");
+    const moved = desired("1.0-3");
+    const { updates, inserts, fixed } = run([stored(old, { status: "accepted-risk" })], [moved]);
+    expect(inserts).toEqual([]);
+    expect(fixed).toEqual([]);
+    expect(updates[0]).toMatchObject({
+      installed_version: "1.0-3",
+      status: "accepted-risk",
+      first_seen: EARLIER,
+    });
   });
 
   it(`lists at most ${AUDITED_IDS} ids while counting every change`, () => {

@@ -2,7 +2,9 @@
  * The finding lifecycle of a re-match, as pure logic: the findings the matcher says should exist are
  * compared with the stored ones of the same scope, and what to insert, update and mark fixed follows.
  *
- *   new match                          → insert `open`, first seen now
+ *   new match                          → insert `open`, first seen now; when the asset had the package
+ *                                        at another version with this vulnerability and no longer has
+ *                                        that version, that finding moves to the new version instead
  *   still affected                     → update what moved (installed and fixed version, severity,
  *                                        risk, class, due date); first seen and status are kept
  *   accepted-risk past its expiry      → `open` again
@@ -116,14 +118,26 @@ export interface ReconcileCounts {
 /** How many finding ids an audit event lists; the counts are always exact. */
 export const AUDITED_IDS = 200;
 
+/**
+ * A finding's identity: one per installed version, so an asset with three versions of a package has
+ * three findings, each with its own fixed version (as the offline scan reports them).
+ */
 export function findingKey(
   assetId: string,
   ecosystem: string,
   packageName: string,
   arch: string,
+  installedVersion: string,
   vulnId: string,
 ): string {
-  return `${assetId}${SEP}${ecosystem}${SEP}${packageName}${SEP}${arch}${SEP}${vulnId}`;
+  return `${assetId}${SEP}${ecosystem}${SEP}${packageName}${SEP}${arch}${SEP}${installedVersion}${SEP}${vulnId}`;
+}
+
+/** The identity without the installed version: what a version move keeps. */
+function packageVulnKey(key: string): string {
+  const parts = key.split(SEP);
+  parts.splice(4, 1);
+  return parts.join(SEP);
 }
 
 export interface ReconcileOptions {
@@ -150,6 +164,8 @@ export class Reconciler {
   };
   readonly #stored = new Map<string, StoredFinding>();
   readonly #desired = new Map<string, DesiredFinding>();
+  /** Stored findings taken over by a new installed version of their package (see #moved). */
+  readonly #moved = new Set<string>();
   readonly #options: ReconcileOptions;
   readonly #nowIso: string;
   #listed = 0;
@@ -165,22 +181,48 @@ export class Reconciler {
     return this.#desired.size;
   }
 
-  /**
-   * One matched finding. Two installed versions of one package (an SBOM may list both) make one
-   * finding: the version that sorts first as text, whatever order they come in.
-   */
+  /** One matched finding (one per installed version: an SBOM may list several of one package). */
   offer(d: DesiredFinding): void {
-    const key = findingKey(d.assetId, d.ecosystem, d.packageName, d.arch, d.facts.vulnId);
-    const seen = this.#desired.get(key);
-    if (seen === undefined || d.installedVersion < seen.installedVersion) this.#desired.set(key, d);
+    const key = findingKey(d.assetId, d.ecosystem, d.packageName, d.arch, d.installedVersion, d.facts.vulnId);
+    if (!this.#desired.has(key)) this.#desired.set(key, d);
   }
+
+  /**
+   * A stored finding of the same package and vulnerability at a version no match claims: the package
+   * moved to this version and is still affected, so the finding (its status and first-seen time) moves
+   * with it. Versions are taken in text order, so the pairing does not depend on offer order.
+   */
+  #movedFrom(key: string): StoredFinding | undefined {
+    if (this.#byPackageVuln === null) {
+      this.#byPackageVuln = new Map();
+      const sorted = [...this.#stored.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+      for (const s of sorted) {
+        if (this.#desired.has(s.key)) continue;
+        const k = packageVulnKey(s.key);
+        this.#byPackageVuln.set(k, [...(this.#byPackageVuln.get(k) ?? []), s]);
+      }
+    }
+    const candidates = this.#byPackageVuln.get(packageVulnKey(key));
+    const found = candidates?.shift();
+    if (found !== undefined) this.#moved.add(found.key);
+    return found;
+  }
+
+  #byPackageVuln: Map<string, StoredFinding[]> | null = null;
 
   /** The inserts and updates, `size` findings at a time. */
   *batches(size: number): Generator<{ inserts: NewFinding[]; updates: FindingUpdate[]; done: number }> {
     let inserts: NewFinding[] = [];
     let updates: FindingUpdate[] = [];
     let done = 0;
-    for (const [key, d] of this.#desired) {
+    // Exact matches first, then new versions (which may take over a stored finding), in key order.
+    const keys = [...this.#desired.keys()].sort((a, b) => {
+      const x = this.#stored.has(a) ? 0 : 1;
+      const y = this.#stored.has(b) ? 0 : 1;
+      return x - y || (a < b ? -1 : a > b ? 1 : 0);
+    });
+    for (const key of keys) {
+      const d = this.#desired.get(key) as DesiredFinding;
       done += 1;
       const write = this.#compare(key, d);
       if (write?.insert) inserts.push(write.insert);
@@ -198,7 +240,7 @@ export class Reconciler {
   fixedIds(): string[] {
     const fixed: string[] = [];
     for (const [key, s] of this.#stored) {
-      if (this.#desired.has(key) || s.status === "fixed") continue;
+      if (this.#desired.has(key) || this.#moved.has(key) || s.status === "fixed") continue;
       fixed.push(s.id);
       this.#count("fixed", s.id);
     }
@@ -206,7 +248,7 @@ export class Reconciler {
   }
 
   #compare(key: string, d: DesiredFinding): { insert?: NewFinding; update?: FindingUpdate } | null {
-    const stored = this.#stored.get(key);
+    const stored = this.#stored.get(key) ?? this.#movedFrom(key);
     const now = this.#nowIso;
     if (stored === undefined) {
       const id = newFindingId(this.#options.now.getTime());

@@ -1,79 +1,38 @@
-/**
- * Matching the stored inventory against the stored advisories into findings: for one asset (inside
- * its inventory report's transaction), for the packages an advisory import touched, or for the whole
- * fleet. Each run writes its changes in bulk and one `findings.changed` audit event in the same
- * transaction.
- */
-import { performance } from "node:perf_hooks";
 import type { Kysely, Selectable } from "kysely";
 import { appendAudit } from "../../audit/log.js";
 import { type Actor, actorLabel, SYSTEM_ACTOR } from "../../domain/roles.js";
-import type { ChangeClass, Policy } from "../../policy/schema.js";
+import type { Policy } from "../../policy/schema.js";
 import type { ServiceContext } from "../../service/context.js";
 import type { Database, FindingsTable } from "../../store/schema.js";
 import { AdvisoryIndex } from "../matching/advisory-index.js";
 import { ecosystemParts } from "../matching/ecosystem-key.js";
-import {
-  emptyMatchStats,
-  type MatchStats,
-  matchPackage,
-  type VulnerabilityMatch,
-} from "../matching/match.js";
+import { emptyMatchStats, type VulnerabilityMatch } from "../matching/match.js";
 import { riskScore } from "../prioritise.js";
 import { type AdvisoryKey, advisoryKeysFor, loadAdvisoryIndex } from "./advisory-loader.js";
 import { type AssetContext, AssetContexts } from "./asset-context.js";
 import { FindingWriter } from "./bulk-write.js";
 import { DueDates } from "./due-date.js";
+import { Evaluations } from "./evaluations.js";
 import { cveOf, ExploitFacts } from "./exploit-facts.js";
 import { findingsPolicy } from "./findings-policy.js";
-import {
-  distinctPackageVersions,
-  type FannedRow,
-  type InstalledRow,
-  installedRowsForKeys,
-  installedRowsOfAsset,
-  installedRowsOfVersions,
-  type PackageVersion,
-} from "./installed-rows.js";
+import type { FindingsDelta } from "./fleet-rematch.js";
+import { type InstalledRow, installedRowsForKeys, installedRowsOfAsset } from "./installed-rows.js";
 import {
   AUDITED_IDS,
   type DesiredFinding,
-  type FindingFacts,
   findingFacts,
   type ReconcileCounts,
   Reconciler,
   type StoredFinding,
 } from "./reconcile.js";
-import {
-  type AssetDue,
-  type FactsOfVersion,
-  insertAllFindings,
-  MAX_VULNS_PER_VERSION,
-} from "./set-insert.js";
 import { keyParts, readStoredFindings, storedFindingFromRow } from "./stored-findings.js";
 
-export interface FindingsDelta extends ReconcileCounts {
-  /** Distinct package versions evaluated against the advisories. */
-  packages: number;
-  stats: MatchStats;
-}
-
-export interface RematchAllOptions {
-  /** Called as the run advances; `total` may grow as later phases learn their size. */
-  onProgress?(done: number, total: number): void;
-  /** Who asked for the run (recorded on the audit event); the system by default. */
-  actor?: Actor;
-  /** Called as each phase ends with its wall time, to tell where a run spends it. */
-  onPhase?(phase: RematchPhase, ms: number): void;
-}
-
-export type RematchPhase =
-  | "distinct versions read"
-  | "advisories loaded"
-  | "versions matched"
-  | "affected rows read"
-  | "stored findings read"
-  | "findings compared and written";
+export {
+  type FindingsDelta,
+  type RematchAllOptions,
+  type RematchPhase,
+  rematchAll,
+} from "./fleet-rematch.js";
 
 /** A package that moved, appeared or went: the identity an inventory change names. */
 export interface PackageIdentity {
@@ -101,7 +60,7 @@ const LONG_WRITE = { alone: true } as const;
 /** Findings written per batch of a run. */
 const BATCH = 5000;
 /** Assets compared at a time in a full re-match (see rematchAll). */
-const ASSETS_PER_SLICE = 2000;
+const _ASSETS_PER_SLICE = 2000;
 const IDS_PER_QUERY = 500;
 const PAGE = 10_000;
 
@@ -109,86 +68,6 @@ type Trigger = "inventory" | "advisories" | "full" | "risk-refresh";
 
 const identityOf = (p: { ecosystem: string; name: string; arch: string }) =>
   `${p.ecosystem}\u0000${p.name}\u0000${p.arch}`;
-
-/**
- * The matcher over one run: each distinct package version is evaluated once. Debian and Ubuntu
- * packages are matched through their source name and version (the matcher's contract), so the
- * binaries of one source share one evaluation too.
- */
-class Evaluations {
-  readonly stats = emptyMatchStats();
-  readonly #index: AdvisoryIndex;
-  readonly #bySubject = new Map<string, VulnerabilityMatch[]>();
-  readonly #facts = new WeakMap<VulnerabilityMatch, Map<string, FindingFacts>>();
-  #evaluated = 0;
-
-  constructor(index: AdvisoryIndex) {
-    this.#index = index;
-  }
-
-  /** Package versions evaluated (distinct matching subjects). */
-  get evaluated(): number {
-    return this.#evaluated;
-  }
-
-  matches(v: PackageVersion): VulnerabilityMatch[] {
-    const base = ecosystemParts(v.ecosystem).base;
-    const bySource = (base === "Debian" || base === "Ubuntu") && Boolean(v.source_name);
-    const name = bySource ? (v.source_name as string) : v.name;
-    const version = bySource && v.source_version ? v.source_version : v.version;
-    const subject = `${v.ecosystem}\u0000${name}\u0000${version}`;
-    let found = this.#bySubject.get(subject);
-    if (found === undefined) {
-      found = matchPackage(
-        {
-          ecosystem: v.ecosystem,
-          name: v.name,
-          version: v.version,
-          sourceName: v.source_name,
-          sourceVersion: v.source_version,
-        },
-        this.#index,
-        this.stats,
-      );
-      this.#bySubject.set(subject, found);
-      this.#evaluated += 1;
-    }
-    return found;
-  }
-
-  /**
-   * The facts of a match for an asset, built once per match and kind of asset (criticality and the
-   * labels the risk formula reads) however many assets share them.
-   */
-  facts(m: VulnerabilityMatch, asset: AssetContext, exploit: ExploitFacts, policy: Policy): FindingFacts {
-    const kind = asset.riskKind;
-    let byKind = this.#facts.get(m);
-    if (byKind === undefined) {
-      byKind = new Map();
-      this.#facts.set(m, byKind);
-    }
-    let facts = byKind.get(kind);
-    if (facts === undefined) {
-      const kev = exploit.knownExploited(m.aliases);
-      const epss = exploit.epss(m.aliases);
-      const risk = riskScore({ cvss: m.severity.score, epss, knownExploited: kev, ...asset.risk }, policy);
-      facts = findingFacts({
-        vulnId: m.vulnId,
-        advisoryIds: JSON.stringify(m.advisoryIds),
-        aliases: JSON.stringify(m.aliases),
-        fixedVersion: m.fixed,
-        severityScore: m.severity.score,
-        severityVector: m.severity.vector,
-        epss,
-        kev: kev ? 1 : 0,
-        riskScore: risk.score,
-        class: risk.class,
-      });
-      byKind.set(kind, facts);
-    }
-    return facts;
-  }
-}
 
 /** Everything a run needs besides the rows: policy, facts, asset contexts and the due-date calendar. */
 interface RunSetup {
@@ -395,11 +274,13 @@ export async function rematchAsset(
   assetId: string,
   now: Date,
   changed?: ReadonlyArray<PackageIdentity>,
+  /** The asset's installed rows now, when the caller has them (an inventory report): not read again. */
+  current?: readonly InstalledRow[],
 ): Promise<FindingsDelta> {
   if (changed !== undefined && changed.length === 0) return emptyDelta();
   const scope = changed === undefined ? null : new Set(changed.map(identityOf));
   const names = changed === undefined ? undefined : [...new Set(changed.map((c) => c.name))];
-  const rows = (await installedRowsOfAsset(trx, assetId, names)).filter(
+  const rows = (current ?? (await installedRowsOfAsset(trx, assetId, names))).filter(
     (r) => scope === null || scope.has(identityOf(r)),
   );
   const stored = (await readStoredFindings(trx, [assetId], names)).filter((s) => {
@@ -462,174 +343,6 @@ export async function rematchPackagesIn(
     targetId: "packages",
     extra: { keys: canonical.slice(0, AUDITED_IDS), keyCount: canonical.length },
   });
-}
-
-/**
- * The findings of a first full run (none stored): the facts of each affected version per kind of
- * asset and each asset's due dates (first seen now) go to the database, which fans them out over the
- * installed rows (see set-insert.ts). The tally lists the first ids, all of them opened.
- */
-async function insertFirstFindings(
-  trx: Kysely<Database>,
-  setup: RunSetup,
-  affected: readonly PackageVersion[],
-  affectedMatches: readonly VulnerabilityMatch[][],
-): Promise<Tally> {
-  const nowIso = setup.now.toISOString();
-  // One asset stands for its kind: the facts depend on nothing else of it.
-  const byKind = new Map<string, AssetContext>();
-  const dues: AssetDue[] = [];
-  for (const [assetId, asset] of setup.assets) {
-    if (!byKind.has(asset.riskKind)) byKind.set(asset.riskKind, asset);
-    const due = (cls: ChangeClass) => setup.dueDates.at(cls, asset.sla[cls], nowIso);
-    dues.push({
-      assetId,
-      kind: asset.riskKind,
-      due: { emergency: due("emergency"), high: due("high"), routine: due("routine") },
-    });
-  }
-  const facts: FactsOfVersion[] = [];
-  affectedMatches.forEach((matches, k) => {
-    for (const [kind, asset] of byKind) {
-      // Should two matches name one vulnerability, the reconciler keeps the first: so does the facts table.
-      const seen = new Set<string>();
-      for (const m of matches) {
-        if (seen.has(m.vulnId)) continue;
-        facts.push({
-          k,
-          kind,
-          n: seen.size,
-          facts: setup.evaluations.facts(m, asset, setup.facts, setup.policy),
-        });
-        seen.add(m.vulnId);
-      }
-    }
-  });
-  const tally = new Tally();
-  tally.counts.opened = await insertAllFindings(trx, affected, facts, dues, setup.now);
-  const ids = await trx.selectFrom("findings").select("id").orderBy("id").limit(AUDITED_IDS).execute();
-  tally.ids.opened.push(...ids.map((r) => r.id));
-  return tally;
-}
-
-/**
- * Re-matches the whole fleet in one transaction: each distinct package version is evaluated once
- * (one scan of the installed table), then only the rows of affected versions are read (a second
- * scan joined to them) and fanned out to findings, which are written in bulk.
- */
-export async function rematchAll(
-  ctx: ServiceContext,
-  options: RematchAllOptions = {},
-): Promise<FindingsDelta> {
-  const actor = options.actor ?? SYSTEM_ACTOR;
-  let lap = performance.now();
-  const phase = (name: RematchPhase) => {
-    const at = performance.now();
-    options.onPhase?.(name, at - lap);
-    lap = at;
-  };
-  return ctx.store.write(async (trx) => {
-    const now = ctx.now();
-    const policy = await findingsPolicy(trx);
-    // Versions with and without a source, or with an empty one, are the same package to the matcher.
-    const versions = new Map<string, PackageVersion>();
-    for (const v of await distinctPackageVersions(trx)) {
-      const norm = { ...v, source_name: v.source_name || null, source_version: v.source_version || null };
-      versions.set(
-        `${norm.ecosystem}\u0000${norm.name}\u0000${norm.version}\u0000${norm.source_name ?? ""}\u0000${norm.source_version ?? ""}`,
-        norm,
-      );
-    }
-    phase("distinct versions read");
-    // Only the advisories filed under an installed name or source name can match anything.
-    const keys = advisoryKeysFor(
-      [...versions.values()].map((v) => ({
-        ecosystem: v.ecosystem,
-        name: v.name,
-        sourceName: v.source_name,
-      })),
-    );
-    const evaluations = new Evaluations(await loadAdvisoryIndex(trx, keys));
-    phase("advisories loaded");
-    let total = versions.size + 1;
-    let done = 0;
-    const report = (step: number, every: number) => {
-      done += step;
-      if (options.onProgress && (done % every < step || done === total)) options.onProgress(done, total);
-    };
-    const affected: PackageVersion[] = [];
-    const affectedMatches: VulnerabilityMatch[][] = [];
-    for (const v of versions.values()) {
-      const matches = evaluations.matches(v);
-      if (matches.length > 0) {
-        affected.push(v);
-        affectedMatches.push(matches);
-      }
-      report(1, 500);
-    }
-    phase("versions matched");
-    const setup: RunSetup = {
-      now,
-      actor,
-      policy,
-      evaluations,
-      facts: await ExploitFacts.load(
-        trx,
-        affectedMatches.flat().flatMap((m) => m.aliases),
-      ),
-      assets: await new AssetContexts(policy).load(trx),
-      dueDates: new DueDates(policy),
-    };
-    const assetIds = [...setup.assets.keys()].sort();
-    total = versions.size + assetIds.length;
-    const firstRun =
-      affectedMatches.every((m) => m.length < MAX_VULNS_PER_VERSION) &&
-      (await trx.selectFrom("findings").select("id").limit(1).executeTakeFirst()) === undefined;
-    if (firstRun) {
-      // A first run: nothing to compare with, so the database writes every finding itself.
-      phase("affected rows read");
-      phase("stored findings read");
-      const tally = await insertFirstFindings(trx, setup, affected, affectedMatches);
-      report(assetIds.length, 1);
-      phase("findings compared and written");
-      return finishRun(trx, setup, tally, { trigger: "full", targetType: "findings", targetId: "all" });
-    }
-    const rows = await installedRowsOfVersions(trx, affected);
-    phase("affected rows read");
-
-    // The fleet is compared a slice of assets at a time, so only one slice's matched findings (and
-    // the index of its stored ones) are in memory at once.
-    const slices = Math.max(1, Math.ceil(assetIds.length / ASSETS_PER_SLICE));
-    const sliceOf = new Map(assetIds.map((id, i) => [id, Math.floor(i / ASSETS_PER_SLICE)]));
-    const rowsBySlice: FannedRow[][] = Array.from({ length: slices }, () => []);
-    for (const row of rows) rowsBySlice[sliceOf.get(row.asset_id) ?? 0]?.push(row);
-    rows.length = 0;
-    // Stored findings are read in one pass in primary-key order (sequential, unlike a lookup per asset).
-    const storedBySlice: StoredFinding[][] = Array.from({ length: slices }, () => []);
-    for (const stored of await readStoredFindings(trx)) {
-      storedBySlice[sliceOf.get(keyParts(stored.key)[0]) ?? 0]?.push(stored);
-    }
-    phase("stored findings read");
-    const tally = new Tally();
-    for (let slice = 0; slice < slices; slice++) {
-      const ids = assetIds.slice(slice * ASSETS_PER_SLICE, (slice + 1) * ASSETS_PER_SLICE);
-      const reconciler = reconcilerFor(setup, storedBySlice[slice] ?? []);
-      storedBySlice[slice] = [];
-      for (const row of rowsBySlice[slice] ?? []) {
-        const v = affected[row.k];
-        const asset = setup.assets.get(row.asset_id);
-        if (v === undefined || asset === undefined) continue;
-        for (const m of affectedMatches[row.k] ?? [])
-          reconciler.offer(desired(setup, row.asset_id, v.ecosystem, v.name, row.arch, v.version, m, asset));
-      }
-      rowsBySlice[slice] = [];
-      await writeChanges(trx, setup, reconciler, true);
-      tally.add(reconciler);
-      report(ids.length, 1);
-    }
-    phase("findings compared and written");
-    return finishRun(trx, setup, tally, { trigger: "full", targetType: "findings", targetId: "all" });
-  }, LONG_WRITE);
 }
 
 /** Above this many CVEs (a daily EPSS file names them all) every unresolved finding is read instead. */

@@ -23,6 +23,7 @@ const KEY = join([
   sql.ref("ecosystem"),
   sql.ref("package_name"),
   sql.ref("arch"),
+  sql.ref("installed_version"),
   sql.ref("vuln_id"),
 ]);
 
@@ -116,10 +117,10 @@ export async function readStoredFindings(
   }
 }
 
-/** The identity parts of a stored finding's key: asset id, ecosystem, package, arch, vulnerability. */
-export function keyParts(key: string): [string, string, string, string, string] {
-  const [assetId = "", ecosystem = "", pkg = "", arch = "", vulnId = ""] = key.split(SEP);
-  return [assetId, ecosystem, pkg, arch, vulnId];
+/** The identity parts of a stored finding's key: asset id, ecosystem, package, arch, installed version, vulnerability. */
+export function keyParts(key: string): [string, string, string, string, string, string] {
+  const [assetId = "", ecosystem = "", pkg = "", arch = "", version = "", vulnId = ""] = key.split(SEP);
+  return [assetId, ecosystem, pkg, arch, version, vulnId];
 }
 
 /** The same folding done in JavaScript, for a finding row already read in full. */
@@ -138,7 +139,14 @@ export function storedFindingFromRow(row: Selectable<FindingsTable>): StoredFind
   });
   return {
     id: row.id,
-    key: findingKey(row.asset_id, row.ecosystem, row.package_name, row.arch, row.vuln_id),
+    key: findingKey(
+      row.asset_id,
+      row.ecosystem,
+      row.package_name,
+      row.arch,
+      row.installed_version,
+      row.vuln_id,
+    ),
     fingerprint: fingerprint(row.installed_version, facts, row.due_at),
     status: row.status,
     statusExpiresAt: row.status_expires_at,

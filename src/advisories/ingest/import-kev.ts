@@ -3,6 +3,7 @@ import { ValidationError } from "../../domain/errors.js";
 import { type Actor, actorLabel } from "../../domain/roles.js";
 import type { ServiceContext } from "../../service/context.js";
 import type { KevEntriesTable } from "../../store/schema.js";
+import type { ClassMove } from "../findings/class-moves.js";
 import type { KevCatalog } from "../kev.js";
 import { lockAdvisoryImports } from "./import-lock.js";
 import { checkKevReplacement, compareCatalogVersions } from "./kev-guard.js";
@@ -16,6 +17,8 @@ export interface KevSummary {
   /** Entries whose facts (vendor, product, dates, ransomware use) changed. */
   changed: number;
   unchanged: number;
+  /** Findings the new catalog moved from one class to another. */
+  classMoves: ClassMove[];
 }
 
 const INSERT_CHUNK = 500;
@@ -103,7 +106,7 @@ export async function importKev(
         .values(values.slice(i, i + INSERT_CHUNK))
         .execute();
     }
-    const summary: KevSummary = {
+    const summary: Omit<KevSummary, "classMoves"> = {
       catalogVersion: catalog.catalogVersion,
       total: rows.size,
       added,
@@ -125,6 +128,10 @@ export async function importKev(
     );
     return summary;
   });
-  await settleMatcherWork(ctx, REFRESH_RISK, "re-classifying the findings of the CVEs it changed");
-  return summary;
+  const classMoves = await settleMatcherWork(
+    ctx,
+    REFRESH_RISK,
+    "re-classifying the findings of the CVEs it changed",
+  );
+  return { ...summary, classMoves };
 }

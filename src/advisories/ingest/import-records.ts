@@ -4,6 +4,7 @@ import { ValidationError } from "../../domain/errors.js";
 import { type Actor, actorLabel } from "../../domain/roles.js";
 import type { ServiceContext } from "../../service/context.js";
 import type { Database } from "../../store/schema.js";
+import type { ClassMove } from "../findings/class-moves.js";
 import type { OsvRecord } from "../osv/schema.js";
 import { type AdvisoryRows, advisoryRows } from "./advisory-rows.js";
 import { lockAdvisoryImports } from "./import-lock.js";
@@ -19,6 +20,8 @@ export interface BatchSummary {
   retired: number;
   /** GIT ranges in the records written by this batch: stored, never evaluated. */
   gitRanges: number;
+  /** Findings the re-match after the batch moved from one class to another; absent when none moved. */
+  classMoves?: ClassMove[];
 }
 
 export type RecordOutcome = "added" | "updated" | "unchanged" | "retired";
@@ -187,6 +190,6 @@ export async function importAdvisoryRecords(
     return counts;
   });
 
-  await settleMatcherWork(ctx, REMATCH_PACKAGES, "re-matching the packages it changed");
-  return summary;
+  const classMoves = await settleMatcherWork(ctx, REMATCH_PACKAGES, "re-matching the packages it changed");
+  return classMoves.length === 0 ? summary : { ...summary, classMoves };
 }

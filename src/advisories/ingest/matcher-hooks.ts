@@ -13,6 +13,13 @@ import { drainOwedWork } from "../../work/drain.js";
 import { oweWork } from "../../work/owe.js";
 import type { WorkKind } from "../../work/work-kind.js";
 import {
+  auditClassMoves,
+  type ClassMove,
+  collectingClassMoves,
+  reportClassMoves,
+  trackClassMoves,
+} from "../findings/class-moves.js";
+import {
   CVES_FOR_LOOKUP,
   canonicalAdvisoryKeys,
   refreshRiskIn,
@@ -33,12 +40,16 @@ export const REMATCH_PACKAGES: WorkKind<PackageKey> = {
   batch: 2000,
   leaseMs: 10 * 60_000,
   parse: (payload) => packageKey.parse(payload),
-  async run(trx, items, _ctx, now) {
-    await rematchPackagesIn(
-      trx,
-      now,
-      items.map((item) => item.payload),
-    );
+  async run(trx, items, ctx, now) {
+    const moves = await trackClassMoves(trx, async () => {
+      await rematchPackagesIn(
+        trx,
+        now,
+        items.map((item) => item.payload),
+      );
+    });
+    await auditClassMoves(trx, now, "advisories", moves);
+    reportClassMoves(ctx, moves);
   },
 };
 
@@ -51,16 +62,20 @@ export const REFRESH_RISK: WorkKind<z.infer<typeof riskTarget>> = {
   batch: CVES_FOR_LOOKUP,
   leaseMs: 10 * 60_000,
   parse: (payload) => riskTarget.parse(payload),
-  async run(trx, items, _ctx, now) {
-    const cves = new Set<string>();
-    for (const { payload } of items) {
-      if (payload.cve === null) {
-        await refreshRiskIn(trx, now, "all");
-        return;
+  async run(trx, items, ctx, now) {
+    const moves = await trackClassMoves(trx, async () => {
+      const cves = new Set<string>();
+      for (const { payload } of items) {
+        if (payload.cve === null) {
+          await refreshRiskIn(trx, now, "all");
+          return;
+        }
+        cves.add(payload.cve);
       }
-      cves.add(payload.cve);
-    }
-    await refreshRiskIn(trx, now, cves);
+      await refreshRiskIn(trx, now, cves);
+    });
+    await auditClassMoves(trx, now, "risk-refresh", moves);
+    reportClassMoves(ctx, moves);
   },
 };
 
@@ -96,13 +111,19 @@ export async function oweRiskRefresh(
 }
 
 /**
- * Does the owed work of one kind right after the import's commit. A failure leaves the work owed
- * (retried with backoff by the server's work loop) and is reported as such, not as a failed import.
+ * Does the owed work of one kind right after the import's commit and returns the class moves it made
+ * (none when the work is held for the work loop). A failure leaves the work owed (retried with backoff
+ * by the server's work loop) and is reported as such, not as a failed import.
  */
-export async function settleMatcherWork(ctx: ServiceContext, kind: WorkKind, what: string): Promise<void> {
-  const result = await drainOwedWork(ctx, [kind]);
+export async function settleMatcherWork(
+  ctx: ServiceContext,
+  kind: WorkKind,
+  what: string,
+): Promise<ClassMove[]> {
+  const collecting = collectingClassMoves(ctx);
+  const result = await drainOwedWork(collecting.ctx, [kind]);
   const failure = result?.failures[0];
-  if (failure === undefined) return;
+  if (failure === undefined) return collecting.moves();
   const message = failure.error instanceof Error ? failure.error.message : String(failure.error);
   throw new AppError(
     "internal",

@@ -2,6 +2,8 @@
  * Streams OSV records from a reader into batches and imports them through a sink (the server's batch
  * route, or the service on a local store), one batch in flight while the next is read.
  */
+
+import { mergeMoves } from "../findings/class-moves.js";
 import type { OsvSourceItem } from "../osv/read.js";
 import type { OsvRecord } from "../osv/schema.js";
 import type { BatchResult } from "./import-batch.js";
@@ -62,6 +64,9 @@ export async function importOsvStream(
       (result) => {
         for (const key of ["added", "updated", "unchanged", "retired", "gitRanges"] as const) {
           summary[key] += result[key];
+        }
+        if (result.classMoves !== undefined && result.classMoves.length > 0) {
+          summary.classMoves = mergeMoves([summary.classMoves ?? [], result.classMoves]);
         }
         for (const r of result.rejected ?? []) {
           const location = locations[r.index] ?? "";

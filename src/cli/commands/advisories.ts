@@ -5,6 +5,7 @@ import { SingleBar } from "cli-progress";
 import type { Command } from "commander";
 import type { AdvisoryDetail, AdvisoryPage, AdvisorySummary } from "../../advisories/catalog.js";
 import { type EpssEntry, parseEpssCsv } from "../../advisories/epss.js";
+import { type ClassMove, movesText } from "../../advisories/findings/class-moves.js";
 import {
   ADVISORY_KINDS,
   type AdvisoryKind,
@@ -50,7 +51,7 @@ const SNIFF_BYTES = 64 * 1024;
 interface ImportTarget {
   osvBatch(records: OsvRecord[], source: string): ReturnType<StreamOptions["send"]>;
   kev(catalog: KevCatalog, force: boolean): Promise<KevSummary>;
-  epss(csv: string, entries: EpssEntry[], file: string): Promise<EpssSummary>;
+  epss(csv: string, entries: EpssEntry[], file: string, force: boolean): Promise<EpssSummary>;
   close(): Promise<void>;
 }
 
@@ -60,7 +61,8 @@ function serverTarget(flags: ImportFlags): ImportTarget {
     osvBatch: (records, source) => client.post<BatchResult>("/api/v1/advisories/batch", { source, records }),
     kev: (catalog, force) =>
       client.post<KevSummary>(`/api/v1/advisories/kev${force ? "?force=true" : ""}`, catalog),
-    epss: (csv, _entries, file) => client.post<EpssSummary>("/api/v1/advisories/epss", { csv, file }),
+    epss: (csv, _entries, file, force) =>
+      client.post<EpssSummary>(`/api/v1/advisories/epss${force ? "?force=true" : ""}`, { csv, file }),
     close: async () => {},
   };
 }
@@ -77,7 +79,7 @@ async function storeTarget(url: string): Promise<ImportTarget> {
   return {
     osvBatch: (records, source) => importParsedRecords(ctx, actor, records, source),
     kev: (catalog, force) => importKev(ctx, actor, catalog, { force }),
-    epss: (_csv, entries, file) => importEpss(ctx, actor, entries, file),
+    epss: (_csv, entries, file, force) => importEpss(ctx, actor, entries, file, { force }),
     close: () => store.close(),
   };
 }
@@ -146,6 +148,13 @@ function printOsvSummary(summary: StreamSummary, path: string): void {
       `${summary.unchanged} unchanged, ${summary.retired} retired, ${summary.rejected.length} rejected; ` +
       `${summary.gitRanges} GIT ranges stored but not evaluated\n`,
   );
+  printClassMoves(summary.classMoves);
+}
+
+/** "findings moved class: 2 routine → emergency"; nothing when none moved (or the server is older). */
+function printClassMoves(moves: readonly ClassMove[] | undefined): void {
+  const text = movesText(moves);
+  if (text !== "") process.stdout.write(`findings moved class: ${text}\n`);
 }
 
 async function importOsv(
@@ -238,7 +247,10 @@ export function registerAdvisoriesCommand(program: Command): void {
       .option("--kind <kind>", `one of ${ADVISORY_KINDS.join(", ")} (default: detected)`)
       .option("--batch <n>", "OSV records per batch", "500")
       .option("--database <url>", "import into this store directly instead of through the server")
-      .option("--force", "import a KEV catalog older than the stored one, or one that removes many entries"),
+      .option(
+        "--force",
+        "import a KEV catalog or EPSS file older than the stored one, or a KEV catalog that removes many entries",
+      ),
   ).action(async (path: string, flags: ImportFlags) => {
     if (flags.kind !== undefined && !(ADVISORY_KINDS as readonly string[]).includes(flags.kind)) {
       throw new ValidationError(`unknown kind "${flags.kind}": use ${ADVISORY_KINDS.join(", ")}`, {
@@ -260,15 +272,18 @@ export function registerAdvisoriesCommand(program: Command): void {
           `KEV catalog ${summary.catalogVersion}: ${summary.total} entries; ${summary.added} added, ` +
             `${summary.removed} removed, ${summary.changed} changed, ${summary.unchanged} unchanged\n`,
         );
+        printClassMoves(summary.classMoves);
         return;
       }
       if (epss) {
-        const summary = await target.epss(text, epss, basename(path));
+        const summary = await target.epss(text, epss, basename(path), flags.force === true);
         if (flags.json) return printJson({ kind, ...summary });
         process.stdout.write(
           `EPSS scores${summary.scoreDate ? ` of ${summary.scoreDate}` : ""}: ${summary.total} CVEs; ` +
-            `${summary.added} added, ${summary.updated} updated, ${summary.unchanged} unchanged\n`,
+            `${summary.added} added, ${summary.updated} updated, ${summary.unchanged} unchanged, ` +
+            `${summary.removed ?? 0} removed\n`,
         );
+        printClassMoves(summary.classMoves);
         return;
       }
       process.exitCode = await importOsv(path, target, batchSize, flags.json === true);

@@ -1,9 +1,13 @@
 import type { Command } from "commander";
 import { ValidationError } from "../../domain/errors.js";
 import type { Asset } from "../../domain/inventory.js";
-import type { AssetWithPackages } from "../../inventory/assets.js";
+import type { AssetListEntry, AssetWithPackages } from "../../inventory/assets.js";
 import { type ClientFlags, clientFrom, parseDurationFlag, withClientFlags } from "../common.js";
 import { printFields, printJson, printTable } from "../output.js";
+
+/** Older servers send no missingRelease. */
+const missingText = (missing: readonly string[] | undefined) =>
+  missing && missing.length > 0 ? `missing (${missing.join(", ")})` : "";
 
 const labelsText = (labels: Record<string, string>) =>
   Object.entries(labels)
@@ -22,7 +26,7 @@ export function registerAssetsCommand(program: Command): void {
       .option("-l, --selector <selector>", "label selector"),
   ).action(async (flags: ClientFlags & { selector?: string }) => {
     const query = flags.selector ? `?selector=${encodeURIComponent(flags.selector)}` : "";
-    const list = await clientFrom(flags).get<Asset[]>(`/api/v1/assets${query}`);
+    const list = await clientFrom(flags).get<AssetListEntry[]>(`/api/v1/assets${query}`);
     if (flags.json) return printJson(list);
     printTable(list, [
       { header: "NAME", value: (a) => a.name },
@@ -34,7 +38,15 @@ export function registerAssetsCommand(program: Command): void {
       { header: "AGENT", value: (a) => a.agentStatus },
       { header: "LAST SEEN", value: (a) => a.lastSeen ?? "never" },
       { header: "LABELS", value: (a) => labelsText(a.labels) },
+      { header: "RELEASE", value: (a) => missingText(a.missingRelease) },
     ]);
+    const missing = list.filter((a) => (a.missingRelease ?? []).length > 0).length;
+    if (missing > 0) {
+      process.stderr.write(
+        `warning: ${missing} asset${missing === 1 ? "" : "s"} report Debian or Ubuntu packages without a release: ` +
+          "only advisories without a release apply to them (give the agent root an os-release, or import with --ecosystem Debian:12)\n",
+      );
+    }
   });
 
   withClientFlags(
@@ -56,6 +68,9 @@ export function registerAssetsCommand(program: Command): void {
       ["agent", asset.agentStatus],
       ["last seen", asset.lastSeen ?? "never"],
       ["packages", String(asset.packages.length)],
+      ...(missingText(asset.missingRelease)
+        ? [["release", missingText(asset.missingRelease)] as [string, string]]
+        : []),
     ]);
     printTable(asset.packages, [
       { header: "ECOSYSTEM", value: (p) => p.ecosystem },

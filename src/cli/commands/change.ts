@@ -1,15 +1,14 @@
-import { createHash } from "node:crypto";
-import { createReadStream, statSync } from "node:fs";
-import { basename } from "node:path";
+import { statSync } from "node:fs";
 import type { Command } from "commander";
 import type { EmergencyBasis } from "../../changes/approval-rule.js";
 import type { ChangeRequest, ChangeReview } from "../../changes/change-request.js";
 import type { FromFindingsResult } from "../../changes/from-findings.js";
 import type { PlanV2 } from "../../changes/plan.js";
 import { formatPlanTimeline } from "../../changes/plan-format.js";
-import { NotFoundError, ValidationError } from "../../domain/errors.js";
+import { NotFoundError, reasonError, ValidationError } from "../../domain/errors.js";
 import { type ClientFlags, clientFrom, collectList, withClientFlags } from "../common.js";
 import { printFields, printJson, printTable } from "../output.js";
+import { uploadArtifactFile } from "./artifact.js";
 import { policyRefForFile } from "./policy.js";
 
 /** How `show` and `list` print the post-hoc review. */
@@ -31,12 +30,6 @@ export function approvalsText(change: ChangeRequest): string {
   if (change.approvalRule === null) return "not submitted";
   const valid = change.approvals.filter((a) => a.valid).map((a) => a.approver);
   return `${change.validApprovals} of ${change.approvalRule.required}${valid.length > 0 ? ` (${[...new Set(valid)].join(", ")})` : ""}`;
-}
-
-async function sha256File(file: string): Promise<string> {
-  const hash = createHash("sha256");
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest("hex");
 }
 
 function isFile(path: string): boolean {
@@ -130,10 +123,13 @@ export function registerChangeCommands(program: Command): void {
     change
       .command("create")
       .description("Create a change request (a draft); prints its id")
-      .requiredOption("--package <name>", "package to install")
+      .option("--package <name>", "package to install (read from --artifact when it is given)")
       .option("--ecosystem <name>", "OSV ecosystem of the package, e.g. Debian, Ubuntu (default: Debian)")
-      .requiredOption("--version <version>", "target version")
-      .option("--artifact <file>", "package file to install (its name and sha256 are recorded)")
+      .option("--version <version>", "target version (read from --artifact when it is given)")
+      .option(
+        "--artifact <file>",
+        "package file to install: uploaded to the artifact store, its package, version and sha256 recorded",
+      )
       .option("--source <source>", "where the package manager gets it, when there is no artifact")
       .requiredOption("--selector <selector>", "target assets, e.g. 'environment=prod,group=web'")
       .option(
@@ -155,16 +151,39 @@ export function registerChangeCommands(program: Command): void {
       policy = await policyRefForFile(client, policy);
     }
     let artifact: { name: string; sha256: string } | undefined;
+    let pkg = flags.package;
+    let version = flags.version;
     if (flags.artifact !== undefined) {
       if (!isFile(flags.artifact)) {
         throw new ValidationError(`artifact file not found: ${flags.artifact}`, { where: "--artifact" });
       }
-      artifact = { name: basename(flags.artifact), sha256: await sha256File(flags.artifact) };
+      // The store reads the package's own control fields: the change installs what the file really is.
+      const stored = await uploadArtifactFile(client, flags.artifact, "--artifact");
+      for (const [flag, given, actual] of [
+        ["--package", pkg, stored.package],
+        ["--version", version, stored.version],
+      ] as const) {
+        if (given !== undefined && given !== actual) {
+          throw reasonError(
+            "artifact.mismatch",
+            `${flags.artifact} is ${stored.package} ${stored.version}, but ${flag} says ${given}`,
+            { where: flag },
+          );
+        }
+      }
+      pkg = stored.package;
+      version = stored.version;
+      artifact = { name: stored.fileName, sha256: stored.sha256 };
+    }
+    if (pkg === undefined || version === undefined) {
+      throw new ValidationError("give --package and --version, or --artifact FILE.deb to read them from", {
+        where: pkg === undefined ? "--package" : "--version",
+      });
     }
     const body = {
       ...(flags.ecosystem !== undefined ? { ecosystem: flags.ecosystem } : {}),
-      package: flags.package,
-      version: flags.version,
+      package: pkg,
+      version,
       selector: flags.selector,
       justification: flags.justification,
       ...(artifact ? { artifact } : {}),
@@ -267,7 +286,9 @@ export function registerChangeCommands(program: Command): void {
   withClientFlags(
     change
       .command("from-findings")
-      .description("Draft one change per package and fixed version that open findings of a class need")
+      .description(
+        "Draft one change per source package and fixed version that open findings of a class need (it lists the binaries it covers)",
+      )
       .requiredOption("--class <class>", "emergency, high or routine")
       .requiredOption("--selector <selector>", "assets to consider")
       .option("--policy <name>", "policy NAME[@VERSION] the drafts pin (default: default)"),

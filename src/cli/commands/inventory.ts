@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises";
 import { basename } from "node:path";
 import type { Command } from "commander";
 import { ValidationError } from "../../domain/errors.js";
+import { releaseWarnings } from "../../inventory/distro-releases.js";
 import type { ImportSummary } from "../../inventory/import.js";
 import {
   detectInventoryFormat,
@@ -34,7 +35,10 @@ export function registerInventoryCommand(program: Command): void {
       )
       .option("--asset <name>", "the asset whose inventory this is")
       .option("--format <format>", `one of ${INVENTORY_FORMATS.join(", ")} (default: detected)`)
-      .option("--ecosystem <name>", "OSV ecosystem for dpkg files, e.g. Debian:12 or Ubuntu:22.04")
+      .option(
+        "--ecosystem <name>",
+        "OSV ecosystem for dpkg files, e.g. Debian:12 or Ubuntu:22.04 (without a release only advisories without one apply)",
+      )
       .option("--distro <distro>", "purl distro qualifier for dpkg files, e.g. debian-12")
       .option("--dry-run", "parse and print only; needs no server")
       .option("--allow-empty", "let a file with no installed packages empty an asset that has some"),
@@ -57,7 +61,9 @@ export function registerInventoryCommand(program: Command): void {
     };
     if (flags.dryRun) {
       const result = parseInventory(content, options);
-      if (flags.json) return printJson({ format, ...result });
+      const warnings = releaseWarnings(result.packages);
+      for (const warning of warnings) process.stderr.write(`warning: ${warning}\n`);
+      if (flags.json) return printJson({ format, ...result, warnings });
       printTable(result.packages, [
         { header: "ECOSYSTEM", value: (p) => p.ecosystem },
         { header: "NAME", value: (p) => p.name },
@@ -78,6 +84,8 @@ export function registerInventoryCommand(program: Command): void {
       file: basename(file),
       ...(flags.allowEmpty ? { allowEmpty: true } : {}),
     });
+    // Older servers send no warnings.
+    for (const warning of summary.warnings ?? []) process.stderr.write(`warning: ${warning}\n`);
     if (flags.json) return printJson(summary);
     process.stdout.write(
       `${summary.asset}: ${summary.total} packages (${summary.format})${summary.created ? ", asset created" : ""}; ` +

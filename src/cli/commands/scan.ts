@@ -9,6 +9,7 @@ import { knownExploitedIds } from "../../advisories/scan/kev-ids.js";
 import { loadAdvisories } from "../../advisories/scan/load-advisories.js";
 import { toSarif } from "../../advisories/scan/sarif.js";
 import { ValidationError } from "../../domain/errors.js";
+import { releaseWarnings, requireKnownRelease } from "../../inventory/distro-releases.js";
 import {
   detectInventoryFormat,
   type InventoryFormat,
@@ -122,6 +123,7 @@ async function runScan(flags: ScanFlags, format: ScanFormat, toolVersion: string
         },
       );
     }
+    requireKnownRelease(flags.ecosystem, "--ecosystem");
   }
 
   // Inputs first: a bad inventory or KEV file fails before the (longer) advisory load.
@@ -143,15 +145,7 @@ async function runScan(flags: ScanFlags, format: ScanFormat, toolVersion: string
   });
   const knownExploited =
     flags.kev === undefined ? undefined : knownExploitedIds(await readText(flags.kev, "--kev"), flags.kev);
-  if (
-    inventory.kind === "dpkg" &&
-    (flags.ecosystem === undefined || splitEcosystem(flags.ecosystem).release === null)
-  ) {
-    process.stderr.write(
-      "warning: the dpkg packages name no release (give --ecosystem Debian:12, Ubuntu:22.04, …): " +
-        "only advisories without a release apply to them\n",
-    );
-  }
+  for (const warning of releaseWarnings(parsed.packages)) process.stderr.write(`warning: ${warning}\n`);
 
   const interactive = format === "table" && process.stderr.isTTY === true;
   const loading = progressBar(interactive, "loading advisories: {value} records, {malformed} malformed");

@@ -59,7 +59,8 @@ describe("rpm scheme: EVR", () => {
     expect(rpmScheme.compare(a, b)).toBe(expected);
   });
 
-  it.each(["", "1.0 -1", "1.0\t1", "1.0\n"])("rejects %j", (evr) => {
+  // The last four have an empty version part, which rpm's labelCompare refuses ("invalid version").
+  it.each(["", "1.0 -1", "1.0\t1", "1.0\n", ":", "1:", "-1", "1:-1.el9"])("rejects %j", (evr) => {
     expect(rpmScheme.isValid(evr)).toBe(false);
     expect(() => rpmScheme.compare(evr, "1.0")).toThrow(/^RPM version /);
   });

@@ -10,21 +10,11 @@ export interface RpmVersion {
 
 const ECOSYSTEM = "RPM";
 
-/** The reason a string cannot be an EVR, or undefined. rpm itself parses any string, so only blanks fail. */
-function problem(evr: string): string | undefined {
-  if (evr === "") return "version is empty";
-  // Whitespace and control characters separate fields in rpm's spec and header formats; they never occur in an EVR.
-  if (/[\s\p{Cc}]/u.test(evr)) return "contains whitespace or a control character";
-  return undefined;
-}
-
 /**
  * Splits `[epoch:]version[-release]` like rpm's rpmverParse (lib/rpmver.c): the epoch is the leading digits when a
  * `:` follows them (so "a:1" has no epoch), and the release starts after the last `-`.
  */
-export function parseRpmVersion(evr: string): RpmVersion {
-  const reason = problem(evr);
-  if (reason !== undefined) throw invalidVersion(ECOSYSTEM, evr, reason);
+function splitEvr(evr: string): RpmVersion {
   let epoch = "0";
   let rest = evr;
   const digits = /^[0-9]*/.exec(evr)?.[0] ?? "";
@@ -35,6 +25,26 @@ export function parseRpmVersion(evr: string): RpmVersion {
   const hyphen = rest.lastIndexOf("-");
   if (hyphen < 0) return { epoch, version: rest, release: undefined };
   return { epoch, version: rest.slice(0, hyphen), release: rest.slice(hyphen + 1) };
+}
+
+/** The reason a string cannot be an EVR before it is split, or undefined. */
+function textProblem(evr: string): string | undefined {
+  if (evr === "") return "version is empty";
+  // Whitespace and control characters separate fields in rpm's spec and header formats; they never occur in an EVR.
+  if (/[\s\p{Cc}]/u.test(evr)) return "contains whitespace or a control character";
+  return undefined;
+}
+
+// rpmverNew, behind rpm's labelCompare, refuses an EVR whose version part is empty (":", "1:", "-1").
+const EMPTY_VERSION = "the version part (between the epoch and the release) is empty";
+
+/** Parses an EVR as rpm does (see splitEvr). Throws ValidationError for an EVR rpm refuses to compare. */
+export function parseRpmVersion(evr: string): RpmVersion {
+  const reason = textProblem(evr);
+  if (reason !== undefined) throw invalidVersion(ECOSYSTEM, evr, reason);
+  const parsed = splitEvr(evr);
+  if (parsed.version === "") throw invalidVersion(ECOSYSTEM, evr, EMPTY_VERSION);
+  return parsed;
 }
 
 // rpm's risalnum/risdigit/risalpha are ASCII-only (rpmio/rpmstring.h), so other bytes act as separators.
@@ -119,6 +129,6 @@ export function compareRpmParsed(a: RpmVersion, b: RpmVersion): Ordering {
 
 export const rpmScheme: VersionScheme = {
   id: "rpm",
-  isValid: (evr) => problem(evr) === undefined,
+  isValid: (evr) => textProblem(evr) === undefined && splitEvr(evr).version !== "",
   compare: (a, b) => compareRpmParsed(parseRpmVersion(a), parseRpmVersion(b)),
 };

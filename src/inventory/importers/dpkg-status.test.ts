@@ -13,7 +13,7 @@ describe("parseDpkgStatus on the Debian 12 image", () => {
   it("keeps every installed stanza", () => {
     // Counted independently of the parser, as `grep -c` would: stanzas and their Status lines.
     const stanzas = text.split(/\n\s*\n/).filter((s) => /^Package:/m.test(s));
-    const installed = stanzas.filter((s) => /^Status: (install|hold) \S+ installed$/m.test(s));
+    const installed = stanzas.filter((s) => /^Status: \S+ \S+ installed$/m.test(s));
     expect(stanzas).toHaveLength(719);
     expect(result.packages).toHaveLength(installed.length);
     expect(result.skipped).toEqual([]);
@@ -44,18 +44,21 @@ describe("parseDpkgStatus on the Debian 12 image", () => {
 });
 
 describe("parseDpkgStatus on osv-scalibr test data", () => {
-  it("keeps only want install/hold with state installed", () => {
+  it("keeps every package whose state is installed, whatever its want or flag", () => {
     const r = parseDpkgStatus(fixture("osv-scalibr-statusfield.status"), { file: "statusfield" });
-    expect(r.packages.map((p) => p.name)).toEqual(["wantinstall_installed"]);
+    // Marked for removal (deinstall, purge) but still on disk: installed, as dpkg-query counts them.
+    expect(r.packages.map((p) => p.name)).toEqual([
+      "wantinstall_installed",
+      "wantdeinstall_installed",
+      "wantpurge_installed",
+    ]);
     expect(r.skipped.map((s) => s.where)).toEqual([
-      "statusfield:5",
       "statusfield:9",
       "statusfield:13",
-      "statusfield:17",
       "statusfield:21",
       "statusfield:25",
     ]);
-    expect(r.skipped[5]?.reason).toMatch(/no Status/);
+    expect(r.skipped[3]?.reason).toMatch(/no Status/);
   });
 
   it("reads the valid file", () => {
@@ -160,5 +163,27 @@ describe("parseDpkgStatus options and edge cases", () => {
     expect(() => parseDpkgStatus("nonsense\n", {})).toThrow(
       expect.objectContaining({ where: "<input>:1" }) as unknown as Error,
     );
+  });
+});
+
+describe("parseDpkgStatus release check", () => {
+  const text = fixture("osv-scalibr-valid.status");
+
+  it.each(["Debian:99", "Ubuntu:24.10:LTS", "Debian:bookworm"])(
+    "refuses %s, a release the distribution does not have",
+    (ecosystem) => {
+      let caught: unknown;
+      try {
+        parseDpkgStatus(text, { ecosystem });
+      } catch (err) {
+        caught = err;
+      }
+      expect(caught).toBeInstanceOf(ValidationError);
+      expect(caught).toMatchObject({ reason: "inventory.unknown-release", where: "ecosystem" });
+    },
+  );
+
+  it.each(["Debian", "Debian:12", "Ubuntu:22.04", "Ubuntu:22.04:LTS"])("takes %s", (ecosystem) => {
+    expect(parseDpkgStatus(text, { ecosystem }).packages.length).toBeGreaterThan(0);
   });
 });

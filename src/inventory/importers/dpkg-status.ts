@@ -4,8 +4,10 @@
  */
 import { ValidationError } from "../../domain/errors.js";
 import type { PackageRecord } from "../../domain/inventory.js";
+import { requireKnownRelease } from "../distro-releases.js";
 import { requireOneVersionPerPackage } from "../one-version.js";
 import { packageToPurl, splitEcosystem } from "../purl.js";
+import { dpkgStateIsInstalled } from "./dpkg-installed.js";
 import { DEFAULT_INPUT_NAME, dedupePackages, type ImportResult, type SkippedEntry } from "./import-result.js";
 
 export interface DpkgStatusOptions {
@@ -98,7 +100,7 @@ function single(p: Paragraph, name: string): Field | undefined {
   return f === undefined ? undefined : { value: (f.value.split("\n")[0] ?? "").trim(), line: f.line };
 }
 
-/** Parses a dpkg status database into installed packages (want install/hold, state installed). */
+/** Parses a dpkg status database into installed packages (state installed, whatever the want; see dpkg-installed.ts). */
 export function parseDpkgStatus(text: string, options: DpkgStatusOptions = {}): ImportResult {
   const file = options.file ?? DEFAULT_INPUT_NAME;
   const where = (line: number) => `${file}:${line}`;
@@ -112,6 +114,7 @@ export function parseDpkgStatus(text: string, options: DpkgStatusOptions = {}): 
       },
     );
   }
+  requireKnownRelease(ecosystem, "ecosystem");
 
   const records: PackageRecord[] = [];
   const versionLines: number[] = [];
@@ -131,7 +134,7 @@ export function parseDpkgStatus(text: string, options: DpkgStatusOptions = {}): 
         { where: where(status.line) },
       );
     }
-    if ((want !== "install" && want !== "hold") || state !== "installed") {
+    if (!dpkgStateIsInstalled(state)) {
       skipped.push({ where: where(p.line), reason: `${pkg.value}: status "${status.value}"` });
       continue;
     }

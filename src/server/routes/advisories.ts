@@ -55,6 +55,8 @@ const advisoryDetailSchema = z.object({
   ),
 });
 
+const classMovesSchema = z.array(z.object({ from: z.string(), to: z.string(), count: z.number().int() }));
+
 const batchResultSchema = z.object({
   added: z.number().int(),
   updated: z.number().int(),
@@ -64,6 +66,7 @@ const batchResultSchema = z.object({
   rejected: z.array(
     z.object({ index: z.number().int(), id: z.string().optional(), where: z.string(), message: z.string() }),
   ),
+  classMoves: classMovesSchema.optional(),
 });
 
 const kevSummarySchema = z.object({
@@ -73,6 +76,7 @@ const kevSummarySchema = z.object({
   removed: z.number().int(),
   changed: z.number().int(),
   unchanged: z.number().int(),
+  classMoves: classMovesSchema,
 });
 
 const epssSummarySchema = z.object({
@@ -80,8 +84,10 @@ const epssSummarySchema = z.object({
   added: z.number().int(),
   updated: z.number().int(),
   unchanged: z.number().int(),
+  removed: z.number().int(),
   modelVersion: z.string().nullable(),
   scoreDate: z.string().nullable(),
+  classMoves: classMovesSchema,
 });
 
 export async function advisoryRoutes(app: FastifyInstance, ctx: ServiceContext): Promise<void> {
@@ -127,14 +133,20 @@ export async function advisoryRoutes(app: FastifyInstance, ctx: ServiceContext):
     {
       config: { access: "operate" },
       schema: {
-        summary: "Upsert EPSS scores from FIRST's daily CSV or a KEV_EPSS CSV",
+        summary:
+          "Replace the EPSS scores with FIRST's daily CSV or a KEV_EPSS CSV (CVEs it leaves out lose their score); an older file needs ?force=true",
+        querystring: z.object({
+          force: z.enum(["true", "false"]).optional(),
+        }),
         body: z.object({ csv: z.string(), file: z.string().min(1).max(1000).optional() }),
         response: { 200: epssSummarySchema },
       },
     },
     async (request) => {
       const file = request.body.file ?? "epss.csv";
-      return importEpss(ctx, actorOf(request), parseEpssCsv(request.body.csv, file), file);
+      return importEpss(ctx, actorOf(request), parseEpssCsv(request.body.csv, file), file, {
+        force: request.query.force === "true",
+      });
     },
   );
 

@@ -5,7 +5,7 @@ import { assetPatchSchema, deleteAsset, getAsset, listAssets, updateAsset } from
 import { allowReenrollment, MAX_REENROLL_TTL_SECONDS } from "../../inventory/reenrollment.js";
 import type { ServiceContext } from "../../service/context.js";
 import { actorOf } from "../auth.js";
-import { assetSchema, assetWithPackagesSchema } from "../schemas.js";
+import { assetListEntrySchema, assetSchema, assetWithPackagesSchema } from "../schemas.js";
 
 export async function assetRoutes(app: FastifyInstance, ctx: ServiceContext): Promise<void> {
   const r = app.withTypeProvider<ZodTypeProvider>();
@@ -18,7 +18,7 @@ export async function assetRoutes(app: FastifyInstance, ctx: ServiceContext): Pr
       schema: {
         summary: "List assets, optionally filtered by a label selector",
         querystring: z.object({ selector: z.string().optional() }),
-        response: { 200: z.array(assetSchema) },
+        response: { 200: z.array(assetListEntrySchema) },
       },
     },
     async (request) => listAssets(ctx, request.query.selector ? { selector: request.query.selector } : {}),

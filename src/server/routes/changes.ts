@@ -66,6 +66,7 @@ export const changeRequestSchema = z.object({
   stateReason: z.string().nullable(),
   patch: z.object({
     package: z.string(),
+    alsoPackages: z.array(z.string()),
     version: z.string(),
     artifact: z.object({ name: z.string(), sha256: z.string() }).nullable(),
     source: z.string().nullable(),
@@ -213,7 +214,8 @@ export async function changeRoutes(app: FastifyInstance, ctx: ServiceContext): P
     {
       config: { access: "operate" },
       schema: {
-        summary: "Draft one change per package and fixed version needed by open findings of a class",
+        summary:
+          "Draft one change per source package and fixed version needed by open findings of a class, listing the binaries it covers",
         body: z.object({
           class: z.enum(CHANGE_CLASSES),
           selector: z.string().min(1),
@@ -225,6 +227,8 @@ export async function changeRoutes(app: FastifyInstance, ctx: ServiceContext): P
               z.object({
                 id: z.string(),
                 package: z.string(),
+                source: z.string(),
+                packages: z.array(z.string()),
                 version: z.string(),
                 assets: z.array(z.string()),
                 advisories: z.array(z.string()),

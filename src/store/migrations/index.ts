@@ -11,6 +11,8 @@ import * as m0009 from "./0009-schema-meta.js";
 import * as m0011 from "./0011-rollouts.js";
 import * as m0012 from "./0012-engine.js";
 import * as m0014 from "./0014-scheduler.js";
+import * as m0015 from "./0015-package-dictionary.js";
+import * as m0016 from "./0016-findings.js";
 
 /**
  * A migration module. `breaking = true` marks one that code released before it cannot work with (a
@@ -34,4 +36,6 @@ export const MIGRATIONS: Record<string, MigrationModule> = {
   "0011-rollouts": m0011,
   "0012-engine": m0012,
   "0014-scheduler": m0014,
+  "0015-package-dictionary": m0015,
+  "0016-findings": m0016,
 };

@@ -1,0 +1,608 @@
+/**
+ * The full re-match of the fleet, set-based: each distinct package of the dictionary is matched once in
+ * JavaScript, and the database derives every asset's findings from the sets (asset_packages) and
+ * compares them with the stored ones itself, so no finding passes through JavaScript.
+ *
+ * The fleet is done a chunk of package sets at a time, each chunk in a write of its own: on SQLite the
+ * inventory reports queued meanwhile commit between chunks instead of waiting for the whole run. A
+ * report's own re-match handles its asset; a chunk that comes later reads the asset's set as it is
+ * then, and packages that reports added since the run began are matched before the chunk that needs
+ * them, so nothing is lost or matched against a stale set.
+ *
+ * Identity is exact: (asset, ecosystem, package, arch, installed version, vulnerability). A version
+ * move is paired with its old finding by the inventory report's own re-match (see reconcile.ts); here a
+ * finding of a version no longer installed is fixed and the new version's one opened.
+ */
+import { performance } from "node:perf_hooks";
+import { CompiledQuery, type Kysely } from "kysely";
+import { appendAudit } from "../../audit/log.js";
+import { type Actor, actorLabel, SYSTEM_ACTOR } from "../../domain/roles.js";
+import type { ChangeClass, Policy } from "../../policy/schema.js";
+import type { ServiceContext } from "../../service/context.js";
+import { capabilitiesOf, type StoreCapabilities } from "../../store/capabilities.js";
+import { param } from "../../store/raw-sql.js";
+import type { Database } from "../../store/schema.js";
+import { emptyMatchStats, type MatchStats } from "../matching/match.js";
+import { advisoryKeysFor, loadAdvisoryIndex } from "./advisory-loader.js";
+import { type AssetContext, AssetContexts } from "./asset-context.js";
+import { DueDates } from "./due-date.js";
+import { Evaluations } from "./evaluations.js";
+import { ExploitFacts } from "./exploit-facts.js";
+import { findingIdBlock } from "./finding-id.js";
+import { findingsPolicy } from "./findings-policy.js";
+import type { PackageVersion } from "./installed-rows.js";
+import { AUDITED_IDS, type FindingFacts, type ReconcileCounts, SEP } from "./reconcile.js";
+
+export interface FindingsDelta extends ReconcileCounts {
+  /** Distinct package versions evaluated against the advisories. */
+  packages: number;
+  stats: MatchStats;
+}
+
+export interface RematchAllOptions {
+  /** Called as the run advances; `total` may grow as later phases learn their size. */
+  onProgress?(done: number, total: number): void;
+  /** Who asked for the run (recorded on the audit events); the system by default. */
+  actor?: Actor;
+  /** Called as each phase ends with its wall time, to tell where a run spends it. */
+  onPhase?(phase: RematchPhase, ms: number): void;
+  /** Package sets per chunk (each chunk commits on its own). */
+  setsPerChunk?: number;
+}
+
+export type RematchPhase =
+  | "distinct versions read"
+  | "advisories loaded"
+  | "versions matched"
+  | "findings compared and written";
+
+/** Assets per chunk: a chunk of the benchmark's fleet writes ~90,000 findings at most. */
+const SETS_PER_CHUNK = 1000;
+const ROWS_PER_INSERT = 400;
+const LONG_WRITE = { alone: true } as const;
+
+interface Facts {
+  packageId: number;
+  /** Per kind of asset: the facts of each vulnerability (first match of a vulnerability wins). */
+  byKind: Map<string, FindingFacts[]>;
+}
+
+/** The matches of the dictionary's packages, evaluated once per run and extended as packages appear. */
+class FleetMatcher {
+  readonly stats = emptyMatchStats();
+  readonly #policy: Policy;
+  /** Affected package ids and their matches' facts per kind. */
+  readonly affected = new Map<number, { version: PackageVersion; facts: Facts; evaluations: Evaluations }>();
+  #maxId = 0;
+  #evaluated = 0;
+  #exploit = new ExploitFacts(new Set(), new Map());
+
+  constructor(policy: Policy) {
+    this.#policy = policy;
+  }
+
+  get evaluated(): number {
+    return this.#evaluated;
+  }
+
+  /** Matches the packages added to the dictionary since the last call (all of them the first time). */
+  async evaluateNew(db: Kysely<Database>, phase?: (name: RematchPhase) => void): Promise<void> {
+    const rows = await db
+      .selectFrom("packages")
+      .select(["id", "ecosystem", "name", "version", "source_name", "source_version"])
+      .where("id", ">", this.#maxId)
+      .execute();
+    phase?.("distinct versions read");
+    if (rows.length === 0) return;
+    for (const r of rows) this.#maxId = Math.max(this.#maxId, Number(r.id));
+    const keys = advisoryKeysFor(
+      rows.map((v) => ({ ecosystem: v.ecosystem, name: v.name, sourceName: v.source_name })),
+    );
+    const evaluations = new Evaluations(await loadAdvisoryIndex(db, keys));
+    phase?.("advisories loaded");
+    const matched = rows.map((r) => ({ r, matches: evaluations.matches(r) }));
+    const aliases = matched.flatMap((m) => m.matches.flatMap((x) => x.aliases));
+    this.#exploit = await ExploitFacts.load(db, aliases);
+    for (const { r, matches } of matched) {
+      if (matches.length === 0) continue;
+      this.affected.set(Number(r.id), {
+        version: r,
+        facts: { packageId: Number(r.id), byKind: new Map() },
+        evaluations,
+      });
+      // The facts are built per kind of asset when a chunk first needs the kind (see factsFor).
+      this.#pending.set(Number(r.id), matches);
+    }
+    this.#evaluated += evaluations.evaluated;
+    for (const k of Object.keys(evaluations.stats) as Array<keyof MatchStats>)
+      this.stats[k] += evaluations.stats[k];
+    this.#exploitOf.set(evaluations, this.#exploit);
+    phase?.("versions matched");
+  }
+
+  readonly #pending = new Map<number, ReturnType<Evaluations["matches"]>>();
+  readonly #exploitOf = new WeakMap<Evaluations, ExploitFacts>();
+
+  /** The facts of every affected package for one kind of asset (the asset stands for its kind). */
+  factsFor(kind: string, asset: AssetContext): Array<{ packageId: number; facts: FindingFacts }> {
+    const out: Array<{ packageId: number; facts: FindingFacts }> = [];
+    for (const [id, a] of this.affected) {
+      let list = a.facts.byKind.get(kind);
+      if (list === undefined) {
+        const seen = new Set<string>();
+        list = [];
+        const exploit = this.#exploitOf.get(a.evaluations) ?? this.#exploit;
+        for (const m of this.#pending.get(id) ?? []) {
+          if (seen.has(m.vulnId)) continue;
+          seen.add(m.vulnId);
+          list.push(a.evaluations.facts(m, asset, exploit, this.#policy));
+        }
+        a.facts.byKind.set(kind, list);
+      }
+      for (const facts of list) out.push({ packageId: id, facts });
+    }
+    return out;
+  }
+}
+
+/** Counts of one chunk. */
+interface ChunkCounts extends ReconcileCounts {
+  sets: number;
+}
+
+/** Re-matches the whole fleet, a chunk of package sets per write. */
+export async function rematchAll(
+  ctx: ServiceContext,
+  options: RematchAllOptions = {},
+): Promise<FindingsDelta> {
+  const actor = options.actor ?? SYSTEM_ACTOR;
+  const db = ctx.store.db;
+  let lap = performance.now();
+  const phase = (name: RematchPhase) => {
+    const at = performance.now();
+    options.onPhase?.(name, at - lap);
+    lap = at;
+  };
+  const now = ctx.now();
+  const policy = await findingsPolicy(db);
+  const matcher = new FleetMatcher(policy);
+  await matcher.evaluateNew(db, phase);
+  const contexts = new AssetContexts(policy);
+  const assets = await contexts.load(db);
+  const dueDates = new DueDates(policy);
+  const totalSets = Number(
+    (
+      await db
+        .selectFrom("package_sets")
+        .select((eb) => eb.fn.countAll<string | number | bigint>().as("n"))
+        .executeTakeFirstOrThrow()
+    ).n,
+  );
+  const total: ReconcileCounts = { opened: 0, updated: 0, reopened: 0, fixed: 0, unchanged: 0 };
+  const perChunk = options.setsPerChunk ?? SETS_PER_CHUNK;
+  let after = 0;
+  let done = 0;
+  for (;;) {
+    const result = await ctx.store.write(async (trx) => {
+      // Where writers run concurrently (PostgreSQL), the chunk's sets are locked: a report on one of its
+      // assets waits for the chunk, then re-matches its asset itself, instead of changing the set (and
+      // its findings) between the chunk's statements.
+      const sets = await trx
+        .selectFrom("package_sets")
+        .select(["num", "asset_id"])
+        .where("num", ">", after)
+        .orderBy("num")
+        .limit(perChunk)
+        .$if(capabilitiesOf(trx).rowLocks, (q) => q.forUpdate())
+        .execute();
+      if (sets.length === 0) return null;
+      // Packages reported since the run began are matched before a chunk may need them.
+      await matcher.evaluateNew(trx);
+      const missing = sets.filter((s) => !assets.has(s.asset_id)).map((s) => s.asset_id);
+      if (missing.length > 0) for (const [id, a] of await contexts.load(trx, missing)) assets.set(id, a);
+      const counts = await compareChunk(trx, {
+        now,
+        actor,
+        matcher,
+        dueDates,
+        sets: sets.map((s) => ({ num: Number(s.num), asset: assets.get(s.asset_id) })),
+      });
+      return { counts, last: Number(sets.at(-1)?.num ?? after) };
+    }, LONG_WRITE);
+    if (result === null) break;
+    after = result.last;
+    done += result.counts.sets;
+    for (const k of ["opened", "updated", "reopened", "fixed", "unchanged"] as const)
+      total[k] += result.counts[k];
+    options.onProgress?.(done, Math.max(done, totalSets));
+  }
+  // Assets whose set is gone (or never came) have nothing installed: their findings are fixed.
+  total.fixed += await ctx.store.write(async (trx) => {
+    const bare = await trx
+      .selectFrom("assets")
+      .select("id")
+      .where((eb) =>
+        eb.not(
+          eb.exists(
+            eb.selectFrom("package_sets as ps").select("ps.num").whereRef("ps.asset_id", "=", "assets.id"),
+          ),
+        ),
+      )
+      .execute();
+    let fixed = 0;
+    for (let i = 0; i < bare.length; i += 500) {
+      const res = await trx
+        .updateTable("findings")
+        .set({
+          status: "fixed",
+          status_reason: "no longer affected",
+          status_by: actorLabel(actor),
+          status_expires_at: null,
+          updated_at: now.toISOString(),
+        })
+        .where("status", "!=", "fixed")
+        .where(
+          "asset_id",
+          "in",
+          bare.slice(i, i + 500).map((b) => b.id),
+        )
+        .executeTakeFirst();
+      fixed += Number(res.numUpdatedRows);
+    }
+    if (fixed > 0)
+      await auditChunk(
+        trx,
+        actor,
+        now,
+        { opened: 0, updated: 0, reopened: 0, fixed, unchanged: 0 },
+        "bare",
+        [],
+      );
+    return fixed;
+  }, LONG_WRITE);
+  phase("findings compared and written");
+  return { ...total, packages: matcher.evaluated, stats: { ...matcher.stats } };
+}
+
+interface ChunkInput {
+  now: Date;
+  actor: Actor;
+  matcher: FleetMatcher;
+  dueDates: DueDates;
+  sets: Array<{ num: number; asset: AssetContext | undefined }>;
+}
+
+const IDENTITY = ["asset_id", "ecosystem", "package_name", "arch", "installed_version", "vuln_id"] as const;
+
+/** `findings.x = d.x and …` over the identity columns. */
+const sameIdentity = (a: string, b: string) => IDENTITY.map((c) => `${a}.${c} = ${b}.${c}`).join(" and ");
+
+const scaled = (column: string, factor: number) =>
+  `coalesce(cast(cast(round(${column} * ${factor}) as bigint) as text), '')`;
+
+/** The stored finding's compared columns folded as reconcile.ts's fingerprint() folds the desired ones. */
+function storedFingerprint(t: string): string {
+  const sep = `'${SEP}'`;
+  return [
+    `${t}.installed_version`,
+    `${t}.advisory_ids`,
+    `${t}.aliases`,
+    `coalesce(${t}.fixed_version, '')`,
+    scaled(`${t}.severity_score`, 10),
+    `coalesce(${t}.severity_vector, '')`,
+    scaled(`${t}.epss`, 1_000_000),
+    `cast(${t}.kev as text)`,
+    scaled(`${t}.risk_score`, 10),
+    `${t}.class`,
+    `coalesce(${t}.due_at, '')`,
+  ].join(` || ${sep} || `);
+}
+
+const FACT_COLUMNS = [
+  "advisory_ids",
+  "aliases",
+  "fixed_version",
+  "severity_score",
+  "severity_vector",
+  "epss",
+  "kev",
+  "risk_score",
+  "class",
+] as const;
+
+class Temp {
+  readonly #trx: Kysely<Database>;
+  readonly caps: StoreCapabilities;
+  constructor(trx: Kysely<Database>) {
+    this.#trx = trx;
+    this.caps = capabilitiesOf(trx);
+  }
+
+  ref(name: string): string {
+    return this.caps.tempSchema ? `temp.${name}` : name;
+  }
+
+  async run(text: string, params: readonly unknown[] = []): Promise<number> {
+    const r = await this.#trx.executeQuery(CompiledQuery.raw(text, [...params]));
+    return Number(r.numAffectedRows ?? 0);
+  }
+
+  async rows<R>(text: string, params: readonly unknown[] = []): Promise<R[]> {
+    return (await this.#trx.executeQuery<R>(CompiledQuery.raw(text, [...params]))).rows;
+  }
+
+  async create(name: string, columns: string): Promise<void> {
+    await this.run(`drop table if exists ${this.ref(name)}`);
+    await this.run(
+      `create temporary table ${name} (${columns})${this.caps.tempOnCommitDrop ? " on commit drop" : ""}`,
+    );
+  }
+
+  async fill(name: string, types: readonly string[], rows: ReadonlyArray<readonly unknown[]>): Promise<void> {
+    for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
+      const params: unknown[] = [];
+      const tuples = rows.slice(i, i + ROWS_PER_INSERT).map((row) => {
+        const values = types.map((t, j) => {
+          params.push(row[j] ?? null);
+          return param(
+            this.caps,
+            params.length,
+            t === "" ? undefined : (t as "text" | "integer" | "double precision"),
+          );
+        });
+        return `(${values.join(", ")})`;
+      });
+      await this.run(`insert into ${this.ref(name)} values ${tuples.join(", ")}`, params);
+    }
+    if (this.caps.analyzeTemporary) await this.run(`analyze ${name}`);
+  }
+
+  async drop(...names: string[]): Promise<void> {
+    for (const n of names) await this.run(`drop table if exists ${this.ref(n)}`);
+  }
+}
+
+/** One chunk: desired findings into a temporary table, then insert, update and fix by set statements. */
+async function compareChunk(trx: Kysely<Database>, input: ChunkInput): Promise<ChunkCounts> {
+  const t = new Temp(trx);
+  const nowIso = input.now.toISOString();
+  const by = actorLabel(input.actor);
+  const lo = input.sets[0]?.num ?? 0;
+  const hi = input.sets.at(-1)?.num ?? 0;
+  const known = input.sets.filter((s): s is { num: number; asset: AssetContext } => s.asset !== undefined);
+
+  // Assets of the chunk, with their due date per class for a finding first seen now.
+  await t.create(
+    "rm_assets",
+    "num integer primary key, asset_id text not null, kind text not null, due_emergency text, due_high text, due_routine text",
+  );
+  const due = (a: AssetContext, cls: ChangeClass) => input.dueDates.at(cls, a.sla[cls], nowIso);
+  await t.fill(
+    "rm_assets",
+    ["integer", "text", "text", "text", "text", "text"],
+    known.map((s) => [
+      s.num,
+      s.asset.id,
+      s.asset.riskKind,
+      due(s.asset, "emergency"),
+      due(s.asset, "high"),
+      due(s.asset, "routine"),
+    ]),
+  );
+  // Facts per affected package, vulnerability and kind of asset present in the chunk.
+  const kinds = new Map<string, AssetContext>();
+  for (const s of known) if (!kinds.has(s.asset.riskKind)) kinds.set(s.asset.riskKind, s.asset);
+  await t.create(
+    "rm_facts",
+    "fid integer primary key, package_id integer not null, kind text not null, vuln_id text not null, " +
+      "advisory_ids text not null, aliases text not null, fixed_version text, severity_score double precision, " +
+      "severity_vector text, epss double precision, kev integer not null, risk_score double precision not null, " +
+      "class text not null, core text not null",
+  );
+  const facts: unknown[][] = [];
+  for (const [kind, asset] of kinds) {
+    for (const { packageId, facts: f } of input.matcher.factsFor(kind, asset)) {
+      facts.push([
+        facts.length + 1,
+        packageId,
+        kind,
+        f.vulnId,
+        f.advisoryIds,
+        f.aliases,
+        f.fixedVersion,
+        f.severityScore,
+        f.severityVector,
+        f.epss,
+        f.kev,
+        f.riskScore,
+        f.class,
+        f.core,
+      ]);
+    }
+  }
+  await t.fill(
+    "rm_facts",
+    [
+      "integer",
+      "integer",
+      "text",
+      "text",
+      "text",
+      "text",
+      "text",
+      "double precision",
+      "text",
+      "double precision",
+      "integer",
+      "double precision",
+      "text",
+      "text",
+    ],
+    facts,
+  );
+  await t.run(
+    `create index ${t.caps.tempSchema ? "temp." : ""}rm_facts_by_package on rm_facts (package_id, kind)`,
+  );
+
+  // The chunk's desired findings: the sets' affected packages joined to the facts of their kind.
+  const seq =
+    t.caps.integerKey === "identity"
+      ? "seq integer generated by default as identity primary key"
+      : "seq integer primary key";
+  await t.create(
+    "rm_desired",
+    `${seq}, num integer not null, asset_id text not null, ecosystem text not null, package_name text not null, ` +
+      "arch text not null, installed_version text not null, vuln_id text not null, fid integer not null, " +
+      "due_new text",
+  );
+  const dueNew =
+    "case f.class when 'emergency' then a.due_emergency when 'high' then a.due_high else a.due_routine end";
+  const desired = await t.run(
+    "insert into rm_desired (num, asset_id, ecosystem, package_name, arch, installed_version, vuln_id, fid, due_new) " +
+      `select a.num, a.asset_id, p.ecosystem, p.name, p.arch, p.version, f.vuln_id, f.fid, ${dueNew} ` +
+      `from ${t.ref("rm_facts")} f join asset_packages ap on ap.package_id = f.package_id ` +
+      `and ap.set_num >= ${param(t.caps, 1)} and ap.set_num <= ${param(t.caps, 2)} ` +
+      `join ${t.ref("rm_assets")} a on a.num = ap.set_num and a.kind = f.kind ` +
+      "join packages p on p.id = f.package_id",
+    [lo, hi],
+  );
+  await t.run(
+    `create unique index ${t.caps.tempSchema ? "temp." : ""}rm_desired_identity on rm_desired (${IDENTITY.join(", ")})`,
+  );
+  if (t.caps.analyzeTemporary) await t.run("analyze rm_desired");
+
+  // Due dates of stored findings depend on their first-seen time: one per (asset, class, first seen).
+  await t.create("rm_due", "num integer not null, class text not null, first_seen text not null, due text");
+  const pairs = await t.rows<{ num: number; class: ChangeClass; first_seen: string }>(
+    `select distinct d.num, f.class, x.first_seen from ${t.ref("rm_desired")} d ` +
+      `join ${t.ref("rm_facts")} f on f.fid = d.fid join findings x on ${sameIdentity("x", "d")} ` +
+      "where x.status != 'fixed'",
+  );
+  const slaOf = new Map(known.map((s) => [s.num, s.asset]));
+  await t.fill(
+    "rm_due",
+    ["integer", "text", "text", "text"],
+    pairs.map((p) => {
+      const a = slaOf.get(Number(p.num));
+      return [
+        Number(p.num),
+        p.class,
+        p.first_seen,
+        a === undefined ? null : input.dueDates.at(p.class, a.sla[p.class], p.first_seen),
+      ];
+    }),
+  );
+
+  const setFacts = FACT_COLUMNS.map((c) => `${c} = f.${c}`).join(", ");
+  const from = `from ${t.ref("rm_desired")} d join ${t.ref("rm_facts")} f on f.fid = d.fid`;
+  const identityWhere = sameIdentity("findings", "d");
+  // Numbered in the order they appear in each statement (SQLite binds `?` positionally).
+  const p = (n: number) => param(t.caps, n, "text");
+  // 1. Fixed but affected again: a new exposure, first seen now.
+  const reopenedFixed = await t.run(
+    `update findings set ${setFacts}, status = 'open', status_reason = null, status_by = null, ` +
+      `status_expires_at = null, first_seen = ${p(1)}, due_at = d.due_new, updated_at = ${p(2)} ` +
+      `${from} where ${identityWhere} and findings.status = 'fixed'`,
+    [nowIso, nowIso],
+  );
+  // 2. An accepted risk or a not-affected statement past its expiry: open again.
+  const expired = (n: number) =>
+    "findings.status in ('accepted-risk', 'not-affected') and findings.status_expires_at is not null " +
+    `and findings.status_expires_at <= ${p(n)}`;
+  const reopened = await t.run(
+    `update findings set ${setFacts}, status = 'open', ` +
+      "status_reason = case findings.status when 'accepted-risk' then 'risk acceptance expired at ' || findings.status_expires_at " +
+      "else 'not-affected statement lapsed at ' || findings.status_expires_at || ': review it' end, " +
+      `status_by = ${p(1)}, status_expires_at = null, due_at = r.due, updated_at = ${p(2)} ` +
+      `${from} join ${t.ref("rm_due")} r on r.num = d.num and r.class = f.class ` +
+      `where ${identityWhere} and r.first_seen = findings.first_seen and ${expired(3)}`,
+    [by, nowIso, nowIso],
+  );
+  // 3. Still affected, something moved (fixed version, severity, risk, class, due date).
+  const sep = `'${SEP}'`;
+  const updated = await t.run(
+    `update findings set ${setFacts}, due_at = r.due, updated_at = ${p(1)} ` +
+      `${from} join ${t.ref("rm_due")} r on r.num = d.num and r.class = f.class ` +
+      `where ${identityWhere} and r.first_seen = findings.first_seen and findings.status != 'fixed' ` +
+      `and not (${expired(2)}) ` +
+      `and ${storedFingerprint("findings")} <> d.installed_version || ${sep} || f.core || ${sep} || coalesce(r.due, '')`,
+    [nowIso, nowIso],
+  );
+  // 4. New findings, numbered in the desired table's order under one id block.
+  const { prefix } = findingIdBlock(input.now.getTime());
+  const opened = await t.run(
+    `insert into findings (id, ${IDENTITY.join(", ")}, ${FACT_COLUMNS.join(", ")}, due_at, status, status_reason, ` +
+      "status_by, status_expires_at, first_seen, updated_at) " +
+      `select ${p(1)} || ${t.caps.hex12.replace("{}", "d.seq")}, d.asset_id, d.ecosystem, d.package_name, d.arch, ` +
+      `d.installed_version, d.vuln_id, ${FACT_COLUMNS.map((c) => `f.${c}`).join(", ")}, d.due_new, 'open', null, null, null, ` +
+      `${p(2)}, ${p(3)} ${from} where not exists (select 1 from findings x where ${sameIdentity("x", "d")}) ` +
+      // A concurrent report (PostgreSQL) may have inserted it first: it stands.
+      `on conflict (${IDENTITY.join(", ")}) do nothing`,
+    [prefix, nowIso, nowIso],
+  );
+  // 5. Stored, unresolved and no longer matched: fixed.
+  const fixed = await t.run(
+    `update findings set status = 'fixed', status_reason = 'no longer affected', status_by = ${p(1)}, ` +
+      `status_expires_at = null, updated_at = ${p(2)} ` +
+      `where findings.asset_id in (select asset_id from ${t.ref("rm_assets")}) and findings.status != 'fixed' ` +
+      `and not exists (select 1 from ${t.ref("rm_desired")} d where ${identityWhere})`,
+    [by, nowIso],
+  );
+  const counts: ChunkCounts = {
+    sets: input.sets.length,
+    opened: opened + reopenedFixed,
+    updated,
+    reopened,
+    fixed,
+    unchanged: desired - opened - reopenedFixed - reopened - updated,
+  };
+  const ids =
+    opened > 0
+      ? (
+          await trx
+            .selectFrom("findings")
+            .select("id")
+            .where("id", ">=", prefix)
+            .orderBy("id")
+            .limit(AUDITED_IDS)
+            .execute()
+        ).map((r) => r.id)
+      : [];
+  await t.drop("rm_desired", "rm_due", "rm_facts", "rm_assets");
+  await auditChunk(trx, input.actor, input.now, counts, `${lo}-${hi}`, ids);
+  return counts;
+}
+
+/** One findings.changed event per chunk that changed anything, in the chunk's transaction. */
+async function auditChunk(
+  trx: Kysely<Database>,
+  actor: Actor,
+  now: Date,
+  counts: ReconcileCounts,
+  sets: string,
+  openedIds: string[],
+): Promise<void> {
+  const changed = counts.opened + counts.updated + counts.reopened + counts.fixed;
+  if (changed === 0) return;
+  await appendAudit(
+    trx,
+    {
+      actor: actorLabel(actor),
+      action: "findings.changed",
+      targetType: "findings",
+      targetId: "all",
+      data: {
+        trigger: "full",
+        sets,
+        opened: counts.opened,
+        updated: counts.updated,
+        reopened: counts.reopened,
+        fixed: counts.fixed,
+        unchanged: counts.unchanged,
+        ids: { opened: openedIds },
+        idsTruncated: openedIds.length < changed,
+      },
+    },
+    now,
+  );
+}

@@ -1,0 +1,185 @@
+import type { Kysely, Selectable } from "kysely";
+import { appendAudit } from "../../audit/log.js";
+import { type Actor, actorLabel } from "../../domain/roles.js";
+import { STOP_ALL_SWITCH } from "../../rollout/model.js";
+import { type LeasedOperation, operationPayloadSchema } from "../../rollout/operation.js";
+import type { ServiceContext } from "../../service/context.js";
+import type { Database, OperationsTable } from "../../store/schema.js";
+import { leaseTtlMs } from "./lease-time.js";
+import { ownAssetOf } from "./own-asset.js";
+import { subscribe } from "./wakeups.js";
+
+/** The longest a long-poll waits; agents ask again at once. Below common proxies' idle timeouts. */
+export const MAX_WAIT_MS = 30_000;
+/** How often a waiting poll looks in the store itself: operations queued by another replica. */
+export const STORE_POLL_MS = 1000;
+
+/**
+ * Only operations of rollouts that are moving are handed out: a paused rollout (an operator, a closed
+ * window) or an emergency stop holds what is queued but not yet on a host, so nothing starts on a host
+ * outside what the engine allows at that instant.
+ */
+const LEASABLE_ROLLOUT_STATES = ["running", "rolling-back"];
+
+type OpRow = Selectable<OperationsTable>;
+
+function leasedOf(row: OpRow, leaseExpiresAt: string): LeasedOperation {
+  return {
+    id: row.id,
+    key: row.idempotency_key,
+    action: row.action as LeasedOperation["action"],
+    payload: operationPayloadSchema.parse(JSON.parse(row.payload)),
+    leaseExpiresAt,
+  };
+}
+
+function expiryFor(row: OpRow, now: Date): string {
+  const payload = operationPayloadSchema.parse(JSON.parse(row.payload));
+  return new Date(now.getTime() + leaseTtlMs(payload)).toISOString();
+}
+
+/**
+ * An operation this asset holds already: its agent asks again after a restart (or never got the
+ * answer), so it gets the same operation back with its lease renewed. The agent's journal makes a
+ * second delivery harmless: a finished key answers from the journal, a started one is re-examined.
+ */
+async function redeliver(
+  ctx: ServiceContext,
+  actor: Actor,
+  assetId: string,
+): Promise<LeasedOperation | null> {
+  const held = await ctx.store.db
+    .selectFrom("operations")
+    .select("id")
+    .where("asset_id", "=", assetId)
+    .where("state", "=", "leased")
+    .orderBy("leased_at")
+    .orderBy("id")
+    .limit(1)
+    .executeTakeFirst();
+  if (!held) return null;
+  return ctx.store.write(async (trx) => {
+    const row = await trx
+      .selectFrom("operations")
+      .selectAll()
+      .where("id", "=", held.id)
+      .where("state", "=", "leased")
+      .executeTakeFirst();
+    if (!row) return null;
+    const now = ctx.now();
+    const expires = expiryFor(row, now);
+    await trx
+      .updateTable("operations")
+      .set({ lease_expires_at: expires, updated_at: now.toISOString() })
+      .where("id", "=", row.id)
+      .where("state", "=", "leased")
+      .execute();
+    await appendAudit(trx, leaseEvent(actor, row, expires, true), now);
+    return leasedOf(row, expires);
+  });
+}
+
+function leaseEvent(actor: Actor, row: OpRow, expires: string, redelivered: boolean) {
+  return {
+    actor: actorLabel(actor),
+    action: "rollout.operation.leased",
+    targetType: "rollout",
+    targetId: row.rollout_id,
+    data: {
+      operation: row.id,
+      key: row.idempotency_key,
+      assetId: row.asset_id,
+      action: row.action,
+      leaseExpiresAt: expires,
+      redelivered,
+    },
+  };
+}
+
+async function stopped(db: Kysely<Database>): Promise<boolean> {
+  const row = await db
+    .selectFrom("engine_switches")
+    .select("name")
+    .where("name", "=", STOP_ALL_SWITCH)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+/** The oldest queued operation of the asset whose rollout is moving, if any (a read, no lock). */
+async function candidate(db: Kysely<Database>, assetId: string): Promise<string | null> {
+  const row = await db
+    .selectFrom("operations as o")
+    .innerJoin("rollouts as r", "r.id", "o.rollout_id")
+    .select("o.id")
+    .where("o.asset_id", "=", assetId)
+    .where("o.state", "=", "queued")
+    .where("r.state", "in", LEASABLE_ROLLOUT_STATES)
+    .orderBy("o.created_at")
+    .orderBy("o.id")
+    .limit(1)
+    .executeTakeFirst();
+  return row?.id ?? null;
+}
+
+/**
+ * Leases the oldest queued operation of the asset (compare-and-set on its state): of two polls of one
+ * asset at once, one gets it. Cheap reads first, so idle polls never take the write path.
+ */
+async function tryLease(ctx: ServiceContext, actor: Actor, assetId: string): Promise<LeasedOperation | null> {
+  const id = await candidate(ctx.store.db, assetId);
+  if (id === null || (await stopped(ctx.store.db))) return null;
+  return ctx.store.write(async (trx) => {
+    if (await stopped(trx)) return null;
+    const row = await trx.selectFrom("operations").selectAll().where("id", "=", id).executeTakeFirst();
+    if (row?.state !== "queued") return null;
+    const rollout = await trx
+      .selectFrom("rollouts")
+      .select("state")
+      .where("id", "=", row.rollout_id)
+      .executeTakeFirst();
+    if (!rollout || !LEASABLE_ROLLOUT_STATES.includes(rollout.state)) return null;
+    const now = ctx.now();
+    const at = now.toISOString();
+    const expires = expiryFor(row, now);
+    const updated = await trx
+      .updateTable("operations")
+      .set({ state: "leased", leased_at: at, lease_expires_at: expires, updated_at: at })
+      .where("id", "=", id)
+      .where("state", "=", "queued")
+      .executeTakeFirst();
+    if (Number(updated.numUpdatedRows) !== 1) return null;
+    await appendAudit(trx, leaseEvent(actor, row, expires, false), now);
+    return leasedOf(row, expires);
+  });
+}
+
+/**
+ * The long-poll: the operation this asset holds (again), else the oldest queued one it can lease, else
+ * waits up to `waitMs` for one (woken in-process by a dispatch, or finding it in the store at each
+ * poll interval). Null when nothing came; the signal ends the wait early (client gone, shutdown).
+ */
+export async function nextOperation(
+  ctx: ServiceContext,
+  actor: Actor,
+  waitMs: number,
+  signal?: AbortSignal,
+): Promise<LeasedOperation | null> {
+  const assetId = ownAssetOf(actor);
+  const held = await redeliver(ctx, actor, assetId);
+  if (held) return held;
+  // Wall time, not ctx.now(): the wait is real even when the service runs on a test clock.
+  const deadline = Date.now() + Math.min(Math.max(0, waitMs), MAX_WAIT_MS);
+  const waiter = subscribe(ctx.store, assetId);
+  try {
+    for (;;) {
+      const leased = await tryLease(ctx, actor, assetId);
+      if (leased) return leased;
+      const remaining = deadline - Date.now();
+      if (remaining <= 0 || signal?.aborted) return null;
+      await waiter.wait(Math.min(remaining, STORE_POLL_MS), signal);
+      if (signal?.aborted) return null;
+    }
+  } finally {
+    waiter.dispose();
+  }
+}

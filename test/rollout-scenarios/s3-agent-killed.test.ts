@@ -150,7 +150,9 @@ describe("scenario 3: an agent killed with SIGKILL mid-install", () => {
       from: s.fleet.packages.baseVersion,
       to: "1.1.5-1",
     });
-    expect(counts.get(r.victim.name)?.patched).toBe(1);
+    // Its dpkg may finish alone or die with the agent's pipes (left half-configured): at most one install.
+    expect(counts.get(r.victim.name)?.patched).toBeLessThanOrEqual(1);
+    expect(counts.get(r.victim.name)?.reverted).toBe(1);
     expect((await auditVerifies(s)).ok).toBe(true);
     process.stdout.write(
       `scenario 3 (budget 0): ${r.victim.name} killed mid-install, lost after ${r.detectedMs} ms (heartbeat ${HEARTBEAT_MS} ms), rolled back in ${view.timeToRollbackMs} ms\n`,
@@ -171,7 +173,10 @@ describe("scenario 3: an agent killed with SIGKILL mid-install", () => {
       from: s.fleet.packages.baseVersion,
       to: "1.1.5-1",
     });
-    for (const [name, c] of counts) expect(c.patched, name).toBe(1);
+    for (const [name, c] of counts) {
+      if (name === r.victim.name) expect(c.patched, name).toBeLessThanOrEqual(1);
+      else expect(c.patched, name).toBe(1);
+    }
     const shown = await showRollout(s, r.rolloutId);
     expect(shown.assets.find((a) => a.name === r.victim.name)?.attempt).toBe(1);
     expect((await auditVerifies(s)).ok).toBe(true);

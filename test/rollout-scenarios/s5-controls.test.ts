@@ -238,17 +238,19 @@ describe("scenario 5: operator controls, windows, freezes and the progress deadl
   it.each(["finish-in-flight", "pause-now"] as const)(
     "a window closing mid-rollout with onClose %s pauses it; it resumes in the next window",
     async (onClose) => {
-      const now = Date.now();
-      const closes = now + 4000;
+      // The window opens once the change is surely approved, so the rollout starts when it opens, and
+      // closes 3 s later, mid-rollout, whatever the machine's load did to the approval before.
+      const opens = Math.ceil((Date.now() + 8000) / 1000) * 1000;
+      const closes = opens + 3000;
       const reopens = closes + 4000;
       const name = `s5-window-${onClose}`;
       await applyPolicy(
         s,
         scenarioPolicy(
           name,
-          ROLLOUT(),
+          SLOW,
           `maintenanceWindows:
-  - {name: first, start: "${local(now - 60_000)}", duration: ${Math.round((closes - (now - 60_000)) / 1000)}s, timezone: UTC, onClose: ${onClose}}
+  - {name: first, start: "${local(opens)}", duration: 3s, timezone: UTC, onClose: ${onClose}}
   - {name: second, start: "${local(reopens)}", duration: 1h, timezone: UTC}
 `,
         ),
@@ -280,15 +282,18 @@ describe("scenario 5: operator controls, windows, freezes and the progress deadl
   );
 
   it("a freeze starting mid-rollout pauses it until the freeze ends", async () => {
-    const now = Date.now();
-    const from = now + 4000;
+    // As for the windows: the rollout starts when its window opens, and the freeze begins 3 s later.
+    const opens = Math.ceil((Date.now() + 8000) / 1000) * 1000;
+    const from = opens + 3000;
     const to = from + 4000;
     await applyPolicy(
       s,
       scenarioPolicy(
         "s5-freeze",
         SLOW,
-        `freezes:
+        `maintenanceWindows:
+  - {name: open, start: "${local(opens)}", duration: 1h, timezone: UTC}
+freezes:
   - {name: launch, from: "${local(from)}", to: "${local(to)}", timezone: UTC}
 `,
       ),

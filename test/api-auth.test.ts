@@ -148,6 +148,15 @@ const CASES: readonly Case[] = [
     body: () => ({ content: "name: matrix\napprovals: {required: 0}\n" }),
     allowed: ADMIN,
   },
+  { name: "show findings policy", method: "GET", url: "/api/v1/findings-policy", allowed: READ },
+  // Choosing it sets every finding's due date: an admin's, as writing a policy is.
+  {
+    name: "choose findings policy",
+    method: "PUT",
+    url: "/api/v1/findings-policy",
+    body: () => ({ name: "default" }),
+    allowed: ADMIN,
+  },
   // Or propose one, which an approver other than the proposer approves.
   {
     name: "propose policy",

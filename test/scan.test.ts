@@ -342,6 +342,40 @@ describe("autopatch scan", () => {
     expect(run.artifacts).toEqual([{ location: { uri: JUICE_SHOP.split("\\").join("/") } }]);
   });
 
+  it("gives SARIF artifact paths relative to --base, and refuses a --base that is no directory", async () => {
+    const base = join(FIXTURES, "..");
+    const sarif = await runCli([
+      "scan",
+      "--advisories",
+      GHSA,
+      "--sbom",
+      JUICE_SHOP,
+      "--format",
+      "sarif",
+      "--base",
+      base,
+    ]);
+    expect(sarif.code, sarif.stderr).toBe(0);
+    const run = JSON.parse(sarif.stdout).runs[0];
+    const uri = relative(base, JUICE_SHOP).split("\\").join("/");
+    expect(uri.startsWith("data/")).toBe(true);
+    expect(run.artifacts).toEqual([{ location: { uri, uriBaseId: "SRCROOT" } }]);
+    expect(run.originalUriBaseIds.SRCROOT.uri).toMatch(/^file:\/\/.*\/test\/fixtures\/$/);
+    const bad = await runCli([
+      "scan",
+      "--advisories",
+      GHSA,
+      "--sbom",
+      JUICE_SHOP,
+      "--format",
+      "sarif",
+      "--base",
+      join(dir, "none"),
+    ]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("--base");
+  });
+
   it("rejects a malformed SBOM with exit 2 and a JSON pointer, before reading advisories", async () => {
     const bad = join(dir, "bad.cdx.json");
     writeFileSync(

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
 import { ApiClient } from "../client/api-client.js";
+import { AGENT_BACKOFF, backoffFor, retry } from "../domain/backoff.js";
 import { AppError, ValidationError } from "../domain/errors.js";
 import type { PackageRecord } from "../domain/inventory.js";
 import { type CanonicalPackage, canonicalPackageSet, packageSetDigest } from "../domain/package-set.js";
@@ -184,7 +185,7 @@ export async function runAgent(options: AgentOptions): Promise<void> {
         log.warn({ err: (err as Error).message, failures }, "agent cycle failed; retrying");
         nextHeartbeat = 0;
       }
-      const backoff = failures === 0 ? pollMs : Math.min(30_000, 500 * 2 ** Math.min(failures, 6));
+      const backoff = failures === 0 ? pollMs : backoffFor(failures, AGENT_BACKOFF);
       await sleep(Math.min(backoff, intervalMs), undefined, { signal }).catch(() => undefined);
     }
   }
@@ -280,9 +281,8 @@ async function ensureEnrolled(options: AgentOptions): Promise<AgentState> {
   const name = options.name ?? hostname();
   const client = agentClient(options.server, options.enrollToken);
   const request: EnrollRequest = { name, hostname: hostname(), ...options.placement };
-  let failures = 0;
-  for (;;) {
-    try {
+  return retry(
+    async () => {
       const enrolled = await client.post<EnrollResponse>("/api/v1/agent/enroll", request);
       const state: AgentState = {
         server: options.server,
@@ -294,15 +294,15 @@ async function ensureEnrolled(options: AgentOptions): Promise<AgentState> {
       await saveState(options.stateDir, state);
       options.logger.info({ asset: state.assetName }, "agent enrolled");
       return state;
-    } catch (err) {
+    },
+    {
+      ...AGENT_BACKOFF,
+      attempts: Number.POSITIVE_INFINITY,
       // A refused token will not start working; an unreachable server may.
-      if (err instanceof AppError && err.code !== "internal") throw err;
-      failures += 1;
-      options.logger.warn({ err: (err as Error).message, failures }, "enrollment failed; retrying");
-      if (options.signal?.aborted) throw err;
-      await sleep(Math.min(30_000, 500 * 2 ** Math.min(failures, 6)), undefined, {
-        signal: options.signal,
-      }).catch(() => undefined);
-    }
-  }
+      retryable: (err) => !(err instanceof AppError && err.code !== "internal"),
+      ...(options.signal ? { signal: options.signal } : {}),
+      onRetry: (err, failures) =>
+        options.logger.warn({ err: (err as Error).message, failures }, "enrollment failed; retrying"),
+    },
+  );
 }

@@ -1,29 +1,84 @@
 import type { Command } from "commander";
 import { ApiClient } from "../client/api-client.js";
-import { ValidationError } from "../domain/errors.js";
+import { reasonError, ValidationError } from "../domain/errors.js";
 import { DURATION_HINT, parseDuration } from "../policy/duration.js";
 import { parseWebhookAllowList, splitAllowListEnv } from "../policy/webhook-destination.js";
+import { type Connection, resolveConnection } from "./config/connection.js";
+import { applyOutputFlags, type OutputFlags, withOutputFlags } from "./output/options.js";
 
-export interface ClientFlags {
+export interface ClientFlags extends OutputFlags {
   server?: string;
   token?: string;
-  json?: boolean;
+  context?: string;
 }
 
-/** Adds the flags every server-talking command takes. */
+/**
+ * Adds the flags every server-talking command takes. Server and token come from the flag, else the
+ * environment, else the selected context of the config file (see config/connection.ts); a context's
+ * default output fills `--json`/`--output` when neither the flag nor $AUTOPATCH_OUTPUT gives one.
+ */
 export function withClientFlags(command: Command): Command {
-  return command
-    .option("--server <url>", "server URL (default: $AUTOPATCH_SERVER or http://127.0.0.1:8080)")
-    .option("--token <token>", "API token (default: $AUTOPATCH_TOKEN)")
-    .option("--json", "print JSON for scripts instead of a table");
+  return withOutputFlags(
+    command
+      .option(
+        "--server <url>",
+        "server URL (default: $AUTOPATCH_SERVER, the context's, or http://127.0.0.1:8080)",
+      )
+      .option("--token <token>", "API token (default: $AUTOPATCH_TOKEN or the context's)")
+      .option(
+        "--context <name>",
+        "context of the config file to use (default: $AUTOPATCH_CONTEXT or the current one)",
+      ),
+  ).hook("preAction", (_self, action) => applyDefaultOutput(action));
+}
+
+/** The server and token of a client command, as `clientFrom` uses them. */
+export function connectionFrom(flags: ClientFlags): Connection {
+  return resolveConnection(flags);
 }
 
 export function clientFrom(flags: ClientFlags): ApiClient {
-  const server = flags.server ?? process.env.AUTOPATCH_SERVER ?? "http://127.0.0.1:8080";
-  const token = flags.token ?? process.env.AUTOPATCH_TOKEN;
-  if (!token)
-    throw new ValidationError("no API token: pass --token or set AUTOPATCH_TOKEN", { where: "--token" });
-  return new ApiClient(server, token);
+  const { server, token } = connectionFrom(flags);
+  if (!token) {
+    throw reasonError(
+      "config.no-token",
+      "no API token: pass --token, set AUTOPATCH_TOKEN, or add a context (autopatch config set-context)",
+      { where: "--token" },
+    );
+  }
+  return new ApiClient(server, token, undefined, { retry: CLI_READ_RETRY });
+}
+
+/** A read that meets a restarting server is tried twice more within about two seconds. */
+export const CLI_READ_RETRY = { attempts: 3, baseMs: 500, capMs: 2_000 } as const;
+
+/** Sets the output option from $AUTOPATCH_OUTPUT or the context when the command line gives none. */
+function applyDefaultOutput(command: Command): void {
+  const given = (name: string) => {
+    const source = command.getOptionValueSource(name);
+    return source !== undefined && source !== "default";
+  };
+  if (given("json") || given("output")) return;
+  const fromEnv = process.env.AUTOPATCH_OUTPUT;
+  let format: string | undefined = fromEnv;
+  if (format === undefined) {
+    const opts = command.opts<ClientFlags>();
+    try {
+      format = resolveConnection(opts).context?.output;
+    } catch {
+      // A broken config file is reported by the command's own clientFrom; the output stays the default.
+      return;
+    }
+  }
+  if (format === undefined) return;
+  const source = fromEnv === undefined ? "config" : "env";
+  if (command.options.some((o) => o.attributeName() === "output")) {
+    command.setOptionValueWithSource("output", format, source);
+  } else if (format === "json") {
+    command.setOptionValueWithSource("json", true, source);
+  }
+  // The program's hook read the output flags before this one ran: read them again.
+  applyOutputFlags(command);
 }
 
 /** Parses `key=value` flags given several times. */

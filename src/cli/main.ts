@@ -1,4 +1,8 @@
 import { Command, CommanderError } from "commander";
+import { PRODUCT_VERSION } from "../domain/product-version.js";
+import { configureHelpConventions } from "./help/conventions.js";
+import { applyOutputFlags, argvWantsMachineOutput } from "./output/options.js";
+import { endQuietlyOnClosedPipe } from "./output/pipe.js";
 import { reportError } from "./output.js";
 
 type Register = (program: Command) => unknown;
@@ -99,6 +103,21 @@ export const COMMAND_MODULES: ReadonlyArray<{
     load: async () => (await import("./commands/test-fleet.js")).registerTestFleetCommand,
   },
   {
+    commands: { config: "Contexts: server, token and default output per environment, as kubectl keeps them" },
+    load: async () => (await import("./commands/config.js")).registerConfigCommand,
+  },
+  {
+    commands: { version: "Print the client's and the server's versions" },
+    load: async () => (await import("./commands/version.js")).registerVersionCommand,
+  },
+  {
+    commands: {
+      completion: "Shell completion for bash, zsh and fish",
+      __complete: "Completions of a command line (used by the completion scripts)",
+    },
+    load: async () => (await import("./commands/completion.js")).registerCompletionCommands,
+  },
+  {
     commands: { versions: "Parse and order package versions as each ecosystem's own tool does" },
     load: async () => (await import("./commands/versions.js")).registerVersionsCommand,
   },
@@ -111,9 +130,10 @@ function baseProgram(): Command {
         "Client commands talk to a server: --server or $AUTOPATCH_SERVER, --token or $AUTOPATCH_TOKEN.",
     )
     .configureHelp({ helpWidth: 110 })
-    .version("0.1.0")
+    .version(PRODUCT_VERSION)
     .showHelpAfterError()
-    .exitOverride();
+    .exitOverride()
+    .hook("preAction", (_program, action) => applyOutputFlags(action));
 }
 
 /**
@@ -129,13 +149,18 @@ export async function buildProgram(only?: string): Promise<Command> {
         program.commands.find((c) => c.name() === name)?.summary(summary);
       }
     } else {
-      for (const [name, summary] of Object.entries(module.commands)) program.command(name).summary(summary);
+      for (const [name, summary] of Object.entries(module.commands)) {
+        // `__name` commands are internal (the completion scripts call them) and stay out of the help.
+        program.command(name, { hidden: name.startsWith("__") }).summary(summary);
+      }
     }
   }
+  configureHelpConventions(program);
   return program;
 }
 
 export async function main(argv: readonly string[]): Promise<void> {
+  endQuietlyOnClosedPipe();
   const first = argv.slice(2).find((a) => !a.startsWith("-"));
   const known = first !== undefined && COMMAND_MODULES.some((m) => first in m.commands);
   try {
@@ -147,6 +172,6 @@ export async function main(argv: readonly string[]): Promise<void> {
       process.exitCode = err.exitCode === 0 ? 0 : 2;
       return;
     }
-    process.exitCode = reportError(err, argv.includes("--json"));
+    process.exitCode = reportError(err, argvWantsMachineOutput(argv));
   }
 }

@@ -1,3 +1,4 @@
+import { type BackoffPolicy, retry } from "../domain/backoff.js";
 import { isErrorReason } from "../domain/error-reasons.js";
 import { AppError, type ErrorCode } from "../domain/errors.js";
 
@@ -14,7 +15,15 @@ const KNOWN_CODES: readonly ErrorCode[] = [
 export interface ApiClientOptions {
   /** Sent on every request (the agent's protocol version, say). */
   headers?: Record<string, string>;
+  /**
+   * Retries of reads (GET) that met a refused or reset connection or a 502/503/504 (a restarting
+   * server, a proxy in front of one); writes are never repeated here. One attempt when omitted.
+   */
+  retry?: { attempts: number } & BackoffPolicy;
 }
+
+/** Transient answers of a proxy or a server that is starting or stopping. */
+const TRANSIENT_STATUS = new Set([502, 503, 504]);
 
 /** A small typed client of the REST API, used by the CLI and the agent. */
 export class ApiClient {
@@ -22,12 +31,14 @@ export class ApiClient {
   readonly #token: string | undefined;
   readonly #timeoutMs: number;
   readonly #headers: Record<string, string>;
+  readonly #retry: ApiClientOptions["retry"];
 
   constructor(baseUrl: string, token?: string, timeoutMs = 60_000, options: ApiClientOptions = {}) {
     this.baseUrl = baseUrl.replace(/\/+$/, "");
     this.#token = token;
     this.#timeoutMs = timeoutMs;
     this.#headers = { ...options.headers };
+    this.#retry = options.retry;
   }
 
   /** `signal` ends the request early (a long-poll when the caller stops); the timeout still holds. */
@@ -50,7 +61,28 @@ export class ApiClient {
     return this.#send<T>("POST", path, { type: contentType, data: bytes });
   }
 
-  async #send<T>(
+  #send<T>(
+    method: string,
+    path: string,
+    body?: { type: string; data: string | Uint8Array },
+    signal?: AbortSignal,
+  ): Promise<T> {
+    const once = () => this.#sendOnce<T>(method, path, body, signal);
+    const policy = this.#retry;
+    const run =
+      policy === undefined || method !== "GET"
+        ? once()
+        : retry(once, {
+            ...policy,
+            retryable: (err) => err instanceof TransientError,
+            ...(signal ? { signal } : {}),
+          });
+    return run.catch((err: unknown) => {
+      throw err instanceof TransientError ? err.error : err;
+    });
+  }
+
+  async #sendOnce<T>(
     method: string,
     path: string,
     body?: { type: string; data: string | Uint8Array },
@@ -72,13 +104,24 @@ export class ApiClient {
     } catch (err) {
       const reason =
         err instanceof Error ? ((err.cause as Error | undefined)?.message ?? err.message) : String(err);
-      throw new AppError("internal", `cannot reach the autopatch server at ${this.baseUrl}: ${reason}`, {
-        cause: err,
-      });
+      const error = new AppError(
+        "internal",
+        `cannot reach the autopatch server at ${this.baseUrl}: ${reason}`,
+        {
+          cause: err,
+        },
+      );
+      // A refused or reset connection may be a restart; a timeout is not retried (it already waited).
+      const code =
+        (err instanceof Error ? (err.cause as { code?: unknown } | undefined)?.code : undefined) ?? "";
+      throw code === "ECONNREFUSED" || code === "ECONNRESET" ? new TransientError(error) : error;
     }
     const text = await response.text();
     const parsed: unknown = text === "" ? undefined : safeJson(text);
-    if (!response.ok) throw errorFromResponse(response.status, parsed, text);
+    if (!response.ok) {
+      const error = errorFromResponse(response.status, parsed, text);
+      throw TRANSIENT_STATUS.has(response.status) ? new TransientError(error) : error;
+    }
     return parsed as T;
   }
 
@@ -121,6 +164,13 @@ export class ApiClient {
       throw errorFromResponse(response.status, safeJson(text), text);
     }
     return response.body;
+  }
+}
+
+/** Carries an error that a retry may outlast; unwrapped before it reaches the caller. */
+class TransientError extends Error {
+  constructor(readonly error: AppError) {
+    super(error.message);
   }
 }
 

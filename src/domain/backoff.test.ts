@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { BACKOFF_BASE_MS, BACKOFF_CAP_MS, backoffDelayMs } from "./backoff.js";
+import { BACKOFF_BASE_MS, BACKOFF_CAP_MS, backoffDelayMs, retry } from "./backoff.js";
 
 const top = () => 0.999_999_999;
 
@@ -38,5 +38,67 @@ describe("backoffDelayMs", () => {
   it("takes another base and cap", () => {
     expect(backoffDelayMs(4, top, 100, 500)).toBe(499);
     expect(backoffDelayMs(2, top, 100, 500)).toBe(199);
+  });
+});
+
+describe("retry", () => {
+  const fast = { baseMs: 1, capMs: 2 };
+
+  it("retries what may be retried until it succeeds, waiting between attempts", async () => {
+    const seen: number[] = [];
+    const result = await retry(
+      async (n) => {
+        seen.push(n);
+        if (n < 3) throw new Error("busy");
+        return "done";
+      },
+      { ...fast, attempts: 5, retryable: () => true },
+    );
+    expect(result).toBe("done");
+    expect(seen).toEqual([1, 2, 3]);
+  });
+
+  it("throws at once what may not be retried, and the last failure after its attempts", async () => {
+    let calls = 0;
+    const refused = retry(
+      async () => {
+        calls += 1;
+        throw new Error("no");
+      },
+      { ...fast, attempts: 5, retryable: (err) => (err as Error).message !== "no" },
+    );
+    await expect(refused).rejects.toThrow("no");
+    expect(calls).toBe(1);
+    const delays: number[] = [];
+    const exhausted = retry(
+      async (n) => {
+        throw new Error(`attempt ${n}`);
+      },
+      { ...fast, attempts: 3, retryable: () => true, onRetry: (_e, _n, delay) => delays.push(delay) },
+    );
+    await expect(exhausted).rejects.toThrow("attempt 3");
+    expect(delays).toHaveLength(2);
+    for (const d of delays) expect(d).toBeLessThan(2);
+  });
+
+  it("stops waiting when its signal ends", async () => {
+    const controller = new AbortController();
+    const started = Date.now();
+    const pending = retry(
+      async () => {
+        throw new Error("down");
+      },
+      {
+        baseMs: 60_000,
+        capMs: 60_000,
+        random: () => 0.99,
+        attempts: 10,
+        retryable: () => true,
+        signal: controller.signal,
+      },
+    );
+    setTimeout(() => controller.abort(), 20);
+    await expect(pending).rejects.toThrow("down");
+    expect(Date.now() - started).toBeLessThan(5_000);
   });
 });

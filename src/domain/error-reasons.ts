@@ -150,6 +150,20 @@ export const ERROR_REASONS = {
   // Inventory and findings
   "inventory.delta-base-mismatch": { category: "conflict" },
   "inventory.delta-digest-mismatch": { category: "conflict" },
+  // CLI and API
+  "cli.label-exists": { category: "conflict" },
+  "cli.bad-wait-condition": { category: "validation" },
+  "cli.plan-file": { category: "validation" },
+  "cli.plan-changed": { category: "conflict" },
+  // CLI and API
+  "config.unsafe-permissions": { category: "forbidden" },
+  "config.invalid": { category: "validation" },
+  "config.unknown-context": { category: "not_found" },
+  "config.token-command-failed": { category: "validation" },
+  "config.no-token": { category: "validation" },
+  // CLI and API
+  "policy.waves-over-100": { category: "validation" },
+  "policy.freeze-ends-before-start": { category: "validation" },
 } as const satisfies Record<string, ReasonSpec>;
 
 export type ErrorReason = keyof typeof ERROR_REASONS;

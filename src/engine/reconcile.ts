@@ -64,6 +64,18 @@ function listeningFor(ctx: ServiceContext, now: Date): number {
   return now.getTime() - since;
 }
 
+// Pinned policy versions parsed by this process, by name, version and hash.
+const POLICIES = new WeakMap<ServiceContext, Map<string, Policy>>();
+
+function parsedPolicies(ctx: ServiceContext): Map<string, Policy> {
+  let map = POLICIES.get(ctx);
+  if (!map) {
+    map = new Map();
+    POLICIES.set(ctx, map);
+  }
+  return map;
+}
+
 function handedOver(ctx: ServiceContext): Set<string> {
   let set = HANDED_OVER.get(ctx);
   if (!set) {
@@ -86,7 +98,7 @@ export async function reconcileOnce(
     .where("state", "not in", [...TERMINAL_ROLLOUT_STATES])
     .orderBy("created_at")
     .execute();
-  const policies = new Map<string, Policy>();
+  const policies = parsedPolicies(ctx);
   for (const { id } of rows) {
     if (options.signal?.aborted) break;
     try {
@@ -116,7 +128,8 @@ async function reconcileRollout(
     const settled = listeningFor(ctx, now) >= LOST_GRACE_HEARTBEATS * ctx.config.heartbeatIntervalMs;
     await observe(ctx, loaded, settled);
     const { plan } = loaded.view;
-    const key = `${plan.policy.name}@${plan.policy.version}`;
+    // A pinned version never changes (its hash is in the plan): parsed once per process, not per pass.
+    const key = `${plan.policy.name}@${plan.policy.version}#${plan.policy.hash}`;
     const policy = policies.get(key) ?? (await loadPinnedPolicy(ctx.store.db, plan.policy));
     policies.set(key, policy);
     const calendar = calendarDecision(policy, now, {

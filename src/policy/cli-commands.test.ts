@@ -1,12 +1,13 @@
 // Tests of the pure parts of `autopatch policy …` and `autopatch windows …` (src/cli/commands/); the
 // process-level CLI tests live in test/.
 import { describe, expect, it } from "vitest";
-import { validationJson, validationLines } from "../cli/commands/policy.js";
+import { parseFleetSize, validationJson, validationLines } from "../cli/commands/policy.js";
 import {
   checkJson,
   checkLine,
   parseCount,
   parseInstant,
+  policyArgIsFile,
   windowsJson,
   windowsRows,
 } from "../cli/commands/windows.js";
@@ -35,8 +36,38 @@ describe("policy validate output", () => {
           message: 'sat-night.duration: "4x" is not a duration (use e.g. 30m, 4h, 2d)',
         },
       ],
+      warnings: [],
     });
-    expect(validationJson(validatePolicy("{}"))).toEqual({ ok: true, errors: [] });
+    expect(validationJson(validatePolicy("{}"))).toEqual({ ok: true, errors: [], warnings: [] });
+  });
+
+  it("prints warnings as FILE:line:col: warning: message, and --json lists them", () => {
+    const warned = validatePolicy("rollout:\n  typicalFleetSize: 2\n");
+    expect(validationLines("p.yaml", warned)).toEqual([
+      "p.yaml:2:3: warning: rollout.phases[1] (wave 25%) would be empty for a fleet of 2 assets: the phases before it take them all",
+    ]);
+    expect(validationJson(warned)).toMatchObject({
+      ok: true,
+      errors: [],
+      warnings: [{ path: "/rollout/phases/1/wave" }],
+    });
+  });
+
+  it.each(["0", "-3", "x", "2.5"])("--fleet-size %s is rejected", (text) => {
+    expect(() => parseFleetSize(text)).toThrow(/--fleet-size/);
+  });
+});
+
+describe("windows --policy", () => {
+  it.each([
+    ["prod", false, false],
+    ["prod@3", false, false],
+    ["policy.yaml", false, true],
+    ["./prod", false, true],
+    ["conf/prod", false, true],
+    ["prod", true, true],
+  ])("%s (exists: %s) is a file: %s", (arg, exists, file) => {
+    expect(policyArgIsFile(arg, () => exists)).toBe(file);
   });
 });
 

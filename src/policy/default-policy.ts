@@ -8,7 +8,7 @@ import type { Policy } from "./schema.js";
 const DEFAULT_POLICY_YAML = `# autopatch built-in policy: the production patching SOP.
 # Print it with \`autopatch policy default\`, edit it, check it with \`autopatch policy validate\`.
 version: 1
-name: sop-default
+name: default
 description: Production patching SOP - CAB approval, snapshot, canary then 25% and 75% waves.
 
 classification:
@@ -17,6 +17,8 @@ classification:
     emergency: 0
     high: 7d
     routine: next-window
+  # "Immediately" falls due this long after a finding is first seen, so new is not yet late.
+  immediateGrace: 4h
   overrides: []
   # - selector: "exposure=internet"
   #   sla: {high: 3d}

@@ -3,7 +3,7 @@ import { aliasBomb } from "../../test/helpers/hostile-inputs.js";
 import { isAppError } from "../domain/errors.js";
 import { DEFAULT_POLICY, defaultPolicyYaml } from "./default-policy.js";
 import { loadPolicy, policyContentHash, validatePolicy } from "./loader.js";
-import { policyJsonSchema } from "./schema.js";
+import { DEFAULT_IMMEDIATE_GRACE, policyJsonSchema } from "./schema.js";
 import { parseWebhookAllowList } from "./webhook-destination.js";
 
 const INTERFACE_YAML = `maintenanceWindows:
@@ -237,11 +237,14 @@ describe("default policy", () => {
     expect(DEFAULT_POLICY.notifications.leadTime).toBe("30m");
   });
 
-  it("is what the schema defaults give, apart from its name", () => {
+  it("is what the schema defaults give, apart from its name and the grace it spells out", () => {
     const { name: _n, description: _d, ...fromDefaults } = loadPolicy("{}");
     const { name, description: _d2, ...builtIn } = DEFAULT_POLICY;
-    expect(name).toBe("sop-default");
-    expect(builtIn).toEqual(fromDefaults);
+    expect(name).toBe("default");
+    expect(builtIn).toEqual({
+      ...fromDefaults,
+      classification: { ...fromDefaults.classification, immediateGrace: DEFAULT_IMMEDIATE_GRACE },
+    });
   });
 
   it("round-trips as YAML text", () => {

@@ -18,6 +18,7 @@ import { z } from "zod";
 import type { ErrorReason } from "../domain/error-reasons.js";
 import { jsonPointer, ValidationError } from "../domain/errors.js";
 import { describeInputProblem, findInputProblem } from "../domain/input-shape.js";
+import { type ConsistencyIssue, policyConsistency } from "./consistency.js";
 import { type Policy, PolicySchema } from "./schema.js";
 import { didYouMean } from "./suggest.js";
 import { EMPTY_ALLOW_LIST, refusedWebhookUrl, type WebhookAllowList } from "./webhook-destination.js";
@@ -32,7 +33,10 @@ export interface PolicyIssue {
   reason?: ErrorReason;
 }
 
-export type PolicyValidation = { ok: true; policy: Policy } | { ok: false; errors: PolicyIssue[] };
+/** Valid: the policy and what deserves a look (warnings); invalid: every problem. */
+export type PolicyValidation =
+  | { ok: true; policy: Policy; warnings: PolicyIssue[] }
+  | { ok: false; errors: PolicyIssue[] };
 
 export interface PolicyCheckOptions {
   /**
@@ -41,6 +45,13 @@ export interface PolicyCheckOptions {
    * again under the allow-list of the day).
    */
   webhooks?: WebhookAllowList | null;
+  /**
+   * Run the cross-field checks (waves past 100 %, empty freezes, phases empty at the typical fleet size);
+   * default true. Stored versions are read with false: they were checked when applied.
+   */
+  consistency?: boolean;
+  /** The fleet size to warn about empty phases at, instead of `rollout.typicalFleetSize`. */
+  fleetSize?: number;
 }
 
 /**
@@ -138,7 +149,21 @@ export function validatePolicy(
       result.data,
       options.webhooks === undefined ? EMPTY_ALLOW_LIST : options.webhooks,
     );
-    if (refused.length === 0) return { ok: true, policy: result.data };
+    if (refused.length === 0) {
+      if (options.consistency === false) return { ok: true, policy: result.data, warnings: [] };
+      const checked = policyConsistency(
+        result.data,
+        options.fleetSize === undefined ? {} : { fleetSize: options.fleetSize },
+      );
+      const issue = ({ path, message, reason }: ConsistencyIssue): PolicyIssue => ({
+        ...locate(path),
+        path: jsonPointer(path),
+        message,
+        ...(reason === undefined ? {} : { reason }),
+      });
+      if (checked.errors.length > 0) return { ok: false, errors: checked.errors.map(issue) };
+      return { ok: true, policy: result.data, warnings: checked.warnings.map(issue) };
+    }
     return {
       ok: false,
       errors: refused.map(({ path, message }) => ({
@@ -214,7 +239,7 @@ function firstAliasOffset(doc: Document): number {
 export function policyContentHash(text: string): string {
   // The hash is of the content alone: the destination check does not change what the text means.
   return createHash("sha256")
-    .update(canonicalJson(loadPolicy(text, "<policy>", { webhooks: null })))
+    .update(canonicalJson(loadPolicy(text, "<policy>", { webhooks: null, consistency: false })))
     .digest("hex");
 }
 

@@ -15,6 +15,7 @@ import type { ServiceContext } from "../service/context.js";
 import type { Database, PolicyProposalsTable } from "../store/schema.js";
 import { loadPolicy, policyContentHash } from "./loader.js";
 import {
+  type AfterStore,
   checkPolicyName,
   DEFAULT_POLICY_NAME,
   ensureDefaultPolicy,
@@ -216,6 +217,7 @@ export async function approveProposal(
   actor: Actor,
   id: string,
   input: unknown = {},
+  afterStore?: AfterStore,
 ): Promise<PolicyProposalWithContent> {
   requirePermission(actor, "approve", "approving a policy proposal");
   const reason = parse(decideSchema, input ?? {}).reason || null;
@@ -250,6 +252,7 @@ export async function approveProposal(
           data: { proposal: row.id, proposedBy: row.proposer, approvedBy: actorLabel(actor) },
         },
       );
+      await afterStore?.(trx, stored, now);
       await decide(trx, row, actor, "approved", reason, now, stored.version);
       await appendAudit(
         trx,

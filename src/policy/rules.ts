@@ -3,7 +3,7 @@
  * in milliseconds and amounts parsed, so other modules never re-read the policy's strings.
  */
 import { type Amount, parseAmount, parseDuration } from "./duration.js";
-import type { ChangeClass, Policy } from "./schema.js";
+import { type ChangeClass, DEFAULT_IMMEDIATE_GRACE, type Policy } from "./schema.js";
 
 /** Milliseconds to patch within (0 = immediately), or `next-window`. */
 export type SlaDeadline = number | "next-window";
@@ -38,6 +38,11 @@ export function slaFor(
   );
   const value = override?.sla[cls] ?? policy.classification.sla[cls];
   return value === "next-window" ? value : parseDuration(value);
+}
+
+/** How long after first seen an SLA of 0 (immediately) falls due: `classification.immediateGrace`, default 4h. */
+export function immediateGraceMs(policy: Policy): number {
+  return parseDuration(policy.classification.immediateGrace ?? DEFAULT_IMMEDIATE_GRACE);
 }
 
 /** The approval rule that applies to a change. */

@@ -149,8 +149,15 @@ const SlaTableSchema = z.strictObject({
 
 const ScoreSchema = z.number().min(0).max(10);
 
+/** The grace an SLA of 0 gets when the policy does not say (see `immediateGrace`). */
+export const DEFAULT_IMMEDIATE_GRACE = "4h";
+
 export const ClassificationSchema = z.strictObject({
   sla: SlaTableSchema.prefault({}),
+  // Optional without a default: a default would change the content hash of every stored policy.
+  immediateGrace: DurationSchema.optional().meta({
+    description: `An SLA of 0 (immediately) falls due this long after a finding is first seen, so a new finding is not overdue the instant it is found (default ${DEFAULT_IMMEDIATE_GRACE}).`,
+  }),
   overrides: z
     .array(
       z.strictObject({
@@ -406,6 +413,15 @@ export const RolloutSchema = z
     notifyBefore: DurationSchema.default("30m").meta({
       description: "Announce a rollout this long before it starts.",
     }),
+    typicalFleetSize: z
+      .number()
+      .int({ error: "typicalFleetSize must be a whole number" })
+      .min(1, { error: "typicalFleetSize must be at least 1" })
+      .optional()
+      .meta({
+        description:
+          "How many assets a rollout under this policy usually covers: `policy validate` warns about phases that would be empty at this size.",
+      }),
   })
   .superRefine((r, ctx) => {
     if (!Array.isArray(r.phases)) return;

@@ -19,8 +19,10 @@ import { type Actor, actorLabel, roleAllows, SYSTEM_ACTOR } from "../domain/role
 import type { ServiceContext } from "../service/context.js";
 import type { Database, PoliciesTable } from "../store/schema.js";
 import { defaultPolicyYaml } from "./default-policy.js";
+import { type DiffSide, diffPolicies, type PolicyDiff } from "./diff.js";
 import { loadPolicy, policyContentHash } from "./loader.js";
 import { POLICY_NAME, type Policy } from "./schema.js";
+import { FINDINGS_PURPOSE, policySelection } from "./selection.js";
 import { parseWebhookAllowList } from "./webhook-destination.js";
 
 export const DEFAULT_POLICY_NAME = "default";
@@ -43,12 +45,22 @@ export interface StoredPolicy extends PolicyVersionInfo {
 /** The latest version of a name and how many versions it has. */
 export interface PolicySummary extends PolicyVersionInfo {
   versions: number;
+  /** Chosen with `policy use` to classify findings and set their due dates. */
+  findings: boolean;
 }
 
 export interface ApplyResult extends PolicyVersionInfo {
   /** False when the content equalled the latest version, which is returned unchanged. */
   created: boolean;
 }
+
+/** What `applyPolicy` returns: the stored version and what it changed against the latest before. */
+export interface AppliedPolicy extends ApplyResult {
+  diff: PolicyDiff;
+}
+
+/** Work a stored version owes, done in the transaction that stores it (findings re-dated, …). */
+export type AfterStore = (trx: Kysely<Database>, stored: ApplyResult, now: Date) => Promise<void>;
 
 /** What a change request pins. */
 export interface PolicyRef {
@@ -72,7 +84,7 @@ function stored(row: Selectable<PoliciesTable>): StoredPolicy {
     ...info(row),
     content: row.content,
     // Its webhooks were checked when it was applied; delivery checks them again.
-    policy: loadPolicy(row.content, `${row.name}@${row.version}`, { webhooks: null }),
+    policy: loadPolicy(row.content, `${row.name}@${row.version}`, { webhooks: null, consistency: false }),
   };
 }
 
@@ -204,15 +216,33 @@ export async function applyPolicy(
   actor: Actor,
   text: string,
   file?: string,
-): Promise<ApplyResult> {
+  afterStore?: AfterStore,
+): Promise<AppliedPolicy> {
   requirePolicyWriter(actor);
   const policy = loadPolicy(text, file, { webhooks: parseWebhookAllowList(ctx.config.webhookAllow) });
   checkPolicyName(policy.name);
   const hash = policyContentHash(text);
   if (policy.name === DEFAULT_POLICY_NAME) await ensureDefaultPolicy(ctx);
   return retryOnRace(() =>
-    ctx.store.write((trx) => insertVersion(trx, actor, policy.name, text, hash, ctx.now(), file)),
+    ctx.store.write(async (trx) => {
+      const before = await latestRow(trx, policy.name);
+      const now = ctx.now();
+      const result = await insertVersion(trx, actor, policy.name, text, hash, now, file);
+      await afterStore?.(trx, result, now);
+      const diff = diffPolicies(before === undefined ? null : sideOf(before), {
+        label: file ?? `${result.name}@${result.version}`,
+        content: text,
+        policy,
+      });
+      return { ...result, diff };
+    }),
   );
+}
+
+/** A stored version as one side of a diff, labelled NAME@VERSION. */
+export function sideOf(row: Selectable<PoliciesTable>): DiffSide {
+  const { content, policy } = stored(row);
+  return { label: `${row.name}@${row.version}`, content, policy };
 }
 
 /** Stores the built-in policy as `default` version 1 unless a `default` exists already. */
@@ -244,11 +274,12 @@ export async function listPolicies(ctx: ServiceContext): Promise<PolicySummary[]
     .orderBy("name")
     .orderBy("version", "desc")
     .execute();
+  const chosen = (await policySelection(ctx.store.db, FINDINGS_PURPOSE))?.name;
   const out: PolicySummary[] = [];
   for (const row of rows) {
     const last = out.at(-1);
     if (last?.name === row.name) last.versions += 1;
-    else out.push({ ...info(row), versions: 1 });
+    else out.push({ ...info(row), versions: 1, findings: row.name === chosen });
   }
   return out;
 }

@@ -1,21 +1,6 @@
-/**
- * "Did you mean" hints for unknown keys, values and zone names. Levenshtein distance is a dozen lines,
- * so it is written here rather than pulled in as a dependency.
- */
+import { distance } from "fastest-levenshtein";
 
-/** Edit distance (insertions, deletions, substitutions) between two strings. */
-export function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      row.push(Math.min((prev[j] ?? 0) + 1, (row[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + cost));
-    }
-    prev = row;
-  }
-  return prev[b.length] ?? 0;
-}
+/** "Did you mean" hints for unknown keys, values and zone names; the edit distance is fastest-levenshtein's. */
 
 /** The candidate closest to `input` (case-insensitive), if it is close enough to be a likely typo. */
 export function closest(input: string, candidates: readonly string[]): string | undefined {
@@ -23,7 +8,7 @@ export function closest(input: string, candidates: readonly string[]): string | 
   let best: string | undefined;
   let bestDistance = Number.POSITIVE_INFINITY;
   for (const c of candidates) {
-    const d = editDistance(needle, c.toLowerCase());
+    const d = distance(needle, c.toLowerCase());
     if (d < bestDistance) {
       best = c;
       bestDistance = d;

@@ -311,4 +311,43 @@ describe("Scheduler", () => {
     );
     expect(s.metrics().map((m) => m.name)).toEqual(["test-loop"]);
   });
+
+  it("wake runs the next pass within the gap instead of after the interval, once for a burst", async () => {
+    const starts: number[] = [];
+    const s = scheduler({ jitter: 0 });
+    s.register(loop({ intervalMs: 60_000, run: async () => void starts.push(performance.now()) }));
+    s.start();
+    await until("the first pass", () => starts.length === 1);
+    await sleep(20);
+    const woken = performance.now();
+    for (let i = 0; i < 50; i++) s.wake("test-loop", 30);
+    await until("the woken pass", () => starts.length === 2, 2_000);
+    expect((starts[1] as number) - woken).toBeLessThan(1_000);
+    // The burst gave one pass, and the interval holds again after it.
+    await sleep(200);
+    expect(starts).toHaveLength(2);
+  });
+
+  it("a wake during a pass gives one more pass right after it, and none for an unknown loop", async () => {
+    let passes = 0;
+    let release: () => void = () => undefined;
+    const s = scheduler({ jitter: 0 });
+    s.register(
+      loop({
+        intervalMs: 60_000,
+        run: async () => {
+          passes += 1;
+          if (passes === 1) await new Promise<void>((resolve) => (release = resolve));
+        },
+      }),
+    );
+    s.start();
+    await until("the first pass", () => passes === 1);
+    s.wake("test-loop", 10);
+    s.wake("no-such-loop", 10);
+    release();
+    await until("the pass after the wake", () => passes === 2, 2_000);
+    await sleep(100);
+    expect(passes).toBe(2);
+  });
 });

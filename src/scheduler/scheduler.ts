@@ -35,6 +35,10 @@ interface Loop {
   inFlight: Promise<unknown> | null;
   controller: AbortController | null;
   holdsLease: boolean;
+  /** A wake-up came during the pass in flight: the next pass follows after the wake gap only. */
+  woken: boolean;
+  wakeGapMs: number;
+  lastEndedAt: number;
 }
 
 const validMs = (value: number, min: number): boolean => Number.isFinite(value) && value >= min;
@@ -110,9 +114,31 @@ export class Scheduler {
       inFlight: null,
       controller: null,
       holdsLease: false,
+      woken: false,
+      wakeGapMs: 0,
+      lastEndedAt: 0,
     };
     this.#loops.set(spec.name, loop);
     if (this.#state === "running") this.#schedule(loop, this.#firstDelay(loop));
+  }
+
+  /**
+   * Asks for a loop's next pass soon instead of after its interval: at once when the last pass ended
+   * at least `gapMs` ago, else when that gap is over; during a pass, right after it (plus the gap).
+   * Many wake-ups in a row give one pass per gap, so a stream of events cannot spin the loop.
+   */
+  wake(name: string, gapMs: number): void {
+    const loop = this.#loops.get(name);
+    if (!loop || this.#state !== "running") return;
+    loop.wakeGapMs = gapMs;
+    if (loop.inFlight !== null) {
+      loop.woken = true;
+      return;
+    }
+    if (loop.timer === null) return;
+    clearTimeout(loop.timer);
+    const since = performance.now() - loop.lastEndedAt;
+    this.#schedule(loop, Math.max(0, gapMs - since));
   }
 
   start(): void {
@@ -190,7 +216,11 @@ export class Scheduler {
         })
         .then((nextDelay) => {
           loop.inFlight = null;
-          if (this.#state === "running") this.#schedule(loop, nextDelay);
+          loop.lastEndedAt = performance.now();
+          const woken = loop.woken;
+          loop.woken = false;
+          if (this.#state === "running")
+            this.#schedule(loop, woken ? Math.min(nextDelay, loop.wakeGapMs) : nextDelay);
         });
       loop.inFlight = pass;
     }, delayMs);

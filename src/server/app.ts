@@ -25,6 +25,7 @@ import { policyRoutes } from "./routes/policies.js";
 import { principalRoutes } from "./routes/principals.js";
 import { rolloutRoutes } from "./routes/rollouts.js";
 import { tokenRoutes } from "./routes/tokens.js";
+import { versionRoutes } from "./routes/version.js";
 
 export interface AppOptions {
   /** Signs audit checkpoints and exports; without it those routes answer 422. */
@@ -70,6 +71,7 @@ export async function buildApp(ctx: ServiceContext, options: AppOptions = {}): P
   await artifactRoutes(app, ctx, signingKey);
   for (const routes of [
     healthRoutes,
+    versionRoutes,
     assetRoutes,
     inventoryRoutes,
     tokenRoutes,

@@ -1,4 +1,5 @@
 import { reconcileOnce } from "../engine/reconcile.js";
+import { onEngineWake, wakeEngine } from "../rollout/engine-wakeups.js";
 import { startDueChanges } from "../rollout/starter.js";
 import type { LoopRegistration } from "../scheduler/loop.js";
 import type { Scheduler } from "../scheduler/scheduler.js";
@@ -32,7 +33,10 @@ export function enginePasses(ctx: ServiceContext, owner: string): EnginePasses {
   return {
     startDue: async () => {
       const report = await startDueChanges(ctx);
-      if (report.started.length > 0) ctx.logger.info({ rollouts: report.started }, "rollouts started");
+      if (report.started.length > 0) {
+        ctx.logger.info({ rollouts: report.started }, "rollouts started");
+        wakeEngine(ctx.store);
+      }
     },
     reconcile: async (signal) => {
       await reconcileOnce(ctx, owner, { signal });
@@ -61,5 +65,11 @@ export function registerEngineLoops(
     run,
   });
   if (passes.startDue) scheduler.register(loop("rollout-starter", passes.startDue));
-  if (passes.reconcile) scheduler.register(loop("rollout-engine", passes.reconcile));
+  if (passes.reconcile) {
+    scheduler.register(loop("rollout-engine", passes.reconcile));
+    // A host's result or a new rollout is acted on within the wake gap, not a whole interval later;
+    // a stream of results still gives at most one pass per gap.
+    const gapMs = Math.max(20, Math.floor(intervalMs / 10));
+    onEngineWake(ctx.store, () => scheduler.wake("rollout-engine", gapMs));
+  }
 }

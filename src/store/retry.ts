@@ -1,13 +1,8 @@
-import { setTimeout as sleep } from "node:timers/promises";
-import { backoffDelayMs } from "../domain/backoff.js";
+import { type BackoffPolicy, retry } from "../domain/backoff.js";
 
-export interface RetryPolicy {
+export interface RetryPolicy extends BackoffPolicy {
   /** Attempts in all, the first included. */
   attempts: number;
-  baseMs: number;
-  capMs: number;
-  /** Source of jitter in [0, 1). */
-  random?: () => number;
 }
 
 /**
@@ -38,13 +33,11 @@ export async function retrying<T>(
   policy: RetryPolicy,
   attempt: (n: number) => Promise<T>,
 ): Promise<T> {
-  for (let n = 1; ; n++) {
-    try {
-      return await attempt(n);
-    } catch (err) {
+  return retry(attempt, {
+    ...policy,
+    retryable: (err) => {
       const state = sqlState(err);
-      if (n >= policy.attempts || state === undefined || !states.has(state)) throw err;
-      await sleep(backoffDelayMs(n, policy.random, policy.baseMs, policy.capMs));
-    }
-  }
+      return state !== undefined && states.has(state);
+    },
+  });
 }

@@ -308,6 +308,14 @@ export interface PoliciesTable {
   created_at: string;
 }
 
+/** The stored policy chosen for a purpose (`findings`); its latest version governs. */
+export interface PolicySelectionsTable {
+  purpose: string;
+  name: string;
+  chosen_by: string;
+  chosen_at: string;
+}
+
 /** A proposed policy version waiting for (or decided by) an approver; see src/policy/proposals.ts. */
 export interface PolicyProposalsTable {
   id: string;
@@ -431,6 +439,7 @@ export interface Database {
   findings: FindingsTable;
   policies: PoliciesTable;
   policy_proposals: PolicyProposalsTable;
+  policy_selections: PolicySelectionsTable;
   change_requests: ChangeRequestsTable;
   approvals: ApprovalsTable;
   outbox: OutboxTable;

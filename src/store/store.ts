@@ -14,6 +14,7 @@ import {
   TRANSACTION_RETRY_STATES,
 } from "./retry.js";
 import type { Database } from "./schema.js";
+import { cachingPrepare } from "./statement-cache.js";
 
 export type { DialectName, StoreCapabilities } from "./capabilities.js";
 export { type MigrationReport, migrateToLatest } from "./migrate.js";
@@ -92,7 +93,7 @@ function openSqlite(path: string): Store {
   // pages, and a checkpoint after every few commits would write them to the main file again and again.
   database.pragma("cache_size = -262144");
   database.pragma("wal_autocheckpoint = 20000");
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cachingPrepare(database) }) });
   const group = new GroupCommit(db, { inTransaction: () => database.inTransaction });
   return {
     db,

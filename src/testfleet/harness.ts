@@ -2,6 +2,8 @@ import type { ChildProcess } from "node:child_process";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import type { Logger } from "pino";
+import { runAgent } from "../agent/agent.js";
 import { newSecret } from "../auth/secrets.js";
 import { ApiClient } from "../client/api-client.js";
 import { ValidationError } from "../domain/errors.js";
@@ -25,7 +27,25 @@ export interface TestFleetOptions {
   server?: { url: string; adminToken: string };
   /** How long to wait for every host's first report. */
   readyTimeoutMs?: number;
+  /**
+   * Runs every agent inside this process (each with its own identity, credential, dpkg root and
+   * service port) instead of one `autopatch agent` process each: for benchmarks with hundreds of
+   * hosts, where a Node process per host would measure process start-up and memory, not autopatch.
+   */
+  inProcessAgents?: boolean;
+  /** Agents' log level in-process (default warn). */
+  agentLogLevel?: string;
 }
+
+/** An agent running inside the fleet's process: its run ends when `stop` aborts it. */
+export interface InProcessAgent {
+  /** Settles when the agent's run ends; rejects with its fatal error. */
+  readonly done: Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** A host of an in-process fleet: the same as a host with its own agent process, but for its agent. */
+export type InProcessFleetHost = Omit<TestFleetHost, "agent"> & { agent: InProcessAgent };
 
 export interface TestFleetHost extends FleetHost {
   group: string;
@@ -35,10 +55,10 @@ export interface TestFleetHost extends FleetHost {
   agent: ChildProcess;
 }
 
-export interface TestFleet {
+export interface TestFleet<Host = TestFleetHost> {
   server: string;
   token: string;
-  hosts: TestFleetHost[];
+  hosts: Host[];
   packages: FleetPackages;
   /** The in-process server when the fleet started one. */
   running: RunningServer | null;
@@ -90,7 +110,15 @@ export function placementOf(
  * base version, a small HTTP service whose health and metrics follow the installed version, and a real
  * `autopatch agent` process. Returns once every host has reported its inventory.
  */
-export async function startTestFleet(options: TestFleetOptions): Promise<TestFleet> {
+export async function startTestFleet(
+  options: TestFleetOptions & { inProcessAgents: true },
+): Promise<TestFleet<InProcessFleetHost>>;
+export async function startTestFleet(
+  options: TestFleetOptions & { inProcessAgents?: false },
+): Promise<TestFleet<TestFleetHost>>;
+export async function startTestFleet(
+  options: TestFleetOptions,
+): Promise<TestFleet<TestFleetHost> | TestFleet<InProcessFleetHost>> {
   if (!Number.isInteger(options.hosts) || options.hosts < 1 || options.hosts > MAX_FLEET_HOSTS) {
     throw new ValidationError(`hosts must be a whole number from 1 to ${MAX_FLEET_HOSTS}`, {
       where: "--hosts",
@@ -105,8 +133,10 @@ export async function startTestFleet(options: TestFleetOptions): Promise<TestFle
   let running: RunningServer | null = null;
   const services: HostService[] = [];
   const agents: ChildProcess[] = [];
+  const inProcess: InProcessAgent[] = [];
   const stop = async () => {
     await stopAgents(agents);
+    await Promise.all(inProcess.map((a) => a.stop()));
     await Promise.all(services.map((s) => s.close()));
     await running?.close();
   };
@@ -129,12 +159,16 @@ export async function startTestFleet(options: TestFleetOptions): Promise<TestFle
     const api = new ApiClient(url, token);
     const enroll = await api.post<{ token: string }>("/api/v1/agent-tokens", { reusable: true });
 
-    const hosts: TestFleetHost[] = [];
+    const hosts: Array<TestFleetHost | InProcessFleetHost> = [];
     const width = String(options.hosts).length;
-    for (let i = 0; i < options.hosts; i++) {
+    const agentLogger = createLogger({ level: options.agentLogLevel ?? "warn" });
+    const prepared = await mapInPool(options.hosts, SETUP_CONCURRENCY, async (i) => {
       const name = `fleet-${String(i + 1).padStart(width, "0")}`;
       const dpkg = await createDpkgRoot(join(options.dir, "hosts", name));
       if ((await dpkg.installedVersion(packages.package)) === null) await dpkg.install([packages.base]);
+      return { name, dpkg };
+    });
+    for (const [i, { name, dpkg }] of prepared.entries()) {
       const service = await startHostService(dpkg.root, { seed: i + 1 });
       services.push(service);
       const place = placementOf(i, groups, regions, environments);
@@ -147,16 +181,77 @@ export async function startTestFleet(options: TestFleetOptions): Promise<TestFle
         dpkg,
         stateDir: join(options.dir, "agents", name),
       };
-      const agent = spawnAgent(host, url, enroll.token);
-      agents.push(agent);
-      hosts.push({ ...host, ...place, service, agent });
+      if (options.inProcessAgents) {
+        const agent = startInProcessAgent(host, url, enroll.token, agentLogger.child({ host: name }));
+        inProcess.push(agent);
+        hosts.push({ ...host, ...place, service, agent });
+      } else {
+        const agent = spawnAgent(host, url, enroll.token);
+        agents.push(agent);
+        hosts.push({ ...host, ...place, service, agent });
+      }
     }
-    await waitForReports(api, hosts, options.readyTimeoutMs ?? 60_000, options.dir);
-    return { server: url, token, hosts, packages, running, stop };
+    const failures = new Map<string, string>();
+    for (const h of hosts) {
+      if ("done" in h.agent) h.agent.done.catch((err: Error) => failures.set(h.name, err.message));
+    }
+    const exited = (h: TestFleetHost | InProcessFleetHost): string | null => {
+      if ("done" in h.agent) return failures.get(h.name) ?? null;
+      return h.agent.exitCode === null ? null : `exited with status ${h.agent.exitCode}`;
+    };
+    await waitForReports(api, hosts, exited, options.readyTimeoutMs ?? 60_000, options.dir);
+    return options.inProcessAgents
+      ? { server: url, token, hosts: hosts as InProcessFleetHost[], packages, running, stop }
+      : { server: url, token, hosts: hosts as TestFleetHost[], packages, running, stop };
   } catch (err) {
     await stop();
     throw err;
   }
+}
+
+/** dpkg runs while the roots are made: a few at a time, as many as a small machine has cores. */
+const SETUP_CONCURRENCY = 4;
+
+async function mapInPool<T>(count: number, width: number, run: (i: number) => Promise<T>): Promise<T[]> {
+  const out: T[] = new Array(count);
+  let next = 0;
+  const worker = async () => {
+    while (next < count) {
+      const i = next++;
+      out[i] = await run(i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(width, count) }, worker));
+  return out;
+}
+
+/** Runs `runAgent` for one host in this process, as `autopatch agent` would in its own. */
+function startInProcessAgent(
+  host: FleetHost,
+  server: string,
+  enrollToken: string,
+  logger: Logger,
+): InProcessAgent {
+  const abort = new AbortController();
+  const done = runAgent({
+    server,
+    enrollToken,
+    name: host.name,
+    stateDir: host.stateDir,
+    dpkgRoot: host.dpkg.root,
+    placement: host.placement,
+    logger,
+    signal: abort.signal,
+  });
+  // Observed here so that an agent that fails does not end the process; `done` still rejects.
+  done.catch((err: unknown) => logger.error({ err }, "in-process agent stopped"));
+  return {
+    done,
+    stop: async () => {
+      abort.abort();
+      await done.catch(() => undefined);
+    },
+  };
 }
 
 function nonEmpty(list: readonly string[] | undefined, fallback: string[], where: string): readonly string[] {
@@ -172,9 +267,10 @@ interface AssetSummary {
 }
 
 /** Polls until every host's asset exists with the fleet's package in its reported inventory. */
-async function waitForReports(
+async function waitForReports<H extends { name: string; stateDir: string }>(
   api: ApiClient,
-  hosts: readonly TestFleetHost[],
+  hosts: readonly H[],
+  exited: (host: H) => string | null,
   timeoutMs: number,
   dir: string,
 ) {
@@ -182,10 +278,9 @@ async function waitForReports(
   const pending = new Set(hosts.map((h) => h.name));
   while (pending.size > 0) {
     for (const host of hosts) {
-      if (host.agent.exitCode !== null) {
-        throw new ValidationError(
-          `the agent of ${host.name} exited with status ${host.agent.exitCode}; see ${host.stateDir}.log`,
-        );
+      const why = exited(host);
+      if (why !== null) {
+        throw new ValidationError(`the agent of ${host.name} ${why}; see ${host.stateDir}.log`);
       }
     }
     for (const name of [...pending]) {

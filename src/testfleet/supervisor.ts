@@ -23,7 +23,7 @@ interface FleetState {
   fleet: TestFleetDescription;
 }
 
-export type FleetUpOptions = Omit<TestFleetOptions, "server">;
+export type FleetUpOptions = Omit<TestFleetOptions, "server" | "inProcessAgents" | "agentLogLevel">;
 
 /**
  * `test-fleet up`: starts a detached supervisor process that runs the fleet (server, services,

@@ -1,4 +1,6 @@
 import { spawn } from "node:child_process";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { CLI_PATH } from "../../src/localfleet/fleet.js";
 
 export interface CliResult {
@@ -16,7 +18,8 @@ export function runCli(
   const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("AUTOPATCH_")));
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI_PATH, ...args], {
-      env: { ...base, ...env },
+      // A config file of the machine's user must not leak into tests: point at one that does not exist.
+      env: { ...base, AUTOPATCH_CONFIG: join(tmpdir(), "autopatch-tests-no-config.yaml"), ...env },
       stdio: ["pipe", "pipe", "pipe"],
     });
     let stdout = "";

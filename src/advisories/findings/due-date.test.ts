@@ -14,10 +14,27 @@ const withWindow = loadPolicy(
 
 describe("dueDate", () => {
   it.each([
-    ["emergency", 0, FRIDAY.toISOString(), "emergency: immediately (SLA 0)"],
+    [
+      "emergency",
+      0,
+      "2026-11-20T14:00:00.000Z",
+      "emergency: immediately (SLA 0), with a grace of 4h after first seen",
+    ],
     ["high", 7 * DAY, "2026-11-27T10:00:00.000Z", "high: within 7d of first seen"],
   ] as const)("%s with SLA %d", (cls, sla, at, rule) => {
     expect(dueDate(DEFAULT_POLICY, cls, sla, FRIDAY)).toEqual({ at: new Date(at), rule });
+  });
+
+  it.each([
+    [
+      "30m",
+      "2026-11-20T10:30:00.000Z",
+      "emergency: immediately (SLA 0), with a grace of 30m after first seen",
+    ],
+    ["0", FRIDAY.toISOString(), "emergency: immediately (SLA 0)"],
+  ])("an immediate SLA with immediateGrace %s", (grace, at, rule) => {
+    const policy = loadPolicy(`classification:\n  immediateGrace: ${grace === "0" ? 0 : grace}\n`);
+    expect(dueDate(policy, "emergency", 0, FRIDAY)).toEqual({ at: new Date(at), rule });
   });
 
   it("routine without maintenance windows: 30 days, and says so", () => {

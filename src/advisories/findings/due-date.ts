@@ -1,10 +1,11 @@
 /**
  * When a finding must be patched by: its class's SLA in the policy, counted from when it was first seen.
- * `next-window` means by the end of the first maintenance window that opens after it was first seen.
+ * `next-window` means by the end of the first maintenance window that opens after it was first seen; an
+ * SLA of 0 (immediately) means within the policy's `immediateGrace` (default 4h).
  */
 import { nextWindows } from "../../policy/calendar.js";
 import { formatDuration } from "../../policy/duration.js";
-import type { SlaDeadline } from "../../policy/rules.js";
+import { immediateGraceMs, type SlaDeadline } from "../../policy/rules.js";
 import type { ChangeClass, Policy } from "../../policy/schema.js";
 
 /** A policy without maintenance windows has no "next window": routine findings are then due this many days after first seen. */
@@ -20,10 +21,21 @@ export interface DueDate {
 
 /** The due date of a finding of class `cls` whose SLA is `sla`, first seen at `firstSeen`. */
 export function dueDate(policy: Policy, cls: ChangeClass, sla: SlaDeadline, firstSeen: Date): DueDate {
+  if (sla === 0) {
+    // "Immediately" still needs the time to react: without a grace every new finding is overdue when found.
+    const grace = immediateGraceMs(policy);
+    return {
+      at: new Date(firstSeen.getTime() + grace),
+      rule:
+        grace === 0
+          ? `${cls}: immediately (SLA 0)`
+          : `${cls}: immediately (SLA 0), with a grace of ${formatDuration(grace)} after first seen`,
+    };
+  }
   if (sla !== "next-window") {
     return {
       at: new Date(firstSeen.getTime() + sla),
-      rule: sla === 0 ? `${cls}: immediately (SLA 0)` : `${cls}: within ${formatDuration(sla)} of first seen`,
+      rule: `${cls}: within ${formatDuration(sla)} of first seen`,
     };
   }
   const fallback = (why: string): DueDate => ({

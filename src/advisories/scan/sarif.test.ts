@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Finding } from "./findings.js";
-import { artifactUri, sarifLevel, toSarif } from "./sarif.js";
+import { artifactLocation, artifactUri, sarifLevel, toSarif } from "./sarif.js";
 
 function finding(name: string, vulnId: string, cls: Finding["class"], severity: number | null): Finding {
   return {
@@ -67,5 +67,38 @@ describe("artifactUri", () => {
     ["/var/lib/dpkg/status", "file:///var/lib/dpkg/status"],
   ])("%s → %s", (path, uri) => {
     expect(artifactUri(path)).toBe(uri);
+  });
+});
+
+describe("artifact paths relative to a base directory", () => {
+  it.each<[string, string, { uri: string; uriBaseId?: string }]>([
+    ["/repo/images/shop.cdx.json", "/repo", { uri: "images/shop.cdx.json", uriBaseId: "SRCROOT" }],
+    ["/repo/a b/bom.json", "/repo/", { uri: "a%20b/bom.json", uriBaseId: "SRCROOT" }],
+    ["/elsewhere/bom.json", "/repo", { uri: "file:///elsewhere/bom.json" }],
+    ["/repo-two/bom.json", "/repo", { uri: "file:///repo-two/bom.json" }],
+  ])("%s under %s", (path, base, location) => {
+    expect(artifactLocation(path, base)).toEqual(location);
+  });
+
+  it("names the base in originalUriBaseIds and points every location at it", () => {
+    const log = toSarif([finding("a", "CVE-2024-0001", "high", 7.5)], {
+      inventoryPath: "/repo/build/bom.json",
+      base: "/repo",
+      toolName: "autopatch",
+      toolVersion: "1",
+    });
+    const run = log.runs[0];
+    expect(run?.originalUriBaseIds).toEqual({ SRCROOT: { uri: "file:///repo/" } });
+    expect(run?.artifacts).toEqual([{ location: { uri: "build/bom.json", uriBaseId: "SRCROOT" } }]);
+    expect(run?.results[0]?.locations[0]?.physicalLocation.artifactLocation).toEqual({
+      uri: "build/bom.json",
+      uriBaseId: "SRCROOT",
+      index: 0,
+    });
+  });
+
+  it("leaves originalUriBaseIds out without a base", () => {
+    const log = toSarif([], { inventoryPath: "bom.json", toolName: "autopatch", toolVersion: "1" });
+    expect(log.runs[0]).not.toHaveProperty("originalUriBaseIds");
   });
 });

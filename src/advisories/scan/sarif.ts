@@ -3,14 +3,17 @@
  * inventory file as the artifact. Code-scanning tools read `security-severity` from a rule's
  * properties (a CVSS score as a string), as GitHub documents for SARIF uploads.
  */
-import { isAbsolute, sep } from "node:path";
+import { isAbsolute, relative, resolve, sep } from "node:path";
 import { pathToFileURL } from "node:url";
+import type * as Sarif from "sarif";
 import type { ChangeClass } from "../../policy/schema.js";
 import type { Finding } from "./findings.js";
 
-export type SarifLevel = "error" | "warning" | "note" | "none";
+// The shapes below narrow the SARIF 2.1.0 types of @types/sarif to what this report always fills in,
+// so the compiler checks them against the standard's and callers need no optional chaining.
+export type SarifLevel = NonNullable<Sarif.Result["level"]>;
 
-export interface SarifRule {
+export interface SarifRule extends Sarif.ReportingDescriptor {
   id: string;
   shortDescription: { text: string };
   fullDescription: { text: string };
@@ -19,13 +22,17 @@ export interface SarifRule {
   properties: { "security-severity"?: string; tags: string[]; aliases: string[] };
 }
 
-export interface SarifResult {
+export interface SarifArtifactLocation extends Sarif.ArtifactLocation {
+  uri: string;
+}
+
+export interface SarifResult extends Sarif.Result {
   ruleId: string;
   ruleIndex: number;
   level: SarifLevel;
   message: { text: string };
   locations: Array<{
-    physicalLocation: { artifactLocation: { uri: string; index: number } };
+    physicalLocation: { artifactLocation: SarifArtifactLocation & { index: number } };
     logicalLocations: Array<{ name: string; fullyQualifiedName: string; kind: string }>;
   }>;
   partialFingerprints: { "autopatch/package-vulnerability/v1": string };
@@ -40,15 +47,20 @@ export interface SarifResult {
   };
 }
 
-export interface SarifLog {
+export interface SarifRun extends Sarif.Run {
+  tool: { driver: { name: string; version: string; rules: SarifRule[] } };
+  artifacts: Array<{ location: SarifArtifactLocation }>;
+  results: SarifResult[];
+}
+
+export interface SarifLog extends Sarif.Log {
   $schema: string;
   version: "2.1.0";
-  runs: Array<{
-    tool: { driver: { name: string; version: string; rules: SarifRule[] } };
-    artifacts: Array<{ location: { uri: string } }>;
-    results: SarifResult[];
-  }>;
+  runs: SarifRun[];
 }
+
+/** The `uriBaseId` of artifact paths given relative to `--base` (the name code-scanning tools expect). */
+export const SOURCE_ROOT = "SRCROOT";
 
 const SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/os/schemas/sarif-schema-2.1.0.json";
 
@@ -57,10 +69,25 @@ export function sarifLevel(cls: ChangeClass): SarifLevel {
   return cls === "routine" ? "warning" : "error";
 }
 
-/** A relative path stays relative (forward slashes, percent-encoded); an absolute one becomes file://. */
-export function artifactUri(path: string): string {
-  if (isAbsolute(path)) return pathToFileURL(path).href;
-  return path.split(sep).join("/").split("/").map(encodeURIComponent).join("/");
+const relativeUri = (path: string) => path.split(sep).join("/").split("/").map(encodeURIComponent).join("/");
+
+/**
+ * Without a base, a relative path stays relative (forward slashes, percent-encoded) and an absolute one
+ * becomes file://. With a base directory, a path inside it is made relative to it (and marked with
+ * `uriBaseId`, the base given in `originalUriBaseIds`), so a report made in CI points into the
+ * repository wherever it was checked out; a path outside the base stays absolute.
+ */
+export function artifactLocation(path: string, base?: string): SarifArtifactLocation {
+  if (base === undefined) return { uri: isAbsolute(path) ? pathToFileURL(path).href : relativeUri(path) };
+  const inside = relative(resolve(base), resolve(path));
+  if (inside === "" || inside.startsWith("..") || isAbsolute(inside))
+    return { uri: pathToFileURL(resolve(path)).href };
+  return { uri: relativeUri(inside), uriBaseId: SOURCE_ROOT };
+}
+
+/** The artifact's URI alone (see artifactLocation). */
+export function artifactUri(path: string, base?: string): string {
+  return artifactLocation(path, base).uri;
 }
 
 function describe(f: Finding): string {
@@ -75,10 +102,12 @@ export interface SarifOptions {
   inventoryPath: string;
   toolName: string;
   toolVersion: string;
+  /** Make the artifact path relative to this directory (`--base`). */
+  base?: string;
 }
 
 export function toSarif(findings: readonly Finding[], options: SarifOptions): SarifLog {
-  const uri = artifactUri(options.inventoryPath);
+  const location = artifactLocation(options.inventoryPath, options.base);
   const rules: SarifRule[] = [];
   const ruleIndex = new Map<string, number>();
   for (const f of findings) {
@@ -115,7 +144,7 @@ export function toSarif(findings: readonly Finding[], options: SarifOptions): Sa
       message: { text: describe(f) },
       locations: [
         {
-          physicalLocation: { artifactLocation: { uri, index: 0 } },
+          physicalLocation: { artifactLocation: { ...location, index: 0 } },
           logicalLocations: [{ name: f.package.name, fullyQualifiedName: purlish, kind: "module" }],
         },
       ],
@@ -137,8 +166,15 @@ export function toSarif(findings: readonly Finding[], options: SarifOptions): Sa
     runs: [
       {
         tool: { driver: { name: options.toolName, version: options.toolVersion, rules } },
-        artifacts: [{ location: { uri } }],
+        artifacts: [{ location }],
         results,
+        ...(location.uriBaseId === undefined || options.base === undefined
+          ? {}
+          : {
+              originalUriBaseIds: {
+                [SOURCE_ROOT]: { uri: `${pathToFileURL(resolve(options.base)).href.replace(/\/?$/, "/")}` },
+              },
+            }),
       },
     ],
   };

@@ -2,6 +2,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
 import type { ApiClient } from "../../client/api-client.js";
+import { AGENT_BACKOFF, backoffFor } from "../../domain/backoff.js";
 import { AppError } from "../../domain/errors.js";
 import type { OperationStep } from "../../rollout/model.js";
 import {
@@ -32,8 +33,8 @@ export interface OperationLoopOptions {
   retryCapMs?: () => number;
 }
 
-const backoffMs = (failures: number, capMs = 30_000) =>
-  Math.min(capMs, 30_000, 500 * 2 ** Math.min(failures, 6));
+const backoffMs = (failures: number, capMs = Number.POSITIVE_INFINITY) =>
+  Math.min(capMs, backoffFor(failures, AGENT_BACKOFF));
 
 async function pause(ms: number, signal: AbortSignal): Promise<void> {
   await sleep(ms, undefined, { signal }).catch(() => undefined);

@@ -33,6 +33,7 @@ import { serviceContext } from "../../service/context.js";
 import { createLogger } from "../../service/logger.js";
 import { openStore } from "../../store/store.js";
 import { type ClientFlags, clientFrom, withClientFlags } from "../common.js";
+import { formatAge, formatTime } from "../output/time.js";
 import { printFields, printJson, printTable } from "../output.js";
 
 interface ImportFlags extends ClientFlags {
@@ -320,10 +321,10 @@ export function registerAdvisoriesCommand(program: Command): void {
       if (flags.json) return printJson(page);
       printTable<AdvisorySummary>(page.advisories, [
         { header: "ID", value: (a) => a.id },
-        { header: "ALIASES", value: (a) => a.aliases.join(",") },
+        { header: "ALIASES", value: (a) => a.aliases.join(","), wide: true },
         { header: "SEVERITY", value: (a) => a.severity.score },
-        { header: "MODIFIED", value: (a) => a.modified.slice(0, 10) },
-        { header: "WITHDRAWN", value: (a) => a.withdrawn?.slice(0, 10) ?? "" },
+        { header: "MODIFIED", value: (a) => formatAge(a.modified) },
+        { header: "WITHDRAWN", value: (a) => formatTime(a.withdrawn), wide: true },
         { header: "PACKAGES", value: (a) => packagesText(a.packages) },
         {
           header: "SUMMARY",

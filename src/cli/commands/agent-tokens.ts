@@ -1,6 +1,8 @@
 import type { Command } from "commander";
 import type { CreatedEnrollmentToken, EnrollmentTokenInfo } from "../../auth/enrollment-tokens.js";
 import { type ClientFlags, clientFrom, parseDurationFlag, withClientFlags } from "../common.js";
+import { paintState } from "../output/color.js";
+import { formatAge, formatTime } from "../output/time.js";
 import { printFields, printJson, printTable } from "../output.js";
 
 function assetsText(t: EnrollmentTokenInfo): string {
@@ -41,10 +43,11 @@ export function registerAgentTokenCommands(program: Command): void {
     if (flags.json) return printJson(list);
     printTable(list, [
       { header: "ID", value: (t) => t.id },
-      { header: "STATUS", value: (t) => t.status },
+      { header: "STATUS", value: (t) => t.status, paint: paintState },
       { header: "REUSABLE", value: (t) => (t.reusable ? "yes" : "no") },
-      { header: "CREATED", value: (t) => t.createdAt },
-      { header: "EXPIRES", value: (t) => t.expiresAt ?? "" },
+      { header: "CREATED", value: (t) => formatAge(t.createdAt) },
+      { header: "EXPIRES", value: (t) => formatAge(t.expiresAt) },
+      { header: "EXPIRES AT", value: (t) => formatTime(t.expiresAt), wide: true },
       { header: "USES", value: (t) => t.useCount },
       { header: "ASSETS", value: assetsText },
     ]);
@@ -67,7 +70,7 @@ export function registerAgentTokenCommands(program: Command): void {
     ]);
     printTable(t.assets, [
       { header: "ASSET", value: (a) => a.assetName },
-      { header: "ENROLLED", value: (a) => a.enrolledAt },
+      { header: "ENROLLED", value: (a) => formatTime(a.enrolledAt) },
       { header: "RE-ENROLLED", value: (a) => (a.reenrolled ? "yes" : "") },
     ]);
   });

@@ -4,6 +4,7 @@ import { ValidationError } from "../../domain/errors.js";
 import { ASSET_KINDS, type AssetKind } from "../../domain/inventory.js";
 import { createLogger } from "../../service/logger.js";
 import { collectKeyValue } from "../common.js";
+import { onShutdown } from "../graceful.js";
 
 interface AgentFlags {
   server: string;
@@ -49,12 +50,11 @@ export function registerAgentCommand(program: Command): void {
         });
       }
       const controller = new AbortController();
-      process.once("SIGINT", () => controller.abort());
-      process.once("SIGTERM", () => controller.abort());
-      await runAgent({
+      const logger = createLogger();
+      const running = runAgent({
         server: flags.server,
         stateDir: flags.stateDir,
-        logger: createLogger(),
+        logger,
         signal: controller.signal,
         ...(flags.enrollToken ? { enrollToken: flags.enrollToken } : {}),
         ...(flags.name ? { name: flags.name } : {}),
@@ -67,5 +67,18 @@ export function registerAgentCommand(program: Command): void {
           ...(flags.label ? { labels: flags.label } : {}),
         },
       });
+      // A signal stops the agent's loops (it hands its leases back) and exits once they have ended.
+      const grace = onShutdown(logger, async () => {
+        controller.abort();
+        await running.catch(() => undefined);
+      });
+      try {
+        await running;
+      } catch (err) {
+        // Stopped by a signal while it waited for the server: that is a shutdown, not a failure.
+        if (!controller.signal.aborted) throw err;
+      } finally {
+        grace.uninstall();
+      }
     });
 }

@@ -4,6 +4,7 @@ import { ARTIFACT_MEDIA_TYPES, type ArtifactMeta, MAX_ARTIFACT_BYTES } from "../
 import type { ApiClient } from "../../client/api-client.js";
 import { NotFoundError, ValidationError } from "../../domain/errors.js";
 import { type ClientFlags, clientFrom, withClientFlags } from "../common.js";
+import { formatAge, formatTime } from "../output/time.js";
 import { printFields, printJson, printTable } from "../output.js";
 
 /** Uploads a package file to the server's artifact store; the server reads its identity and signs it. */
@@ -76,11 +77,13 @@ export function registerArtifactCommands(program: Command): void {
     if (flags.json) return printJson(artifacts);
     printTable(artifacts, [
       { header: "SHA256", value: (a) => a.sha256.slice(0, 16) },
+      { header: "FULL SHA256", value: (a) => a.sha256, wide: true },
       { header: "PACKAGE", value: (a) => a.package },
       { header: "VERSION", value: (a) => a.version },
       { header: "ARCH", value: (a) => a.arch },
       { header: "SIZE", value: (a) => a.size },
-      { header: "UPLOADED", value: (a) => a.createdAt },
+      { header: "UPLOADED", value: (a) => formatAge(a.createdAt) },
+      { header: "UPLOADED AT", value: (a) => formatTime(a.createdAt), wide: true },
     ]);
   });
   withClientFlags(artifact.command("show <sha256>").description("Show one artifact's metadata")).action(

@@ -1,8 +1,11 @@
 import type { Command } from "commander";
-import { ValidationError } from "../../domain/errors.js";
+import { reasonError, ValidationError } from "../../domain/errors.js";
 import type { Asset } from "../../domain/inventory.js";
 import type { AssetListEntry, AssetWithPackages } from "../../inventory/assets.js";
 import { type ClientFlags, clientFrom, parseDurationFlag, withClientFlags } from "../common.js";
+import { listAll } from "../list-all.js";
+import { paintState } from "../output/color.js";
+import { formatAge, formatTime, formatWhen } from "../output/time.js";
 import { printFields, printJson, printTable } from "../output.js";
 
 /** Older servers send no missingRelease. */
@@ -26,7 +29,7 @@ export function registerAssetsCommand(program: Command): void {
       .option("-l, --selector <selector>", "label selector"),
   ).action(async (flags: ClientFlags & { selector?: string }) => {
     const query = flags.selector ? `?selector=${encodeURIComponent(flags.selector)}` : "";
-    const list = await clientFrom(flags).get<AssetListEntry[]>(`/api/v1/assets${query}`);
+    const list = await listAll<AssetListEntry>(clientFrom(flags), `/api/v1/assets${query}`);
     if (flags.json) return printJson(list);
     printTable(list, [
       { header: "NAME", value: (a) => a.name },
@@ -35,10 +38,12 @@ export function registerAssetsCommand(program: Command): void {
       { header: "GROUP", value: (a) => a.group },
       { header: "REGION", value: (a) => a.region },
       { header: "CRIT", value: (a) => a.criticality },
-      { header: "AGENT", value: (a) => a.agentStatus },
-      { header: "LAST SEEN", value: (a) => a.lastSeen ?? "never" },
-      { header: "LABELS", value: (a) => labelsText(a.labels) },
-      { header: "RELEASE", value: (a) => missingText(a.missingRelease) },
+      { header: "AGENT", value: (a) => a.agentStatus, paint: paintState },
+      { header: "LAST SEEN", value: (a) => (a.lastSeen ? formatAge(a.lastSeen) : "never") },
+      { header: "LAST SEEN AT", value: (a) => formatTime(a.lastSeen), wide: true },
+      { header: "OWNER", value: (a) => a.owner, wide: true },
+      { header: "LABELS", value: (a) => labelsText(a.labels), wide: true },
+      { header: "RELEASE", value: (a) => missingText(a.missingRelease), wide: true },
     ]);
     const missing = list.filter((a) => (a.missingRelease ?? []).length > 0).length;
     if (missing > 0) {
@@ -66,30 +71,37 @@ export function registerAssetsCommand(program: Command): void {
       ["criticality", String(asset.criticality)],
       ["labels", labelsText(asset.labels)],
       ["agent", asset.agentStatus],
-      ["last seen", asset.lastSeen ?? "never"],
+      ["last seen", asset.lastSeen ? formatWhen(asset.lastSeen) : "never"],
       ["packages", String(asset.packages.length)],
       ...(missingText(asset.missingRelease)
         ? [["release", missingText(asset.missingRelease)] as [string, string]]
         : []),
     ]);
-    printTable(asset.packages, [
-      { header: "ECOSYSTEM", value: (p) => p.ecosystem },
-      { header: "NAME", value: (p) => p.name },
-      { header: "VERSION", value: (p) => p.version },
-      { header: "ARCH", value: (p) => p.arch },
-      {
-        header: "SOURCE",
-        value: (p) =>
-          p.sourceName && p.sourceName !== p.name ? `${p.sourceName} ${p.sourceVersion ?? ""}` : "",
-      },
-    ]);
+    printTable(
+      asset.packages,
+      [
+        { header: "ECOSYSTEM", value: (p) => p.ecosystem },
+        { header: "NAME", value: (p) => p.name },
+        { header: "VERSION", value: (p) => p.version },
+        { header: "ARCH", value: (p) => p.arch },
+        {
+          header: "SOURCE",
+          value: (p) =>
+            p.sourceName && p.sourceName !== p.name ? `${p.sourceName} ${p.sourceVersion ?? ""}` : "",
+        },
+      ],
+      { empty: "no packages reported" },
+    );
   });
 
   withClientFlags(
     assets
       .command("label <name> <changes...>")
-      .description("Set labels with key=value and remove them with key- (as kubectl label does)"),
-  ).action(async (name: string, changes: string[], flags: ClientFlags) => {
+      .description(
+        "Set labels with key=value and remove them with key- (as kubectl label does); changing a label's value needs --overwrite",
+      )
+      .option("--overwrite", "allow changing the value of a label the asset already has"),
+  ).action(async (name: string, changes: string[], flags: ClientFlags & { overwrite?: boolean }) => {
     const set: Record<string, string> = {};
     const remove: string[] = [];
     for (const change of changes) {
@@ -98,7 +110,20 @@ export function registerAssetsCommand(program: Command): void {
         set[change.slice(0, change.indexOf("="))] = change.slice(change.indexOf("=") + 1);
       else throw new ValidationError(`"${change}" is neither key=value nor key-`, { where: change });
     }
-    const asset = await clientFrom(flags).patch<Asset>(`/api/v1/assets/${encodeURIComponent(name)}`, {
+    const client = clientFrom(flags);
+    if (!flags.overwrite) {
+      // As kubectl does: a label that exists keeps its value unless --overwrite says otherwise.
+      const current = await client.get<AssetWithPackages>(`/api/v1/assets/${encodeURIComponent(name)}`);
+      const clash = Object.entries(set).filter(([k, v]) => k in current.labels && current.labels[k] !== v);
+      if (clash.length > 0) {
+        throw reasonError(
+          "cli.label-exists",
+          `${current.name} already has ${clash.map(([k]) => `${k}=${current.labels[k]}`).join(", ")}: pass --overwrite to change it`,
+          { where: clash.map(([k, v]) => `${k}=${v}`).join(" ") },
+        );
+      }
+    }
+    const asset = await client.patch<Asset>(`/api/v1/assets/${encodeURIComponent(name)}`, {
       labels: { set, remove },
     });
     if (flags.json) return printJson(asset);

@@ -19,9 +19,12 @@ import { type AuditPage, listAudit, type VerifyResult, verifyAuditChain } from "
 import { type AuditSigningKey, loadSigningKey, parsePublicKey } from "../../audit/signing-key.js";
 import { type CheckpointVerifyResult, verifyAgainstCheckpoints } from "../../audit/verify-checkpoints.js";
 import { AppError, ValidationError } from "../../domain/errors.js";
+import type { AssetListEntry } from "../../inventory/assets.js";
 import type { Store } from "../../store/store.js";
 import { openStore } from "../../store/store.js";
 import { type ClientFlags, clientFrom, withClientFlags } from "../common.js";
+import { listAll } from "../list-all.js";
+import { formatTime } from "../output/time.js";
 import { printJson, printTable } from "../output.js";
 
 interface AuditFlags extends ClientFlags {
@@ -283,16 +286,33 @@ export function registerAuditCommand(program: Command): void {
       .option("--after <seq>", "only events after this sequence number", "0")
       .option("--limit <n>", "events per page (max 1000)", "100")
       .option("--all", "follow pages to the end")
-      .option("--target <type:id>", "only events about this target, e.g. asset:<id>")
+      .option(
+        "--target <type:id>",
+        "only events about this target, e.g. asset:web-1 (an asset by name or id)",
+      )
       .option("--action <action>", "only this action, e.g. inventory.reported")
       .option("--database <url>", "read a store directly instead of asking the server"),
   ).action(
     async (
       flags: AuditFlags & { after: string; limit: string; all?: boolean; target?: string; action?: string },
     ) => {
-      const [targetType, targetId] = flags.target
+      const [targetType, targetGiven] = flags.target
         ? [flags.target.split(":")[0], flags.target.split(":").slice(1).join(":")]
         : [];
+      // Assets are named by people and stored by id: both work, and the table shows names.
+      const assetIds =
+        targetType === "asset" || !flags.json
+          ? await withSource(
+              flags,
+              async (store) => await store.db.selectFrom("assets").select(["id", "name"]).execute(),
+              () => listAll<AssetListEntry>(clientFrom(flags), "/api/v1/assets"),
+            ).then((list) => list.map((a) => [a.id, a.name] as const))
+          : [];
+      const assetNames = new Map(assetIds);
+      const targetId =
+        targetType === "asset" && targetGiven && !assetNames.has(targetGiven)
+          ? (assetIds.find(([, name]) => name === targetGiven)?.[0] ?? targetGiven)
+          : targetGiven;
       let after = Number(flags.after);
       const limit = Number(flags.limit);
       if (!Number.isInteger(after) || !Number.isInteger(limit))
@@ -321,12 +341,17 @@ export function registerAuditCommand(program: Command): void {
       } while (flags.all && next !== null);
       if (flags.json) return printJson({ events, next });
       printTable(events, [
-        { header: "SEQ", value: (e) => e.seq },
-        { header: "AT", value: (e) => e.at },
+        { header: "SEQ", value: (e) => e.seq, keep: true },
+        { header: "AT", value: (e) => formatTime(e.at), keep: true },
         { header: "ACTOR", value: (e) => e.actor },
         { header: "ACTION", value: (e) => e.action },
-        { header: "TARGET", value: (e) => `${e.targetType}:${e.targetId.slice(0, 8)}` },
-        { header: "REASON", value: (e) => e.reason ?? "" },
+        {
+          header: "TARGET",
+          value: (e) =>
+            `${e.targetType}:${(e.targetType === "asset" ? assetNames.get(e.targetId) : undefined) ?? e.targetId.slice(0, 8)}`,
+        },
+        { header: "TARGET ID", value: (e) => e.targetId, wide: true },
+        { header: "REASON", value: (e) => e.reason ?? "", wide: true },
       ]);
       if (next !== null) process.stdout.write(`more: --after ${next}\n`);
     },

@@ -3,11 +3,17 @@ import type { Command } from "commander";
 import type { EmergencyBasis } from "../../changes/approval-rule.js";
 import type { ChangeRequest, ChangeReview } from "../../changes/change-request.js";
 import type { FromFindingsResult } from "../../changes/from-findings.js";
+import { CHANGE_STATES, type ChangeState, isTerminal } from "../../changes/lifecycle.js";
 import type { PlanV2 } from "../../changes/plan.js";
 import { formatPlanTimeline } from "../../changes/plan-format.js";
+import type { ApiClient } from "../../client/api-client.js";
 import { NotFoundError, reasonError, ValidationError } from "../../domain/errors.js";
-import { type ClientFlags, clientFrom, collectList, withClientFlags } from "../common.js";
+import { type ClientFlags, clientFrom, collectList, parseDurationFlag, withClientFlags } from "../common.js";
+import { listAll } from "../list-all.js";
+import { paintClass, paintOverdue, paintState } from "../output/color.js";
+import { formatTime, formatWhen } from "../output/time.js";
 import { printFields, printJson, printTable } from "../output.js";
+import { type PlanFile, planDrift, planFileFor, readPlanFile, writePlanFile } from "../plan-file.js";
 import { uploadArtifactFile } from "./artifact.js";
 import { policyRefForFile } from "./policy.js";
 
@@ -17,11 +23,11 @@ export function reviewText(review: ChangeReview): string {
     case "not-required":
       return "not required";
     case "pending":
-      return `pending (due ${review.dueAt ?? "?"})`;
+      return `pending (due ${formatWhen(review.dueAt) || "?"})`;
     case "overdue":
-      return `OVERDUE (was due ${review.dueAt ?? "?"})`;
+      return `OVERDUE (was due ${formatWhen(review.dueAt) || "?"})`;
     case "done":
-      return `done by ${review.by ?? "?"} at ${review.at ?? "?"}: ${review.reason ?? ""}`;
+      return `done by ${review.by ?? "?"} at ${formatTime(review.at) || "?"}: ${review.reason ?? ""}`;
   }
 }
 
@@ -55,6 +61,7 @@ interface CreateFlags extends ClientFlags {
   rollback?: string;
   advisory?: string[];
   class?: string;
+  plan?: string;
 }
 
 /** What backs an emergency: its evidence, or that it waits for an approver's confirmation. */
@@ -95,7 +102,10 @@ function printChange(change: ChangeRequest): void {
       : []),
     ...(change.overrideApprover ? [["override by", change.overrideApprover] as const] : []),
     ["review", reviewText(change.review)],
-    ["start", change.plan ? `${change.plan.start ?? "none"} (${change.plan.reason})` : "not planned yet"],
+    [
+      "start",
+      change.plan ? `${formatWhen(change.plan.start) || "none"} (${change.plan.reason})` : "not planned yet",
+    ],
     ...(change.plan
       ? [
           [
@@ -109,6 +119,69 @@ function printChange(change: ChangeRequest): void {
       : []),
     ...(change.rolloutId ? [["rollout", change.rolloutId] as const] : []),
   ]);
+}
+
+/** Polls a change until it is in `wanted` (0), ends elsewhere or the time runs out (1). */
+async function waitForChange(
+  client: ApiClient,
+  id: string,
+  wanted: ChangeState,
+  options: { timeoutMs: number; intervalMs: number; json: boolean },
+): Promise<number> {
+  const deadline = Date.now() + options.timeoutMs;
+  for (;;) {
+    const shown = await client.get<ChangeRequest>(`/api/v1/changes/${encodeURIComponent(id)}`);
+    const done = shown.state === wanted;
+    const ended = !done && isTerminal(shown.state);
+    const late = !done && !ended && Date.now() >= deadline;
+    if (done || ended || late) {
+      if (options.json) printJson(shown);
+      else if (done) process.stdout.write(`${shown.id}: ${shown.state}\n`);
+      if (ended) {
+        process.stderr.write(
+          `${shown.id} ended ${shown.state}${shown.stateReason ? ` (${shown.stateReason})` : ""}, not ${wanted}\n`,
+        );
+      }
+      if (late) process.stderr.write(`timed out: ${shown.id} is ${shown.state}, not ${wanted}\n`);
+      return done ? 0 : 1;
+    }
+    await new Promise((resolve) => setTimeout(resolve, Math.min(options.intervalMs, deadline - Date.now())));
+  }
+}
+
+/** `change create --plan FILE`: the saved change again, cancelled at once if its rollout would differ. */
+async function createFromPlanFile(client: ApiClient, saved: PlanFile, flags: CreateFlags): Promise<void> {
+  const c = saved.change;
+  const created = await client.post<ChangeRequest>("/api/v1/changes", {
+    ecosystem: c.ecosystem,
+    package: c.package,
+    version: c.version,
+    selector: c.selector,
+    justification: flags.justification ?? c.justification,
+    policy: c.policy,
+    class: c.class,
+    ...(c.artifact ? { artifact: c.artifact } : {}),
+    ...(c.source !== null ? { source: c.source } : {}),
+    ...(c.ticket !== null ? { ticket: c.ticket } : {}),
+    ...(c.emergency ? { emergency: true } : {}),
+    ...(c.risk !== null ? { risk: c.risk } : {}),
+    ...(c.rollback !== null ? { rollback: c.rollback } : {}),
+    ...(c.advisories.length > 0 ? { advisories: c.advisories } : {}),
+  });
+  const plan = await client.get<PlanV2>(`/api/v1/changes/${encodeURIComponent(created.id)}/plan`);
+  const drift = planDrift(saved, plan);
+  if (drift !== null) {
+    await client.post(`/api/v1/changes/${encodeURIComponent(created.id)}/cancel`, {
+      reason: `its plan differs from the saved plan (${drift})`,
+    });
+    throw reasonError(
+      "cli.plan-changed",
+      `the plan changed since it was saved (${drift}); ${created.id} was cancelled: plan again with change plan ID --out FILE`,
+      { where: "--plan" },
+    );
+  }
+  if (flags.json) return printJson(created);
+  process.stdout.write(`${created.id}\n`);
 }
 
 export function registerChangeCommands(program: Command): void {
@@ -131,20 +204,35 @@ export function registerChangeCommands(program: Command): void {
         "package file to install: uploaded to the artifact store, its package, version and sha256 recorded",
       )
       .option("--source <source>", "where the package manager gets it, when there is no artifact")
-      .requiredOption("--selector <selector>", "target assets, e.g. 'environment=prod,group=web'")
+      .option(
+        "-l, --selector <selector>",
+        "target assets, e.g. 'environment=prod,group=web' (required unless --plan)",
+      )
       .option(
         "--policy <file|name>",
         "policy file (its stored version; applied first, by an admin, when new) or NAME[@VERSION] (default: default)",
       )
-      .requiredOption("--justification <text>", "why the change is needed")
+      .option("--justification <text>", "why the change is needed (required unless --plan)")
       .option("--ticket <ticket>", "ticket it closes")
       .option("--emergency", "emergency change (the fast path: justification now, review afterwards)")
       .option("--risk <text>", "risk notes")
       .option("--rollback <text>", "rollback notes")
       .option("--advisory <id>", "advisory it closes (repeat)", collectList)
-      .option("--class <class>", "emergency, high or routine (default: routine, emergency with --emergency)"),
+      .option("--class <class>", "emergency, high or routine (default: routine, emergency with --emergency)")
+      .option(
+        "--plan <file>",
+        "a plan saved by `change plan ID --out FILE`: the same change, kept only if it plans the same rollout",
+      ),
   ).action(async (flags: CreateFlags) => {
     const client = clientFrom(flags);
+    if (flags.plan !== undefined) return createFromPlanFile(client, readPlanFile(flags.plan), flags);
+    for (const [flag, value] of [
+      ["--selector", flags.selector],
+      ["--justification", flags.justification],
+    ] as const) {
+      if (value === undefined)
+        throw new ValidationError(`${flag} is required (or --plan FILE)`, { where: flag });
+    }
     let policy = flags.policy;
     if (policy !== undefined && (isFile(policy) || /\.ya?ml$/i.test(policy))) {
       if (!isFile(policy)) throw new NotFoundError(`policy file not found: ${policy}`, { where: "--policy" });
@@ -201,6 +289,34 @@ export function registerChangeCommands(program: Command): void {
     process.stdout.write(`${created.id}\n`);
   });
 
+  withClientFlags(
+    change
+      .command("wait <id>")
+      .description(
+        "Wait until a change reaches a state, as kubectl wait does: exits 0 then, 1 when it ends in another state or the time runs out",
+      )
+      .requiredOption("--for <condition>", "state=STATE, e.g. state=completed")
+      .option("--timeout <duration>", "give up after this long (default 30m)")
+      .option("--interval <duration>", "how often to look (default 2s)"),
+  ).action(async (id: string, flags: ClientFlags & { for: string; timeout?: string; interval?: string }) => {
+    const wanted = /^state=(.+)$/.exec(flags.for)?.[1];
+    if (wanted === undefined || !(CHANGE_STATES as readonly string[]).includes(wanted)) {
+      throw reasonError(
+        "cli.bad-wait-condition",
+        `--for takes state=STATE, one of ${CHANGE_STATES.join(", ")}`,
+        { where: "--for" },
+      );
+    }
+    process.exitCode = await waitForChange(clientFrom(flags), id, wanted as ChangeState, {
+      timeoutMs: flags.timeout === undefined ? 30 * 60_000 : parseDurationFlag(flags.timeout, "--timeout"),
+      intervalMs: Math.max(
+        50,
+        flags.interval === undefined ? 2000 : parseDurationFlag(flags.interval, "--interval"),
+      ),
+      json: flags.json === true,
+    });
+  });
+
   const decisions = [
     ["submit", "Submit a draft for approval (an emergency the policy lets through is scheduled at once)"],
     ["approve", "Approve (approver); enough approvals plan and schedule the change"],
@@ -251,15 +367,27 @@ export function registerChangeCommands(program: Command): void {
   withClientFlags(
     change
       .command("plan <id>")
-      .description(
-        "Print the plan as a timeline: frozen once scheduled, else computed now (changes nothing)",
-      ),
-  ).action(async (id: string, flags: ClientFlags) => {
+      .description("Print the plan as a timeline: frozen once scheduled, else computed now (changes nothing)")
+      .option(
+        "--detailed-exitcode",
+        "exit 0 when the plan patches nothing, 2 when it would patch assets, 1 on errors (as terraform plan)",
+      )
+      .option("--out <file>", "save the plan, for `change create --plan FILE` to pin"),
+  ).action(async (id: string, flags: ClientFlags & { detailedExitcode?: boolean; out?: string }) => {
     const client = clientFrom(flags);
     const plan = await client.get<PlanV2>(`/api/v1/changes/${encodeURIComponent(id)}/plan`);
-    if (flags.json) return printJson(plan);
-    const shown = await client.get<ChangeRequest>(`/api/v1/changes/${encodeURIComponent(id)}`);
-    process.stdout.write(formatPlanTimeline(plan, `${shown.id} ${shown.title} (${shown.state})`));
+    const shown =
+      flags.json && flags.out === undefined
+        ? undefined
+        : await client.get<ChangeRequest>(`/api/v1/changes/${encodeURIComponent(id)}`);
+    if (flags.out !== undefined && shown !== undefined) {
+      writePlanFile(flags.out, planFileFor(shown, plan));
+      if (!flags.json) process.stderr.write(`saved the plan to ${flags.out}\n`);
+    }
+    if (flags.json) printJson(plan);
+    else if (shown !== undefined)
+      process.stdout.write(formatPlanTimeline(plan, `${shown.id} ${shown.title} (${shown.state})`));
+    if (flags.detailedExitcode) process.exitCode = plan.summary.toPatch > 0 ? 2 : 0;
   });
 
   withClientFlags(
@@ -269,17 +397,22 @@ export function registerChangeCommands(program: Command): void {
       .option("--state <state>", "only in this state"),
   ).action(async (flags: ClientFlags & { state?: string }) => {
     const query = flags.state ? `?state=${encodeURIComponent(flags.state)}` : "";
-    const list = await clientFrom(flags).get<ChangeRequest[]>(`/api/v1/changes${query}`);
+    const list = await listAll<ChangeRequest>(clientFrom(flags), `/api/v1/changes${query}`);
     if (flags.json) return printJson(list);
     printTable(list, [
-      { header: "ID", value: (c) => c.id },
-      { header: "STATE", value: (c) => c.state },
-      { header: "CLASS", value: (c) => (c.emergency ? `${c.class}!` : c.class) },
+      { header: "ID", value: (c) => c.id, keep: true },
+      { header: "STATE", value: (c) => c.state, paint: paintState },
+      { header: "CLASS", value: (c) => (c.emergency ? `${c.class}!` : c.class), paint: paintClass },
       { header: "PACKAGE", value: (c) => `${c.patch.package} ${c.patch.version}` },
       { header: "SELECTOR", value: (c) => c.selector },
-      { header: "APPROVALS", value: (c) => approvalsText(c) },
-      { header: "START", value: (c) => c.scheduledStart ?? "" },
-      { header: "REVIEW", value: (c) => (c.review.state === "not-required" ? "" : reviewText(c.review)) },
+      { header: "APPROVALS", value: (c) => approvalsText(c), wide: true },
+      { header: "START", value: (c) => formatTime(c.scheduledStart) },
+      {
+        header: "REVIEW",
+        value: (c) => (c.review.state === "not-required" ? "" : reviewText(c.review)),
+        paint: (t, c) => (c.review.state === "overdue" ? paintOverdue(t) : t),
+        wide: true,
+      },
     ]);
   });
 
@@ -290,7 +423,7 @@ export function registerChangeCommands(program: Command): void {
         "Draft one change per source package and fixed version that open findings of a class need (it lists the binaries it covers)",
       )
       .requiredOption("--class <class>", "emergency, high or routine")
-      .requiredOption("--selector <selector>", "assets to consider")
+      .requiredOption("-l, --selector <selector>", "assets to consider")
       .option("--policy <name>", "policy NAME[@VERSION] the drafts pin (default: default)"),
   ).action(async (flags: ClientFlags & { class: string; selector: string; policy?: string }) => {
     const result = await clientFrom(flags).post<FromFindingsResult>("/api/v1/changes/from-findings", {

@@ -9,6 +9,8 @@ import { VEX_JUSTIFICATIONS } from "../../advisories/findings/vex.js";
 import type { VulnerabilityView } from "../../advisories/findings/vulnerability.js";
 import { ValidationError } from "../../domain/errors.js";
 import { type ClientFlags, clientFrom, withClientFlags } from "../common.js";
+import { paintClass, paintOverdue, paintState } from "../output/color.js";
+import { formatAge, formatTime, formatWhen } from "../output/time.js";
 import { printFields, printJson, printTable } from "../output.js";
 
 interface ListFlags extends ClientFlags {
@@ -37,21 +39,26 @@ function untilBody(flags: SuppressFlags): { expiresAt?: string; reviewBy?: strin
 }
 
 const enc = encodeURIComponent;
-const day = (iso: string | null) => (iso === null ? "" : iso.slice(0, 10));
 const signed = (n: number) => `${n >= 0 ? "+" : "−"}${Math.abs(n).toFixed(1)}`;
 
 function findingRows(findings: readonly Finding[]): void {
   printTable(findings, [
-    { header: "ID", value: (f) => f.id },
+    { header: "ID", value: (f) => f.id, keep: true },
     { header: "ASSET", value: (f) => f.asset.name },
     { header: "PACKAGE", value: (f) => (f.arch ? `${f.package}:${f.arch}` : f.package) },
-    { header: "INSTALLED", value: (f) => f.installedVersion },
+    { header: "INSTALLED", value: (f) => f.installedVersion, wide: true },
     { header: "VULNERABILITY", value: (f) => f.vulnId },
-    { header: "FIXED", value: (f) => f.fixedVersion ?? "no fix yet" },
-    { header: "SCORE", value: (f) => f.riskScore.toFixed(1) },
-    { header: "CLASS", value: (f) => f.class },
-    { header: "DUE", value: (f) => `${day(f.dueAt)}${f.overdue ? " OVERDUE" : ""}` },
-    { header: "STATUS", value: (f) => f.status },
+    { header: "FIXED", value: (f) => f.fixedVersion ?? "no fix yet", wide: true },
+    { header: "SCORE", value: (f) => f.riskScore.toFixed(1), wide: true },
+    { header: "CLASS", value: (f) => f.class, paint: paintClass },
+    {
+      header: "DUE",
+      value: (f) =>
+        f.dueAt === null ? "" : f.overdue ? `overdue ${formatAge(f.dueAt)}` : formatAge(f.dueAt),
+      paint: (t, f) => (f.overdue ? paintOverdue(t) : t),
+    },
+    { header: "DUE AT", value: (f) => formatTime(f.dueAt), wide: true },
+    { header: "STATUS", value: (f) => f.status, paint: paintState, wide: true },
   ]);
 }
 
@@ -181,7 +188,7 @@ export function registerFindingsCommands(program: Command): void {
         `  (stored ${e.storedScore.toFixed(1)}: the asset changed since the last match)\n`,
       );
     }
-    process.stdout.write(`\nclass: ${e.classRule}\ndue:   ${e.due.at} (${e.due.rule})\n`);
+    process.stdout.write(`\nclass: ${e.classRule}\ndue:   ${formatWhen(e.due.at)} (${e.due.rule})\n`);
   });
 
   withClientFlags(
@@ -199,7 +206,7 @@ export function registerFindingsCommands(program: Command): void {
       ...untilBody(flags),
     });
     if (flags.json) return printJson(f);
-    process.stdout.write(`${f.id}: accepted-risk until ${f.statusExpiresAt}\n`);
+    process.stdout.write(`${f.id}: accepted-risk until ${formatTime(f.statusExpiresAt)}\n`);
   });
 
   withClientFlags(
@@ -220,7 +227,9 @@ export function registerFindingsCommands(program: Command): void {
       ...untilBody(flags),
     });
     if (flags.json) return printJson(f);
-    process.stdout.write(`${f.id}: not-affected until ${f.statusExpiresAt} (${f.statusReason})\n`);
+    process.stdout.write(
+      `${f.id}: not-affected until ${formatTime(f.statusExpiresAt)} (${f.statusReason})\n`,
+    );
   });
 
   withClientFlags(

@@ -1,6 +1,8 @@
 import type { Command } from "commander";
 import type { IncidentView } from "../../rollout/incident-commands.js";
 import { type ClientFlags, clientFrom, withClientFlags } from "../common.js";
+import { paintState } from "../output/color.js";
+import { formatAge, formatTime } from "../output/time.js";
 import { printFields, printJson, printTable } from "../output.js";
 
 function text(value: unknown): string {
@@ -30,7 +32,7 @@ function printIncident(incident: IncidentView): void {
   process.stdout.write("\nassets affected:\n");
   printTable(incident.assets, [
     { header: "ASSET", value: (a) => text(a.name) },
-    { header: "STATE", value: (a) => text(a.state) },
+    { header: "STATE", value: (a) => text(a.state), paint: paintState },
     { header: "FROM", value: (a) => text(a.fromVersion) },
     { header: "TO", value: (a) => text(a.toVersion) },
     { header: "REASON", value: (a) => text(a.reason) },
@@ -58,9 +60,10 @@ export function registerIncidentCommands(program: Command): void {
     printTable(list, [
       { header: "ID", value: (i) => i.id },
       { header: "CHANGE", value: (i) => i.changeId },
-      { header: "ROLLOUT", value: (i) => i.rolloutId },
+      { header: "ROLLOUT", value: (i) => i.rolloutId, wide: true },
       { header: "POST-MORTEM", value: (i) => i.postmortem.state },
-      { header: "OPENED", value: (i) => i.openedAt },
+      { header: "OPENED", value: (i) => formatAge(i.openedAt) },
+      { header: "OPENED AT", value: (i) => formatTime(i.openedAt), wide: true },
       { header: "TITLE", value: (i) => i.title },
     ]);
   });

@@ -68,7 +68,7 @@ export function registerInventoryCommand(program: Command): void {
         { header: "ECOSYSTEM", value: (p) => p.ecosystem },
         { header: "NAME", value: (p) => p.name },
         { header: "VERSION", value: (p) => p.version },
-        { header: "PURL", value: (p) => p.purl },
+        { header: "PURL", value: (p) => p.purl, wide: true },
       ]);
       process.stdout.write(
         `${result.packages.length} packages (${format}), ${result.skipped.length} entries skipped\n`,

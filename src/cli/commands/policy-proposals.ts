@@ -2,6 +2,8 @@ import type { Command } from "commander";
 import { readPolicyText } from "../../policy/policy-file.js";
 import type { PolicyProposal, PolicyProposalWithContent } from "../../policy/proposals.js";
 import { type ClientFlags, clientFrom, withClientFlags } from "../common.js";
+import { paintState } from "../output/color.js";
+import { formatAge, formatTime } from "../output/time.js";
 import { printFields, printJson, printTable } from "../output.js";
 
 const enc = encodeURIComponent;
@@ -62,9 +64,10 @@ export function addProposalCommands(policy: Command): void {
       { header: "ID", value: (p) => p.id },
       { header: "POLICY", value: (p) => p.name },
       { header: "BASE", value: (p) => p.baseVersion ?? "" },
-      { header: "STATE", value: (p) => p.state },
+      { header: "STATE", value: (p) => p.state, paint: paintState },
       { header: "PROPOSER", value: (p) => p.proposer },
-      { header: "CREATED", value: (p) => p.createdAt },
+      { header: "CREATED", value: (p) => formatAge(p.createdAt) },
+      { header: "CREATED AT", value: (p) => formatTime(p.createdAt), wide: true },
       { header: "REASON", value: (p) => p.reason },
     ]);
   });

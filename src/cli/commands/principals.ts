@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import type { PrincipalInfo } from "../../auth/principals.js";
 import { type ClientFlags, clientFrom, withClientFlags } from "../common.js";
+import { formatAge, formatTime } from "../output/time.js";
 import { printJson, printTable } from "../output.js";
 
 export function registerPrincipalCommands(program: Command): void {
@@ -16,9 +17,9 @@ export function registerPrincipalCommands(program: Command): void {
       { header: "NAME", value: (p) => p.name },
       { header: "KIND", value: (p) => p.kind },
       { header: "ACTIVE TOKENS", value: (p) => p.activeTokens },
-      { header: "CREATED", value: (p) => p.createdAt },
-      { header: "CREATED BY", value: (p) => p.createdBy },
-      { header: "DISABLED", value: (p) => p.disabledAt ?? "" },
+      { header: "CREATED", value: (p) => formatAge(p.createdAt) },
+      { header: "CREATED BY", value: (p) => p.createdBy, wide: true },
+      { header: "DISABLED", value: (p) => formatTime(p.disabledAt) },
     ]);
   });
   withClientFlags(

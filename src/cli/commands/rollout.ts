@@ -2,6 +2,9 @@ import type { Command } from "commander";
 import type { StopAllResult } from "../../rollout/controls.js";
 import type { RolloutSummary, RolloutView } from "../../rollout/queries.js";
 import { type ClientFlags, clientFrom, parseDurationFlag, withClientFlags } from "../common.js";
+import { listAll } from "../list-all.js";
+import { paintState } from "../output/color.js";
+import { formatAge, formatTime, formatWhen } from "../output/time.js";
 import { printFields, printJson, printTable } from "../output.js";
 import { formatElapsed, watchRollout } from "./rollout-watch.js";
 
@@ -24,8 +27,8 @@ function printRollout(view: RolloutView): void {
     ["phase", view.currentPhase ?? "(none)"],
     ...(view.pausedBy ? [["paused by", view.pausedBy] as const] : []),
     ["assets", countsText(view.counts)],
-    ["started", view.startedAt ?? ""],
-    ["finished", view.finishedAt ?? ""],
+    ["started", formatWhen(view.startedAt)],
+    ["finished", formatWhen(view.finishedAt)],
     ...(view.failedGate !== null ? [["failed gate", view.failedGate] as const] : []),
     ...(view.timeToRollbackMs !== null
       ? [["time to rollback", formatElapsed(view.timeToRollbackMs)] as const]
@@ -43,19 +46,19 @@ function printRollout(view: RolloutView): void {
   process.stdout.write("\n");
   printTable(view.phases, [
     { header: "PHASE", value: (p) => p.name },
-    { header: "STATE", value: (p) => p.state },
+    { header: "STATE", value: (p) => p.state, paint: paintState },
     { header: "ASSETS", value: (p) => p.assets.length },
     { header: "GATES", value: (p) => p.gates.map((g) => `${g.kind}: ${g.status}`).join(", ") },
-    { header: "OBSERVE UNTIL", value: (p) => p.observeUntil ?? "" },
+    { header: "OBSERVE UNTIL", value: (p) => formatTime(p.observeUntil) },
   ]);
   printTable(view.assets, [
     { header: "ASSET", value: (a) => a.name },
     { header: "PHASE", value: (a) => a.phase },
-    { header: "STATE", value: (a) => a.state },
+    { header: "STATE", value: (a) => a.state, paint: paintState },
     { header: "FROM", value: (a) => a.fromVersion ?? "" },
     { header: "TO", value: (a) => a.toVersion },
-    { header: "STARTED", value: (a) => a.startedAt ?? "" },
-    { header: "FINISHED", value: (a) => a.finishedAt ?? "" },
+    { header: "STARTED", value: (a) => formatTime(a.startedAt), wide: true },
+    { header: "FINISHED", value: (a) => formatTime(a.finishedAt), wide: true },
     { header: "REASON", value: (a) => a.reason ?? "" },
   ]);
 }
@@ -78,16 +81,17 @@ export function registerRolloutCommands(program: Command): void {
     if (flags.state !== undefined) query.set("state", flags.state);
     if (flags.change !== undefined) query.set("change", flags.change);
     const q = query.toString();
-    const list = await clientFrom(flags).get<RolloutSummary[]>(`/api/v1/rollouts${q ? `?${q}` : ""}`);
+    const list = await listAll<RolloutSummary>(clientFrom(flags), `/api/v1/rollouts${q ? `?${q}` : ""}`);
     if (flags.json) return printJson(list);
     printTable(list, [
-      { header: "ID", value: (r) => r.id },
-      { header: "CHANGE", value: (r) => r.changeId },
-      { header: "STATE", value: (r) => r.state },
+      { header: "ID", value: (r) => r.id, keep: true },
+      { header: "CHANGE", value: (r) => r.changeId, wide: true },
+      { header: "STATE", value: (r) => r.state, paint: paintState },
       { header: "PHASE", value: (r) => r.currentPhase ?? "" },
       { header: "DONE", value: (r) => `${r.counts.done}/${r.assets}` },
-      { header: "ASSETS", value: (r) => countsText(r.counts) },
-      { header: "STARTED", value: (r) => r.startedAt ?? "" },
+      { header: "ASSETS", value: (r) => countsText(r.counts), wide: true },
+      { header: "STARTED", value: (r) => formatAge(r.startedAt) },
+      { header: "STARTED AT", value: (r) => formatTime(r.startedAt), wide: true },
     ]);
   });
 

@@ -1,3 +1,4 @@
+import { statSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import { basename } from "node:path";
 import { Presets, SingleBar } from "cli-progress";
@@ -35,6 +36,7 @@ interface ScanFlags {
   failOn?: string;
   kev?: string;
   output?: string;
+  base?: string;
 }
 
 interface Inventory {
@@ -126,6 +128,9 @@ async function runScan(flags: ScanFlags, format: ScanFormat, toolVersion: string
     requireKnownRelease(flags.ecosystem, "--ecosystem");
   }
 
+  if (flags.base !== undefined && !statSync(flags.base, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new ValidationError(`--base ${flags.base} is not a directory`, { where: "--base" });
+  }
   // Inputs first: a bad inventory or KEV file fails before the (longer) advisory load.
   const text = await readText(inventory.file, inventory.kind === "dpkg" ? "--dpkg-status" : "--sbom");
   const inventoryFormat: InventoryFormat =
@@ -177,7 +182,7 @@ async function runScan(flags: ScanFlags, format: ScanFormat, toolVersion: string
     format === "json"
       ? `${JSON.stringify(jsonReport(result, summary), null, 2)}\n`
       : format === "sarif"
-        ? `${JSON.stringify(toSarif(result.findings, { inventoryPath: inventory.file, toolName: "autopatch", toolVersion }), null, 2)}\n`
+        ? `${JSON.stringify(toSarif(result.findings, { inventoryPath: inventory.file, toolName: "autopatch", toolVersion, ...(flags.base === undefined ? {} : { base: flags.base }) }), null, 2)}\n`
         : tableText(result.findings, summary);
   if (flags.output === undefined) process.stdout.write(report);
   else {
@@ -213,15 +218,9 @@ export function registerScanCommand(program: Command): void {
     .option("--fail-on <class>", `exit 1 on a finding of this class or above: ${CHANGE_CLASSES.join(", ")}`)
     .option("--kev <file>", "CISA KEV catalog JSON: findings of known-exploited CVEs become emergencies")
     .option("--output <file>", "write the report to this file instead of stdout")
-    .addHelpText(
-      "after",
-      [
-        "",
-        "Examples:",
-        "  $ autopatch scan --advisories debian-osv.zip --dpkg-status /var/lib/dpkg/status --ecosystem Debian:12",
-        "  $ autopatch scan --advisories osv/ --sbom bom.cdx.json --format sarif --output scan.sarif --fail-on high",
-        "",
-      ].join("\n"),
+    .option(
+      "--base <dir>",
+      "SARIF: give the inventory's path relative to this directory (e.g. the repository root), as uriBaseId SRCROOT",
     )
     .action(async (flags: ScanFlags) => {
       let format: ScanFormat = "table";

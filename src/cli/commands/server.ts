@@ -3,6 +3,7 @@ import { startServer } from "../../server/start.js";
 import { createLogger } from "../../service/logger.js";
 import { DEFAULT_DATABASE_URL } from "../../store/store.js";
 import { collectList, parseDurationFlag, webhookAllowEntries } from "../common.js";
+import { onShutdown } from "../graceful.js";
 
 interface ServerFlags {
   listen: string;
@@ -79,12 +80,15 @@ export function registerServerCommand(program: Command): void {
         process.stdout.write(`Admin token (shown once, keep it safe): ${server.bootstrapToken}\n`);
       }
       logger.info({ url: server.url, store: server.ctx.store.displayUrl }, "server listening");
-      await waitForSignal();
-      logger.info("shutting down");
-      await server.close();
+      // Stops accepting, finishes in-flight requests and loops, then exits (close-with-grace).
+      onShutdown(logger, async ({ signal }) => {
+        logger.info({ signal }, "shutting down");
+        await server.close();
+      });
     });
 }
 
+/** Resolves on the first SIGINT or SIGTERM (the demo waits with it). */
 export function waitForSignal(): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {

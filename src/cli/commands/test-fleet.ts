@@ -3,6 +3,7 @@ import { ValidationError } from "../../domain/errors.js";
 import { MAX_FLEET_HOSTS } from "../../testfleet/harness.js";
 import { type FleetUpOptions, fleetDown, fleetUp, superviseFleet } from "../../testfleet/supervisor.js";
 import { parseDurationFlag } from "../common.js";
+import { withOutputFlags } from "../output/options.js";
 import { printJson } from "../output.js";
 
 interface UpFlags {
@@ -68,17 +69,16 @@ export function registerTestFleetCommand(program: Command): void {
     printJson(await fleetUp(upOptions(flags)));
   });
 
-  fleet
-    .command("down")
-    .description("Stop the fleet in --dir (agents, services, server) and remove the folder it made")
-    .requiredOption("--dir <dir>", "the folder given to test-fleet up")
-    .option("--json", "print the result as JSON")
-    .action(async (flags: { dir: string; json?: boolean }) => {
-      const result = await fleetDown(flags.dir);
-      if (flags.json) printJson(result);
-      else
-        process.stdout.write(`${result.stopped ? "stopped the fleet and " : ""}removed ${result.removed}\n`);
-    });
+  withOutputFlags(
+    fleet
+      .command("down")
+      .description("Stop the fleet in --dir (agents, services, server) and remove the folder it made")
+      .requiredOption("--dir <dir>", "the folder given to test-fleet up"),
+  ).action(async (flags: { dir: string; json?: boolean }) => {
+    const result = await fleetDown(flags.dir);
+    if (flags.json) printJson(result);
+    else process.stdout.write(`${result.stopped ? "stopped the fleet and " : ""}removed ${result.removed}\n`);
+  });
 
   // The detached process behind `up`; not for people to call.
   withFleetFlags(

@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import type { ApiTokenInfo, CreatedToken, TokenInput } from "../../auth/tokens.js";
 import { ROLES } from "../../domain/roles.js";
 import { type ClientFlags, clientFrom, withClientFlags } from "../common.js";
+import { formatAge, formatTime } from "../output/time.js";
 import { printJson, printTable } from "../output.js";
 
 interface CreateFlags extends ClientFlags {
@@ -89,9 +90,9 @@ export function registerTokenCommands(program: Command): void {
       { header: "NAME", value: (t) => t.name },
       { header: "PRINCIPAL", value: (t) => t.principal ?? `(agent)` },
       { header: "ROLE", value: (t) => t.role },
-      { header: "CREATED", value: (t) => t.createdAt },
-      { header: "LAST USED", value: (t) => t.lastUsedAt ?? "never" },
-      { header: "REVOKED", value: (t) => t.revokedAt ?? "" },
+      { header: "CREATED", value: (t) => formatAge(t.createdAt) },
+      { header: "LAST USED", value: (t) => (t.lastUsedAt ? formatAge(t.lastUsedAt) : "never") },
+      { header: "REVOKED", value: (t) => formatTime(t.revokedAt) },
     ]);
   });
   withClientFlags(

@@ -3,6 +3,7 @@ import type { Command } from "commander";
 import { ValidationError } from "../../domain/errors.js";
 import { judgeLine, ORDERING_SYMBOL } from "../../ecosystems/batch-compare.js";
 import { ECOSYSTEM_ALIASES, OSV_ECOSYSTEMS, schemeForEcosystem } from "../../ecosystems/registry.js";
+import { withOutputFlags } from "../output/options.js";
 import { printJson, printTable } from "../output.js";
 
 // Output is flushed in chunks of this many lines: one write per line is what makes 100,000 lines slow.
@@ -56,13 +57,6 @@ export function registerVersionsCommand(program: Command): void {
       "after",
       [
         "",
-        "Examples:",
-        "  $ autopatch versions compare Debian 1:2.30-1 2.31-1          # prints >",
-        "  $ autopatch versions compare pypi 1.0rc1 1.0                 # prints <",
-        "  $ printf '1.0.0\\t1.0.0-rc.1\\n1.2\\t1.2.0\\n' | autopatch versions compare npm --stdin",
-        "  >",
-        '  error: SemVer (npm, crates.io) version "1.2": not MAJOR.MINOR.PATCH[-PRERELEASE][+BUILD] (SemVer 2.0.0)',
-        "",
         "An invalid version exits with status 2 (without --stdin); with --stdin each bad line gets an error line.",
       ].join("\n"),
     )
@@ -82,38 +76,38 @@ export function registerVersionsCommand(program: Command): void {
       },
     );
 
-  versions
-    .command("list-ecosystems")
-    .description("List the supported OSV ecosystem names, their aliases and the version scheme each uses.")
-    .option("--json", "print JSON")
-    .addHelpText(
-      "after",
-      "\nOSV names also accept a release suffix (Debian:12, Ubuntu:22.04:LTS, AlmaLinux:9).",
-    )
-    .action((opts: { json?: boolean }) => {
-      const rows = [
-        ...OSV_ECOSYSTEMS.map((e) => ({
-          name: e.name,
-          kind: "ecosystem",
-          ecosystem: e.name,
-          scheme: e.scheme,
-        })),
-        ...ECOSYSTEM_ALIASES.map((a) => ({
-          name: a.alias,
-          kind: "alias",
-          ecosystem: a.ecosystem,
-          scheme: schemeForEcosystem(a.alias).id,
-        })),
-      ];
-      if (opts.json) {
-        printJson(rows);
-        return;
-      }
-      printTable(rows, [
-        { header: "name", value: (r) => r.name },
-        { header: "kind", value: (r) => r.kind },
-        { header: "ecosystem", value: (r) => r.ecosystem },
-        { header: "scheme", value: (r) => r.scheme },
-      ]);
-    });
+  withOutputFlags(
+    versions
+      .command("list-ecosystems")
+      .description("List the supported OSV ecosystem names, their aliases and the version scheme each uses.")
+      .addHelpText(
+        "after",
+        "\nOSV names also accept a release suffix (Debian:12, Ubuntu:22.04:LTS, AlmaLinux:9).",
+      ),
+  ).action((opts: { json?: boolean }) => {
+    const rows = [
+      ...OSV_ECOSYSTEMS.map((e) => ({
+        name: e.name,
+        kind: "ecosystem",
+        ecosystem: e.name,
+        scheme: e.scheme,
+      })),
+      ...ECOSYSTEM_ALIASES.map((a) => ({
+        name: a.alias,
+        kind: "alias",
+        ecosystem: a.ecosystem,
+        scheme: schemeForEcosystem(a.alias).id,
+      })),
+    ];
+    if (opts.json) {
+      printJson(rows);
+      return;
+    }
+    printTable(rows, [
+      { header: "name", value: (r) => r.name },
+      { header: "kind", value: (r) => r.kind },
+      { header: "ecosystem", value: (r) => r.ecosystem },
+      { header: "scheme", value: (r) => r.scheme },
+    ]);
+  });
 }

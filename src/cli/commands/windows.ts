@@ -1,10 +1,15 @@
+import { existsSync } from "node:fs";
 import type { Command } from "commander";
 import { DateTime } from "luxon";
 import { ValidationError } from "../../domain/errors.js";
 import { checkStart, nextWindows, type StartDecision, type WindowOccurrence } from "../../policy/calendar.js";
 import { formatDuration } from "../../policy/duration.js";
+import { loadPolicy } from "../../policy/loader.js";
 import { formatInZone } from "../../policy/local-time.js";
 import { loadPolicyFile } from "../../policy/policy-file.js";
+import type { Policy } from "../../policy/schema.js";
+import { parsePolicyRef } from "../../policy/store.js";
+import { type ClientFlags, clientFrom, withClientFlags } from "../common.js";
 import { printJson, printTable } from "../output.js";
 
 /**
@@ -88,6 +93,28 @@ export function checkLine(decision: StartDecision): string {
   return `${decision.allowed ? "ALLOWED" : "DENIED"}: ${decision.reason}`;
 }
 
+/**
+ * Whether `--policy` names a file or a stored policy: an existing file, or anything that looks like a
+ * path (a slash, a .yaml/.yml/.json ending), is a file; otherwise NAME or NAME@VERSION on the server.
+ */
+export function policyArgIsFile(arg: string, exists: (path: string) => boolean = existsSync): boolean {
+  return exists(arg) || /[\\/]/.test(arg) || /\.(ya?ml|json)$/i.test(arg);
+}
+
+/** The policy `--policy` names: read from the file, or fetched from the server's store. */
+export async function resolvePolicyArg(arg: string, flags: ClientFlags): Promise<Policy> {
+  if (policyArgIsFile(arg)) return loadPolicyFile(arg);
+  const { name, version } = parsePolicyRef(arg, "--policy");
+  const query = version === undefined ? "" : `?version=${version}`;
+  const shown = await clientFrom(flags).get<{ name: string; version: number; content: string }>(
+    `/api/v1/policies/${encodeURIComponent(name)}${query}`,
+  );
+  // A stored version was checked when it was applied; only its calendar is read here.
+  return loadPolicy(shown.content, `${shown.name}@${shown.version}`, { webhooks: null, consistency: false });
+}
+
+const POLICY_OPTION = "policy YAML file, or a stored policy NAME or NAME@VERSION (read from the server)";
+
 /** Adds `autopatch windows next|check` to the program. */
 export function registerWindowsCommand(program: Command): Command {
   const windows = program
@@ -96,74 +123,78 @@ export function registerWindowsCommand(program: Command): Command {
       "Maintenance windows and freezes of a policy: the next openings, and whether a change may start",
     );
 
-  windows
-    .command("next")
-    .description("List the next maintenance windows, freezes cut out")
-    .requiredOption("--policy <file>", "policy YAML file")
-    .option("--from <iso>", "start looking at this instant (ISO 8601; UTC without offset; default now)")
-    .option("--count <n>", "how many windows", "5")
-    .option("--json", 'print [{"name","start","end"}] with ISO 8601 times in each window\'s zone')
-    .action(async (opts: { policy: string; from?: string; count: string; json?: boolean }) => {
-      const from = opts.from === undefined ? new Date() : parseInstant(opts.from, "--from");
-      const count = parseCount(opts.count);
-      const policy = await loadPolicyFile(opts.policy);
-      const found = nextWindows(policy, from, count);
-      if (opts.json) {
-        printJson(windowsJson(found));
-        return;
-      }
-      if (found.length === 0) {
-        process.stdout.write(
-          policy.maintenanceWindows.length === 0
-            ? "The policy has no maintenance windows: changes may start at any time outside a freeze.\n"
-            : "No maintenance window opens after that time.\n",
-        );
-        return;
-      }
-      printTable(windowsRows(found), [
-        { header: "name", value: (r) => r.name },
-        { header: "start", value: (r) => r.start },
-        { header: "end", value: (r) => r.end },
-        { header: "duration", value: (r) => r.duration },
-      ]);
-    });
+  withClientFlags(
+    windows
+      .command("next")
+      .description("List the next maintenance windows, freezes cut out")
+      .requiredOption("--policy <file|name>", POLICY_OPTION)
+      .option("--from <iso>", "start looking at this instant (ISO 8601; UTC without offset; default now)")
+      .option("--count <n>", "how many windows", "5"),
+  ).action(async (opts: ClientFlags & { policy: string; from?: string; count: string }) => {
+    const from = opts.from === undefined ? new Date() : parseInstant(opts.from, "--from");
+    const count = parseCount(opts.count);
+    const policy = await resolvePolicyArg(opts.policy, opts);
+    const found = nextWindows(policy, from, count);
+    if (opts.json) {
+      printJson(windowsJson(found));
+      return;
+    }
+    if (found.length === 0) {
+      process.stdout.write(
+        policy.maintenanceWindows.length === 0
+          ? "The policy has no maintenance windows: changes may start at any time outside a freeze.\n"
+          : "No maintenance window opens after that time.\n",
+      );
+      return;
+    }
+    printTable(windowsRows(found), [
+      { header: "name", value: (r) => r.name },
+      { header: "start", value: (r) => r.start },
+      { header: "end", value: (r) => r.end },
+      { header: "duration", value: (r) => r.duration },
+    ]);
+  });
 
-  windows
-    .command("check")
-    .description(
-      "May a change start at this instant? Human output exits 1 when denied; --json always exits 0",
-    )
-    .requiredOption("--policy <file>", "policy YAML file")
-    .requiredOption("--at <iso>", "the instant to check (ISO 8601; UTC without offset; or now)")
-    .option("--emergency", "an emergency change (may override a freeze with a justification and an approver)")
-    .option("--justification <text>", "why the emergency cannot wait")
-    .option("--approver <name>", "who approved the emergency override")
-    .option("--json", 'print {"allowed", "reason"}')
-    .action(
-      async (opts: {
+  withClientFlags(
+    windows
+      .command("check")
+      .description(
+        "May a change start at this instant (default now)? Human output exits 1 when denied; --json always exits 0",
+      )
+      .requiredOption("--policy <file|name>", POLICY_OPTION)
+      .option("--at <iso>", "the instant to check (ISO 8601; UTC without offset; default now)")
+      .option(
+        "--emergency",
+        "an emergency change (may override a freeze with a justification and an approver)",
+      )
+      .option("--justification <text>", "why the emergency cannot wait")
+      .option("--approver <name>", "who approved the emergency override"),
+  ).action(
+    async (
+      opts: ClientFlags & {
         policy: string;
-        at: string;
+        at?: string;
         emergency?: boolean;
         justification?: string;
         approver?: string;
-        json?: boolean;
-      }) => {
-        const at = parseInstant(opts.at, "--at");
-        const policy = await loadPolicyFile(opts.policy);
-        const decision = checkStart(policy, at, {
-          emergency: opts.emergency === true,
-          ...(opts.justification === undefined ? {} : { justification: opts.justification }),
-          ...(opts.approver === undefined ? {} : { approver: opts.approver }),
-        });
-        if (opts.json) {
-          printJson(checkJson(decision));
-          return;
-        }
-        process.stdout.write(`${checkLine(decision)}\n`);
-        // Scripts can gate on the exit code: 0 allowed, 1 denied.
-        if (!decision.allowed) process.exitCode = 1;
       },
-    );
+    ) => {
+      const at = opts.at === undefined ? new Date() : parseInstant(opts.at, "--at");
+      const policy = await resolvePolicyArg(opts.policy, opts);
+      const decision = checkStart(policy, at, {
+        emergency: opts.emergency === true,
+        ...(opts.justification === undefined ? {} : { justification: opts.justification }),
+        ...(opts.approver === undefined ? {} : { approver: opts.approver }),
+      });
+      if (opts.json) {
+        printJson(checkJson(decision));
+        return;
+      }
+      process.stdout.write(`${checkLine(decision)}\n`);
+      // Scripts can gate on the exit code: 0 allowed, 1 denied.
+      if (!decision.allowed) process.exitCode = 1;
+    },
+  );
 
   return windows;
 }

@@ -7,11 +7,12 @@ import type { ServiceContext } from "../../service/context.js";
 import type { Database, OperationsTable } from "../../store/schema.js";
 import { leaseTtlMs } from "./lease-time.js";
 import { ownAssetOf } from "./own-asset.js";
+import { shareStorePoll } from "./store-poll.js";
 import { subscribe } from "./wakeups.js";
 
 /** The longest a long-poll waits; agents ask again at once. Below common proxies' idle timeouts. */
 export const MAX_WAIT_MS = 30_000;
-/** How often a waiting poll looks in the store itself: operations queued by another replica. */
+/** How often the waiting polls look in the store (one query for all): operations another replica queued. */
 export const STORE_POLL_MS = 1000;
 
 /**
@@ -121,6 +122,20 @@ async function candidate(db: Kysely<Database>, assetId: string): Promise<string 
   return row?.id ?? null;
 }
 
+/** Which of these assets have a queued operation of a moving rollout: the shared store poll's look. */
+async function assetsWithWork(db: Kysely<Database>, assetIds: readonly string[]): Promise<string[]> {
+  const rows = await db
+    .selectFrom("operations as o")
+    .innerJoin("rollouts as r", "r.id", "o.rollout_id")
+    .select("o.asset_id")
+    .distinct()
+    .where("o.state", "=", "queued")
+    .where("r.state", "in", LEASABLE_ROLLOUT_STATES)
+    .execute();
+  const waiting = new Set(assetIds);
+  return rows.map((r) => r.asset_id).filter((id) => waiting.has(id));
+}
+
 /**
  * Leases the oldest queued operation of the asset (compare-and-set on its state): of two polls of one
  * asset at once, one gets it. Cheap reads first, so idle polls never take the write path.
@@ -170,16 +185,20 @@ export async function nextOperation(
   // Wall time, not ctx.now(): the wait is real even when the service runs on a test clock.
   const deadline = Date.now() + Math.min(Math.max(0, waitMs), MAX_WAIT_MS);
   const waiter = subscribe(ctx.store, assetId);
+  const release = shareStorePoll(ctx.store, STORE_POLL_MS, (assetIds) =>
+    assetsWithWork(ctx.store.db, assetIds),
+  );
   try {
     for (;;) {
       const leased = await tryLease(ctx, actor, assetId);
       if (leased) return leased;
       const remaining = deadline - Date.now();
       if (remaining <= 0 || signal?.aborted) return null;
-      await waiter.wait(Math.min(remaining, STORE_POLL_MS), signal);
+      await waiter.wait(remaining, signal);
       if (signal?.aborted) return null;
     }
   } finally {
+    release();
     waiter.dispose();
   }
 }

@@ -2,6 +2,7 @@ import type { Kysely, Selectable } from "kysely";
 import { appendAudit } from "../../audit/log.js";
 import { reasonError } from "../../domain/errors.js";
 import { type Actor, actorLabel } from "../../domain/roles.js";
+import { wakeEngine } from "../../rollout/engine-wakeups.js";
 import {
   type AssetState,
   canAssetTransition,
@@ -249,6 +250,8 @@ export async function recordResult(
     );
     return answerOf({ ...row, state, result: stored, error, finished_at: at, updated_at: at }, true);
   });
+  // The asset's transition waits on the engine: ask for its pass now rather than at the next tick.
+  if (answer.accepted) wakeEngine(ctx.store);
   if (!answer.accepted && (answer.state === "lost" || answer.state === "cancelled")) {
     // The engine gave up on it before the host answered: the host's word is logged for the post-mortem.
     ctx.logger.warn(

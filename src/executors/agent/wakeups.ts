@@ -18,6 +18,11 @@ function waitersOf(store: Store): Map<string, Set<Wake>> {
   return map;
 }
 
+/** Assets with a poll waiting in this process. */
+export function waitingAssets(store: Store): string[] {
+  return [...waitersOf(store).keys()];
+}
+
 export function wakeAsset(store: Store, assetId: string): void {
   for (const wake of waitersOf(store).get(assetId) ?? []) wake();
 }

@@ -1,6 +1,15 @@
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
+import {
+  afterPolicyVersion,
+  settleFindingsRedating,
+  useFindingsPolicy,
+} from "../../advisories/findings/choose-policy.js";
+import { governingVersion } from "../../advisories/findings/findings-policy.js";
+import { defaultPolicyYaml } from "../../policy/default-policy.js";
+import { policyContentHash } from "../../policy/loader.js";
+import { policySelection } from "../../policy/selection.js";
 import { applyPolicy, getPolicy, listPolicies, listPolicyVersions } from "../../policy/store.js";
 import type { ServiceContext } from "../../service/context.js";
 import { actorOf } from "../auth.js";
@@ -13,6 +22,31 @@ const versionInfoSchema = z.object({
   hash: z.string(),
   author: z.string(),
   createdAt: z.string(),
+});
+
+const diffSchema = z.object({
+  from: z.string().nullable(),
+  to: z.string(),
+  unified: z.string().meta({ description: "Unified diff of the YAML as written." }),
+  sections: z.array(
+    z.object({
+      section: z.string(),
+      changes: z.array(
+        z.object({ path: z.string(), before: z.unknown().optional(), after: z.unknown().optional() }),
+      ),
+    }),
+  ),
+});
+
+const findingsPolicySchema = z.object({
+  name: z
+    .string()
+    .nullable()
+    .meta({ description: "The chosen policy; null while the built-in one governs." }),
+  version: z.number().int().nullable(),
+  hash: z.string(),
+  chosenBy: z.string().nullable(),
+  chosenAt: z.string().nullable(),
 });
 
 export async function policyRoutes(app: FastifyInstance, ctx: ServiceContext): Promise<void> {
@@ -31,13 +65,20 @@ export async function policyRoutes(app: FastifyInstance, ctx: ServiceContext): P
           file: z.string().max(4096).optional().meta({ description: "The file name, for error locations." }),
         }),
         response: {
-          200: versionInfoSchema.extend({ created: z.literal(false) }),
-          201: versionInfoSchema.extend({ created: z.literal(true) }),
+          200: versionInfoSchema.extend({ created: z.literal(false), diff: diffSchema }),
+          201: versionInfoSchema.extend({ created: z.literal(true), diff: diffSchema }),
         },
       },
     },
     async (request, reply) => {
-      const result = await applyPolicy(ctx, actorOf(request), request.body.content, request.body.file);
+      const result = await applyPolicy(
+        ctx,
+        actorOf(request),
+        request.body.content,
+        request.body.file,
+        afterPolicyVersion,
+      );
+      if (result.created) await settleFindingsRedating(ctx);
       return result.created
         ? reply.code(201).send({ ...result, created: true })
         : reply.code(200).send({ ...result, created: false });
@@ -50,10 +91,52 @@ export async function policyRoutes(app: FastifyInstance, ctx: ServiceContext): P
       config: { access: "read" },
       schema: {
         summary: "Every policy name with its latest version (the built-in `default` included)",
-        response: { 200: z.array(versionInfoSchema.extend({ versions: z.number().int() })) },
+        response: {
+          200: z.array(
+            versionInfoSchema.extend({
+              versions: z.number().int(),
+              findings: z.boolean().meta({ description: "Chosen to classify findings and set due dates." }),
+            }),
+          ),
+        },
       },
     },
     async () => listPolicies(ctx),
+  );
+
+  r.get(
+    "/api/v1/findings-policy",
+    {
+      config: { access: "read" },
+      schema: {
+        summary: "The policy that classifies findings and sets their SLA due dates",
+        response: { 200: findingsPolicySchema },
+      },
+    },
+    async () => findingsPolicyShown(ctx),
+  );
+
+  r.put(
+    "/api/v1/findings-policy",
+    {
+      config: { access: "admin" },
+      schema: {
+        summary:
+          "Choose the stored policy whose latest version classifies findings and sets their due dates, admins only",
+        body: z.object({ name: z.string().max(63) }),
+        response: {
+          200: z.object({
+            purpose: z.string(),
+            name: z.string(),
+            version: z.number().int(),
+            hash: z.string(),
+            previous: z.string().nullable(),
+            changed: z.boolean(),
+          }),
+        },
+      },
+    },
+    async (request) => useFindingsPolicy(ctx, actorOf(request), request.body.name),
   );
 
   r.get(
@@ -80,4 +163,25 @@ export async function policyRoutes(app: FastifyInstance, ctx: ServiceContext): P
       return { ...shown, policy: shown.policy as Record<string, unknown>, versions };
     },
   );
+}
+
+/** The governing version, or the built-in policy (hash of its text) while none is chosen. */
+async function findingsPolicyShown(ctx: ServiceContext) {
+  const [governing, chosen] = [await governingVersion(ctx.store.db), await policySelection(ctx.store.db)];
+  if (governing === null || chosen === undefined) {
+    return {
+      name: null,
+      version: null,
+      hash: policyContentHash(defaultPolicyYaml()),
+      chosenBy: null,
+      chosenAt: null,
+    };
+  }
+  return {
+    name: governing.name,
+    version: governing.version,
+    hash: governing.hash,
+    chosenBy: chosen.chosenBy,
+    chosenAt: chosen.chosenAt,
+  };
 }

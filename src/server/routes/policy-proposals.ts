@@ -1,6 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
+import { afterPolicyVersion, settleFindingsRedating } from "../../advisories/findings/choose-policy.js";
 import {
   approveProposal,
   decideSchema,
@@ -84,7 +85,18 @@ export async function policyProposalRoutes(app: FastifyInstance, ctx: ServiceCon
         response: { 200: withContent },
       },
     },
-    async (request) => approveProposal(ctx, actorOf(request), request.params.id, request.body ?? {}),
+    async (request) => {
+      // A new version of the policy findings follow re-dates them, as an apply does.
+      const approved = await approveProposal(
+        ctx,
+        actorOf(request),
+        request.params.id,
+        request.body ?? {},
+        afterPolicyVersion,
+      );
+      await settleFindingsRedating(ctx);
+      return approved;
+    },
   );
 
   r.post(

@@ -1,0 +1,46 @@
+/**
+ * The server of the rollout benchmark, in a process of its own so that its CPU time is its own: the
+ * real `startServer` on a SQLite file, with the settings the parent passes in argv (JSON). It tells
+ * the parent its URL over IPC, answers `cpu` with process.cpuUsage() (optionally labelled, so the
+ * parent can split the time by phase), and closes cleanly on `stop` (a --cpu-prof profile is written
+ * on that exit).
+ */
+
+import { startServer } from "../src/server/start.js";
+import { createLogger } from "../src/service/logger.js";
+
+interface ServerArgs {
+  databaseUrl: string;
+  adminToken: string;
+  heartbeatIntervalMs: number;
+  enginePassMs: number;
+}
+
+type Request = { type: "cpu"; id: number } | { type: "stop" };
+
+const args = JSON.parse(process.argv[2] ?? "{}") as ServerArgs;
+const send = (message: unknown) => process.send?.(message);
+
+const server = await startServer({
+  databaseUrl: args.databaseUrl,
+  listen: "127.0.0.1:0",
+  adminToken: args.adminToken,
+  config: { heartbeatIntervalMs: args.heartbeatIntervalMs, enginePassMs: args.enginePassMs },
+  logger: createLogger({ level: "warn" }),
+});
+
+process.on("message", (message: Request) => {
+  if (message.type === "cpu") {
+    const usage = process.cpuUsage();
+    send({ type: "cpu", id: message.id, userUs: usage.user, systemUs: usage.system });
+  } else if (message.type === "stop") {
+    // Keep-alive sockets of the stopped in-process agents can hold the HTTP server's close open for
+    // its keep-alive timeout; the bench does not wait for that (the exit still writes a --cpu-prof).
+    setTimeout(() => process.exit(0), 2000).unref();
+    server.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  }
+});
+send({ type: "ready", url: server.url });

@@ -101,6 +101,8 @@ export async function runAgent(options: AgentOptions): Promise<void> {
   // heartbeating while it holds an operation is taken for lost. A fatal error in either stops both.
   const stop = new AbortController();
   const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
+  // The heartbeat interval the server asks for, once known: the operation loop retries at least as often.
+  let retryCapMs = 30_000;
   const operations = runOperationLoop({
     client,
     stateDir: options.stateDir,
@@ -108,6 +110,7 @@ export async function runAgent(options: AgentOptions): Promise<void> {
     serverPublicKey: state.serverPublicKey,
     logger: log,
     signal,
+    retryCapMs: () => retryCapMs,
   }).then(
     () => null,
     // Caught at once (an unhandled rejection would end the process before the heartbeats stop).
@@ -144,6 +147,7 @@ export async function runAgent(options: AgentOptions): Promise<void> {
             ...(acked === null ? {} : { packagesDigest: acked.digest }),
           });
           intervalMs = beat.heartbeatIntervalMs;
+          retryCapMs = intervalMs;
           inventoryWanted = beat.inventoryWanted;
           nextHeartbeat = Date.now() + intervalMs;
         }

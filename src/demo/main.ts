@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -8,63 +8,65 @@ import { formatPlanTimeline } from "../changes/plan-format.js";
 import { waitForSignal } from "../cli/commands/server.js";
 import { printTable } from "../cli/output.js";
 import { ApiClient } from "../client/api-client.js";
-import type { Asset } from "../domain/inventory.js";
 import type { AssetWithPackages } from "../inventory/assets.js";
-import { createLocalFleet, spawnAgent, stopAgents } from "../localfleet/fleet.js";
 import { startServer } from "../server/start.js";
 import { createLogger } from "../service/logger.js";
+import { startTestFleet } from "../testfleet/harness.js";
+import { FLEET_PACKAGE } from "../testfleet/packages.js";
 import { demoAdvisories } from "./advisories.js";
 import { DEMO_POLICY_YAML } from "./policy.js";
-
-/** Packages whose versions the demo shows side by side: the ones a patch run would move. */
-const HIGHLIGHT = ["openssl", "libssl3", "curl", "openssh-server", "sudo", "nginx", "bash", "git"];
+import { type DemoRollout, followRollout } from "./progress.js";
 
 const say = (text: string) => process.stdout.write(`${text}\n`);
 
+/** The demo fleet: staging and production, two groups, two regions. */
+const HOSTS = 8;
+
 /**
- * The demo: a server on a throwaway SQLite store, three agents on private dpkg roots with real .deb
- * packages, and the fleet's inventory once every agent has reported. Runs until Ctrl-C (or, with
- * --once, exits after printing), then cleans up.
+ * The demo: a server on a throwaway SQLite store and a test fleet of eight hosts (each a private
+ * dpkg root with a real .deb installed, a small service whose health follows the installed version,
+ * and a real agent process). It imports an advisory, shows the findings, rolls the fix out
+ * canary-first with live progress, then rolls out a bad patch that the canary catches and that is
+ * rolled back by itself, and shows the incident. Runs until Ctrl-C (or, with --once, exits at the end).
  */
 async function demo(once: boolean): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), "autopatch-demo-"));
-  const logger = createLogger({ level: "warn" });
   const adminToken = newSecret("apt");
   let cleanup: () => Promise<void> = async () => rm(dir, { recursive: true, force: true });
   try {
-    say("» building .deb packages and three private dpkg roots (stand-in hosts) …");
-    const fleet = await createLocalFleet(dir, 3);
-
     say("» starting the server on an embedded SQLite store …");
     const server = await startServer({
       databaseUrl: `sqlite:${join(dir, "autopatch.db")}`,
       listen: "127.0.0.1:0",
       adminToken,
-      config: { heartbeatIntervalMs: 5000 },
-      logger,
+      // Agents heartbeat every second and the engine looks every 200 ms: the demo's pace, not production's.
+      config: { heartbeatIntervalMs: 1000, enginePassMs: 200 },
+      logger: createLogger({ level: "warn" }),
     });
-    const api = new ApiClient(server.url, adminToken);
-    const enroll = await api.post<{ token: string }>("/api/v1/agent-tokens", { reusable: true });
-
-    say("» starting three agents …");
-    const agents = fleet.hosts.map((host) => spawnAgent(host, server.url, enroll.token));
     cleanup = async () => {
-      await stopAgents(agents);
       await server.close();
       await rm(dir, { recursive: true, force: true });
     };
-
-    const deadline = Date.now() + 60_000;
-    let assets: AssetWithPackages[] = [];
-    for (;;) {
-      const listed = await api.get<Asset[]>("/api/v1/assets");
-      assets = await Promise.all(listed.map((a) => api.get<AssetWithPackages>(`/api/v1/assets/${a.name}`)));
-      if (assets.length === fleet.hosts.length && assets.every((a) => a.packages.length > 0)) break;
-      if (Date.now() > deadline)
-        throw new Error(`agents did not report within 60 s; see the logs in ${join(dir, "agents")}`);
-      await sleep(300);
-    }
-
+    say(
+      `» building .deb packages and ${HOSTS} stand-in hosts (private dpkg roots, a service each, an agent process each) …`,
+    );
+    const fleet = await startTestFleet({
+      dir: join(dir, "fleet"),
+      hosts: HOSTS,
+      groups: ["web", "api"],
+      regions: ["eu-west", "us-east"],
+      environments: ["staging", "prod"],
+      server: { url: server.url, adminToken },
+    });
+    cleanup = async () => {
+      await fleet.stop();
+      await server.close();
+      await rm(dir, { recursive: true, force: true });
+    };
+    const api = new ApiClient(server.url, adminToken);
+    const assets = await Promise.all(
+      fleet.hosts.map((h) => api.get<AssetWithPackages>(`/api/v1/assets/${h.name}`)),
+    );
     say("\nFleet inventory");
     printTable(assets, [
       { header: "ASSET", value: (a) => a.name },
@@ -72,19 +74,38 @@ async function demo(once: boolean): Promise<void> {
       { header: "GROUP", value: (a) => a.group },
       { header: "REGION", value: (a) => a.region },
       { header: "AGENT", value: (a) => a.agentStatus },
-      { header: "PACKAGES", value: (a) => a.packages.length },
+      {
+        header: FLEET_PACKAGE,
+        value: (a) => a.packages.find((p) => p.name === FLEET_PACKAGE)?.version ?? "–",
+      },
     ]);
-    say("\nVersions of notable packages per asset");
-    const names = HIGHLIGHT.filter((n) => assets.some((a) => a.packages.some((p) => p.name === n)));
-    printTable(names, [
-      { header: "PACKAGE", value: (n) => n },
-      ...assets.map((a) => ({
-        header: a.name,
-        value: (n: string) => a.packages.find((p) => p.name === n)?.version ?? "–",
-      })),
-    ]);
-    await vulnerabilities(api);
-    await changeFromFindings(server.url, api);
+    const findings = await vulnerabilities(api);
+    const people = await changeProcess(server.url, api);
+    const top = findings[0];
+    if (!top?.fixedVersion) throw new Error("the demo advisory produced no finding with a fix");
+
+    say(
+      `\n» change 1: the riskiest finding (${top.vulnId}) asks for ${top.package} ${top.fixedVersion}; drafting it with the fixed .deb, approving it as a second person, and watching it roll out …`,
+    );
+    const good = await rollOut(api, people, {
+      deb: fleet.packages.good,
+      advisories: [top.vulnId],
+      justification: `closes ${top.vulnId}`,
+    });
+    say(`change 1 ${good.state}: every host at ${fleet.packages.versions.good}`);
+
+    say(
+      `\n» change 2: ${fleet.packages.package} ${fleet.packages.versions.badHealth}, a build whose service fails its health check …`,
+    );
+    const bad = await rollOut(api, people, {
+      deb: fleet.packages.badHealth,
+      advisories: [],
+      justification: "vendor hotfix (turns out broken)",
+    });
+    say(
+      `change 2 ${bad.state}: caught at the canary and rolled back in ${bad.timeToRollbackMs ?? "?"} ms; the other hosts were never touched`,
+    );
+    if (bad.incidentId) await showIncident(api, bad.incidentId);
 
     const verify = await api.get<{ ok: boolean; checked: number }>("/api/v1/audit/verify");
     say(`\nAudit log: ${verify.checked} events, chain ${verify.ok ? "intact" : "BROKEN"}`);
@@ -93,10 +114,9 @@ async function demo(once: boolean): Promise<void> {
     say("\nTry the CLI against this fleet (in another terminal, from the repository):");
     say(`  export AUTOPATCH_SERVER=${server.url} AUTOPATCH_TOKEN=${adminToken}`);
     say("  npx autopatch assets list");
-    say("  npx autopatch assets show demo-host-1");
-    say("  npx autopatch assets list --selector 'environment=prod,group in (web)'");
-    say("  npx autopatch findings list");
-    say("  npx autopatch change list");
+    say("  npx autopatch rollout list");
+    say(`  npx autopatch rollout show ${good.id}`);
+    say("  npx autopatch incident list");
     say("  npx autopatch audit list");
     say("\nRunning until Ctrl-C …");
     await waitForSignal();
@@ -121,7 +141,7 @@ interface DemoFinding {
 /** Imports the demo's advisories and prints the prioritised findings they produce on the fleet. */
 async function vulnerabilities(api: ApiClient): Promise<DemoFinding[]> {
   say(
-    "\n» importing advisories: DSA-5724-1 (CVE-2024-6387, from the Debian security tracker) and three generated for the demo …",
+    "\n» importing an advisory against the fleet's package (generated for the demo: it names no real CVE) …",
   );
   await api.post("/api/v1/advisories/batch", { source: "demo", records: demoAdvisories(new Date()) });
   const { findings } = await api.get<{ findings: DemoFinding[] }>("/api/v1/findings?limit=1000");
@@ -140,49 +160,85 @@ async function vulnerabilities(api: ApiClient): Promise<DemoFinding[]> {
   return findings;
 }
 
-/**
- * The change process of the SOP: apply the policy, draft a change from the riskiest finding's class,
- * submit it as an operator, approve it as a second person (an approver), and print the plan.
- */
-async function changeFromFindings(url: string, admin: ApiClient): Promise<void> {
-  say("\n» applying the demo policy, drafting a change from the findings, approving it as a second person …");
+interface People {
+  operator: ApiClient;
+  approver: ApiClient;
+}
+
+/** The SOP's people: the demo policy applied by the admin, an operator who drafts, an approver who approves. */
+async function changeProcess(url: string, admin: ApiClient): Promise<People> {
+  say("\n» applying the demo policy (staging then production, canary then waves, automatic rollback) …");
   await admin.post("/api/v1/policies", { content: DEMO_POLICY_YAML, file: "demo-policy.yaml" });
-  const operator = new ApiClient(
-    url,
-    (await admin.post<{ token: string }>("/api/v1/tokens", { name: "demo-operator", role: "operator" }))
-      .token,
-  );
-  const approver = new ApiClient(
-    url,
-    (await admin.post<{ token: string }>("/api/v1/tokens", { name: "demo-approver", role: "approver" }))
-      .token,
-  );
-  const { findings } = await admin.get<{ findings: DemoFinding[] }>("/api/v1/findings?limit=1000");
-  const top = findings.sort((a, b) => b.riskScore - a.riskScore)[0];
-  if (!top) {
-    say("no findings: nothing to change");
-    return;
-  }
-  const drafted = await operator.post<{
-    created: Array<{ id: string; package: string; version: string; assets: string[] }>;
-  }>("/api/v1/changes/from-findings", {
-    class: top.class,
+  const token = async (name: string, role: string) =>
+    new ApiClient(url, (await admin.post<{ token: string }>("/api/v1/tokens", { name, role })).token);
+  return {
+    operator: await token("demo-operator", "operator"),
+    approver: await token("demo-approver", "approver"),
+  };
+}
+
+/**
+ * One change through the SOP: the operator uploads the .deb to the signed artifact store and drafts
+ * the change, submits it; the approver approves; the engine starts it at once (the policy announces
+ * nothing ahead) and the demo follows it to its end.
+ */
+async function rollOut(
+  admin: ApiClient,
+  people: People,
+  input: { deb: string; advisories: string[]; justification: string },
+): Promise<DemoRollout> {
+  const artifact = await people.operator.upload<{
+    sha256: string;
+    fileName: string;
+    package: string;
+    version: string;
+  }>("/api/v1/artifacts", await readFile(input.deb), "application/vnd.debian.binary-package");
+  const change = await people.operator.post<{ id: string }>("/api/v1/changes", {
+    package: artifact.package,
+    version: artifact.version,
+    artifact: { name: artifact.fileName, sha256: artifact.sha256 },
     selector: "environment in (staging,prod)",
     policy: "demo",
+    justification: input.justification,
+    advisories: input.advisories,
   });
-  const change = drafted.created.find((c) => c.package === top.package) ?? drafted.created[0];
-  if (!change) {
-    say("no change drafted");
-    return;
-  }
-  await operator.post(`/api/v1/changes/${change.id}/submit`, { reason: `closes ${top.vulnId}` });
-  await approver.post(`/api/v1/changes/${change.id}/approve`, { reason: "CAB review in the demo" });
-  const shown = await admin.get<{ state: string }>(`/api/v1/changes/${change.id}`);
-  say(
-    `change ${change.id}: ${change.package} → ${change.version} on ${change.assets.join(", ")}; drafted by demo-operator, approved by demo-approver; state ${shown.state}\n`,
-  );
+  await people.operator.post(`/api/v1/changes/${change.id}/submit`, { reason: input.justification });
+  await people.approver.post(`/api/v1/changes/${change.id}/approve`, { reason: "CAB review in the demo" });
   const plan = await admin.get<PlanV2>(`/api/v1/changes/${change.id}/plan`);
-  process.stdout.write(formatPlanTimeline(plan, `${change.package} ${change.version}`));
+  process.stdout.write(formatPlanTimeline(plan, `${artifact.package} ${artifact.version}`));
+  let rolloutId: string | null = null;
+  for (let i = 0; i < 100 && rolloutId === null; i++) {
+    rolloutId =
+      (await admin.get<{ rolloutId?: string | null }>(`/api/v1/changes/${change.id}`)).rolloutId ?? null;
+    if (rolloutId === null) await sleep(100);
+  }
+  if (rolloutId === null) throw new Error(`change ${change.id} did not start`);
+  say(`change ${change.id} approved by demo-approver; rollout ${rolloutId}:`);
+  return followRollout(admin, rolloutId, say);
+}
+
+interface DemoIncident {
+  id: string;
+  title: string;
+  whatFailed: Record<string, unknown>;
+  assets: Array<{ name?: unknown; state?: unknown; fromVersion?: unknown; toVersion?: unknown }>;
+  timeline: Array<{ at?: unknown; event?: unknown; reason?: unknown }>;
+  postmortem: { state: string };
+}
+
+async function showIncident(api: ApiClient, id: string): Promise<void> {
+  const incident = await api.get<DemoIncident>(`/api/v1/incidents/${id}`);
+  say(`\nIncident ${incident.id}: ${incident.title}`);
+  say(`  what failed: ${JSON.stringify(incident.whatFailed)}`);
+  say(
+    `  assets: ${incident.assets.map((a) => `${String(a.name)} ${String(a.state)} (${String(a.fromVersion)} → ${String(a.toVersion)})`).join(", ")}`,
+  );
+  say("  timeline:");
+  for (const t of incident.timeline)
+    say(`    ${String(t.at)}  ${String(t.event)}${t.reason ? `: ${String(t.reason)}` : ""}`);
+  say(
+    `  post-mortem: ${incident.postmortem.state} (close it with \`autopatch incident close ${incident.id} --summary …\`)`,
+  );
 }
 
 demo(process.argv.includes("--once")).catch((err: unknown) => {

@@ -52,6 +52,18 @@ const HANDED_OVER = new WeakMap<ServiceContext, Set<string>>();
 // More than a few rounds in one pass only happen when every step settles at once; the rest waits a pass.
 const MAX_ROUNDS = 4;
 
+// When this process began reconciling: hosts could not reach a server that was down, so their silence
+// counts against them only once it has been listening for two heartbeat intervals itself. Until then a
+// lost operation is still running and a failing gate waits (a gate can pass, never fail, meanwhile).
+const LISTENING_SINCE = new WeakMap<ServiceContext, number>();
+const LOST_GRACE_HEARTBEATS = 2;
+
+function listeningFor(ctx: ServiceContext, now: Date): number {
+  const since = LISTENING_SINCE.get(ctx) ?? now.getTime();
+  if (!LISTENING_SINCE.has(ctx)) LISTENING_SINCE.set(ctx, since);
+  return now.getTime() - since;
+}
+
 // Pinned policy versions parsed by this process, by name, version and hash.
 const POLICIES = new WeakMap<ServiceContext, Map<string, Policy>>();
 
@@ -113,7 +125,8 @@ async function reconcileRollout(
     const now = ctx.now();
     const loaded = await loadRollout(ctx.store.db, rolloutId, now, ctx.config.heartbeatIntervalMs);
     if (loaded === null || TERMINAL_ROLLOUT_STATES.includes(loaded.view.rollout.state)) return;
-    await observe(ctx, loaded);
+    const settled = listeningFor(ctx, now) >= LOST_GRACE_HEARTBEATS * ctx.config.heartbeatIntervalMs;
+    await observe(ctx, loaded, settled);
     const { plan } = loaded.view;
     // A pinned version never changes (its hash is in the plan): parsed once per process, not per pass.
     const key = `${plan.policy.name}@${plan.policy.version}#${plan.policy.hash}`;
@@ -124,7 +137,8 @@ async function reconcileRollout(
       ...(loaded.change.justification === null ? {} : { justification: loaded.change.justification }),
       ...(loaded.change.overrideApprover === null ? {} : { approver: loaded.change.overrideApprover }),
     });
-    const gates = await evaluateGates(ctx, absorbed(loaded.view, now), now);
+    const evaluated = await evaluateGates(ctx, absorbed(loaded.view, now), now);
+    const gates = settled ? evaluated : holdFailures(evaluated);
     const actions = decide(loaded.view, gates, now, calendar);
     // Re-dispatch what this process has not handed over itself (a crash between persist and dispatch).
     await redispatch(ctx, loaded, report);
@@ -169,7 +183,7 @@ async function reconcileRollout(
 }
 
 /** Asks each open operation's executor what became of it. An executor that fails to answer: still running. */
-async function observe(ctx: ServiceContext, loaded: LoadedRollout): Promise<void> {
+async function observe(ctx: ServiceContext, loaded: LoadedRollout, settled: boolean): Promise<void> {
   await Promise.all(
     loaded.open.map(async ({ op, spec, executor }) => {
       let outcome: OperationOutcome;
@@ -179,9 +193,26 @@ async function observe(ctx: ServiceContext, loaded: LoadedRollout): Promise<void
         ctx.logger.warn({ err, operation: op.id }, "observing an operation failed");
         outcome = { status: "running", step: op.step };
       }
+      if (outcome.status === "lost" && !settled) outcome = { status: "running", step: op.step };
       op.outcome = outcome;
     }),
   );
+}
+
+/** Turns failing verdicts into waits: a host's silence may be this server's own downtime. */
+function holdFailures(gates: GateResultsByPhase): GateResultsByPhase {
+  const held = new Map<number, GateResult[]>();
+  for (const [idx, results] of gates) {
+    held.set(
+      idx,
+      results.map((r) =>
+        r.status === "fail"
+          ? { ...r, status: "wait", reason: `${r.reason} (held: the engine restarted moments ago)` }
+          : r,
+      ),
+    );
+  }
+  return held;
 }
 
 async function redispatch(

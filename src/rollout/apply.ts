@@ -179,6 +179,12 @@ async function persist(trx: Kysely<Database>, input: PersistInput): Promise<{ ap
     (a): a is Extract<Action, { type: "operation.dispatch" }> => a.type === "operation.dispatch",
   );
   const snapshotOf = (assetId: string): ViewAsset => assetById.get(assetId) as ViewAsset;
+  // A revert decided in the same pass as its asset's failure returns to the snapshot that failure carried.
+  for (const a of actions) {
+    if (a.type !== "asset.transition" || a.set.snapshot === undefined || !kept.has(a)) continue;
+    const asset = assetById.get(a.assetId);
+    if (asset) asset.snapshot = a.set.snapshot;
+  }
   const payloads = await buildPayloads(
     trx,
     view.plan,

@@ -1,10 +1,19 @@
 import { createHash, createPublicKey, type KeyObject, verify } from "node:crypto";
 import { mkdir, open, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { ApiClient } from "../../client/api-client.js";
-import { reasonError } from "../../domain/errors.js";
+import { AppError, reasonError } from "../../domain/errors.js";
 import { sha256OfFile } from "../../dpkg/file-digest.js";
 import type { ArtifactRef } from "../../rollout/operation.js";
+
+/** Tries of one download when the server cannot be reached (about 10 s in all). */
+const DOWNLOAD_TRIES = 8;
+
+/** Unreachable, or the server's own failure (5xx): worth another try; a refusal (4xx) is not. */
+function isTransient(err: unknown): boolean {
+  return err instanceof AppError && err.code === "internal";
+}
 
 /** Reads the server's ed25519 public key pinned at enrollment; refuses anything else. */
 export function pinnedServerKey(pem: string | undefined): KeyObject {
@@ -83,21 +92,27 @@ export class ArtifactFetcher {
     if (this.#downloaded.has(path) && (await sha256OfFile(path).catch(() => null)) === ref.sha256)
       return path;
     const partial = `${path}.partial`;
-    const hash = createHash("sha256");
-    const file = await open(partial, "w", 0o600);
-    try {
-      const body = await this.#client.stream(`/api/v1/artifacts/${ref.sha256}`);
-      for await (const chunk of body) {
-        hash.update(chunk);
-        await file.write(chunk);
+    let digest = "";
+    for (let attempt = 1; ; attempt++) {
+      const hash = createHash("sha256");
+      const file = await open(partial, "w", 0o600);
+      try {
+        const body = await this.#client.stream(`/api/v1/artifacts/${ref.sha256}`);
+        for await (const chunk of body) {
+          hash.update(chunk);
+          await file.write(chunk);
+        }
+        await file.close();
+        digest = hash.digest("hex");
+        break;
+      } catch (err) {
+        await file.close();
+        await rm(partial, { force: true });
+        // A server restarting or out of reach for a moment: try again before giving up the operation.
+        if (!isTransient(err) || attempt >= DOWNLOAD_TRIES) throw err;
+        await sleep(Math.min(2000, 250 * 2 ** (attempt - 1)));
       }
-    } catch (err) {
-      await file.close();
-      await rm(partial, { force: true });
-      throw err;
     }
-    await file.close();
-    const digest = hash.digest("hex");
     if (digest !== ref.sha256) {
       await rm(partial, { force: true });
       throw reasonError(

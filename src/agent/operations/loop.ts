@@ -26,9 +26,15 @@ export interface OperationLoopOptions {
   serverPublicKey: string | undefined;
   logger: Logger;
   signal: AbortSignal;
+  /**
+   * The longest wait between retries: the heartbeat interval the server asks for, so that after a
+   * server restart this host takes its operations again as soon as it heartbeats again.
+   */
+  retryCapMs?: () => number;
 }
 
-const backoffMs = (failures: number) => backoffFor(failures, AGENT_BACKOFF);
+const backoffMs = (failures: number, capMs = Number.POSITIVE_INFINITY) =>
+  Math.min(capMs, backoffFor(failures, AGENT_BACKOFF));
 
 async function pause(ms: number, signal: AbortSignal): Promise<void> {
   await sleep(ms, undefined, { signal }).catch(() => undefined);
@@ -68,7 +74,7 @@ async function report(
         { key: op.key, err: (err as Error).message, failures },
         "result not delivered; retrying",
       );
-      await pause(backoffMs(failures), options.signal);
+      await pause(backoffMs(failures, options.retryCapMs?.()), options.signal);
     }
   }
 }
@@ -100,7 +106,7 @@ export async function runOperationLoop(options: OperationLoopOptions): Promise<v
         if (err instanceof AppError && err.code === "unauthenticated") throw err;
         failures += 1;
         logger.warn({ err: (err as Error).message, failures }, "waiting for operations failed; retrying");
-        await pause(backoffMs(failures), signal);
+        await pause(backoffMs(failures, options.retryCapMs?.()), signal);
         continue;
       }
       failures = 0;

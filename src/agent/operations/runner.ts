@@ -165,13 +165,34 @@ async function atSnapshot(root: string, snapshot: Snapshot): Promise<boolean> {
   return true;
 }
 
+/**
+ * The snapshot this host took before the install a revert undoes, from its journal: a patch whose agent
+ * died mid-install is declared lost and never reported it, so the server's revert cannot carry it.
+ * Keys are `<change>/<asset>/<action>/<attempt>`; a revert undoes the patch of its own attempt.
+ */
+function journaledSnapshot(journal: OperationJournal, revertKey: string): Snapshot | undefined {
+  const parts = revertKey.split("/");
+  if (parts.length < 4 || parts.at(-2) !== "revert") return undefined;
+  parts[parts.length - 2] = "patch";
+  return journal.entry(parts.join("/"))?.installing?.snapshot;
+}
+
 async function runRevert(
   op: LeasedOperation,
   deps: RunnerDeps,
   prior: JournalEntry | undefined,
 ): Promise<Outcome> {
-  const snapshot = op.payload.snapshot;
-  if (!snapshot) return failed("the revert operation carries no snapshot to return to");
+  const snapshot = op.payload.snapshot ?? journaledSnapshot(deps.journal, op.key);
+  if (!snapshot) {
+    // Nothing was snapshotted because nothing was installed: a host still at the pre-patch version
+    // needs no restore, only the checks.
+    const version = await installedVersionOf(admindirOf(deps.host.root), op.payload.package);
+    if (op.payload.toVersion !== undefined && version === op.payload.toVersion) {
+      await deps.progress("reverting");
+      return verifyHost(op, deps, { version });
+    }
+    return failed("the revert operation carries no snapshot to return to", { installedVersion: version });
+  }
   const expected = { version: snapshotVersion(snapshot, op.payload.package) };
   if (prior?.installing) {
     await waitForDpkgUnlocked(admindirOf(deps.host.root), {

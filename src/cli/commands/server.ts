@@ -19,6 +19,7 @@ interface ServerFlags {
   auditKey?: string;
   auditCheckpointLog?: string;
   auditCheckpointInterval: string;
+  enginePass: string;
 }
 
 export function registerServerCommand(program: Command): void {
@@ -36,6 +37,7 @@ export function registerServerCommand(program: Command): void {
     .option("--listen <host:port>", "address to listen on", "127.0.0.1:8080")
     .option("--heartbeat-interval <duration>", "how often agents heartbeat", "30s")
     .option("--stale-after <n>", "missed heartbeats before an asset is marked stale", "3")
+    .option("--engine-pass <duration>", "how often the rollout engine reconciles (its leases last 3×)", "1s")
     .option(
       "--webhook-allow <cidr|host>",
       "a private or loopback webhook destination to allow; repeatable (default $AUTOPATCH_WEBHOOK_ALLOW, comma-separated)",
@@ -61,6 +63,7 @@ export function registerServerCommand(program: Command): void {
           staleAfterMissed: Math.max(1, Number.parseInt(flags.staleAfter, 10) || 3),
           holdWork: process.env.AUTOPATCH_HOLD_WORK === "1",
           webhookAllow: webhookAllowEntries(flags.webhookAllow),
+          enginePassMs: Math.max(10, parseDurationFlag(flags.enginePass, "--engine-pass")),
         },
         audit: {
           ...(flags.auditKey ? { keyFile: flags.auditKey } : {}),

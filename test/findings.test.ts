@@ -645,7 +645,7 @@ describe("findings over HTTP", () => {
   it("rejects bad queries naming where", async () => {
     const badClass = await call("viewer", "GET", "/api/v1/findings?class=urgent");
     expect(badClass.statusCode).toBe(400);
-    expect(badClass.json()).toMatchObject({ error: { code: "validation", where: "/querystring/class" } });
+    expect(badClass.json()).toMatchObject({ error: { code: "validation", where: "/query/class" } });
     const badSelector = await call(
       "viewer",
       "GET",

@@ -146,6 +146,10 @@ export const ERROR_REASONS = {
   // Inventory and findings
   "inventory.unknown-release": { category: "validation" },
   "epss.older-file": { category: "conflict" },
+
+  // CLI and API
+  "request.unknown-query-parameter": { category: "validation" },
+  "request.invalid-cursor": { category: "validation" },
 } as const satisfies Record<string, ReasonSpec>;
 
 export type ErrorReason = keyof typeof ERROR_REASONS;

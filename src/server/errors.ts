@@ -38,7 +38,8 @@ export function registerErrorHandler(app: FastifyInstance): void {
     }
     if (hasZodFastifySchemaValidationErrors(err)) {
       const first = err.validation[0];
-      const context = err.validationContext ?? "body";
+      // Fastify names the query string "querystring"; pointers into the request say "query".
+      const context = err.validationContext === "querystring" ? "query" : (err.validationContext ?? "body");
       const path = first?.instancePath ?? "";
       return reply.code(400).send({
         error: {

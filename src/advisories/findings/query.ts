@@ -65,7 +65,7 @@ function decodeCursor(text: string): { score: number; id: string } {
     // Reported below with where it came from.
   }
   throw new ValidationError("not a cursor this server handed out: pass the `next` of the previous page", {
-    where: "/after",
+    where: "/query/cursor",
   });
 }
 

@@ -4,6 +4,7 @@ import { z } from "zod";
 import { applyPolicy, getPolicy, listPolicies, listPolicyVersions } from "../../policy/store.js";
 import type { ServiceContext } from "../../service/context.js";
 import { actorOf } from "../auth.js";
+import { pageOf, pageQueryFields, pageSchema } from "../lists/paging.js";
 import { redactWebhookUrls } from "../redact-webhooks.js";
 import { policyProposalRoutes } from "./policy-proposals.js";
 
@@ -50,10 +51,11 @@ export async function policyRoutes(app: FastifyInstance, ctx: ServiceContext): P
       config: { access: "read" },
       schema: {
         summary: "Every policy name with its latest version (the built-in `default` included)",
-        response: { 200: z.array(versionInfoSchema.extend({ versions: z.number().int() })) },
+        querystring: z.object(pageQueryFields),
+        response: { 200: pageSchema(versionInfoSchema.extend({ versions: z.number().int() })) },
       },
     },
-    async () => listPolicies(ctx),
+    async (request) => pageOf(await listPolicies(ctx), { key: (p) => [p.name] }, request.query),
   );
 
   r.get(

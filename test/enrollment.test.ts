@@ -226,13 +226,17 @@ describe.each(DIALECTS)("enrollment on %s", (dialect) => {
       clock = new Date(clock.getTime() + 1000);
       expect((await enroll(t.token, name)).statusCode).toBe(200);
     }
-    const list = (await call("GET", "/api/v1/agent-tokens", admin)).json() as Array<{
-      id: string;
-      status: string;
-      useCount: number;
-      assetCount: number;
-      assets: Array<{ assetName: string }>;
-    }>;
+    const list = (
+      (await call("GET", "/api/v1/agent-tokens", admin)).json() as {
+        items: Array<{
+          id: string;
+          status: string;
+          useCount: number;
+          assetCount: number;
+          assets: Array<{ assetName: string }>;
+        }>;
+      }
+    ).items;
     const listed = list.find((x) => x.id === t.id);
     expect(listed).toMatchObject({ status: "active", useCount: 6, assetCount: 6 });
     expect(listed?.assets.map((a) => a.assetName)).toEqual([

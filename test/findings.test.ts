@@ -624,11 +624,11 @@ describe("findings over HTTP", () => {
   it("lists, filters, explains and shows a vulnerability for readers", async () => {
     const list = await call("viewer", "GET", "/api/v1/findings?class=high&limit=10");
     expect(list.statusCode, list.body).toBe(200);
-    const page = list.json() as { findings: Finding[]; next: string | null };
-    expect(page.findings.map((f) => f.package).sort()).toEqual(["libssl3", "openssl"]);
+    const page = list.json() as { items: Finding[]; next: string | null };
+    expect(page.items.map((f) => f.package).sort()).toEqual(["libssl3", "openssl"]);
 
     const byAsset = await call("viewer", "GET", "/api/v1/assets/web-1/findings?vuln=CVE-2023-38545");
-    expect((byAsset.json() as { findings: Finding[] }).findings).toHaveLength(2);
+    expect((byAsset.json() as { items: Finding[] }).items).toHaveLength(2);
     expect((await call("viewer", "GET", "/api/v1/findings?overdue=true")).statusCode).toBe(200);
 
     const id = page.findings[0]?.id ?? "";
@@ -657,9 +657,9 @@ describe("findings over HTTP", () => {
 
   it("enforces who may decide: approvers and admins suppress findings, operators reopen and re-match", async () => {
     const page = (await call("viewer", "GET", "/api/v1/findings?limit=100")).json() as {
-      findings: Finding[];
+      items: Finding[];
     };
-    const [first, second] = page.findings;
+    const [first, second] = page.items;
     const accept = { reason: "compensating control in place", expiresAt: "30d" };
     for (const role of ["viewer", "operator"] as const) {
       expect((await call(role, "POST", `/api/v1/findings/${first?.id}/accept-risk`, accept)).statusCode).toBe(

@@ -331,7 +331,9 @@ describe.each(DIALECTS)("inputs that crash or destroy, on %s", (dialect) => {
     });
     expect(patched.statusCode, patched.body).toBe(200);
     const selected = await call(admin, "GET", "/api/v1/assets?selector=group%3Dweb_1%2Cregion%3Deu-west.1");
-    expect((selected.json() as Array<{ name: string }>).map((a) => a.name)).toEqual(["big-host"]);
+    expect((selected.json() as { items: Array<{ name: string }> }).items.map((a) => a.name)).toEqual([
+      "big-host",
+    ]);
   });
 
   const change = (extra: Record<string, unknown>) => ({

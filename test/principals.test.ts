@@ -134,10 +134,11 @@ describe.each(DIALECTS)("principals and separation of duties on %s", (dialect) =
   });
 
   it("an admin token named otherwise is another person only when it is another principal", async () => {
-    const tokens = (await call(admin, "GET", "/api/v1/tokens")).json() as Array<{
-      name: string;
-      principal: string;
-    }>;
+    const tokens = (
+      (await call(admin, "GET", "/api/v1/tokens")).json() as {
+        items: Array<{ name: string; principal: string }>;
+      }
+    ).items;
     expect(tokens.find((t) => t.name === "bootstrap-admin")?.principal).toBe("admin");
     // Before principals, any admin token not named "bootstrap-admin" could approve the bootstrap admin's change.
     const laptop = await newToken({ name: "laptop", role: "admin", principal: "admin" });
@@ -191,10 +192,11 @@ describe.each(DIALECTS)("principals and separation of duties on %s", (dialect) =
       reason: { reason: "token.duplicate-name" },
     });
 
-    const principals = (await call(admin, "GET", "/api/v1/principals")).json() as Array<{
-      name: string;
-      activeTokens: number;
-    }>;
+    const principals = (
+      (await call(admin, "GET", "/api/v1/principals")).json() as {
+        items: Array<{ name: string; activeTokens: number }>;
+      }
+    ).items;
     expect(principals.find((p) => p.name === "ci")).toMatchObject({ activeTokens: 2 });
     expect(principals.find((p) => p.name === "admin")).toMatchObject({ activeTokens: 2 });
     const service = await call(admin, "POST", "/api/v1/principals", { name: "Backup-Job", kind: "service" });

@@ -1,5 +1,7 @@
+import createClient, { type Client } from "openapi-fetch";
 import { isErrorReason } from "../domain/error-reasons.js";
 import { AppError, type ErrorCode } from "../domain/errors.js";
+import type { paths } from "./api-types.js";
 
 const KNOWN_CODES: readonly ErrorCode[] = [
   "validation",
@@ -16,9 +18,21 @@ export interface ApiClientOptions {
   headers?: Record<string, string>;
 }
 
+/** What openapi-fetch answers: the parsed body on success, the error body otherwise. */
+export interface FetchResult<T> {
+  data?: T;
+  error?: unknown;
+  response: Response;
+}
+
 /** A small typed client of the REST API, used by the CLI and the agent. */
 export class ApiClient {
   readonly baseUrl: string;
+  /**
+   * The client typed from the server's OpenAPI document (src/client/api-types.ts): paths, parameters
+   * and answers are checked at compile time. Pass its results through `ApiClient.data`.
+   */
+  readonly api: Client<paths>;
   readonly #token: string | undefined;
   readonly #timeoutMs: number;
   readonly #headers: Record<string, string>;
@@ -28,6 +42,35 @@ export class ApiClient {
     this.#token = token;
     this.#timeoutMs = timeoutMs;
     this.#headers = { ...options.headers };
+    this.api = createClient<paths>({
+      baseUrl: this.baseUrl,
+      headers: {
+        ...this.#headers,
+        accept: "application/json",
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+      },
+      fetch: async (request) => {
+        try {
+          return await fetch(new Request(request, { signal: AbortSignal.timeout(this.#timeoutMs) }));
+        } catch (err) {
+          throw this.#unreachable(err);
+        }
+      },
+    });
+  }
+
+  /** The body of a typed call's answer, or the server's error as the same AppError the server threw. */
+  static data<T>(result: FetchResult<T>): T {
+    if (!result.response.ok) throw errorFromResponse(result.response.status, result.error, "");
+    return result.data as T;
+  }
+
+  #unreachable(err: unknown): AppError {
+    const reason =
+      err instanceof Error ? ((err.cause as Error | undefined)?.message ?? err.message) : String(err);
+    return new AppError("internal", `cannot reach the autopatch server at ${this.baseUrl}: ${reason}`, {
+      cause: err,
+    });
   }
 
   /** `signal` ends the request early (a long-poll when the caller stops); the timeout still holds. */

@@ -310,10 +310,16 @@ export function registerAuditCommand(program: Command): void {
         const page: AuditPage = await withSource(
           flags,
           (store) => listAudit(store.db, query),
-          () =>
-            clientFrom(flags).get<AuditPage>(
+          async () => {
+            const answer = await clientFrom(flags).get<{ items: AuditEvent[]; next: string | null }>(
               `/api/v1/audit?${new URLSearchParams(Object.entries(query).map(([k, v]): [string, string] => [k, String(v)]))}`,
-            ),
+            );
+            // `next` stays a sequence number, as `--after` and the local store's pages take it.
+            return {
+              events: answer.items,
+              next: answer.next === null ? null : (answer.items.at(-1)?.seq ?? null),
+            };
+          },
         );
         events.push(...page.events);
         next = page.next;

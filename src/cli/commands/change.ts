@@ -5,6 +5,7 @@ import type { ChangeRequest, ChangeReview } from "../../changes/change-request.j
 import type { FromFindingsResult } from "../../changes/from-findings.js";
 import type { PlanV2 } from "../../changes/plan.js";
 import { formatPlanTimeline } from "../../changes/plan-format.js";
+import { listAll } from "../../client/list-all.js";
 import { NotFoundError, reasonError, ValidationError } from "../../domain/errors.js";
 import { type ClientFlags, clientFrom, collectList, withClientFlags } from "../common.js";
 import { printFields, printJson, printTable } from "../output.js";
@@ -268,8 +269,9 @@ export function registerChangeCommands(program: Command): void {
       .description("List change requests")
       .option("--state <state>", "only in this state"),
   ).action(async (flags: ClientFlags & { state?: string }) => {
-    const query = flags.state ? `?state=${encodeURIComponent(flags.state)}` : "";
-    const list = await clientFrom(flags).get<ChangeRequest[]>(`/api/v1/changes${query}`);
+    const list = await listAll(clientFrom(flags), "/api/v1/changes", {
+      query: flags.state ? { state: flags.state } : {},
+    });
     if (flags.json) return printJson(list);
     printTable(list, [
       { header: "ID", value: (c) => c.id },

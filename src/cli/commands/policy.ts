@@ -1,5 +1,6 @@
 import { Command } from "commander";
 import type { ApiClient } from "../../client/api-client.js";
+import { listAll } from "../../client/list-all.js";
 import { isAppError } from "../../domain/errors.js";
 import { defaultPolicyYaml } from "../../policy/default-policy.js";
 import {
@@ -11,12 +12,7 @@ import {
 } from "../../policy/loader.js";
 import { readPolicyText } from "../../policy/policy-file.js";
 import { policyJsonSchema } from "../../policy/schema.js";
-import {
-  type ApplyResult,
-  type PolicySummary,
-  type PolicyVersionInfo,
-  parsePolicyRef,
-} from "../../policy/store.js";
+import { type ApplyResult, type PolicyVersionInfo, parsePolicyRef } from "../../policy/store.js";
 import { parseWebhookAllowList } from "../../policy/webhook-destination.js";
 import {
   type ClientFlags,
@@ -116,7 +112,7 @@ function addStoreCommands(policy: Command): void {
   withClientFlags(
     policy.command("list").description("List stored policies with their latest version"),
   ).action(async (flags: ClientFlags) => {
-    const list = await clientFrom(flags).get<PolicySummary[]>("/api/v1/policies");
+    const list = await listAll(clientFrom(flags), "/api/v1/policies");
     if (flags.json) return printJson(list);
     printTable(list, [
       { header: "NAME", value: (p) => p.name },

@@ -161,14 +161,16 @@ export async function advisoryRoutes(app: FastifyInstance, ctx: ServiceContext):
           ecosystem: z.string().max(200).optional(),
           package: z.string().max(1000).optional(),
           id: z.string().max(200).optional(),
+          after: z.string().max(200).optional().describe("only advisories whose id sorts after this one"),
           ...pageQueryFields,
         }),
         response: { 200: pageSchema(advisorySummarySchema) },
       },
     },
     async (request) => {
-      const { cursor, ...query } = request.query;
-      const after = cursor === undefined ? undefined : decodeSingleCursor(cursor, "string");
+      const { cursor, after: from, ...query } = request.query;
+      const last = cursor === undefined ? undefined : decodeSingleCursor(cursor, "string");
+      const after = last === undefined || (from !== undefined && from > last) ? from : last;
       const page = await listAdvisories(ctx, after === undefined ? query : { ...query, after });
       return { items: page.advisories, next: page.next === null ? null : encodeCursor([page.next]) };
     },

@@ -34,6 +34,7 @@ export async function auditRoutes(
       schema: {
         summary: "Page through audit events in chain order",
         querystring: z.object({
+          after: z.coerce.number().int().min(0).optional().describe("only events after this sequence number"),
           ...pageQueryFields,
           targetType: z.string().optional(),
           targetId: z.string().optional(),
@@ -43,9 +44,9 @@ export async function auditRoutes(
       },
     },
     async (request) => {
-      const { cursor, ...query } = request.query;
-      const after = cursor === undefined ? undefined : decodeSingleCursor(cursor, "number");
-      const page = await listAudit(ctx.store.db, after === undefined ? query : { ...query, after });
+      const { cursor, after, ...query } = request.query;
+      const from = Math.max(after ?? 0, cursor === undefined ? 0 : decodeSingleCursor(cursor, "number"));
+      const page = await listAudit(ctx.store.db, { ...query, after: from });
       return { items: page.events, next: page.next === null ? null : encodeCursor([page.next]) };
     },
   );

@@ -631,7 +631,7 @@ describe("findings over HTTP", () => {
     expect((byAsset.json() as { items: Finding[] }).items).toHaveLength(2);
     expect((await call("viewer", "GET", "/api/v1/findings?overdue=true")).statusCode).toBe(200);
 
-    const id = page.findings[0]?.id ?? "";
+    const id = page.items[0]?.id ?? "";
     const explained = await call("viewer", "GET", `/api/v1/findings/${id}/explain`);
     expect(explained.statusCode, explained.body).toBe(200);
     expect((explained.json() as { factors: unknown[] }).factors.length).toBeGreaterThanOrEqual(6);

@@ -766,6 +766,8 @@ export interface operations {
   listAudit: {
     parameters: {
       query?: {
+        /** @description only events after this sequence number */
+        after?: number;
         /** @description items per page (default 100, at most 1000) */
         limit?: number;
         /** @description the `next` of the previous page */
@@ -3914,6 +3916,8 @@ export interface operations {
         ecosystem?: string;
         package?: string;
         id?: string;
+        /** @description only advisories whose id sorts after this one */
+        after?: string;
         /** @description items per page (default 100, at most 1000) */
         limit?: number;
         /** @description the `next` of the previous page */

@@ -65,6 +65,7 @@ function decodeCursor(text: string): { score: number; id: string } {
     // Reported below with where it came from.
   }
   throw new ValidationError("not a cursor this server handed out: pass the `next` of the previous page", {
+    reason: "request.invalid-cursor",
     where: "/query/cursor",
   });
 }

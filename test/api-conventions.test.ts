@@ -6,6 +6,8 @@ import { SYSTEM_ACTOR } from "../src/domain/roles.js";
 import { createAsset } from "../src/inventory/assets.js";
 import { buildApp } from "../src/server/app.js";
 import type { ServiceContext } from "../src/service/context.js";
+import { runCli } from "./helpers/cli.js";
+import { startTestServer, type TestServer } from "./helpers/server.js";
 import { contextFor, DIALECTS, freshStore } from "./helpers/stores.js";
 
 interface Operation {
@@ -220,5 +222,36 @@ describe.each(DIALECTS)("API conventions on %s", (dialect) => {
     const page = await app.inject({ method: "GET", url: "/docs/" });
     expect(page.statusCode).toBe(200);
     expect(page.body).toContain("swagger");
+  });
+});
+
+describe("the CLI on the paged API", () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer("api-conventions", "admin-token-for-api-conventions");
+    // More assets than one page of the largest size: the CLI has to follow the cursor.
+    const ctx = server.server.ctx;
+    for (let i = 0; i < 1005; i++) {
+      await createAsset(ctx, SYSTEM_ACTOR, `host-${String(i).padStart(4, "0")}`, { environment: "prod" });
+    }
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it("prints every item of a list as one JSON array, page after page", async () => {
+    const listed = await runCli(["assets", "list", "--json"], server.env);
+    expect(listed.code, listed.stderr).toBe(0);
+    const assets = JSON.parse(listed.stdout) as Array<{ name: string }>;
+    expect(Array.isArray(assets)).toBe(true);
+    expect(assets).toHaveLength(1005);
+    expect(new Set(assets.map((a) => a.name)).size).toBe(1005);
+  });
+
+  it("names the flag, not the HTTP request, when the server refuses an input", async () => {
+    const bad = await runCli(["findings", "list", "--class", "urgent"], server.env);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^error: --class: /);
+    expect(bad.stderr).not.toContain("/query");
   });
 });

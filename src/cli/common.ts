@@ -3,6 +3,7 @@ import { ApiClient } from "../client/api-client.js";
 import { ValidationError } from "../domain/errors.js";
 import { DURATION_HINT, parseDuration } from "../policy/duration.js";
 import { parseWebhookAllowList, splitAllowListEnv } from "../policy/webhook-destination.js";
+import { userLocation } from "./request-location.js";
 
 export interface ClientFlags {
   server?: string;
@@ -23,7 +24,7 @@ export function clientFrom(flags: ClientFlags): ApiClient {
   const token = flags.token ?? process.env.AUTOPATCH_TOKEN;
   if (!token)
     throw new ValidationError("no API token: pass --token or set AUTOPATCH_TOKEN", { where: "--token" });
-  return new ApiClient(server, token);
+  return new ApiClient(server, token, undefined, { locate: userLocation });
 }
 
 /** Parses `key=value` flags given several times. */

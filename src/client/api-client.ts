@@ -16,6 +16,11 @@ const KNOWN_CODES: readonly ErrorCode[] = [
 export interface ApiClientOptions {
   /** Sent on every request (the agent's protocol version, say). */
   headers?: Record<string, string>;
+  /**
+   * Rewrites an error's `where` (a pointer into the HTTP request) into the caller's terms: the CLI
+   * names its flags. The request's pointer stays in the error's details as `requestWhere`.
+   */
+  locate?: (where: string) => string;
 }
 
 /** What openapi-fetch answers: the parsed body on success, the error body otherwise. */
@@ -30,18 +35,20 @@ export class ApiClient {
   readonly baseUrl: string;
   /**
    * The client typed from the server's OpenAPI document (src/client/api-types.ts): paths, parameters
-   * and answers are checked at compile time. Pass its results through `ApiClient.data`.
+   * and answers are checked at compile time. Pass its results through `data`.
    */
   readonly api: Client<paths>;
   readonly #token: string | undefined;
   readonly #timeoutMs: number;
   readonly #headers: Record<string, string>;
+  readonly #locate: ((where: string) => string) | undefined;
 
   constructor(baseUrl: string, token?: string, timeoutMs = 60_000, options: ApiClientOptions = {}) {
     this.baseUrl = baseUrl.replace(/\/+$/, "");
     this.#token = token;
     this.#timeoutMs = timeoutMs;
     this.#headers = { ...options.headers };
+    this.#locate = options.locate;
     this.api = createClient<paths>({
       baseUrl: this.baseUrl,
       headers: {
@@ -60,9 +67,20 @@ export class ApiClient {
   }
 
   /** The body of a typed call's answer, or the server's error as the same AppError the server threw. */
-  static data<T>(result: FetchResult<T>): T {
-    if (!result.response.ok) throw errorFromResponse(result.response.status, result.error, "");
+  data<T>(result: FetchResult<T>): T {
+    if (!result.response.ok) throw this.#located(errorFromResponse(result.response.status, result.error, ""));
     return result.data as T;
+  }
+
+  #located(err: AppError): AppError {
+    if (this.#locate === undefined || err.where === undefined) return err;
+    const where = this.#locate(err.where);
+    if (where === err.where) return err;
+    return new AppError(err.code, err.message, {
+      reason: err.reason,
+      where,
+      details: { ...err.details, requestWhere: err.where },
+    });
   }
 
   #unreachable(err: unknown): AppError {
@@ -121,7 +139,7 @@ export class ApiClient {
     }
     const text = await response.text();
     const parsed: unknown = text === "" ? undefined : safeJson(text);
-    if (!response.ok) throw errorFromResponse(response.status, parsed, text);
+    if (!response.ok) throw this.#located(errorFromResponse(response.status, parsed, text));
     return parsed as T;
   }
 
@@ -161,7 +179,7 @@ export class ApiClient {
     }
     if (!response.ok || response.body === null) {
       const text = await response.text();
-      throw errorFromResponse(response.status, safeJson(text), text);
+      throw this.#located(errorFromResponse(response.status, safeJson(text), text));
     }
     return response.body;
   }

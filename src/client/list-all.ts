@@ -3,7 +3,7 @@
  * (the CLI, the agent, the demo, the test fleet) see plain arrays. Paths, filters and item types come
  * from the generated API types, so a list route that changes shape breaks its callers at compile time.
  */
-import { ApiClient } from "./api-client.js";
+import type { ApiClient } from "./api-client.js";
 import type { paths } from "./api-types.js";
 
 /** Paths whose GET takes a `cursor`: the list routes. */
@@ -53,7 +53,7 @@ export async function listAll<P extends ListPath>(
   do {
     const query: Record<string, unknown> = { ...options?.query, limit: PAGE_SIZE };
     if (cursor !== null) query.cursor = cursor;
-    const page: Page = ApiClient.data(
+    const page: Page = client.data(
       await get(path, { params: { query, ...(options?.path === undefined ? {} : { path: options.path }) } }),
     );
     items.push(...page.items);

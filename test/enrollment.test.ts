@@ -87,7 +87,7 @@ describe.each(DIALECTS)("enrollment on %s", (dialect) => {
     const takeover = await enroll(attacker.token, "victim");
     expect(takeover.statusCode, takeover.body).toBe(409);
     expect(takeover.json()).toMatchObject({
-      error: { code: "conflict", reason: "enroll.asset-exists", where: "/name" },
+      error: { code: "conflict", reason: "enroll.asset-exists", where: "/body/name" },
     });
 
     // The real agent keeps its credential and its inventory.
@@ -523,7 +523,9 @@ describe("enrollment from the CLI", () => {
 
     const huge = await runCli(["agent-token", "create", "--ttl", "100000d", "--json"], env);
     expect(huge.code).toBe(2);
-    expect(JSON.parse(huge.stderr)).toMatchObject({ error: { where: "/body/ttlSeconds" } });
+    expect(JSON.parse(huge.stderr)).toMatchObject({
+      error: { where: "--ttl", details: { requestWhere: "/body/ttlSeconds" } },
+    });
 
     const url = `${test.server.url}/api/v1/agent/enroll`;
     const enroll = (name: string) =>

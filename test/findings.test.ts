@@ -225,7 +225,7 @@ describe.each(DIALECTS)("findings on %s", (dialect) => {
     await expect(listFindings(ctx, { asset: "nope" })).rejects.toMatchObject({ code: "not_found" });
     await expect(listFindings(ctx, { after: "garbage" })).rejects.toMatchObject({
       code: "validation",
-      where: "/after",
+      where: "/query/cursor",
     });
   });
 
@@ -695,7 +695,7 @@ describe("findings over HTTP", () => {
     });
     expect(noDate.statusCode).toBe(400);
     expect(noDate.json()).toMatchObject({
-      error: { code: "validation", reason: "findings.expiry-required", where: "/expiresAt" },
+      error: { code: "validation", reason: "findings.expiry-required", where: "/body/expiresAt" },
     });
     expect((await call("viewer", "GET", `/api/v1/findings/${second?.id}`)).json()).toMatchObject({
       status: "open",
@@ -791,7 +791,7 @@ describe("findings from the CLI, as a process", () => {
       env,
     );
     expect(tooLong.code).toBe(2);
-    expect(tooLong.stderr).toContain("/expiresAt");
+    expect(tooLong.stderr).toContain("--expires: ");
     const badVex = await runCli(
       [
         "findings",
@@ -833,7 +833,11 @@ describe("findings from the CLI, as a process", () => {
     );
     expect(past.code).toBe(2);
     expect(JSON.parse(past.stderr)).toMatchObject({
-      error: { reason: "findings.date-in-past", where: "/reviewBy" },
+      error: {
+        reason: "findings.date-in-past",
+        where: "--review-by",
+        details: { requestWhere: "/body/reviewBy" },
+      },
     });
     const zlib = listed.findings.find((f) => f.package === "zlib1g") as Finding;
     const vexed = await runCli(

@@ -89,10 +89,10 @@ describe.each(DIALECTS)("principals and separation of duties on %s", (dialect) =
     // Before principals, "Alice" and "ali\u200bce" were other people who could approve alice's changes.
     const upper = await call(admin, "POST", "/api/v1/tokens", { name: "Alice", role: "approver" });
     expect(upper.statusCode, upper.body).toBe(409);
-    expect(upper.json()).toMatchObject({ error: { reason: "token.duplicate-name", where: "/name" } });
+    expect(upper.json()).toMatchObject({ error: { reason: "token.duplicate-name", where: "/body/name" } });
     const hidden = await call(admin, "POST", "/api/v1/tokens", { name: "ali\u200bce", role: "approver" });
     expect(hidden.statusCode, hidden.body).toBe(400);
-    expect(hidden.json()).toMatchObject({ error: { reason: "token.invalid-name", where: "/name" } });
+    expect(hidden.json()).toMatchObject({ error: { reason: "token.invalid-name", where: "/body/name" } });
     expect(hidden.json().error.message).toContain("U+200B");
     expect(await counts(store)).toEqual(before);
 
@@ -129,7 +129,7 @@ describe.each(DIALECTS)("principals and separation of duties on %s", (dialect) =
     const before = await counts(store);
     const r = await call(admin, "POST", "/api/v1/tokens", body);
     expect(r.statusCode, r.body).toBe(400);
-    expect(r.json()).toMatchObject({ error: { code: "validation", reason, where } });
+    expect(r.json()).toMatchObject({ error: { code: "validation", reason, where: `/body${where}` } });
     expect(await counts(store)).toEqual(before);
   });
 
@@ -221,7 +221,7 @@ describe.each(DIALECTS)("principals and separation of duties on %s", (dialect) =
       role: "viewer",
       principal: "gina",
     });
-    expect(more.json()).toMatchObject({ error: { reason: "principal.disabled", where: "/principal" } });
+    expect(more.json()).toMatchObject({ error: { reason: "principal.disabled", where: "/body/principal" } });
     expect((await call(admin, "POST", "/api/v1/principals/gina/enable", {})).json()).toMatchObject({
       disabledAt: null,
     });
@@ -234,7 +234,9 @@ describe.each(DIALECTS)("principals and separation of duties on %s", (dialect) =
   it("refuses to revoke the last active admin token, also when two revokes race", async () => {
     const list = () =>
       call(admin, "GET", "/api/v1/tokens").then(
-        (r) => r.json() as Array<{ id: string; name: string; role: string; revokedAt: string | null }>,
+        (r) =>
+          (r.json() as { items: Array<{ id: string; name: string; role: string; revokedAt: string | null }> })
+            .items,
       );
     const admins = (await list()).filter((t) => t.role === "admin" && t.revokedAt === null);
     const bootstrap = admins.find((t) => t.name === "bootstrap-admin");

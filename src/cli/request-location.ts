@@ -8,8 +8,12 @@
 const FLAG_FOR: Readonly<Record<string, string>> = {
   cursor: "--after",
   labels: "--label",
-  vuln: "--vuln",
+  alsoPackages: "--package",
+  expiresAt: "--expires",
+  ttlSeconds: "--ttl",
 };
+
+const REQUEST_PARTS = ["query", "body", "params", "headers", "url"];
 
 function kebab(name: string): string {
   return name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
@@ -21,8 +25,10 @@ function unescape(segment: string): string {
 
 /** The flag or argument a request pointer names; anything else (a file location) as it was. */
 export function userLocation(where: string): string {
-  if (!where.startsWith("/")) return where;
   const [part, first, ...rest] = where.slice(1).split("/").map(unescape);
+  // Only pointers into the request: a file location such as /etc/policy.yaml:3:7 stays as it is.
+  if (!where.startsWith("/") || !REQUEST_PARTS.includes(part ?? "") || /:\d+(:\d+)?$/.test(where))
+    return where;
   if (part === "params" && first !== undefined) return `<${kebab(first)}>`;
   if ((part === "query" || part === "body") && first !== undefined && first !== "") {
     const flag = FLAG_FOR[first] ?? `--${kebab(first)}`;

@@ -19,13 +19,20 @@ const FASTIFY_REASONS: Record<string, { reason: ErrorReason; where: string }> = 
 
 const REQUEST_PARTS = ["/body", "/query", "/params", "/headers", "/url"];
 
+/** `/etc/autopatch/policy.yaml:3:7`: a place in a file the caller named, not a pointer. */
+const FILE_LOCATION = /:\d+(:\d+)?$/;
+
 /**
  * Services point into the input they were given (`/labels/set/k`, `/state`); the answer points into
  * the request, so the part that held it is put in front: the query or the path parameters when they
  * have the first key, the body otherwise. Locations that are not pointers (`file:3:7`) stay as they are.
  */
 export function inRequest(where: string, request: FastifyRequest): string {
-  if (!where.startsWith("/") || REQUEST_PARTS.some((p) => where === p || where.startsWith(`${p}/`))) {
+  if (
+    !where.startsWith("/") ||
+    FILE_LOCATION.test(where) ||
+    REQUEST_PARTS.some((p) => where === p || where.startsWith(`${p}/`))
+  ) {
     return where;
   }
   const first = (where.split("/")[1] ?? "").replaceAll("~1", "/").replaceAll("~0", "~");

@@ -647,6 +647,43 @@ export interface components {
       prevHash: string;
       hash: string;
     };
+    FindingInput: {
+      id: string;
+      asset: {
+        id: string;
+        name: string;
+      };
+      ecosystem: string;
+      package: string;
+      /** @description "" when the package has no architecture */
+      arch: string;
+      installedVersion: string;
+      /** @description the vulnerability's display id: its CVE when it has one */
+      vulnId: string;
+      advisoryIds: string[];
+      aliases: string[];
+      /** @description lowest version that fixes it; null when there is no fix yet */
+      fixedVersion: string | null;
+      severity: {
+        score: number | null;
+        vector: string | null;
+      };
+      epss: number | null;
+      kev: boolean;
+      riskScore: number;
+      /** @enum {string} */
+      class: "emergency" | "high" | "routine";
+      /** @enum {string} */
+      status: "open" | "fixed" | "accepted-risk" | "not-affected";
+      statusReason: string | null;
+      statusBy: string | null;
+      statusExpiresAt: string | null;
+      firstSeen: string;
+      dueAt: string | null;
+      updatedAt: string;
+      /** @description open and past its due date */
+      overdue: boolean;
+    };
     Asset: {
       id: string;
       name: string;
@@ -744,6 +781,43 @@ export interface components {
       };
       prevHash: string;
       hash: string;
+    };
+    Finding: {
+      id: string;
+      asset: {
+        id: string;
+        name: string;
+      };
+      ecosystem: string;
+      package: string;
+      /** @description "" when the package has no architecture */
+      arch: string;
+      installedVersion: string;
+      /** @description the vulnerability's display id: its CVE when it has one */
+      vulnId: string;
+      advisoryIds: string[];
+      aliases: string[];
+      /** @description lowest version that fixes it; null when there is no fix yet */
+      fixedVersion: string | null;
+      severity: {
+        score: number | null;
+        vector: string | null;
+      };
+      epss: number | null;
+      kev: boolean;
+      riskScore: number;
+      /** @enum {string} */
+      class: "emergency" | "high" | "routine";
+      /** @enum {string} */
+      status: "open" | "fixed" | "accepted-risk" | "not-affected";
+      statusReason: string | null;
+      statusBy: string | null;
+      statusExpiresAt: string | null;
+      firstSeen: string;
+      dueAt: string | null;
+      updatedAt: string;
+      /** @description open and past its due date */
+      overdue: boolean;
     };
   };
   responses: never;
@@ -6553,39 +6627,7 @@ export interface operations {
       200: {
         content: {
           "application/json": {
-            items: ({
-                id: string;
-                asset: {
-                  id: string;
-                  name: string;
-                };
-                ecosystem: string;
-                package: string;
-                arch: string;
-                installedVersion: string;
-                vulnId: string;
-                advisoryIds: string[];
-                aliases: string[];
-                fixedVersion: string | null;
-                severity: {
-                  score: number | null;
-                  vector: string | null;
-                };
-                epss: number | null;
-                kev: boolean;
-                riskScore: number;
-                /** @enum {string} */
-                class: "emergency" | "high" | "routine";
-                /** @enum {string} */
-                status: "open" | "fixed" | "accepted-risk" | "not-affected";
-                statusReason: string | null;
-                statusBy: string | null;
-                statusExpiresAt: string | null;
-                firstSeen: string;
-                dueAt: string | null;
-                updatedAt: string;
-                overdue: boolean;
-              })[];
+            items: components["schemas"]["Finding"][];
             /** @description pass as `cursor` for the next page; null on the last one */
             next: string | null;
           };
@@ -6655,39 +6697,7 @@ export interface operations {
       /** @description Default Response */
       200: {
         content: {
-          "application/json": {
-            id: string;
-            asset: {
-              id: string;
-              name: string;
-            };
-            ecosystem: string;
-            package: string;
-            arch: string;
-            installedVersion: string;
-            vulnId: string;
-            advisoryIds: string[];
-            aliases: string[];
-            fixedVersion: string | null;
-            severity: {
-              score: number | null;
-              vector: string | null;
-            };
-            epss: number | null;
-            kev: boolean;
-            riskScore: number;
-            /** @enum {string} */
-            class: "emergency" | "high" | "routine";
-            /** @enum {string} */
-            status: "open" | "fixed" | "accepted-risk" | "not-affected";
-            statusReason: string | null;
-            statusBy: string | null;
-            statusExpiresAt: string | null;
-            firstSeen: string;
-            dueAt: string | null;
-            updatedAt: string;
-            overdue: boolean;
-          };
+          "application/json": components["schemas"]["Finding"];
         };
       };
       /** @description Default Response */
@@ -6755,39 +6765,7 @@ export interface operations {
       200: {
         content: {
           "application/json": {
-            finding: {
-              id: string;
-              asset: {
-                id: string;
-                name: string;
-              };
-              ecosystem: string;
-              package: string;
-              arch: string;
-              installedVersion: string;
-              vulnId: string;
-              advisoryIds: string[];
-              aliases: string[];
-              fixedVersion: string | null;
-              severity: {
-                score: number | null;
-                vector: string | null;
-              };
-              epss: number | null;
-              kev: boolean;
-              riskScore: number;
-              /** @enum {string} */
-              class: "emergency" | "high" | "routine";
-              /** @enum {string} */
-              status: "open" | "fixed" | "accepted-risk" | "not-affected";
-              statusReason: string | null;
-              statusBy: string | null;
-              statusExpiresAt: string | null;
-              firstSeen: string;
-              dueAt: string | null;
-              updatedAt: string;
-              overdue: boolean;
-            };
+            finding: components["schemas"]["Finding"];
             score: number;
             factors: ({
                 name: string;
@@ -6896,39 +6874,7 @@ export interface operations {
               epss: number;
               percentile: number;
             } | null;
-            findings: ({
-                id: string;
-                asset: {
-                  id: string;
-                  name: string;
-                };
-                ecosystem: string;
-                package: string;
-                arch: string;
-                installedVersion: string;
-                vulnId: string;
-                advisoryIds: string[];
-                aliases: string[];
-                fixedVersion: string | null;
-                severity: {
-                  score: number | null;
-                  vector: string | null;
-                };
-                epss: number | null;
-                kev: boolean;
-                riskScore: number;
-                /** @enum {string} */
-                class: "emergency" | "high" | "routine";
-                /** @enum {string} */
-                status: "open" | "fixed" | "accepted-risk" | "not-affected";
-                statusReason: string | null;
-                statusBy: string | null;
-                statusExpiresAt: string | null;
-                firstSeen: string;
-                dueAt: string | null;
-                updatedAt: string;
-                overdue: boolean;
-              })[];
+            findings: components["schemas"]["Finding"][];
             counts: {
               assets: number;
               open: number;
@@ -7018,39 +6964,7 @@ export interface operations {
       200: {
         content: {
           "application/json": {
-            items: ({
-                id: string;
-                asset: {
-                  id: string;
-                  name: string;
-                };
-                ecosystem: string;
-                package: string;
-                arch: string;
-                installedVersion: string;
-                vulnId: string;
-                advisoryIds: string[];
-                aliases: string[];
-                fixedVersion: string | null;
-                severity: {
-                  score: number | null;
-                  vector: string | null;
-                };
-                epss: number | null;
-                kev: boolean;
-                riskScore: number;
-                /** @enum {string} */
-                class: "emergency" | "high" | "routine";
-                /** @enum {string} */
-                status: "open" | "fixed" | "accepted-risk" | "not-affected";
-                statusReason: string | null;
-                statusBy: string | null;
-                statusExpiresAt: string | null;
-                firstSeen: string;
-                dueAt: string | null;
-                updatedAt: string;
-                overdue: boolean;
-              })[];
+            items: components["schemas"]["Finding"][];
             /** @description pass as `cursor` for the next page; null on the last one */
             next: string | null;
           };
@@ -7131,39 +7045,7 @@ export interface operations {
       /** @description Default Response */
       200: {
         content: {
-          "application/json": {
-            id: string;
-            asset: {
-              id: string;
-              name: string;
-            };
-            ecosystem: string;
-            package: string;
-            arch: string;
-            installedVersion: string;
-            vulnId: string;
-            advisoryIds: string[];
-            aliases: string[];
-            fixedVersion: string | null;
-            severity: {
-              score: number | null;
-              vector: string | null;
-            };
-            epss: number | null;
-            kev: boolean;
-            riskScore: number;
-            /** @enum {string} */
-            class: "emergency" | "high" | "routine";
-            /** @enum {string} */
-            status: "open" | "fixed" | "accepted-risk" | "not-affected";
-            statusReason: string | null;
-            statusBy: string | null;
-            statusExpiresAt: string | null;
-            firstSeen: string;
-            dueAt: string | null;
-            updatedAt: string;
-            overdue: boolean;
-          };
+          "application/json": components["schemas"]["Finding"];
         };
       };
       /** @description Default Response */
@@ -7249,39 +7131,7 @@ export interface operations {
       /** @description Default Response */
       200: {
         content: {
-          "application/json": {
-            id: string;
-            asset: {
-              id: string;
-              name: string;
-            };
-            ecosystem: string;
-            package: string;
-            arch: string;
-            installedVersion: string;
-            vulnId: string;
-            advisoryIds: string[];
-            aliases: string[];
-            fixedVersion: string | null;
-            severity: {
-              score: number | null;
-              vector: string | null;
-            };
-            epss: number | null;
-            kev: boolean;
-            riskScore: number;
-            /** @enum {string} */
-            class: "emergency" | "high" | "routine";
-            /** @enum {string} */
-            status: "open" | "fixed" | "accepted-risk" | "not-affected";
-            statusReason: string | null;
-            statusBy: string | null;
-            statusExpiresAt: string | null;
-            firstSeen: string;
-            dueAt: string | null;
-            updatedAt: string;
-            overdue: boolean;
-          };
+          "application/json": components["schemas"]["Finding"];
         };
       };
       /** @description Default Response */
@@ -7361,39 +7211,7 @@ export interface operations {
       /** @description Default Response */
       200: {
         content: {
-          "application/json": {
-            id: string;
-            asset: {
-              id: string;
-              name: string;
-            };
-            ecosystem: string;
-            package: string;
-            arch: string;
-            installedVersion: string;
-            vulnId: string;
-            advisoryIds: string[];
-            aliases: string[];
-            fixedVersion: string | null;
-            severity: {
-              score: number | null;
-              vector: string | null;
-            };
-            epss: number | null;
-            kev: boolean;
-            riskScore: number;
-            /** @enum {string} */
-            class: "emergency" | "high" | "routine";
-            /** @enum {string} */
-            status: "open" | "fixed" | "accepted-risk" | "not-affected";
-            statusReason: string | null;
-            statusBy: string | null;
-            statusExpiresAt: string | null;
-            firstSeen: string;
-            dueAt: string | null;
-            updatedAt: string;
-            overdue: boolean;
-          };
+          "application/json": components["schemas"]["Finding"];
         };
       };
       /** @description Default Response */

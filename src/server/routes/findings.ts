@@ -2,7 +2,7 @@ import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { explainFinding } from "../../advisories/findings/explain.js";
-import { FINDING_STATUSES, type Finding } from "../../advisories/findings/finding.js";
+import { FINDING_STATUSES, type Finding, findingSchema } from "../../advisories/findings/finding.js";
 import { type FindingsQuery, getFinding, listFindings } from "../../advisories/findings/query.js";
 import { rematchAll } from "../../advisories/findings/rematch.js";
 import {
@@ -18,32 +18,6 @@ import { CHANGE_CLASSES } from "../../policy/schema.js";
 import type { ServiceContext } from "../../service/context.js";
 import { actorOf } from "../auth.js";
 import { type Page, pageQueryFields, pageSchema } from "../lists/paging.js";
-
-const findingSchema = z.object({
-  id: z.string(),
-  asset: z.object({ id: z.string(), name: z.string() }),
-  ecosystem: z.string(),
-  package: z.string(),
-  arch: z.string(),
-  installedVersion: z.string(),
-  vulnId: z.string(),
-  advisoryIds: z.array(z.string()),
-  aliases: z.array(z.string()),
-  fixedVersion: z.string().nullable(),
-  severity: z.object({ score: z.number().nullable(), vector: z.string().nullable() }),
-  epss: z.number().nullable(),
-  kev: z.boolean(),
-  riskScore: z.number(),
-  class: z.enum(CHANGE_CLASSES),
-  status: z.enum(FINDING_STATUSES),
-  statusReason: z.string().nullable(),
-  statusBy: z.string().nullable(),
-  statusExpiresAt: z.string().nullable(),
-  firstSeen: z.string(),
-  dueAt: z.string().nullable(),
-  updatedAt: z.string(),
-  overdue: z.boolean(),
-});
 
 const findingPageSchema = pageSchema(findingSchema);
 

@@ -19,13 +19,13 @@ function kebab(name: string): string {
   return name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 }
 
-function unescape(segment: string): string {
+function unescapeSegment(segment: string): string {
   return segment.replaceAll("~1", "/").replaceAll("~0", "~");
 }
 
 /** The flag or argument a request pointer names; anything else (a file location) as it was. */
 export function userLocation(where: string): string {
-  const [part, first, ...rest] = where.slice(1).split("/").map(unescape);
+  const [part, first, ...rest] = where.slice(1).split("/").map(unescapeSegment);
   // Only pointers into the request: a file location such as /etc/policy.yaml:3:7 stays as it is.
   if (!where.startsWith("/") || !REQUEST_PARTS.includes(part ?? "") || /:\d+(:\d+)?$/.test(where))
     return where;

@@ -8,7 +8,7 @@ import { formatPlanTimeline } from "../changes/plan-format.js";
 import { waitForSignal } from "../cli/commands/server.js";
 import { printTable } from "../cli/output.js";
 import { ApiClient } from "../client/api-client.js";
-import type { Asset } from "../domain/inventory.js";
+import { listAll } from "../client/list-all.js";
 import type { AssetWithPackages } from "../inventory/assets.js";
 import { createLocalFleet, spawnAgent, stopAgents } from "../localfleet/fleet.js";
 import { startServer } from "../server/start.js";
@@ -57,7 +57,7 @@ async function demo(once: boolean): Promise<void> {
     const deadline = Date.now() + 60_000;
     let assets: AssetWithPackages[] = [];
     for (;;) {
-      const listed = await api.get<Asset[]>("/api/v1/assets");
+      const listed = await listAll(api, "/api/v1/assets");
       assets = await Promise.all(listed.map((a) => api.get<AssetWithPackages>(`/api/v1/assets/${a.name}`)));
       if (assets.length === fleet.hosts.length && assets.every((a) => a.packages.length > 0)) break;
       if (Date.now() > deadline)
@@ -124,7 +124,7 @@ async function vulnerabilities(api: ApiClient): Promise<DemoFinding[]> {
     "\n» importing advisories: DSA-5724-1 (CVE-2024-6387, from the Debian security tracker) and three generated for the demo …",
   );
   await api.post("/api/v1/advisories/batch", { source: "demo", records: demoAdvisories(new Date()) });
-  const { findings } = await api.get<{ findings: DemoFinding[] }>("/api/v1/findings?limit=1000");
+  const findings: DemoFinding[] = await listAll(api, "/api/v1/findings");
   findings.sort((a, b) => b.riskScore - a.riskScore);
   say("\nFindings, highest risk first");
   printTable(findings, [
@@ -157,7 +157,7 @@ async function changeFromFindings(url: string, admin: ApiClient): Promise<void> 
     (await admin.post<{ token: string }>("/api/v1/tokens", { name: "demo-approver", role: "approver" }))
       .token,
   );
-  const { findings } = await admin.get<{ findings: DemoFinding[] }>("/api/v1/findings?limit=1000");
+  const findings: DemoFinding[] = await listAll(admin, "/api/v1/findings");
   const top = findings.sort((a, b) => b.riskScore - a.riskScore)[0];
   if (!top) {
     say("no findings: nothing to change");

@@ -20,7 +20,6 @@ import { type AuditSigningKey, loadSigningKey, parsePublicKey } from "../../audi
 import { type CheckpointVerifyResult, verifyAgainstCheckpoints } from "../../audit/verify-checkpoints.js";
 import { listAll } from "../../client/list-all.js";
 import { AppError, ValidationError } from "../../domain/errors.js";
-import type { AssetListEntry } from "../../inventory/assets.js";
 import type { Store } from "../../store/store.js";
 import { openStore } from "../../store/store.js";
 import { type ClientFlags, clientFrom, withClientFlags } from "../common.js";

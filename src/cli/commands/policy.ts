@@ -17,7 +17,6 @@ import {
   type AppliedPolicy,
   type ApplyResult,
   checkPolicyName,
-  type PolicySummary,
   type PolicyVersionInfo,
   parsePolicyRef,
 } from "../../policy/store.js";

@@ -403,7 +403,7 @@ describe.each(DIALECTS)("advisory ingest on %s", (dialect) => {
         headers: { authorization: auth.get("viewer") ?? "" },
       });
       expect(list.statusCode).toBe(200);
-      expect(list.json().advisories.map((a: { id: string }) => a.id)).toContain("GHSA-35jh-r3h4-6jhm");
+      expect(list.json().items.map((a: { id: string }) => a.id)).toContain("GHSA-35jh-r3h4-6jhm");
       const badKev = await app.inject({
         method: "POST",
         url: "/api/v1/advisories/kev",

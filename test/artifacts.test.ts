@@ -115,7 +115,7 @@ describe.each(DIALECTS)("artifact store on %s", (dialect) => {
     expect(await uploads()).toBe(1);
 
     const list = await get("/api/v1/artifacts?package=fleet-service", viewer);
-    expect(list.json()).toEqual({ artifacts: [meta] });
+    expect(list.json()).toEqual({ items: [meta], next: null });
     expect((await get(`/api/v1/artifacts/${sha256}/meta`, viewer)).json()).toEqual(meta);
     const bytes = await get(`/api/v1/artifacts/${sha256}`, viewer);
     expect(bytes.statusCode).toBe(200);

@@ -279,7 +279,7 @@ describe("signed audit checkpoints and exports through the server and the CLI", 
     };
     expect(await call("/api/v1/audit/export?since=soon")).toMatchObject({
       status: 400,
-      body: { error: { where: "/querystring/since" } },
+      body: { error: { where: "/query/since" } },
     });
     const bad = await call("/api/v1/audit/verify", {
       checkpoints: [{ checkpoint: { seq: 1 }, signature: "x" }],

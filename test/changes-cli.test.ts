@@ -260,7 +260,7 @@ describe("change and policy commands as processes", () => {
     expect(missing.code).toBe(2);
     expect(badSelector.code).toBe(2);
     expect(JSON.parse(badSelector.stderr)).toMatchObject({
-      error: { code: "validation", where: "/selector" },
+      error: { code: "validation", where: "--selector", details: { requestWhere: "/body/selector" } },
     });
     expect(badState.code).toBe(2);
     expect(unknown.code).toBe(3);

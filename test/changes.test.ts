@@ -669,7 +669,7 @@ describe.each(DIALECTS)("change requests on %s", (dialect) => {
       });
       expect((await call("viewer", "GET", "/api/v1/changes?state=scheduled")).statusCode).toBe(200);
       expect((await call("viewer", "GET", "/api/v1/changes?state=nope")).json()).toMatchObject({
-        error: { code: "validation", where: "/state" },
+        error: { code: "validation", where: "/query/state" },
       });
       expect((await call("viewer", "GET", "/api/v1/policies")).statusCode).toBe(200);
       const shown = await call("viewer", "GET", "/api/v1/policies/two-approvers?version=1");

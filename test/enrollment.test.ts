@@ -87,7 +87,7 @@ describe.each(DIALECTS)("enrollment on %s", (dialect) => {
     const takeover = await enroll(attacker.token, "victim");
     expect(takeover.statusCode, takeover.body).toBe(409);
     expect(takeover.json()).toMatchObject({
-      error: { code: "conflict", reason: "enroll.asset-exists", where: "/name" },
+      error: { code: "conflict", reason: "enroll.asset-exists", where: "/body/name" },
     });
 
     // The real agent keeps its credential and its inventory.
@@ -226,13 +226,17 @@ describe.each(DIALECTS)("enrollment on %s", (dialect) => {
       clock = new Date(clock.getTime() + 1000);
       expect((await enroll(t.token, name)).statusCode).toBe(200);
     }
-    const list = (await call("GET", "/api/v1/agent-tokens", admin)).json() as Array<{
-      id: string;
-      status: string;
-      useCount: number;
-      assetCount: number;
-      assets: Array<{ assetName: string }>;
-    }>;
+    const list = (
+      (await call("GET", "/api/v1/agent-tokens", admin)).json() as {
+        items: Array<{
+          id: string;
+          status: string;
+          useCount: number;
+          assetCount: number;
+          assets: Array<{ assetName: string }>;
+        }>;
+      }
+    ).items;
     const listed = list.find((x) => x.id === t.id);
     expect(listed).toMatchObject({ status: "active", useCount: 6, assetCount: 6 });
     expect(listed?.assets.map((a) => a.assetName)).toEqual([
@@ -519,7 +523,9 @@ describe("enrollment from the CLI", () => {
 
     const huge = await runCli(["agent-token", "create", "--ttl", "100000d", "--json"], env);
     expect(huge.code).toBe(2);
-    expect(JSON.parse(huge.stderr)).toMatchObject({ error: { where: "/body/ttlSeconds" } });
+    expect(JSON.parse(huge.stderr)).toMatchObject({
+      error: { where: "--ttl", details: { requestWhere: "/body/ttlSeconds" } },
+    });
 
     const url = `${test.server.url}/api/v1/agent/enroll`;
     const enroll = (name: string) =>

@@ -186,7 +186,7 @@ describe.each(DIALECTS)("the findings policy on %s", (dialect) => {
       expect((await call(operator, "PUT", { name: "strict" })).statusCode).toBe(403);
       const missing = await call(admin, "PUT", { name: "nope" });
       expect(missing.statusCode).toBe(404);
-      expect(missing.json()).toMatchObject({ error: { code: "not_found", where: "/name" } });
+      expect(missing.json()).toMatchObject({ error: { code: "not_found", where: "/body/name" } });
       const put = await call(admin, "PUT", { name: "strict" });
       expect(put.statusCode, put.body).toBe(200);
       expect(put.json()).toMatchObject({ name: "strict", version: 2, previous: "default", changed: true });
@@ -196,7 +196,7 @@ describe.each(DIALECTS)("the findings policy on %s", (dialect) => {
         url: "/api/v1/policies",
         headers: { authorization: `Bearer ${operator}` },
       });
-      const rows = listed.json() as Array<{ name: string; findings: boolean }>;
+      const rows = (listed.json() as { items: Array<{ name: string; findings: boolean }> }).items;
       expect(rows.filter((p) => p.findings).map((p) => p.name)).toEqual(["strict"]);
     } finally {
       await app.close();

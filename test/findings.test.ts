@@ -225,7 +225,7 @@ describe.each(DIALECTS)("findings on %s", (dialect) => {
     await expect(listFindings(ctx, { asset: "nope" })).rejects.toMatchObject({ code: "not_found" });
     await expect(listFindings(ctx, { after: "garbage" })).rejects.toMatchObject({
       code: "validation",
-      where: "/after",
+      where: "/query/cursor",
     });
   });
 
@@ -627,14 +627,14 @@ describe("findings over HTTP", () => {
   it("lists, filters, explains and shows a vulnerability for readers", async () => {
     const list = await call("viewer", "GET", "/api/v1/findings?class=high&limit=10");
     expect(list.statusCode, list.body).toBe(200);
-    const page = list.json() as { findings: Finding[]; next: string | null };
-    expect(page.findings.map((f) => f.package).sort()).toEqual(["libssl3", "openssl"]);
+    const page = list.json() as { items: Finding[]; next: string | null };
+    expect(page.items.map((f) => f.package).sort()).toEqual(["libssl3", "openssl"]);
 
     const byAsset = await call("viewer", "GET", "/api/v1/assets/web-1/findings?vuln=CVE-2023-38545");
-    expect((byAsset.json() as { findings: Finding[] }).findings).toHaveLength(2);
+    expect((byAsset.json() as { items: Finding[] }).items).toHaveLength(2);
     expect((await call("viewer", "GET", "/api/v1/findings?overdue=true")).statusCode).toBe(200);
 
-    const id = page.findings[0]?.id ?? "";
+    const id = page.items[0]?.id ?? "";
     const explained = await call("viewer", "GET", `/api/v1/findings/${id}/explain`);
     expect(explained.statusCode, explained.body).toBe(200);
     expect((explained.json() as { factors: unknown[] }).factors.length).toBeGreaterThanOrEqual(6);
@@ -648,7 +648,7 @@ describe("findings over HTTP", () => {
   it("rejects bad queries naming where", async () => {
     const badClass = await call("viewer", "GET", "/api/v1/findings?class=urgent");
     expect(badClass.statusCode).toBe(400);
-    expect(badClass.json()).toMatchObject({ error: { code: "validation", where: "/querystring/class" } });
+    expect(badClass.json()).toMatchObject({ error: { code: "validation", where: "/query/class" } });
     const badSelector = await call(
       "viewer",
       "GET",
@@ -660,9 +660,9 @@ describe("findings over HTTP", () => {
 
   it("enforces who may decide: approvers and admins suppress findings, operators reopen and re-match", async () => {
     const page = (await call("viewer", "GET", "/api/v1/findings?limit=100")).json() as {
-      findings: Finding[];
+      items: Finding[];
     };
-    const [first, second] = page.findings;
+    const [first, second] = page.items;
     const accept = { reason: "compensating control in place", expiresAt: "30d" };
     for (const role of ["viewer", "operator"] as const) {
       expect((await call(role, "POST", `/api/v1/findings/${first?.id}/accept-risk`, accept)).statusCode).toBe(
@@ -698,7 +698,7 @@ describe("findings over HTTP", () => {
     });
     expect(noDate.statusCode).toBe(400);
     expect(noDate.json()).toMatchObject({
-      error: { code: "validation", reason: "findings.expiry-required", where: "/expiresAt" },
+      error: { code: "validation", reason: "findings.expiry-required", where: "/body/expiresAt" },
     });
     expect((await call("viewer", "GET", `/api/v1/findings/${second?.id}`)).json()).toMatchObject({
       status: "open",
@@ -785,7 +785,7 @@ describe("findings from the CLI, as a process", () => {
       env,
     );
     expect(tooLong.code).toBe(2);
-    expect(tooLong.stderr).toContain("/expiresAt");
+    expect(tooLong.stderr).toContain("--expires: ");
     const badVex = await runCli(
       [
         "findings",
@@ -827,7 +827,11 @@ describe("findings from the CLI, as a process", () => {
     );
     expect(past.code).toBe(2);
     expect(JSON.parse(past.stderr)).toMatchObject({
-      error: { reason: "findings.date-in-past", where: "/reviewBy" },
+      error: {
+        reason: "findings.date-in-past",
+        where: "--review-by",
+        details: { requestWhere: "/body/reviewBy" },
+      },
     });
     const zlib = listed.findings.find((f) => f.package === "zlib1g") as Finding;
     const vexed = await runCli(

@@ -111,12 +111,12 @@ describe("a server and three real agent processes on real dpkg roots", () => {
       (await listDpkgPackages({ admindir: host.dpkg.admindir })).map(key).sort(),
     );
     const page = await api.get<{
-      events: Array<{
+      items: Array<{
         action: string;
         data: { changes?: Array<{ name: string; from: string; to: string }> };
       }>;
     }>("/api/v1/audit?action=inventory.reported&limit=1000");
-    const changes = page.events.flatMap((e) => e.data.changes ?? []);
+    const changes = page.items.flatMap((e) => e.data.changes ?? []);
     expect(changes).toContainEqual(
       expect.objectContaining({ name: "sudo", from: before, to: target.version }),
     );

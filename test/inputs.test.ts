@@ -170,7 +170,7 @@ describe.each(DIALECTS)("inputs that crash or destroy, on %s", (dialect) => {
     expect(before).toBeGreaterThan(0);
     const r = await call(agent, "PUT", "/api/v1/agent/inventory", { packages: [] });
     expect(r.statusCode, r.body).toBe(409);
-    expect(r.json()).toMatchObject({ error: { reason: "inventory.would-empty", where: "/packages" } });
+    expect(r.json()).toMatchObject({ error: { reason: "inventory.would-empty", where: "/body/packages" } });
     expect(await packageCount("big-host")).toBe(before);
   });
 
@@ -185,7 +185,7 @@ describe.each(DIALECTS)("inputs that crash or destroy, on %s", (dialect) => {
     });
     expect(r.statusCode, r.body).toBe(400);
     expect(r.json()).toMatchObject({
-      error: { reason: "inventory.duplicate-package", where: "/packages/2/version" },
+      error: { reason: "inventory.duplicate-package", where: "/body/packages/2/version" },
     });
     expect(await packageCount("big-host")).toBe(before);
 
@@ -216,7 +216,9 @@ describe.each(DIALECTS)("inputs that crash or destroy, on %s", (dialect) => {
       dateReleased: "2025-08-01T00:00:00.000Z",
     });
     expect(older.statusCode, older.body).toBe(409);
-    expect(older.json()).toMatchObject({ error: { reason: "kev.older-catalog", where: "/catalogVersion" } });
+    expect(older.json()).toMatchObject({
+      error: { reason: "kev.older-catalog", where: "/body/catalogVersion" },
+    });
 
     const empty = await call(operator, "POST", "/api/v1/advisories/kev", {
       ...catalog,
@@ -224,7 +226,9 @@ describe.each(DIALECTS)("inputs that crash or destroy, on %s", (dialect) => {
       vulnerabilities: [],
     });
     expect(empty.statusCode, empty.body).toBe(409);
-    expect(empty.json()).toMatchObject({ error: { reason: "kev.mass-removal", where: "/vulnerabilities" } });
+    expect(empty.json()).toMatchObject({
+      error: { reason: "kev.mass-removal", where: "/body/vulnerabilities" },
+    });
 
     const truncated = { ...catalog, vulnerabilities: catalog.vulnerabilities.slice(0, 1404 - 60) };
     const cut = await call(operator, "POST", "/api/v1/advisories/kev", truncated);
@@ -300,7 +304,7 @@ describe.each(DIALECTS)("inputs that crash or destroy, on %s", (dialect) => {
     const patched = await call(operator, "PATCH", "/api/v1/assets/big-host", { [field]: value });
     expect(patched.statusCode, patched.body).toBe(400);
     expect(patched.json()).toMatchObject({
-      error: { reason: "asset.invalid-placement", where: `/${field}` },
+      error: { reason: "asset.invalid-placement", where: `/body/${field}` },
     });
     const imported = await call(operator, "POST", "/api/v1/inventory/import", {
       asset: "placed-1",
@@ -309,7 +313,7 @@ describe.each(DIALECTS)("inputs that crash or destroy, on %s", (dialect) => {
       placement: { [field]: value },
     });
     expect(imported.statusCode, imported.body).toBe(400);
-    expect(imported.json()).toMatchObject({ error: { where: `/placement/${field}` } });
+    expect(imported.json()).toMatchObject({ error: { where: `/body/placement/${field}` } });
     expect((await call(admin, "GET", "/api/v1/assets/placed-1")).statusCode).toBe(404);
     if (field !== "owner") {
       const enroll = await createEnrollmentToken(ctx, SYSTEM_ACTOR);
@@ -331,7 +335,9 @@ describe.each(DIALECTS)("inputs that crash or destroy, on %s", (dialect) => {
     });
     expect(patched.statusCode, patched.body).toBe(200);
     const selected = await call(admin, "GET", "/api/v1/assets?selector=group%3Dweb_1%2Cregion%3Deu-west.1");
-    expect((selected.json() as Array<{ name: string }>).map((a) => a.name)).toEqual(["big-host"]);
+    expect((selected.json() as { items: Array<{ name: string }> }).items.map((a) => a.name)).toEqual([
+      "big-host",
+    ]);
   });
 
   const change = (extra: Record<string, unknown>) => ({
@@ -358,7 +364,7 @@ describe.each(DIALECTS)("inputs that crash or destroy, on %s", (dialect) => {
   ])("refuses the change %j at %s", async (extra, where, reason) => {
     const r = await call(operator, "POST", "/api/v1/changes", change(extra));
     expect(r.statusCode, r.body).toBe(400);
-    expect(r.json()).toMatchObject({ error: { code: "validation", reason, where } });
+    expect(r.json()).toMatchObject({ error: { code: "validation", reason, where: `/body${where}` } });
   });
 
   it.each([

@@ -70,7 +70,9 @@ describe("token and principal commands as processes", () => {
   it("refuses names with hidden characters and the revocation of the last admin token", async () => {
     const bad = await runCli(["token", "create", "--role", "approver", "--name", "ops\u202e", "--json"], env);
     expect(bad.code).toBe(2);
-    expect(JSON.parse(bad.stderr)).toMatchObject({ error: { reason: "token.invalid-name", where: "/name" } });
+    expect(JSON.parse(bad.stderr)).toMatchObject({
+      error: { reason: "token.invalid-name", where: "--name" },
+    });
 
     const list = JSON.parse((await runCli(["token", "list", "--json"], env)).stdout) as Array<{
       id: string;

@@ -89,10 +89,10 @@ describe.each(DIALECTS)("principals and separation of duties on %s", (dialect) =
     // Before principals, "Alice" and "ali\u200bce" were other people who could approve alice's changes.
     const upper = await call(admin, "POST", "/api/v1/tokens", { name: "Alice", role: "approver" });
     expect(upper.statusCode, upper.body).toBe(409);
-    expect(upper.json()).toMatchObject({ error: { reason: "token.duplicate-name", where: "/name" } });
+    expect(upper.json()).toMatchObject({ error: { reason: "token.duplicate-name", where: "/body/name" } });
     const hidden = await call(admin, "POST", "/api/v1/tokens", { name: "ali\u200bce", role: "approver" });
     expect(hidden.statusCode, hidden.body).toBe(400);
-    expect(hidden.json()).toMatchObject({ error: { reason: "token.invalid-name", where: "/name" } });
+    expect(hidden.json()).toMatchObject({ error: { reason: "token.invalid-name", where: "/body/name" } });
     expect(hidden.json().error.message).toContain("U+200B");
     expect(await counts(store)).toEqual(before);
 
@@ -129,15 +129,16 @@ describe.each(DIALECTS)("principals and separation of duties on %s", (dialect) =
     const before = await counts(store);
     const r = await call(admin, "POST", "/api/v1/tokens", body);
     expect(r.statusCode, r.body).toBe(400);
-    expect(r.json()).toMatchObject({ error: { code: "validation", reason, where } });
+    expect(r.json()).toMatchObject({ error: { code: "validation", reason, where: `/body${where}` } });
     expect(await counts(store)).toEqual(before);
   });
 
   it("an admin token named otherwise is another person only when it is another principal", async () => {
-    const tokens = (await call(admin, "GET", "/api/v1/tokens")).json() as Array<{
-      name: string;
-      principal: string;
-    }>;
+    const tokens = (
+      (await call(admin, "GET", "/api/v1/tokens")).json() as {
+        items: Array<{ name: string; principal: string }>;
+      }
+    ).items;
     expect(tokens.find((t) => t.name === "bootstrap-admin")?.principal).toBe("admin");
     // Before principals, any admin token not named "bootstrap-admin" could approve the bootstrap admin's change.
     const laptop = await newToken({ name: "laptop", role: "admin", principal: "admin" });
@@ -191,10 +192,11 @@ describe.each(DIALECTS)("principals and separation of duties on %s", (dialect) =
       reason: { reason: "token.duplicate-name" },
     });
 
-    const principals = (await call(admin, "GET", "/api/v1/principals")).json() as Array<{
-      name: string;
-      activeTokens: number;
-    }>;
+    const principals = (
+      (await call(admin, "GET", "/api/v1/principals")).json() as {
+        items: Array<{ name: string; activeTokens: number }>;
+      }
+    ).items;
     expect(principals.find((p) => p.name === "ci")).toMatchObject({ activeTokens: 2 });
     expect(principals.find((p) => p.name === "admin")).toMatchObject({ activeTokens: 2 });
     const service = await call(admin, "POST", "/api/v1/principals", { name: "Backup-Job", kind: "service" });
@@ -219,7 +221,7 @@ describe.each(DIALECTS)("principals and separation of duties on %s", (dialect) =
       role: "viewer",
       principal: "gina",
     });
-    expect(more.json()).toMatchObject({ error: { reason: "principal.disabled", where: "/principal" } });
+    expect(more.json()).toMatchObject({ error: { reason: "principal.disabled", where: "/body/principal" } });
     expect((await call(admin, "POST", "/api/v1/principals/gina/enable", {})).json()).toMatchObject({
       disabledAt: null,
     });
@@ -232,7 +234,9 @@ describe.each(DIALECTS)("principals and separation of duties on %s", (dialect) =
   it("refuses to revoke the last active admin token, also when two revokes race", async () => {
     const list = () =>
       call(admin, "GET", "/api/v1/tokens").then(
-        (r) => r.json() as Array<{ id: string; name: string; role: string; revokedAt: string | null }>,
+        (r) =>
+          (r.json() as { items: Array<{ id: string; name: string; role: string; revokedAt: string | null }> })
+            .items,
       );
     const admins = (await list()).filter((t) => t.role === "admin" && t.revokedAt === null);
     const bootstrap = admins.find((t) => t.name === "bootstrap-admin");

@@ -126,7 +126,7 @@ describe("rollout and incident commands as processes", () => {
     const noReason = await runCli(["rollout", "pause", rows.rolloutId, "--reason", " ", "--json"], env);
     expect(noReason.code).toBe(2);
     expect(JSON.parse(noReason.stderr)).toMatchObject({
-      error: { code: "validation", reason: "rollout.reason-required", where: "/reason" },
+      error: { code: "validation", reason: "rollout.reason-required", where: "--reason" },
     });
     const denied = await runCli(["rollout", "pause", rows.rolloutId, "--reason", "mine", "--json"], viewer);
     expect(denied.code).toBe(5);

@@ -5,6 +5,7 @@ import { DURATION_HINT, parseDuration } from "../policy/duration.js";
 import { parseWebhookAllowList, splitAllowListEnv } from "../policy/webhook-destination.js";
 import { type Connection, resolveConnection } from "./config/connection.js";
 import { applyOutputFlags, type OutputFlags, withOutputFlags } from "./output/options.js";
+import { userLocation } from "./request-location.js";
 
 export interface ClientFlags extends OutputFlags {
   server?: string;
@@ -46,7 +47,7 @@ export function clientFrom(flags: ClientFlags): ApiClient {
       { where: "--token" },
     );
   }
-  return new ApiClient(server, token, undefined, { retry: CLI_READ_RETRY });
+  return new ApiClient(server, token, undefined, { retry: CLI_READ_RETRY, locate: userLocation });
 }
 
 /** A read that meets a restarting server is tried twice more within about two seconds. */

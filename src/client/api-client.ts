@@ -1,6 +1,8 @@
+import createClient, { type Client } from "openapi-fetch";
 import { type BackoffPolicy, retry } from "../domain/backoff.js";
 import { isErrorReason } from "../domain/error-reasons.js";
 import { AppError, type ErrorCode } from "../domain/errors.js";
+import type { paths } from "./api-types.js";
 
 const KNOWN_CODES: readonly ErrorCode[] = [
   "validation",
@@ -20,6 +22,18 @@ export interface ApiClientOptions {
    * server, a proxy in front of one); writes are never repeated here. One attempt when omitted.
    */
   retry?: { attempts: number } & BackoffPolicy;
+  /**
+   * Rewrites an error's `where` (a pointer into the HTTP request) into the caller's terms: the CLI
+   * names its flags. The request's pointer stays in the error's details as `requestWhere`.
+   */
+  locate?: (where: string) => string;
+}
+
+/** What openapi-fetch answers: the parsed body on success, the error body otherwise. */
+export interface FetchResult<T> {
+  data?: T;
+  error?: unknown;
+  response: Response;
 }
 
 /** Transient answers of a proxy or a server that is starting or stopping. */
@@ -32,6 +46,12 @@ export class ApiClient {
   readonly #timeoutMs: number;
   readonly #headers: Record<string, string>;
   readonly #retry: ApiClientOptions["retry"];
+  readonly #locate: ((where: string) => string) | undefined;
+  /**
+   * The client typed from the server's OpenAPI document (src/client/api-types.ts): paths, parameters
+   * and answers are checked at compile time. Pass its results through `data`.
+   */
+  readonly api: Client<paths>;
 
   constructor(baseUrl: string, token?: string, timeoutMs = 60_000, options: ApiClientOptions = {}) {
     this.baseUrl = baseUrl.replace(/\/+$/, "");
@@ -39,6 +59,47 @@ export class ApiClient {
     this.#timeoutMs = timeoutMs;
     this.#headers = { ...options.headers };
     this.#retry = options.retry;
+    this.#locate = options.locate;
+    this.api = createClient<paths>({
+      baseUrl: this.baseUrl,
+      headers: {
+        ...this.#headers,
+        accept: "application/json",
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+      },
+      fetch: async (request) => {
+        try {
+          return await fetch(new Request(request, { signal: AbortSignal.timeout(this.#timeoutMs) }));
+        } catch (err) {
+          throw this.#unreachable(err);
+        }
+      },
+    });
+  }
+
+  /** The body of a typed call's answer, or the server's error as the same AppError the server threw. */
+  data<T>(result: FetchResult<T>): T {
+    if (!result.response.ok) throw this.#located(errorFromResponse(result.response.status, result.error, ""));
+    return result.data as T;
+  }
+
+  #located(err: AppError): AppError {
+    if (this.#locate === undefined || err.where === undefined) return err;
+    const where = this.#locate(err.where);
+    if (where === err.where) return err;
+    return new AppError(err.code, err.message, {
+      reason: err.reason,
+      where,
+      details: { ...err.details, requestWhere: err.where },
+    });
+  }
+
+  #unreachable(err: unknown): AppError {
+    const reason =
+      err instanceof Error ? ((err.cause as Error | undefined)?.message ?? err.message) : String(err);
+    return new AppError("internal", `cannot reach the autopatch server at ${this.baseUrl}: ${reason}`, {
+      cause: err,
+    });
   }
 
   /** `signal` ends the request early (a long-poll when the caller stops); the timeout still holds. */
@@ -119,7 +180,7 @@ export class ApiClient {
     const text = await response.text();
     const parsed: unknown = text === "" ? undefined : safeJson(text);
     if (!response.ok) {
-      const error = errorFromResponse(response.status, parsed, text);
+      const error = this.#located(errorFromResponse(response.status, parsed, text));
       throw TRANSIENT_STATUS.has(response.status) ? new TransientError(error) : error;
     }
     return parsed as T;

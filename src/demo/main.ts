@@ -8,6 +8,7 @@ import { formatPlanTimeline } from "../changes/plan-format.js";
 import { waitForSignal } from "../cli/commands/server.js";
 import { printTable } from "../cli/output.js";
 import { ApiClient } from "../client/api-client.js";
+import { listAll } from "../client/list-all.js";
 import type { AssetWithPackages } from "../inventory/assets.js";
 import { startServer } from "../server/start.js";
 import { createLogger } from "../service/logger.js";
@@ -144,7 +145,7 @@ async function vulnerabilities(api: ApiClient): Promise<DemoFinding[]> {
     "\n» importing an advisory against the fleet's package (generated for the demo: it names no real CVE) …",
   );
   await api.post("/api/v1/advisories/batch", { source: "demo", records: demoAdvisories(new Date()) });
-  const { findings } = await api.get<{ findings: DemoFinding[] }>("/api/v1/findings?limit=1000");
+  const findings: DemoFinding[] = await listAll(api, "/api/v1/findings");
   findings.sort((a, b) => b.riskScore - a.riskScore);
   say("\nFindings, highest risk first");
   printTable(findings, [

@@ -164,6 +164,9 @@ export const ERROR_REASONS = {
   // CLI and API
   "policy.waves-over-100": { category: "validation" },
   "policy.freeze-ends-before-start": { category: "validation" },
+  // CLI and API
+  "request.unknown-query-parameter": { category: "validation" },
+  "request.invalid-cursor": { category: "validation" },
 } as const satisfies Record<string, ReasonSpec>;
 
 export type ErrorReason = keyof typeof ERROR_REASONS;

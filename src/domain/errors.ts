@@ -5,14 +5,16 @@ import { ERROR_REASONS, type ErrorReason, type ReasonSpec } from "./error-reason
  * API maps it to, and an optional `where` that points at the offending input: `file:line[:col]`,
  * a JSON pointer, or a character offset.
  */
-export type ErrorCode =
-  | "validation"
-  | "not_found"
-  | "conflict"
-  | "unauthenticated"
-  | "forbidden"
-  | "unsupported"
-  | "internal";
+export const ERROR_CODES = [
+  "validation",
+  "not_found",
+  "conflict",
+  "unauthenticated",
+  "forbidden",
+  "unsupported",
+  "internal",
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
 
 const STATUS: Record<ErrorCode, number> = {
   validation: 400,

@@ -109,6 +109,7 @@ export interface RolloutSummary {
   startedAt: string | null;
   finishedAt: string | null;
   updatedAt: string;
+  createdAt: string;
 }
 
 export interface RolloutFilter {
@@ -312,6 +313,7 @@ export async function listRollouts(
       startedAt: r.started_at,
       finishedAt: r.finished_at,
       updatedAt: r.updated_at,
+      createdAt: r.created_at,
     };
   });
 }

@@ -1,6 +1,12 @@
 import swagger from "@fastify/swagger";
+import swaggerUi from "@fastify/swagger-ui";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
-import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
+import {
+  jsonSchemaTransform,
+  jsonSchemaTransformObject,
+  serializerCompiler,
+  validatorCompiler,
+} from "fastify-type-provider-zod";
 import type { AuditCheckpointer } from "../audit/checkpointer.js";
 import type { AuditSigningKey } from "../audit/signing-key.js";
 import type { ServiceContext } from "../service/context.js";
@@ -8,6 +14,7 @@ import { registerAuth } from "./auth.js";
 import { applyBodyLimits, DEFAULT_BODY_LIMIT } from "./body-limits.js";
 import { registerErrorHandler } from "./errors.js";
 import { registerInputGuard } from "./input-guard.js";
+import { registerOpenApiConventions } from "./openapi.js";
 import { REQUEST_LIMIT_OPTIONS, registerRequestLimits } from "./request-limits.js";
 import { advisoryRoutes } from "./routes/advisories.js";
 import { agentRoutes } from "./routes/agent.js";
@@ -55,15 +62,24 @@ export async function buildApp(ctx: ServiceContext, options: AppOptions = {}): P
   registerAuth(app, ctx);
   applyBodyLimits(app);
   registerInputGuard(app);
+  registerOpenApiConventions(app);
   await app.register(swagger, {
     openapi: {
       openapi: "3.1.0",
-      info: { title: "autopatch", version: "1", description: "Policy-driven patch orchestrator API" },
+      info: {
+        title: "autopatch",
+        version: "1",
+        description:
+          "Policy-driven patch orchestrator API. Lists answer `{items, next}`: pass `next` back as `cursor` until it is null. Errors answer `{error: {code, reason, message, where}}`.",
+      },
       components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
       security: [{ bearer: [] }],
     },
     transform: jsonSchemaTransform,
+    transformObject: jsonSchemaTransformObject,
   });
+  // The docs page reads /openapi.json; both are public, like the health checks.
+  await app.register(swaggerUi, { routePrefix: "/docs" });
   await auditRoutes(app, ctx, options.checkpointer ?? null);
   const signingKey = options.signingKey ?? options.checkpointer?.key ?? null;
   await agentRoutes(app, ctx, { signingKey });
@@ -86,7 +102,9 @@ export async function buildApp(ctx: ServiceContext, options: AppOptions = {}): P
   ]) {
     await routes(app, ctx);
   }
-  app.get("/openapi.json", { config: { access: "read" }, schema: { hide: true } }, async () => app.swagger());
+  app.get("/openapi.json", { config: { access: "public" }, schema: { hide: true } }, async () =>
+    app.swagger(),
+  );
   await app.ready();
   return app;
 }

@@ -1,4 +1,4 @@
-import type { FastifyError, FastifyInstance } from "fastify";
+import type { FastifyError, FastifyInstance, FastifyRequest } from "fastify";
 import { hasZodFastifySchemaValidationErrors } from "fastify-type-provider-zod";
 import { ZodError } from "zod";
 import type { ErrorReason } from "../domain/error-reasons.js";
@@ -17,6 +17,32 @@ const FASTIFY_REASONS: Record<string, { reason: ErrorReason; where: string }> = 
   FST_ERR_BAD_URL: { reason: "validation", where: "/url" },
 };
 
+const REQUEST_PARTS = ["/body", "/query", "/params", "/headers", "/url"];
+
+/** `/etc/autopatch/policy.yaml:3:7`: a place in a file the caller named, not a pointer. */
+const FILE_LOCATION = /:\d+(:\d+)?$/;
+
+/**
+ * Services point into the input they were given (`/labels/set/k`, `/state`); the answer points into
+ * the request, so the part that held it is put in front: the query or the path parameters when they
+ * have the first key, the body otherwise. Locations that are not pointers (`file:3:7`) stay as they are.
+ */
+export function inRequest(where: string, request: FastifyRequest): string {
+  if (
+    !where.startsWith("/") ||
+    FILE_LOCATION.test(where) ||
+    REQUEST_PARTS.some((p) => where === p || where.startsWith(`${p}/`))
+  ) {
+    return where;
+  }
+  const first = (where.split("/")[1] ?? "").replaceAll("~1", "/").replaceAll("~0", "~");
+  const has = (value: unknown) => value !== null && typeof value === "object" && Object.hasOwn(value, first);
+  if (has(request.query)) return `/query${where}`;
+  if (has(request.params)) return `/params${where}`;
+  if (request.body !== undefined && request.body !== null) return `/body${where === "/" ? "" : where}`;
+  return where;
+}
+
 /**
  * Maps domain errors to their status, validation problems to 400 with a JSON pointer; never leaks
  * internals. Every answer has the envelope `{error:{code, reason, message, where}}`.
@@ -34,11 +60,14 @@ export function registerErrorHandler(app: FastifyInstance): void {
     }
     if (isAppError(err)) {
       if (err.status >= 500) request.log.error({ err }, "request failed");
-      return reply.code(err.status).send({ error: err.toJSON() });
+      const body = err.toJSON();
+      if (body.where !== undefined) body.where = inRequest(body.where, request);
+      return reply.code(err.status).send({ error: body });
     }
     if (hasZodFastifySchemaValidationErrors(err)) {
       const first = err.validation[0];
-      const context = err.validationContext ?? "body";
+      // Fastify names the query string "querystring"; pointers into the request say "query".
+      const context = err.validationContext === "querystring" ? "query" : (err.validationContext ?? "body");
       const path = first?.instancePath ?? "";
       return reply.code(400).send({
         error: {
@@ -56,7 +85,7 @@ export function registerErrorHandler(app: FastifyInstance): void {
           code: "validation",
           reason: "validation",
           message: first?.message ?? "invalid request",
-          where: jsonPointer(first?.path ?? []),
+          where: inRequest(jsonPointer(first?.path ?? []), request),
         },
       });
     }

@@ -3,7 +3,9 @@
  * stored in PostgreSQL nor written as UTF-8) or nesting past the input depth limit, in the body, the
  * query string or the path parameters. Runs after parsing and before schema validation.
  */
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import { z } from "zod";
+import { reasonError } from "../domain/errors.js";
 import { assertWellFormedInput, pointerSuffix } from "../domain/input-shape.js";
 
 export function registerInputGuard(app: FastifyInstance): void {
@@ -11,11 +13,31 @@ export function registerInputGuard(app: FastifyInstance): void {
     // The same part names as schema validation errors use, so `where` reads alike for both.
     const parts: Array<[string, unknown]> = [
       ["params", request.params],
-      ["querystring", request.query],
+      ["query", request.query],
       ["body", request.body],
     ];
     for (const [part, value] of parts) {
       assertWellFormedInput(value, (path) => `/${part}${pointerSuffix(path)}`);
     }
+    refuseUnknownQuery(request);
   });
+}
+
+/** A query parameter the route does not take is refused, not ignored: a typo must not widen a list. */
+function refuseUnknownQuery(request: FastifyRequest): void {
+  const query = request.query;
+  if (query === null || typeof query !== "object") return;
+  const names = Object.keys(query);
+  if (names.length === 0) return;
+  const schema: unknown = request.routeOptions.schema?.querystring;
+  const known = schema instanceof z.ZodObject ? Object.keys(schema.shape) : [];
+  const unknown = names.find((name) => !known.includes(name));
+  if (unknown === undefined) return;
+  throw reasonError(
+    "request.unknown-query-parameter",
+    known.length === 0
+      ? `this route takes no query parameters; "${unknown}" is not one`
+      : `unknown query parameter "${unknown}"; this route takes ${known.map((k) => `"${k}"`).join(", ")}`,
+    { where: `/query/${unknown.replaceAll("~", "~0").replaceAll("/", "~1")}` },
+  );
 }

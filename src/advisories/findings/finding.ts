@@ -1,6 +1,7 @@
 /** A finding as the API, the CLI and other modules see it. */
 import type { Selectable } from "kysely";
-import type { ChangeClass } from "../../policy/schema.js";
+import { z } from "zod";
+import { CHANGE_CLASSES, type ChangeClass } from "../../policy/schema.js";
 import type { FindingsTable } from "../../store/schema.js";
 
 /**
@@ -10,35 +11,38 @@ import type { FindingsTable } from "../../store/schema.js";
 export const FINDING_STATUSES = ["open", "fixed", "accepted-risk", "not-affected"] as const;
 export type FindingStatus = (typeof FINDING_STATUSES)[number];
 
-export interface Finding {
-  id: string;
-  asset: { id: string; name: string };
-  ecosystem: string;
-  package: string;
-  /** "" when the package has no architecture. */
-  arch: string;
-  installedVersion: string;
-  /** The vulnerability's display id: its CVE when it has one. */
-  vulnId: string;
-  advisoryIds: string[];
-  aliases: string[];
-  /** Lowest version that fixes it; null when there is no fix yet. */
-  fixedVersion: string | null;
-  severity: { score: number | null; vector: string | null };
-  epss: number | null;
-  kev: boolean;
-  riskScore: number;
-  class: ChangeClass;
-  status: FindingStatus;
-  statusReason: string | null;
-  statusBy: string | null;
-  statusExpiresAt: string | null;
-  firstSeen: string;
-  dueAt: string | null;
-  updatedAt: string;
-  /** Open and past its due date. */
-  overdue: boolean;
-}
+/** The one schema of a finding: the type below, the API's responses and /openapi.json derive from it. */
+export const findingSchema = z
+  .object({
+    id: z.string(),
+    asset: z.object({ id: z.string(), name: z.string() }),
+    ecosystem: z.string(),
+    package: z.string(),
+    arch: z.string().describe('"" when the package has no architecture'),
+    installedVersion: z.string(),
+    vulnId: z.string().describe("the vulnerability's display id: its CVE when it has one"),
+    advisoryIds: z.array(z.string()),
+    aliases: z.array(z.string()),
+    fixedVersion: z
+      .string()
+      .nullable()
+      .describe("lowest version that fixes it; null when there is no fix yet"),
+    severity: z.object({ score: z.number().nullable(), vector: z.string().nullable() }),
+    epss: z.number().nullable(),
+    kev: z.boolean(),
+    riskScore: z.number(),
+    class: z.enum(CHANGE_CLASSES),
+    status: z.enum(FINDING_STATUSES),
+    statusReason: z.string().nullable(),
+    statusBy: z.string().nullable(),
+    statusExpiresAt: z.string().nullable(),
+    firstSeen: z.string(),
+    dueAt: z.string().nullable(),
+    updatedAt: z.string(),
+    overdue: z.boolean().describe("open and past its due date"),
+  })
+  .meta({ id: "Finding" });
+export type Finding = z.infer<typeof findingSchema>;
 
 const num = (v: number | string | null): number | null => (v === null ? null : Number(v));
 

@@ -65,7 +65,8 @@ function decodeCursor(text: string): { score: number; id: string } {
     // Reported below with where it came from.
   }
   throw new ValidationError("not a cursor this server handed out: pass the `next` of the previous page", {
-    where: "/after",
+    reason: "request.invalid-cursor",
+    where: "/query/cursor",
   });
 }
 

@@ -317,7 +317,14 @@ export function registerAdvisoriesCommand(program: Command): void {
         const value = flags[key];
         if (value !== undefined) query.set(key, value);
       }
-      const page = await clientFrom(flags).get<AdvisoryPage>(`/api/v1/advisories?${query}`);
+      const answer = await clientFrom(flags).get<{ items: AdvisorySummary[]; next: string | null }>(
+        `/api/v1/advisories?${query}`,
+      );
+      // `next` stays the last advisory's id, as `--after` takes it.
+      const page: AdvisoryPage = {
+        advisories: answer.items,
+        next: answer.next === null ? null : (answer.items.at(-1)?.id ?? null),
+      };
       if (flags.json) return printJson(page);
       printTable<AdvisorySummary>(page.advisories, [
         { header: "ID", value: (a) => a.id },

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import type { CreatedEnrollmentToken, EnrollmentTokenInfo } from "../../auth/enrollment-tokens.js";
+import { listAll } from "../../client/list-all.js";
 import { type ClientFlags, clientFrom, parseDurationFlag, withClientFlags } from "../common.js";
 import { paintState } from "../output/color.js";
 import { formatAge, formatTime } from "../output/time.js";
@@ -39,7 +40,7 @@ export function registerAgentTokenCommands(program: Command): void {
       .command("list")
       .description("List enrollment tokens (never their secrets) and what they enrolled"),
   ).action(async (flags: ClientFlags) => {
-    const list = await clientFrom(flags).get<EnrollmentTokenInfo[]>("/api/v1/agent-tokens");
+    const list = await listAll(clientFrom(flags), "/api/v1/agent-tokens");
     if (flags.json) return printJson(list);
     printTable(list, [
       { header: "ID", value: (t) => t.id },

@@ -2,6 +2,7 @@ import { readFile, stat } from "node:fs/promises";
 import type { Command } from "commander";
 import { ARTIFACT_MEDIA_TYPES, type ArtifactMeta, MAX_ARTIFACT_BYTES } from "../../artifacts/artifact.js";
 import type { ApiClient } from "../../client/api-client.js";
+import { listAll } from "../../client/list-all.js";
 import { NotFoundError, ValidationError } from "../../domain/errors.js";
 import { type ClientFlags, clientFrom, withClientFlags } from "../common.js";
 import { formatAge, formatTime } from "../output/time.js";
@@ -67,13 +68,9 @@ export function registerArtifactCommands(program: Command): void {
       .option("--package <name>", "only this package")
       .option("--version <version>", "only this version"),
   ).action(async (flags: ClientFlags & { package?: string; version?: string }) => {
-    const query = new URLSearchParams();
-    if (flags.package !== undefined) query.set("package", flags.package);
-    if (flags.version !== undefined) query.set("version", flags.version);
-    const qs = query.toString();
-    const { artifacts } = await clientFrom(flags).get<{ artifacts: ArtifactMeta[] }>(
-      `/api/v1/artifacts${qs === "" ? "" : `?${qs}`}`,
-    );
+    const artifacts = await listAll(clientFrom(flags), "/api/v1/artifacts", {
+      query: { package: flags.package, version: flags.version },
+    });
     if (flags.json) return printJson(artifacts);
     printTable(artifacts, [
       { header: "SHA256", value: (a) => a.sha256.slice(0, 16) },

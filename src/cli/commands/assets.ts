@@ -1,9 +1,9 @@
 import type { Command } from "commander";
+import { listAll } from "../../client/list-all.js";
 import { reasonError, ValidationError } from "../../domain/errors.js";
 import type { Asset } from "../../domain/inventory.js";
-import type { AssetListEntry, AssetWithPackages } from "../../inventory/assets.js";
+import type { AssetWithPackages } from "../../inventory/assets.js";
 import { type ClientFlags, clientFrom, parseDurationFlag, withClientFlags } from "../common.js";
-import { listAll } from "../list-all.js";
 import { paintState } from "../output/color.js";
 import { formatAge, formatTime, formatWhen } from "../output/time.js";
 import { printFields, printJson, printTable } from "../output.js";
@@ -28,8 +28,7 @@ export function registerAssetsCommand(program: Command): void {
       )
       .option("-l, --selector <selector>", "label selector"),
   ).action(async (flags: ClientFlags & { selector?: string }) => {
-    const query = flags.selector ? `?selector=${encodeURIComponent(flags.selector)}` : "";
-    const list = await listAll<AssetListEntry>(clientFrom(flags), `/api/v1/assets${query}`);
+    const list = await listAll(clientFrom(flags), "/api/v1/assets", { query: { selector: flags.selector } });
     if (flags.json) return printJson(list);
     printTable(list, [
       { header: "NAME", value: (a) => a.name },

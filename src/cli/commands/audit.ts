@@ -18,12 +18,11 @@ import { auditLocations } from "../../audit/locations.js";
 import { type AuditPage, listAudit, type VerifyResult, verifyAuditChain } from "../../audit/log.js";
 import { type AuditSigningKey, loadSigningKey, parsePublicKey } from "../../audit/signing-key.js";
 import { type CheckpointVerifyResult, verifyAgainstCheckpoints } from "../../audit/verify-checkpoints.js";
+import { listAll } from "../../client/list-all.js";
 import { AppError, ValidationError } from "../../domain/errors.js";
-import type { AssetListEntry } from "../../inventory/assets.js";
 import type { Store } from "../../store/store.js";
 import { openStore } from "../../store/store.js";
 import { type ClientFlags, clientFrom, withClientFlags } from "../common.js";
-import { listAll } from "../list-all.js";
 import { formatTime } from "../output/time.js";
 import { printJson, printTable } from "../output.js";
 
@@ -305,7 +304,7 @@ export function registerAuditCommand(program: Command): void {
           ? await withSource(
               flags,
               async (store) => await store.db.selectFrom("assets").select(["id", "name"]).execute(),
-              () => listAll<AssetListEntry>(clientFrom(flags), "/api/v1/assets"),
+              () => listAll(clientFrom(flags), "/api/v1/assets"),
             ).then((list) => list.map((a) => [a.id, a.name] as const))
           : [];
       const assetNames = new Map(assetIds);
@@ -330,10 +329,16 @@ export function registerAuditCommand(program: Command): void {
         const page: AuditPage = await withSource(
           flags,
           (store) => listAudit(store.db, query),
-          () =>
-            clientFrom(flags).get<AuditPage>(
+          async () => {
+            const answer = await clientFrom(flags).get<{ items: AuditEvent[]; next: string | null }>(
               `/api/v1/audit?${new URLSearchParams(Object.entries(query).map(([k, v]): [string, string] => [k, String(v)]))}`,
-            ),
+            );
+            // `next` stays a sequence number, as `--after` and the local store's pages take it.
+            return {
+              events: answer.items,
+              next: answer.next === null ? null : (answer.items.at(-1)?.seq ?? null),
+            };
+          },
         );
         events.push(...page.events);
         next = page.next;

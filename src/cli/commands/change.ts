@@ -7,9 +7,9 @@ import { CHANGE_STATES, type ChangeState, isTerminal } from "../../changes/lifec
 import type { PlanV2 } from "../../changes/plan.js";
 import { formatPlanTimeline } from "../../changes/plan-format.js";
 import type { ApiClient } from "../../client/api-client.js";
+import { listAll } from "../../client/list-all.js";
 import { NotFoundError, reasonError, ValidationError } from "../../domain/errors.js";
 import { type ClientFlags, clientFrom, collectList, parseDurationFlag, withClientFlags } from "../common.js";
-import { listAll } from "../list-all.js";
 import { paintClass, paintOverdue, paintState } from "../output/color.js";
 import { formatTime, formatWhen } from "../output/time.js";
 import { printFields, printJson, printTable } from "../output.js";
@@ -396,8 +396,9 @@ export function registerChangeCommands(program: Command): void {
       .description("List change requests")
       .option("--state <state>", "only in this state"),
   ).action(async (flags: ClientFlags & { state?: string }) => {
-    const query = flags.state ? `?state=${encodeURIComponent(flags.state)}` : "";
-    const list = await listAll<ChangeRequest>(clientFrom(flags), `/api/v1/changes${query}`);
+    const list = await listAll(clientFrom(flags), "/api/v1/changes", {
+      query: flags.state ? { state: flags.state } : {},
+    });
     if (flags.json) return printJson(list);
     printTable(list, [
       { header: "ID", value: (c) => c.id, keep: true },

@@ -3,7 +3,6 @@ import type { Command } from "commander";
 import { pino } from "pino";
 import type { FindingExplanation } from "../../advisories/findings/explain.js";
 import type { Finding } from "../../advisories/findings/finding.js";
-import type { FindingsPage } from "../../advisories/findings/query.js";
 import type { FindingsDelta } from "../../advisories/findings/rematch.js";
 import { VEX_JUSTIFICATIONS } from "../../advisories/findings/vex.js";
 import type { VulnerabilityView } from "../../advisories/findings/vulnerability.js";
@@ -145,9 +144,9 @@ export function registerFindingsCommands(program: Command): void {
       }
       if (flags.overdue) query.set("overdue", "true");
       query.set("limit", String(limit));
-      if (after) query.set("after", after);
-      const page = await client.get<FindingsPage>(`/api/v1/findings?${query}`);
-      all.push(...page.findings);
+      if (after) query.set("cursor", after);
+      const page = await client.get<{ items: Finding[]; next: string | null }>(`/api/v1/findings?${query}`);
+      all.push(...page.items);
       next = page.next;
       after = next ?? undefined;
     } while (flags.all && next);

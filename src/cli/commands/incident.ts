@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { listAll } from "../../client/list-all.js";
 import type { IncidentView } from "../../rollout/incident-commands.js";
 import { type ClientFlags, clientFrom, withClientFlags } from "../common.js";
 import { paintState } from "../output/color.js";
@@ -54,8 +55,7 @@ export function registerIncidentCommands(program: Command): void {
       .description("List incidents, newest first")
       .option("--state <state>", "pending (post-mortem open) or closed"),
   ).action(async (flags: ClientFlags & { state?: string }) => {
-    const query = flags.state === undefined ? "" : `?state=${encodeURIComponent(flags.state)}`;
-    const list = await clientFrom(flags).get<IncidentView[]>(`/api/v1/incidents${query}`);
+    const list = await listAll(clientFrom(flags), "/api/v1/incidents", { query: { state: flags.state } });
     if (flags.json) return printJson(list);
     printTable(list, [
       { header: "ID", value: (i) => i.id },

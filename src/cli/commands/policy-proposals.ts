@@ -1,6 +1,7 @@
 import type { Command } from "commander";
+import { listAll } from "../../client/list-all.js";
 import { readPolicyText } from "../../policy/policy-file.js";
-import type { PolicyProposal, PolicyProposalWithContent } from "../../policy/proposals.js";
+import type { PolicyProposal, PolicyProposalWithContent, ProposalState } from "../../policy/proposals.js";
 import { type ClientFlags, clientFrom, withClientFlags } from "../common.js";
 import { paintState } from "../output/color.js";
 import { formatAge, formatTime } from "../output/time.js";
@@ -57,8 +58,9 @@ export function addProposalCommands(policy: Command): void {
       .description("List policy proposals, newest first")
       .option("--state <state>", "pending, approved or rejected"),
   ).action(async (flags: ClientFlags & { state?: string }) => {
-    const query = flags.state === undefined ? "" : `?state=${enc(flags.state)}`;
-    const list = await clientFrom(flags).get<PolicyProposal[]>(`/api/v1/policy-proposals${query}`);
+    const list = await listAll(clientFrom(flags), "/api/v1/policy-proposals", {
+      query: { state: flags.state as ProposalState | undefined },
+    });
     if (flags.json) return printJson(list);
     printTable(list, [
       { header: "ID", value: (p) => p.id },

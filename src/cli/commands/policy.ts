@@ -1,5 +1,6 @@
 import { Command } from "commander";
 import type { ApiClient } from "../../client/api-client.js";
+import { listAll } from "../../client/list-all.js";
 import { isAppError, ValidationError } from "../../domain/errors.js";
 import { defaultPolicyYaml } from "../../policy/default-policy.js";
 import { type DiffSide, diffPolicies, formatPolicyDiff, type PolicyDiff } from "../../policy/diff.js";
@@ -16,7 +17,6 @@ import {
   type AppliedPolicy,
   type ApplyResult,
   checkPolicyName,
-  type PolicySummary,
   type PolicyVersionInfo,
   parsePolicyRef,
 } from "../../policy/store.js";
@@ -193,7 +193,7 @@ function addStoreCommands(policy: Command): void {
         "List stored policies with their latest version; FINDINGS marks the one `policy use` chose",
       ),
   ).action(async (flags: ClientFlags) => {
-    const list = await clientFrom(flags).get<PolicySummary[]>("/api/v1/policies");
+    const list = await listAll(clientFrom(flags), "/api/v1/policies");
     if (flags.json) return printJson(list);
     printTable(list, [
       { header: "NAME", value: (p) => p.name },

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import type { PrincipalInfo } from "../../auth/principals.js";
+import { listAll } from "../../client/list-all.js";
 import { type ClientFlags, clientFrom, withClientFlags } from "../common.js";
 import { formatAge, formatTime } from "../output/time.js";
 import { printJson, printTable } from "../output.js";
@@ -11,7 +12,7 @@ export function registerPrincipalCommands(program: Command): void {
   withClientFlags(
     principal.command("list").description("List principals with their number of active tokens"),
   ).action(async (flags: ClientFlags) => {
-    const list = await clientFrom(flags).get<PrincipalInfo[]>("/api/v1/principals");
+    const list = await listAll(clientFrom(flags), "/api/v1/principals");
     if (flags.json) return printJson(list);
     printTable(list, [
       { header: "NAME", value: (p) => p.name },

@@ -1,8 +1,8 @@
 import type { Command } from "commander";
+import { listAll } from "../../client/list-all.js";
 import type { StopAllResult } from "../../rollout/controls.js";
 import type { RolloutSummary, RolloutView } from "../../rollout/queries.js";
 import { type ClientFlags, clientFrom, parseDurationFlag, withClientFlags } from "../common.js";
-import { listAll } from "../list-all.js";
 import { paintState } from "../output/color.js";
 import { formatAge, formatTime, formatWhen } from "../output/time.js";
 import { printFields, printJson, printTable } from "../output.js";
@@ -77,11 +77,9 @@ export function registerRolloutCommands(program: Command): void {
       .option("--state <state>", "only in this state")
       .option("--change <id>", "only the rollout of this change"),
   ).action(async (flags: ClientFlags & { state?: string; change?: string }) => {
-    const query = new URLSearchParams();
-    if (flags.state !== undefined) query.set("state", flags.state);
-    if (flags.change !== undefined) query.set("change", flags.change);
-    const q = query.toString();
-    const list = await listAll<RolloutSummary>(clientFrom(flags), `/api/v1/rollouts${q ? `?${q}` : ""}`);
+    const list = await listAll(clientFrom(flags), "/api/v1/rollouts", {
+      query: { state: flags.state, change: flags.change },
+    });
     if (flags.json) return printJson(list);
     printTable(list, [
       { header: "ID", value: (r) => r.id, keep: true },

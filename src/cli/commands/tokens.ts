@@ -1,5 +1,6 @@
 import type { Command } from "commander";
-import type { ApiTokenInfo, CreatedToken, TokenInput } from "../../auth/tokens.js";
+import type { CreatedToken, TokenInput } from "../../auth/tokens.js";
+import { listAll } from "../../client/list-all.js";
 import { ROLES } from "../../domain/roles.js";
 import { type ClientFlags, clientFrom, withClientFlags } from "../common.js";
 import { formatAge, formatTime } from "../output/time.js";
@@ -83,7 +84,7 @@ export function registerTokenCommands(program: Command): void {
   withClientFlags(
     token.command("list").description("List tokens and their principals (never their secrets)"),
   ).action(async (flags: ClientFlags) => {
-    const list = await clientFrom(flags).get<ApiTokenInfo[]>("/api/v1/tokens");
+    const list = await listAll(clientFrom(flags), "/api/v1/tokens");
     if (flags.json) return printJson(list);
     printTable(list, [
       { header: "ID", value: (t) => t.id },

@@ -9,6 +9,7 @@ import { importKev } from "../../advisories/ingest/import-kev.js";
 import { kevCatalogSchema } from "../../advisories/kev.js";
 import type { ServiceContext } from "../../service/context.js";
 import { actorOf } from "../auth.js";
+import { decodeSingleCursor, encodeCursor, pageQueryFields, pageSchema } from "../lists/paging.js";
 
 const severitySchema = z.object({
   score: z.number().nullable(),
@@ -160,15 +161,19 @@ export async function advisoryRoutes(app: FastifyInstance, ctx: ServiceContext):
           ecosystem: z.string().max(200).optional(),
           package: z.string().max(1000).optional(),
           id: z.string().max(200).optional(),
-          limit: z.coerce.number().int().min(1).max(1000).optional(),
-          after: z.string().max(200).optional(),
+          after: z.string().max(200).optional().describe("only advisories whose id sorts after this one"),
+          ...pageQueryFields,
         }),
-        response: {
-          200: z.object({ advisories: z.array(advisorySummarySchema), next: z.string().nullable() }),
-        },
+        response: { 200: pageSchema(advisorySummarySchema) },
       },
     },
-    async (request) => listAdvisories(ctx, request.query),
+    async (request) => {
+      const { cursor, after: from, ...query } = request.query;
+      const last = cursor === undefined ? undefined : decodeSingleCursor(cursor, "string");
+      const after = last === undefined || (from !== undefined && from > last) ? from : last;
+      const page = await listAdvisories(ctx, after === undefined ? query : { ...query, after });
+      return { items: page.advisories, next: page.next === null ? null : encodeCursor([page.next]) };
+    },
   );
 
   r.get(

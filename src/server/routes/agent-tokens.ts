@@ -10,6 +10,7 @@ import {
 } from "../../auth/enrollment-tokens.js";
 import type { ServiceContext } from "../../service/context.js";
 import { actorOf } from "../auth.js";
+import { pageOf, pageQueryFields, pageSchema } from "../lists/paging.js";
 
 const useSchema = z.object({
   assetId: z.string(),
@@ -68,10 +69,16 @@ export async function agentTokenRoutes(app: FastifyInstance, ctx: ServiceContext
       config: { access: "admin" },
       schema: {
         summary: "List enrollment tokens (never their secrets) with the latest assets each enrolled",
-        response: { 200: z.array(tokenInfoSchema) },
+        querystring: z.object(pageQueryFields),
+        response: { 200: pageSchema(tokenInfoSchema) },
       },
     },
-    async () => listEnrollmentTokens(ctx),
+    async (request) =>
+      pageOf(
+        await listEnrollmentTokens(ctx),
+        { key: (t) => [t.createdAt, t.id], descending: [true, false] },
+        request.query,
+      ),
   );
   r.get(
     "/api/v1/agent-tokens/:id",

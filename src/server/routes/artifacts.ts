@@ -14,6 +14,7 @@ import { reasonError } from "../../domain/errors.js";
 import type { ServiceContext } from "../../service/context.js";
 import { checkAgentProtocol } from "../agent-protocol.js";
 import { actorOf } from "../auth.js";
+import { pageOf, pageQueryFields, pageSchema } from "../lists/paging.js";
 
 const shaParams = z.object({ sha256: z.string().min(1).max(100) });
 
@@ -62,12 +63,20 @@ export async function artifactRoutes(
         querystring: z.object({
           package: z.string().min(1).max(200).optional(),
           version: z.string().min(1).max(200).optional(),
-          limit: z.coerce.number().int().min(1).max(5000).default(500),
+          ...pageQueryFields,
         }),
-        response: { 200: z.object({ artifacts: z.array(artifactMetaSchema) }) },
+        response: { 200: pageSchema(artifactMetaSchema) },
       },
     },
-    async (request) => ({ artifacts: await listArtifacts(ctx.store.db, request.query) }),
+    async (request) => {
+      const { limit, cursor, ...filter } = request.query;
+      const all = await listArtifacts(ctx.store.db, { ...filter, limit: 5000 });
+      return pageOf(
+        all,
+        { key: (a) => [a.createdAt, a.sha256], descending: [true, false] },
+        { limit, cursor },
+      );
+    },
   );
   r.get(
     "/api/v1/artifacts/:sha256/meta",

@@ -5,6 +5,7 @@ import { assetPatchSchema, deleteAsset, getAsset, listAssets, updateAsset } from
 import { allowReenrollment, MAX_REENROLL_TTL_SECONDS } from "../../inventory/reenrollment.js";
 import type { ServiceContext } from "../../service/context.js";
 import { actorOf } from "../auth.js";
+import { pageOf, pageQueryFields, pageSchema } from "../lists/paging.js";
 import { assetListEntrySchema, assetSchema, assetWithPackagesSchema } from "../schemas.js";
 
 export async function assetRoutes(app: FastifyInstance, ctx: ServiceContext): Promise<void> {
@@ -17,11 +18,21 @@ export async function assetRoutes(app: FastifyInstance, ctx: ServiceContext): Pr
       config: { access: "read" },
       schema: {
         summary: "List assets, optionally filtered by a label selector",
-        querystring: z.object({ selector: z.string().optional() }),
-        response: { 200: z.array(assetListEntrySchema) },
+        querystring: z.object({
+          selector: z
+            .string()
+            .optional()
+            .describe("a label selector, e.g. environment=prod,group in (web,api)"),
+          ...pageQueryFields,
+        }),
+        response: { 200: pageSchema(assetListEntrySchema) },
       },
     },
-    async (request) => listAssets(ctx, request.query.selector ? { selector: request.query.selector } : {}),
+    async (request) => {
+      const { selector, ...page } = request.query;
+      const all = await listAssets(ctx, selector ? { selector } : {});
+      return pageOf(all, { key: (a) => [a.name] }, page);
+    },
   );
 
   r.get(

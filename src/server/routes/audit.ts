@@ -9,6 +9,7 @@ import { listAudit, verifyAuditChain } from "../../audit/log.js";
 import { verifyAgainstCheckpoints } from "../../audit/verify-checkpoints.js";
 import { reasonError } from "../../domain/errors.js";
 import type { ServiceContext } from "../../service/context.js";
+import { decodeSingleCursor, encodeCursor, pageQueryFields, pageSchema } from "../lists/paging.js";
 import { auditEventSchema } from "../schemas.js";
 
 /** A year of checkpoints every five minutes is about 30 MB. */
@@ -33,16 +34,21 @@ export async function auditRoutes(
       schema: {
         summary: "Page through audit events in chain order",
         querystring: z.object({
-          after: z.coerce.number().int().min(0).optional(),
-          limit: z.coerce.number().int().min(1).max(1000).optional(),
+          after: z.coerce.number().int().min(0).optional().describe("only events after this sequence number"),
+          ...pageQueryFields,
           targetType: z.string().optional(),
           targetId: z.string().optional(),
           action: z.string().optional(),
         }),
-        response: { 200: z.object({ events: z.array(auditEventSchema), next: z.number().int().nullable() }) },
+        response: { 200: pageSchema(auditEventSchema) },
       },
     },
-    async (request) => listAudit(ctx.store.db, request.query),
+    async (request) => {
+      const { cursor, after, ...query } = request.query;
+      const from = Math.max(after ?? 0, cursor === undefined ? 0 : decodeSingleCursor(cursor, "number"));
+      const page = await listAudit(ctx.store.db, { ...query, after: from });
+      return { items: page.events, next: page.next === null ? null : encodeCursor([page.next]) };
+    },
   );
   r.get(
     "/api/v1/audit/verify",
@@ -107,8 +113,8 @@ export async function auditRoutes(
     async (request, reply) => {
       const { since, until } = request.query;
       const lines = await signer().export({
-        ...(since === undefined ? {} : { since: parseInstant(since, "/querystring/since") }),
-        ...(until === undefined ? {} : { until: parseInstant(until, "/querystring/until") }),
+        ...(since === undefined ? {} : { since: parseInstant(since, "/query/since") }),
+        ...(until === undefined ? {} : { until: parseInstant(until, "/query/until") }),
       });
       return reply.type("application/x-ndjson; charset=utf-8").send(Readable.from(lines));
     },

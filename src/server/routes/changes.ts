@@ -11,6 +11,7 @@ import { cancelChange, createChange, submitChange } from "../../changes/service.
 import { CHANGE_CLASSES, VerificationSchema } from "../../policy/schema.js";
 import type { ServiceContext } from "../../service/context.js";
 import { actorOf } from "../auth.js";
+import { pageOf, pageQueryFields, pageSchema } from "../lists/paging.js";
 
 const approvalRuleSchema = z.object({
   required: z.number().int(),
@@ -256,11 +257,15 @@ export async function changeRoutes(app: FastifyInstance, ctx: ServiceContext): P
       config: { access: "read" },
       schema: {
         summary: "List change requests, newest first",
-        querystring: z.object({ state: z.string().optional() }),
-        response: { 200: z.array(changeRequestSchema) },
+        querystring: z.object({ state: z.string().optional(), ...pageQueryFields }),
+        response: { 200: pageSchema(changeRequestSchema) },
       },
     },
-    async (request) => listChanges(ctx, { state: request.query.state }),
+    async (request) => {
+      const { state, ...page } = request.query;
+      const all = await listChanges(ctx, { state });
+      return pageOf(all, { key: (c) => [c.createdAt, c.id], descending: [true, false] }, page);
+    },
   );
 
   r.get(

@@ -2,8 +2,8 @@ import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { explainFinding } from "../../advisories/findings/explain.js";
-import { FINDING_STATUSES } from "../../advisories/findings/finding.js";
-import { getFinding, listFindings } from "../../advisories/findings/query.js";
+import { FINDING_STATUSES, type Finding, findingSchema } from "../../advisories/findings/finding.js";
+import { type FindingsQuery, getFinding, listFindings } from "../../advisories/findings/query.js";
 import { rematchAll } from "../../advisories/findings/rematch.js";
 import {
   acceptRisk,
@@ -17,34 +17,9 @@ import { getVulnerability } from "../../advisories/findings/vulnerability.js";
 import { CHANGE_CLASSES } from "../../policy/schema.js";
 import type { ServiceContext } from "../../service/context.js";
 import { actorOf } from "../auth.js";
+import { type Page, pageQueryFields, pageSchema } from "../lists/paging.js";
 
-const findingSchema = z.object({
-  id: z.string(),
-  asset: z.object({ id: z.string(), name: z.string() }),
-  ecosystem: z.string(),
-  package: z.string(),
-  arch: z.string(),
-  installedVersion: z.string(),
-  vulnId: z.string(),
-  advisoryIds: z.array(z.string()),
-  aliases: z.array(z.string()),
-  fixedVersion: z.string().nullable(),
-  severity: z.object({ score: z.number().nullable(), vector: z.string().nullable() }),
-  epss: z.number().nullable(),
-  kev: z.boolean(),
-  riskScore: z.number(),
-  class: z.enum(CHANGE_CLASSES),
-  status: z.enum(FINDING_STATUSES),
-  statusReason: z.string().nullable(),
-  statusBy: z.string().nullable(),
-  statusExpiresAt: z.string().nullable(),
-  firstSeen: z.string(),
-  dueAt: z.string().nullable(),
-  updatedAt: z.string(),
-  overdue: z.boolean(),
-});
-
-const pageSchema = z.object({ findings: z.array(findingSchema), next: z.string().nullable() });
+const findingPageSchema = pageSchema(findingSchema);
 
 const listQuery = z.object({
   class: z.enum(CHANGE_CLASSES).optional(),
@@ -59,8 +34,7 @@ const listQuery = z.object({
     .transform((v) => (v === undefined ? undefined : v === "true")),
   vuln: z.string().min(1).optional().describe("a vulnerability id or any alias"),
   asset: z.string().min(1).optional(),
-  limit: z.coerce.number().int().min(1).max(1000).optional(),
-  after: z.string().optional().describe("the `next` of the previous page"),
+  ...pageQueryFields,
 });
 
 const factorSchema = z.object({
@@ -125,6 +99,16 @@ function defined<T extends Record<string, unknown>>(value: T): { [K in keyof T]?
   };
 }
 
+/** The findings query pages by its own key (risk, then id); its cursor goes through as `cursor`. */
+async function findingsPage(
+  ctx: ServiceContext,
+  query: Omit<FindingsQuery, "after"> & { cursor?: string },
+): Promise<Page<Finding>> {
+  const { cursor, ...rest } = query;
+  const page = await listFindings(ctx, cursor === undefined ? rest : { ...rest, after: cursor });
+  return { items: page.findings, next: page.next };
+}
+
 export async function findingRoutes(app: FastifyInstance, ctx: ServiceContext): Promise<void> {
   const r = app.withTypeProvider<ZodTypeProvider>();
   const idParams = z.object({ id: z.string() });
@@ -137,10 +121,10 @@ export async function findingRoutes(app: FastifyInstance, ctx: ServiceContext): 
         summary:
           "List findings, highest risk first, filtered by class, status, asset selector, overdue, vulnerability or asset",
         querystring: listQuery,
-        response: { 200: pageSchema },
+        response: { 200: findingPageSchema },
       },
     },
-    async (request) => listFindings(ctx, defined(request.query)),
+    async (request) => findingsPage(ctx, defined(request.query)),
   );
 
   r.get(
@@ -197,10 +181,10 @@ export async function findingRoutes(app: FastifyInstance, ctx: ServiceContext): 
         summary: "An asset's findings",
         params: z.object({ name: z.string() }),
         querystring: listQuery.omit({ asset: true }),
-        response: { 200: pageSchema },
+        response: { 200: findingPageSchema },
       },
     },
-    async (request) => listFindings(ctx, { ...defined(request.query), asset: request.params.name }),
+    async (request) => findingsPage(ctx, { ...defined(request.query), asset: request.params.name }),
   );
 
   r.post(

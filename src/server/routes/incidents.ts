@@ -9,6 +9,7 @@ import {
 } from "../../rollout/incident-commands.js";
 import type { ServiceContext } from "../../service/context.js";
 import { actorOf } from "../auth.js";
+import { pageOf, pageQueryFields, pageSchema } from "../lists/paging.js";
 
 export const incidentSchema = z.object({
   id: z.string(),
@@ -41,11 +42,16 @@ export async function incidentRoutes(app: FastifyInstance, ctx: ServiceContext):
         querystring: z.object({
           state: z.string().max(20).optional(),
           change: z.string().max(100).optional(),
+          ...pageQueryFields,
         }),
-        response: { 200: z.array(incidentSchema) },
+        response: { 200: pageSchema(incidentSchema) },
       },
     },
-    async (request) => listIncidents(ctx, request.query),
+    async (request) => {
+      const { state, change, ...page } = request.query;
+      const all = await listIncidents(ctx, { state, change });
+      return pageOf(all, { key: (i) => [i.openedAt, i.id], descending: [true, false] }, page);
+    },
   );
 
   r.get(

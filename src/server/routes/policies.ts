@@ -13,6 +13,7 @@ import { policySelection } from "../../policy/selection.js";
 import { applyPolicy, getPolicy, listPolicies, listPolicyVersions } from "../../policy/store.js";
 import type { ServiceContext } from "../../service/context.js";
 import { actorOf } from "../auth.js";
+import { pageOf, pageQueryFields, pageSchema } from "../lists/paging.js";
 import { redactWebhookUrls } from "../redact-webhooks.js";
 import { policyProposalRoutes } from "./policy-proposals.js";
 
@@ -91,8 +92,9 @@ export async function policyRoutes(app: FastifyInstance, ctx: ServiceContext): P
       config: { access: "read" },
       schema: {
         summary: "Every policy name with its latest version (the built-in `default` included)",
+        querystring: z.object(pageQueryFields),
         response: {
-          200: z.array(
+          200: pageSchema(
             versionInfoSchema.extend({
               versions: z.number().int(),
               findings: z.boolean().meta({ description: "Chosen to classify findings and set due dates." }),
@@ -101,7 +103,7 @@ export async function policyRoutes(app: FastifyInstance, ctx: ServiceContext): P
         },
       },
     },
-    async () => listPolicies(ctx),
+    async (request) => pageOf(await listPolicies(ctx), { key: (p) => [p.name] }, request.query),
   );
 
   r.get(

@@ -15,6 +15,7 @@ import {
 } from "../../policy/proposals.js";
 import type { ServiceContext } from "../../service/context.js";
 import { actorOf } from "../auth.js";
+import { pageOf, pageQueryFields, pageSchema } from "../lists/paging.js";
 
 const proposalSchema = z.object({
   id: z.string(),
@@ -57,11 +58,15 @@ export async function policyProposalRoutes(app: FastifyInstance, ctx: ServiceCon
       config: { access: "read" },
       schema: {
         summary: "Policy proposals, newest first",
-        querystring: z.object({ state: z.enum(PROPOSAL_STATES).optional() }),
-        response: { 200: z.array(proposalSchema) },
+        querystring: z.object({ state: z.enum(PROPOSAL_STATES).optional(), ...pageQueryFields }),
+        response: { 200: pageSchema(proposalSchema) },
       },
     },
-    async (request) => listProposals(ctx, request.query.state),
+    async (request) => {
+      const { state, ...page } = request.query;
+      const all = await listProposals(ctx, state);
+      return pageOf(all, { key: (p) => [p.createdAt, p.id], descending: [true, false] }, page);
+    },
   );
 
   r.get(

@@ -9,6 +9,7 @@ import {
 } from "../../auth/principals.js";
 import type { ServiceContext } from "../../service/context.js";
 import { actorOf } from "../auth.js";
+import { pageOf, pageQueryFields, pageSchema } from "../lists/paging.js";
 
 const principalSchema = z.object({
   id: z.string(),
@@ -28,10 +29,11 @@ export async function principalRoutes(app: FastifyInstance, ctx: ServiceContext)
       config: { access: "admin" },
       schema: {
         summary: "List principals: the people and service accounts tokens belong to",
-        response: { 200: z.array(principalSchema) },
+        querystring: z.object(pageQueryFields),
+        response: { 200: pageSchema(principalSchema) },
       },
     },
-    async () => listPrincipals(ctx),
+    async (request) => pageOf(await listPrincipals(ctx), { key: (p) => [p.name] }, request.query),
   );
   r.post(
     "/api/v1/principals",

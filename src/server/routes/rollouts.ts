@@ -15,6 +15,7 @@ import { ASSET_STATES, PHASE_STATES, ROLLOUT_STATES } from "../../rollout/model.
 import { listRollouts, showRollout } from "../../rollout/queries.js";
 import type { ServiceContext } from "../../service/context.js";
 import { actorOf } from "../auth.js";
+import { pageOf, pageQueryFields, pageSchema } from "../lists/paging.js";
 
 const counts = z.object(
   Object.fromEntries(ASSET_STATES.map((s) => [s, z.number().int()])) as {
@@ -97,6 +98,7 @@ const summarySchema = z.object({
   startedAt: z.string().nullable(),
   finishedAt: z.string().nullable(),
   updatedAt: z.string(),
+  createdAt: z.string(),
 });
 
 const stopAllResultSchema = z.object({ stopAll: stopAllSchema.nullable(), rollouts: z.array(z.string()) });
@@ -119,12 +121,16 @@ export async function rolloutRoutes(app: FastifyInstance, ctx: ServiceContext): 
         querystring: z.object({
           state: z.string().max(50).optional(),
           change: z.string().max(100).optional(),
-          limit: z.coerce.number().int().min(1).max(5000).optional(),
+          ...pageQueryFields,
         }),
-        response: { 200: z.array(summarySchema) },
+        response: { 200: pageSchema(summarySchema) },
       },
     },
-    async (request) => listRollouts(ctx, request.query),
+    async (request) => {
+      const { state, change, ...page } = request.query;
+      const all = await listRollouts(ctx, { state, change, limit: 5000 });
+      return pageOf(all, { key: (r) => [r.createdAt, r.id], descending: [true, false] }, page);
+    },
   );
 
   r.get(

@@ -5,6 +5,19 @@ import { createApiToken, listApiTokens, revokeApiToken } from "../../auth/tokens
 import { ROLES } from "../../domain/roles.js";
 import type { ServiceContext } from "../../service/context.js";
 import { actorOf } from "../auth.js";
+import { pageOf, pageQueryFields, pageSchema } from "../lists/paging.js";
+
+const tokenInfoSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  role: z.enum([...ROLES, "agent"]),
+  kind: z.enum(["user", "agent"]),
+  principal: z.string().nullable(),
+  createdAt: z.string(),
+  createdBy: z.string(),
+  lastUsedAt: z.string().nullable(),
+  revokedAt: z.string().nullable(),
+});
 
 export async function tokenRoutes(app: FastifyInstance, ctx: ServiceContext): Promise<void> {
   const r = app.withTypeProvider<ZodTypeProvider>();
@@ -29,8 +42,20 @@ export async function tokenRoutes(app: FastifyInstance, ctx: ServiceContext): Pr
   );
   r.get(
     "/api/v1/tokens",
-    { config: { access: "admin" }, schema: { summary: "List tokens (never their secrets)" } },
-    async () => listApiTokens(ctx),
+    {
+      config: { access: "admin" },
+      schema: {
+        summary: "List tokens (never their secrets)",
+        querystring: z.object(pageQueryFields),
+        response: { 200: pageSchema(tokenInfoSchema) },
+      },
+    },
+    async (request) =>
+      pageOf(
+        await listApiTokens(ctx),
+        { key: (t) => [t.createdAt, t.id], descending: [true, false] },
+        request.query,
+      ),
   );
   r.delete(
     "/api/v1/tokens/:id",

@@ -108,7 +108,7 @@ describe.each(DIALECTS)("delta inventory reports and package-set digests (%s)", 
     });
     expect(stale.statusCode).toBe(409);
     expect(stale.json()).toMatchObject({
-      error: { code: "conflict", reason: "inventory.delta-base-mismatch", where: "/base" },
+      error: { code: "conflict", reason: "inventory.delta-base-mismatch", where: "/body/base" },
     });
     // A delta whose result is not the set the agent says it has changes nothing.
     const wrong = await call("PATCH", "/api/v1/agent/inventory", {

@@ -13,8 +13,11 @@ describe("a test fleet with its agents in this process", () => {
     const fleet = await startTestFleet({ dir, hosts: 3, inProcessAgents: true, groups: ["a", "b"] });
     try {
       const api = new ApiClient(fleet.server, fleet.token);
-      const assets =
-        await api.get<Array<{ name: string; group: string; agentStatus: string }>>("/api/v1/assets");
+      const assets = (
+        await api.get<{ items: Array<{ name: string; group: string; agentStatus: string }> }>(
+          "/api/v1/assets",
+        )
+      ).items;
       expect(assets.map((a) => a.name).sort()).toEqual(["fleet-1", "fleet-2", "fleet-3"]);
       expect(assets.map((a) => a.group).sort()).toEqual(["a", "a", "b"]);
       const credentials = fleet.hosts.map(

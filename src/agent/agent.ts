@@ -97,6 +97,14 @@ export async function runAgent(options: AgentOptions): Promise<void> {
   }
   warnAboutRelease(log, ecosystem, options.dpkgRoot ?? "/");
 
+  // The inventory's state, shared by the heartbeats and the operation loop (which sends it before each
+  // result); `syncInventory` queues the two, so that they never send against the same base at once.
+  let reportedFingerprint: string | null = null;
+  // The set the server acknowledged last: later reports send only the changes since it.
+  let acked: AckedSet | null = null;
+  let refusedFingerprint: string | null = null;
+  let inventoryChain: Promise<void> = Promise.resolve();
+
   // Operations run beside the heartbeats, which must go on during an install: a host that stops
   // heartbeating while it holds an operation is taken for lost. A fatal error in either stops both.
   const stop = new AbortController();
@@ -111,6 +119,7 @@ export async function runAgent(options: AgentOptions): Promise<void> {
     logger: log,
     signal,
     retryCapMs: () => retryCapMs,
+    syncInventory: () => syncInventory(null, false),
   }).then(
     () => null,
     // Caught at once (an unhandled rejection would end the process before the heartbeats stop).
@@ -128,11 +137,38 @@ export async function runAgent(options: AgentOptions): Promise<void> {
   if (failed) throw failed.err;
   log.info({ asset: state.assetName }, "agent stopped");
 
+  function syncInventory(fingerprint: string | null, wanted: boolean): Promise<void> {
+    const run = inventoryChain.then(() => sendIfChanged(fingerprint, wanted));
+    inventoryChain = run.catch(() => undefined);
+    return run;
+  }
+  async function sendIfChanged(known: string | null, wanted: boolean): Promise<void> {
+    const fingerprint = known ?? (await dpkgStateFingerprint(admindir));
+    if (fingerprint !== reportedFingerprint || (wanted && fingerprint !== refusedFingerprint)) {
+      const packages: PackageRecord[] = await listDpkgPackages({ admindir, ecosystem, distro });
+      try {
+        // The server asked for the whole set (its digest differs), or there is no acknowledged base.
+        const base = wanted ? null : acked;
+        const sent = await sendInventory(client, packages, fingerprint, base);
+        acked = sent.acked;
+        const summary = sent.summary;
+        refusedFingerprint = null;
+        log.info({ asset: state.assetName, packages: packages.length, ...summary }, "inventory reported");
+      } catch (err) {
+        if (!isRefusal(err)) throw err;
+        // The server refused this report (4xx): sending it again would be refused again. Wait for
+        // the package database to change, and keep heartbeating meanwhile.
+        refusedFingerprint = fingerprint;
+        log.error(
+          { asset: state.assetName, packages: packages.length, err: err.message, where: err.where },
+          "the server refused the inventory report; it is sent again when the package database changes",
+        );
+      }
+      reportedFingerprint = fingerprint;
+    }
+  }
+
   async function heartbeatLoop(): Promise<void> {
-    let reportedFingerprint: string | null = null;
-    // The set the server acknowledged last: later reports send only the changes since it.
-    let acked: AckedSet | null = null;
-    let refusedFingerprint: string | null = null;
     let intervalMs = 30_000;
     let nextHeartbeat = 0;
     let failures = 0;
@@ -151,28 +187,7 @@ export async function runAgent(options: AgentOptions): Promise<void> {
           inventoryWanted = beat.inventoryWanted;
           nextHeartbeat = Date.now() + intervalMs;
         }
-        if (fingerprint !== reportedFingerprint || (inventoryWanted && fingerprint !== refusedFingerprint)) {
-          const packages: PackageRecord[] = await listDpkgPackages({ admindir, ecosystem, distro });
-          try {
-            // The server asked for the whole set (its digest differs), or there is no acknowledged base.
-            const base = inventoryWanted ? null : acked;
-            const sent = await sendInventory(client, packages, fingerprint, base);
-            acked = sent.acked;
-            const summary = sent.summary;
-            refusedFingerprint = null;
-            log.info({ asset: state.assetName, packages: packages.length, ...summary }, "inventory reported");
-          } catch (err) {
-            if (!isRefusal(err)) throw err;
-            // The server refused this report (4xx): sending it again would be refused again. Wait for
-            // the package database to change, and keep heartbeating meanwhile.
-            refusedFingerprint = fingerprint;
-            log.error(
-              { asset: state.assetName, packages: packages.length, err: err.message, where: err.where },
-              "the server refused the inventory report; it is sent again when the package database changes",
-            );
-          }
-          reportedFingerprint = fingerprint;
-        }
+        await syncInventory(fingerprint, inventoryWanted);
         failures = 0;
       } catch (err) {
         if (err instanceof AppError && err.code === "unauthenticated") {

@@ -4,6 +4,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawnAgent } from "../../src/localfleet/fleet.js";
 import type { TestFleetHost } from "../../src/testfleet/harness.js";
+import { FLEET_PACKAGE } from "../../src/testfleet/packages.js";
 import {
   applyPolicy,
   approvedChange,
@@ -131,6 +132,15 @@ describe("scenario 3: an agent killed with SIGKILL mid-install", () => {
     expect(view.state, `${JSON.stringify(view)}\n${await describeOperations(s, r.rolloutId)}`).toBe(
       "rolled-back",
     );
+    // Agents send their inventory before each result: once the rollout has ended, the server knows.
+    for (const h of s.fleet.hosts) {
+      const asset = await s.admin.get<{ packages: Array<{ name: string; version: string }> }>(
+        `/api/v1/assets/${h.name}`,
+      );
+      expect(asset.packages.find((p) => p.name === FLEET_PACKAGE)?.version, h.name).toBe(
+        s.fleet.packages.baseVersion,
+      );
+    }
     const victim = view.assets.find((a) => a.name === r.victim.name);
     expect(victim?.state).toBe("reverted");
     const lost = await s.store.db

@@ -31,6 +31,13 @@ export interface OperationLoopOptions {
    * server restart this host takes its operations again as soon as it heartbeats again.
    */
   retryCapMs?: () => number;
+  /**
+   * Sends the host's inventory; called after an operation and before its result, so that when the
+   * server hears an operation ended, its inventory already shows what the host has (a change planned
+   * the moment a rollback ends must not see the patched version). A failure here is logged: the
+   * heartbeats send the inventory again.
+   */
+  syncInventory?: () => Promise<void>;
 }
 
 const backoffMs = (failures: number, capMs = Number.POSITIVE_INFINITY) =>
@@ -154,6 +161,11 @@ export async function runOperationLoop(options: OperationLoopOptions): Promise<v
         },
         "operation finished",
       );
+      await options
+        .syncInventory?.()
+        .catch((err: Error) =>
+          logger.warn({ key: op.key, err: err.message }, "inventory not sent before the result"),
+        );
       await report(options, op, result);
     }
   } finally {

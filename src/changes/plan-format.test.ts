@@ -126,6 +126,16 @@ describe("formatPlanTimeline", () => {
     );
   });
 
+  it("prints the start in the plan's zone to the second, however precisely it was stored", () => {
+    const plan = handMade({
+      timezone: "Europe/Berlin",
+      schedule: { start: "2026-12-01T14:09:28.721Z", window: null, reason: "no windows: any time" },
+    });
+    expect(formatPlanTimeline(plan).split("\n")[1]).toBe(
+      "Starts 2026-12-01T15:09:28+01:00 — no windows: any time",
+    );
+  });
+
   it("shows ring gates in words, differing budgets and warnings", () => {
     const many = Array.from({ length: 9 }, (_, i) => ({ id: `id-main-${i + 1}`, name: `main-${i + 1}` }));
     const plan = handMade({

@@ -10,6 +10,12 @@ import type { PlanGate, PlanSkip, PlanV2, SkipReason } from "./plan.js";
 
 const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
 
+/** An instant as ISO 8601 in the plan's zone with its offset, to the second, however it was stored. */
+function isoInZone(iso: string, zone: string): string {
+  const t = DateTime.fromISO(iso, { zone });
+  return t.isValid ? (t.startOf("second").toISO({ suppressMilliseconds: true }) ?? iso) : iso;
+}
+
 function localTime(iso: string, zone: string): string {
   const t = DateTime.fromISO(iso, { zone });
   return t.isValid ? t.toFormat("yyyy-MM-dd HH:mm") : iso;
@@ -113,7 +119,7 @@ export function formatPlanTimeline(plan: PlanV2, title?: string): string {
     `Plan for ${what}selector "${plan.selector}" (policy ${plan.policy.name} v${plan.policy.version}, ${plan.timezone}${emergency})`,
     plan.schedule.start === null
       ? `Cannot be scheduled — ${plan.schedule.reason}`
-      : `Starts ${plan.schedule.start} — ${plan.schedule.reason}`,
+      : `Starts ${isoInZone(plan.schedule.start, plan.timezone)} — ${plan.schedule.reason}`,
   ];
   const versions = new Map(plan.targets.map((t) => [t.id, `${t.fromVersion || "?"} → ${t.toVersion}`]));
   const indexWidth = `${plan.phases.length}.`.length;

@@ -5,11 +5,14 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { newSecret } from "../auth/secrets.js";
 import type { PlanV2 } from "../changes/plan.js";
 import { formatPlanTimeline } from "../changes/plan-format.js";
+import { printIncident } from "../cli/commands/incident.js";
 import { waitForSignal } from "../cli/commands/server.js";
+import { formatAge } from "../cli/output/time.js";
 import { printTable } from "../cli/output.js";
 import { ApiClient } from "../client/api-client.js";
 import { listAll } from "../client/list-all.js";
 import type { AssetWithPackages } from "../inventory/assets.js";
+import type { IncidentView } from "../rollout/incident-commands.js";
 import { startServer } from "../server/start.js";
 import { createLogger } from "../service/logger.js";
 import { startTestFleet } from "../testfleet/harness.js";
@@ -156,7 +159,7 @@ async function vulnerabilities(api: ApiClient): Promise<DemoFinding[]> {
     { header: "FIXED", value: (f) => f.fixedVersion ?? "no fix yet" },
     { header: "RISK", value: (f) => f.riskScore.toFixed(1) },
     { header: "CLASS", value: (f) => f.class },
-    { header: "DUE", value: (f) => f.dueAt ?? "next window" },
+    { header: "DUE", value: (f) => (f.dueAt ? formatAge(f.dueAt) : "next window") },
   ]);
   return findings;
 }
@@ -218,28 +221,9 @@ async function rollOut(
   return followRollout(admin, rolloutId, say);
 }
 
-interface DemoIncident {
-  id: string;
-  title: string;
-  whatFailed: Record<string, unknown>;
-  assets: Array<{ name?: unknown; state?: unknown; fromVersion?: unknown; toVersion?: unknown }>;
-  timeline: Array<{ at?: unknown; event?: unknown; reason?: unknown }>;
-  postmortem: { state: string };
-}
-
 async function showIncident(api: ApiClient, id: string): Promise<void> {
-  const incident = await api.get<DemoIncident>(`/api/v1/incidents/${id}`);
-  say(`\nIncident ${incident.id}: ${incident.title}`);
-  say(`  what failed: ${JSON.stringify(incident.whatFailed)}`);
-  say(
-    `  assets: ${incident.assets.map((a) => `${String(a.name)} ${String(a.state)} (${String(a.fromVersion)} → ${String(a.toVersion)})`).join(", ")}`,
-  );
-  say("  timeline:");
-  for (const t of incident.timeline)
-    say(`    ${String(t.at)}  ${String(t.event)}${t.reason ? `: ${String(t.reason)}` : ""}`);
-  say(
-    `  post-mortem: ${incident.postmortem.state} (close it with \`autopatch incident close ${incident.id} --summary …\`)`,
-  );
+  say(`\nIncident ${id}, as \`autopatch incident show ${id}\` prints it:`);
+  printIncident(await api.get<IncidentView>(`/api/v1/incidents/${id}`));
 }
 
 demo(process.argv.includes("--once")).catch((err: unknown) => {

@@ -3,7 +3,7 @@ import { listAll } from "../../client/list-all.js";
 import type { IncidentView } from "../../rollout/incident-commands.js";
 import { type ClientFlags, clientFrom, withClientFlags } from "../common.js";
 import { paintState } from "../output/color.js";
-import { formatAge, formatTime } from "../output/time.js";
+import { formatAge, formatTime, formatWhen } from "../output/time.js";
 import { printFields, printJson, printTable } from "../output.js";
 
 function text(value: unknown): string {
@@ -14,20 +14,34 @@ function text(value: unknown): string {
       : JSON.stringify(value);
 }
 
-function printIncident(incident: IncidentView): void {
+/** What failed in words: "staging/canary: the failure-budget gate failed (1 failed …)", else as stored. */
+export function failureText(whatFailed: Record<string, unknown>): string {
+  const gate = whatFailed.gate as { kind?: unknown; reason?: unknown } | undefined;
+  const where = typeof whatFailed.phase === "string" ? `${whatFailed.phase}: ` : "";
+  if (gate && typeof gate.kind === "string") {
+    const why = typeof gate.reason === "string" ? ` (${gate.reason})` : "";
+    return `${where}the ${gate.kind} gate failed${why}`;
+  }
+  if (typeof whatFailed.reason === "string") return `${where}${whatFailed.reason}`;
+  return text(whatFailed);
+}
+
+/** An incident for people, as `incident show` prints it. */
+export function printIncident(incident: IncidentView): void {
   const pm = incident.postmortem;
   printFields([
     ["id", incident.id],
     ["title", incident.title],
     ["change", incident.changeId],
     ["rollout", incident.rolloutId],
-    ["opened", incident.openedAt],
-    ["what failed", incident.whatFailed],
+    ["opened", formatWhen(incident.openedAt)],
+    ["outcome", text(incident.whatFailed.outcome)],
+    ["what failed", failureText(incident.whatFailed)],
     [
       "post-mortem",
       pm.state === "closed"
-        ? `closed by ${pm.closedBy ?? "?"} at ${pm.closedAt ?? "?"}: ${pm.summary ?? ""}`
-        : "pending",
+        ? `closed by ${pm.closedBy ?? "?"} at ${formatTime(pm.closedAt)}: ${pm.summary ?? ""}`
+        : `pending (close it with \`autopatch incident close ${incident.id} --summary …\`)`,
     ],
   ]);
   process.stdout.write("\nassets affected:\n");
@@ -39,9 +53,12 @@ function printIncident(incident: IncidentView): void {
     { header: "REASON", value: (a) => text(a.reason) },
   ]);
   process.stdout.write("timeline:\n");
-  for (const e of incident.timeline) {
-    process.stdout.write(`  ${text(e.at)}  ${text(e.event)}  ${text(e.actor)}  ${text(e.detail)}\n`);
-  }
+  printTable(incident.timeline, [
+    { header: "AT", value: (e) => (typeof e.at === "string" ? formatTime(e.at) : text(e.at)) },
+    { header: "EVENT", value: (e) => text(e.event) },
+    { header: "ACTOR", value: (e) => text(e.actor) },
+    { header: "DETAIL", value: (e) => text(e.detail) },
+  ]);
 }
 
 export function registerIncidentCommands(program: Command): void {

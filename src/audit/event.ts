@@ -1,3 +1,4 @@
+import { z } from "zod";
 import { canonicalJson, sha256Hex } from "./canonical-json.js";
 
 /** What a service says about a state change; the log adds position, time and hashes. */
@@ -12,19 +13,24 @@ export interface AuditInput {
   data?: Record<string, unknown>;
 }
 
-export interface AuditEvent {
-  seq: number;
-  id: string;
-  at: string;
-  actor: string;
-  action: string;
-  targetType: string;
-  targetId: string;
-  reason: string | null;
-  data: Record<string, unknown>;
-  prevHash: string;
-  hash: string;
-}
+/** One stored event, as the log keeps it and the API returns it: the one schema of its shape. */
+export const auditEventSchema = z
+  .object({
+    seq: z.number().int(),
+    id: z.string(),
+    at: z.string(),
+    actor: z.string(),
+    action: z.string(),
+    targetType: z.string(),
+    targetId: z.string(),
+    reason: z.string().nullable(),
+    data: z.record(z.string(), z.unknown()),
+    prevHash: z.string(),
+    hash: z.string(),
+  })
+  .meta({ id: "AuditEvent" });
+
+export type AuditEvent = z.infer<typeof auditEventSchema>;
 
 /** The hash covers every field but itself, including the previous event's hash: editing, deleting or
  * reordering any stored event breaks the chain from there on. */

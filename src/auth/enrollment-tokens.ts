@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Kysely, Selectable } from "kysely";
+import { z } from "zod";
 import { appendAudit } from "../audit/log.js";
 import { AuthError, NotFoundError, reasonError } from "../domain/errors.js";
 import { type Actor, actorLabel } from "../domain/roles.js";
@@ -26,28 +27,36 @@ export interface CreatedEnrollmentToken {
   expiresAt: string;
 }
 
-export type EnrollmentTokenStatus = "active" | "used" | "expired" | "revoked";
+export const ENROLLMENT_TOKEN_STATUSES = ["active", "used", "expired", "revoked"] as const;
+export type EnrollmentTokenStatus = (typeof ENROLLMENT_TOKEN_STATUSES)[number];
 
-export interface EnrollmentUse {
-  assetId: string;
-  assetName: string;
-  reenrolled: boolean;
-  enrolledAt: string;
-}
+const enrollmentUseSchema = z.object({
+  assetId: z.string(),
+  assetName: z.string(),
+  reenrolled: z.boolean(),
+  enrolledAt: z.string(),
+});
 
-export interface EnrollmentTokenInfo {
-  id: string;
-  reusable: boolean;
-  status: EnrollmentTokenStatus;
-  useCount: number;
-  createdAt: string;
-  createdBy: string;
-  expiresAt: string | null;
-  revokedAt: string | null;
-  /** How many enrollments the token made; `assets` lists them, newest first (in lists, the latest few). */
-  assetCount: number;
-  assets: EnrollmentUse[];
-}
+export type EnrollmentUse = z.infer<typeof enrollmentUseSchema>;
+
+/** An enrollment token as listed and shown: never the secret. The one schema of its shape. */
+export const enrollmentTokenInfoSchema = z
+  .object({
+    id: z.string(),
+    reusable: z.boolean(),
+    status: z.enum(ENROLLMENT_TOKEN_STATUSES),
+    useCount: z.number().int(),
+    createdAt: z.string(),
+    createdBy: z.string(),
+    expiresAt: z.string().nullable(),
+    revokedAt: z.string().nullable(),
+    /** How many enrollments the token made; `assets` lists them, newest first (in lists, the latest few). */
+    assetCount: z.number().int(),
+    assets: z.array(enrollmentUseSchema),
+  })
+  .meta({ id: "EnrollmentToken" });
+
+export type EnrollmentTokenInfo = z.infer<typeof enrollmentTokenInfoSchema>;
 
 /** How many of a token's enrollments a list shows; `show` gives them all. */
 const LIST_USES = 5;

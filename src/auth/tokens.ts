@@ -1,26 +1,32 @@
 import { randomUUID } from "node:crypto";
+import { z } from "zod";
 import { appendAudit } from "../audit/log.js";
 import { AuthError, isAppError, reasonError, ValidationError } from "../domain/errors.js";
 import { normaliseName } from "../domain/names.js";
-import { type Actor, actorLabel, isRole, type Role, SYSTEM_ACTOR } from "../domain/roles.js";
+import { type Actor, actorLabel, isRole, ROLES, type Role, SYSTEM_ACTOR } from "../domain/roles.js";
 import type { ServiceContext } from "../service/context.js";
 import { isUniqueViolation } from "../store/unique-violation.js";
 import { refuseLastAdmin } from "./last-admin.js";
 import { BOOTSTRAP_PRINCIPAL, ensurePrincipal, principalName } from "./principals.js";
 import { hashSecret, newSecret } from "./secrets.js";
 
-export interface ApiTokenInfo {
-  id: string;
-  name: string;
-  role: Role | "agent";
-  kind: "user" | "agent";
-  /** The principal a user token belongs to; null for agent credentials. */
-  principal: string | null;
-  createdAt: string;
-  createdBy: string;
-  lastUsedAt: string | null;
-  revokedAt: string | null;
-}
+/** A token as listed: never the secret. The one schema of its shape (routes publish it). */
+export const apiTokenInfoSchema = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    role: z.enum([...ROLES, "agent"]),
+    kind: z.enum(["user", "agent"]),
+    /** The principal a user token belongs to; null for agent credentials. */
+    principal: z.string().nullable(),
+    createdAt: z.string(),
+    createdBy: z.string(),
+    lastUsedAt: z.string().nullable(),
+    revokedAt: z.string().nullable(),
+  })
+  .meta({ id: "ApiToken" });
+
+export type ApiTokenInfo = z.infer<typeof apiTokenInfoSchema>;
 
 /** Only this call ever sees the token: it is stored hashed and cannot be shown again. */
 export interface CreatedToken {

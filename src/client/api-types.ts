@@ -573,6 +573,52 @@ export type webhooks = Record<string, never>;
 
 export interface components {
   schemas: {
+    AuditEventInput: {
+      seq: number;
+      id: string;
+      at: string;
+      actor: string;
+      action: string;
+      targetType: string;
+      targetId: string;
+      reason: string | null;
+      data: {
+        [key: string]: unknown;
+      };
+      prevHash: string;
+      hash: string;
+    };
+    EnrollmentTokenInput: {
+      id: string;
+      reusable: boolean;
+      /** @enum {string} */
+      status: "active" | "used" | "expired" | "revoked";
+      useCount: number;
+      createdAt: string;
+      createdBy: string;
+      expiresAt: string | null;
+      revokedAt: string | null;
+      assetCount: number;
+      assets: {
+          assetId: string;
+          assetName: string;
+          reenrolled: boolean;
+          enrolledAt: string;
+        }[];
+    };
+    ApiTokenInput: {
+      id: string;
+      name: string;
+      /** @enum {string} */
+      role: "viewer" | "operator" | "approver" | "admin" | "agent";
+      /** @enum {string} */
+      kind: "user" | "agent";
+      principal: string | null;
+      createdAt: string;
+      createdBy: string;
+      lastUsedAt: string | null;
+      revokedAt: string | null;
+    };
     AssetInput: {
       id: string;
       name: string;
@@ -656,20 +702,26 @@ export interface components {
         };
       };
     };
-    AuditEventInput: {
-      seq: number;
-      id: string;
-      at: string;
-      actor: string;
-      action: string;
-      targetType: string;
-      targetId: string;
-      reason: string | null;
-      data: {
-        [key: string]: unknown;
-      };
-      prevHash: string;
+    PolicyDiffInput: {
+      from: string | null;
+      to: string;
+      /** @description Unified diff of the YAML as written; empty when equal. */
+      unified: string;
+      sections: {
+          section: string;
+          changes: {
+              path: string;
+              before?: unknown;
+              after?: unknown;
+            }[];
+        }[];
+    };
+    PolicyVersionInput: {
+      name: string;
+      version: number;
       hash: string;
+      author: string;
+      createdAt: string;
     };
     FindingInput: {
       id: string;
@@ -707,6 +759,52 @@ export interface components {
       updatedAt: string;
       /** @description open and past its due date */
       overdue: boolean;
+    };
+    AuditEvent: {
+      seq: number;
+      id: string;
+      at: string;
+      actor: string;
+      action: string;
+      targetType: string;
+      targetId: string;
+      reason: string | null;
+      data: {
+        [key: string]: unknown;
+      };
+      prevHash: string;
+      hash: string;
+    };
+    EnrollmentToken: {
+      id: string;
+      reusable: boolean;
+      /** @enum {string} */
+      status: "active" | "used" | "expired" | "revoked";
+      useCount: number;
+      createdAt: string;
+      createdBy: string;
+      expiresAt: string | null;
+      revokedAt: string | null;
+      assetCount: number;
+      assets: {
+          assetId: string;
+          assetName: string;
+          reenrolled: boolean;
+          enrolledAt: string;
+        }[];
+    };
+    ApiToken: {
+      id: string;
+      name: string;
+      /** @enum {string} */
+      role: "viewer" | "operator" | "approver" | "admin" | "agent";
+      /** @enum {string} */
+      kind: "user" | "agent";
+      principal: string | null;
+      createdAt: string;
+      createdBy: string;
+      lastUsedAt: string | null;
+      revokedAt: string | null;
     };
     Asset: {
       id: string;
@@ -791,20 +889,26 @@ export interface components {
         };
       };
     };
-    AuditEvent: {
-      seq: number;
-      id: string;
-      at: string;
-      actor: string;
-      action: string;
-      targetType: string;
-      targetId: string;
-      reason: string | null;
-      data: {
-        [key: string]: unknown;
-      };
-      prevHash: string;
+    PolicyDiff: {
+      from: string | null;
+      to: string;
+      /** @description Unified diff of the YAML as written; empty when equal. */
+      unified: string;
+      sections: {
+          section: string;
+          changes: {
+              path: string;
+              before?: unknown;
+              after?: unknown;
+            }[];
+        }[];
+    };
+    PolicyVersion: {
+      name: string;
+      version: number;
       hash: string;
+      author: string;
+      createdAt: string;
     };
     Finding: {
       id: string;
@@ -3019,19 +3123,7 @@ export interface operations {
       200: {
         content: {
           "application/json": {
-            items: ({
-                id: string;
-                name: string;
-                /** @enum {string} */
-                role: "viewer" | "operator" | "approver" | "admin" | "agent";
-                /** @enum {string} */
-                kind: "user" | "agent";
-                principal: string | null;
-                createdAt: string;
-                createdBy: string;
-                lastUsedAt: string | null;
-                revokedAt: string | null;
-              })[];
+            items: components["schemas"]["ApiToken"][];
             /** @description pass as `cursor` for the next page; null on the last one */
             next: string | null;
           };
@@ -3249,24 +3341,7 @@ export interface operations {
       200: {
         content: {
           "application/json": {
-            items: ({
-                id: string;
-                reusable: boolean;
-                /** @enum {string} */
-                status: "active" | "used" | "expired" | "revoked";
-                useCount: number;
-                createdAt: string;
-                createdBy: string;
-                expiresAt: string | null;
-                revokedAt: string | null;
-                assetCount: number;
-                assets: {
-                    assetId: string;
-                    assetName: string;
-                    reenrolled: boolean;
-                    enrolledAt: string;
-                  }[];
-              })[];
+            items: components["schemas"]["EnrollmentToken"][];
             /** @description pass as `cursor` for the next page; null on the last one */
             next: string | null;
           };
@@ -3416,24 +3491,7 @@ export interface operations {
       /** @description Default Response */
       200: {
         content: {
-          "application/json": {
-            id: string;
-            reusable: boolean;
-            /** @enum {string} */
-            status: "active" | "used" | "expired" | "revoked";
-            useCount: number;
-            createdAt: string;
-            createdBy: string;
-            expiresAt: string | null;
-            revokedAt: string | null;
-            assetCount: number;
-            assets: {
-                assetId: string;
-                assetName: string;
-                reenrolled: boolean;
-                enrolledAt: string;
-              }[];
-          };
+          "application/json": components["schemas"]["EnrollmentToken"];
         };
       };
       /** @description Default Response */
@@ -4944,20 +5002,7 @@ export interface operations {
             createdAt: string;
             /** @enum {boolean} */
             created: false;
-            diff: {
-              from: string | null;
-              to: string;
-              /** @description Unified diff of the YAML as written. */
-              unified: string;
-              sections: {
-                  section: string;
-                  changes: {
-                      path: string;
-                      before?: unknown;
-                      after?: unknown;
-                    }[];
-                }[];
-            };
+            diff: components["schemas"]["PolicyDiff"];
           };
         };
       };
@@ -4972,20 +5017,7 @@ export interface operations {
             createdAt: string;
             /** @enum {boolean} */
             created: true;
-            diff: {
-              from: string | null;
-              to: string;
-              /** @description Unified diff of the YAML as written. */
-              unified: string;
-              sections: {
-                  section: string;
-                  changes: {
-                      path: string;
-                      before?: unknown;
-                      after?: unknown;
-                    }[];
-                }[];
-            };
+            diff: components["schemas"]["PolicyDiff"];
           };
         };
       };
@@ -5223,13 +5255,7 @@ export interface operations {
             policy: {
               [key: string]: unknown;
             };
-            versions: {
-                name: string;
-                version: number;
-                hash: string;
-                author: string;
-                createdAt: string;
-              }[];
+            versions: components["schemas"]["PolicyVersion"][];
           };
         };
       };

@@ -1,3 +1,5 @@
+import { z } from "zod";
+
 /** A package as an asset reports it, an importer reads it, or an SBOM lists it. */
 export interface PackageRecord {
   /** OSV ecosystem name: "Debian:12", "Ubuntu:22.04", "npm", "PyPI", "Maven", "Go", "crates.io", … */
@@ -15,19 +17,24 @@ export interface PackageRecord {
 export const ASSET_KINDS = ["host", "vm", "image", "node-pool"] as const;
 export type AssetKind = (typeof ASSET_KINDS)[number];
 
-export interface Asset {
-  id: string;
-  name: string;
-  kind: AssetKind;
-  environment: string;
-  group: string;
-  region: string;
-  owner: string;
-  /** 1 (lowest) to 5 (most critical). */
-  criticality: number;
-  labels: Record<string, string>;
-  /** "none" (no agent), "active", "stale". */
-  agentStatus: "none" | "active" | "stale";
-  createdAt: string;
-  lastSeen: string | null;
-}
+/** An asset as the store keeps it and the API returns it: the one schema of its shape. */
+export const assetSchema = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    kind: z.enum(ASSET_KINDS),
+    environment: z.string(),
+    group: z.string(),
+    region: z.string(),
+    owner: z.string(),
+    /** 1 (lowest) to 5 (most critical). */
+    criticality: z.number().int(),
+    labels: z.record(z.string(), z.string()),
+    /** "none" (no agent), "active", "stale". */
+    agentStatus: z.enum(["none", "active", "stale"]),
+    createdAt: z.string(),
+    lastSeen: z.string().nullable(),
+  })
+  .meta({ id: "Asset" });
+
+export type Asset = z.infer<typeof assetSchema>;

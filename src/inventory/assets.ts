@@ -1,9 +1,10 @@
 import { randomUUID } from "node:crypto";
 import type { Kysely, Selectable } from "kysely";
 import { z } from "zod";
+import { packageRecordSchema } from "../agent/protocol.js";
 import { appendAudit } from "../audit/log.js";
 import { ConflictError, NotFoundError, ValidationError } from "../domain/errors.js";
-import { ASSET_KINDS, type Asset, type AssetKind, type PackageRecord } from "../domain/inventory.js";
+import { ASSET_KINDS, type Asset, type AssetKind, assetSchema } from "../domain/inventory.js";
 import { LABEL_VALUE_PATTERN as LABEL_VALUE } from "../domain/names.js";
 import { type Actor, actorLabel } from "../domain/roles.js";
 import { matchesSelector, parseSelector, RESERVED_LABEL_KEYS, selectorView } from "../domain/selector.js";
@@ -178,10 +179,15 @@ export interface ListAssetsOptions {
 }
 
 /** An asset as listed: with the distributions whose packages it reports without a release. */
-export interface AssetListEntry extends Asset {
-  /** "Debian" or "Ubuntu" when the asset has packages of it with no release (e.g. no os-release); [] otherwise. */
-  missingRelease: string[];
-}
+/** An asset as listed and shown: the distributions it reports packages of without a release. */
+export const assetListEntrySchema = assetSchema
+  .extend({
+    /** "Debian" or "Ubuntu" when the asset has packages of it with no release (e.g. no os-release); [] otherwise. */
+    missingRelease: z.array(z.string()),
+  })
+  .meta({ id: "AssetListEntry" });
+
+export type AssetListEntry = z.infer<typeof assetListEntrySchema>;
 
 export async function listAssets(
   ctx: ServiceContext,
@@ -197,9 +203,11 @@ export async function listAssets(
   return chosen.map((a) => ({ ...a, missingRelease: missing.get(a.id) ?? [] }));
 }
 
-export interface AssetWithPackages extends AssetListEntry {
-  packages: PackageRecord[];
-}
+export const assetWithPackagesSchema = assetListEntrySchema
+  .extend({ packages: z.array(packageRecordSchema) })
+  .meta({ id: "AssetWithPackages" });
+
+export type AssetWithPackages = z.infer<typeof assetWithPackagesSchema>;
 
 export async function getAsset(ctx: ServiceContext, name: string): Promise<AssetWithPackages> {
   const row = await requireAssetRow(ctx.store.db, name);

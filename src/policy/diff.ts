@@ -4,6 +4,7 @@
  * included), so a comment-only edit shows lines but no change of meaning.
  */
 import { createTwoFilesPatch } from "diff";
+import { z } from "zod";
 import { canonicalJson } from "./loader.js";
 import type { Policy } from "./schema.js";
 
@@ -14,28 +15,29 @@ export interface DiffSide {
   policy: Policy;
 }
 
-/** One field whose value changes; absent before (added) or after (removed). */
-export interface FieldChange {
-  /** Inside its section: `sla.emergency`, `phases[1].wave`. */
-  path: string;
-  before?: unknown;
-  after?: unknown;
-}
+/** What an apply would change: the one schema of its shape (the API publishes it). */
+export const policyDiffSchema = z
+  .object({
+    /** The label of the stored side; null when there is none (a new name). */
+    from: z.string().nullable(),
+    to: z.string(),
+    unified: z.string().meta({ description: "Unified diff of the YAML as written; empty when equal." }),
+    /** Sections whose parsed value changes, in the policy's section order. */
+    sections: z.array(
+      z.object({
+        section: z.string(),
+        changes: z.array(
+          /** One field whose value changes (path inside its section: `sla.emergency`, `phases[1].wave`); absent before (added) or after (removed). */
+          z.object({ path: z.string(), before: z.unknown().optional(), after: z.unknown().optional() }),
+        ),
+      }),
+    ),
+  })
+  .meta({ id: "PolicyDiff" });
 
-export interface SectionChange {
-  section: string;
-  changes: FieldChange[];
-}
-
-export interface PolicyDiff {
-  /** The label of the stored side; null when there is none (a new name). */
-  from: string | null;
-  to: string;
-  /** Unified diff of the YAML texts; empty when they are equal. */
-  unified: string;
-  /** Sections whose parsed value changes, in the policy's section order. */
-  sections: SectionChange[];
-}
+export type PolicyDiff = z.infer<typeof policyDiffSchema>;
+export type SectionChange = PolicyDiff["sections"][number];
+export type FieldChange = SectionChange["changes"][number];
 
 /** Fields listed per section; more are counted, not listed. */
 const MAX_FIELDS = 20;

@@ -13,6 +13,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { Kysely, Selectable } from "kysely";
+import { z } from "zod";
 import { appendAudit } from "../audit/log.js";
 import { ConflictError, NotFoundError, reasonError, ValidationError } from "../domain/errors.js";
 import { type Actor, actorLabel, roleAllows, SYSTEM_ACTOR } from "../domain/roles.js";
@@ -27,14 +28,18 @@ import { parseWebhookAllowList } from "./webhook-destination.js";
 
 export const DEFAULT_POLICY_NAME = "default";
 
-/** One stored version, without its content. */
-export interface PolicyVersionInfo {
-  name: string;
-  version: number;
-  hash: string;
-  author: string;
-  createdAt: string;
-}
+/** One stored version, without its content: the one schema of its shape (the API publishes it). */
+export const policyVersionInfoSchema = z
+  .object({
+    name: z.string(),
+    version: z.number().int(),
+    hash: z.string(),
+    author: z.string(),
+    createdAt: z.string(),
+  })
+  .meta({ id: "PolicyVersion" });
+
+export type PolicyVersionInfo = z.infer<typeof policyVersionInfoSchema>;
 
 /** A stored version with its YAML and the parsed policy. */
 export interface StoredPolicy extends PolicyVersionInfo {

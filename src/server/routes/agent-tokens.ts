@@ -3,6 +3,7 @@ import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import {
   createEnrollmentToken,
+  enrollmentTokenInfoSchema,
   getEnrollmentToken,
   listEnrollmentTokens,
   MAX_ENROLLMENT_TTL_SECONDS,
@@ -11,26 +12,6 @@ import {
 import type { ServiceContext } from "../../service/context.js";
 import { actorOf } from "../auth.js";
 import { pageOf, pageQueryFields, pageSchema } from "../lists/paging.js";
-
-const useSchema = z.object({
-  assetId: z.string(),
-  assetName: z.string(),
-  reenrolled: z.boolean(),
-  enrolledAt: z.string(),
-});
-
-const tokenInfoSchema = z.object({
-  id: z.string(),
-  reusable: z.boolean(),
-  status: z.enum(["active", "used", "expired", "revoked"]),
-  useCount: z.number().int(),
-  createdAt: z.string(),
-  createdBy: z.string(),
-  expiresAt: z.string().nullable(),
-  revokedAt: z.string().nullable(),
-  assetCount: z.number().int(),
-  assets: z.array(useSchema),
-});
 
 const params = z.object({ id: z.string().min(1).max(100) });
 
@@ -70,7 +51,7 @@ export async function agentTokenRoutes(app: FastifyInstance, ctx: ServiceContext
       schema: {
         summary: "List enrollment tokens (never their secrets) with the latest assets each enrolled",
         querystring: z.object(pageQueryFields),
-        response: { 200: pageSchema(tokenInfoSchema) },
+        response: { 200: pageSchema(enrollmentTokenInfoSchema) },
       },
     },
     async (request) =>
@@ -87,7 +68,7 @@ export async function agentTokenRoutes(app: FastifyInstance, ctx: ServiceContext
       schema: {
         summary: "One enrollment token with every asset it enrolled",
         params,
-        response: { 200: tokenInfoSchema },
+        response: { 200: enrollmentTokenInfoSchema },
       },
     },
     async (request) => getEnrollmentToken(ctx, request.params.id),

@@ -8,36 +8,21 @@ import {
 } from "../../advisories/findings/choose-policy.js";
 import { governingVersion } from "../../advisories/findings/findings-policy.js";
 import { defaultPolicyYaml } from "../../policy/default-policy.js";
+import { policyDiffSchema } from "../../policy/diff.js";
 import { policyContentHash } from "../../policy/loader.js";
 import { policySelection } from "../../policy/selection.js";
-import { applyPolicy, getPolicy, listPolicies, listPolicyVersions } from "../../policy/store.js";
+import {
+  applyPolicy,
+  getPolicy,
+  listPolicies,
+  listPolicyVersions,
+  policyVersionInfoSchema,
+} from "../../policy/store.js";
 import type { ServiceContext } from "../../service/context.js";
 import { actorOf } from "../auth.js";
 import { pageOf, pageQueryFields, pageSchema } from "../lists/paging.js";
 import { redactWebhookUrls } from "../redact-webhooks.js";
 import { policyProposalRoutes } from "./policy-proposals.js";
-
-const versionInfoSchema = z.object({
-  name: z.string(),
-  version: z.number().int(),
-  hash: z.string(),
-  author: z.string(),
-  createdAt: z.string(),
-});
-
-const diffSchema = z.object({
-  from: z.string().nullable(),
-  to: z.string(),
-  unified: z.string().meta({ description: "Unified diff of the YAML as written." }),
-  sections: z.array(
-    z.object({
-      section: z.string(),
-      changes: z.array(
-        z.object({ path: z.string(), before: z.unknown().optional(), after: z.unknown().optional() }),
-      ),
-    }),
-  ),
-});
 
 const findingsPolicySchema = z.object({
   name: z
@@ -66,8 +51,8 @@ export async function policyRoutes(app: FastifyInstance, ctx: ServiceContext): P
           file: z.string().max(4096).optional().meta({ description: "The file name, for error locations." }),
         }),
         response: {
-          200: versionInfoSchema.extend({ created: z.literal(false), diff: diffSchema }),
-          201: versionInfoSchema.extend({ created: z.literal(true), diff: diffSchema }),
+          200: policyVersionInfoSchema.extend({ created: z.literal(false), diff: policyDiffSchema }),
+          201: policyVersionInfoSchema.extend({ created: z.literal(true), diff: policyDiffSchema }),
         },
       },
     },
@@ -95,7 +80,7 @@ export async function policyRoutes(app: FastifyInstance, ctx: ServiceContext): P
         querystring: z.object(pageQueryFields),
         response: {
           200: pageSchema(
-            versionInfoSchema.extend({
+            policyVersionInfoSchema.extend({
               versions: z.number().int(),
               findings: z.boolean().meta({ description: "Chosen to classify findings and set due dates." }),
             }),
@@ -150,10 +135,10 @@ export async function policyRoutes(app: FastifyInstance, ctx: ServiceContext): P
         params: z.object({ name: z.string() }),
         querystring: z.object({ version: z.coerce.number().int().min(1).optional() }),
         response: {
-          200: versionInfoSchema.extend({
+          200: policyVersionInfoSchema.extend({
             content: z.string(),
             policy: z.record(z.string(), z.unknown()),
-            versions: z.array(versionInfoSchema),
+            versions: z.array(policyVersionInfoSchema),
           }),
         },
       },

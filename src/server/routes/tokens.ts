@@ -1,23 +1,11 @@
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
-import { createApiToken, listApiTokens, revokeApiToken } from "../../auth/tokens.js";
+import { apiTokenInfoSchema, createApiToken, listApiTokens, revokeApiToken } from "../../auth/tokens.js";
 import { ROLES } from "../../domain/roles.js";
 import type { ServiceContext } from "../../service/context.js";
 import { actorOf } from "../auth.js";
 import { pageOf, pageQueryFields, pageSchema } from "../lists/paging.js";
-
-const tokenInfoSchema = z.object({
-  id: z.string(),
-  name: z.string(),
-  role: z.enum([...ROLES, "agent"]),
-  kind: z.enum(["user", "agent"]),
-  principal: z.string().nullable(),
-  createdAt: z.string(),
-  createdBy: z.string(),
-  lastUsedAt: z.string().nullable(),
-  revokedAt: z.string().nullable(),
-});
 
 export async function tokenRoutes(app: FastifyInstance, ctx: ServiceContext): Promise<void> {
   const r = app.withTypeProvider<ZodTypeProvider>();
@@ -47,7 +35,7 @@ export async function tokenRoutes(app: FastifyInstance, ctx: ServiceContext): Pr
       schema: {
         summary: "List tokens (never their secrets)",
         querystring: z.object(pageQueryFields),
-        response: { 200: pageSchema(tokenInfoSchema) },
+        response: { 200: pageSchema(apiTokenInfoSchema) },
       },
     },
     async (request) =>

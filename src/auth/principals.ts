@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { type Kysely, sql } from "kysely";
+import { z } from "zod";
 import { appendAudit } from "../audit/log.js";
 import { reasonError } from "../domain/errors.js";
 import { normaliseName } from "../domain/names.js";
@@ -17,16 +18,21 @@ export const BOOTSTRAP_PRINCIPAL = "admin";
 /** The principals of the server itself and of offline commands (SYSTEM_ACTOR, OFFLINE_ACTOR): no token speaks for them. */
 const RESERVED = new Set(["system", "offline"]);
 
-export interface PrincipalInfo {
-  id: string;
-  name: string;
-  kind: PrincipalKind;
-  createdAt: string;
-  createdBy: string;
-  disabledAt: string | null;
-  /** Tokens of this principal that are not revoked. */
-  activeTokens: number;
-}
+/** A principal as listed: the one schema of its shape (the API publishes it). */
+export const principalInfoSchema = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    kind: z.enum(PRINCIPAL_KINDS),
+    createdAt: z.string(),
+    createdBy: z.string(),
+    disabledAt: z.string().nullable(),
+    /** Tokens of this principal that are not revoked. */
+    activeTokens: z.number().int(),
+  })
+  .meta({ id: "Principal" });
+
+export type PrincipalInfo = z.infer<typeof principalInfoSchema>;
 
 export interface PrincipalRow {
   id: string;

@@ -606,6 +606,16 @@ export interface components {
           enrolledAt: string;
         }[];
     };
+    PrincipalInput: {
+      id: string;
+      name: string;
+      /** @enum {string} */
+      kind: "person" | "service";
+      createdAt: string;
+      createdBy: string;
+      disabledAt: string | null;
+      activeTokens: number;
+    };
     ApiTokenInput: {
       id: string;
       name: string;
@@ -760,6 +770,37 @@ export interface components {
       /** @description open and past its due date */
       overdue: boolean;
     };
+    PolicyProposalInput: {
+      id: string;
+      name: string;
+      hash: string;
+      baseVersion: number | null;
+      proposer: string;
+      reason: string;
+      /** @enum {string} */
+      state: "pending" | "approved" | "rejected";
+      decidedBy: string | null;
+      decidedAt: string | null;
+      decisionReason: string | null;
+      version: number | null;
+      createdAt: string;
+    };
+    PolicyProposalWithContentInput: {
+      id: string;
+      name: string;
+      hash: string;
+      baseVersion: number | null;
+      proposer: string;
+      reason: string;
+      /** @enum {string} */
+      state: "pending" | "approved" | "rejected";
+      decidedBy: string | null;
+      decidedAt: string | null;
+      decisionReason: string | null;
+      version: number | null;
+      createdAt: string;
+      content: string;
+    };
     AuditEvent: {
       seq: number;
       id: string;
@@ -792,6 +833,16 @@ export interface components {
           reenrolled: boolean;
           enrolledAt: string;
         }[];
+    };
+    Principal: {
+      id: string;
+      name: string;
+      /** @enum {string} */
+      kind: "person" | "service";
+      createdAt: string;
+      createdBy: string;
+      disabledAt: string | null;
+      activeTokens: number;
     };
     ApiToken: {
       id: string;
@@ -946,6 +997,37 @@ export interface components {
       updatedAt: string;
       /** @description open and past its due date */
       overdue: boolean;
+    };
+    PolicyProposal: {
+      id: string;
+      name: string;
+      hash: string;
+      baseVersion: number | null;
+      proposer: string;
+      reason: string;
+      /** @enum {string} */
+      state: "pending" | "approved" | "rejected";
+      decidedBy: string | null;
+      decidedAt: string | null;
+      decisionReason: string | null;
+      version: number | null;
+      createdAt: string;
+    };
+    PolicyProposalWithContent: {
+      id: string;
+      name: string;
+      hash: string;
+      baseVersion: number | null;
+      proposer: string;
+      reason: string;
+      /** @enum {string} */
+      state: "pending" | "approved" | "rejected";
+      decidedBy: string | null;
+      decidedAt: string | null;
+      decisionReason: string | null;
+      version: number | null;
+      createdAt: string;
+      content: string;
     };
   };
   responses: never;
@@ -3623,16 +3705,7 @@ export interface operations {
       200: {
         content: {
           "application/json": {
-            items: ({
-                id: string;
-                name: string;
-                /** @enum {string} */
-                kind: "person" | "service";
-                createdAt: string;
-                createdBy: string;
-                disabledAt: string | null;
-                activeTokens: number;
-              })[];
+            items: components["schemas"]["Principal"][];
             /** @description pass as `cursor` for the next page; null on the last one */
             next: string | null;
           };
@@ -3706,16 +3779,7 @@ export interface operations {
       /** @description Default Response */
       201: {
         content: {
-          "application/json": {
-            id: string;
-            name: string;
-            /** @enum {string} */
-            kind: "person" | "service";
-            createdAt: string;
-            createdBy: string;
-            disabledAt: string | null;
-            activeTokens: number;
-          };
+          "application/json": components["schemas"]["Principal"];
         };
       };
       /** @description Default Response */
@@ -3788,16 +3852,7 @@ export interface operations {
       /** @description Default Response */
       200: {
         content: {
-          "application/json": {
-            id: string;
-            name: string;
-            /** @enum {string} */
-            kind: "person" | "service";
-            createdAt: string;
-            createdBy: string;
-            disabledAt: string | null;
-            activeTokens: number;
-          };
+          "application/json": components["schemas"]["Principal"];
         };
       };
       /** @description Default Response */
@@ -3870,16 +3925,7 @@ export interface operations {
       /** @description Default Response */
       200: {
         content: {
-          "application/json": {
-            id: string;
-            name: string;
-            /** @enum {string} */
-            kind: "person" | "service";
-            createdAt: string;
-            createdBy: string;
-            disabledAt: string | null;
-            activeTokens: number;
-          };
+          "application/json": components["schemas"]["Principal"];
         };
       };
       /** @description Default Response */
@@ -4458,21 +4504,7 @@ export interface operations {
       200: {
         content: {
           "application/json": {
-            items: ({
-                id: string;
-                name: string;
-                hash: string;
-                baseVersion: number | null;
-                proposer: string;
-                reason: string;
-                /** @enum {string} */
-                state: "pending" | "approved" | "rejected";
-                decidedBy: string | null;
-                decidedAt: string | null;
-                decisionReason: string | null;
-                version: number | null;
-                createdAt: string;
-              })[];
+            items: components["schemas"]["PolicyProposal"][];
             /** @description pass as `cursor` for the next page; null on the last one */
             next: string | null;
           };
@@ -4548,21 +4580,7 @@ export interface operations {
       /** @description Default Response */
       201: {
         content: {
-          "application/json": {
-            id: string;
-            name: string;
-            hash: string;
-            baseVersion: number | null;
-            proposer: string;
-            reason: string;
-            /** @enum {string} */
-            state: "pending" | "approved" | "rejected";
-            decidedBy: string | null;
-            decidedAt: string | null;
-            decisionReason: string | null;
-            version: number | null;
-            createdAt: string;
-          };
+          "application/json": components["schemas"]["PolicyProposal"];
         };
       };
       /** @description Default Response */
@@ -4635,22 +4653,7 @@ export interface operations {
       /** @description Default Response */
       200: {
         content: {
-          "application/json": {
-            id: string;
-            name: string;
-            hash: string;
-            baseVersion: number | null;
-            proposer: string;
-            reason: string;
-            /** @enum {string} */
-            state: "pending" | "approved" | "rejected";
-            decidedBy: string | null;
-            decidedAt: string | null;
-            decisionReason: string | null;
-            version: number | null;
-            createdAt: string;
-            content: string;
-          };
+          "application/json": components["schemas"]["PolicyProposalWithContent"];
         };
       };
       /** @description Default Response */
@@ -4724,22 +4727,7 @@ export interface operations {
       /** @description Default Response */
       200: {
         content: {
-          "application/json": {
-            id: string;
-            name: string;
-            hash: string;
-            baseVersion: number | null;
-            proposer: string;
-            reason: string;
-            /** @enum {string} */
-            state: "pending" | "approved" | "rejected";
-            decidedBy: string | null;
-            decidedAt: string | null;
-            decisionReason: string | null;
-            version: number | null;
-            createdAt: string;
-            content: string;
-          };
+          "application/json": components["schemas"]["PolicyProposalWithContent"];
         };
       };
       /** @description Default Response */
@@ -4819,22 +4807,7 @@ export interface operations {
       /** @description Default Response */
       200: {
         content: {
-          "application/json": {
-            id: string;
-            name: string;
-            hash: string;
-            baseVersion: number | null;
-            proposer: string;
-            reason: string;
-            /** @enum {string} */
-            state: "pending" | "approved" | "rejected";
-            decidedBy: string | null;
-            decidedAt: string | null;
-            decisionReason: string | null;
-            version: number | null;
-            createdAt: string;
-            content: string;
-          };
+          "application/json": components["schemas"]["PolicyProposalWithContent"];
         };
       };
       /** @description Default Response */

@@ -40,26 +40,31 @@ export const decideSchema = z.object({ reason: z.string().trim().max(10_000).opt
 export const rejectSchema = z.object({ reason: reasonText });
 
 /** A proposal as the API and the CLI see it; `content` only when one proposal is shown. */
-export interface PolicyProposal {
-  id: string;
-  name: string;
-  hash: string;
-  /** The version it was proposed against; null when the name had none. */
-  baseVersion: number | null;
-  proposer: string;
-  reason: string;
-  state: ProposalState;
-  decidedBy: string | null;
-  decidedAt: string | null;
-  decisionReason: string | null;
-  /** The version its approval stored. */
-  version: number | null;
-  createdAt: string;
-}
+export const policyProposalSchema = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    hash: z.string(),
+    /** The version it was proposed against; null when the name had none. */
+    baseVersion: z.number().int().nullable(),
+    proposer: z.string(),
+    reason: z.string(),
+    state: z.enum(PROPOSAL_STATES),
+    decidedBy: z.string().nullable(),
+    decidedAt: z.string().nullable(),
+    decisionReason: z.string().nullable(),
+    /** The version its approval stored. */
+    version: z.number().int().nullable(),
+    createdAt: z.string(),
+  })
+  .meta({ id: "PolicyProposal" });
 
-export interface PolicyProposalWithContent extends PolicyProposal {
-  content: string;
-}
+export const policyProposalWithContentSchema = policyProposalSchema
+  .extend({ content: z.string() })
+  .meta({ id: "PolicyProposalWithContent" });
+
+export type PolicyProposal = z.infer<typeof policyProposalSchema>;
+export type PolicyProposalWithContent = z.infer<typeof policyProposalWithContentSchema>;
 
 type Row = Selectable<PolicyProposalsTable>;
 

@@ -8,6 +8,8 @@ import {
   getProposal,
   listProposals,
   PROPOSAL_STATES,
+  policyProposalSchema,
+  policyProposalWithContentSchema,
   proposePolicy,
   proposeSchema,
   rejectProposal,
@@ -17,21 +19,6 @@ import type { ServiceContext } from "../../service/context.js";
 import { actorOf } from "../auth.js";
 import { pageOf, pageQueryFields, pageSchema } from "../lists/paging.js";
 
-const proposalSchema = z.object({
-  id: z.string(),
-  name: z.string(),
-  hash: z.string(),
-  baseVersion: z.number().int().nullable(),
-  proposer: z.string(),
-  reason: z.string(),
-  state: z.enum(PROPOSAL_STATES),
-  decidedBy: z.string().nullable(),
-  decidedAt: z.string().nullable(),
-  decisionReason: z.string().nullable(),
-  version: z.number().int().nullable(),
-  createdAt: z.string(),
-});
-const withContent = proposalSchema.extend({ content: z.string() });
 const params = z.object({ id: z.string().max(100) });
 
 /** Proposed policy versions: operators propose, an approver or admin other than the proposer decides. */
@@ -46,7 +33,7 @@ export async function policyProposalRoutes(app: FastifyInstance, ctx: ServiceCon
         summary:
           "Propose a policy version (YAML) with a reason; it is stored only once an approver who is not the proposer approves it",
         body: proposeSchema,
-        response: { 201: proposalSchema },
+        response: { 201: policyProposalSchema },
       },
     },
     async (request, reply) => reply.code(201).send(await proposePolicy(ctx, actorOf(request), request.body)),
@@ -59,7 +46,7 @@ export async function policyProposalRoutes(app: FastifyInstance, ctx: ServiceCon
       schema: {
         summary: "Policy proposals, newest first",
         querystring: z.object({ state: z.enum(PROPOSAL_STATES).optional(), ...pageQueryFields }),
-        response: { 200: pageSchema(proposalSchema) },
+        response: { 200: pageSchema(policyProposalSchema) },
       },
     },
     async (request) => {
@@ -73,7 +60,11 @@ export async function policyProposalRoutes(app: FastifyInstance, ctx: ServiceCon
     "/api/v1/policy-proposals/:id",
     {
       config: { access: "read" },
-      schema: { summary: "One policy proposal with its YAML", params, response: { 200: withContent } },
+      schema: {
+        summary: "One policy proposal with its YAML",
+        params,
+        response: { 200: policyProposalWithContentSchema },
+      },
     },
     async (request) => getProposal(ctx, request.params.id),
   );
@@ -87,7 +78,7 @@ export async function policyProposalRoutes(app: FastifyInstance, ctx: ServiceCon
         params,
         // Fastify hands a request without a body on as null.
         body: decideSchema.nullish(),
-        response: { 200: withContent },
+        response: { 200: policyProposalWithContentSchema },
       },
     },
     async (request) => {
@@ -112,7 +103,7 @@ export async function policyProposalRoutes(app: FastifyInstance, ctx: ServiceCon
         summary: "Reject a proposal, with a reason",
         params,
         body: rejectSchema,
-        response: { 200: withContent },
+        response: { 200: policyProposalWithContentSchema },
       },
     },
     async (request) => rejectProposal(ctx, actorOf(request), request.params.id, request.body),

@@ -5,21 +5,12 @@ import {
   createPrincipal,
   listPrincipals,
   PRINCIPAL_KINDS,
+  principalInfoSchema,
   setPrincipalDisabled,
 } from "../../auth/principals.js";
 import type { ServiceContext } from "../../service/context.js";
 import { actorOf } from "../auth.js";
 import { pageOf, pageQueryFields, pageSchema } from "../lists/paging.js";
-
-const principalSchema = z.object({
-  id: z.string(),
-  name: z.string(),
-  kind: z.enum(PRINCIPAL_KINDS),
-  createdAt: z.string(),
-  createdBy: z.string(),
-  disabledAt: z.string().nullable(),
-  activeTokens: z.number().int(),
-});
 
 export async function principalRoutes(app: FastifyInstance, ctx: ServiceContext): Promise<void> {
   const r = app.withTypeProvider<ZodTypeProvider>();
@@ -30,7 +21,7 @@ export async function principalRoutes(app: FastifyInstance, ctx: ServiceContext)
       schema: {
         summary: "List principals: the people and service accounts tokens belong to",
         querystring: z.object(pageQueryFields),
-        response: { 200: pageSchema(principalSchema) },
+        response: { 200: pageSchema(principalInfoSchema) },
       },
     },
     async (request) => pageOf(await listPrincipals(ctx), { key: (p) => [p.name] }, request.query),
@@ -42,7 +33,7 @@ export async function principalRoutes(app: FastifyInstance, ctx: ServiceContext)
       schema: {
         summary: "Create a principal ahead of its tokens (e.g. a service account)",
         body: z.object({ name: z.string().min(1).max(100), kind: z.enum(PRINCIPAL_KINDS).optional() }),
-        response: { 201: principalSchema },
+        response: { 201: principalInfoSchema },
       },
     },
     async (request, reply) =>
@@ -59,7 +50,7 @@ export async function principalRoutes(app: FastifyInstance, ctx: ServiceContext)
               ? "Disable a principal: none of its tokens authenticate (refused for the last admin)"
               : "Enable a disabled principal again",
           params: z.object({ name: z.string().min(1).max(100) }),
-          response: { 200: principalSchema },
+          response: { 200: principalInfoSchema },
         },
       },
       async (request) =>

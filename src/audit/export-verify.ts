@@ -2,23 +2,10 @@ import type { KeyObject } from "node:crypto";
 import { z } from "zod";
 import { GENESIS_HASH } from "../store/migrations/0001-initial.js";
 import { checkpointSignatureProblem, type SignedCheckpoint, signedCheckpointSchema } from "./checkpoint.js";
-import { hashEvent } from "./event.js";
+import { auditEventSchema, hashEvent } from "./event.js";
 
-const exportedEventSchema = z
-  .object({
-    seq: z.number().int().min(1),
-    id: z.string(),
-    at: z.string(),
-    actor: z.string(),
-    action: z.string(),
-    targetType: z.string(),
-    targetId: z.string(),
-    reason: z.string().nullable(),
-    data: z.record(z.string(), z.unknown()),
-    prevHash: z.string(),
-    hash: z.string(),
-  })
-  .strict();
+// An exported line is exactly a stored event: no field more, and positions start at 1.
+const exportedEventSchema = auditEventSchema.extend({ seq: z.number().int().min(1) }).strict();
 
 export interface ExportVerifyResult {
   ok: boolean;

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { ASSET_KINDS } from "../domain/inventory.js";
+import { ASSET_KINDS, packageRecordSchema } from "../domain/inventory.js";
 
 /**
  * The agent protocol: shared by the server's routes and the host agent, one schema each way. Version 2
@@ -10,15 +10,8 @@ export const AGENT_PROTOCOL_VERSION = 2;
 /** Sent by agents on every request; the server refuses another major version (agent.protocol-mismatch). */
 export const AGENT_PROTOCOL_HEADER = "x-autopatch-agent-protocol";
 
-export const packageRecordSchema = z.object({
-  ecosystem: z.string().min(1).max(100),
-  name: z.string().min(1).max(500),
-  version: z.string().min(1).max(200),
-  sourceName: z.string().max(500).nullish(),
-  sourceVersion: z.string().max(200).nullish(),
-  arch: z.string().max(50).nullish(),
-  purl: z.string().max(2000).nullish(),
-});
+// The package shape lives with the domain types; the protocol names it for its users.
+export { packageRecordSchema };
 
 export const enrollRequestSchema = z.object({
   name: z.string().min(1).max(253),

@@ -1,18 +1,23 @@
 import { z } from "zod";
 
-/** A package as an asset reports it, an importer reads it, or an SBOM lists it. */
-export interface PackageRecord {
+/**
+ * A package as an asset reports it, an importer reads it, or an SBOM lists it; on the wire (agent
+ * reports, imports, the API) with the limits every input gets.
+ */
+export const packageRecordSchema = z.object({
   /** OSV ecosystem name: "Debian:12", "Ubuntu:22.04", "npm", "PyPI", "Maven", "Go", "crates.io", … */
-  ecosystem: string;
+  ecosystem: z.string().min(1).max(100),
   /** Name as the ecosystem spells it (Maven: "group:artifact"; npm scoped: "@scope/name"). */
-  name: string;
-  version: string;
+  name: z.string().min(1).max(500),
+  version: z.string().min(1).max(200),
   /** Debian source package and its version, when they differ from the binary package's. */
-  sourceName?: string | null;
-  sourceVersion?: string | null;
-  arch?: string | null;
-  purl?: string | null;
-}
+  sourceName: z.string().max(500).nullish(),
+  sourceVersion: z.string().max(200).nullish(),
+  arch: z.string().max(50).nullish(),
+  purl: z.string().max(2000).nullish(),
+});
+
+export type PackageRecord = z.infer<typeof packageRecordSchema>;
 
 export const ASSET_KINDS = ["host", "vm", "image", "node-pool"] as const;
 export type AssetKind = (typeof ASSET_KINDS)[number];

@@ -1,10 +1,15 @@
 import { randomUUID } from "node:crypto";
 import type { Kysely, Selectable } from "kysely";
 import { z } from "zod";
-import { packageRecordSchema } from "../agent/protocol.js";
 import { appendAudit } from "../audit/log.js";
 import { ConflictError, NotFoundError, ValidationError } from "../domain/errors.js";
-import { ASSET_KINDS, type Asset, type AssetKind, assetSchema } from "../domain/inventory.js";
+import {
+  ASSET_KINDS,
+  type Asset,
+  type AssetKind,
+  assetSchema,
+  packageRecordSchema,
+} from "../domain/inventory.js";
 import { LABEL_VALUE_PATTERN as LABEL_VALUE } from "../domain/names.js";
 import { type Actor, actorLabel } from "../domain/roles.js";
 import { matchesSelector, parseSelector, RESERVED_LABEL_KEYS, selectorView } from "../domain/selector.js";

@@ -1,5 +1,6 @@
 import { stat } from "node:fs/promises";
 import { join } from "node:path";
+import { listingFromStatusFile } from "./status-file.js";
 import { dpkgQueryFormat, runDpkgTool } from "./tool.js";
 
 /**
@@ -45,7 +46,8 @@ export async function databaseMarker(admindir: string): Promise<string | null> {
 
 /**
  * The listing of every package in the database at `admindir`: the one read last when the database has
- * not changed since (its marker is the same), else a new `dpkg-query`. The marker is read before the
+ * not changed since (its marker is the same), else read anew: from the status file itself, or with
+ * `dpkg-query` when only dpkg can tell (src/dpkg/status-file.ts). The marker is read before the
  * query, so a change during it only makes the next call query again. One query thus serves the
  * version read back after an install, the inventory report that follows it and the next snapshot.
  */
@@ -58,11 +60,15 @@ export async function dpkgListing(admindir: string): Promise<DpkgListing> {
     cache.set(admindir, known);
     return known;
   }
-  const { stdout } = await runDpkgTool("dpkg-query", [
-    `--admindir=${admindir}`,
-    "-W",
-    `-f=${dpkgQueryFormat(LISTING_FIELDS)}`,
-  ]);
+  const stdout =
+    (await listingFromStatusFile(admindir)) ??
+    (
+      await runDpkgTool("dpkg-query", [
+        `--admindir=${admindir}`,
+        "-W",
+        `-f=${dpkgQueryFormat(LISTING_FIELDS)}`,
+      ])
+    ).stdout;
   const listing = { marker: marker ?? "", stdout };
   if (marker !== null) {
     cache.delete(admindir);

@@ -1,4 +1,5 @@
 import { stat } from "node:fs/promises";
+import { readDebControl } from "./deb-control.js";
 import { dpkgListing } from "./package-listing.js";
 import { runDpkgTool } from "./tool.js";
 
@@ -58,7 +59,8 @@ const REMEMBERED_DEBS = 256;
 const debCache = new Map<string, DebFields>();
 
 /**
- * Control fields of a .deb file, read with `dpkg-deb -f` (no extraction). The answer for one file (same
+ * Control fields of a .deb file: read in-process when its control member is gzip (src/dpkg/deb-control.ts),
+ * else with `dpkg-deb -f` (no extraction). The answer for one file (same
  * path, inode, size and times) is remembered: the install's check and its snapshot both ask.
  */
 export async function debFields(path: string): Promise<DebFields> {
@@ -66,7 +68,7 @@ export async function debFields(path: string): Promise<DebFields> {
   const key = s === null ? null : `${path}\0${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
   const known = key === null ? undefined : debCache.get(key);
   if (known) return { ...known };
-  const fields = await readDebFields(path);
+  const fields = (await readDebControl(path)) ?? (await readDebFields(path));
   if (key !== null) {
     debCache.set(key, fields);
     if (debCache.size > REMEMBERED_DEBS) {

@@ -8,6 +8,7 @@
 
 import { startServer } from "../src/server/start.js";
 import { createLogger } from "../src/service/logger.js";
+import { statementTrace } from "../src/store/statement-cache.js";
 
 interface ServerArgs {
   databaseUrl: string;
@@ -16,7 +17,11 @@ interface ServerArgs {
   enginePassMs: number;
 }
 
-type Request = { type: "cpu"; id: number } | { type: "requests"; id: number } | { type: "stop" };
+type Request =
+  | { type: "cpu"; id: number }
+  | { type: "requests"; id: number }
+  | { type: "statements"; id: number }
+  | { type: "stop" };
 
 const args = JSON.parse(process.argv[2] ?? "{}") as ServerArgs;
 const send = (message: unknown) => process.send?.(message);
@@ -39,7 +44,9 @@ server.app.server.on("request", (req: { method?: string; url?: string }) => {
 });
 
 process.on("message", (message: Request) => {
-  if (message.type === "requests") {
+  if (message.type === "statements") {
+    send({ type: "statements", id: message.id, stats: [...statementTrace()] });
+  } else if (message.type === "requests") {
     send({ type: "requests", id: message.id, counts: Object.fromEntries(requests) });
   } else if (message.type === "cpu") {
     const usage = process.cpuUsage();

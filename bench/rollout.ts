@@ -34,6 +34,8 @@ const { values: flags } = parseArgs({
     "heartbeat-interval": { type: "string", default: "30000" },
     "max-unavailable": { type: "string", default: "16" },
     "cpu-prof": { type: "string" },
+    /** A file for the server's SQL statements by time (runs and ms of each text). */
+    "statement-trace": { type: "string" },
     "skip-ansible": { type: "boolean", default: false },
     "skip-floor": { type: "boolean", default: false },
     keep: { type: "boolean", default: false },
@@ -89,6 +91,7 @@ function auditCounts(dbPath: string, since: string): Record<string, number> {
 /** The server process: its URL, CPU samples on demand, and a clean stop. */
 async function startServerProcess(dir: string, adminToken: string) {
   const execArgv = ["--import", "tsx"];
+  const env = flags["statement-trace"] ? { ...process.env, AUTOPATCH_STATEMENT_TRACE: "1" } : process.env;
   if (flags["cpu-prof"]) execArgv.push("--cpu-prof", `--cpu-prof-dir=${flags["cpu-prof"]}`);
   const child = fork(
     SERVER_SCRIPT,
@@ -100,7 +103,7 @@ async function startServerProcess(dir: string, adminToken: string) {
         enginePassMs: ENGINE_PASS_MS,
       }),
     ],
-    { execArgv, stdio: ["ignore", "inherit", "inherit", "ipc"] },
+    { execArgv, env, stdio: ["ignore", "inherit", "inherit", "ipc"] },
   );
   const url = await new Promise<string>((resolve, reject) => {
     child.once("exit", (code) => reject(new Error(`the server exited with status ${code}`)));
@@ -136,6 +139,21 @@ async function startServerProcess(dir: string, adminToken: string) {
       child.on("message", onMessage);
       child.send({ type: "requests", id });
     });
+  const statements = () =>
+    new Promise<[string, { runs: number; ms: number }][]>((resolve) => {
+      const id = nextId++;
+      const onMessage = (m: {
+        type: string;
+        id?: number;
+        stats?: [string, { runs: number; ms: number }][];
+      }) => {
+        if (m.type !== "statements" || m.id !== id) return;
+        child.off("message", onMessage);
+        resolve(m.stats ?? []);
+      };
+      child.on("message", onMessage);
+      child.send({ type: "statements", id });
+    });
   const stop = () =>
     new Promise<void>((resolve) => {
       if (child.exitCode !== null) return resolve();
@@ -147,7 +165,7 @@ async function startServerProcess(dir: string, adminToken: string) {
       child.send({ type: "stop" });
       setTimeout(() => child.kill("SIGKILL"), 20_000).unref();
     });
-  return { url, sample, samples, requests, stop };
+  return { url, sample, samples, requests, statements, stop };
 }
 
 // Every agent and host service of the bench shares one process and two cores: more installs at once
@@ -258,6 +276,7 @@ async function runAutopatch(dir: string) {
     const read = progressReader(join(dir, "autopatch.db"), change.id);
     await sleep(500);
     const requestsBefore = await server.requests();
+    const statementsBefore = new Map(flags["statement-trace"] ? await server.statements() : []);
     const childrenBefore = new Map(children);
     const before = await server.sample("submit");
     const agentsBefore = process.cpuUsage();
@@ -276,6 +295,17 @@ async function runAutopatch(dir: string) {
     const after = await server.sample("end");
     const agentsCpu = process.cpuUsage(agentsBefore);
     const requestsAfter = await server.requests();
+    if (flags["statement-trace"]) {
+      const stats = (await server.statements())
+        .map(([sql, s]): [string, { runs: number; ms: number }] => {
+          const was = statementsBefore.get(sql) ?? { runs: 0, ms: 0 };
+          return [sql, { runs: s.runs - was.runs, ms: Math.round(s.ms - was.ms) }];
+        })
+        .filter(([, s]) => s.runs > 0)
+        .sort((a, b) => b[1].ms - a[1].ms)
+        .slice(0, 40);
+      writeFileSync(flags["statement-trace"], JSON.stringify(stats, null, 1));
+    }
     const wallS = (after.atMs - before.atMs) / 1000;
     if (last.changeState !== "completed") {
       throw new Error(

@@ -8,6 +8,7 @@
 
 import { startServer } from "../src/server/start.js";
 import { createLogger } from "../src/service/logger.js";
+import { statementTrace } from "../src/store/statement-cache.js";
 
 interface ServerArgs {
   databaseUrl: string;
@@ -16,7 +17,11 @@ interface ServerArgs {
   enginePassMs: number;
 }
 
-type Request = { type: "cpu"; id: number } | { type: "stop" };
+type Request =
+  | { type: "cpu"; id: number }
+  | { type: "requests"; id: number }
+  | { type: "statements"; id: number }
+  | { type: "stop" };
 
 const args = JSON.parse(process.argv[2] ?? "{}") as ServerArgs;
 const send = (message: unknown) => process.send?.(message);
@@ -29,8 +34,21 @@ const server = await startServer({
   logger: createLogger({ level: "warn" }),
 });
 
+// HTTP requests by method and route shape (ids and digests folded), counted on the raw server.
+const requests = new Map<string, number>();
+server.app.server.on("request", (req: { method?: string; url?: string }) => {
+  const path = (req.url ?? "").split("?")[0] ?? "";
+  const shape = path.replace(/\/op-[0-9a-f]+/g, "/:id").replace(/\/[0-9a-f]{64}/g, "/:sha256");
+  const key = `${req.method} ${shape}`;
+  requests.set(key, (requests.get(key) ?? 0) + 1);
+});
+
 process.on("message", (message: Request) => {
-  if (message.type === "cpu") {
+  if (message.type === "statements") {
+    send({ type: "statements", id: message.id, stats: [...statementTrace()] });
+  } else if (message.type === "requests") {
+    send({ type: "requests", id: message.id, counts: Object.fromEntries(requests) });
+  } else if (message.type === "cpu") {
     const usage = process.cpuUsage();
     send({ type: "cpu", id: message.id, userUs: usage.user, systemUs: usage.system });
   } else if (message.type === "stop") {

@@ -9,8 +9,9 @@
  * the three installers gets its own copy of the hosts' roots taken before anything is installed, so
  * all three perform the same base → good upgrade.
  */
-import { execFileSync, fork, spawn } from "node:child_process";
+import childProcess, { execFileSync, fork, spawn } from "node:child_process";
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { syncBuiltinESMExports } from "node:module";
 import { loadavg, tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -33,6 +34,8 @@ const { values: flags } = parseArgs({
     "heartbeat-interval": { type: "string", default: "30000" },
     "max-unavailable": { type: "string", default: "16" },
     "cpu-prof": { type: "string" },
+    /** A file for the server's SQL statements by time (runs and ms of each text). */
+    "statement-trace": { type: "string" },
     "skip-ansible": { type: "boolean", default: false },
     "skip-floor": { type: "boolean", default: false },
     keep: { type: "boolean", default: false },
@@ -52,12 +55,43 @@ const SERVER_SCRIPT = fileURLToPath(new URL("./rollout-server.ts", import.meta.u
 interface CpuSample {
   label: string;
   atMs: number;
+  /** When it was taken, as the audit log's times are written. */
+  wallClock: string;
   cpuMs: number;
+}
+
+// Child processes this process (the agents') starts, by program: wrapped before any agent runs.
+const children = new Map<string, number>();
+const originalExecFile = childProcess.execFile;
+childProcess.execFile = ((file: string, ...rest: unknown[]) => {
+  children.set(basename(file), (children.get(basename(file)) ?? 0) + 1);
+  return (originalExecFile as (...a: unknown[]) => unknown)(file, ...rest);
+}) as typeof childProcess.execFile;
+syncBuiltinESMExports();
+
+function difference(after: Record<string, number>, before: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(after)) if (v - (before[k] ?? 0) > 0) out[k] = v - (before[k] ?? 0);
+  return out;
+}
+
+/** Audit events written since `since`, by action. */
+function auditCounts(dbPath: string, since: string): Record<string, number> {
+  const db = new Database(dbPath, { readonly: true, fileMustExist: true });
+  try {
+    const rows = db
+      .prepare("SELECT action, count(*) AS n FROM audit_events WHERE at >= ? GROUP BY action ORDER BY n DESC")
+      .all(since) as { action: string; n: number }[];
+    return Object.fromEntries(rows.map((r) => [r.action, r.n]));
+  } finally {
+    db.close();
+  }
 }
 
 /** The server process: its URL, CPU samples on demand, and a clean stop. */
 async function startServerProcess(dir: string, adminToken: string) {
   const execArgv = ["--import", "tsx"];
+  const env = flags["statement-trace"] ? { ...process.env, AUTOPATCH_STATEMENT_TRACE: "1" } : process.env;
   if (flags["cpu-prof"]) execArgv.push("--cpu-prof", `--cpu-prof-dir=${flags["cpu-prof"]}`);
   const child = fork(
     SERVER_SCRIPT,
@@ -69,7 +103,7 @@ async function startServerProcess(dir: string, adminToken: string) {
         enginePassMs: ENGINE_PASS_MS,
       }),
     ],
-    { execArgv, stdio: ["ignore", "inherit", "inherit", "ipc"] },
+    { execArgv, env, stdio: ["ignore", "inherit", "inherit", "ipc"] },
   );
   const url = await new Promise<string>((resolve, reject) => {
     child.once("exit", (code) => reject(new Error(`the server exited with status ${code}`)));
@@ -83,15 +117,42 @@ async function startServerProcess(dir: string, adminToken: string) {
     new Promise<CpuSample>((resolve) => {
       const id = nextId++;
       const atMs = performance.now();
+      const wallClock = new Date().toISOString();
       const onMessage = (m: { type: string; id?: number; userUs?: number; systemUs?: number }) => {
         if (m.type !== "cpu" || m.id !== id) return;
         child.off("message", onMessage);
-        const s = { label, atMs, cpuMs: ((m.userUs ?? 0) + (m.systemUs ?? 0)) / 1000 };
+        const s = { label, atMs, wallClock, cpuMs: ((m.userUs ?? 0) + (m.systemUs ?? 0)) / 1000 };
         samples.push(s);
         resolve(s);
       };
       child.on("message", onMessage);
       child.send({ type: "cpu", id });
+    });
+  const requests = () =>
+    new Promise<Record<string, number>>((resolve) => {
+      const id = nextId++;
+      const onMessage = (m: { type: string; id?: number; counts?: Record<string, number> }) => {
+        if (m.type !== "requests" || m.id !== id) return;
+        child.off("message", onMessage);
+        resolve(m.counts ?? {});
+      };
+      child.on("message", onMessage);
+      child.send({ type: "requests", id });
+    });
+  const statements = () =>
+    new Promise<[string, { runs: number; ms: number }][]>((resolve) => {
+      const id = nextId++;
+      const onMessage = (m: {
+        type: string;
+        id?: number;
+        stats?: [string, { runs: number; ms: number }][];
+      }) => {
+        if (m.type !== "statements" || m.id !== id) return;
+        child.off("message", onMessage);
+        resolve(m.stats ?? []);
+      };
+      child.on("message", onMessage);
+      child.send({ type: "statements", id });
     });
   const stop = () =>
     new Promise<void>((resolve) => {
@@ -104,7 +165,7 @@ async function startServerProcess(dir: string, adminToken: string) {
       child.send({ type: "stop" });
       setTimeout(() => child.kill("SIGKILL"), 20_000).unref();
     });
-  return { url, sample, samples, stop };
+  return { url, sample, samples, requests, statements, stop };
 }
 
 // Every agent and host service of the bench shares one process and two cores: more installs at once
@@ -214,6 +275,9 @@ async function runAutopatch(dir: string) {
     });
     const read = progressReader(join(dir, "autopatch.db"), change.id);
     await sleep(500);
+    const requestsBefore = await server.requests();
+    const statementsBefore = new Map(flags["statement-trace"] ? await server.statements() : []);
+    const childrenBefore = new Map(children);
     const before = await server.sample("submit");
     const agentsBefore = process.cpuUsage();
     const submitted = await api.post<{ state: string }>(`/api/v1/changes/${change.id}/submit`, {});
@@ -230,6 +294,18 @@ async function runAutopatch(dir: string) {
     }
     const after = await server.sample("end");
     const agentsCpu = process.cpuUsage(agentsBefore);
+    const requestsAfter = await server.requests();
+    if (flags["statement-trace"]) {
+      const stats = (await server.statements())
+        .map(([sql, s]): [string, { runs: number; ms: number }] => {
+          const was = statementsBefore.get(sql) ?? { runs: 0, ms: 0 };
+          return [sql, { runs: s.runs - was.runs, ms: Math.round(s.ms - was.ms) }];
+        })
+        .filter(([, s]) => s.runs > 0)
+        .sort((a, b) => b[1].ms - a[1].ms)
+        .slice(0, 40);
+      writeFileSync(flags["statement-trace"], JSON.stringify(stats, null, 1));
+    }
     const wallS = (after.atMs - before.atMs) / 1000;
     if (last.changeState !== "completed") {
       throw new Error(
@@ -247,6 +323,9 @@ async function runAutopatch(dir: string) {
     return {
       wallS,
       patched: last.done,
+      requests: difference(requestsAfter, requestsBefore),
+      children: difference(Object.fromEntries(children), Object.fromEntries(childrenBefore)),
+      audit: auditCounts(join(dir, "autopatch.db"), before.wallClock),
       serverCpuMs: after.cpuMs - before.cpuMs,
       // The agents' and services' process (this one): its own CPU, not its dpkg children's.
       agentsCpuMs: (agentsCpu.user + agentsCpu.system) / 1000,
@@ -378,12 +457,24 @@ async function main() {
       `ansible / autopatch: ${ansibleS === null ? "–" : (ansibleS / ap.wallS).toFixed(2)}×`,
       `server CPU: ${ap.serverCpuMs.toFixed(0)} ms, ${result.serverCpuMsPerAsset} ms per patched asset`,
       `agents' process CPU (without its dpkg children): ${ap.agentsCpuMs.toFixed(0)} ms, ${((100 * ap.agentsCpuMs) / 1000 / ap.wallS).toFixed(0)} % of one core`,
+      `per patched asset: ${perAsset(ap.requests, ap.patched)} HTTP requests; ${perAsset(ap.children, ap.patched)} child processes; ${perAsset(ap.audit, ap.patched)} audit events`,
+      ...Object.entries(ap.requests).map(([k, v]) => `  request ${k}: ${v}`),
+      ...Object.entries(ap.children).map(([k, v]) => `  child ${k}: ${v}`),
+      ...Object.entries(ap.audit).map(([k, v]) => `  audit ${k}: ${v}`),
+      `load average at end ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(" ")}`,
     ];
     process.stdout.write(`${lines.join("\n")}\n`);
   } finally {
     if (flags.keep) log(`» kept ${dir}`);
     else if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });
   }
+}
+
+function perAsset(counts: Record<string, number>, assets: number): string {
+  const total = Object.values(counts).reduce((a, b) => a + b, 0);
+  return (total / Math.max(1, assets)).toFixed(2);
 }
 
 function round(n: number, digits: number): number {

@@ -103,26 +103,27 @@ describe.each(registeredSnapshotProviders().map((p) => [p.kind, p] as const))(
         fetch,
       });
       expect(snapshot.packages[0]?.artifactSha256).toBe(ref.sha256);
+      // The store's copy is named, not downloaded: only a restore fetches it.
+      expect(snapshot.packages[0]?.hostPath).toBeNull();
+      expect(fetched).toEqual([]);
       await root.install([packages.badHealth]);
-      // The host's copy is gone (a cleaned state dir): the restore fetches the store's again.
-      const kept = snapshot.packages[0]?.hostPath;
-      if (kept) await rm(kept);
       await provider.restore(host, snapshot, fetch);
-      expect(fetched).toEqual([ref.sha256, ref.sha256]);
+      expect(fetched).toEqual([ref.sha256]);
       expect(await root.installedVersion(packages.package)).toBe(packages.baseVersion);
     });
 
     it("refuses the store's copy when its bytes are not the ones named", async () => {
       await root.install([packages.base]);
       const ref = await refOf(packages.base, packages.baseVersion);
-      const err = await rejection(
-        provider.take(host, {
-          artifactPath: packages.good,
-          available: [ref],
-          fetch: async () => packages.good,
-        }),
-      );
-      expect(err.reason).toBe("agent.artifact-digest-mismatch");
+      const snapshot = await provider.take(host, {
+        artifactPath: packages.good,
+        available: [ref],
+        fetch: async () => packages.good,
+      });
+      await root.install([packages.good]);
+      const err = await rejection(provider.restore(host, snapshot, async () => packages.good));
+      expect(err.reason).toBe("snapshot.restore-failed");
+      expect(await root.installedVersion(packages.package)).toBe(packages.versions.good);
     });
 
     it("fails before anything is installed when it has nothing to keep", async () => {

@@ -1,27 +1,12 @@
 import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { PackageRecord } from "../domain/inventory.js";
-import { dpkgQueryFormat, runDpkgTool } from "../dpkg/tool.js";
+import { dpkgListing } from "../dpkg/package-listing.js";
 import { dpkgStateIsInstalled } from "../inventory/importers/dpkg-installed.js";
 import { packageToPurl } from "../inventory/purl.js";
 
 // Moved to src/dpkg so that snapshot providers can run dpkg without depending on the agent.
 export { dpkgQueryFormat, runDpkgTool, type ToolResult } from "../dpkg/tool.js";
-
-/**
- * One line per package. `binary:Package` (arch-qualified for Multi-Arch: same) is read but the plain
- * `Package` is what we report; `source:Package`/`source:Version` fall back to the binary's own name and
- * version when the control file has no Source field (dpkg-query ≥ 1.16.2 / 1.18.x do this themselves).
- */
-const QUERY_FIELDS = [
-  "binary:Package",
-  "Package",
-  "Version",
-  "Architecture",
-  "source:Package",
-  "source:Version",
-  "db:Status-Status",
-] as const;
 
 export interface DpkgListOptions {
   /** dpkg database folder (…/var/lib/dpkg); the system's own when omitted. */
@@ -34,16 +19,18 @@ export interface DpkgListOptions {
 
 /** Lists the installed packages of a dpkg database as PackageRecords, sorted by name then arch. */
 export async function listDpkgPackages(options: DpkgListOptions = {}): Promise<PackageRecord[]> {
-  const args = [
-    ...(options.admindir ? [`--admindir=${options.admindir}`] : []),
-    "-W",
-    `-f=${dpkgQueryFormat(QUERY_FIELDS)}`,
-  ];
-  const { stdout } = await runDpkgTool("dpkg-query", args);
+  // The shared listing (src/dpkg/package-listing.ts) starts with these fields: after an install, the
+  // version read back and this report come from one dpkg-query.
+  const { stdout } = await dpkgListing(options.admindir ?? "/var/lib/dpkg");
   return parseDpkgQueryOutput(stdout, options);
 }
 
-/** Parses the output of the QUERY_FIELDS format; exported for unit tests over captured output. */
+/**
+ * Parses dpkg-query output of LISTING_FIELDS (src/dpkg/package-listing.ts), one line per package:
+ * `binary:Package` (arch-qualified for Multi-Arch: same) is read but the plain `Package` is reported;
+ * `source:Package`/`source:Version` fall back to the binary's own name and version when the control
+ * file has no Source field. Exported for unit tests over captured output.
+ */
 export function parseDpkgQueryOutput(
   stdout: string,
   options: { ecosystem?: string; distro?: string } = {},

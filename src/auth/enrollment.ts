@@ -7,6 +7,7 @@ import { findAssetRow, insertAsset } from "../inventory/assets.js";
 import { takeReenrollment } from "../inventory/reenrollment.js";
 import type { ServiceContext } from "../service/context.js";
 import { isUniqueViolation } from "../store/unique-violation.js";
+import { forgetCredentials } from "./credential-cache.js";
 import { consumeEnrollmentToken, usableEnrollmentToken } from "./enrollment-tokens.js";
 import { hashSecret, newSecret } from "./secrets.js";
 
@@ -127,6 +128,8 @@ export async function enrollAgent(
   const result = await work.catch((err: unknown) => {
     throw isUniqueViolation(err) ? assetExists(request.name) : err;
   });
+  // A re-enrollment revoked the asset's previous credential.
+  forgetCredentials(ctx.store);
   return {
     assetId: result.id,
     assetName: result.name,

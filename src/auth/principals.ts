@@ -7,6 +7,7 @@ import { normaliseName } from "../domain/names.js";
 import { type Actor, actorLabel } from "../domain/roles.js";
 import type { ServiceContext } from "../service/context.js";
 import type { Database } from "../store/schema.js";
+import { forgetCredentials } from "./credential-cache.js";
 import { refuseLastAdmin } from "./last-admin.js";
 
 export const PRINCIPAL_KINDS = ["person", "service"] as const;
@@ -188,6 +189,8 @@ export async function setPrincipalDisabled(
       now,
     );
   });
+  // Its tokens stop (or start) authenticating now, not when the cached answers expire.
+  forgetCredentials(ctx.store);
   const [info] = await listPrincipals(ctx, name);
   if (!info) throw reasonError("principal.not-found", `no principal named "${name}"`, { where: "/name" });
   return info;

@@ -6,6 +6,12 @@ import { normaliseName } from "../domain/names.js";
 import { type Actor, actorLabel, isRole, ROLES, type Role, SYSTEM_ACTOR } from "../domain/roles.js";
 import type { ServiceContext } from "../service/context.js";
 import { isUniqueViolation } from "../store/unique-violation.js";
+import {
+  credentialGeneration,
+  forgetCredentials,
+  rememberCredential,
+  rememberedCredential,
+} from "./credential-cache.js";
 import { refuseLastAdmin } from "./last-admin.js";
 import { BOOTSTRAP_PRINCIPAL, ensurePrincipal, principalName } from "./principals.js";
 import { hashSecret, newSecret } from "./secrets.js";
@@ -168,6 +174,14 @@ export async function listApiTokens(ctx: ServiceContext): Promise<ApiTokenInfo[]
 }
 
 export async function revokeApiToken(ctx: ServiceContext, actor: Actor, id: string): Promise<void> {
+  try {
+    await revokeStored(ctx, actor, id);
+  } finally {
+    forgetCredentials(ctx.store);
+  }
+}
+
+async function revokeStored(ctx: ServiceContext, actor: Actor, id: string): Promise<void> {
   await ctx.store.write(async (trx) => {
     const now = ctx.now();
     const row = await trx
@@ -226,20 +240,27 @@ export async function bootstrapAdminToken(ctx: ServiceContext, given?: string): 
 
 /** Resolves a bearer token to who holds it; throws unauthenticated for unknown or revoked tokens. */
 export async function authenticate(ctx: ServiceContext, bearer: string): Promise<Actor> {
+  const hash = hashSecret(bearer);
+  const now = ctx.now();
+  // Every agent request authenticates: within a short TTL the answer is remembered (revocations on
+  // this replica forget it at once), unless its last-used time is due to be written again.
+  const known = rememberedCredential(ctx.store, hash);
+  if (known && now.getTime() - known.lastUsedMs <= LAST_USED_RESOLUTION_MS) return known.actor;
+  const generation = credentialGeneration(ctx.store);
   const row = await ctx.store.db
     .selectFrom("api_tokens as t")
     .leftJoin("principals as p", "p.id", "t.principal_id")
     .select(["t.id", "t.name", "t.role", "t.kind", "t.asset_id", "t.revoked_at", "t.last_used_at"])
     .select(["p.name as principal", "p.disabled_at"])
-    .where("t.token_hash", "=", hashSecret(bearer))
+    .where("t.token_hash", "=", hash)
     .executeTakeFirst();
   if (!row || row.revoked_at) throw new AuthError("unauthenticated", "the token is unknown or revoked");
   if (row.kind !== "agent" && row.principal === null) {
     throw new AuthError("unauthenticated", "the token belongs to no principal");
   }
   if (row.disabled_at) throw new AuthError("unauthenticated", "the token's principal is disabled");
-  const now = ctx.now();
-  if (!row.last_used_at || now.getTime() - Date.parse(row.last_used_at) > LAST_USED_RESOLUTION_MS) {
+  let lastUsedMs = row.last_used_at === null ? Number.NEGATIVE_INFINITY : Date.parse(row.last_used_at);
+  if (now.getTime() - lastUsedMs > LAST_USED_RESOLUTION_MS) {
     await ctx.store.write((trx) =>
       trx
         .updateTable("api_tokens")
@@ -247,23 +268,26 @@ export async function authenticate(ctx: ServiceContext, bearer: string): Promise
         .where("id", "=", row.id)
         .execute(),
     );
+    lastUsedMs = now.getTime();
   }
-  if (row.kind === "agent") {
-    return {
-      kind: "agent",
-      id: row.id,
-      name: row.name,
-      principal: `agent:${row.asset_id ?? row.id}`,
-      role: null,
-      assetId: row.asset_id,
-    };
-  }
-  return {
-    kind: "user",
-    id: row.id,
-    name: row.name,
-    principal: row.principal ?? "",
-    role: isRole(row.role) ? row.role : "viewer",
-    assetId: null,
-  };
+  const actor: Actor =
+    row.kind === "agent"
+      ? {
+          kind: "agent",
+          id: row.id,
+          name: row.name,
+          principal: `agent:${row.asset_id ?? row.id}`,
+          role: null,
+          assetId: row.asset_id,
+        }
+      : {
+          kind: "user",
+          id: row.id,
+          name: row.name,
+          principal: row.principal ?? "",
+          role: isRole(row.role) ? row.role : "viewer",
+          assetId: null,
+        };
+  rememberCredential(ctx.store, hash, actor, lastUsedMs, generation);
+  return actor;
 }

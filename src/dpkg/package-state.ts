@@ -1,4 +1,7 @@
-import { dpkgQueryFormat, runDpkgTool } from "./tool.js";
+import { stat } from "node:fs/promises";
+import { readDebControl } from "./deb-control.js";
+import { dpkgListing } from "./package-listing.js";
+import { runDpkgTool } from "./tool.js";
 
 /** dpkg's view of one package in a database: the version and whether its files are fully in place. */
 export interface PackageState {
@@ -21,30 +24,19 @@ export function isFullyInstalled(state: PackageState): boolean {
 
 /**
  * The package `name` in the database at `admindir`, or null when dpkg has never heard of it. With
- * several architectures installed (Multi-Arch: same), the one of `arch` wins, else the first.
+ * several architectures installed (Multi-Arch: same), the one of `arch` wins, else the first. Read
+ * from the database's listing (src/dpkg/package-listing.ts): a new dpkg-query only when it changed.
  */
 export async function readPackageState(
   admindir: string,
   name: string,
   arch?: string,
 ): Promise<PackageState | null> {
-  // dpkg-query exits 1 for a package it has never heard of; that is "not installed", not an error.
-  const { stdout, exitCode } = await runDpkgTool(
-    "dpkg-query",
-    [
-      `--admindir=${admindir}`,
-      "-W",
-      `-f=${dpkgQueryFormat(["Package", "Version", "Architecture", "db:Status-Abbrev"])}`,
-      "--",
-      name,
-    ],
-    { allowExitCodes: [1] },
-  );
-  if (exitCode !== 0) return null;
+  const { stdout } = await dpkgListing(admindir);
   const states: PackageState[] = [];
   for (const line of stdout.split("\n")) {
-    const [pkg, version, pkgArch, abbrev] = line.split("\t");
-    if (!pkg || abbrev === undefined) continue;
+    const [, pkg, version, pkgArch, , , , abbrev] = line.split("\t");
+    if (pkg !== name || abbrev === undefined) continue;
     states.push({ name: pkg, version: version ?? "", arch: pkgArch ?? "", state: abbrev[1] ?? "n" });
   }
   return states.find((s) => s.arch === arch) ?? states[0] ?? null;
@@ -56,8 +48,38 @@ export async function installedVersionOf(admindir: string, name: string): Promis
   return state && isFullyInstalled(state) ? state.version : null;
 }
 
-/** Control fields of a .deb file, read with `dpkg-deb -f` (no extraction). */
-export async function debFields(path: string): Promise<{ name: string; version: string; arch: string }> {
+export interface DebFields {
+  name: string;
+  version: string;
+  arch: string;
+}
+
+/** Files whose fields are remembered; keyed by path and the file's identity, so a new file is read anew. */
+const REMEMBERED_DEBS = 256;
+const debCache = new Map<string, DebFields>();
+
+/**
+ * Control fields of a .deb file: read in-process when its control member is gzip (src/dpkg/deb-control.ts),
+ * else with `dpkg-deb -f` (no extraction). The answer for one file (same
+ * path, inode, size and times) is remembered: the install's check and its snapshot both ask.
+ */
+export async function debFields(path: string): Promise<DebFields> {
+  const s = await stat(path, { bigint: true }).catch(() => null);
+  const key = s === null ? null : `${path}\0${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
+  const known = key === null ? undefined : debCache.get(key);
+  if (known) return { ...known };
+  const fields = (await readDebControl(path)) ?? (await readDebFields(path));
+  if (key !== null) {
+    debCache.set(key, fields);
+    if (debCache.size > REMEMBERED_DEBS) {
+      const oldest = debCache.keys().next();
+      if (!oldest.done) debCache.delete(oldest.value);
+    }
+  }
+  return { ...fields };
+}
+
+async function readDebFields(path: string): Promise<DebFields> {
   const { stdout } = await runDpkgTool("dpkg-deb", ["-f", "--", path, "Package", "Version", "Architecture"]);
   const fields = new Map<string, string>();
   for (const line of stdout.split("\n")) {

@@ -54,8 +54,32 @@ function opAction(value: string): OperationAction {
   return value as OperationAction;
 }
 
+/**
+ * Outcomes already parsed, by the row's state, error and result text: every engine pass reads each
+ * operation of the rollout, most of them finished long ago and unchanged, and parsing their results
+ * again was the pass's largest cost on a large rollout. The outcomes are read, never changed.
+ */
+const PARSED_OUTCOMES = new Map<string, ViewOperation["outcome"]>();
+const PARSED_OUTCOMES_MAX = 20_000;
+
 /** What a finished operation row says became of it; an open one is observed through its executor. */
 export function storedOutcome(
+  row: Pick<Selectable<OperationsTable>, "state" | "result" | "error">,
+): ViewOperation["outcome"] {
+  if (row.result === null) return parseOutcome(row);
+  const key = `${row.state}\u0000${row.error ?? ""}\u0000${row.result}`;
+  const known = PARSED_OUTCOMES.get(key);
+  if (known) return known;
+  const outcome = parseOutcome(row);
+  PARSED_OUTCOMES.set(key, outcome);
+  if (PARSED_OUTCOMES.size > PARSED_OUTCOMES_MAX) {
+    const oldest = PARSED_OUTCOMES.keys().next();
+    if (!oldest.done) PARSED_OUTCOMES.delete(oldest.value);
+  }
+  return outcome;
+}
+
+function parseOutcome(
   row: Pick<Selectable<OperationsTable>, "state" | "result" | "error">,
 ): ViewOperation["outcome"] {
   const parsed = row.result === null ? null : operationResultSchema.safeParse(JSON.parse(row.result));

@@ -4,6 +4,45 @@ import type { SqliteDatabase as KyselySqliteDatabase } from "kysely";
 /** Enough for every distinct query the server runs; savepoint names and IN-lists of odd sizes cycle out. */
 export const STATEMENT_CACHE_SIZE = 1000;
 
+/** Runs and time of one SQL text, when AUTOPATCH_STATEMENT_TRACE is set (benchmarks read it). */
+export interface StatementStats {
+  runs: number;
+  ms: number;
+}
+
+const TRACE: Map<string, StatementStats> | null = process.env.AUTOPATCH_STATEMENT_TRACE ? new Map() : null;
+
+/** Every SQL text run since the start with its runs and time; empty unless tracing. */
+export function statementTrace(): ReadonlyMap<string, StatementStats> {
+  return TRACE ?? new Map();
+}
+
+/** The statement, timing every run into the trace. */
+function traced(sql: string, stmt: Statement, trace: Map<string, StatementStats>): Statement {
+  const timed =
+    <A extends unknown[], R>(run: (...args: A) => R) =>
+    (...args: A): R => {
+      const start = performance.now();
+      try {
+        return run(...args);
+      } finally {
+        const stats = trace.get(sql) ?? { runs: 0, ms: 0 };
+        stats.runs += 1;
+        stats.ms += performance.now() - start;
+        trace.set(sql, stats);
+      }
+    };
+  return new Proxy(stmt, {
+    get(target, prop, receiver) {
+      const value: unknown = Reflect.get(target, prop, receiver);
+      if ((prop === "all" || prop === "run" || prop === "get") && typeof value === "function") {
+        return timed((...args: unknown[]) => (value as (...a: unknown[]) => unknown).apply(target, args));
+      }
+      return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
 /**
  * The better-sqlite3 database as Kysely's SQLite dialect sees it, but preparing each distinct SQL text
  * once: Kysely prepares every query afresh, and parsing and planning the same few hundred statements
@@ -31,7 +70,7 @@ export function cachingPrepare(database: SqliteDatabase, size = STATEMENT_CACHE_
         }
       }
       cache.set(sql, stmt);
-      return stmt;
+      return TRACE ? traced(sql, stmt, TRACE) : stmt;
     },
   };
 }

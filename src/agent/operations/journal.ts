@@ -10,7 +10,9 @@ export const JOURNAL_FILE = "operations.jsonl";
 /**
  * One line of the journal. `started` is written before the agent acts on an operation, `installing`
  * right before it changes the host (with the snapshot it took, the way back), `finished` with the
- * result once it is done. Each line is fsync'd before the agent goes on.
+ * result once it is done. `installing` and `finished` lines are fsync'd before the agent goes on; a
+ * `started` line is not (the next fsync of the file takes it along): a key that lost it after a crash
+ * is run from the start, exactly as a key with `started` but no `installing` line is.
  */
 const journalRecordSchema = z.discriminatedUnion("type", [
   z.object({
@@ -77,11 +79,11 @@ export class OperationJournal {
     return entry && { started: entry.started, installing: entry.installing, result: entry.result };
   }
 
-  /** Appends one record and waits until it is on disk. */
+  /** Appends one record and, unless it is a `started` line (see above), waits until it is on disk. */
   async append(record: JournalRecord): Promise<void> {
     const file = await this.#handle();
     await file.appendFile(`${JSON.stringify(record)}\n`, "utf8");
-    await file.sync();
+    if (record.type !== "started") await file.sync();
     this.#apply(record);
   }
 

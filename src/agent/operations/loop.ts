@@ -12,6 +12,7 @@ import {
 } from "../../rollout/operation.js";
 import { ArtifactFetcher } from "./artifacts.js";
 import { OperationJournal } from "./journal.js";
+import { ProgressReporter } from "./progress.js";
 import { runOperation } from "./runner.js";
 
 /** How long one long-poll asks the server to hold the request when it has nothing for this host. */
@@ -134,21 +135,29 @@ export async function runOperationLoop(options: OperationLoopOptions): Promise<v
         options.serverPublicKey,
         [...(op.payload.artifact ? [op.payload.artifact] : []), ...op.payload.rollbackArtifacts],
       );
-      const progress = async (step: OperationStep) => {
+      const progress = new ProgressReporter(async (step: OperationStep) => {
         await client
           .post(`/api/v1/agent/operations/${encodeURIComponent(op.id)}/progress`, { step })
           .catch((err: Error) =>
             logger.warn({ key: op.key, step, err: err.message }, "progress not delivered"),
           );
-      };
+      });
       logger.info({ key: op.key, action: op.action, package: op.payload.package }, "operation started");
       let result: OperationResult;
       try {
-        result = await runOperation(op, { host, journal, fetch: fetcher.fetch, progress, logger, signal });
+        result = await runOperation(op, {
+          host,
+          journal,
+          fetch: fetcher.fetch,
+          progress: progress.report,
+          logger,
+          signal,
+        });
       } catch (err) {
         if (signal.aborted) break;
         throw err;
       } finally {
+        await progress.finish();
         await fetcher.cleanup();
       }
       logger.info(

@@ -1,5 +1,3 @@
-import { copyFile, mkdir, rename } from "node:fs/promises";
-import { join } from "node:path";
 import { AppError, reasonError } from "../../domain/errors.js";
 import { sha256OfFile } from "../../dpkg/file-digest.js";
 import { dpkgInstall, dpkgRemove } from "../../dpkg/install.js";
@@ -17,24 +15,6 @@ import { keptFileName, repackInstalled } from "./repack.js";
 
 type SnapshotPackage = Snapshot["packages"][number];
 
-/** Copies a fetched artifact into keepDir after checking it is the bytes the store names. */
-async function keepArtifact(ref: ArtifactRef, fetched: string, keepDir: string): Promise<string> {
-  const digest = await sha256OfFile(fetched);
-  if (digest !== ref.sha256) {
-    throw reasonError(
-      "agent.artifact-digest-mismatch",
-      `the artifact store's copy of ${ref.package} ${ref.version} has sha256 ${digest}, not ${ref.sha256}`,
-      { where: ref.sha256 },
-    );
-  }
-  await mkdir(keepDir, { recursive: true, mode: 0o700 });
-  const kept = join(keepDir, keptFileName(ref.package, ref.version, ref.arch));
-  const partial = `${kept}.partial`;
-  await copyFile(fetched, partial);
-  await rename(partial, kept);
-  return kept;
-}
-
 /** The pre-patch copy of one installed package: the artifact store's when it has it, else a repack. */
 async function keepCopy(
   host: SnapshotHost,
@@ -46,13 +26,14 @@ async function keepCopy(
       ref.package === state.name && ref.version === state.version && (ref.arch === state.arch || !state.arch),
   );
   if (offered) {
-    const hostPath = await keepArtifact(offered, await request.fetch(offered), host.keepDir);
+    // The store keeps the pre-patch .deb and a revert offers it again, signed: a copy is fetched (and
+    // its digest and signature checked) only when a restore needs it, not before every install.
     return {
       name: state.name,
       version: state.version,
       arch: state.arch,
       artifactSha256: offered.sha256,
-      hostPath,
+      hostPath: null,
     };
   }
   if (!isFullyInstalled(state)) {

@@ -1,0 +1,93 @@
+import { open } from "node:fs/promises";
+import { gunzipSync } from "node:zlib";
+
+/** The control fields the agent checks before it installs a .deb. */
+export interface DebControlFields {
+  name: string;
+  version: string;
+  arch: string;
+}
+
+const AR_MAGIC = "!<arch>\n";
+const AR_HEADER = 60;
+/** A control archive is a few KiB; past this, leave it to dpkg-deb. */
+const MAX_CONTROL_BYTES = 4 * 1024 * 1024;
+
+/** The `control` file of a tar archive (ustar or old-style), or null. */
+function controlFromTar(tar: Buffer): string | null {
+  for (let at = 0; at + 512 <= tar.length; ) {
+    const header = tar.subarray(at, at + 512);
+    if (header.every((b) => b === 0)) return null;
+    const name = header.subarray(0, 100).toString("utf8").replace(/\0.*$/s, "");
+    const size = Number.parseInt(header.subarray(124, 136).toString("ascii").replace(/\0.*$/s, "").trim(), 8);
+    if (!Number.isFinite(size) || size < 0) return null;
+    const type = String.fromCharCode(header[156] ?? 0);
+    const body = at + 512;
+    if ((type === "0" || type === "\0") && (name === "./control" || name === "control")) {
+      return tar.subarray(body, body + size).toString("utf8");
+    }
+    at = body + Math.ceil(size / 512) * 512;
+  }
+  return null;
+}
+
+/** Package, Version and Architecture of the first paragraph of a control file. */
+function fieldsOf(control: string): DebControlFields | null {
+  const fields = new Map<string, string>();
+  for (const line of control.split("\n")) {
+    if (line.trim() === "") break;
+    if (line.startsWith(" ") || line.startsWith("\t")) continue;
+    const colon = line.indexOf(":");
+    if (colon <= 0) return null;
+    fields.set(line.slice(0, colon).toLowerCase(), line.slice(colon + 1).trim());
+  }
+  const name = fields.get("package");
+  const version = fields.get("version");
+  if (!name || !version) return null;
+  return { name, version, arch: fields.get("architecture") ?? "" };
+}
+
+/**
+ * Reads the control fields of a .deb in-process when its control member is gzip or uncompressed (what
+ * dpkg-deb builds with `-Zgzip` or `-Znone`), so that checking an artifact costs no process. Null for
+ * anything else (xz, zstd, an odd archive): dpkg-deb then answers, as the only judge of what it holds.
+ */
+export async function readDebControl(path: string): Promise<DebControlFields | null> {
+  const file = await open(path, "r").catch(() => null);
+  if (file === null) return null;
+  try {
+    const read = async (position: number, length: number): Promise<Buffer> => {
+      const buffer = Buffer.alloc(length);
+      const { bytesRead } = await file.read(buffer, 0, length, position);
+      return buffer.subarray(0, bytesRead);
+    };
+    if ((await read(0, AR_MAGIC.length)).toString("latin1") !== AR_MAGIC) return null;
+    let at = AR_MAGIC.length;
+    // debian-binary comes first, then control.tar.*: look no further than the second member.
+    for (let member = 0; member < 2; member++) {
+      const header = await read(at, AR_HEADER);
+      if (header.length < AR_HEADER || header.subarray(58, 60).toString("latin1") !== "`\n") return null;
+      const name = header.subarray(0, 16).toString("latin1").trim().replace(/\/$/, "");
+      const size = Number.parseInt(header.subarray(48, 58).toString("latin1").trim(), 10);
+      if (!Number.isFinite(size) || size < 0) return null;
+      const body = at + AR_HEADER;
+      if (name === "control.tar.gz" || name === "control.tar") {
+        if (size > MAX_CONTROL_BYTES) return null;
+        const bytes = await read(body, size);
+        if (bytes.length !== size) return null;
+        const tar =
+          name === "control.tar" ? bytes : gunzipSync(bytes, { maxOutputLength: MAX_CONTROL_BYTES });
+        const control = controlFromTar(tar);
+        return control === null ? null : fieldsOf(control);
+      }
+      if (name.startsWith("control.tar")) return null;
+      at = body + size + (size % 2);
+    }
+    return null;
+  } catch {
+    // A malformed member: dpkg-deb says what is wrong with it.
+    return null;
+  } finally {
+    await file.close();
+  }
+}

@@ -36,7 +36,15 @@ export const changeInputSchema = z.strictObject({
   }),
   advisories: z.array(text("an advisory id", 100)).max(1000).optional(),
   ticket: text("the ticket", 200).optional(),
-  selector: text("the target selector", 4000),
+  // Empty means every asset (the plan then targets each one with the package below the version).
+  selector: z
+    .string({
+      error: (iss) =>
+        iss.input === undefined ? "the target selector is required" : "the target selector must be text",
+    })
+    .trim()
+    .max(4000, { error: "the target selector is at most 4000 characters" })
+    .meta({ description: 'Label selector of the assets to consider; "" means every asset.' }),
   policy: text("the policy", 100)
     .optional()
     .meta({ description: "Policy NAME or NAME@VERSION; the latest version of `default` when absent." }),

@@ -5475,6 +5475,7 @@ export interface operations {
           source?: string;
           advisories?: string[];
           ticket?: string;
+          /** @description Label selector of the assets to consider; "" means every asset. */
           selector: string;
           /** @description Policy NAME or NAME@VERSION; the latest version of `default` when absent. */
           policy?: string;

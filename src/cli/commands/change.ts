@@ -90,7 +90,7 @@ function printChange(change: ChangeRequest): void {
     ],
     ["advisories", change.patch.advisories.join(", ")],
     ["ticket", change.patch.ticket ?? ""],
-    ["selector", change.selector],
+    ["selector", change.selector === "" ? '"" (every asset)' : change.selector],
     ["policy", policy],
     ["requester", change.requester],
     ["justification", change.justification],
@@ -206,7 +206,7 @@ export function registerChangeCommands(program: Command): void {
       .option("--source <source>", "where the package manager gets it, when there is no artifact")
       .option(
         "-l, --selector <selector>",
-        "target assets, e.g. 'environment=prod,group=web' (required unless --plan)",
+        "target assets, e.g. 'environment=prod,group=web'; '' for every asset (required unless --plan)",
       )
       .option(
         "--policy <file|name>",

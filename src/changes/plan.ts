@@ -153,6 +153,8 @@ export interface PlanV2 {
   maxUnavailable: { group: Record<string, number>; region: Record<string, number> };
   totalFailureBudget: number;
   progressDeadlineMs: number;
+  /** How long one revert may run before it counts as hung; absent in plans frozen before it existed. */
+  revertTimeoutMs?: number;
   notifyBeforeMs: number;
   rollback: "automatic" | "manual";
   /** The policy's verification section, frozen with the plan; placeholders are filled per asset. */

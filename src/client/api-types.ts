@@ -6004,6 +6004,7 @@ export interface operations {
             };
             totalFailureBudget: number;
             progressDeadlineMs: number;
+            revertTimeoutMs?: number;
             notifyBeforeMs: number;
             /** @enum {string} */
             rollback: "automatic" | "manual";

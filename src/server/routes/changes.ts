@@ -173,6 +173,7 @@ export const planSchema = z.object({
   maxUnavailable: z.object({ group: placementCounts, region: placementCounts }),
   totalFailureBudget: z.number(),
   progressDeadlineMs: z.number(),
+  revertTimeoutMs: z.number().optional(),
   notifyBeforeMs: z.number(),
   rollback: z.enum(["automatic", "manual"]),
   verification: VerificationSchema,

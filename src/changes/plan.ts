@@ -56,6 +56,8 @@ export interface PlanPatch {
   package: string;
   version: string;
   artifactSha256: string | null;
+  /** The files of the change's other binaries, installed with the artifact (absent: none). */
+  alsoArtifacts?: Array<{ package: string; sha256: string }>;
 }
 
 export interface PlanInput {

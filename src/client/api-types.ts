@@ -1668,6 +1668,15 @@ export interface operations {
                 size: number;
                 signature: string;
               };
+              alsoArtifacts?: {
+                  sha256: string;
+                  fileName: string;
+                  package: string;
+                  version: string;
+                  arch: string;
+                  size: number;
+                  signature: string;
+                }[];
               package: string;
               toVersion?: string;
               snapshot?: {
@@ -5316,6 +5325,11 @@ export interface operations {
                     name: string;
                     sha256: string;
                   } | null;
+                  alsoArtifacts: {
+                      package: string;
+                      name: string;
+                      sha256: string;
+                    }[];
                   source: string | null;
                   advisories: string[];
                   ticket: string | null;
@@ -5471,6 +5485,11 @@ export interface operations {
             name: string;
             sha256: string;
           };
+          /** @description One uploaded package file per binary the change installs (`package` and `alsoPackages`, each at `version`), installed in one dpkg call; with `artifact`, the files of both. */
+          artifacts?: {
+              name: string;
+              sha256: string;
+            }[];
           /** @description Where the package manager gets it, when there is no artifact (e.g. an apt repository). */
           source?: string;
           advisories?: string[];
@@ -5509,6 +5528,11 @@ export interface operations {
                 name: string;
                 sha256: string;
               } | null;
+              alsoArtifacts: {
+                  package: string;
+                  name: string;
+                  sha256: string;
+                }[];
               source: string | null;
               advisories: string[];
               ticket: string | null;
@@ -5770,6 +5794,11 @@ export interface operations {
                 name: string;
                 sha256: string;
               } | null;
+              alsoArtifacts: {
+                  package: string;
+                  name: string;
+                  sha256: string;
+                }[];
               source: string | null;
               advisories: string[];
               ticket: string | null;
@@ -5934,6 +5963,10 @@ export interface operations {
               package: string;
               version: string;
               artifactSha256: string | null;
+              alsoArtifacts?: {
+                  package: string;
+                  sha256: string;
+                }[];
             };
             targets: {
                 id: string;
@@ -6145,6 +6178,11 @@ export interface operations {
                 name: string;
                 sha256: string;
               } | null;
+              alsoArtifacts: {
+                  package: string;
+                  name: string;
+                  sha256: string;
+                }[];
               source: string | null;
               advisories: string[];
               ticket: string | null;
@@ -6319,6 +6357,11 @@ export interface operations {
                 name: string;
                 sha256: string;
               } | null;
+              alsoArtifacts: {
+                  package: string;
+                  name: string;
+                  sha256: string;
+                }[];
               source: string | null;
               advisories: string[];
               ticket: string | null;
@@ -6493,6 +6536,11 @@ export interface operations {
                 name: string;
                 sha256: string;
               } | null;
+              alsoArtifacts: {
+                  package: string;
+                  name: string;
+                  sha256: string;
+                }[];
               source: string | null;
               advisories: string[];
               ticket: string | null;
@@ -6667,6 +6715,11 @@ export interface operations {
                 name: string;
                 sha256: string;
               } | null;
+              alsoArtifacts: {
+                  package: string;
+                  name: string;
+                  sha256: string;
+                }[];
               source: string | null;
               advisories: string[];
               ticket: string | null;
@@ -6841,6 +6894,11 @@ export interface operations {
                 name: string;
                 sha256: string;
               } | null;
+              alsoArtifacts: {
+                  package: string;
+                  name: string;
+                  sha256: string;
+                }[];
               source: string | null;
               advisories: string[];
               ticket: string | null;

@@ -4,6 +4,7 @@ import { installedVersionOf } from "../src/dpkg/package-state.js";
 import { admindirOf } from "../src/dpkg/root-options.js";
 import { buildDeb } from "../src/localfleet/deb-builder.js";
 import { FLEET_PACKAGE, FLEET_VERSIONS } from "../src/testfleet/packages.js";
+import { runCli } from "./helpers/cli.js";
 import {
   applyPolicy,
   describeOperations,
@@ -132,7 +133,36 @@ describe("a change covering two binaries of one source", () => {
   });
 
   it("installs both in one dpkg call, verifies both, and a failed one reverts both", async () => {
-    const good = await change([s.fleet.packages.good, debs.toolsGood as string]);
+    // `change create --artifact` repeated: the first names the change's package, the others its alsoPackages.
+    const created = await runCli(
+      [
+        "change",
+        "create",
+        "--artifact",
+        s.fleet.packages.good,
+        "--artifact",
+        debs.toolsGood as string,
+        "--selector",
+        "",
+        "--policy",
+        "also",
+        "--justification",
+        "both binaries",
+        "--json",
+      ],
+      s.env,
+    );
+    expect(created.code, created.stderr).toBe(0);
+    const good = JSON.parse(created.stdout) as { id: string };
+    const shown = await runCli(["change", "show", good.id, "--json"], s.env);
+    expect(JSON.parse(shown.stdout)).toMatchObject({
+      patch: {
+        package: FLEET_PACKAGE,
+        alsoPackages: [TOOLS],
+        version: FLEET_VERSIONS.good,
+        alsoArtifacts: [{ package: TOOLS }],
+      },
+    });
     const done = await run(good.id);
     expect(done.state, await describeOperations(s, done.id)).toBe("completed");
     expect(await versions(FLEET_PACKAGE)).toEqual([FLEET_VERSIONS.good, FLEET_VERSIONS.good]);

@@ -146,6 +146,7 @@ export async function buildPayloads(
         ...(asset.snapshot === null ? {} : { snapshot: asset.snapshot }),
       };
     }
-    return { ...base, toVersion: asset.toVersion };
+    // A verification reads back the other binaries too: it learns their names from their files.
+    return { ...base, ...(alsoArtifacts.length > 0 ? { alsoArtifacts } : {}), toVersion: asset.toVersion };
   });
 }

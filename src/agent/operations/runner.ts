@@ -212,6 +212,20 @@ async function runPatch(
   );
 }
 
+/**
+ * What a verification expects: the change's package and each other binary the host has installed at
+ * the target version (the patch installed those only); the package itself when none is there.
+ */
+async function verifyExpected(op: LeasedOperation, deps: RunnerDeps, toVersion: string): Promise<Expected[]> {
+  const names = [op.payload.package, ...(op.payload.alsoArtifacts ?? []).map((a) => a.package)];
+  const admindir = admindirOf(deps.host.root);
+  const present: Expected[] = [];
+  for (const name of names) {
+    if ((await installedVersionOf(admindir, name)) !== null) present.push({ name, version: toVersion });
+  }
+  return present.length > 0 ? present : [{ name: op.payload.package, version: toVersion }];
+}
+
 /** True when every package of the snapshot is at its recorded version. */
 async function atSnapshot(root: string, snapshot: Snapshot): Promise<boolean> {
   for (const pkg of snapshot.packages) {
@@ -298,7 +312,7 @@ export async function runOperation(op: LeasedOperation, deps: RunnerDeps): Promi
       outcome = await verifyHost(
         op,
         deps,
-        toVersion === undefined ? null : [{ name: op.payload.package, version: toVersion }],
+        toVersion === undefined ? null : await verifyExpected(op, deps, toVersion),
       );
     }
   } catch (err) {

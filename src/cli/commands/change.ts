@@ -88,6 +88,10 @@ function printChange(change: ChangeRequest): void {
         ? `${change.patch.artifact.name} sha256:${change.patch.artifact.sha256}`
         : (change.patch.source ?? "from the package manager"),
     ],
+    ...change.patch.alsoArtifacts.map((a): [string, string] => [
+      "artifact",
+      `${a.name} sha256:${a.sha256} (${a.package})`,
+    ]),
     ["advisories", change.patch.advisories.join(", ")],
     ["ticket", change.patch.ticket ?? ""],
     ["selector", change.selector === "" ? '"" (every asset)' : change.selector],

@@ -226,6 +226,58 @@ describe.each(DIALECTS)("rollout engine on %s", (dialect) => {
     expect(JSON.parse(incident.what_failed)).toMatchObject({ outcome: "failed", revertFailed: ["w1"] });
   });
 
+  it("a rollback slower than the phase's progress deadline is not cut short by it", async () => {
+    SCRIPT.script("w1", "patch", "fail");
+    const { fleet, rolloutId } = await started(eightHosts({ progressDeadlineMs: 30_000 }));
+    SCRIPT.script("w1", "revert", "hang");
+    expect(await drive(fleet, { stepMs: 2000, until: (s) => s === "rolling-back" })).toBe("rolling-back");
+    // The revert runs for 60 s, twice the forward phase's deadline, then finishes.
+    expect(await drive(fleet, { stepMs: 2000, maxPasses: 30, until: () => false })).toBe("rolling-back");
+    SCRIPT.script("w1", "revert", "ok");
+    expect(await drive(fleet, { stepMs: 2000 })).toBe("rolled-back");
+    const w1 = (await assetRows(fleet.ctx, rolloutId)).find((a) => a.asset_name === "w1");
+    expect(w1?.state).toBe("reverted");
+  });
+
+  it("a hung revert is given up at the revert timeout and reported as hung: incident and notification", async () => {
+    SCRIPT.script("w1", "patch", "fail");
+    SCRIPT.script("w1", "revert", "hang");
+    const { fleet, rolloutId } = await started(
+      eightHosts({ progressDeadlineMs: 0, revertTimeoutMs: 120_000 }),
+    );
+    expect(await drive(fleet, { stepMs: 2000, until: (s) => s === "rolling-back" })).toBe("rolling-back");
+    const since = fleet.clock.now().getTime();
+    expect(await drive(fleet, { stepMs: 10_000 })).toBe("failed");
+    const waited = fleet.clock.now().getTime() - since;
+    expect(waited).toBeGreaterThanOrEqual(120_000);
+    expect(waited).toBeLessThan(150_000);
+    const rollout = await rolloutRow(fleet.ctx, fleet.changeId);
+    expect(rollout.state_reason).toBe("revert hung on w1");
+    const w1 = (await assetRows(fleet.ctx, rolloutId)).find((a) => a.asset_name === "w1");
+    expect(w1).toMatchObject({ state: "failed" });
+    expect(w1?.state_reason).toMatch(/^revert hung: no result within 120000 ms .*rollout\.revertTimeout/);
+    const incident = await store.db
+      .selectFrom("incidents")
+      .selectAll()
+      .where("rollout_id", "=", rolloutId)
+      .executeTakeFirstOrThrow();
+    expect(JSON.parse(incident.what_failed)).toMatchObject({
+      outcome: "failed",
+      revertFailed: ["w1"],
+      revertHung: ["w1"],
+    });
+    const failed = await fleet.ctx.store.db
+      .selectFrom("outbox")
+      .select(["event", "payload"])
+      .where("subject_id", "=", fleet.changeId)
+      .where("event", "=", "failed")
+      .execute();
+    // The gate's failure first, then the rollback's, naming the hung host.
+    expect(
+      failed.map((f) => (JSON.parse(f.payload) as { data: Record<string, unknown> }).data.revertHung),
+    ).toEqual([undefined, ["w1"]]);
+  });
+
   it("rollback: manual halts the rollout; an abort then rolls back and ends aborted", async () => {
     SCRIPT.script("w2", "patch", "fail");
     const { fleet, rolloutId } = await started(eightHosts({ rollback: "manual" }));

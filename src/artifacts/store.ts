@@ -197,11 +197,13 @@ async function namedForAsset(db: Kysely<Database>, assetId: string | null, sha25
   return rows.some((r) => {
     const payload = JSON.parse(r.payload) as {
       artifact?: { sha256?: string };
+      alsoArtifacts?: Array<{ sha256?: string }>;
       rollbackArtifacts?: Array<{ sha256?: string }>;
       snapshot?: { packages?: Array<{ artifactSha256?: string | null }> };
     };
     return (
       payload.artifact?.sha256 === sha256 ||
+      (payload.alsoArtifacts ?? []).some((a) => a.sha256 === sha256) ||
       (payload.rollbackArtifacts ?? []).some((a) => a.sha256 === sha256) ||
       (payload.snapshot?.packages ?? []).some((p) => p.artifactSha256 === sha256)
     );

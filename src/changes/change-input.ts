@@ -13,6 +13,11 @@ const text = (what: string, max: number) =>
     .min(1, { error: `${what} must not be empty` })
     .max(max, { error: `${what} is at most ${max} characters` });
 
+const artifactSchema = z.strictObject({
+  name: text("the artifact file name", 255),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/, { error: "sha256 is 64 lowercase hex digits" }),
+});
+
 export const changeInputSchema = z.strictObject({
   ecosystem: text("the ecosystem", 100).optional().meta({
     description:
@@ -24,19 +29,32 @@ export const changeInputSchema = z.strictObject({
       "Other binary packages of the same source the change patches to the same version (openssh-server with openssh-client); the plan targets assets with any of them below it.",
   }),
   version: text("the target version", 253),
-  artifact: z
-    .strictObject({
-      name: text("the artifact file name", 255),
-      sha256: z.string().regex(/^[0-9a-f]{64}$/, { error: "sha256 is 64 lowercase hex digits" }),
-    })
+  artifact: artifactSchema
     .optional()
     .meta({ description: "The package file to install, by name and SHA-256." }),
+  artifacts: z
+    .array(artifactSchema)
+    .min(1, { error: "artifacts must not be empty" })
+    .max(100)
+    .optional()
+    .meta({
+      description:
+        "One uploaded package file per binary the change installs (`package` and `alsoPackages`, each at `version`), installed in one dpkg call; with `artifact`, the files of both.",
+    }),
   source: text("the package source", 500).optional().meta({
     description: "Where the package manager gets it, when there is no artifact (e.g. an apt repository).",
   }),
   advisories: z.array(text("an advisory id", 100)).max(1000).optional(),
   ticket: text("the ticket", 200).optional(),
-  selector: text("the target selector", 4000),
+  // Empty means every asset (the plan then targets each one with the package below the version).
+  selector: z
+    .string({
+      error: (iss) =>
+        iss.input === undefined ? "the target selector is required" : "the target selector must be text",
+    })
+    .trim()
+    .max(4000, { error: "the target selector is at most 4000 characters" })
+    .meta({ description: 'Label selector of the assets to consider; "" means every asset.' }),
   policy: text("the policy", 100)
     .optional()
     .meta({ description: "Policy NAME or NAME@VERSION; the latest version of `default` when absent." }),
@@ -102,6 +120,17 @@ function versionProblem(scheme: VersionScheme, version: string): string {
     if (isAppError(err)) return typeof err.details?.reason === "string" ? err.details.reason : err.message;
   }
   return "the ecosystem's tools refuse it";
+}
+
+/** Every package file a change input names, with its JSON pointer; a file named twice counts once. */
+export function artifactsOfInput(
+  input: ParsedChangeInput,
+): Array<{ name: string; sha256: string; where: string }> {
+  const all = [
+    ...(input.artifact ? [{ ...input.artifact, where: "/artifact" }] : []),
+    ...(input.artifacts ?? []).map((a, i) => ({ ...a, where: `/artifacts/${i}` })),
+  ];
+  return all.filter((a, i) => all.findIndex((b) => b.sha256 === a.sha256) === i);
 }
 
 /** Validates a change input; the first problem becomes a ValidationError at its JSON pointer. */

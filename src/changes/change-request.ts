@@ -3,6 +3,7 @@ import type { Selectable } from "kysely";
 import type { ChangeClass } from "../policy/schema.js";
 import type { ApprovalsTable, ChangeRequestsTable } from "../store/schema.js";
 import type { ApprovalRule } from "./approval-rule.js";
+import { alsoArtifactsOfRow } from "./change-artifacts.js";
 import { DEFAULT_PATCH_ECOSYSTEM } from "./installed.js";
 import type { ChangeState } from "./lifecycle.js";
 import type { PlanV2 } from "./plan.js";
@@ -58,6 +59,8 @@ export interface ChangeRequest {
     alsoPackages: string[];
     version: string;
     artifact: { name: string; sha256: string } | null;
+    /** The files of alsoPackages, installed with `artifact` in one dpkg call. */
+    alsoArtifacts: Array<{ package: string; name: string; sha256: string }>;
     source: string | null;
     advisories: string[];
     ticket: string | null;
@@ -156,6 +159,7 @@ export function rowToChange(
         row.artifact_name === null || row.artifact_sha256 === null
           ? null
           : { name: row.artifact_name, sha256: row.artifact_sha256 },
+      alsoArtifacts: alsoArtifactsOfRow(row),
       source: row.source,
       advisories: JSON.parse(row.advisories) as string[],
       ticket: row.ticket,

@@ -133,6 +133,7 @@ function upgrade(v1: PlanV1, given: PlanUpgrade): PlanV2 {
     maxUnavailable,
     totalFailureBudget: v1.totalFailureBudget,
     progressDeadlineMs: rollout.progressDeadlineMs,
+    revertTimeoutMs: rollout.revertTimeoutMs,
     notifyBeforeMs: rollout.notifyBeforeMs,
     rollback: v1.rollback ?? rollout.rollback,
     verification: structuredClone(policy.verification),

@@ -56,6 +56,8 @@ export interface PlanPatch {
   package: string;
   version: string;
   artifactSha256: string | null;
+  /** The files of the change's other binaries, installed with the artifact (absent: none). */
+  alsoArtifacts?: Array<{ package: string; sha256: string }>;
 }
 
 export interface PlanInput {
@@ -153,6 +155,8 @@ export interface PlanV2 {
   maxUnavailable: { group: Record<string, number>; region: Record<string, number> };
   totalFailureBudget: number;
   progressDeadlineMs: number;
+  /** How long one revert may run before it counts as hung; absent in plans frozen before it existed. */
+  revertTimeoutMs?: number;
   notifyBeforeMs: number;
   rollback: "automatic" | "manual";
   /** The policy's verification section, frozen with the plan; placeholders are filled per asset. */

@@ -736,6 +736,7 @@ export function buildPlan(input: PlanInput): PlanV2 {
     maxUnavailable: unavailableLimits(rollout.maxUnavailable, split.targets),
     totalFailureBudget: totalBudget,
     progressDeadlineMs: rollout.progressDeadlineMs,
+    revertTimeoutMs: rollout.revertTimeoutMs,
     notifyBeforeMs: rollout.notifyBeforeMs,
     rollback: rollout.rollback,
     verification: structuredClone(policy.verification),

@@ -17,9 +17,11 @@ import {
 import type { ServiceContext } from "../service/context.js";
 import type { Database } from "../store/schema.js";
 import { effectiveApprovalRule } from "./approval-rule.js";
+import { alsoArtifactsOfRow, requireArtifactCoverage, resolveChangeArtifacts } from "./change-artifacts.js";
 import { DEFAULT_CHANGE_ECOSYSTEM, type ParsedChangeInput, parseChangeInput } from "./change-input.js";
 import type { ChangeRequest } from "./change-request.js";
 import { emergencyEvidence, emergencyRule } from "./emergency.js";
+import { packagesOfChange } from "./installed.js";
 import { transition } from "./lifecycle.js";
 import { readChange } from "./queries.js";
 import { type ChangeRow, lockChange, newChangeId, pinOf, stateOf, writeTransition } from "./records.js";
@@ -74,7 +76,15 @@ export async function insertChange(
   policy: StoredPolicy,
   now: Date,
 ): Promise<ChangeRow> {
-  await requireTargets(trx, input.selector);
+  const targets = await requireTargets(trx, input.selector);
+  const alsoPackages = [...new Set(input.alsoPackages ?? [])].filter((n) => n !== input.package).sort();
+  const artifacts = await resolveChangeArtifacts(trx, input, [input.package, ...alsoPackages]);
+  await requireArtifactCoverage(trx, targets, {
+    package: input.package,
+    alsoPackages,
+    version: input.version,
+    artifacts,
+  });
   let id = newChangeId();
   while (await trx.selectFrom("change_requests").select("id").where("id", "=", id).executeTakeFirst()) {
     id = newChangeId();
@@ -86,8 +96,8 @@ export async function insertChange(
     title: titleOf(input, emergency),
     package_name: input.package,
     package_version: input.version,
-    artifact_name: input.artifact?.name ?? null,
-    artifact_sha256: input.artifact?.sha256 ?? null,
+    artifact_name: artifacts.main?.name ?? null,
+    artifact_sha256: artifacts.main?.sha256 ?? null,
     source: input.source ?? null,
     advisories: JSON.stringify(input.advisories ?? []),
     ticket: input.ticket ?? null,
@@ -116,9 +126,8 @@ export async function insertChange(
     review_reason: null,
     starting_soon_for: null,
     rollout_id: null,
-    also_packages: JSON.stringify(
-      [...new Set(input.alsoPackages ?? [])].filter((n) => n !== input.package).sort(),
-    ),
+    also_packages: JSON.stringify(alsoPackages),
+    also_artifacts: JSON.stringify(artifacts.also),
     created_at: at,
     updated_at: at,
   };
@@ -135,7 +144,8 @@ export async function insertChange(
         ecosystem: input.ecosystem ?? DEFAULT_CHANGE_ECOSYSTEM,
         package: row.package_name,
         version: row.package_version,
-        artifact: input.artifact ?? null,
+        artifact: artifacts.main,
+        ...(artifacts.also.length > 0 ? { alsoArtifacts: artifacts.also } : {}),
         source: row.source,
         advisories: input.advisories ?? [],
         ticket: row.ticket,
@@ -197,6 +207,19 @@ export async function submitChange(
     const policy = await loadPinnedPolicy(trx, pin);
     const repin = moved ? { policy_version: pin.version, policy_hash: pin.hash } : {};
     const targets = await requireTargets(trx, row.selector);
+    // The fleet may have changed since the draft: a binary installed since then needs its file too.
+    await requireArtifactCoverage(trx, targets, {
+      package: row.package_name,
+      alsoPackages: packagesOfChange(row).slice(1),
+      version: row.package_version,
+      artifacts: {
+        main:
+          row.artifact_name === null || row.artifact_sha256 === null
+            ? null
+            : { name: row.artifact_name, sha256: row.artifact_sha256 },
+        also: alsoArtifactsOfRow(row),
+      },
+    });
     const policyRule = effectiveApprovalRule(
       policy,
       row.class === "emergency" || row.class === "high" ? row.class : "routine",

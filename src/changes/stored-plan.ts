@@ -7,6 +7,7 @@ import type { Kysely } from "kysely";
 import { isAppError } from "../domain/errors.js";
 import { loadPinnedPolicy } from "../policy/store.js";
 import type { Database } from "../store/schema.js";
+import { alsoArtifactsOfRow } from "./change-artifacts.js";
 import { installedRows, installedVersions, packagesOfChange } from "./installed.js";
 import type { PlanPatch, PlanV2 } from "./plan.js";
 import { type PlanUpgrade, readPlan, type UpgradeAsset, versionOneAssetNames } from "./plan-read.js";
@@ -21,10 +22,18 @@ export type PlanRow = Pick<
   | "also_packages"
   | "package_version"
   | "artifact_sha256"
+  | "also_artifacts"
   | "policy_name"
   | "policy_version"
   | "policy_hash"
 >;
+
+function alsoOf(row: PlanRow): Pick<PlanPatch, "alsoArtifacts"> {
+  const also = alsoArtifactsOfRow(row);
+  return also.length === 0
+    ? {}
+    : { alsoArtifacts: also.map((a) => ({ package: a.package, sha256: a.sha256 })) };
+}
 
 /** The patch a change rolls out, in `ecosystem`. */
 export function patchOfRow(row: PlanRow, ecosystem: string): PlanPatch {
@@ -33,6 +42,7 @@ export function patchOfRow(row: PlanRow, ecosystem: string): PlanPatch {
     package: row.package_name,
     version: row.package_version,
     artifactSha256: row.artifact_sha256,
+    ...alsoOf(row),
   };
 }
 

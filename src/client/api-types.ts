@@ -1854,6 +1854,15 @@ export interface operations {
                 size: number;
                 signature: string;
               };
+              alsoArtifacts?: {
+                  sha256: string;
+                  fileName: string;
+                  package: string;
+                  version: string;
+                  arch: string;
+                  size: number;
+                  signature: string;
+                }[];
               package: string;
               toVersion?: string;
               snapshot?: {
@@ -5315,6 +5324,11 @@ export interface operations {
                     name: string;
                     sha256: string;
                   } | null;
+                  alsoArtifacts: {
+                      package: string;
+                      name: string;
+                      sha256: string;
+                    }[];
                   source: string | null;
                   advisories: string[];
                   ticket: string | null;
@@ -5470,10 +5484,16 @@ export interface operations {
             name: string;
             sha256: string;
           };
+          /** @description One uploaded package file per binary the change installs (`package` and `alsoPackages`, each at `version`), installed in one dpkg call; with `artifact`, the files of both. */
+          artifacts?: {
+              name: string;
+              sha256: string;
+            }[];
           /** @description Where the package manager gets it, when there is no artifact (e.g. an apt repository). */
           source?: string;
           advisories?: string[];
           ticket?: string;
+          /** @description Label selector of the assets to consider; "" means every asset. */
           selector: string;
           /** @description Policy NAME or NAME@VERSION; the latest version of `default` when absent. */
           policy?: string;
@@ -5507,6 +5527,11 @@ export interface operations {
                 name: string;
                 sha256: string;
               } | null;
+              alsoArtifacts: {
+                  package: string;
+                  name: string;
+                  sha256: string;
+                }[];
               source: string | null;
               advisories: string[];
               ticket: string | null;
@@ -5768,6 +5793,11 @@ export interface operations {
                 name: string;
                 sha256: string;
               } | null;
+              alsoArtifacts: {
+                  package: string;
+                  name: string;
+                  sha256: string;
+                }[];
               source: string | null;
               advisories: string[];
               ticket: string | null;
@@ -5932,6 +5962,10 @@ export interface operations {
               package: string;
               version: string;
               artifactSha256: string | null;
+              alsoArtifacts?: {
+                  package: string;
+                  sha256: string;
+                }[];
             };
             targets: {
                 id: string;
@@ -6002,6 +6036,7 @@ export interface operations {
             };
             totalFailureBudget: number;
             progressDeadlineMs: number;
+            revertTimeoutMs?: number;
             notifyBeforeMs: number;
             /** @enum {string} */
             rollback: "automatic" | "manual";
@@ -6142,6 +6177,11 @@ export interface operations {
                 name: string;
                 sha256: string;
               } | null;
+              alsoArtifacts: {
+                  package: string;
+                  name: string;
+                  sha256: string;
+                }[];
               source: string | null;
               advisories: string[];
               ticket: string | null;
@@ -6316,6 +6356,11 @@ export interface operations {
                 name: string;
                 sha256: string;
               } | null;
+              alsoArtifacts: {
+                  package: string;
+                  name: string;
+                  sha256: string;
+                }[];
               source: string | null;
               advisories: string[];
               ticket: string | null;
@@ -6490,6 +6535,11 @@ export interface operations {
                 name: string;
                 sha256: string;
               } | null;
+              alsoArtifacts: {
+                  package: string;
+                  name: string;
+                  sha256: string;
+                }[];
               source: string | null;
               advisories: string[];
               ticket: string | null;
@@ -6664,6 +6714,11 @@ export interface operations {
                 name: string;
                 sha256: string;
               } | null;
+              alsoArtifacts: {
+                  package: string;
+                  name: string;
+                  sha256: string;
+                }[];
               source: string | null;
               advisories: string[];
               ticket: string | null;
@@ -6838,6 +6893,11 @@ export interface operations {
                 name: string;
                 sha256: string;
               } | null;
+              alsoArtifacts: {
+                  package: string;
+                  name: string;
+                  sha256: string;
+                }[];
               source: string | null;
               advisories: string[];
               ticket: string | null;

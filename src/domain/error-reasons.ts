@@ -84,6 +84,11 @@ export const ERROR_REASONS = {
   "asset.invalid-placement": { category: "validation" },
   "change.invalid-package": { category: "validation" },
   "change.invalid-version": { category: "validation" },
+  // A change's package files: one not in the artifact store, one of another package or version, or an
+  // installed binary of the change that no file covers.
+  "change.artifact-unknown": { category: "validation" },
+  "change.artifact-mismatch": { category: "validation" },
+  "change.artifact-missing": { category: "validation" },
   "input.lone-surrogate": { category: "validation" },
   "input.too-deep": { category: "validation" },
   "input.yaml-aliases": { category: "validation" },

@@ -3,6 +3,7 @@ import { aliasBomb } from "../../test/helpers/hostile-inputs.js";
 import { isAppError } from "../domain/errors.js";
 import { DEFAULT_POLICY, defaultPolicyYaml } from "./default-policy.js";
 import { loadPolicy, policyContentHash, validatePolicy } from "./loader.js";
+import { rolloutPlan } from "./rules.js";
 import { DEFAULT_IMMEDIATE_GRACE, policyJsonSchema } from "./schema.js";
 import { parseWebhookAllowList } from "./webhook-destination.js";
 
@@ -268,6 +269,19 @@ describe("policyJsonSchema", () => {
     );
     expect(schema.required ?? []).toEqual([]);
     expect(schema.additionalProperties).toBe(false);
+  });
+
+  it("covers rollout.revertTimeout, a bound of its own for each revert", () => {
+    const rollout = (policyJsonSchema().properties as Record<string, { properties: Record<string, unknown> }>)
+      .rollout;
+    expect(rollout?.properties.revertTimeout).toMatchObject({
+      description: expect.stringContaining("default 30m"),
+    });
+    expect(rolloutPlan(loadPolicy("rollout:\n  progressDeadline: 5m\n")).revertTimeoutMs).toBe(1_800_000);
+    expect(rolloutPlan(loadPolicy("rollout:\n  revertTimeout: 2h\n")).revertTimeoutMs).toBe(7_200_000);
+    expect(() => loadPolicy("rollout:\n  revertTimeout: soon\n", "p.yaml")).toThrow(
+      expect.objectContaining({ where: "p.yaml:2:18" }),
+    );
   });
 });
 

@@ -3,7 +3,7 @@
  * in milliseconds and amounts parsed, so other modules never re-read the policy's strings.
  */
 import { type Amount, parseAmount, parseDuration } from "./duration.js";
-import { type ChangeClass, DEFAULT_IMMEDIATE_GRACE, type Policy } from "./schema.js";
+import { type ChangeClass, DEFAULT_IMMEDIATE_GRACE, DEFAULT_REVERT_TIMEOUT, type Policy } from "./schema.js";
 
 /** Milliseconds to patch within (0 = immediately), or `next-window`. */
 export type SlaDeadline = number | "next-window";
@@ -104,6 +104,7 @@ export interface RolloutPlan {
   monitoringReachable: boolean;
   snapshotRequired: boolean;
   progressDeadlineMs: number;
+  revertTimeoutMs: number;
   notifyBeforeMs: number;
 }
 
@@ -137,6 +138,7 @@ export function rolloutPlan(policy: Policy): RolloutPlan {
     monitoringReachable: r.preChecks.monitoringReachable,
     snapshotRequired: r.preChecks.snapshotRequired,
     progressDeadlineMs: parseDuration(r.progressDeadline),
+    revertTimeoutMs: parseDuration(r.revertTimeout ?? DEFAULT_REVERT_TIMEOUT),
     notifyBeforeMs: parseDuration(r.notifyBefore),
   };
 }

@@ -150,6 +150,9 @@ const SlaTableSchema = z.strictObject({
 const ScoreSchema = z.number().min(0).max(10);
 
 /** The grace an SLA of 0 gets when the policy does not say (see `immediateGrace`). */
+/** A revert given no result this long after its dispatch counts as hung. */
+export const DEFAULT_REVERT_TIMEOUT = "30m";
+
 export const DEFAULT_IMMEDIATE_GRACE = "4h";
 
 export const ClassificationSchema = z.strictObject({
@@ -410,6 +413,10 @@ export const RolloutSchema = z
       .default(true)
       .meta({ description: "Verify the whole scope after the last phase." }),
     progressDeadline: DurationSchema.default("2h").meta({ description: "A phase that takes longer fails." }),
+    // Optional rather than defaulted: a new default would change the content hash of every stored policy.
+    revertTimeout: DurationSchema.optional().meta({
+      description: `How long one asset's revert may run before it counts as hung (default ${DEFAULT_REVERT_TIMEOUT}); rollbacks are not bound by progressDeadline.`,
+    }),
     notifyBefore: DurationSchema.default("30m").meta({
       description: "Announce a rollout this long before it starts.",
     }),

@@ -105,6 +105,7 @@ function viewOf(plan: PlanV2, over: Partial<RolloutView["rollout"]> = {}): Rollo
     operations: [],
     stopAll: null,
     operationTimeoutMs: 3_600_000,
+    revertTimeoutMs: 3_600_000,
   };
 }
 

@@ -222,15 +222,26 @@ export function absorbed(view: RolloutView, now: Date): RolloutView {
 
 // ---- results ---------------------------------------------------------------------------------------
 
+/** How a revert given up at its own timeout is marked: the rollback reports it as hung. */
+const REVERT_HUNG = "hung:";
+
+/** The error of an open operation given up at its timeout. */
+function timedOut(op: ViewOperation, timeoutMs: number): string {
+  return op.action === "revert"
+    ? `${REVERT_HUNG} no result within ${timeoutMs} ms of its dispatch (rollout.revertTimeout)`
+    : `no result within ${timeoutMs} ms of its dispatch`;
+}
+
 function absorb(d: Draft): void {
-  const timeout = d.view.operationTimeoutMs;
   for (const op of d.ops) {
     let outcome = op.outcome;
     const open = op.state === "queued" || op.state === "leased";
+    // A revert gets its own bound: the forward phase's deadline must not cut a rollback short.
+    const timeout = op.action === "revert" ? d.view.revertTimeoutMs : d.view.operationTimeoutMs;
     if (open && !isFinalOutcome(outcome) && timeout > 0) {
       const age = d.now.getTime() - new Date(op.createdAt).getTime();
       if (age > timeout) {
-        outcome = { status: "lost", error: `no result within ${timeout} ms of its dispatch` };
+        outcome = { status: "lost", error: timedOut(op, timeout) };
         d.actions.push(finish(op, "lost", null, outcome.error, true));
         op.state = "lost";
       }
@@ -333,7 +344,8 @@ function absorbRevert(d: Draft, a: ViewAsset, op: ViewOperation): void {
     return;
   }
   if (o.status === "lost") {
-    d.moveAsset(a, "failed", `revert failed: lost: ${o.error}`, op.id);
+    const why = o.error.startsWith(REVERT_HUNG) ? `revert ${o.error}` : `revert failed: lost: ${o.error}`;
+    d.moveAsset(a, "failed", why, op.id);
     return;
   }
   const result = o.result;
@@ -357,6 +369,12 @@ function revertFailed(d: Draft, a: ViewAsset): boolean {
   if (a.state !== "failed") return false;
   const op = d.op(a, "revert");
   return op !== undefined && isFinalOutcome(op.outcome) && op.outcome.status !== "succeeded";
+}
+
+/** The asset's revert was given up at the revert timeout: the host never answered. */
+function revertHung(d: Draft, a: ViewAsset): boolean {
+  const op = d.op(a, "revert");
+  return op?.outcome.status === "lost" && op.outcome.error.startsWith(REVERT_HUNG);
 }
 
 /**
@@ -686,13 +704,19 @@ function finishRollback(d: Draft, scope: ViewAsset[]): void {
   const failedGate = d.rollout.failedGate;
   const whatFailed = { gate: failedGate, phase: d.currentPhase?.name ?? null };
   if (broken.length > 0) {
-    d.moveRollout("failed", `revert failed on ${broken.join(", ")}`, set);
+    const hung = scope.filter((a) => revertFailed(d, a) && revertHung(d, a)).map((a) => a.name);
+    const others = broken.filter((name) => !hung.includes(name));
+    const reason = [
+      ...(hung.length > 0 ? [`revert hung on ${hung.join(", ")}`] : []),
+      ...(others.length > 0 ? [`revert failed on ${others.join(", ")}`] : []),
+    ].join("; ");
+    d.moveRollout("failed", reason, set);
     d.actions.push({
       type: "incident.open",
       outcome: "failed",
-      whatFailed: { ...whatFailed, revertFailed: broken },
+      whatFailed: { ...whatFailed, revertFailed: broken, revertHung: hung },
     });
-    d.notify("failed", "rollback-failed", { revertFailed: broken, timeToRollbackMs });
+    d.notify("failed", "rollback-failed", { revertFailed: broken, revertHung: hung, timeToRollbackMs });
     return;
   }
   if (failedGate?.kind === "abort") {

@@ -5,6 +5,7 @@ import type { Database, OperationsTable } from "../store/schema.js";
 import type { GateResult } from "./gate-input.js";
 import {
   type AssetState,
+  DEFAULT_REVERT_TIMEOUT_MS,
   isAssetState,
   isRolloutState,
   OPERATION_ACTIONS,
@@ -254,6 +255,7 @@ export async function loadRollout(
       operations,
       stopAll: stop ? (stop.reason ?? "emergency stop") : null,
       operationTimeoutMs: plan.progressDeadlineMs,
+      revertTimeoutMs: plan.revertTimeoutMs ?? DEFAULT_REVERT_TIMEOUT_MS,
     },
     open,
     change: {

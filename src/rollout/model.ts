@@ -83,6 +83,9 @@ export const OPEN_OPERATION_STATES: readonly OperationState[] = ["queued", "leas
 export const OPERATION_STEPS = ["snapshotting", "applying", "verifying", "reverting"] as const;
 export type OperationStep = (typeof OPERATION_STEPS)[number];
 
+/** The policy's `rollout.revertTimeout` default, for plans frozen before the setting existed. */
+export const DEFAULT_REVERT_TIMEOUT_MS = 30 * 60_000;
+
 /** Engine-wide switch names (engine_switches). */
 export const STOP_ALL_SWITCH = "stop-all";
 

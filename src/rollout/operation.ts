@@ -44,6 +44,8 @@ export type Snapshot = z.infer<typeof snapshotSchema>;
 export const operationPayloadSchema = z.object({
   /** patch: snapshot, install `artifact`, read the version back, run the checks. */
   artifact: artifactRefSchema.optional(),
+  /** patch: the files of the change's other binaries; those installed on the host go in the same dpkg call. */
+  alsoArtifacts: z.array(artifactRefSchema).optional(),
   package: z.string(),
   toVersion: z.string().optional(),
   /** revert: the snapshot to return to (the patch operation's result). */

@@ -71,14 +71,18 @@ export async function buildPayloads(
 ): Promise<PayloadOrError[]> {
   if (requests.length === 0) return [];
   const sha = plan.patch.artifactSha256;
-  const artifact =
-    sha === null
-      ? undefined
-      : await trx
-          .selectFrom("artifacts")
-          .select(ARTIFACT_COLUMNS)
-          .where("sha256", "=", sha)
-          .executeTakeFirst();
+  const alsoShas = (plan.patch.alsoArtifacts ?? []).map((a) => a.sha256);
+  const shas = [...(sha === null ? [] : [sha]), ...alsoShas];
+  const patchRows =
+    shas.length === 0
+      ? []
+      : await trx.selectFrom("artifacts").select(ARTIFACT_COLUMNS).where("sha256", "in", shas).execute();
+  const artifact = patchRows.find((r) => r.sha256 === sha);
+  const alsoArtifacts = alsoShas
+    .map((s) => patchRows.find((r) => r.sha256 === s))
+    .filter((r): r is ArtifactRow => r !== undefined)
+    .map(refOf);
+  const packages = [plan.patch.package, ...(plan.patch.alsoArtifacts ?? []).map((a) => a.package)];
   const fromVersions = [
     ...new Set(requests.map((r) => r.asset.fromVersion).filter((v): v is string => v !== null)),
   ];
@@ -88,7 +92,7 @@ export async function buildPayloads(
       : await trx
           .selectFrom("artifacts")
           .select(ARTIFACT_COLUMNS)
-          .where("package_name", "=", plan.patch.package)
+          .where("package_name", "in", packages)
           .where("package_version", "in", fromVersions)
           .execute();
   const ids = [...new Set(requests.map((r) => r.asset.id))];
@@ -128,7 +132,12 @@ export async function buildPayloads(
       healthChecks,
     };
     if (action === "patch") {
-      return { ...base, ...(artifact ? { artifact: refOf(artifact) } : {}), toVersion: asset.toVersion };
+      return {
+        ...base,
+        ...(artifact ? { artifact: refOf(artifact) } : {}),
+        ...(alsoArtifacts.length > 0 ? { alsoArtifacts } : {}),
+        toVersion: asset.toVersion,
+      };
     }
     if (action === "revert") {
       return {
@@ -137,6 +146,7 @@ export async function buildPayloads(
         ...(asset.snapshot === null ? {} : { snapshot: asset.snapshot }),
       };
     }
-    return { ...base, toVersion: asset.toVersion };
+    // A verification reads back the other binaries too: it learns their names from their files.
+    return { ...base, ...(alsoArtifacts.length > 0 ? { alsoArtifacts } : {}), toVersion: asset.toVersion };
   });
 }

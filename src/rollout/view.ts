@@ -101,8 +101,10 @@ export interface RolloutView {
   operations: ViewOperation[];
   /** The emergency stop is set: its reason. */
   stopAll: string | null;
-  /** An open operation not finished this long after it was created is given up as lost. */
+  /** An open patch or verify not finished this long after it was created is given up as lost. */
   operationTimeoutMs: number;
+  /** The same for a revert: a rollback has its own bound, not the forward phase's deadline. */
+  revertTimeoutMs: number;
 }
 
 export type GateResultsByPhase = ReadonlyMap<number, readonly GateResult[]>;

@@ -52,6 +52,8 @@ export async function buildApp(ctx: ServiceContext, options: AppOptions = {}): P
     // Small unless a route needs more (body-limits.ts): the body is buffered whole before parsing.
     bodyLimit: DEFAULT_BODY_LIMIT,
     requestIdHeader: "x-request-id",
+    // On close, sockets idle between requests (agents between polls, API clients) are closed at once.
+    forceCloseConnections: "idle",
     ...REQUEST_LIMIT_OPTIONS,
   });
   app.setValidatorCompiler(validatorCompiler);

@@ -11,6 +11,7 @@ import { type ServiceConfig, type ServiceContext, serviceContext } from "../serv
 import { DEFAULT_DATABASE_URL, openStore } from "../store/store.js";
 import { buildApp } from "./app.js";
 import { registerEngineLoops } from "./engine-loops.js";
+import { trackIdleSockets } from "./idle-sockets.js";
 import { checkpointPass, registerServerLoops } from "./loops.js";
 
 export interface ServerOptions {
@@ -73,6 +74,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const bootstrap = await bootstrapAdminToken(ctx, options.adminToken);
     const app = await buildApp(ctx, { checkpointer });
     const address = await app.listen({ host, port });
+    const sockets = trackIdleSockets(app.server);
     const scheduler = new Scheduler({ logger: ctx.logger, store });
     registerServerLoops(scheduler, ctx, {
       checkpointer,
@@ -90,9 +92,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       checkpointer,
       scheduler,
       close: async () => {
-        // Passes in flight end (aborted) before the API and the store go away.
-        await scheduler.stop();
-        await app.close();
+        // The API stops at once (waiting long-polls answered 204, idle keep-alive sockets closed) while
+        // the passes in flight end (aborted): an agent must not wait on the engine to learn to go away.
+        const api = app.close();
+        sockets.closeIdle();
+        await Promise.all([api, scheduler.stop()]);
         // The events of the last minutes are signed too, not only those before the last interval.
         await checkpointPass(ctx, checkpointer);
         await store.close();

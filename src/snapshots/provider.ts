@@ -23,6 +23,8 @@ export interface SnapshotProvider {
     host: SnapshotHost,
     request: {
       artifactPath: string;
+      /** Every file the install takes in one dpkg call (artifactPath among them); [artifactPath] when absent. */
+      artifactPaths?: readonly string[];
       available: readonly ArtifactRef[];
       fetch: (ref: ArtifactRef) => Promise<string>;
     },

@@ -390,6 +390,8 @@ export interface ChangeRequestsTable {
    * Defaults to "[]" in the database, so writers that predate it need not name it.
    */
   also_packages: ColumnType<string, string | undefined, string>;
+  /** JSON array of {package, name, sha256}: the files of also_packages it installs ("[]" by default). */
+  also_artifacts: ColumnType<string, string | undefined, string>;
   created_at: string;
   updated_at: string;
 }

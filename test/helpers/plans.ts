@@ -32,6 +32,8 @@ export interface PlanSpec {
   defaultLimit?: number;
   totalFailureBudget?: number;
   progressDeadlineMs?: number;
+  /** Absent: the plan leaves it out, as plans frozen before the setting did. */
+  revertTimeoutMs?: number;
   notifyBeforeMs?: number;
   rollback?: "automatic" | "manual";
   finalVerification?: boolean;
@@ -110,6 +112,7 @@ export function buildPlanV2(spec: PlanSpec): PlanV2 {
     maxUnavailable: { group, region },
     totalFailureBudget: spec.totalFailureBudget ?? phases.reduce((n, p) => n + p.failureBudget, 0),
     progressDeadlineMs: deadline,
+    ...(spec.revertTimeoutMs === undefined ? {} : { revertTimeoutMs: spec.revertTimeoutMs }),
     notifyBeforeMs: spec.notifyBeforeMs ?? 0,
     rollback: spec.rollback ?? "automatic",
     verification: { healthChecks: [] },

@@ -51,8 +51,8 @@ describe("scenario 1: a good patch on 20 hosts in two groups and two regions", (
         "--artifact",
         fleet.packages.good,
         "--selector",
-        // The issue promises that "" means every asset; the change API still refuses an empty selector.
-        "environment=prod",
+        // The stable interface: "" means every asset.
+        "",
         "--policy",
         "s1",
         "--justification",

@@ -3,6 +3,7 @@ import { dpkgInstall } from "../../dpkg/install.js";
 import { waitForDpkgUnlocked } from "../../dpkg/lock.js";
 import { debFields, installedVersionOf } from "../../dpkg/package-state.js";
 import { admindirOf } from "../../dpkg/root-options.js";
+import { schemeForEcosystem } from "../../ecosystems/registry.js";
 import type { OperationStep } from "../../rollout/model.js";
 import type {
   ArtifactRef,
@@ -54,19 +55,44 @@ function failedChecks(checks: readonly CheckResult[]): string | undefined {
   return `health check${bad.length > 1 ? "s" : ""} failed: ${bad.map((c) => `${c.name} (${c.detail})`).join("; ")}`;
 }
 
-/** Reads the version back and runs the checks: the verification every action ends with. */
+/** What a package must be at after the operation (null: not installed). */
+interface Expected {
+  name: string;
+  version: string | null;
+}
+
+const DEBIAN = schemeForEcosystem("Debian");
+
+/** The lowest of the versions, as the planner reduces several binaries of one source on an asset. */
+function lowest(versions: ReadonlyArray<string | null>): string | null {
+  const present = versions.filter((v): v is string => v !== null);
+  if (present.length === 0) return null;
+  return present.reduce((a, b) =>
+    DEBIAN.isValid(a) && DEBIAN.isValid(b) && DEBIAN.compare(b, a) < 0 ? b : a,
+  );
+}
+
+/**
+ * Reads every package's version back and runs the checks: the verification every action ends with.
+ * The version reported is the lowest of them (the one the plan's from and to versions speak of).
+ */
 async function verifyHost(
   op: LeasedOperation,
   deps: RunnerDeps,
-  expected: { version: string | null } | null,
+  expected: readonly Expected[] | null,
   base: Partial<Outcome> = {},
 ): Promise<Outcome> {
-  const installedVersion = await installedVersionOf(admindirOf(deps.host.root), op.payload.package);
-  if (expected && installedVersion !== expected.version) {
-    return failed(
-      `${op.payload.package} is at ${installedVersion ?? "nothing"} on the host, not ${expected.version ?? "removed"}`,
-      { ...base, installedVersion },
-    );
+  const admindir = admindirOf(deps.host.root);
+  const names = expected?.map((e) => e.name) ?? [op.payload.package];
+  const found = await Promise.all(names.map((n) => installedVersionOf(admindir, n)));
+  const installedVersion = lowest(found);
+  const wrong = (expected ?? []).findIndex((e, i) => found[i] !== e.version);
+  if (wrong >= 0) {
+    const e = expected?.[wrong] as Expected;
+    return failed(`${e.name} is at ${found[wrong] ?? "nothing"} on the host, not ${e.version ?? "removed"}`, {
+      ...base,
+      installedVersion,
+    });
   }
   const checks = await runHealthChecks(op.payload.healthChecks, deps.signal);
   const error = failedChecks(checks);
@@ -94,16 +120,24 @@ async function runPatch(
     await waitForDpkgUnlocked(admindir, { timeoutMs: DPKG_LOCK_WAIT_MS, signal: deps.signal });
     const snapshot = prior.installing.snapshot;
     const base = snapshot ? { snapshot } : {};
-    const version = await installedVersionOf(admindir, payload.package);
-    if (version !== toVersion) {
-      return failed(
-        `the agent stopped during this install and ${payload.package} is at ${version ?? "nothing"}, not ` +
-          `${toVersion}; it does not install twice for one operation`,
-        { ...base, installedVersion: version },
-      );
+    const names = snapshot ? snapshot.packages.map((p) => p.name) : [payload.package];
+    for (const name of names) {
+      const version = await installedVersionOf(admindir, name);
+      if (version !== toVersion) {
+        return failed(
+          `the agent stopped during this install and ${name} is at ${version ?? "nothing"}, not ` +
+            `${toVersion}; it does not install twice for one operation`,
+          { ...base, installedVersion: version },
+        );
+      }
     }
     await deps.progress("verifying");
-    return verifyHost(op, deps, { version: toVersion }, base);
+    return verifyHost(
+      op,
+      deps,
+      names.map((name) => ({ name, version: toVersion })),
+      base,
+    );
   }
 
   await deps.progress("snapshotting");
@@ -115,12 +149,32 @@ async function runPatch(
       `the artifact holds ${fields.name} ${fields.version}, but the operation installs ${payload.package} ${toVersion}`,
     );
   }
+  // The other binaries of the source go in the same dpkg call, those the host has installed only: the
+  // change patches what is there and adds nothing.
+  const files: Array<{ name: string; path: string }> = [{ name: fields.name, path }];
+  for (const ref of payload.alsoArtifacts ?? []) {
+    const alsoPath = await deps.fetch(ref);
+    const also = await debFields(alsoPath);
+    if (also.name !== ref.package || also.version !== toVersion) {
+      return failed(
+        `the artifact ${ref.fileName} holds ${also.name} ${also.version}, but the operation installs ${ref.package} ${toVersion}`,
+      );
+    }
+    files.push({ name: also.name, path: alsoPath });
+  }
+  const present = await Promise.all(
+    files.map(async (f) => (await installedVersionOf(admindir, f.name)) !== null),
+  );
+  const chosen = files.filter((_f, i) => present[i]);
+  const install = chosen.length > 0 ? chosen : files.slice(0, 1);
+  const paths = install.map((f) => f.path);
   // Another dpkg run (apt, unattended-upgrades) may be changing this package: snapshot what it leaves.
   await waitForDpkgUnlocked(admindir, { timeoutMs: DPKG_LOCK_WAIT_MS, signal: deps.signal });
   let snapshot: Snapshot | undefined;
   try {
     snapshot = await snapshotProviderFor(payload.snapshotProvider).take(deps.host, {
       artifactPath: path,
+      artifactPaths: paths,
       available: payload.rollbackArtifacts,
       fetch: deps.fetch,
     });
@@ -141,20 +195,35 @@ async function runPatch(
   });
   await deps.progress("applying");
   try {
-    await dpkgInstall(deps.host.root, [path]);
+    await dpkgInstall(deps.host.root, paths);
   } catch (err) {
     const version = await installedVersionOf(admindir, payload.package).catch(() => null);
-    return failed(`dpkg could not install ${artifact.fileName}: ${messageOf(err)}`, {
+    return failed(`dpkg could not install ${install.map((f) => f.name).join(", ")}: ${messageOf(err)}`, {
       ...base,
       installedVersion: version,
     });
   }
   await deps.progress("verifying");
-  return verifyHost(op, deps, { version: toVersion }, base);
+  return verifyHost(
+    op,
+    deps,
+    install.map((f) => ({ name: f.name, version: toVersion })),
+    base,
+  );
 }
 
-function snapshotVersion(snapshot: Snapshot, name: string): string | null {
-  return snapshot.packages.find((p) => p.name === name)?.version ?? null;
+/**
+ * What a verification expects: the change's package and each other binary the host has installed at
+ * the target version (the patch installed those only); the package itself when none is there.
+ */
+async function verifyExpected(op: LeasedOperation, deps: RunnerDeps, toVersion: string): Promise<Expected[]> {
+  const names = [op.payload.package, ...(op.payload.alsoArtifacts ?? []).map((a) => a.package)];
+  const admindir = admindirOf(deps.host.root);
+  const present: Expected[] = [];
+  for (const name of names) {
+    if ((await installedVersionOf(admindir, name)) !== null) present.push({ name, version: toVersion });
+  }
+  return present.length > 0 ? present : [{ name: op.payload.package, version: toVersion }];
 }
 
 /** True when every package of the snapshot is at its recorded version. */
@@ -189,11 +258,11 @@ async function runRevert(
     const version = await installedVersionOf(admindirOf(deps.host.root), op.payload.package);
     if (op.payload.toVersion !== undefined && version === op.payload.toVersion) {
       await deps.progress("reverting");
-      return verifyHost(op, deps, { version });
+      return verifyHost(op, deps, [{ name: op.payload.package, version }]);
     }
     return failed("the revert operation carries no snapshot to return to", { installedVersion: version });
   }
-  const expected = { version: snapshotVersion(snapshot, op.payload.package) };
+  const expected: Expected[] = snapshot.packages.map((p) => ({ name: p.name, version: p.version }));
   if (prior?.installing) {
     await waitForDpkgUnlocked(admindirOf(deps.host.root), {
       timeoutMs: DPKG_LOCK_WAIT_MS,
@@ -203,7 +272,7 @@ async function runRevert(
       const version = await installedVersionOf(admindirOf(deps.host.root), op.payload.package);
       return failed(
         `the agent stopped during this restore and ${op.payload.package} is at ${version ?? "nothing"}, not ` +
-          `${expected.version ?? "removed"}; it does not restore twice for one operation`,
+          `its snapshot's ${snapshot.packages.map((p) => `${p.name} ${p.version ?? "removed"}`).join(", ")}; it does not restore twice for one operation`,
         { installedVersion: version },
       );
     }
@@ -240,7 +309,11 @@ export async function runOperation(op: LeasedOperation, deps: RunnerDeps): Promi
     else if (op.action === "revert") outcome = await runRevert(op, deps, prior);
     else {
       const toVersion = op.payload.toVersion;
-      outcome = await verifyHost(op, deps, toVersion === undefined ? null : { version: toVersion });
+      outcome = await verifyHost(
+        op,
+        deps,
+        toVersion === undefined ? null : await verifyExpected(op, deps, toVersion),
+      );
     }
   } catch (err) {
     if (deps.signal.aborted) throw deps.signal.reason;

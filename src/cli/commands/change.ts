@@ -50,7 +50,7 @@ interface CreateFlags extends ClientFlags {
   ecosystem?: string;
   package?: string;
   version?: string;
-  artifact?: string;
+  artifact?: string[];
   source?: string;
   selector?: string;
   policy?: string;
@@ -88,9 +88,13 @@ function printChange(change: ChangeRequest): void {
         ? `${change.patch.artifact.name} sha256:${change.patch.artifact.sha256}`
         : (change.patch.source ?? "from the package manager"),
     ],
+    ...change.patch.alsoArtifacts.map((a): [string, string] => [
+      "artifact",
+      `${a.name} sha256:${a.sha256} (${a.package})`,
+    ]),
     ["advisories", change.patch.advisories.join(", ")],
     ["ticket", change.patch.ticket ?? ""],
-    ["selector", change.selector],
+    ["selector", change.selector === "" ? '"" (every asset)' : change.selector],
     ["policy", policy],
     ["requester", change.requester],
     ["justification", change.justification],
@@ -201,12 +205,13 @@ export function registerChangeCommands(program: Command): void {
       .option("--version <version>", "target version (read from --artifact when it is given)")
       .option(
         "--artifact <file>",
-        "package file to install: uploaded to the artifact store, its package, version and sha256 recorded",
+        "package file to install: uploaded to the artifact store, its package, version and sha256 recorded; repeat for the other binaries of the source (the first names the change's package)",
+        collectList,
       )
       .option("--source <source>", "where the package manager gets it, when there is no artifact")
       .option(
         "-l, --selector <selector>",
-        "target assets, e.g. 'environment=prod,group=web' (required unless --plan)",
+        "target assets, e.g. 'environment=prod,group=web'; '' for every asset (required unless --plan)",
       )
       .option(
         "--policy <file|name>",
@@ -238,30 +243,33 @@ export function registerChangeCommands(program: Command): void {
       if (!isFile(policy)) throw new NotFoundError(`policy file not found: ${policy}`, { where: "--policy" });
       policy = await policyRefForFile(client, policy);
     }
-    let artifact: { name: string; sha256: string } | undefined;
+    const artifacts: Array<{ name: string; sha256: string }> = [];
+    const alsoPackages: string[] = [];
     let pkg = flags.package;
     let version = flags.version;
-    if (flags.artifact !== undefined) {
-      if (!isFile(flags.artifact)) {
-        throw new ValidationError(`artifact file not found: ${flags.artifact}`, { where: "--artifact" });
+    for (const file of flags.artifact ?? []) {
+      if (!isFile(file)) {
+        throw new ValidationError(`artifact file not found: ${file}`, { where: "--artifact" });
       }
       // The store reads the package's own control fields: the change installs what the file really is.
-      const stored = await uploadArtifactFile(client, flags.artifact, "--artifact");
+      const stored = await uploadArtifactFile(client, file, "--artifact");
+      const first = artifacts.length === 0;
       for (const [flag, given, actual] of [
-        ["--package", pkg, stored.package],
+        ["--package", first ? pkg : undefined, stored.package],
         ["--version", version, stored.version],
       ] as const) {
         if (given !== undefined && given !== actual) {
           throw reasonError(
             "artifact.mismatch",
-            `${flags.artifact} is ${stored.package} ${stored.version}, but ${flag} says ${given}`,
-            { where: flag },
+            `${file} is ${stored.package} ${stored.version}, but ${first ? flag : "the first --artifact"} says ${given}`,
+            { where: first ? flag : "--artifact" },
           );
         }
       }
-      pkg = stored.package;
+      if (first) pkg = stored.package;
+      else if (stored.package !== pkg) alsoPackages.push(stored.package);
       version = stored.version;
-      artifact = { name: stored.fileName, sha256: stored.sha256 };
+      artifacts.push({ name: stored.fileName, sha256: stored.sha256 });
     }
     if (pkg === undefined || version === undefined) {
       throw new ValidationError("give --package and --version, or --artifact FILE.deb to read them from", {
@@ -274,7 +282,8 @@ export function registerChangeCommands(program: Command): void {
       version,
       selector: flags.selector,
       justification: flags.justification,
-      ...(artifact ? { artifact } : {}),
+      ...(artifacts.length === 1 ? { artifact: artifacts[0] } : {}),
+      ...(artifacts.length > 1 ? { artifacts, alsoPackages } : {}),
       ...(flags.source !== undefined ? { source: flags.source } : {}),
       ...(policy !== undefined ? { policy } : {}),
       ...(flags.ticket !== undefined ? { ticket: flags.ticket } : {}),

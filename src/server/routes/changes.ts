@@ -70,6 +70,7 @@ export const changeRequestSchema = z.object({
     alsoPackages: z.array(z.string()),
     version: z.string(),
     artifact: z.object({ name: z.string(), sha256: z.string() }).nullable(),
+    alsoArtifacts: z.array(z.object({ package: z.string(), name: z.string(), sha256: z.string() })),
     source: z.string().nullable(),
     advisories: z.array(z.string()),
     ticket: z.string().nullable(),
@@ -137,6 +138,7 @@ export const planSchema = z.object({
     package: z.string(),
     version: z.string(),
     artifactSha256: z.string().nullable(),
+    alsoArtifacts: z.array(z.object({ package: z.string(), sha256: z.string() })).optional(),
   }),
   targets: z.array(
     z.object({
@@ -173,6 +175,7 @@ export const planSchema = z.object({
   maxUnavailable: z.object({ group: placementCounts, region: placementCounts }),
   totalFailureBudget: z.number(),
   progressDeadlineMs: z.number(),
+  revertTimeoutMs: z.number().optional(),
   notifyBeforeMs: z.number(),
   rollback: z.enum(["automatic", "manual"]),
   verification: VerificationSchema,

@@ -95,29 +95,40 @@ export const dpkgSnapshotProvider: SnapshotProvider = {
   interfaceVersion: SNAPSHOT_INTERFACE_VERSION,
 
   async take(host, request) {
-    const deb = await debFields(request.artifactPath);
-    const state = await readPackageState(
-      admindirOf(host.root),
-      deb.name,
-      deb.arch === "all" ? undefined : deb.arch,
-    );
-    const pkg: SnapshotPackage =
-      state && hasFilesInstalled(state)
-        ? await keepCopy(host, state, request)
-        : { name: deb.name, version: null, arch: null, artifactSha256: null, hostPath: null };
-    return { provider: "dpkg", takenAt: new Date().toISOString(), packages: [pkg] };
+    const packages: SnapshotPackage[] = [];
+    for (const path of request.artifactPaths ?? [request.artifactPath]) {
+      const deb = await debFields(path);
+      const state = await readPackageState(
+        admindirOf(host.root),
+        deb.name,
+        deb.arch === "all" ? undefined : deb.arch,
+      );
+      packages.push(
+        state && hasFilesInstalled(state)
+          ? await keepCopy(host, state, request)
+          : { name: deb.name, version: null, arch: null, artifactSha256: null, hostPath: null },
+      );
+    }
+    return { provider: "dpkg", takenAt: new Date().toISOString(), packages };
   },
 
   async restore(host, snapshot, fetch) {
     const admindir = admindirOf(host.root);
+    // One dpkg call for the whole set: binaries of one source depend on each other's exact version.
+    const remove: string[] = [];
+    const install: string[] = [];
     for (const pkg of snapshot.packages) {
       const current = await readPackageState(admindir, pkg.name, pkg.arch ?? undefined);
       if (pkg.version === null) {
-        if (current && hasFilesInstalled(current)) await dpkgRemove(host.root, [pkg.name]);
+        if (current && hasFilesInstalled(current)) remove.push(pkg.name);
       } else if (!(current && isFullyInstalled(current) && current.version === pkg.version)) {
         // Already at its recorded version: installing it again would only rerun its scripts.
-        await dpkgInstall(host.root, [await debFor(pkg, fetch)]);
+        install.push(await debFor(pkg, fetch));
       }
+    }
+    await dpkgInstall(host.root, install);
+    if (remove.length > 0) await dpkgRemove(host.root, remove);
+    for (const pkg of snapshot.packages) {
       const after = await readPackageState(admindir, pkg.name, pkg.arch ?? undefined);
       const version = after && isFullyInstalled(after) ? after.version : null;
       if (version !== pkg.version) {

@@ -31,6 +31,7 @@ import { ExploitFacts } from "./exploit-facts.js";
 import { findingIdBlock } from "./finding-id.js";
 import { findingsPolicy } from "./findings-policy.js";
 import type { PackageVersion } from "./installed-rows.js";
+import { contextKey, matchInputsKey, planMatch, pruneMatchState, recordMatched } from "./match-state.js";
 import { AUDITED_IDS, type FindingFacts, type ReconcileCounts, SEP } from "./reconcile.js";
 
 export interface FindingsDelta extends ReconcileCounts {
@@ -51,6 +52,7 @@ export interface RematchAllOptions {
 }
 
 export type RematchPhase =
+  | "inputs compared"
   | "distinct versions read"
   | "advisories loaded"
   | "versions matched"
@@ -87,31 +89,43 @@ class FleetMatcher {
 
   /** Matches the packages added to the dictionary since the last call (all of them the first time). */
   async evaluateNew(db: Kysely<Database>, phase?: (name: RematchPhase) => void): Promise<void> {
-    const rows = await db
-      .selectFrom("packages")
-      .select(["id", "ecosystem", "name", "version", "source_name", "source_version"])
-      .where("id", ">", this.#maxId)
-      .execute();
+    const rows = (
+      await db
+        .selectFrom("packages")
+        .select(["id", "ecosystem", "name", "version", "source_name", "source_version"])
+        .where("id", ">", this.#maxId)
+        .execute()
+    ).map((r) => ({ ...r, id: Number(r.id) }));
     phase?.("distinct versions read");
-    if (rows.length === 0) return;
-    for (const r of rows) this.#maxId = Math.max(this.#maxId, Number(r.id));
+    for (const r of rows) this.#maxId = Math.max(this.#maxId, r.id);
+    await this.#evaluate(db, rows, phase);
+  }
+
+  async #evaluate(
+    db: Kysely<Database>,
+    rows: ReadonlyArray<PackageVersion & { id: number }>,
+    phase?: (name: RematchPhase) => void,
+  ): Promise<void> {
+    const fresh = rows.filter((r) => !this.#seen.has(r.id));
+    if (fresh.length === 0) return;
+    for (const r of fresh) this.#seen.add(r.id);
     const keys = advisoryKeysFor(
-      rows.map((v) => ({ ecosystem: v.ecosystem, name: v.name, sourceName: v.source_name })),
+      fresh.map((v) => ({ ecosystem: v.ecosystem, name: v.name, sourceName: v.source_name })),
     );
     const evaluations = new Evaluations(await loadAdvisoryIndex(db, keys));
     phase?.("advisories loaded");
-    const matched = rows.map((r) => ({ r, matches: evaluations.matches(r) }));
+    const matched = fresh.map((r) => ({ r, matches: evaluations.matches(r) }));
     const aliases = matched.flatMap((m) => m.matches.flatMap((x) => x.aliases));
     this.#exploit = await ExploitFacts.load(db, aliases);
     for (const { r, matches } of matched) {
       if (matches.length === 0) continue;
-      this.affected.set(Number(r.id), {
+      this.affected.set(r.id, {
         version: r,
-        facts: { packageId: Number(r.id), byKind: new Map() },
+        facts: { packageId: r.id, byKind: new Map() },
         evaluations,
       });
       // The facts are built per kind of asset when a chunk first needs the kind (see factsFor).
-      this.#pending.set(Number(r.id), matches);
+      this.#pending.set(r.id, matches);
     }
     this.#evaluated += evaluations.evaluated;
     for (const k of Object.keys(evaluations.stats) as Array<keyof MatchStats>)
@@ -120,6 +134,26 @@ class FleetMatcher {
     phase?.("versions matched");
   }
 
+  /**
+   * Matches the given packages that no earlier call matched (a run over a few sets matches only
+   * theirs).
+   */
+  async ensure(db: Kysely<Database>, ids: readonly number[]): Promise<void> {
+    const wanted = [...new Set(ids)].filter((id) => !this.#seen.has(id));
+    if (wanted.length === 0) return;
+    const rows: Array<PackageVersion & { id: number }> = [];
+    for (let i = 0; i < wanted.length; i += 1000) {
+      for (const r of await db
+        .selectFrom("packages")
+        .select(["id", "ecosystem", "name", "version", "source_name", "source_version"])
+        .where("id", "in", wanted.slice(i, i + 1000))
+        .execute())
+        rows.push({ ...r, id: Number(r.id) });
+    }
+    await this.#evaluate(db, rows);
+  }
+
+  readonly #seen = new Set<number>();
   readonly #pending = new Map<number, ReturnType<Evaluations["matches"]>>();
   readonly #exploitOf = new WeakMap<Evaluations, ExploitFacts>();
 
@@ -148,9 +182,20 @@ class FleetMatcher {
 /** Counts of one chunk. */
 interface ChunkCounts extends ReconcileCounts {
   sets: number;
+  /** Findings each set yielded, by set number. */
+  perSet: Map<number, number>;
 }
 
-/** Re-matches the whole fleet, a chunk of package sets per write. */
+/**
+ * Above this share of stale sets the whole dictionary is matched up front (one advisory load); below it
+ * only the packages of the stale sets are, chunk by chunk, so a run after a few reports stays small.
+ */
+const WHOLE_DICTIONARY_SHARE = 0.2;
+
+/**
+ * Re-matches the whole fleet, a chunk of package sets per write. Sets whose inputs did not move since
+ * they were last matched (see match-state.ts) are skipped: their findings would come out the same.
+ */
 export async function rematchAll(
   ctx: ServiceContext,
   options: RematchAllOptions = {},
@@ -164,60 +209,95 @@ export async function rematchAll(
     lap = at;
   };
   const now = ctx.now();
+  // Read before any input: a write that lands during the run then shows as a newer version next time.
+  const inputs = await matchInputsKey(db);
   const policy = await findingsPolicy(db);
-  const matcher = new FleetMatcher(policy);
-  await matcher.evaluateNew(db, phase);
   const contexts = new AssetContexts(policy);
   const assets = await contexts.load(db);
+  const plan = await planMatch(db, inputs, assets, now);
+  phase("inputs compared");
+  const matcher = new FleetMatcher(policy);
+  const whole = plan.stale.length > WHOLE_DICTIONARY_SHARE * (plan.stale.length + plan.skipped.sets);
+  if (whole) await matcher.evaluateNew(db, phase);
   const dueDates = new DueDates(policy);
-  const totalSets = Number(
-    (
-      await db
-        .selectFrom("package_sets")
-        .select((eb) => eb.fn.countAll<string | number | bigint>().as("n"))
-        .executeTakeFirstOrThrow()
-    ).n,
-  );
-  const total: ReconcileCounts = { opened: 0, updated: 0, reopened: 0, fixed: 0, unchanged: 0 };
+  const total: ReconcileCounts = {
+    opened: 0,
+    updated: 0,
+    reopened: 0,
+    fixed: 0,
+    unchanged: plan.skipped.findings,
+  };
   const perChunk = options.setsPerChunk ?? SETS_PER_CHUNK;
-  let after = 0;
+  const totalSets = plan.stale.length;
   let done = 0;
-  for (;;) {
-    const result = await ctx.store.write(async (trx) => {
+  for (let i = 0; i < plan.stale.length; i += perChunk) {
+    const nums = plan.stale.slice(i, i + perChunk).map((s) => s.num);
+    const counts = await ctx.store.write(async (trx) => {
       // Where writers run concurrently (PostgreSQL), the chunk's sets are locked: a report on one of its
       // assets waits for the chunk, then re-matches its asset itself, instead of changing the set (and
       // its findings) between the chunk's statements.
       const sets = await trx
         .selectFrom("package_sets")
-        .select(["num", "asset_id"])
-        .where("num", ">", after)
+        .select(["num", "asset_id", "digest"])
+        .$if(!whole, (q) => q.select("package_ids"))
+        .where("num", "in", nums)
         .orderBy("num")
-        .limit(perChunk)
         .$if(capabilitiesOf(trx).rowLocks, (q) => q.forUpdate())
         .execute();
       if (sets.length === 0) return null;
       // Packages reported since the run began are matched before a chunk may need them.
-      await matcher.evaluateNew(trx);
+      if (whole) await matcher.evaluateNew(trx);
+      else
+        await matcher.ensure(
+          trx,
+          sets.flatMap((s) => JSON.parse((s as { package_ids: string }).package_ids) as number[]),
+        );
       const missing = sets.filter((s) => !assets.has(s.asset_id)).map((s) => s.asset_id);
       if (missing.length > 0) for (const [id, a] of await contexts.load(trx, missing)) assets.set(id, a);
-      const counts = await compareChunk(trx, {
+      const chunk = sets.map((s) => ({ num: Number(s.num), asset: assets.get(s.asset_id) }));
+      const pairs = whole
+        ? undefined
+        : sets.flatMap((s) =>
+            (JSON.parse((s as { package_ids: string }).package_ids) as number[])
+              .filter((id) => matcher.affected.has(id))
+              .map((id): [number, number] => [Number(s.num), id]),
+          );
+      const result = await compareChunk(trx, {
         now,
         actor,
         matcher,
         dueDates,
-        sets: sets.map((s) => ({ num: Number(s.num), asset: assets.get(s.asset_id) })),
+        sets: chunk,
+        ...(pairs === undefined ? {} : { pairs }),
       });
-      return { counts, last: Number(sets.at(-1)?.num ?? after) };
+      await recordMatched(
+        trx,
+        inputs,
+        sets.flatMap((s) => {
+          const a = assets.get(s.asset_id);
+          return a === undefined
+            ? []
+            : [
+                {
+                  num: Number(s.num),
+                  digest: s.digest,
+                  context: contextKey(a),
+                  findings: result.perSet.get(Number(s.num)) ?? 0,
+                },
+              ];
+        }),
+        now,
+      );
+      return result;
     }, LONG_WRITE);
-    if (result === null) break;
-    after = result.last;
-    done += result.counts.sets;
-    for (const k of ["opened", "updated", "reopened", "fixed", "unchanged"] as const)
-      total[k] += result.counts[k];
+    if (counts === null) continue;
+    done += counts.sets;
+    for (const k of ["opened", "updated", "reopened", "fixed", "unchanged"] as const) total[k] += counts[k];
     options.onProgress?.(done, Math.max(done, totalSets));
   }
   // Assets whose set is gone (or never came) have nothing installed: their findings are fixed.
   total.fixed += await ctx.store.write(async (trx) => {
+    await pruneMatchState(trx);
     const bare = await trx
       .selectFrom("assets")
       .select("id")
@@ -270,6 +350,8 @@ interface ChunkInput {
   matcher: FleetMatcher;
   dueDates: DueDates;
   sets: Array<{ num: number; asset: AssetContext | undefined }>;
+  /** The sets' affected (set number, package id) pairs, when the chunk's sets are few and scattered. */
+  pairs?: Array<[number, number]>;
 }
 
 const IDENTITY = ["asset_id", "ecosystem", "package_name", "arch", "installed_version", "vuln_id"] as const;
@@ -457,19 +539,38 @@ async function compareChunk(trx: Kysely<Database>, input: ChunkInput): Promise<C
   );
   const dueNew =
     "case f.class when 'emergency' then a.due_emergency when 'high' then a.due_high else a.due_routine end";
-  const desired = await t.run(
+  const insertDesired =
     "insert into rm_desired (num, asset_id, ecosystem, package_name, arch, installed_version, vuln_id, fid, due_new) " +
-      `select a.num, a.asset_id, p.ecosystem, p.name, p.arch, p.version, f.vuln_id, f.fid, ${dueNew} ` +
-      `from ${t.ref("rm_facts")} f join asset_packages ap on ap.package_id = f.package_id ` +
-      `and ap.set_num >= ${param(t.caps, 1)} and ap.set_num <= ${param(t.caps, 2)} ` +
-      `join ${t.ref("rm_assets")} a on a.num = ap.set_num and a.kind = f.kind ` +
-      "join packages p on p.id = f.package_id",
-    [lo, hi],
-  );
+    `select a.num, a.asset_id, p.ecosystem, p.name, p.arch, p.version, f.vuln_id, f.fid, ${dueNew} `;
+  let desired: number;
+  if (input.pairs === undefined) {
+    desired = await t.run(
+      `${insertDesired}from ${t.ref("rm_facts")} f join asset_packages ap on ap.package_id = f.package_id ` +
+        `and ap.set_num >= ${param(t.caps, 1)} and ap.set_num <= ${param(t.caps, 2)} ` +
+        `join ${t.ref("rm_assets")} a on a.num = ap.set_num and a.kind = f.kind ` +
+        "join packages p on p.id = f.package_id",
+      [lo, hi],
+    );
+  } else {
+    // A few scattered sets: their affected packages, from the sets themselves, instead of a range of
+    // the inverted index that would span most of the fleet.
+    await t.create("rm_pairs", "num integer not null, package_id integer not null");
+    await t.fill("rm_pairs", ["integer", "integer"], input.pairs);
+    desired = await t.run(
+      `${insertDesired}from ${t.ref("rm_pairs")} ap join ${t.ref("rm_facts")} f on f.package_id = ap.package_id ` +
+        `join ${t.ref("rm_assets")} a on a.num = ap.num and a.kind = f.kind ` +
+        "join packages p on p.id = f.package_id",
+    );
+  }
   await t.run(
     `create unique index ${t.caps.tempSchema ? "temp." : ""}rm_desired_identity on rm_desired (${IDENTITY.join(", ")})`,
   );
   if (t.caps.analyzeTemporary) await t.run("analyze rm_desired");
+  const perSet = new Map<number, number>();
+  for (const r of await t.rows<{ num: number | string; n: number | string }>(
+    `select num, count(*) as n from ${t.ref("rm_desired")} group by num`,
+  ))
+    perSet.set(Number(r.num), Number(r.n));
 
   // Due dates of stored findings depend on their first-seen time: one per (asset, class, first seen).
   await t.create("rm_due", "num integer not null, class text not null, first_seen text not null, due text");
@@ -550,6 +651,7 @@ async function compareChunk(trx: Kysely<Database>, input: ChunkInput): Promise<C
   );
   const counts: ChunkCounts = {
     sets: input.sets.length,
+    perSet,
     opened: opened + reopenedFixed,
     updated,
     reopened,
@@ -568,7 +670,7 @@ async function compareChunk(trx: Kysely<Database>, input: ChunkInput): Promise<C
             .execute()
         ).map((r) => r.id)
       : [];
-  await t.drop("rm_desired", "rm_due", "rm_facts", "rm_assets");
+  await t.drop("rm_desired", "rm_due", "rm_facts", "rm_assets", "rm_pairs");
   await auditChunk(trx, input.actor, input.now, counts, `${lo}-${hi}`, ids);
   return counts;
 }

@@ -71,6 +71,13 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn("findings", "integer", (c) => c.notNull())
     .addColumn("matched_at", "text", (c) => c.notNull())
     .execute();
+  // "Which assets have CVE-X": the counts per status and the distinct assets come from the index alone.
+  await db.schema.dropIndex("findings_by_vuln").execute();
+  await db.schema
+    .createIndex("findings_by_vuln")
+    .on("findings")
+    .columns(["vuln_id", "status", "asset_id"])
+    .execute();
   // A re-match that skips a set still reopens its findings whose acceptance or statement expired.
   await sql`create index findings_expiring on findings (status_expires_at) where status_expires_at is not null`.execute(
     db,
@@ -80,6 +87,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
 export async function down(db: Kysely<unknown>): Promise<void> {
   const caps = capabilitiesOf(db as unknown as Kysely<Database>);
   await sql`drop index findings_expiring`.execute(db);
+  await db.schema.dropIndex("findings_by_vuln").execute();
+  await db.schema.createIndex("findings_by_vuln").on("findings").columns(["vuln_id"]).execute();
   await db.schema.dropTable("match_state").execute();
   for (const tables of Object.values(INPUT_TABLES)) {
     for (const { table, ops } of tables) {

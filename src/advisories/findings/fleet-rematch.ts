@@ -526,6 +526,30 @@ async function compareChunk(trx: Kysely<Database>, input: ChunkInput): Promise<C
     `create index ${t.caps.tempSchema ? "temp." : ""}rm_facts_by_package on rm_facts (package_id, kind)`,
   );
 
+  const dueNew =
+    "case f.class when 'emergency' then a.due_emergency when 'high' then a.due_high else a.due_routine end";
+  // The join's range parameters are numbered from `n`: they follow a statement's own.
+  const source = (n: number) =>
+    input.pairs === undefined
+      ? `from ${t.ref("rm_facts")} f join asset_packages ap on ap.package_id = f.package_id ` +
+        `and ap.set_num >= ${param(t.caps, n)} and ap.set_num <= ${param(t.caps, n + 1)} ` +
+        `join ${t.ref("rm_assets")} a on a.num = ap.set_num and a.kind = f.kind ` +
+        "join packages p on p.id = f.package_id"
+      : // A few scattered sets: their affected packages, from the sets themselves, instead of a range
+        // of the inverted index that would span most of the fleet.
+        `from ${t.ref("rm_pairs")} ap join ${t.ref("rm_facts")} f on f.package_id = ap.package_id ` +
+        `join ${t.ref("rm_assets")} a on a.num = ap.num and a.kind = f.kind ` +
+        "join packages p on p.id = f.package_id";
+  const sourceParams = input.pairs === undefined ? [lo, hi] : [];
+  if (input.pairs !== undefined) {
+    await t.create("rm_pairs", "num integer not null, package_id integer not null");
+    await t.fill("rm_pairs", ["integer", "integer"], input.pairs);
+  }
+  const stored = await t.rows<{ one: number }>(
+    `select 1 as one from findings where asset_id in (select asset_id from ${t.ref("rm_assets")}) limit 1`,
+  );
+  if (stored.length === 0) return firstMatch(trx, t, input, source, sourceParams, dueNew);
+
   // The chunk's desired findings: the sets' affected packages joined to the facts of their kind.
   const seq =
     t.caps.integerKey === "identity"
@@ -537,31 +561,11 @@ async function compareChunk(trx: Kysely<Database>, input: ChunkInput): Promise<C
       "arch text not null, installed_version text not null, vuln_id text not null, fid integer not null, " +
       "due_new text",
   );
-  const dueNew =
-    "case f.class when 'emergency' then a.due_emergency when 'high' then a.due_high else a.due_routine end";
-  const insertDesired =
+  const desired = await t.run(
     "insert into rm_desired (num, asset_id, ecosystem, package_name, arch, installed_version, vuln_id, fid, due_new) " +
-    `select a.num, a.asset_id, p.ecosystem, p.name, p.arch, p.version, f.vuln_id, f.fid, ${dueNew} `;
-  let desired: number;
-  if (input.pairs === undefined) {
-    desired = await t.run(
-      `${insertDesired}from ${t.ref("rm_facts")} f join asset_packages ap on ap.package_id = f.package_id ` +
-        `and ap.set_num >= ${param(t.caps, 1)} and ap.set_num <= ${param(t.caps, 2)} ` +
-        `join ${t.ref("rm_assets")} a on a.num = ap.set_num and a.kind = f.kind ` +
-        "join packages p on p.id = f.package_id",
-      [lo, hi],
-    );
-  } else {
-    // A few scattered sets: their affected packages, from the sets themselves, instead of a range of
-    // the inverted index that would span most of the fleet.
-    await t.create("rm_pairs", "num integer not null, package_id integer not null");
-    await t.fill("rm_pairs", ["integer", "integer"], input.pairs);
-    desired = await t.run(
-      `${insertDesired}from ${t.ref("rm_pairs")} ap join ${t.ref("rm_facts")} f on f.package_id = ap.package_id ` +
-        `join ${t.ref("rm_assets")} a on a.num = ap.num and a.kind = f.kind ` +
-        "join packages p on p.id = f.package_id",
-    );
-  }
+      `select a.num, a.asset_id, p.ecosystem, p.name, p.arch, p.version, f.vuln_id, f.fid, ${dueNew} ${source(1)}`,
+    sourceParams,
+  );
   await t.run(
     `create unique index ${t.caps.tempSchema ? "temp." : ""}rm_desired_identity on rm_desired (${IDENTITY.join(", ")})`,
   );
@@ -672,6 +676,65 @@ async function compareChunk(trx: Kysely<Database>, input: ChunkInput): Promise<C
       : [];
   await t.drop("rm_desired", "rm_due", "rm_facts", "rm_assets", "rm_pairs");
   await auditChunk(trx, input.actor, input.now, counts, `${lo}-${hi}`, ids);
+  return counts;
+}
+
+/**
+ * A chunk whose assets have no stored finding (a first run): every desired finding is new, so they go
+ * straight from the join into the table, with no comparison table, index or probe, and nothing to
+ * update or fix.
+ */
+async function firstMatch(
+  trx: Kysely<Database>,
+  t: Temp,
+  input: ChunkInput,
+  source: (n: number) => string,
+  sourceParams: readonly unknown[],
+  dueNew: string,
+): Promise<ChunkCounts> {
+  const nowIso = input.now.toISOString();
+  const { prefix } = findingIdBlock(input.now.getTime());
+  const p = (n: number) => param(t.caps, n, "text");
+  const opened = await t.run(
+    `insert into findings (id, ${IDENTITY.join(", ")}, ${FACT_COLUMNS.join(", ")}, due_at, status, status_reason, ` +
+      "status_by, status_expires_at, first_seen, updated_at) " +
+      `select ${p(1)} || ${t.caps.hex12.replace("{}", "row_number() over ()")}, a.asset_id, p.ecosystem, p.name, ` +
+      `p.arch, p.version, f.vuln_id, ${FACT_COLUMNS.map((c) => `f.${c}`).join(", ")}, ${dueNew}, 'open', null, null, null, ` +
+      `${p(2)}, ${p(3)} ${source(4)} ` +
+      // A concurrent report (PostgreSQL) may have inserted one first: it stands. (`where true` tells
+      // SQLite's parser the ON CONFLICT is the upsert, not a join constraint.)
+      `where true on conflict (${IDENTITY.join(", ")}) do nothing`,
+    [prefix, nowIso, nowIso, ...sourceParams],
+  );
+  const perSet = new Map<number, number>();
+  for (const r of await t.rows<{ num: number | string; n: number | string }>(
+    `select a.num, count(*) as n from ${t.ref("rm_assets")} a join findings x on x.asset_id = a.asset_id group by a.num`,
+  ))
+    perSet.set(Number(r.num), Number(r.n));
+  const counts: ChunkCounts = {
+    sets: input.sets.length,
+    perSet,
+    opened,
+    updated: 0,
+    reopened: 0,
+    fixed: 0,
+    unchanged: 0,
+  };
+  const ids =
+    opened > 0
+      ? (
+          await trx
+            .selectFrom("findings")
+            .select("id")
+            .where("id", ">=", prefix)
+            .orderBy("id")
+            .limit(AUDITED_IDS)
+            .execute()
+        ).map((r) => r.id)
+      : [];
+  await t.drop("rm_facts", "rm_assets", "rm_pairs");
+  const lo = input.sets[0]?.num ?? 0;
+  await auditChunk(trx, input.actor, input.now, counts, `${lo}-${input.sets.at(-1)?.num ?? lo}`, ids);
   return counts;
 }
 

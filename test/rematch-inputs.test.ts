@@ -207,6 +207,27 @@ describe.each(DIALECTS)("full re-match inputs on %s", (dialect) => {
     expect(d.opened).toBe(1);
   });
 
+  it("an inventory report after an advisory was written matches it, not the advisories it read before", async () => {
+    const report = (version: string) =>
+      importInventory(ctx, OPERATOR, {
+        asset: "app-1",
+        content: `Package: libfoo1\nStatus: install ok installed\nArchitecture: amd64\nSource: foo\nVersion: ${version}\n`,
+        format: "dpkg",
+        ecosystem: "Debian:12",
+      });
+    const mine = async () =>
+      (await findings())
+        .filter((f) => f.package_name === "libfoo1" && f.status === "open")
+        .map((f) => f.vuln_id);
+    await report("1.0-1");
+    expect(await mine()).toEqual([]);
+    await insertAdvisories(store.db, [
+      debianAdvisory({ id: "DEBIAN-CVE-2026-0002", source: "foo", fixed: "2.0-1" }),
+    ]);
+    await report("1.0-2");
+    expect(await mine()).toEqual(["DEBIAN-CVE-2026-0002"]);
+  });
+
   it("leaves the findings a full comparison of every set would", async () => {
     const before = await findings();
     await store.write(async (trx) => {

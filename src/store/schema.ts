@@ -52,10 +52,11 @@ export interface AssetPackagesTable {
   set_num: number;
 }
 
-/** A counter per group of match inputs (advisories, kev, epss), bumped by triggers on every write. */
+/** A version per group of match inputs (advisories, kev, epss, findings), a new random one on every write. */
 export interface MatchInputsTable {
   name: string;
-  version: number;
+  /** bigint: PostgreSQL returns it as text. */
+  version: number | string;
 }
 
 /** What the last full re-match matched a package set against (see src/advisories/findings/match-state.ts). */

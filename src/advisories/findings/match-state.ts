@@ -35,7 +35,7 @@ export async function matchInputsKey(db: Kysely<Database>): Promise<string> {
       : `${governing.name}@${governing.version}#${governing.hash}`;
   return [
     `logic ${MATCH_LOGIC}`,
-    ...versions.map((v) => `${v.name} ${Number(v.version)}`),
+    ...versions.map((v) => `${v.name} ${String(v.version)}`),
     `policy ${policy}`,
   ].join(";");
 }

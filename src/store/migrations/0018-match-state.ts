@@ -6,15 +6,23 @@ import type { Database } from "../schema.js";
  * What the last full re-match matched each package set against, so that a re-match when nothing moved
  * skips the set instead of comparing its findings again. Additive.
  *
- * `match_inputs` holds one counter per input table group, bumped by triggers in the writing
- * transaction: every write path (imports, their owed work, a restore, a hand-made fix) moves the
- * counter, and reading it costs one row instead of a scan of 100,000 advisories or EPSS scores.
+ * `match_inputs` holds one version per input table group, set to a new random number by triggers in
+ * the writing transaction: every write path (imports, their owed work, a restore, a hand-made fix)
+ * moves it, and reading it costs one row instead of a scan of 100,000 advisories or EPSS scores. Random
+ * rather than counted, so that two stores (or a store and its restored copy) never share a version
+ * and a process may cache what it read under it.
  * Findings count as an input only when deleted (the re-match writes them itself; people change only
  * their statuses, which a re-match keeps): a deleted finding makes every set be matched again.
  * `match_state` holds, per set, the inputs key, the set's digest and the asset's risk context it was
  * matched with, and how many findings it yielded.
  */
 const ALL = ["insert", "update", "delete"] as const;
+
+/** A random version below 2^53 (exact as a JavaScript number), by trigger kind's dialect. */
+const RANDOM = {
+  row: "abs(random() % 9007199254740991)",
+  statement: "floor(random() * 9007199254740991)",
+} as const;
 
 export const INPUT_TABLES: Record<string, ReadonlyArray<{ table: string; ops: readonly string[] }>> = {
   advisories: ["advisories", "advisory_packages", "advisory_aliases"].map((table) => ({ table, ops: ALL })),
@@ -28,15 +36,17 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   await db.schema
     .createTable("match_inputs")
     .addColumn("name", "text", (c) => c.primaryKey())
-    .addColumn("version", "integer", (c) => c.notNull())
+    .addColumn("version", "bigint", (c) => c.notNull())
     .execute();
   for (const name of Object.keys(INPUT_TABLES))
-    await sql`insert into match_inputs (name, version) values (${name}, 1)`.execute(db);
+    await sql`insert into match_inputs (name, version) values (${name}, ${sql.raw(RANDOM[caps.triggers])})`.execute(
+      db,
+    );
   if (caps.triggers === "statement") {
     await sql`
       create or replace function match_input_bump() returns trigger language plpgsql as $$
       begin
-        update match_inputs set version = version + 1 where name = TG_ARGV[0];
+        update match_inputs set version = floor(random() * 9007199254740991) where name = TG_ARGV[0];
         return null;
       end $$`.execute(db);
   }
@@ -55,7 +65,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
           await sql
             .raw(
               `create trigger ${table}_match_input_${op} after ${op} on ${table} ` +
-                `begin update match_inputs set version = version + 1 where name = '${name}'; end`,
+                `begin update match_inputs set version = ${RANDOM.row} where name = '${name}'; end`,
             )
             .execute(db);
         }

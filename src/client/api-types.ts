@@ -7258,7 +7258,7 @@ export interface operations {
               epss: number;
               percentile: number;
             } | null;
-            /** @description a page of its findings: unresolved first, then by asset name */
+            /** @description a page of its findings: open, accepted, not affected, then fixed; within each by asset and package */
             items: components["schemas"]["Finding"][];
             /** @description pass as `cursor` for the next page; null on the last one */
             next: string | null;

@@ -82,7 +82,11 @@ const vulnerabilitySchema = z.object({
     })
     .nullable(),
   epss: z.object({ cve: z.string(), epss: z.number(), percentile: z.number() }).nullable(),
-  items: z.array(findingSchema).describe("a page of its findings: unresolved first, then by asset name"),
+  items: z
+    .array(findingSchema)
+    .describe(
+      "a page of its findings: open, accepted, not affected, then fixed; within each by asset and package",
+    ),
   next: z.string().nullable().describe("pass as `cursor` for the next page; null on the last one"),
   counts: z
     .object({

@@ -514,9 +514,24 @@ describe.each(DIALECTS)("findings on %s", (dialect) => {
     expect(byCve.kev).toMatchObject({ cve: "CVE-2023-5678" });
     expect(byCve.epss).toMatchObject({ cve: "CVE-2023-5678" });
     expect(byCve.counts).toMatchObject({ assets: 2, open: 4, fixed: 2 });
-    expect(byCve.findings.slice(0, 4).every((f) => f.status === "open")).toBe(true);
+    expect(byCve.items.slice(0, 4).every((f) => f.status === "open")).toBe(true);
+    expect(byCve.next).toBeNull();
     const byAdvisory = await getVulnerability(ctx, "DSA-5532-1");
-    expect(byAdvisory.findings.map((f) => f.id)).toEqual(byCve.findings.map((f) => f.id));
+    expect(byAdvisory.items.map((f) => f.id)).toEqual(byCve.items.map((f) => f.id));
+    // Paged one at a time: the same findings in the same order, the counts over all of them each time.
+    const paged: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await getVulnerability(ctx, "CVE-2023-5678", { limit: 1, ...(cursor ? { cursor } : {}) });
+      expect(page.items).toHaveLength(1);
+      expect(page.counts).toEqual(byCve.counts);
+      paged.push(...page.items.map((f) => f.id));
+      cursor = page.next ?? undefined;
+    } while (cursor);
+    expect(paged).toEqual(byCve.items.map((f) => f.id));
+    await expect(getVulnerability(ctx, "CVE-2023-5678", { cursor: "bogus" })).rejects.toMatchObject({
+      reason: "request.invalid-cursor",
+    });
     await expect(getVulnerability(ctx, "CVE-1999-0001")).rejects.toMatchObject({ code: "not_found" });
   });
 
@@ -642,6 +657,11 @@ describe("findings over HTTP", () => {
     const vuln = await call("viewer", "GET", "/api/v1/vulnerabilities/DSA-5532-1");
     expect(vuln.statusCode, vuln.body).toBe(200);
     expect((vuln.json() as { counts: { assets: number } }).counts.assets).toBe(1);
+    const first = await call("viewer", "GET", "/api/v1/vulnerabilities/DSA-5532-1?limit=1");
+    expect(first.statusCode, first.body).toBe(200);
+    expect((first.json() as { items: unknown[] }).items).toHaveLength(1);
+    expect((await call("viewer", "GET", "/api/v1/vulnerabilities/DSA-5532-1?cursor=x")).statusCode).toBe(400);
+    expect((await call("viewer", "GET", "/api/v1/vulnerabilities/DSA-5532-1?page=2")).statusCode).toBe(400);
     expect((await call("viewer", "GET", "/api/v1/vulnerabilities/CVE-1999-0001")).statusCode).toBe(404);
   });
 
@@ -856,6 +876,17 @@ describe("findings from the CLI, as a process", () => {
     expect(vuln.stdout).toContain("web-1");
     expect(vuln.stdout).toContain("DSA-5525-1");
     expect((await runCli(["vulnerabilities", "show", "CVE-1999-0001"], env)).code).toBe(3);
+    const followed = await runCli(
+      ["vulnerabilities", "show", "CVE-2023-38545", "--limit", "1", "--all"],
+      env,
+    );
+    expect(followed.code, followed.stderr).toBe(0);
+    expect(followed.stdout).toContain("web-1");
+    const firstPage = JSON.parse(
+      (await runCli(["vulnerabilities", "show", "CVE-2023-38545", "--limit", "1", "--json"], env)).stdout,
+    ) as { items: unknown[]; counts: { open: number } };
+    expect(firstPage.items).toHaveLength(1);
+    expect(firstPage.counts.open).toBeGreaterThanOrEqual(1);
 
     const remote = JSON.parse((await runCli(["findings", "rematch", "--json"], env)).stdout) as FindingsDelta;
     expect(remote).toMatchObject({ opened: 0, unchanged: 5 });

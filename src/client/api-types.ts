@@ -436,10 +436,10 @@ export interface paths {
   };
   "/api/v1/vulnerabilities/{id}": {
     /**
-     * One vulnerability by CVE or any advisory id: its advisories, KEV and EPSS facts, and the assets that have it
-     * @description One vulnerability by CVE or any advisory id: its advisories, KEV and EPSS facts, and the assets that have it. Needs a token with the `read` permission.
+     * One vulnerability by CVE or any advisory id: its advisories, KEV and EPSS facts, the counts of the assets that have it, and a page of its findings
+     * @description One vulnerability by CVE or any advisory id: its advisories, KEV and EPSS facts, the counts of the assets that have it, and a page of its findings. Needs a token with the `read` permission.
      */
-    get: operations["getVulnerabilitiesById"];
+    get: operations["listVulnerabilitiesById"];
   };
   "/api/v1/assets/{name}/findings": {
     /**
@@ -7272,11 +7272,17 @@ export interface operations {
     };
   };
   /**
-   * One vulnerability by CVE or any advisory id: its advisories, KEV and EPSS facts, and the assets that have it
-   * @description One vulnerability by CVE or any advisory id: its advisories, KEV and EPSS facts, and the assets that have it. Needs a token with the `read` permission.
+   * One vulnerability by CVE or any advisory id: its advisories, KEV and EPSS facts, the counts of the assets that have it, and a page of its findings
+   * @description One vulnerability by CVE or any advisory id: its advisories, KEV and EPSS facts, the counts of the assets that have it, and a page of its findings. Needs a token with the `read` permission.
    */
-  getVulnerabilitiesById: {
+  listVulnerabilitiesById: {
     parameters: {
+      query?: {
+        /** @description items per page (default 100, at most 1000) */
+        limit?: number;
+        /** @description the `next` of the previous page */
+        cursor?: string;
+      };
       path: {
         id: string;
       };
@@ -7311,7 +7317,11 @@ export interface operations {
               epss: number;
               percentile: number;
             } | null;
-            findings: components["schemas"]["Finding"][];
+            /** @description a page of its findings: open, accepted, not affected, then fixed; within each by asset and package */
+            items: components["schemas"]["Finding"][];
+            /** @description pass as `cursor` for the next page; null on the last one */
+            next: string | null;
+            /** @description over all its findings, not the page: assets affected now, findings per status */
             counts: {
               assets: number;
               open: number;

@@ -43,6 +43,8 @@ export interface StoreCapabilities {
   readonly hex12: string;
   /** A query whose one column `value` holds the integers of a JSON array parameter (`{}`). */
   readonly jsonIntegers: string;
+  /** Triggers run once per statement through a function (`statement`), or once per row with a body (`row`). */
+  readonly triggers: "statement" | "row";
 }
 
 const SQLITE: StoreCapabilities = {
@@ -62,6 +64,7 @@ const SQLITE: StoreCapabilities = {
   integerKey: "autoincrement",
   hex12: "printf('%012x', {})",
   jsonIntegers: "select value from json_each({})",
+  triggers: "row",
 };
 
 const POSTGRES: StoreCapabilities = {
@@ -81,6 +84,7 @@ const POSTGRES: StoreCapabilities = {
   integerKey: "identity",
   hex12: "lpad(to_hex({}), 12, '0')",
   jsonIntegers: "select cast(value as integer) as value from json_array_elements_text(cast({} as json))",
+  triggers: "statement",
 };
 
 export function capabilitiesFor(dialect: DialectName): StoreCapabilities {

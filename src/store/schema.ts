@@ -52,6 +52,27 @@ export interface AssetPackagesTable {
   set_num: number;
 }
 
+/** A version per group of match inputs (advisories, kev, epss, findings), a new random one on every write. */
+export interface MatchInputsTable {
+  name: string;
+  /** bigint: PostgreSQL returns it as text. */
+  version: number | string;
+}
+
+/** What the last full re-match matched a package set against (see src/advisories/findings/match-state.ts). */
+export interface MatchStateTable {
+  set_num: number;
+  /** The input versions and the policy, as one key. */
+  inputs: string;
+  /** The set's digest then. */
+  digest: string;
+  /** The asset's risk inputs and SLAs then. */
+  context: string;
+  /** Findings the set yielded (unresolved or not). */
+  findings: number;
+  matched_at: string;
+}
+
 /** A view over packages, package_sets and asset_packages with the columns of the old table. */
 export interface InstalledPackagesTable {
   asset_id: string;
@@ -425,6 +446,8 @@ export interface Database {
   packages: PackagesTable;
   package_sets: PackageSetsTable;
   asset_packages: AssetPackagesTable;
+  match_inputs: MatchInputsTable;
+  match_state: MatchStateTable;
   inventory_reports: InventoryReportsTable;
   principals: PrincipalsTable;
   api_tokens: ApiTokensTable;

@@ -5,7 +5,7 @@
 import type { Kysely } from "kysely";
 import type { PackageRecord } from "../../domain/inventory.js";
 import type { Database } from "../../store/schema.js";
-import { AdvisoryIndex } from "../matching/advisory-index.js";
+import { type AdvisoryEntry, AdvisoryIndex } from "../matching/advisory-index.js";
 import { ecosystemParts, matchName } from "../matching/ecosystem-key.js";
 import type { OsvAffected } from "../osv/schema.js";
 
@@ -17,6 +17,29 @@ export interface AdvisoryKey {
 
 /** Names per query: keeps each statement well under both dialects' bound-parameter limits. */
 const NAMES_PER_QUERY = 500;
+
+/** Entries kept across calls at most (100,000 advisories of one release are about as many). */
+const CACHED_ENTRIES = 150_000;
+
+/**
+ * The entries of each key as last read, while the advisories' version (match_inputs, bumped to a
+ * random value by every write of an advisory) stays the same: an inventory report re-matches a few
+ * packages, and reading and parsing their few hundred advisories again cost more than the rest of
+ * its re-match. The version is random, not a count, so two stores never share one.
+ */
+const cache = { version: null as string | null, byKey: new Map<string, AdvisoryEntry[]>(), entries: 0 };
+
+/** The advisories' current version; null on a store without one. */
+export async function advisoriesVersion(db: Kysely<Database>): Promise<string | null> {
+  const row = await db
+    .selectFrom("match_inputs")
+    .select("version")
+    .where("name", "=", "advisories")
+    .executeTakeFirst();
+  return row === undefined ? null : String(row.version);
+}
+
+const cacheKey = (ecosystem: string, name: string) => `${ecosystem}\u0000${name}`;
 
 /**
  * The keys under which advisories for these packages are filed: the package's own name and, for
@@ -64,28 +87,29 @@ export async function loadAdvisoryIndex(
   const index = new AdvisoryIndex();
   // Aliases are shared by every affected[] entry of a record: parse each record's list once.
   const aliasCache = new Map<string, string[]>();
-  const add = (rows: readonly EntryRow[]) => {
-    for (const row of rows) {
-      let aliases = aliasCache.get(row.advisory_id);
-      if (aliases === undefined) {
-        aliases = JSON.parse(row.aliases) as string[];
-        aliasCache.set(row.advisory_id, aliases);
-      }
-      index.add({
-        id: row.advisory_id,
-        aliases,
-        modified: row.modified,
-        severity: {
-          score: row.severity_score === null ? null : Number(row.severity_score),
-          vector: row.severity_vector,
-          version: row.severity_version,
-        },
-        affected: JSON.parse(row.affected) as OsvAffected,
-        ecosystem: row.ecosystem,
-        ecosystemRelease: row.ecosystem_release,
-        name: row.name,
-      });
+  const entryOf = (row: EntryRow): AdvisoryEntry => {
+    let aliases = aliasCache.get(row.advisory_id);
+    if (aliases === undefined) {
+      aliases = JSON.parse(row.aliases) as string[];
+      aliasCache.set(row.advisory_id, aliases);
     }
+    return {
+      id: row.advisory_id,
+      aliases,
+      modified: row.modified,
+      severity: {
+        score: row.severity_score === null ? null : Number(row.severity_score),
+        vector: row.severity_vector,
+        version: row.severity_version,
+      },
+      affected: JSON.parse(row.affected) as OsvAffected,
+      ecosystem: row.ecosystem,
+      ecosystemRelease: row.ecosystem_release,
+      name: row.name,
+    };
+  };
+  const add = (rows: readonly EntryRow[]) => {
+    for (const row of rows) index.add(entryOf(row));
   };
   const query = () =>
     db
@@ -109,39 +133,68 @@ export async function loadAdvisoryIndex(
     add(await query().execute());
     return index;
   }
+  const version = await advisoriesVersion(db);
+  if (version === null || version !== cache.version) {
+    cache.byKey.clear();
+    cache.entries = 0;
+    cache.version = version;
+  }
   const byEcosystem = new Map<string, Set<string>>();
   for (const k of keys) {
+    const cached = version === null ? undefined : cache.byKey.get(cacheKey(k.ecosystem, k.name));
+    if (cached !== undefined) {
+      for (const e of cached) index.add(e);
+      continue;
+    }
     const names = byEcosystem.get(k.ecosystem) ?? new Set<string>();
     names.add(k.name);
     byEcosystem.set(k.ecosystem, names);
   }
+  const fresh = new Map<string, AdvisoryEntry[]>();
   for (const [ecosystem, nameSet] of byEcosystem) {
+    for (const name of nameSet) fresh.set(cacheKey(ecosystem, name), []);
     const names = [...nameSet];
     for (let i = 0; i < names.length; i += NAMES_PER_QUERY) {
       const chunk = names.slice(i, i + NAMES_PER_QUERY);
+      let rows: EntryRow[];
       if (ecosystem === "PyPI") {
         // Records spell PyPI names as they like ("Django", "zope.interface"); compare them normalised.
         // Runs of separators ("a__b") are not collapsed here, a corner no published name uses.
-        const rows = await query()
-          .where("ap.ecosystem", "=", ecosystem)
-          .where((eb) =>
-            eb(
-              eb.fn("lower", [
-                eb.fn("replace", [
-                  eb.fn("replace", ["ap.name", eb.val("_"), eb.val("-")]),
-                  eb.val("."),
-                  eb.val("-"),
+        rows = (
+          await query()
+            .where("ap.ecosystem", "=", ecosystem)
+            .where((eb) =>
+              eb(
+                eb.fn("lower", [
+                  eb.fn("replace", [
+                    eb.fn("replace", ["ap.name", eb.val("_"), eb.val("-")]),
+                    eb.val("."),
+                    eb.val("-"),
+                  ]),
                 ]),
-              ]),
-              "in",
-              chunk,
-            ),
-          )
-          .execute();
-        add(rows.filter((r) => nameSet.has(matchName("PyPI", r.name))));
+                "in",
+                chunk,
+              ),
+            )
+            .execute()
+        ).filter((r) => nameSet.has(matchName("PyPI", r.name)));
       } else {
-        add(await query().where("ap.ecosystem", "=", ecosystem).where("ap.name", "in", chunk).execute());
+        rows = await query().where("ap.ecosystem", "=", ecosystem).where("ap.name", "in", chunk).execute();
       }
+      for (const row of rows) {
+        const entry = entryOf(row);
+        index.add(entry);
+        const name = ecosystem === "PyPI" ? matchName("PyPI", row.name) : row.name;
+        fresh.get(cacheKey(ecosystem, name))?.push(entry);
+      }
+    }
+  }
+  // Kept only when no advisory was written meanwhile (the rows then belong to this version).
+  if (version !== null && fresh.size > 0 && (await advisoriesVersion(db)) === version) {
+    for (const [key, entries] of fresh) {
+      if (cache.entries + entries.length > CACHED_ENTRIES) break;
+      cache.byKey.set(key, entries);
+      cache.entries += entries.length;
     }
   }
   return index;

@@ -10,6 +10,18 @@ import type { PackageVersion } from "./installed-rows.js";
 import { type FindingFacts, findingFacts } from "./reconcile.js";
 
 /**
+ * What a package is matched as: Debian and Ubuntu packages by their source name and version, others
+ * by their own. Packages with equal subjects have equal matches.
+ */
+export function subjectOf(v: PackageVersion): string {
+  const base = ecosystemParts(v.ecosystem).base;
+  const bySource = (base === "Debian" || base === "Ubuntu") && Boolean(v.source_name);
+  const name = bySource ? (v.source_name as string) : v.name;
+  const version = bySource && v.source_version ? v.source_version : v.version;
+  return `${v.ecosystem}\u0000${name}\u0000${version}`;
+}
+
+/**
  * The matcher over one run: each distinct package version is evaluated once. Debian and Ubuntu
  * packages are matched through their source name and version (the matcher's contract), so the
  * binaries of one source share one evaluation too.
@@ -31,11 +43,7 @@ export class Evaluations {
   }
 
   matches(v: PackageVersion): VulnerabilityMatch[] {
-    const base = ecosystemParts(v.ecosystem).base;
-    const bySource = (base === "Debian" || base === "Ubuntu") && Boolean(v.source_name);
-    const name = bySource ? (v.source_name as string) : v.name;
-    const version = bySource && v.source_version ? v.source_version : v.version;
-    const subject = `${v.ecosystem}\u0000${name}\u0000${version}`;
+    const subject = subjectOf(v);
     let found = this.#bySubject.get(subject);
     if (found === undefined) {
       found = matchPackage(

@@ -22,15 +22,17 @@ import type { ServiceContext } from "../../service/context.js";
 import { capabilitiesOf, type StoreCapabilities } from "../../store/capabilities.js";
 import { param } from "../../store/raw-sql.js";
 import type { Database } from "../../store/schema.js";
-import { emptyMatchStats, type MatchStats } from "../matching/match.js";
-import { advisoryKeysFor, loadAdvisoryIndex } from "./advisory-loader.js";
+import { AdvisoryIndex } from "../matching/advisory-index.js";
+import { emptyMatchStats, type MatchStats, type VulnerabilityMatch } from "../matching/match.js";
+import { advisoriesVersion, advisoryKeysFor, loadAdvisoryIndex } from "./advisory-loader.js";
 import { type AssetContext, AssetContexts } from "./asset-context.js";
 import { DueDates } from "./due-date.js";
-import { Evaluations } from "./evaluations.js";
+import { Evaluations, subjectOf } from "./evaluations.js";
 import { ExploitFacts } from "./exploit-facts.js";
 import { findingIdBlock } from "./finding-id.js";
 import { findingsPolicy } from "./findings-policy.js";
 import type { PackageVersion } from "./installed-rows.js";
+import { contextKey, matchInputsKey, planMatch, pruneMatchState, recordMatched } from "./match-state.js";
 import { AUDITED_IDS, type FindingFacts, type ReconcileCounts, SEP } from "./reconcile.js";
 
 export interface FindingsDelta extends ReconcileCounts {
@@ -51,6 +53,7 @@ export interface RematchAllOptions {
 }
 
 export type RematchPhase =
+  | "inputs compared"
   | "distinct versions read"
   | "advisories loaded"
   | "versions matched"
@@ -65,6 +68,20 @@ interface Facts {
   packageId: number;
   /** Per kind of asset: the facts of each vulnerability (first match of a vulnerability wins). */
   byKind: Map<string, FindingFacts[]>;
+}
+
+/** Subjects whose matches a process keeps for the next run (the benchmark's dictionary has ~1,300). */
+const REMEMBERED_SUBJECTS = 200_000;
+
+/** Matches by subject, valid for one advisories version (random per write: see migration 0018). */
+const remembered = { version: null as string | null, bySubject: new Map<string, VulnerabilityMatch[]>() };
+
+function matchesUnder(version: string | null): Map<string, VulnerabilityMatch[]> {
+  if (version === null || version !== remembered.version) {
+    remembered.bySubject = new Map();
+    remembered.version = version;
+  }
+  return remembered.bySubject;
 }
 
 /** The matches of the dictionary's packages, evaluated once per run and extended as packages appear. */
@@ -87,39 +104,88 @@ class FleetMatcher {
 
   /** Matches the packages added to the dictionary since the last call (all of them the first time). */
   async evaluateNew(db: Kysely<Database>, phase?: (name: RematchPhase) => void): Promise<void> {
-    const rows = await db
-      .selectFrom("packages")
-      .select(["id", "ecosystem", "name", "version", "source_name", "source_version"])
-      .where("id", ">", this.#maxId)
-      .execute();
+    const rows = (
+      await db
+        .selectFrom("packages")
+        .select(["id", "ecosystem", "name", "version", "source_name", "source_version"])
+        .where("id", ">", this.#maxId)
+        .execute()
+    ).map((r) => ({ ...r, id: Number(r.id) }));
     phase?.("distinct versions read");
-    if (rows.length === 0) return;
-    for (const r of rows) this.#maxId = Math.max(this.#maxId, Number(r.id));
+    for (const r of rows) this.#maxId = Math.max(this.#maxId, r.id);
+    await this.#evaluate(db, rows, phase);
+  }
+
+  async #evaluate(
+    db: Kysely<Database>,
+    rows: ReadonlyArray<PackageVersion & { id: number }>,
+    phase?: (name: RematchPhase) => void,
+  ): Promise<void> {
+    const fresh = rows.filter((r) => !this.#seen.has(r.id));
+    if (fresh.length === 0) return;
+    for (const r of fresh) this.#seen.add(r.id);
+    // Matches of an earlier run under the same advisories are reused: only the others need their
+    // advisories read and the versions compared.
+    const version = await advisoriesVersion(db);
+    const known = matchesUnder(version);
+    const unknown = fresh.filter((r) => !known.has(subjectOf(r)));
     const keys = advisoryKeysFor(
-      rows.map((v) => ({ ecosystem: v.ecosystem, name: v.name, sourceName: v.source_name })),
+      unknown.map((v) => ({ ecosystem: v.ecosystem, name: v.name, sourceName: v.source_name })),
     );
-    const evaluations = new Evaluations(await loadAdvisoryIndex(db, keys));
+    const evaluations = new Evaluations(
+      keys.length === 0 ? new AdvisoryIndex() : await loadAdvisoryIndex(db, keys),
+    );
     phase?.("advisories loaded");
-    const matched = rows.map((r) => ({ r, matches: evaluations.matches(r) }));
+    const matched = fresh.map((r) => ({ r, matches: known.get(subjectOf(r)) ?? evaluations.matches(r) }));
+    if (version !== null && unknown.length > 0 && (await advisoriesVersion(db)) === version) {
+      for (const r of unknown) {
+        if (known.size >= REMEMBERED_SUBJECTS) break;
+        known.set(subjectOf(r), evaluations.matches(r));
+      }
+    }
     const aliases = matched.flatMap((m) => m.matches.flatMap((x) => x.aliases));
     this.#exploit = await ExploitFacts.load(db, aliases);
     for (const { r, matches } of matched) {
       if (matches.length === 0) continue;
-      this.affected.set(Number(r.id), {
+      this.affected.set(r.id, {
         version: r,
-        facts: { packageId: Number(r.id), byKind: new Map() },
+        facts: { packageId: r.id, byKind: new Map() },
         evaluations,
       });
       // The facts are built per kind of asset when a chunk first needs the kind (see factsFor).
-      this.#pending.set(Number(r.id), matches);
+      this.#pending.set(r.id, matches);
     }
-    this.#evaluated += evaluations.evaluated;
+    // Subjects matched in an earlier run count as evaluated: the run's answer covers them.
+    const unknownRows = new Set(unknown);
+    const reused = new Set(fresh.filter((r) => !unknownRows.has(r)).map(subjectOf));
+    for (const r of unknown) reused.delete(subjectOf(r));
+    this.#evaluated += evaluations.evaluated + reused.size;
     for (const k of Object.keys(evaluations.stats) as Array<keyof MatchStats>)
       this.stats[k] += evaluations.stats[k];
     this.#exploitOf.set(evaluations, this.#exploit);
     phase?.("versions matched");
   }
 
+  /**
+   * Matches the given packages that no earlier call matched (a run over a few sets matches only
+   * theirs).
+   */
+  async ensure(db: Kysely<Database>, ids: readonly number[]): Promise<void> {
+    const wanted = [...new Set(ids)].filter((id) => !this.#seen.has(id));
+    if (wanted.length === 0) return;
+    const rows: Array<PackageVersion & { id: number }> = [];
+    for (let i = 0; i < wanted.length; i += 1000) {
+      for (const r of await db
+        .selectFrom("packages")
+        .select(["id", "ecosystem", "name", "version", "source_name", "source_version"])
+        .where("id", "in", wanted.slice(i, i + 1000))
+        .execute())
+        rows.push({ ...r, id: Number(r.id) });
+    }
+    await this.#evaluate(db, rows);
+  }
+
+  readonly #seen = new Set<number>();
   readonly #pending = new Map<number, ReturnType<Evaluations["matches"]>>();
   readonly #exploitOf = new WeakMap<Evaluations, ExploitFacts>();
 
@@ -148,9 +214,20 @@ class FleetMatcher {
 /** Counts of one chunk. */
 interface ChunkCounts extends ReconcileCounts {
   sets: number;
+  /** Findings each set yielded, by set number. */
+  perSet: Map<number, number>;
 }
 
-/** Re-matches the whole fleet, a chunk of package sets per write. */
+/**
+ * Above this share of stale sets the whole dictionary is matched up front (one advisory load); below it
+ * only the packages of the stale sets are, chunk by chunk, so a run after a few reports stays small.
+ */
+const WHOLE_DICTIONARY_SHARE = 0.2;
+
+/**
+ * Re-matches the whole fleet, a chunk of package sets per write. Sets whose inputs did not move since
+ * they were last matched (see match-state.ts) are skipped: their findings would come out the same.
+ */
 export async function rematchAll(
   ctx: ServiceContext,
   options: RematchAllOptions = {},
@@ -164,60 +241,95 @@ export async function rematchAll(
     lap = at;
   };
   const now = ctx.now();
+  // Read before any input: a write that lands during the run then shows as a newer version next time.
+  const inputs = await matchInputsKey(db);
   const policy = await findingsPolicy(db);
-  const matcher = new FleetMatcher(policy);
-  await matcher.evaluateNew(db, phase);
   const contexts = new AssetContexts(policy);
   const assets = await contexts.load(db);
+  const plan = await planMatch(db, inputs, assets, now);
+  phase("inputs compared");
+  const matcher = new FleetMatcher(policy);
+  const whole = plan.stale.length > WHOLE_DICTIONARY_SHARE * (plan.stale.length + plan.skipped.sets);
+  if (whole) await matcher.evaluateNew(db, phase);
   const dueDates = new DueDates(policy);
-  const totalSets = Number(
-    (
-      await db
-        .selectFrom("package_sets")
-        .select((eb) => eb.fn.countAll<string | number | bigint>().as("n"))
-        .executeTakeFirstOrThrow()
-    ).n,
-  );
-  const total: ReconcileCounts = { opened: 0, updated: 0, reopened: 0, fixed: 0, unchanged: 0 };
+  const total: ReconcileCounts = {
+    opened: 0,
+    updated: 0,
+    reopened: 0,
+    fixed: 0,
+    unchanged: plan.skipped.findings,
+  };
   const perChunk = options.setsPerChunk ?? SETS_PER_CHUNK;
-  let after = 0;
+  const totalSets = plan.stale.length;
   let done = 0;
-  for (;;) {
-    const result = await ctx.store.write(async (trx) => {
+  for (let i = 0; i < plan.stale.length; i += perChunk) {
+    const nums = plan.stale.slice(i, i + perChunk).map((s) => s.num);
+    const counts = await ctx.store.write(async (trx) => {
       // Where writers run concurrently (PostgreSQL), the chunk's sets are locked: a report on one of its
       // assets waits for the chunk, then re-matches its asset itself, instead of changing the set (and
       // its findings) between the chunk's statements.
       const sets = await trx
         .selectFrom("package_sets")
-        .select(["num", "asset_id"])
-        .where("num", ">", after)
+        .select(["num", "asset_id", "digest"])
+        .$if(!whole, (q) => q.select("package_ids"))
+        .where("num", "in", nums)
         .orderBy("num")
-        .limit(perChunk)
         .$if(capabilitiesOf(trx).rowLocks, (q) => q.forUpdate())
         .execute();
       if (sets.length === 0) return null;
       // Packages reported since the run began are matched before a chunk may need them.
-      await matcher.evaluateNew(trx);
+      if (whole) await matcher.evaluateNew(trx);
+      else
+        await matcher.ensure(
+          trx,
+          sets.flatMap((s) => JSON.parse((s as { package_ids: string }).package_ids) as number[]),
+        );
       const missing = sets.filter((s) => !assets.has(s.asset_id)).map((s) => s.asset_id);
       if (missing.length > 0) for (const [id, a] of await contexts.load(trx, missing)) assets.set(id, a);
-      const counts = await compareChunk(trx, {
+      const chunk = sets.map((s) => ({ num: Number(s.num), asset: assets.get(s.asset_id) }));
+      const pairs = whole
+        ? undefined
+        : sets.flatMap((s) =>
+            (JSON.parse((s as { package_ids: string }).package_ids) as number[])
+              .filter((id) => matcher.affected.has(id))
+              .map((id): [number, number] => [Number(s.num), id]),
+          );
+      const result = await compareChunk(trx, {
         now,
         actor,
         matcher,
         dueDates,
-        sets: sets.map((s) => ({ num: Number(s.num), asset: assets.get(s.asset_id) })),
+        sets: chunk,
+        ...(pairs === undefined ? {} : { pairs }),
       });
-      return { counts, last: Number(sets.at(-1)?.num ?? after) };
+      await recordMatched(
+        trx,
+        inputs,
+        sets.flatMap((s) => {
+          const a = assets.get(s.asset_id);
+          return a === undefined
+            ? []
+            : [
+                {
+                  num: Number(s.num),
+                  digest: s.digest,
+                  context: contextKey(a),
+                  findings: result.perSet.get(Number(s.num)) ?? 0,
+                },
+              ];
+        }),
+        now,
+      );
+      return result;
     }, LONG_WRITE);
-    if (result === null) break;
-    after = result.last;
-    done += result.counts.sets;
-    for (const k of ["opened", "updated", "reopened", "fixed", "unchanged"] as const)
-      total[k] += result.counts[k];
+    if (counts === null) continue;
+    done += counts.sets;
+    for (const k of ["opened", "updated", "reopened", "fixed", "unchanged"] as const) total[k] += counts[k];
     options.onProgress?.(done, Math.max(done, totalSets));
   }
   // Assets whose set is gone (or never came) have nothing installed: their findings are fixed.
   total.fixed += await ctx.store.write(async (trx) => {
+    await pruneMatchState(trx);
     const bare = await trx
       .selectFrom("assets")
       .select("id")
@@ -270,6 +382,8 @@ interface ChunkInput {
   matcher: FleetMatcher;
   dueDates: DueDates;
   sets: Array<{ num: number; asset: AssetContext | undefined }>;
+  /** The sets' affected (set number, package id) pairs, when the chunk's sets are few and scattered. */
+  pairs?: Array<[number, number]>;
 }
 
 const IDENTITY = ["asset_id", "ecosystem", "package_name", "arch", "installed_version", "vuln_id"] as const;
@@ -444,6 +558,30 @@ async function compareChunk(trx: Kysely<Database>, input: ChunkInput): Promise<C
     `create index ${t.caps.tempSchema ? "temp." : ""}rm_facts_by_package on rm_facts (package_id, kind)`,
   );
 
+  const dueNew =
+    "case f.class when 'emergency' then a.due_emergency when 'high' then a.due_high else a.due_routine end";
+  // The join's range parameters are numbered from `n`: they follow a statement's own.
+  const source = (n: number) =>
+    input.pairs === undefined
+      ? `from ${t.ref("rm_facts")} f join asset_packages ap on ap.package_id = f.package_id ` +
+        `and ap.set_num >= ${param(t.caps, n)} and ap.set_num <= ${param(t.caps, n + 1)} ` +
+        `join ${t.ref("rm_assets")} a on a.num = ap.set_num and a.kind = f.kind ` +
+        "join packages p on p.id = f.package_id"
+      : // A few scattered sets: their affected packages, from the sets themselves, instead of a range
+        // of the inverted index that would span most of the fleet.
+        `from ${t.ref("rm_pairs")} ap join ${t.ref("rm_facts")} f on f.package_id = ap.package_id ` +
+        `join ${t.ref("rm_assets")} a on a.num = ap.num and a.kind = f.kind ` +
+        "join packages p on p.id = f.package_id";
+  const sourceParams = input.pairs === undefined ? [lo, hi] : [];
+  if (input.pairs !== undefined) {
+    await t.create("rm_pairs", "num integer not null, package_id integer not null");
+    await t.fill("rm_pairs", ["integer", "integer"], input.pairs);
+  }
+  const stored = await t.rows<{ one: number }>(
+    `select 1 as one from findings where asset_id in (select asset_id from ${t.ref("rm_assets")}) limit 1`,
+  );
+  if (stored.length === 0) return firstMatch(trx, t, input, source, sourceParams, dueNew);
+
   // The chunk's desired findings: the sets' affected packages joined to the facts of their kind.
   const seq =
     t.caps.integerKey === "identity"
@@ -455,21 +593,20 @@ async function compareChunk(trx: Kysely<Database>, input: ChunkInput): Promise<C
       "arch text not null, installed_version text not null, vuln_id text not null, fid integer not null, " +
       "due_new text",
   );
-  const dueNew =
-    "case f.class when 'emergency' then a.due_emergency when 'high' then a.due_high else a.due_routine end";
   const desired = await t.run(
     "insert into rm_desired (num, asset_id, ecosystem, package_name, arch, installed_version, vuln_id, fid, due_new) " +
-      `select a.num, a.asset_id, p.ecosystem, p.name, p.arch, p.version, f.vuln_id, f.fid, ${dueNew} ` +
-      `from ${t.ref("rm_facts")} f join asset_packages ap on ap.package_id = f.package_id ` +
-      `and ap.set_num >= ${param(t.caps, 1)} and ap.set_num <= ${param(t.caps, 2)} ` +
-      `join ${t.ref("rm_assets")} a on a.num = ap.set_num and a.kind = f.kind ` +
-      "join packages p on p.id = f.package_id",
-    [lo, hi],
+      `select a.num, a.asset_id, p.ecosystem, p.name, p.arch, p.version, f.vuln_id, f.fid, ${dueNew} ${source(1)}`,
+    sourceParams,
   );
   await t.run(
     `create unique index ${t.caps.tempSchema ? "temp." : ""}rm_desired_identity on rm_desired (${IDENTITY.join(", ")})`,
   );
   if (t.caps.analyzeTemporary) await t.run("analyze rm_desired");
+  const perSet = new Map<number, number>();
+  for (const r of await t.rows<{ num: number | string; n: number | string }>(
+    `select num, count(*) as n from ${t.ref("rm_desired")} group by num`,
+  ))
+    perSet.set(Number(r.num), Number(r.n));
 
   // Due dates of stored findings depend on their first-seen time: one per (asset, class, first seen).
   await t.create("rm_due", "num integer not null, class text not null, first_seen text not null, due text");
@@ -550,6 +687,7 @@ async function compareChunk(trx: Kysely<Database>, input: ChunkInput): Promise<C
   );
   const counts: ChunkCounts = {
     sets: input.sets.length,
+    perSet,
     opened: opened + reopenedFixed,
     updated,
     reopened,
@@ -568,8 +706,67 @@ async function compareChunk(trx: Kysely<Database>, input: ChunkInput): Promise<C
             .execute()
         ).map((r) => r.id)
       : [];
-  await t.drop("rm_desired", "rm_due", "rm_facts", "rm_assets");
+  await t.drop("rm_desired", "rm_due", "rm_facts", "rm_assets", "rm_pairs");
   await auditChunk(trx, input.actor, input.now, counts, `${lo}-${hi}`, ids);
+  return counts;
+}
+
+/**
+ * A chunk whose assets have no stored finding (a first run): every desired finding is new, so they go
+ * straight from the join into the table, with no comparison table, index or probe, and nothing to
+ * update or fix.
+ */
+async function firstMatch(
+  trx: Kysely<Database>,
+  t: Temp,
+  input: ChunkInput,
+  source: (n: number) => string,
+  sourceParams: readonly unknown[],
+  dueNew: string,
+): Promise<ChunkCounts> {
+  const nowIso = input.now.toISOString();
+  const { prefix } = findingIdBlock(input.now.getTime());
+  const p = (n: number) => param(t.caps, n, "text");
+  const opened = await t.run(
+    `insert into findings (id, ${IDENTITY.join(", ")}, ${FACT_COLUMNS.join(", ")}, due_at, status, status_reason, ` +
+      "status_by, status_expires_at, first_seen, updated_at) " +
+      `select ${p(1)} || ${t.caps.hex12.replace("{}", "row_number() over ()")}, a.asset_id, p.ecosystem, p.name, ` +
+      `p.arch, p.version, f.vuln_id, ${FACT_COLUMNS.map((c) => `f.${c}`).join(", ")}, ${dueNew}, 'open', null, null, null, ` +
+      `${p(2)}, ${p(3)} ${source(4)} ` +
+      // A concurrent report (PostgreSQL) may have inserted one first: it stands. (`where true` tells
+      // SQLite's parser the ON CONFLICT is the upsert, not a join constraint.)
+      `where true on conflict (${IDENTITY.join(", ")}) do nothing`,
+    [prefix, nowIso, nowIso, ...sourceParams],
+  );
+  const perSet = new Map<number, number>();
+  for (const r of await t.rows<{ num: number | string; n: number | string }>(
+    `select a.num, count(*) as n from ${t.ref("rm_assets")} a join findings x on x.asset_id = a.asset_id group by a.num`,
+  ))
+    perSet.set(Number(r.num), Number(r.n));
+  const counts: ChunkCounts = {
+    sets: input.sets.length,
+    perSet,
+    opened,
+    updated: 0,
+    reopened: 0,
+    fixed: 0,
+    unchanged: 0,
+  };
+  const ids =
+    opened > 0
+      ? (
+          await trx
+            .selectFrom("findings")
+            .select("id")
+            .where("id", ">=", prefix)
+            .orderBy("id")
+            .limit(AUDITED_IDS)
+            .execute()
+        ).map((r) => r.id)
+      : [];
+  await t.drop("rm_facts", "rm_assets", "rm_pairs");
+  const lo = input.sets[0]?.num ?? 0;
+  await auditChunk(trx, input.actor, input.now, counts, `${lo}-${input.sets.at(-1)?.num ?? lo}`, ids);
   return counts;
 }
 

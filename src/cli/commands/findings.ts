@@ -275,11 +275,31 @@ export function registerFindingsCommands(program: Command): void {
     vulnerabilities
       .command("show <id>")
       .description(
-        "Which assets have a vulnerability, by CVE, advisory id or any alias; its advisories, KEV and EPSS",
-      ),
-  ).action(async (id: string, flags: ClientFlags) => {
-    const v = await clientFrom(flags).get<VulnerabilityView>(`/api/v1/vulnerabilities/${enc(id)}`);
-    if (flags.json) return printJson(v);
+        "Which assets have a vulnerability, by CVE, advisory id or any alias; its advisories, KEV and EPSS.\n" +
+          "Shows the totals and the first page of its findings; --all follows the pages.",
+      )
+      .option("--limit <n>", "findings per page (max 1000)", "100")
+      .option("--after <cursor>", "continue after a page (its `next`)")
+      .option("--all", "follow pages to the end"),
+  ).action(async (id: string, flags: ClientFlags & { limit: string; after?: string; all?: boolean }) => {
+    const limit = Number(flags.limit);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
+      throw new ValidationError("--limit takes a whole number from 1 to 1000", { where: "--limit" });
+    const client = clientFrom(flags);
+    const pageOf = (cursor: string | undefined) => {
+      const query = new URLSearchParams({ limit: String(limit) });
+      if (cursor) query.set("cursor", cursor);
+      return client.get<VulnerabilityView>(`/api/v1/vulnerabilities/${enc(id)}?${query}`);
+    };
+    const v = await pageOf(flags.after);
+    const findings = [...v.items];
+    let next = v.next;
+    while (flags.all && next) {
+      const page = await pageOf(next);
+      findings.push(...page.items);
+      next = page.next;
+    }
+    if (flags.json) return printJson({ ...v, items: findings, next });
     printFields([
       ["vulnerability", v.id],
       ["aliases", v.aliases.join(", ")],
@@ -298,9 +318,13 @@ export function registerFindingsCommands(program: Command): void {
           `${v.counts.notAffected} not affected, ${v.counts.fixed} fixed`,
       ],
     ]);
-    if (v.findings.length > 0) {
+    if (findings.length > 0) {
       process.stdout.write("\n");
-      findingRows(v.findings);
+      findingRows(findings);
+    }
+    if (next) {
+      const total = v.counts.open + v.counts.acceptedRisk + v.counts.notAffected + v.counts.fixed;
+      process.stderr.write(`${findings.length} of ${total} findings shown: --all, or --after ${next}\n`);
     }
   });
 }

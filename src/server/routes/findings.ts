@@ -82,15 +82,24 @@ const vulnerabilitySchema = z.object({
     })
     .nullable(),
   epss: z.object({ cve: z.string(), epss: z.number(), percentile: z.number() }).nullable(),
-  findings: z.array(findingSchema),
-  counts: z.object({
-    assets: z.number().int(),
-    open: z.number().int(),
-    acceptedRisk: z.number().int(),
-    notAffected: z.number().int(),
-    fixed: z.number().int(),
-  }),
+  items: z
+    .array(findingSchema)
+    .describe(
+      "a page of its findings: open, accepted, not affected, then fixed; within each by asset and package",
+    ),
+  next: z.string().nullable().describe("pass as `cursor` for the next page; null on the last one"),
+  counts: z
+    .object({
+      assets: z.number().int(),
+      open: z.number().int(),
+      acceptedRisk: z.number().int(),
+      notAffected: z.number().int(),
+      fixed: z.number().int(),
+    })
+    .describe("over all its findings, not the page: assets affected now, findings per status"),
 });
+
+const vulnerabilityQuery = z.object({ ...pageQueryFields });
 
 /** Drops undefined values: the service's query type has no undefined-valued keys. */
 function defined<T extends Record<string, unknown>>(value: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
@@ -165,12 +174,17 @@ export async function findingRoutes(app: FastifyInstance, ctx: ServiceContext): 
       config: { access: "read" },
       schema: {
         summary:
-          "One vulnerability by CVE or any advisory id: its advisories, KEV and EPSS facts, and the assets that have it",
+          "One vulnerability by CVE or any advisory id: its advisories, KEV and EPSS facts, the counts of the assets that have it, and a page of its findings",
         params: idParams,
+        querystring: vulnerabilityQuery,
         response: { 200: vulnerabilitySchema },
       },
     },
-    async (request) => getVulnerability(ctx, request.params.id),
+    async (request) =>
+      getVulnerability(ctx, request.params.id, {
+        limit: request.query.limit,
+        ...(request.query.cursor === undefined ? {} : { cursor: request.query.cursor }),
+      }),
   );
 
   r.get(

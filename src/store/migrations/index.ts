@@ -14,6 +14,7 @@ import * as m0014 from "./0014-scheduler.js";
 import * as m0015 from "./0015-package-dictionary.js";
 import * as m0016 from "./0016-findings.js";
 import * as m0017 from "./0017-findings-policy.js";
+import * as m0018 from "./0018-match-state.js";
 import * as m0020 from "./0020-change-artifacts.js";
 
 /**
@@ -41,5 +42,6 @@ export const MIGRATIONS: Record<string, MigrationModule> = {
   "0015-package-dictionary": m0015,
   "0016-findings": m0016,
   "0017-findings-policy": m0017,
+  "0018-match-state": m0018,
   "0020-change-artifacts": m0020,
 };

@@ -15,7 +15,7 @@ import * as m0015 from "./0015-package-dictionary.js";
 import * as m0016 from "./0016-findings.js";
 import * as m0017 from "./0017-findings-policy.js";
 import * as m0018 from "./0018-match-state.js";
-import * as m0020 from "./0020-change-artifacts.js";
+import * as m0019 from "./0019-change-artifacts.js";
 
 /**
  * A migration module. `breaking = true` marks one that code released before it cannot work with (a
@@ -43,5 +43,5 @@ export const MIGRATIONS: Record<string, MigrationModule> = {
   "0016-findings": m0016,
   "0017-findings-policy": m0017,
   "0018-match-state": m0018,
-  "0020-change-artifacts": m0020,
+  "0019-change-artifacts": m0019,
 };

@@ -5,7 +5,7 @@
  * a report only asks the database about packages no report has named yet.
  */
 import type { Kysely } from "kysely";
-import { type CanonicalPackage, packageContentKey } from "../domain/package-set.js";
+import { type CanonicalPackage, packageContentKey, packageIdentity } from "../domain/package-set.js";
 import { inChunks } from "../store/chunks.js";
 import type { Database } from "../store/schema.js";
 
@@ -23,6 +23,18 @@ export function contentKeyOf(p: CanonicalPackage): string {
     contentKeys.set(p, key);
   }
   return key;
+}
+
+const identities = new WeakMap<CanonicalPackage, string>();
+
+/** packageIdentity, kept with the package like its content key: a stored set is keyed by it on every delta. */
+export function identityOf(p: CanonicalPackage): string {
+  let identity = identities.get(p);
+  if (identity === undefined) {
+    identity = packageIdentity(p);
+    identities.set(p, identity);
+  }
+  return identity;
 }
 
 interface Entry {

@@ -15,7 +15,7 @@ import { type Actor, actorLabel } from "../domain/roles.js";
 import { capabilitiesOf } from "../store/capabilities.js";
 import { param } from "../store/raw-sql.js";
 import type { Database, InstalledPackagesTable } from "../store/schema.js";
-import { type DictionarySession, PackageDictionary } from "./package-dictionary.js";
+import { type DictionarySession, identityOf, PackageDictionary } from "./package-dictionary.js";
 
 export interface PackageChange {
   ecosystem: string;
@@ -101,7 +101,7 @@ export async function storedPackages(
   const described = await session.describe(trx, set.ids);
   for (const id of set.ids) {
     const p = described.get(id);
-    if (p !== undefined) packages.set(packageIdentity(p), p);
+    if (p !== undefined) packages.set(identityOf(p), p);
   }
   return { set, packages };
 }
@@ -215,8 +215,8 @@ export async function applyPackageSet(
   }
   // The ids travel as one JSON parameter each way: a report of 600 packages is two short statements,
   // not 1,200 bound values (binding and preparing them cost more than the writes). In key order, so
-  // the inverted index's B-tree is walked forwards instead of jumping between its pages. The ids are
-  // new to this set, so skipping present rows skips none.
+  // the inverted index's B-tree is walked forwards instead of jumping between its pages. The added ids
+  // are absent from this set by construction.
   const caps = capabilitiesOf(trx);
   const jsonIds = caps.jsonIntegers.replace("{}", param(caps, 2, "text"));
   if (removedIds.length > 0) {
@@ -231,7 +231,7 @@ export async function applyPackageSet(
     addedIds.sort((a, b) => a - b);
     await trx.executeQuery(
       CompiledQuery.raw(
-        caps.insertSkippingPresent.replace(
+        caps.insertAbsentRows.replace(
           "{}",
           `asset_packages (package_id, set_num) select value, ${param(caps, 1, "integer")} from (${jsonIds}) as v`,
         ),

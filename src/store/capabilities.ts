@@ -44,12 +44,12 @@ export interface StoreCapabilities {
   /** A query whose one column `value` holds the integers of a JSON array parameter (`{}`). */
   readonly jsonIntegers: string;
   /**
-   * An insert that skips rows whose key is present: `{}` stands for `table (columns) select …`. On
-   * SQLite this form also spares a multi-row insert its statement journal (a temporary file that
-   * copies every page the statement changes, in case it must be undone halfway), which doubled the
-   * cost of writing an asset's inverted index.
+   * An insert of many rows the caller knows are absent: `{}` stands for `table (columns) select …`.
+   * On SQLite it is `insert or ignore`, which cannot fail halfway and so spares the statement its
+   * statement journal (a temporary file copying every page the statement changes), which doubled the
+   * cost of writing an asset's inverted index; PostgreSQL's plain insert needs no such form.
    */
-  readonly insertSkippingPresent: string;
+  readonly insertAbsentRows: string;
 }
 
 const SQLITE: StoreCapabilities = {
@@ -69,7 +69,7 @@ const SQLITE: StoreCapabilities = {
   integerKey: "autoincrement",
   hex12: "printf('%012x', {})",
   jsonIntegers: "select value from json_each({})",
-  insertSkippingPresent: "insert or ignore into {}",
+  insertAbsentRows: "insert or ignore into {}",
 };
 
 const POSTGRES: StoreCapabilities = {
@@ -89,7 +89,7 @@ const POSTGRES: StoreCapabilities = {
   integerKey: "identity",
   hex12: "lpad(to_hex({}), 12, '0')",
   jsonIntegers: "select cast(value as integer) as value from json_array_elements_text(cast({} as json))",
-  insertSkippingPresent: "insert into {} on conflict do nothing",
+  insertAbsentRows: "insert into {}",
 };
 
 export function capabilitiesFor(dialect: DialectName): StoreCapabilities {

@@ -9,7 +9,7 @@
  *                                     [--sqlite-pragma name=value]…
  */
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
-import { cpus, tmpdir, totalmem } from "node:os";
+import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
@@ -507,6 +507,60 @@ function machine() {
   };
 }
 
+/** The goals of the ingest benchmark (bench/RESULTS.md), per database: full-pass rows/s and the delta speed-up. */
+const GOALS = {
+  sqlite: { fullRowsPerSec: 150_000, fullRowsPerSecFloor: 100_000 },
+  postgres: { fullRowsPerSec: 80_000, fullRowsPerSecFloor: 80_000 },
+  deltaSpeedup: 5,
+} as const;
+
+interface GoalCheck {
+  dialect: Dialect;
+  fullRowsPerSec: number;
+  fullGoal: number;
+  fullFloor: number;
+  /** Wall time per report of the full pass over that of the delta pass (same number of reports). */
+  deltaSpeedup: number;
+  /** The same by mean latency per report. */
+  deltaSpeedupByLatency: number;
+  fullP99Ms: number;
+  deltaP99Ms: number;
+  met: { full: boolean; floor: boolean; delta: boolean };
+}
+
+function checkGoals(r: DialectResult): GoalCheck {
+  const goal = GOALS[r.dialect];
+  const deltaSpeedup = r.full.wallMs / r.delta.wallMs;
+  return {
+    dialect: r.dialect,
+    fullRowsPerSec: r.full.rowsPerSec,
+    fullGoal: goal.fullRowsPerSec,
+    fullFloor: goal.fullRowsPerSecFloor,
+    deltaSpeedup,
+    deltaSpeedupByLatency: r.full.latencyMs.mean / r.delta.latencyMs.mean,
+    fullP99Ms: r.full.latencyMs.p99,
+    deltaP99Ms: r.delta.latencyMs.p99,
+    met: {
+      full: r.full.rowsPerSec >= goal.fullRowsPerSec,
+      floor: r.full.rowsPerSec >= goal.fullRowsPerSecFloor,
+      delta: deltaSpeedup >= GOALS.deltaSpeedup,
+    },
+  };
+}
+
+function goalLines(results: readonly DialectResult[]): string[] {
+  return results.map((r) => {
+    const g = checkGoals(r);
+    const yes = (ok: boolean) => (ok ? "met" : "MISSED");
+    return (
+      `${r.dialect}: full ${Math.round(g.fullRowsPerSec)} rows/s (goal ${g.fullGoal}: ${yes(g.met.full)}` +
+      `${g.fullFloor < g.fullGoal ? `, floor ${g.fullFloor}: ${yes(g.met.floor)}` : ""}); ` +
+      `delta ${g.deltaSpeedup.toFixed(1)}× faster per report by wall time, ${g.deltaSpeedupByLatency.toFixed(1)}× by mean latency ` +
+      `(goal ${GOALS.deltaSpeedup}×: ${yes(g.met.delta)}); p99 full ${g.fullP99Ms.toFixed(0)} ms, delta ${g.deltaP99Ms.toFixed(0)} ms`
+    );
+  });
+}
+
 function table(results: readonly DialectResult[]): string {
   const rows: string[][] = [
     [
@@ -560,22 +614,29 @@ function table(results: readonly DialectResult[]): string {
     (r) =>
       `${r.dialect}: stored rows ${r.storedRows} (expected ${r.expectedRows}) ${r.storedRows === r.expectedRows ? "OK" : "MISMATCH"}, database ${(r.databaseBytes / 2 ** 20).toFixed(0)} MiB`,
   );
-  return [...lines, "", ...checks].join("\n");
+  return [...lines, "", ...checks, "", ...goalLines(results)].join("\n");
 }
 
 async function main(): Promise<void> {
   const params = parseParams();
   const pool = loadPool(params.packages);
+  // The machine may be shared: its load at the start and the end says how far to trust the figures.
+  const load = { start: loadavg(), end: [] as number[] };
   const results: DialectResult[] = [];
   for (const dialect of params.dialects) results.push(await benchDialect(dialect, pool, params));
+  load.end = loadavg();
   const env = machine();
+  const loads = (l: readonly number[]) => l.map((x) => x.toFixed(2)).join(" / ");
   if (params.json) {
-    process.stdout.write(`${JSON.stringify({ machine: env, params, results }, null, 2)}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ machine: env, load, params, results, goals: results.map(checkGoals) }, null, 2)}\n`,
+    );
   } else {
     process.stdout.write(
       `inventory ingest: ${params.agents} agents × ${params.packages} packages, concurrency ${params.concurrency}` +
         `${params.sqlitePragmas.length > 0 ? `, sqlite pragmas: ${params.sqlitePragmas.join(" ")}` : ""}\n` +
-        `${env.cpus} × ${env.cpuModel}, ${env.memoryGiB} GiB, node ${env.node}, ${env.date}\n\n` +
+        `${env.cpus} × ${env.cpuModel}, ${env.memoryGiB} GiB, node ${env.node}, ${env.date}\n` +
+        `load average (1 / 5 / 15 min): ${loads(load.start)} at the start, ${loads(load.end)} at the end\n\n` +
         `${table(results)}\n`,
     );
   }

@@ -126,13 +126,38 @@ describe("group commit under failure", () => {
     expect(stored()).toEqual(["w1", "w3", "w4", "w5"]);
   });
 
+  /** Five writes whose first throws: the other four then run again, each in its own savepoint. */
+  const savepointBatch = (w3: (trx: Kysely<Database>) => Promise<unknown> = insert("w3")) => {
+    const first = new Error("first");
+    return {
+      first,
+      results: outcomes([
+        group.run(async (trx) => {
+          await insert("w1")(trx);
+          throw first;
+        }),
+        group.run(insert("w2")),
+        group.run(w3),
+        group.run(insert("w4")),
+        group.run(insert("w5")),
+      ]),
+    };
+  };
+
+  it("writes that ran before a failing one run again and commit once", async () => {
+    const { first, results } = savepointBatch();
+    expect(await results).toEqual([first, "committed", "committed", "committed", "committed"]);
+    expect(stored()).toEqual(["w2", "w3", "w4", "w5"]);
+    await stillWrites();
+  });
+
   it("when rolling back a failed write's savepoint fails, every write of the batch is settled and none committed", async () => {
     injections.push({ match: /^rollback to/i });
     const boom = new Error("boom");
-    const results = await batch(async () => {
+    const { first, results } = savepointBatch(async () => {
       throw boom;
     });
-    expect(results).toEqual([aborted, boom, aborted, aborted, aborted]);
+    expect(await results).toEqual([first, aborted, boom, aborted, aborted]);
     expect(stored()).toEqual([]);
     await stillWrites();
   });
@@ -162,10 +187,12 @@ describe("group commit under failure", () => {
 
   it("when releasing a savepoint fails, that write fails and the others commit", async () => {
     injections.push({ match: /^release/i });
-    const results = await batch();
-    expect(results[0]).toMatchObject({ code: "SQLITE_IOERR" });
-    expect(results.slice(1)).toEqual(["committed", "committed", "committed", "committed"]);
-    expect(stored()).toEqual(["w2", "w3", "w4", "w5"]);
+    const { first, results } = savepointBatch();
+    const settled = await results;
+    expect(settled[0]).toBe(first);
+    expect(settled[1]).toMatchObject({ code: "SQLITE_IOERR" });
+    expect(settled.slice(2)).toEqual(["committed", "committed", "committed"]);
+    expect(stored()).toEqual(["w3", "w4", "w5"]);
   });
 
   it("when the commit fails, every write of the batch is rejected and none is stored", async () => {

@@ -32,6 +32,19 @@ describe("input shape", () => {
     expect(findInputProblem({ a: [1, true, null, "fine"] })).toBeNull();
   });
 
+  it.each([
+    // An object's keys come before its values; earlier siblings, and what they hold, before later ones.
+    [{ a: { b: "x\ud800" }, "k\udfff": 1 }, ["k\udfff"]],
+    [
+      [{ x: "\ud800" }, "\udc00"],
+      [0, "x"],
+    ],
+    [{ a: [["ok"], ["ok", "\ud800"]], b: "\udc00" }, ["a", 1, 1]],
+    ["\ud800", []],
+  ])("reports the first problem in document order: %j", (value, path) => {
+    expect(findInputProblem(value)).toEqual({ kind: "lone-surrogate", path });
+  });
+
   it("reports nesting past the limit without overflowing the stack, however deep", () => {
     expect(findInputProblem(nested(MAX_INPUT_DEPTH))).toBeNull();
     const problem = findInputProblem(nested(200_000));

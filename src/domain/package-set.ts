@@ -62,8 +62,14 @@ export function canonicalPackageSet(packages: readonly PackageRecord[]): Map<str
 
 /** SHA-256 (hex) of the set's content keys in sorted order: equal sets have equal digests. */
 export function packageSetDigest(set: Iterable<CanonicalPackage>): string {
-  const keys = [...set].map(packageContentKey).sort();
+  return contentKeysDigest([...set].map(packageContentKey));
+}
+
+/** packageSetDigest of the packages whose content keys these are, in any order: for a caller that has the keys. */
+export function contentKeysDigest(keys: readonly string[]): string {
+  // Code-unit order, as the default sort; an explicit comparison is about twice as fast in V8.
+  const sorted = [...keys].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   const hash = createHash("sha256");
-  for (const k of keys) hash.update(`${k}\n`);
+  for (const k of sorted) hash.update(`${k}\n`);
   return hash.digest("hex");
 }

@@ -2,12 +2,12 @@ import type { Kysely } from "kysely";
 import { appendAudit } from "../audit/log.js";
 import { AuthError, ConflictError } from "../domain/errors.js";
 import type { PackageRecord } from "../domain/inventory.js";
-import { canonicalPackageSet, packageIdentity, packageSetDigest } from "../domain/package-set.js";
+import { canonicalPackageSet, contentKeysDigest, packageIdentity } from "../domain/package-set.js";
 import { type Actor, actorLabel } from "../domain/roles.js";
 import type { ServiceContext } from "../service/context.js";
 import type { Database } from "../store/schema.js";
 import { requireOneVersionPerPackage } from "./one-version.js";
-import { packageDictionary } from "./package-dictionary.js";
+import { contentKeyOf, packageDictionary } from "./package-dictionary.js";
 import {
   applyPackageSet,
   type ReportSummary,
@@ -146,7 +146,7 @@ export async function recordAgentInventoryDelta(
       );
     }
     for (const [identity, p] of canonicalPackageSet(delta.added)) next.set(identity, p);
-    const digest = packageSetDigest(next.values());
+    const digest = contentKeysDigest([...next.values()].map(contentKeyOf));
     if (digest !== delta.digest) {
       throw new ConflictError(
         "the inventory after this delta is not the one the agent described: send a full report",
@@ -158,7 +158,18 @@ export async function recordAgentInventoryDelta(
       );
     }
     requireOneVersionPerPackage([...next.values()], () => "/added");
-    return applyPackageSet(trx, actor, asset, next, "agent", now, { where: "/added" }, dictionary, known);
+    return applyPackageSet(
+      trx,
+      actor,
+      asset,
+      next,
+      "agent",
+      now,
+      { where: "/added" },
+      dictionary,
+      known,
+      digest,
+    );
   });
   dictionary.commit();
   return summary;

@@ -16,8 +16,15 @@ export function requireOneVersionPerPackage(
   whereOf: (index: number) => string,
 ): void {
   const seen = new Map<string, { version: string; index: number }>();
+  // A report names a handful of ecosystems: each is split once, not once per package.
+  const ruled = new Map<string, boolean>();
   packages.forEach((p, index) => {
-    if (!ONE_VERSION_PER_ARCH.has(splitEcosystem(p.ecosystem).base)) return;
+    let applies = ruled.get(p.ecosystem);
+    if (applies === undefined) {
+      applies = ONE_VERSION_PER_ARCH.has(splitEcosystem(p.ecosystem).base);
+      ruled.set(p.ecosystem, applies);
+    }
+    if (!applies) return;
     const key = `${p.ecosystem}\u0000${p.name}\u0000${p.arch ?? ""}`;
     const first = seen.get(key);
     if (first === undefined) {

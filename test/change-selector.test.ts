@@ -48,6 +48,16 @@ describe.each(DIALECTS)("an empty change selector on %s", (dialect) => {
       payload,
     });
 
+  it('takes selector "" in change from-findings as every asset too', async () => {
+    const res = await app.inject({
+      method: "POST",
+      url: "/api/v1/changes/from-findings",
+      headers: { authorization: `Bearer ${token}` },
+      payload: { class: "high", selector: "" },
+    });
+    expect(res.statusCode, res.body).toBe(201);
+  });
+
   it('takes selector "" in the API as every asset: targets those below the version, skips the rest', async () => {
     const res = await post({ ...base, selector: "" });
     expect(res.statusCode, res.body).toBe(201);

@@ -3,41 +3,52 @@
  * environments; it then needs what the strictest of them asks for, so a change cannot slip into
  * production under a staging rule by also naming a staging host.
  */
+import { z } from "zod";
 import { approvalRuleFor } from "../policy/rules.js";
 import type { ChangeClass, Policy } from "../policy/schema.js";
 
 /** A finding that backs an emergency: known exploited or of class emergency, on a target. */
-export interface EmergencyEvidence {
-  finding: string;
-  vulnId: string;
-  asset: string;
-  knownExploited: boolean;
-  class: string;
-}
+const emergencyEvidenceSchema = z.object({
+  finding: z.string(),
+  vulnId: z.string(),
+  asset: z.string(),
+  knownExploited: z.boolean(),
+  class: z.string(),
+});
 
 /** Why an emergency may take its fast path, decided at submit (see emergency.ts). */
-export interface EmergencyBasis {
-  /** The findings found at submit; empty when there were none. */
-  evidence: EmergencyEvidence[];
-  /** True when, for want of evidence, an approver other than the requester must confirm it. */
-  confirmationRequired: boolean;
-}
+const emergencyBasisSchema = z
+  .object({
+    /** The findings found at submit; empty when there were none. */
+    evidence: z.array(emergencyEvidenceSchema),
+    /** True when, for want of evidence, an approver other than the requester must confirm it. */
+    confirmationRequired: z.boolean(),
+  })
+  .meta({
+    description:
+      "For an emergency: the known-exploited or emergency-class findings that back it, or that an approver must confirm it",
+  });
 
-export interface ApprovalRule {
+/** The rule frozen at submit: the one schema of its shape (the API publishes it with the change). */
+export const approvalRuleSchema = z.object({
   /** Approvers other than the requester. */
-  required: number;
+  required: z.number().int(),
   /** Roles whose approvals count; an approver needs a role every environment's rule accepts. */
-  fromRoles: string[];
-  separationOfDuties: boolean;
-  expiresAfterMs: number;
+  fromRoles: z.array(z.string()),
+  separationOfDuties: z.boolean(),
+  expiresAfterMs: z.number(),
   /** A review is due this long after the start (the emergency fast path); null when none is due. */
-  postReviewWithinMs: number | null;
-  justificationRequired: boolean;
+  postReviewWithinMs: z.number().nullable(),
+  justificationRequired: z.boolean(),
   /** The environments the rule was computed for. */
-  environments: string[];
+  environments: z.array(z.string()),
   /** For an emergency change, what backs it; null for other changes (and rules frozen before it existed). */
-  emergency: EmergencyBasis | null;
-}
+  emergency: emergencyBasisSchema.nullable(),
+});
+
+export type EmergencyEvidence = z.infer<typeof emergencyEvidenceSchema>;
+export type EmergencyBasis = z.infer<typeof emergencyBasisSchema>;
+export type ApprovalRule = z.infer<typeof approvalRuleSchema>;
 
 export function effectiveApprovalRule(
   policy: Policy,

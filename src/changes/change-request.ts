@@ -1,95 +1,111 @@
 /** A change request as the API, the CLI and the dashboard see it, read from its stored rows. */
 import type { Selectable } from "kysely";
-import type { ChangeClass } from "../policy/schema.js";
+import { z } from "zod";
+import { CHANGE_CLASSES, type ChangeClass } from "../policy/schema.js";
 import type { ApprovalsTable, ChangeRequestsTable } from "../store/schema.js";
-import type { ApprovalRule } from "./approval-rule.js";
+import { type ApprovalRule, approvalRuleSchema } from "./approval-rule.js";
 import { alsoArtifactsOfRow } from "./change-artifacts.js";
 import { DEFAULT_PATCH_ECOSYSTEM } from "./installed.js";
-import type { ChangeState } from "./lifecycle.js";
+import { CHANGE_STATES, type ChangeState } from "./lifecycle.js";
 import type { PlanV2 } from "./plan.js";
 import { readPlan } from "./plan-read.js";
 import { patchOfRow } from "./stored-plan.js";
 
-export interface ChangeApproval {
-  approver: string;
+const changeApprovalSchema = z.object({
+  approver: z.string(),
   /** The approver's principal: approvals count once per principal. */
-  principal: string;
-  role: string;
-  decision: "approve" | "reject";
-  reason: string | null;
-  at: string;
-  expiresAt: string | null;
+  principal: z.string(),
+  role: z.string(),
+  decision: z.enum(["approve", "reject"]),
+  reason: z.string().nullable(),
+  at: z.string(),
+  expiresAt: z.string().nullable(),
   /** An approval that has not expired (always false for a rejection). */
-  valid: boolean;
-}
+  valid: z.boolean(),
+});
 
 /** `pending` turns `overdue` once its due time has passed. */
-export interface ChangeReview {
-  state: "not-required" | "pending" | "overdue" | "done";
-  dueAt: string | null;
-  by: string | null;
-  at: string | null;
-  reason: string | null;
-}
+const changeReviewSchema = z.object({
+  state: z.enum(["not-required", "pending", "overdue", "done"]),
+  dueAt: z.string().nullable(),
+  by: z.string().nullable(),
+  at: z.string().nullable(),
+  reason: z.string().nullable(),
+});
 
 /** The plan in a few lines: enough for `change show` and lists. */
-export interface PlanSummary {
-  start: string | null;
-  window: string | null;
-  reason: string;
-  phases: Array<{ name: string; kind: "canary" | "wave"; assets: number; start: string }>;
+const planSummarySchema = z.object({
+  start: z.string().nullable(),
+  window: z.string().nullable(),
+  reason: z.string(),
+  phases: z.array(
+    z.object({
+      name: z.string(),
+      kind: z.enum(["canary", "wave"]),
+      assets: z.number().int(),
+      start: z.string(),
+    }),
+  ),
   /** Assets to patch. */
-  assets: number;
+  assets: z.number().int(),
   /** Matched assets the plan skips (up to date, package not installed…). */
-  skipped: number;
-  estimatedEnd: string | null;
-  totalFailureBudget: number;
-  warnings: string[];
-}
+  skipped: z.number().int(),
+  estimatedEnd: z.string().nullable(),
+  totalFailureBudget: z.number(),
+  warnings: z.array(z.string()),
+});
 
-export interface ChangeRequest {
-  id: string;
-  title: string;
-  state: ChangeState;
-  /** Why the last transition happened, as its actor said. */
-  stateReason: string | null;
-  patch: {
-    package: string;
-    /** Other binaries of the same source the change patches to the same version. */
-    alsoPackages: string[];
-    version: string;
-    artifact: { name: string; sha256: string } | null;
-    /** The files of alsoPackages, installed with `artifact` in one dpkg call. */
-    alsoArtifacts: Array<{ package: string; name: string; sha256: string }>;
-    source: string | null;
-    advisories: string[];
-    ticket: string | null;
-  };
-  selector: string;
-  class: ChangeClass;
-  emergency: boolean;
-  policy: { name: string; version: number; hash: string };
-  justification: string;
-  risk: string | null;
-  rollback: string | null;
-  requester: string;
-  /** The requester's principal: separation of duties compares approvers' principals with it. */
-  requesterPrincipal: string;
-  /** The rule frozen at submit; null for a draft. */
-  approvalRule: ApprovalRule | null;
-  approvals: ChangeApproval[];
-  /** Distinct principals whose approval counts now. */
-  validApprovals: number;
-  /** Who authorised an emergency start inside a freeze or outside the windows. */
-  overrideApprover: string | null;
-  scheduledStart: string | null;
-  review: ChangeReview;
-  plan: PlanSummary | null;
-  /** The rollout executing the change; null until it starts. */
-  rolloutId: string | null;
-  createdAt: string;
-  updatedAt: string;
-}
+/** A change request: the one schema of its shape, which the API publishes and the types come from. */
+export const changeRequestSchema = z
+  .object({
+    id: z.string(),
+    title: z.string(),
+    state: z.enum(CHANGE_STATES),
+    /** Why the last transition happened, as its actor said. */
+    stateReason: z.string().nullable(),
+    patch: z.object({
+      package: z.string(),
+      /** Other binaries of the same source the change patches to the same version. */
+      alsoPackages: z.array(z.string()),
+      version: z.string(),
+      artifact: z.object({ name: z.string(), sha256: z.string() }).nullable(),
+      /** The files of alsoPackages, installed with `artifact` in one dpkg call. */
+      alsoArtifacts: z.array(z.object({ package: z.string(), name: z.string(), sha256: z.string() })),
+      source: z.string().nullable(),
+      advisories: z.array(z.string()),
+      ticket: z.string().nullable(),
+    }),
+    selector: z.string(),
+    class: z.enum(CHANGE_CLASSES),
+    emergency: z.boolean(),
+    policy: z.object({ name: z.string(), version: z.number().int(), hash: z.string() }),
+    justification: z.string(),
+    risk: z.string().nullable(),
+    rollback: z.string().nullable(),
+    requester: z.string(),
+    /** The requester's principal: separation of duties compares approvers' principals with it. */
+    requesterPrincipal: z.string(),
+    /** The rule frozen at submit; null for a draft. */
+    approvalRule: approvalRuleSchema.nullable(),
+    approvals: z.array(changeApprovalSchema),
+    /** Distinct principals whose approval counts now. */
+    validApprovals: z.number().int(),
+    /** Who authorised an emergency start inside a freeze or outside the windows. */
+    overrideApprover: z.string().nullable(),
+    scheduledStart: z.string().nullable(),
+    review: changeReviewSchema,
+    plan: planSummarySchema.nullable(),
+    /** The rollout executing the change; null until it starts. */
+    rolloutId: z.string().nullable(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .meta({ id: "ChangeRequest" });
+
+export type ChangeApproval = z.infer<typeof changeApprovalSchema>;
+export type ChangeReview = z.infer<typeof changeReviewSchema>;
+export type PlanSummary = z.infer<typeof planSummarySchema>;
+export type ChangeRequest = z.infer<typeof changeRequestSchema>;
 
 export function planSummary(plan: PlanV2): PlanSummary {
   return {

@@ -4,8 +4,10 @@
  * Plain JSON (no Dates), so a stored plan reads back the same. The planner writes version 2; plans
  * stored as version 1 are read (and upgraded) by readPlan in plan-read.ts.
  */
+
+import { z } from "zod";
 import type { Asset } from "../domain/inventory.js";
-import type { Policy, Verification } from "../policy/schema.js";
+import { type Policy, VerificationSchema } from "../policy/schema.js";
 
 /** The `ring` of the phases that hold the assets no ordering ring matches. */
 export const IMPLICIT_RING = "(rest)";
@@ -50,15 +52,17 @@ export interface PlanV1 {
 }
 
 /** The patch a plan rolls out: the change's package and version, in the ecosystem it is installed under. */
-export interface PlanPatch {
+const planPatchSchema = z.object({
   /** OSV ecosystem base name ("Debian"): its version scheme orders the installed versions. */
-  ecosystem: string;
-  package: string;
-  version: string;
-  artifactSha256: string | null;
+  ecosystem: z.string(),
+  package: z.string(),
+  version: z.string(),
+  artifactSha256: z.string().nullable(),
   /** The files of the change's other binaries, installed with the artifact (absent: none). */
-  alsoArtifacts?: Array<{ package: string; sha256: string }>;
-}
+  alsoArtifacts: z.array(z.object({ package: z.string(), sha256: z.string() })).optional(),
+});
+
+export type PlanPatch = z.infer<typeof planPatchSchema>;
 
 export interface PlanInput {
   /** Already resolved from the selector: the matched assets. */
@@ -82,98 +86,114 @@ export interface PlanInput {
  * A gate between steps, as data the engine evaluates (src/gates/ has one evaluator per kind). Later
  * kinds (metric analysis, a canary judge) join this union and the registry without changing the engine.
  */
-export type PlanGate =
+const planGateSchema = z.discriminatedUnion("kind", [
   /** Every asset of the phase verified: the new version read back, every health check passed, heartbeating. */
-  | { kind: "health" }
+  z.object({ kind: z.literal("health") }),
   /** At most `max` failed assets in the phase (and the plan's total budget across phases). */
-  | { kind: "failure-budget"; max: number }
+  z.object({ kind: z.literal("failure-budget"), max: z.number() }),
   /** Wait this long after the phase's last asset was verified, then check health again. */
-  | { kind: "observation"; ms: number }
+  z.object({ kind: z.literal("observation"), ms: z.number() }),
   /** Before the next ring starts: wait this long after this phase passed. Rings by label ("prod"), as phase names. */
-  | { kind: "soak"; ms: number; nextRing: string }
+  z.object({ kind: z.literal("soak"), ms: z.number(), nextRing: z.string() }),
   /** The next ring gets exactly the artifact this ring verified (its sha256 is pinned in `patch`). */
-  | { kind: "exact-promotion"; fromRing: string; toRing: string }
+  z.object({ kind: z.literal("exact-promotion"), fromRing: z.string(), toRing: z.string() }),
   /** After the last phase: every patched asset of the change verified once more. */
-  | { kind: "final-verification" }
+  z.object({ kind: z.literal("final-verification") }),
   /** The phase fails when it has not passed this long after it started. */
-  | { kind: "progress-deadline"; ms: number };
+  z.object({ kind: z.literal("progress-deadline"), ms: z.number() }),
+]);
 
+export type PlanGate = z.infer<typeof planGateSchema>;
 export type PlanGateKind = PlanGate["kind"];
 
 /** A target: an asset whose installed version of the package is below the change's. */
-export interface PlanTarget {
-  id: string;
-  name: string;
-  environment: string;
-  group: string;
-  region: string;
+const planTargetSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  environment: z.string(),
+  group: z.string(),
+  region: z.string(),
   /** The installed version the planner saw; empty only in a version-1 plan whose asset has no version now. */
-  fromVersion: string;
-  toVersion: string;
-}
+  fromVersion: z.string(),
+  toVersion: z.string(),
+});
+
+export type PlanTarget = z.infer<typeof planTargetSchema>;
 
 /** unknown-version: the installed version is not one the ecosystem's scheme can order. */
-export type SkipReason = "up-to-date" | "not-installed" | "unknown-version" | "excluded";
+export const SKIP_REASONS = ["up-to-date", "not-installed", "unknown-version", "excluded"] as const;
+export type SkipReason = (typeof SKIP_REASONS)[number];
 
 /** An asset the selector matched that the change does not patch, and why. */
-export interface PlanSkip {
-  id: string;
-  name: string;
-  reason: SkipReason;
+const planSkipSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  reason: z.enum(SKIP_REASONS),
   /** The installed version (null when the package is not installed). */
-  installedVersion: string | null;
-}
+  installedVersion: z.string().nullable(),
+});
 
-export interface PlanPhaseV2 {
-  name: string;
-  kind: "canary" | "wave";
-  ring: string | null;
+export type PlanSkip = z.infer<typeof planSkipSchema>;
+
+const planPhaseV2Schema = z.object({
+  name: z.string(),
+  kind: z.enum(["canary", "wave"]),
+  ring: z.string().nullable(),
   /** Asset ids in execution order (batch by batch), with their names for people. */
-  assets: Array<{ id: string; name: string }>;
+  assets: z.array(z.object({ id: z.string(), name: z.string() })),
   /** Ids, split so that at most maxUnavailable per group and region are out at once (for the estimate). */
-  batches: string[][];
-  start: string;
-  observeMs: number;
-  failureBudget: number;
-  gates: PlanGate[];
-}
+  batches: z.array(z.array(z.string())),
+  start: z.string(),
+  observeMs: z.number(),
+  failureBudget: z.number(),
+  gates: z.array(planGateSchema),
+});
 
-export interface PlanV2 {
-  version: 2;
-  policy: { name: string; version: number; hash: string };
-  selector: string;
-  emergency: boolean;
-  timezone: string;
-  createdAt: string;
-  patch: PlanPatch;
-  /** In execution order: phase by phase, batch by batch (the rollout's `seq`). */
-  targets: PlanTarget[];
-  /** Sorted by name. */
-  skipped: PlanSkip[];
-  phases: PlanPhaseV2[];
-  /** Most assets out of service at once, per group and per region of the targets (invariant 1). */
-  maxUnavailable: { group: Record<string, number>; region: Record<string, number> };
-  totalFailureBudget: number;
-  progressDeadlineMs: number;
-  /** How long one revert may run before it counts as hung; absent in plans frozen before it existed. */
-  revertTimeoutMs?: number;
-  notifyBeforeMs: number;
-  rollback: "automatic" | "manual";
-  /** The policy's verification section, frozen with the plan; placeholders are filled per asset. */
-  verification: Verification;
-  /** After the last phase (a gate of kind final-verification). */
-  finalVerification: boolean;
-  schedule: { start: string | null; window: string | null; reason: string };
-  warnings: string[];
-  /** As `terraform plan` ends: what the change would do. */
-  summary: {
-    toPatch: number;
-    skipped: number;
-    phases: number;
-    rings: number;
-    /** The schedule's start (null when it cannot be scheduled). */
-    earliestStart: string | null;
-    /** The last phase's start plus its estimated batches and observation; null when unscheduled. */
-    estimatedEnd: string | null;
-  };
-}
+export type PlanPhaseV2 = z.infer<typeof planPhaseV2Schema>;
+
+const placementCounts = z.record(z.string(), z.number().int());
+
+/** The frozen plan, version 2: the one schema of its shape (`change plan --json` prints it). */
+export const planV2Schema = z
+  .object({
+    version: z.literal(2),
+    policy: z.object({ name: z.string(), version: z.number().int(), hash: z.string() }),
+    selector: z.string(),
+    emergency: z.boolean(),
+    timezone: z.string(),
+    createdAt: z.string(),
+    patch: planPatchSchema,
+    /** In execution order: phase by phase, batch by batch (the rollout's `seq`). */
+    targets: z.array(planTargetSchema),
+    /** Sorted by name. */
+    skipped: z.array(planSkipSchema),
+    phases: z.array(planPhaseV2Schema),
+    /** Most assets out of service at once, per group and per region of the targets (invariant 1). */
+    maxUnavailable: z.object({ group: placementCounts, region: placementCounts }),
+    totalFailureBudget: z.number(),
+    progressDeadlineMs: z.number(),
+    /** How long one revert may run before it counts as hung; absent in plans frozen before it existed. */
+    revertTimeoutMs: z.number().optional(),
+    notifyBeforeMs: z.number(),
+    rollback: z.enum(["automatic", "manual"]),
+    /** The policy's verification section, frozen with the plan; placeholders are filled per asset. */
+    verification: VerificationSchema,
+    /** After the last phase (a gate of kind final-verification). */
+    finalVerification: z.boolean(),
+    schedule: z.object({ start: z.string().nullable(), window: z.string().nullable(), reason: z.string() }),
+    warnings: z.array(z.string()),
+    /** As `terraform plan` ends: what the change would do. */
+    summary: z.object({
+      toPatch: z.number().int(),
+      skipped: z.number().int(),
+      phases: z.number().int(),
+      rings: z.number().int(),
+      /** The schedule's start (null when it cannot be scheduled). */
+      earliestStart: z.string().nullable(),
+      /** The last phase's start plus its estimated batches and observation; null when unscheduled. */
+      estimatedEnd: z.string().nullable(),
+    }),
+  })
+  .meta({ id: "Plan" });
+
+export type PlanV2 = z.infer<typeof planV2Schema>;

@@ -733,6 +733,250 @@ export interface components {
       author: string;
       createdAt: string;
     };
+    PlanInput: {
+      /** @constant */
+      version: 2;
+      policy: {
+        name: string;
+        version: number;
+        hash: string;
+      };
+      selector: string;
+      emergency: boolean;
+      timezone: string;
+      createdAt: string;
+      patch: {
+        ecosystem: string;
+        package: string;
+        version: string;
+        artifactSha256: string | null;
+        alsoArtifacts?: {
+            package: string;
+            sha256: string;
+          }[];
+      };
+      targets: {
+          id: string;
+          name: string;
+          environment: string;
+          group: string;
+          region: string;
+          fromVersion: string;
+          toVersion: string;
+        }[];
+      skipped: ({
+          id: string;
+          name: string;
+          /** @enum {string} */
+          reason: "up-to-date" | "not-installed" | "unknown-version" | "excluded";
+          installedVersion: string | null;
+        })[];
+      phases: ({
+          name: string;
+          /** @enum {string} */
+          kind: "canary" | "wave";
+          ring: string | null;
+          assets: {
+              id: string;
+              name: string;
+            }[];
+          batches: string[][];
+          start: string;
+          observeMs: number;
+          failureBudget: number;
+          gates: ({
+              /** @constant */
+              kind: "health";
+            } | {
+              /** @constant */
+              kind: "failure-budget";
+              max: number;
+            } | {
+              /** @constant */
+              kind: "observation";
+              ms: number;
+            } | {
+              /** @constant */
+              kind: "soak";
+              ms: number;
+              nextRing: string;
+            } | {
+              /** @constant */
+              kind: "exact-promotion";
+              fromRing: string;
+              toRing: string;
+            } | {
+              /** @constant */
+              kind: "final-verification";
+            } | {
+              /** @constant */
+              kind: "progress-deadline";
+              ms: number;
+            })[];
+        })[];
+      maxUnavailable: {
+        group: {
+          [key: string]: number;
+        };
+        region: {
+          [key: string]: number;
+        };
+      };
+      totalFailureBudget: number;
+      progressDeadlineMs: number;
+      revertTimeoutMs?: number;
+      notifyBeforeMs: number;
+      /** @enum {string} */
+      rollback: "automatic" | "manual";
+      verification: {
+        /**
+         * @description Checks run on each asset after its install and after a rollback; all must pass.
+         * @default []
+         */
+        healthChecks?: ({
+            name: string;
+            /** @description URL to GET, e.g. http://127.0.0.1:{{labels.health-port}}/health */
+            http?: string;
+            /** @default 200 */
+            expectStatus?: number;
+            /** @description A regular expression the body must match. */
+            bodyMatch?: string;
+            /** @description argv, run without a shell, e.g. [systemctl, is-active, nginx] */
+            command?: string[];
+            /** @default 0 */
+            expectExit?: number;
+            /**
+             * @description How long one try may take.
+             * @default 5s
+             */
+            timeout?: 0 | string;
+            /**
+             * @description Tries after the first that fails, before the check fails.
+             * @default 0
+             */
+            retries?: number;
+            /**
+             * @description Wait between tries.
+             * @default 1s
+             */
+            interval?: 0 | string;
+          })[];
+      };
+      finalVerification: boolean;
+      schedule: {
+        start: string | null;
+        window: string | null;
+        reason: string;
+      };
+      warnings: string[];
+      summary: {
+        toPatch: number;
+        skipped: number;
+        phases: number;
+        rings: number;
+        earliestStart: string | null;
+        estimatedEnd: string | null;
+      };
+    };
+    ChangeRequestInput: {
+      id: string;
+      title: string;
+      /** @enum {string} */
+      state: "draft" | "submitted" | "approved" | "rejected" | "scheduled" | "running" | "paused" | "rolling-back" | "completed" | "rolled-back" | "failed" | "aborted" | "cancelled";
+      stateReason: string | null;
+      patch: {
+        package: string;
+        alsoPackages: string[];
+        version: string;
+        artifact: {
+          name: string;
+          sha256: string;
+        } | null;
+        alsoArtifacts: {
+            package: string;
+            name: string;
+            sha256: string;
+          }[];
+        source: string | null;
+        advisories: string[];
+        ticket: string | null;
+      };
+      selector: string;
+      /** @enum {string} */
+      class: "emergency" | "high" | "routine";
+      emergency: boolean;
+      policy: {
+        name: string;
+        version: number;
+        hash: string;
+      };
+      justification: string;
+      risk: string | null;
+      rollback: string | null;
+      requester: string;
+      requesterPrincipal: string;
+      approvalRule: ({
+        required: number;
+        fromRoles: string[];
+        separationOfDuties: boolean;
+        expiresAfterMs: number;
+        postReviewWithinMs: number | null;
+        justificationRequired: boolean;
+        environments: string[];
+        emergency: {
+          evidence: {
+              finding: string;
+              vulnId: string;
+              asset: string;
+              knownExploited: boolean;
+              class: string;
+            }[];
+          confirmationRequired: boolean;
+        } | null;
+      }) | null;
+      approvals: ({
+          approver: string;
+          principal: string;
+          role: string;
+          /** @enum {string} */
+          decision: "approve" | "reject";
+          reason: string | null;
+          at: string;
+          expiresAt: string | null;
+          valid: boolean;
+        })[];
+      validApprovals: number;
+      overrideApprover: string | null;
+      scheduledStart: string | null;
+      review: {
+        /** @enum {string} */
+        state: "not-required" | "pending" | "overdue" | "done";
+        dueAt: string | null;
+        by: string | null;
+        at: string | null;
+        reason: string | null;
+      };
+      plan: ({
+        start: string | null;
+        window: string | null;
+        reason: string;
+        phases: ({
+            name: string;
+            /** @enum {string} */
+            kind: "canary" | "wave";
+            assets: number;
+            start: string;
+          })[];
+        assets: number;
+        skipped: number;
+        estimatedEnd: string | null;
+        totalFailureBudget: number;
+        warnings: string[];
+      }) | null;
+      rolloutId: string | null;
+      createdAt: string;
+      updatedAt: string;
+    };
     FindingInput: {
       id: string;
       asset: {
@@ -960,6 +1204,250 @@ export interface components {
       hash: string;
       author: string;
       createdAt: string;
+    };
+    Plan: {
+      /** @constant */
+      version: 2;
+      policy: {
+        name: string;
+        version: number;
+        hash: string;
+      };
+      selector: string;
+      emergency: boolean;
+      timezone: string;
+      createdAt: string;
+      patch: {
+        ecosystem: string;
+        package: string;
+        version: string;
+        artifactSha256: string | null;
+        alsoArtifacts?: {
+            package: string;
+            sha256: string;
+          }[];
+      };
+      targets: {
+          id: string;
+          name: string;
+          environment: string;
+          group: string;
+          region: string;
+          fromVersion: string;
+          toVersion: string;
+        }[];
+      skipped: ({
+          id: string;
+          name: string;
+          /** @enum {string} */
+          reason: "up-to-date" | "not-installed" | "unknown-version" | "excluded";
+          installedVersion: string | null;
+        })[];
+      phases: ({
+          name: string;
+          /** @enum {string} */
+          kind: "canary" | "wave";
+          ring: string | null;
+          assets: {
+              id: string;
+              name: string;
+            }[];
+          batches: string[][];
+          start: string;
+          observeMs: number;
+          failureBudget: number;
+          gates: ({
+              /** @constant */
+              kind: "health";
+            } | {
+              /** @constant */
+              kind: "failure-budget";
+              max: number;
+            } | {
+              /** @constant */
+              kind: "observation";
+              ms: number;
+            } | {
+              /** @constant */
+              kind: "soak";
+              ms: number;
+              nextRing: string;
+            } | {
+              /** @constant */
+              kind: "exact-promotion";
+              fromRing: string;
+              toRing: string;
+            } | {
+              /** @constant */
+              kind: "final-verification";
+            } | {
+              /** @constant */
+              kind: "progress-deadline";
+              ms: number;
+            })[];
+        })[];
+      maxUnavailable: {
+        group: {
+          [key: string]: number;
+        };
+        region: {
+          [key: string]: number;
+        };
+      };
+      totalFailureBudget: number;
+      progressDeadlineMs: number;
+      revertTimeoutMs?: number;
+      notifyBeforeMs: number;
+      /** @enum {string} */
+      rollback: "automatic" | "manual";
+      verification: {
+        /**
+         * @description Checks run on each asset after its install and after a rollback; all must pass.
+         * @default []
+         */
+        healthChecks: ({
+            name: string;
+            /** @description URL to GET, e.g. http://127.0.0.1:{{labels.health-port}}/health */
+            http?: string;
+            /** @default 200 */
+            expectStatus: number;
+            /** @description A regular expression the body must match. */
+            bodyMatch?: string;
+            /** @description argv, run without a shell, e.g. [systemctl, is-active, nginx] */
+            command?: string[];
+            /** @default 0 */
+            expectExit: number;
+            /**
+             * @description How long one try may take.
+             * @default 5s
+             */
+            timeout: 0 | string;
+            /**
+             * @description Tries after the first that fails, before the check fails.
+             * @default 0
+             */
+            retries: number;
+            /**
+             * @description Wait between tries.
+             * @default 1s
+             */
+            interval: 0 | string;
+          })[];
+      };
+      finalVerification: boolean;
+      schedule: {
+        start: string | null;
+        window: string | null;
+        reason: string;
+      };
+      warnings: string[];
+      summary: {
+        toPatch: number;
+        skipped: number;
+        phases: number;
+        rings: number;
+        earliestStart: string | null;
+        estimatedEnd: string | null;
+      };
+    };
+    ChangeRequest: {
+      id: string;
+      title: string;
+      /** @enum {string} */
+      state: "draft" | "submitted" | "approved" | "rejected" | "scheduled" | "running" | "paused" | "rolling-back" | "completed" | "rolled-back" | "failed" | "aborted" | "cancelled";
+      stateReason: string | null;
+      patch: {
+        package: string;
+        alsoPackages: string[];
+        version: string;
+        artifact: {
+          name: string;
+          sha256: string;
+        } | null;
+        alsoArtifacts: {
+            package: string;
+            name: string;
+            sha256: string;
+          }[];
+        source: string | null;
+        advisories: string[];
+        ticket: string | null;
+      };
+      selector: string;
+      /** @enum {string} */
+      class: "emergency" | "high" | "routine";
+      emergency: boolean;
+      policy: {
+        name: string;
+        version: number;
+        hash: string;
+      };
+      justification: string;
+      risk: string | null;
+      rollback: string | null;
+      requester: string;
+      requesterPrincipal: string;
+      approvalRule: ({
+        required: number;
+        fromRoles: string[];
+        separationOfDuties: boolean;
+        expiresAfterMs: number;
+        postReviewWithinMs: number | null;
+        justificationRequired: boolean;
+        environments: string[];
+        emergency: {
+          evidence: {
+              finding: string;
+              vulnId: string;
+              asset: string;
+              knownExploited: boolean;
+              class: string;
+            }[];
+          confirmationRequired: boolean;
+        } | null;
+      }) | null;
+      approvals: ({
+          approver: string;
+          principal: string;
+          role: string;
+          /** @enum {string} */
+          decision: "approve" | "reject";
+          reason: string | null;
+          at: string;
+          expiresAt: string | null;
+          valid: boolean;
+        })[];
+      validApprovals: number;
+      overrideApprover: string | null;
+      scheduledStart: string | null;
+      review: {
+        /** @enum {string} */
+        state: "not-required" | "pending" | "overdue" | "done";
+        dueAt: string | null;
+        by: string | null;
+        at: string | null;
+        reason: string | null;
+      };
+      plan: ({
+        start: string | null;
+        window: string | null;
+        reason: string;
+        phases: ({
+            name: string;
+            /** @enum {string} */
+            kind: "canary" | "wave";
+            assets: number;
+            start: string;
+          })[];
+        assets: number;
+        skipped: number;
+        estimatedEnd: string | null;
+        totalFailureBudget: number;
+        warnings: string[];
+      }) | null;
+      rolloutId: string | null;
+      createdAt: string;
+      updatedAt: string;
     };
     Finding: {
       id: string;
@@ -5310,106 +5798,7 @@ export interface operations {
       200: {
         content: {
           "application/json": {
-            items: ({
-                id: string;
-                title: string;
-                /** @enum {string} */
-                state: "draft" | "submitted" | "approved" | "rejected" | "scheduled" | "running" | "paused" | "rolling-back" | "completed" | "rolled-back" | "failed" | "aborted" | "cancelled";
-                stateReason: string | null;
-                patch: {
-                  package: string;
-                  alsoPackages: string[];
-                  version: string;
-                  artifact: {
-                    name: string;
-                    sha256: string;
-                  } | null;
-                  alsoArtifacts: {
-                      package: string;
-                      name: string;
-                      sha256: string;
-                    }[];
-                  source: string | null;
-                  advisories: string[];
-                  ticket: string | null;
-                };
-                selector: string;
-                /** @enum {string} */
-                class: "emergency" | "high" | "routine";
-                emergency: boolean;
-                policy: {
-                  name: string;
-                  version: number;
-                  hash: string;
-                };
-                justification: string;
-                risk: string | null;
-                rollback: string | null;
-                requester: string;
-                requesterPrincipal: string;
-                approvalRule: ({
-                  required: number;
-                  fromRoles: string[];
-                  separationOfDuties: boolean;
-                  expiresAfterMs: number;
-                  postReviewWithinMs: number | null;
-                  justificationRequired: boolean;
-                  environments: string[];
-                  /** @description For an emergency: the known-exploited or emergency-class findings that back it, or that an approver must confirm it */
-                  emergency: {
-                    evidence: {
-                        finding: string;
-                        vulnId: string;
-                        asset: string;
-                        knownExploited: boolean;
-                        class: string;
-                      }[];
-                    confirmationRequired: boolean;
-                  } | null;
-                }) | null;
-                approvals: ({
-                    approver: string;
-                    principal: string;
-                    role: string;
-                    /** @enum {string} */
-                    decision: "approve" | "reject";
-                    reason: string | null;
-                    at: string;
-                    expiresAt: string | null;
-                    valid: boolean;
-                  })[];
-                validApprovals: number;
-                overrideApprover: string | null;
-                scheduledStart: string | null;
-                review: {
-                  /** @enum {string} */
-                  state: "not-required" | "pending" | "overdue" | "done";
-                  dueAt: string | null;
-                  by: string | null;
-                  at: string | null;
-                  reason: string | null;
-                };
-                plan: ({
-                  start: string | null;
-                  window: string | null;
-                  reason: string;
-                  phases: ({
-                      name: string;
-                      /** @enum {string} */
-                      kind: "canary" | "wave";
-                      assets: number;
-                      start: string;
-                    })[];
-                  assets: number;
-                  skipped: number;
-                  estimatedEnd: string | null;
-                  totalFailureBudget: number;
-                  warnings: string[];
-                }) | null;
-                rolloutId: string | null;
-                createdAt: string;
-                updatedAt: string;
-              })[];
+            items: components["schemas"]["ChangeRequest"][];
             /** @description pass as `cursor` for the next page; null on the last one */
             next: string | null;
           };
@@ -5513,106 +5902,7 @@ export interface operations {
       /** @description Default Response */
       201: {
         content: {
-          "application/json": {
-            id: string;
-            title: string;
-            /** @enum {string} */
-            state: "draft" | "submitted" | "approved" | "rejected" | "scheduled" | "running" | "paused" | "rolling-back" | "completed" | "rolled-back" | "failed" | "aborted" | "cancelled";
-            stateReason: string | null;
-            patch: {
-              package: string;
-              alsoPackages: string[];
-              version: string;
-              artifact: {
-                name: string;
-                sha256: string;
-              } | null;
-              alsoArtifacts: {
-                  package: string;
-                  name: string;
-                  sha256: string;
-                }[];
-              source: string | null;
-              advisories: string[];
-              ticket: string | null;
-            };
-            selector: string;
-            /** @enum {string} */
-            class: "emergency" | "high" | "routine";
-            emergency: boolean;
-            policy: {
-              name: string;
-              version: number;
-              hash: string;
-            };
-            justification: string;
-            risk: string | null;
-            rollback: string | null;
-            requester: string;
-            requesterPrincipal: string;
-            approvalRule: ({
-              required: number;
-              fromRoles: string[];
-              separationOfDuties: boolean;
-              expiresAfterMs: number;
-              postReviewWithinMs: number | null;
-              justificationRequired: boolean;
-              environments: string[];
-              /** @description For an emergency: the known-exploited or emergency-class findings that back it, or that an approver must confirm it */
-              emergency: {
-                evidence: {
-                    finding: string;
-                    vulnId: string;
-                    asset: string;
-                    knownExploited: boolean;
-                    class: string;
-                  }[];
-                confirmationRequired: boolean;
-              } | null;
-            }) | null;
-            approvals: ({
-                approver: string;
-                principal: string;
-                role: string;
-                /** @enum {string} */
-                decision: "approve" | "reject";
-                reason: string | null;
-                at: string;
-                expiresAt: string | null;
-                valid: boolean;
-              })[];
-            validApprovals: number;
-            overrideApprover: string | null;
-            scheduledStart: string | null;
-            review: {
-              /** @enum {string} */
-              state: "not-required" | "pending" | "overdue" | "done";
-              dueAt: string | null;
-              by: string | null;
-              at: string | null;
-              reason: string | null;
-            };
-            plan: ({
-              start: string | null;
-              window: string | null;
-              reason: string;
-              phases: ({
-                  name: string;
-                  /** @enum {string} */
-                  kind: "canary" | "wave";
-                  assets: number;
-                  start: string;
-                })[];
-              assets: number;
-              skipped: number;
-              estimatedEnd: string | null;
-              totalFailureBudget: number;
-              warnings: string[];
-            }) | null;
-            rolloutId: string | null;
-            createdAt: string;
-            updatedAt: string;
-          };
+          "application/json": components["schemas"]["ChangeRequest"];
         };
       };
       /** @description Default Response */
@@ -5681,6 +5971,7 @@ export interface operations {
         "application/json": {
           /** @enum {string} */
           class: "emergency" | "high" | "routine";
+          /** @description Label selector of the assets to consider; "" means every asset. */
           selector: string;
           policy?: string;
         };
@@ -5779,106 +6070,7 @@ export interface operations {
       /** @description Default Response */
       200: {
         content: {
-          "application/json": {
-            id: string;
-            title: string;
-            /** @enum {string} */
-            state: "draft" | "submitted" | "approved" | "rejected" | "scheduled" | "running" | "paused" | "rolling-back" | "completed" | "rolled-back" | "failed" | "aborted" | "cancelled";
-            stateReason: string | null;
-            patch: {
-              package: string;
-              alsoPackages: string[];
-              version: string;
-              artifact: {
-                name: string;
-                sha256: string;
-              } | null;
-              alsoArtifacts: {
-                  package: string;
-                  name: string;
-                  sha256: string;
-                }[];
-              source: string | null;
-              advisories: string[];
-              ticket: string | null;
-            };
-            selector: string;
-            /** @enum {string} */
-            class: "emergency" | "high" | "routine";
-            emergency: boolean;
-            policy: {
-              name: string;
-              version: number;
-              hash: string;
-            };
-            justification: string;
-            risk: string | null;
-            rollback: string | null;
-            requester: string;
-            requesterPrincipal: string;
-            approvalRule: ({
-              required: number;
-              fromRoles: string[];
-              separationOfDuties: boolean;
-              expiresAfterMs: number;
-              postReviewWithinMs: number | null;
-              justificationRequired: boolean;
-              environments: string[];
-              /** @description For an emergency: the known-exploited or emergency-class findings that back it, or that an approver must confirm it */
-              emergency: {
-                evidence: {
-                    finding: string;
-                    vulnId: string;
-                    asset: string;
-                    knownExploited: boolean;
-                    class: string;
-                  }[];
-                confirmationRequired: boolean;
-              } | null;
-            }) | null;
-            approvals: ({
-                approver: string;
-                principal: string;
-                role: string;
-                /** @enum {string} */
-                decision: "approve" | "reject";
-                reason: string | null;
-                at: string;
-                expiresAt: string | null;
-                valid: boolean;
-              })[];
-            validApprovals: number;
-            overrideApprover: string | null;
-            scheduledStart: string | null;
-            review: {
-              /** @enum {string} */
-              state: "not-required" | "pending" | "overdue" | "done";
-              dueAt: string | null;
-              by: string | null;
-              at: string | null;
-              reason: string | null;
-            };
-            plan: ({
-              start: string | null;
-              window: string | null;
-              reason: string;
-              phases: ({
-                  name: string;
-                  /** @enum {string} */
-                  kind: "canary" | "wave";
-                  assets: number;
-                  start: string;
-                })[];
-              assets: number;
-              skipped: number;
-              estimatedEnd: string | null;
-              totalFailureBudget: number;
-              warnings: string[];
-            }) | null;
-            rolloutId: string | null;
-            createdAt: string;
-            updatedAt: string;
-          };
+          "application/json": components["schemas"]["ChangeRequest"];
         };
       };
       /** @description Default Response */
@@ -5945,151 +6137,7 @@ export interface operations {
       /** @description Default Response */
       200: {
         content: {
-          "application/json": {
-            /** @enum {number} */
-            version: 2;
-            policy: {
-              name: string;
-              version: number;
-              hash: string;
-            };
-            selector: string;
-            emergency: boolean;
-            timezone: string;
-            createdAt: string;
-            patch: {
-              ecosystem: string;
-              package: string;
-              version: string;
-              artifactSha256: string | null;
-              alsoArtifacts?: {
-                  package: string;
-                  sha256: string;
-                }[];
-            };
-            targets: {
-                id: string;
-                name: string;
-                environment: string;
-                group: string;
-                region: string;
-                fromVersion: string;
-                toVersion: string;
-              }[];
-            skipped: ({
-                id: string;
-                name: string;
-                /** @enum {string} */
-                reason: "up-to-date" | "not-installed" | "unknown-version" | "excluded";
-                installedVersion: string | null;
-              })[];
-            phases: ({
-                name: string;
-                /** @enum {string} */
-                kind: "canary" | "wave";
-                ring: string | null;
-                assets: {
-                    id: string;
-                    name: string;
-                  }[];
-                batches: string[][];
-                start: string;
-                observeMs: number;
-                failureBudget: number;
-                gates: ({
-                    /** @enum {string} */
-                    kind: "health";
-                  } | {
-                    /** @enum {string} */
-                    kind: "failure-budget";
-                    max: number;
-                  } | {
-                    /** @enum {string} */
-                    kind: "observation";
-                    ms: number;
-                  } | {
-                    /** @enum {string} */
-                    kind: "soak";
-                    ms: number;
-                    nextRing: string;
-                  } | {
-                    /** @enum {string} */
-                    kind: "exact-promotion";
-                    fromRing: string;
-                    toRing: string;
-                  } | {
-                    /** @enum {string} */
-                    kind: "final-verification";
-                  } | {
-                    /** @enum {string} */
-                    kind: "progress-deadline";
-                    ms: number;
-                  })[];
-              })[];
-            maxUnavailable: {
-              group: {
-                [key: string]: number;
-              };
-              region: {
-                [key: string]: number;
-              };
-            };
-            totalFailureBudget: number;
-            progressDeadlineMs: number;
-            revertTimeoutMs?: number;
-            notifyBeforeMs: number;
-            /** @enum {string} */
-            rollback: "automatic" | "manual";
-            verification: {
-              /**
-               * @description Checks run on each asset after its install and after a rollback; all must pass.
-               * @default []
-               */
-              healthChecks: ({
-                  name: string;
-                  /** @description URL to GET, e.g. http://127.0.0.1:{{labels.health-port}}/health */
-                  http?: string;
-                  /** @default 200 */
-                  expectStatus: number;
-                  /** @description A regular expression the body must match. */
-                  bodyMatch?: string;
-                  /** @description argv, run without a shell, e.g. [systemctl, is-active, nginx] */
-                  command?: string[];
-                  /** @default 0 */
-                  expectExit: number;
-                  /**
-                   * @description How long one try may take.
-                   * @default 5s
-                   */
-                  timeout: 0 | string;
-                  /**
-                   * @description Tries after the first that fails, before the check fails.
-                   * @default 0
-                   */
-                  retries: number;
-                  /**
-                   * @description Wait between tries.
-                   * @default 1s
-                   */
-                  interval: 0 | string;
-                })[];
-            };
-            finalVerification: boolean;
-            schedule: {
-              start: string | null;
-              window: string | null;
-              reason: string;
-            };
-            warnings: string[];
-            summary: {
-              toPatch: number;
-              skipped: number;
-              phases: number;
-              rings: number;
-              earliestStart: string | null;
-              estimatedEnd: string | null;
-            };
-          };
+          "application/json": components["schemas"]["Plan"];
         };
       };
       /** @description Default Response */
@@ -6163,106 +6211,7 @@ export interface operations {
       /** @description Default Response */
       200: {
         content: {
-          "application/json": {
-            id: string;
-            title: string;
-            /** @enum {string} */
-            state: "draft" | "submitted" | "approved" | "rejected" | "scheduled" | "running" | "paused" | "rolling-back" | "completed" | "rolled-back" | "failed" | "aborted" | "cancelled";
-            stateReason: string | null;
-            patch: {
-              package: string;
-              alsoPackages: string[];
-              version: string;
-              artifact: {
-                name: string;
-                sha256: string;
-              } | null;
-              alsoArtifacts: {
-                  package: string;
-                  name: string;
-                  sha256: string;
-                }[];
-              source: string | null;
-              advisories: string[];
-              ticket: string | null;
-            };
-            selector: string;
-            /** @enum {string} */
-            class: "emergency" | "high" | "routine";
-            emergency: boolean;
-            policy: {
-              name: string;
-              version: number;
-              hash: string;
-            };
-            justification: string;
-            risk: string | null;
-            rollback: string | null;
-            requester: string;
-            requesterPrincipal: string;
-            approvalRule: ({
-              required: number;
-              fromRoles: string[];
-              separationOfDuties: boolean;
-              expiresAfterMs: number;
-              postReviewWithinMs: number | null;
-              justificationRequired: boolean;
-              environments: string[];
-              /** @description For an emergency: the known-exploited or emergency-class findings that back it, or that an approver must confirm it */
-              emergency: {
-                evidence: {
-                    finding: string;
-                    vulnId: string;
-                    asset: string;
-                    knownExploited: boolean;
-                    class: string;
-                  }[];
-                confirmationRequired: boolean;
-              } | null;
-            }) | null;
-            approvals: ({
-                approver: string;
-                principal: string;
-                role: string;
-                /** @enum {string} */
-                decision: "approve" | "reject";
-                reason: string | null;
-                at: string;
-                expiresAt: string | null;
-                valid: boolean;
-              })[];
-            validApprovals: number;
-            overrideApprover: string | null;
-            scheduledStart: string | null;
-            review: {
-              /** @enum {string} */
-              state: "not-required" | "pending" | "overdue" | "done";
-              dueAt: string | null;
-              by: string | null;
-              at: string | null;
-              reason: string | null;
-            };
-            plan: ({
-              start: string | null;
-              window: string | null;
-              reason: string;
-              phases: ({
-                  name: string;
-                  /** @enum {string} */
-                  kind: "canary" | "wave";
-                  assets: number;
-                  start: string;
-                })[];
-              assets: number;
-              skipped: number;
-              estimatedEnd: string | null;
-              totalFailureBudget: number;
-              warnings: string[];
-            }) | null;
-            rolloutId: string | null;
-            createdAt: string;
-            updatedAt: string;
-          };
+          "application/json": components["schemas"]["ChangeRequest"];
         };
       };
       /** @description Default Response */
@@ -6342,106 +6291,7 @@ export interface operations {
       /** @description Default Response */
       200: {
         content: {
-          "application/json": {
-            id: string;
-            title: string;
-            /** @enum {string} */
-            state: "draft" | "submitted" | "approved" | "rejected" | "scheduled" | "running" | "paused" | "rolling-back" | "completed" | "rolled-back" | "failed" | "aborted" | "cancelled";
-            stateReason: string | null;
-            patch: {
-              package: string;
-              alsoPackages: string[];
-              version: string;
-              artifact: {
-                name: string;
-                sha256: string;
-              } | null;
-              alsoArtifacts: {
-                  package: string;
-                  name: string;
-                  sha256: string;
-                }[];
-              source: string | null;
-              advisories: string[];
-              ticket: string | null;
-            };
-            selector: string;
-            /** @enum {string} */
-            class: "emergency" | "high" | "routine";
-            emergency: boolean;
-            policy: {
-              name: string;
-              version: number;
-              hash: string;
-            };
-            justification: string;
-            risk: string | null;
-            rollback: string | null;
-            requester: string;
-            requesterPrincipal: string;
-            approvalRule: ({
-              required: number;
-              fromRoles: string[];
-              separationOfDuties: boolean;
-              expiresAfterMs: number;
-              postReviewWithinMs: number | null;
-              justificationRequired: boolean;
-              environments: string[];
-              /** @description For an emergency: the known-exploited or emergency-class findings that back it, or that an approver must confirm it */
-              emergency: {
-                evidence: {
-                    finding: string;
-                    vulnId: string;
-                    asset: string;
-                    knownExploited: boolean;
-                    class: string;
-                  }[];
-                confirmationRequired: boolean;
-              } | null;
-            }) | null;
-            approvals: ({
-                approver: string;
-                principal: string;
-                role: string;
-                /** @enum {string} */
-                decision: "approve" | "reject";
-                reason: string | null;
-                at: string;
-                expiresAt: string | null;
-                valid: boolean;
-              })[];
-            validApprovals: number;
-            overrideApprover: string | null;
-            scheduledStart: string | null;
-            review: {
-              /** @enum {string} */
-              state: "not-required" | "pending" | "overdue" | "done";
-              dueAt: string | null;
-              by: string | null;
-              at: string | null;
-              reason: string | null;
-            };
-            plan: ({
-              start: string | null;
-              window: string | null;
-              reason: string;
-              phases: ({
-                  name: string;
-                  /** @enum {string} */
-                  kind: "canary" | "wave";
-                  assets: number;
-                  start: string;
-                })[];
-              assets: number;
-              skipped: number;
-              estimatedEnd: string | null;
-              totalFailureBudget: number;
-              warnings: string[];
-            }) | null;
-            rolloutId: string | null;
-            createdAt: string;
-            updatedAt: string;
-          };
+          "application/json": components["schemas"]["ChangeRequest"];
         };
       };
       /** @description Default Response */
@@ -6521,106 +6371,7 @@ export interface operations {
       /** @description Default Response */
       200: {
         content: {
-          "application/json": {
-            id: string;
-            title: string;
-            /** @enum {string} */
-            state: "draft" | "submitted" | "approved" | "rejected" | "scheduled" | "running" | "paused" | "rolling-back" | "completed" | "rolled-back" | "failed" | "aborted" | "cancelled";
-            stateReason: string | null;
-            patch: {
-              package: string;
-              alsoPackages: string[];
-              version: string;
-              artifact: {
-                name: string;
-                sha256: string;
-              } | null;
-              alsoArtifacts: {
-                  package: string;
-                  name: string;
-                  sha256: string;
-                }[];
-              source: string | null;
-              advisories: string[];
-              ticket: string | null;
-            };
-            selector: string;
-            /** @enum {string} */
-            class: "emergency" | "high" | "routine";
-            emergency: boolean;
-            policy: {
-              name: string;
-              version: number;
-              hash: string;
-            };
-            justification: string;
-            risk: string | null;
-            rollback: string | null;
-            requester: string;
-            requesterPrincipal: string;
-            approvalRule: ({
-              required: number;
-              fromRoles: string[];
-              separationOfDuties: boolean;
-              expiresAfterMs: number;
-              postReviewWithinMs: number | null;
-              justificationRequired: boolean;
-              environments: string[];
-              /** @description For an emergency: the known-exploited or emergency-class findings that back it, or that an approver must confirm it */
-              emergency: {
-                evidence: {
-                    finding: string;
-                    vulnId: string;
-                    asset: string;
-                    knownExploited: boolean;
-                    class: string;
-                  }[];
-                confirmationRequired: boolean;
-              } | null;
-            }) | null;
-            approvals: ({
-                approver: string;
-                principal: string;
-                role: string;
-                /** @enum {string} */
-                decision: "approve" | "reject";
-                reason: string | null;
-                at: string;
-                expiresAt: string | null;
-                valid: boolean;
-              })[];
-            validApprovals: number;
-            overrideApprover: string | null;
-            scheduledStart: string | null;
-            review: {
-              /** @enum {string} */
-              state: "not-required" | "pending" | "overdue" | "done";
-              dueAt: string | null;
-              by: string | null;
-              at: string | null;
-              reason: string | null;
-            };
-            plan: ({
-              start: string | null;
-              window: string | null;
-              reason: string;
-              phases: ({
-                  name: string;
-                  /** @enum {string} */
-                  kind: "canary" | "wave";
-                  assets: number;
-                  start: string;
-                })[];
-              assets: number;
-              skipped: number;
-              estimatedEnd: string | null;
-              totalFailureBudget: number;
-              warnings: string[];
-            }) | null;
-            rolloutId: string | null;
-            createdAt: string;
-            updatedAt: string;
-          };
+          "application/json": components["schemas"]["ChangeRequest"];
         };
       };
       /** @description Default Response */
@@ -6700,106 +6451,7 @@ export interface operations {
       /** @description Default Response */
       200: {
         content: {
-          "application/json": {
-            id: string;
-            title: string;
-            /** @enum {string} */
-            state: "draft" | "submitted" | "approved" | "rejected" | "scheduled" | "running" | "paused" | "rolling-back" | "completed" | "rolled-back" | "failed" | "aborted" | "cancelled";
-            stateReason: string | null;
-            patch: {
-              package: string;
-              alsoPackages: string[];
-              version: string;
-              artifact: {
-                name: string;
-                sha256: string;
-              } | null;
-              alsoArtifacts: {
-                  package: string;
-                  name: string;
-                  sha256: string;
-                }[];
-              source: string | null;
-              advisories: string[];
-              ticket: string | null;
-            };
-            selector: string;
-            /** @enum {string} */
-            class: "emergency" | "high" | "routine";
-            emergency: boolean;
-            policy: {
-              name: string;
-              version: number;
-              hash: string;
-            };
-            justification: string;
-            risk: string | null;
-            rollback: string | null;
-            requester: string;
-            requesterPrincipal: string;
-            approvalRule: ({
-              required: number;
-              fromRoles: string[];
-              separationOfDuties: boolean;
-              expiresAfterMs: number;
-              postReviewWithinMs: number | null;
-              justificationRequired: boolean;
-              environments: string[];
-              /** @description For an emergency: the known-exploited or emergency-class findings that back it, or that an approver must confirm it */
-              emergency: {
-                evidence: {
-                    finding: string;
-                    vulnId: string;
-                    asset: string;
-                    knownExploited: boolean;
-                    class: string;
-                  }[];
-                confirmationRequired: boolean;
-              } | null;
-            }) | null;
-            approvals: ({
-                approver: string;
-                principal: string;
-                role: string;
-                /** @enum {string} */
-                decision: "approve" | "reject";
-                reason: string | null;
-                at: string;
-                expiresAt: string | null;
-                valid: boolean;
-              })[];
-            validApprovals: number;
-            overrideApprover: string | null;
-            scheduledStart: string | null;
-            review: {
-              /** @enum {string} */
-              state: "not-required" | "pending" | "overdue" | "done";
-              dueAt: string | null;
-              by: string | null;
-              at: string | null;
-              reason: string | null;
-            };
-            plan: ({
-              start: string | null;
-              window: string | null;
-              reason: string;
-              phases: ({
-                  name: string;
-                  /** @enum {string} */
-                  kind: "canary" | "wave";
-                  assets: number;
-                  start: string;
-                })[];
-              assets: number;
-              skipped: number;
-              estimatedEnd: string | null;
-              totalFailureBudget: number;
-              warnings: string[];
-            }) | null;
-            rolloutId: string | null;
-            createdAt: string;
-            updatedAt: string;
-          };
+          "application/json": components["schemas"]["ChangeRequest"];
         };
       };
       /** @description Default Response */
@@ -6879,106 +6531,7 @@ export interface operations {
       /** @description Default Response */
       200: {
         content: {
-          "application/json": {
-            id: string;
-            title: string;
-            /** @enum {string} */
-            state: "draft" | "submitted" | "approved" | "rejected" | "scheduled" | "running" | "paused" | "rolling-back" | "completed" | "rolled-back" | "failed" | "aborted" | "cancelled";
-            stateReason: string | null;
-            patch: {
-              package: string;
-              alsoPackages: string[];
-              version: string;
-              artifact: {
-                name: string;
-                sha256: string;
-              } | null;
-              alsoArtifacts: {
-                  package: string;
-                  name: string;
-                  sha256: string;
-                }[];
-              source: string | null;
-              advisories: string[];
-              ticket: string | null;
-            };
-            selector: string;
-            /** @enum {string} */
-            class: "emergency" | "high" | "routine";
-            emergency: boolean;
-            policy: {
-              name: string;
-              version: number;
-              hash: string;
-            };
-            justification: string;
-            risk: string | null;
-            rollback: string | null;
-            requester: string;
-            requesterPrincipal: string;
-            approvalRule: ({
-              required: number;
-              fromRoles: string[];
-              separationOfDuties: boolean;
-              expiresAfterMs: number;
-              postReviewWithinMs: number | null;
-              justificationRequired: boolean;
-              environments: string[];
-              /** @description For an emergency: the known-exploited or emergency-class findings that back it, or that an approver must confirm it */
-              emergency: {
-                evidence: {
-                    finding: string;
-                    vulnId: string;
-                    asset: string;
-                    knownExploited: boolean;
-                    class: string;
-                  }[];
-                confirmationRequired: boolean;
-              } | null;
-            }) | null;
-            approvals: ({
-                approver: string;
-                principal: string;
-                role: string;
-                /** @enum {string} */
-                decision: "approve" | "reject";
-                reason: string | null;
-                at: string;
-                expiresAt: string | null;
-                valid: boolean;
-              })[];
-            validApprovals: number;
-            overrideApprover: string | null;
-            scheduledStart: string | null;
-            review: {
-              /** @enum {string} */
-              state: "not-required" | "pending" | "overdue" | "done";
-              dueAt: string | null;
-              by: string | null;
-              at: string | null;
-              reason: string | null;
-            };
-            plan: ({
-              start: string | null;
-              window: string | null;
-              reason: string;
-              phases: ({
-                  name: string;
-                  /** @enum {string} */
-                  kind: "canary" | "wave";
-                  assets: number;
-                  start: string;
-                })[];
-              assets: number;
-              skipped: number;
-              estimatedEnd: string | null;
-              totalFailureBudget: number;
-              warnings: string[];
-            }) | null;
-            rolloutId: string | null;
-            createdAt: string;
-            updatedAt: string;
-          };
+          "application/json": components["schemas"]["ChangeRequest"];
         };
       };
       /** @description Default Response */

@@ -433,7 +433,7 @@ export function registerChangeCommands(program: Command): void {
         "Draft one change per source package and fixed version that open findings of a class need (it lists the binaries it covers)",
       )
       .requiredOption("--class <class>", "emergency, high or routine")
-      .requiredOption("-l, --selector <selector>", "assets to consider")
+      .requiredOption("-l, --selector <selector>", 'assets to consider ("" for every asset)')
       .option("--policy <name>", "policy NAME[@VERSION] the drafts pin (default: default)"),
   ).action(async (flags: ClientFlags & { class: string; selector: string; policy?: string }) => {
     const result = await clientFrom(flags).post<FromFindingsResult>("/api/v1/changes/from-findings", {

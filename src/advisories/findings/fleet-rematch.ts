@@ -694,21 +694,22 @@ async function compareChunk(trx: Kysely<Database>, input: ChunkInput): Promise<C
     fixed,
     unchanged: desired - opened - reopenedFixed - reopened - updated,
   };
-  const ids =
-    opened > 0
-      ? (
-          await trx
-            .selectFrom("findings")
-            .select("id")
-            .where("id", ">=", prefix)
-            .orderBy("id")
-            .limit(AUDITED_IDS)
-            .execute()
-        ).map((r) => r.id)
-      : [];
+  const ids = opened > 0 ? await openedIds(trx, prefix) : [];
   await t.drop("rm_desired", "rm_due", "rm_facts", "rm_assets", "rm_pairs");
   await auditChunk(trx, input.actor, input.now, counts, `${lo}-${hi}`, ids);
   return counts;
+}
+
+/** The first ids of the findings a chunk opened (their ids start with the chunk's prefix), for its audit event. */
+async function openedIds(trx: Kysely<Database>, prefix: string): Promise<string[]> {
+  const rows = await trx
+    .selectFrom("findings")
+    .select("id")
+    .where("id", ">=", prefix)
+    .orderBy("id")
+    .limit(AUDITED_IDS)
+    .execute();
+  return rows.map((r) => r.id);
 }
 
 /**
@@ -752,18 +753,7 @@ async function firstMatch(
     fixed: 0,
     unchanged: 0,
   };
-  const ids =
-    opened > 0
-      ? (
-          await trx
-            .selectFrom("findings")
-            .select("id")
-            .where("id", ">=", prefix)
-            .orderBy("id")
-            .limit(AUDITED_IDS)
-            .execute()
-        ).map((r) => r.id)
-      : [];
+  const ids = opened > 0 ? await openedIds(trx, prefix) : [];
   await t.drop("rm_facts", "rm_assets", "rm_pairs");
   const lo = input.sets[0]?.num ?? 0;
   await auditChunk(trx, input.actor, input.now, counts, `${lo}-${input.sets.at(-1)?.num ?? lo}`, ids);

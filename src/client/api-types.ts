@@ -1014,6 +1014,29 @@ export interface components {
       /** @description open and past its due date */
       overdue: boolean;
     };
+    IncidentInput: {
+      id: string;
+      changeId: string;
+      rolloutId: string;
+      title: string;
+      whatFailed: {
+        [key: string]: unknown;
+      };
+      assets: {
+          [key: string]: unknown;
+        }[];
+      timeline: {
+          [key: string]: unknown;
+        }[];
+      postmortem: {
+        /** @enum {string} */
+        state: "pending" | "closed";
+        summary: string | null;
+        closedBy: string | null;
+        closedAt: string | null;
+      };
+      openedAt: string;
+    };
     PolicyProposalInput: {
       id: string;
       name: string;
@@ -1044,6 +1067,104 @@ export interface components {
       version: number | null;
       createdAt: string;
       content: string;
+    };
+    RolloutInput: {
+      id: string;
+      changeId: string;
+      /** @enum {string} */
+      state: "pending" | "running" | "paused" | "completed" | "rolling-back" | "rolled-back" | "failed" | "aborted";
+      stateReason: string | null;
+      pausedBy: string | null;
+      currentPhase: string | null;
+      phases: ({
+          idx: number;
+          name: string;
+          kind: string;
+          ring: string | null;
+          /** @enum {string} */
+          state: "pending" | "running" | "observing" | "passed" | "failed" | "skipped";
+          assets: string[];
+          startedAt: string | null;
+          observeUntil: string | null;
+          finishedAt: string | null;
+          promotedBy: string | null;
+          gates: ({
+              kind: string;
+              /** @enum {string} */
+              status: "pass" | "fail" | "wait";
+              reason: string;
+              until?: string;
+              evaluatedAt: string;
+            })[];
+        })[];
+      assets: ({
+          id: string;
+          name: string;
+          /** @enum {string} */
+          state: "pending" | "snapshotting" | "applying" | "verifying" | "done" | "failed" | "reverting" | "reverted" | "skipped";
+          reason: string | null;
+          fromVersion: string | null;
+          toVersion: string;
+          /** @description When its install began */
+          startedAt: string | null;
+          /** @description When it was verified or reverted */
+          finishedAt: string | null;
+          unavailableSince: string | null;
+          phase: string;
+          group: string;
+          region: string;
+          attempt: number;
+        })[];
+      counts: {
+        pending: number;
+        snapshotting: number;
+        applying: number;
+        verifying: number;
+        done: number;
+        failed: number;
+        reverting: number;
+        reverted: number;
+        skipped: number;
+      };
+      failedGate: unknown;
+      gateFailedAt: string | null;
+      rollbackScope: string | null;
+      timeToRollbackMs: number | null;
+      incidentId: string | null;
+      stopAll: ({
+        reason: string | null;
+        setBy: string;
+        setAt: string;
+      }) | null;
+      revision: number;
+      createdAt: string;
+      startedAt: string | null;
+      finishedAt: string | null;
+      updatedAt: string;
+    };
+    RolloutSummaryInput: {
+      id: string;
+      changeId: string;
+      /** @enum {string} */
+      state: "pending" | "running" | "paused" | "completed" | "rolling-back" | "rolled-back" | "failed" | "aborted";
+      stateReason: string | null;
+      currentPhase: string | null;
+      assets: number;
+      counts: {
+        pending: number;
+        snapshotting: number;
+        applying: number;
+        verifying: number;
+        done: number;
+        failed: number;
+        reverting: number;
+        reverted: number;
+        skipped: number;
+      };
+      startedAt: string | null;
+      finishedAt: string | null;
+      updatedAt: string;
+      createdAt: string;
     };
     AuditEvent: {
       seq: number;
@@ -1486,6 +1607,29 @@ export interface components {
       /** @description open and past its due date */
       overdue: boolean;
     };
+    Incident: {
+      id: string;
+      changeId: string;
+      rolloutId: string;
+      title: string;
+      whatFailed: {
+        [key: string]: unknown;
+      };
+      assets: {
+          [key: string]: unknown;
+        }[];
+      timeline: {
+          [key: string]: unknown;
+        }[];
+      postmortem: {
+        /** @enum {string} */
+        state: "pending" | "closed";
+        summary: string | null;
+        closedBy: string | null;
+        closedAt: string | null;
+      };
+      openedAt: string;
+    };
     PolicyProposal: {
       id: string;
       name: string;
@@ -1516,6 +1660,104 @@ export interface components {
       version: number | null;
       createdAt: string;
       content: string;
+    };
+    Rollout: {
+      id: string;
+      changeId: string;
+      /** @enum {string} */
+      state: "pending" | "running" | "paused" | "completed" | "rolling-back" | "rolled-back" | "failed" | "aborted";
+      stateReason: string | null;
+      pausedBy: string | null;
+      currentPhase: string | null;
+      phases: ({
+          idx: number;
+          name: string;
+          kind: string;
+          ring: string | null;
+          /** @enum {string} */
+          state: "pending" | "running" | "observing" | "passed" | "failed" | "skipped";
+          assets: string[];
+          startedAt: string | null;
+          observeUntil: string | null;
+          finishedAt: string | null;
+          promotedBy: string | null;
+          gates: ({
+              kind: string;
+              /** @enum {string} */
+              status: "pass" | "fail" | "wait";
+              reason: string;
+              until?: string;
+              evaluatedAt: string;
+            })[];
+        })[];
+      assets: ({
+          id: string;
+          name: string;
+          /** @enum {string} */
+          state: "pending" | "snapshotting" | "applying" | "verifying" | "done" | "failed" | "reverting" | "reverted" | "skipped";
+          reason: string | null;
+          fromVersion: string | null;
+          toVersion: string;
+          /** @description When its install began */
+          startedAt: string | null;
+          /** @description When it was verified or reverted */
+          finishedAt: string | null;
+          unavailableSince: string | null;
+          phase: string;
+          group: string;
+          region: string;
+          attempt: number;
+        })[];
+      counts: {
+        pending: number;
+        snapshotting: number;
+        applying: number;
+        verifying: number;
+        done: number;
+        failed: number;
+        reverting: number;
+        reverted: number;
+        skipped: number;
+      };
+      failedGate: unknown;
+      gateFailedAt: string | null;
+      rollbackScope: string | null;
+      timeToRollbackMs: number | null;
+      incidentId: string | null;
+      stopAll: ({
+        reason: string | null;
+        setBy: string;
+        setAt: string;
+      }) | null;
+      revision: number;
+      createdAt: string;
+      startedAt: string | null;
+      finishedAt: string | null;
+      updatedAt: string;
+    };
+    RolloutSummary: {
+      id: string;
+      changeId: string;
+      /** @enum {string} */
+      state: "pending" | "running" | "paused" | "completed" | "rolling-back" | "rolled-back" | "failed" | "aborted";
+      stateReason: string | null;
+      currentPhase: string | null;
+      assets: number;
+      counts: {
+        pending: number;
+        snapshotting: number;
+        applying: number;
+        verifying: number;
+        done: number;
+        failed: number;
+        reverting: number;
+        reverted: number;
+        skipped: number;
+      };
+      startedAt: string | null;
+      finishedAt: string | null;
+      updatedAt: string;
+      createdAt: string;
     };
   };
   responses: never;
@@ -7371,30 +7613,7 @@ export interface operations {
       200: {
         content: {
           "application/json": {
-            items: ({
-                id: string;
-                changeId: string;
-                /** @enum {string} */
-                state: "pending" | "running" | "paused" | "completed" | "rolling-back" | "rolled-back" | "failed" | "aborted";
-                stateReason: string | null;
-                currentPhase: string | null;
-                assets: number;
-                counts: {
-                  pending: number;
-                  snapshotting: number;
-                  applying: number;
-                  verifying: number;
-                  done: number;
-                  failed: number;
-                  reverting: number;
-                  reverted: number;
-                  skipped: number;
-                };
-                startedAt: string | null;
-                finishedAt: string | null;
-                updatedAt: string;
-                createdAt: string;
-              })[];
+            items: components["schemas"]["RolloutSummary"][];
             /** @description pass as `cursor` for the next page; null on the last one */
             next: string | null;
           };
@@ -7464,80 +7683,7 @@ export interface operations {
       /** @description Default Response */
       200: {
         content: {
-          "application/json": {
-            id: string;
-            changeId: string;
-            /** @enum {string} */
-            state: "pending" | "running" | "paused" | "completed" | "rolling-back" | "rolled-back" | "failed" | "aborted";
-            stateReason: string | null;
-            pausedBy: string | null;
-            currentPhase: string | null;
-            phases: ({
-                idx: number;
-                name: string;
-                kind: string;
-                ring: string | null;
-                /** @enum {string} */
-                state: "pending" | "running" | "observing" | "passed" | "failed" | "skipped";
-                assets: string[];
-                startedAt: string | null;
-                observeUntil: string | null;
-                finishedAt: string | null;
-                promotedBy: string | null;
-                gates: ({
-                    kind: string;
-                    /** @enum {string} */
-                    status: "pass" | "fail" | "wait";
-                    reason: string;
-                    until?: string;
-                    evaluatedAt: string;
-                  })[];
-              })[];
-            assets: ({
-                id: string;
-                name: string;
-                /** @enum {string} */
-                state: "pending" | "snapshotting" | "applying" | "verifying" | "done" | "failed" | "reverting" | "reverted" | "skipped";
-                reason: string | null;
-                fromVersion: string | null;
-                toVersion: string;
-                /** @description When its install began */
-                startedAt: string | null;
-                /** @description When it was verified or reverted */
-                finishedAt: string | null;
-                unavailableSince: string | null;
-                phase: string;
-                group: string;
-                region: string;
-                attempt: number;
-              })[];
-            counts: {
-              pending: number;
-              snapshotting: number;
-              applying: number;
-              verifying: number;
-              done: number;
-              failed: number;
-              reverting: number;
-              reverted: number;
-              skipped: number;
-            };
-            failedGate: unknown;
-            gateFailedAt: string | null;
-            rollbackScope: string | null;
-            timeToRollbackMs: number | null;
-            incidentId: string | null;
-            stopAll: ({
-              reason: string | null;
-              setBy: string;
-              setAt: string;
-            }) | null;
-            revision: number;
-            createdAt: string;
-            startedAt: string | null;
-            finishedAt: string | null;
-            updatedAt: string;
-          };
+          "application/json": components["schemas"]["Rollout"];
         };
       };
       /** @description Default Response */
@@ -7611,80 +7757,7 @@ export interface operations {
       /** @description Default Response */
       200: {
         content: {
-          "application/json": {
-            id: string;
-            changeId: string;
-            /** @enum {string} */
-            state: "pending" | "running" | "paused" | "completed" | "rolling-back" | "rolled-back" | "failed" | "aborted";
-            stateReason: string | null;
-            pausedBy: string | null;
-            currentPhase: string | null;
-            phases: ({
-                idx: number;
-                name: string;
-                kind: string;
-                ring: string | null;
-                /** @enum {string} */
-                state: "pending" | "running" | "observing" | "passed" | "failed" | "skipped";
-                assets: string[];
-                startedAt: string | null;
-                observeUntil: string | null;
-                finishedAt: string | null;
-                promotedBy: string | null;
-                gates: ({
-                    kind: string;
-                    /** @enum {string} */
-                    status: "pass" | "fail" | "wait";
-                    reason: string;
-                    until?: string;
-                    evaluatedAt: string;
-                  })[];
-              })[];
-            assets: ({
-                id: string;
-                name: string;
-                /** @enum {string} */
-                state: "pending" | "snapshotting" | "applying" | "verifying" | "done" | "failed" | "reverting" | "reverted" | "skipped";
-                reason: string | null;
-                fromVersion: string | null;
-                toVersion: string;
-                /** @description When its install began */
-                startedAt: string | null;
-                /** @description When it was verified or reverted */
-                finishedAt: string | null;
-                unavailableSince: string | null;
-                phase: string;
-                group: string;
-                region: string;
-                attempt: number;
-              })[];
-            counts: {
-              pending: number;
-              snapshotting: number;
-              applying: number;
-              verifying: number;
-              done: number;
-              failed: number;
-              reverting: number;
-              reverted: number;
-              skipped: number;
-            };
-            failedGate: unknown;
-            gateFailedAt: string | null;
-            rollbackScope: string | null;
-            timeToRollbackMs: number | null;
-            incidentId: string | null;
-            stopAll: ({
-              reason: string | null;
-              setBy: string;
-              setAt: string;
-            }) | null;
-            revision: number;
-            createdAt: string;
-            startedAt: string | null;
-            finishedAt: string | null;
-            updatedAt: string;
-          };
+          "application/json": components["schemas"]["Rollout"];
         };
       };
       /** @description Default Response */
@@ -7764,80 +7837,7 @@ export interface operations {
       /** @description Default Response */
       200: {
         content: {
-          "application/json": {
-            id: string;
-            changeId: string;
-            /** @enum {string} */
-            state: "pending" | "running" | "paused" | "completed" | "rolling-back" | "rolled-back" | "failed" | "aborted";
-            stateReason: string | null;
-            pausedBy: string | null;
-            currentPhase: string | null;
-            phases: ({
-                idx: number;
-                name: string;
-                kind: string;
-                ring: string | null;
-                /** @enum {string} */
-                state: "pending" | "running" | "observing" | "passed" | "failed" | "skipped";
-                assets: string[];
-                startedAt: string | null;
-                observeUntil: string | null;
-                finishedAt: string | null;
-                promotedBy: string | null;
-                gates: ({
-                    kind: string;
-                    /** @enum {string} */
-                    status: "pass" | "fail" | "wait";
-                    reason: string;
-                    until?: string;
-                    evaluatedAt: string;
-                  })[];
-              })[];
-            assets: ({
-                id: string;
-                name: string;
-                /** @enum {string} */
-                state: "pending" | "snapshotting" | "applying" | "verifying" | "done" | "failed" | "reverting" | "reverted" | "skipped";
-                reason: string | null;
-                fromVersion: string | null;
-                toVersion: string;
-                /** @description When its install began */
-                startedAt: string | null;
-                /** @description When it was verified or reverted */
-                finishedAt: string | null;
-                unavailableSince: string | null;
-                phase: string;
-                group: string;
-                region: string;
-                attempt: number;
-              })[];
-            counts: {
-              pending: number;
-              snapshotting: number;
-              applying: number;
-              verifying: number;
-              done: number;
-              failed: number;
-              reverting: number;
-              reverted: number;
-              skipped: number;
-            };
-            failedGate: unknown;
-            gateFailedAt: string | null;
-            rollbackScope: string | null;
-            timeToRollbackMs: number | null;
-            incidentId: string | null;
-            stopAll: ({
-              reason: string | null;
-              setBy: string;
-              setAt: string;
-            }) | null;
-            revision: number;
-            createdAt: string;
-            startedAt: string | null;
-            finishedAt: string | null;
-            updatedAt: string;
-          };
+          "application/json": components["schemas"]["Rollout"];
         };
       };
       /** @description Default Response */
@@ -7917,80 +7917,7 @@ export interface operations {
       /** @description Default Response */
       200: {
         content: {
-          "application/json": {
-            id: string;
-            changeId: string;
-            /** @enum {string} */
-            state: "pending" | "running" | "paused" | "completed" | "rolling-back" | "rolled-back" | "failed" | "aborted";
-            stateReason: string | null;
-            pausedBy: string | null;
-            currentPhase: string | null;
-            phases: ({
-                idx: number;
-                name: string;
-                kind: string;
-                ring: string | null;
-                /** @enum {string} */
-                state: "pending" | "running" | "observing" | "passed" | "failed" | "skipped";
-                assets: string[];
-                startedAt: string | null;
-                observeUntil: string | null;
-                finishedAt: string | null;
-                promotedBy: string | null;
-                gates: ({
-                    kind: string;
-                    /** @enum {string} */
-                    status: "pass" | "fail" | "wait";
-                    reason: string;
-                    until?: string;
-                    evaluatedAt: string;
-                  })[];
-              })[];
-            assets: ({
-                id: string;
-                name: string;
-                /** @enum {string} */
-                state: "pending" | "snapshotting" | "applying" | "verifying" | "done" | "failed" | "reverting" | "reverted" | "skipped";
-                reason: string | null;
-                fromVersion: string | null;
-                toVersion: string;
-                /** @description When its install began */
-                startedAt: string | null;
-                /** @description When it was verified or reverted */
-                finishedAt: string | null;
-                unavailableSince: string | null;
-                phase: string;
-                group: string;
-                region: string;
-                attempt: number;
-              })[];
-            counts: {
-              pending: number;
-              snapshotting: number;
-              applying: number;
-              verifying: number;
-              done: number;
-              failed: number;
-              reverting: number;
-              reverted: number;
-              skipped: number;
-            };
-            failedGate: unknown;
-            gateFailedAt: string | null;
-            rollbackScope: string | null;
-            timeToRollbackMs: number | null;
-            incidentId: string | null;
-            stopAll: ({
-              reason: string | null;
-              setBy: string;
-              setAt: string;
-            }) | null;
-            revision: number;
-            createdAt: string;
-            startedAt: string | null;
-            finishedAt: string | null;
-            updatedAt: string;
-          };
+          "application/json": components["schemas"]["Rollout"];
         };
       };
       /** @description Default Response */
@@ -8070,80 +7997,7 @@ export interface operations {
       /** @description Default Response */
       200: {
         content: {
-          "application/json": {
-            id: string;
-            changeId: string;
-            /** @enum {string} */
-            state: "pending" | "running" | "paused" | "completed" | "rolling-back" | "rolled-back" | "failed" | "aborted";
-            stateReason: string | null;
-            pausedBy: string | null;
-            currentPhase: string | null;
-            phases: ({
-                idx: number;
-                name: string;
-                kind: string;
-                ring: string | null;
-                /** @enum {string} */
-                state: "pending" | "running" | "observing" | "passed" | "failed" | "skipped";
-                assets: string[];
-                startedAt: string | null;
-                observeUntil: string | null;
-                finishedAt: string | null;
-                promotedBy: string | null;
-                gates: ({
-                    kind: string;
-                    /** @enum {string} */
-                    status: "pass" | "fail" | "wait";
-                    reason: string;
-                    until?: string;
-                    evaluatedAt: string;
-                  })[];
-              })[];
-            assets: ({
-                id: string;
-                name: string;
-                /** @enum {string} */
-                state: "pending" | "snapshotting" | "applying" | "verifying" | "done" | "failed" | "reverting" | "reverted" | "skipped";
-                reason: string | null;
-                fromVersion: string | null;
-                toVersion: string;
-                /** @description When its install began */
-                startedAt: string | null;
-                /** @description When it was verified or reverted */
-                finishedAt: string | null;
-                unavailableSince: string | null;
-                phase: string;
-                group: string;
-                region: string;
-                attempt: number;
-              })[];
-            counts: {
-              pending: number;
-              snapshotting: number;
-              applying: number;
-              verifying: number;
-              done: number;
-              failed: number;
-              reverting: number;
-              reverted: number;
-              skipped: number;
-            };
-            failedGate: unknown;
-            gateFailedAt: string | null;
-            rollbackScope: string | null;
-            timeToRollbackMs: number | null;
-            incidentId: string | null;
-            stopAll: ({
-              reason: string | null;
-              setBy: string;
-              setAt: string;
-            }) | null;
-            revision: number;
-            createdAt: string;
-            startedAt: string | null;
-            finishedAt: string | null;
-            updatedAt: string;
-          };
+          "application/json": components["schemas"]["Rollout"];
         };
       };
       /** @description Default Response */
@@ -8224,80 +8078,7 @@ export interface operations {
       /** @description Default Response */
       200: {
         content: {
-          "application/json": {
-            id: string;
-            changeId: string;
-            /** @enum {string} */
-            state: "pending" | "running" | "paused" | "completed" | "rolling-back" | "rolled-back" | "failed" | "aborted";
-            stateReason: string | null;
-            pausedBy: string | null;
-            currentPhase: string | null;
-            phases: ({
-                idx: number;
-                name: string;
-                kind: string;
-                ring: string | null;
-                /** @enum {string} */
-                state: "pending" | "running" | "observing" | "passed" | "failed" | "skipped";
-                assets: string[];
-                startedAt: string | null;
-                observeUntil: string | null;
-                finishedAt: string | null;
-                promotedBy: string | null;
-                gates: ({
-                    kind: string;
-                    /** @enum {string} */
-                    status: "pass" | "fail" | "wait";
-                    reason: string;
-                    until?: string;
-                    evaluatedAt: string;
-                  })[];
-              })[];
-            assets: ({
-                id: string;
-                name: string;
-                /** @enum {string} */
-                state: "pending" | "snapshotting" | "applying" | "verifying" | "done" | "failed" | "reverting" | "reverted" | "skipped";
-                reason: string | null;
-                fromVersion: string | null;
-                toVersion: string;
-                /** @description When its install began */
-                startedAt: string | null;
-                /** @description When it was verified or reverted */
-                finishedAt: string | null;
-                unavailableSince: string | null;
-                phase: string;
-                group: string;
-                region: string;
-                attempt: number;
-              })[];
-            counts: {
-              pending: number;
-              snapshotting: number;
-              applying: number;
-              verifying: number;
-              done: number;
-              failed: number;
-              reverting: number;
-              reverted: number;
-              skipped: number;
-            };
-            failedGate: unknown;
-            gateFailedAt: string | null;
-            rollbackScope: string | null;
-            timeToRollbackMs: number | null;
-            incidentId: string | null;
-            stopAll: ({
-              reason: string | null;
-              setBy: string;
-              setAt: string;
-            }) | null;
-            revision: number;
-            createdAt: string;
-            startedAt: string | null;
-            finishedAt: string | null;
-            updatedAt: string;
-          };
+          "application/json": components["schemas"]["Rollout"];
         };
       };
       /** @description Default Response */
@@ -8378,80 +8159,7 @@ export interface operations {
       /** @description Default Response */
       200: {
         content: {
-          "application/json": {
-            id: string;
-            changeId: string;
-            /** @enum {string} */
-            state: "pending" | "running" | "paused" | "completed" | "rolling-back" | "rolled-back" | "failed" | "aborted";
-            stateReason: string | null;
-            pausedBy: string | null;
-            currentPhase: string | null;
-            phases: ({
-                idx: number;
-                name: string;
-                kind: string;
-                ring: string | null;
-                /** @enum {string} */
-                state: "pending" | "running" | "observing" | "passed" | "failed" | "skipped";
-                assets: string[];
-                startedAt: string | null;
-                observeUntil: string | null;
-                finishedAt: string | null;
-                promotedBy: string | null;
-                gates: ({
-                    kind: string;
-                    /** @enum {string} */
-                    status: "pass" | "fail" | "wait";
-                    reason: string;
-                    until?: string;
-                    evaluatedAt: string;
-                  })[];
-              })[];
-            assets: ({
-                id: string;
-                name: string;
-                /** @enum {string} */
-                state: "pending" | "snapshotting" | "applying" | "verifying" | "done" | "failed" | "reverting" | "reverted" | "skipped";
-                reason: string | null;
-                fromVersion: string | null;
-                toVersion: string;
-                /** @description When its install began */
-                startedAt: string | null;
-                /** @description When it was verified or reverted */
-                finishedAt: string | null;
-                unavailableSince: string | null;
-                phase: string;
-                group: string;
-                region: string;
-                attempt: number;
-              })[];
-            counts: {
-              pending: number;
-              snapshotting: number;
-              applying: number;
-              verifying: number;
-              done: number;
-              failed: number;
-              reverting: number;
-              reverted: number;
-              skipped: number;
-            };
-            failedGate: unknown;
-            gateFailedAt: string | null;
-            rollbackScope: string | null;
-            timeToRollbackMs: number | null;
-            incidentId: string | null;
-            stopAll: ({
-              reason: string | null;
-              setBy: string;
-              setAt: string;
-            }) | null;
-            revision: number;
-            createdAt: string;
-            startedAt: string | null;
-            finishedAt: string | null;
-            updatedAt: string;
-          };
+          "application/json": components["schemas"]["Rollout"];
         };
       };
       /** @description Default Response */
@@ -8694,29 +8402,7 @@ export interface operations {
       200: {
         content: {
           "application/json": {
-            items: ({
-                id: string;
-                changeId: string;
-                rolloutId: string;
-                title: string;
-                whatFailed: {
-                  [key: string]: unknown;
-                };
-                assets: {
-                    [key: string]: unknown;
-                  }[];
-                timeline: {
-                    [key: string]: unknown;
-                  }[];
-                postmortem: {
-                  /** @enum {string} */
-                  state: "pending" | "closed";
-                  summary: string | null;
-                  closedBy: string | null;
-                  closedAt: string | null;
-                };
-                openedAt: string;
-              })[];
+            items: components["schemas"]["Incident"][];
             /** @description pass as `cursor` for the next page; null on the last one */
             next: string | null;
           };
@@ -8786,29 +8472,7 @@ export interface operations {
       /** @description Default Response */
       200: {
         content: {
-          "application/json": {
-            id: string;
-            changeId: string;
-            rolloutId: string;
-            title: string;
-            whatFailed: {
-              [key: string]: unknown;
-            };
-            assets: {
-                [key: string]: unknown;
-              }[];
-            timeline: {
-                [key: string]: unknown;
-              }[];
-            postmortem: {
-              /** @enum {string} */
-              state: "pending" | "closed";
-              summary: string | null;
-              closedBy: string | null;
-              closedAt: string | null;
-            };
-            openedAt: string;
-          };
+          "application/json": components["schemas"]["Incident"];
         };
       };
       /** @description Default Response */
@@ -8882,29 +8546,7 @@ export interface operations {
       /** @description Default Response */
       200: {
         content: {
-          "application/json": {
-            id: string;
-            changeId: string;
-            rolloutId: string;
-            title: string;
-            whatFailed: {
-              [key: string]: unknown;
-            };
-            assets: {
-                [key: string]: unknown;
-              }[];
-            timeline: {
-                [key: string]: unknown;
-              }[];
-            postmortem: {
-              /** @enum {string} */
-              state: "pending" | "closed";
-              summary: string | null;
-              closedBy: string | null;
-              closedAt: string | null;
-            };
-            openedAt: string;
-          };
+          "application/json": components["schemas"]["Incident"];
         };
       };
       /** @description Default Response */

@@ -4,6 +4,7 @@
  * engine opens them (in the write that ends the rollout); nothing here opens one.
  */
 import type { Selectable } from "kysely";
+import { z } from "zod";
 import { appendAudit } from "../audit/log.js";
 import { reasonError } from "../domain/errors.js";
 import { type Actor, actorLabel, roleAllows } from "../domain/roles.js";
@@ -14,23 +15,28 @@ import type { IncidentsTable } from "../store/schema.js";
 export const POSTMORTEM_STATES = ["pending", "closed"] as const;
 export type PostmortemState = (typeof POSTMORTEM_STATES)[number];
 
-export interface IncidentView {
-  id: string;
-  changeId: string;
-  rolloutId: string;
-  title: string;
-  /** The failed gate and its reason, as the engine recorded it. */
-  whatFailed: Record<string, unknown>;
-  assets: Array<Record<string, unknown>>;
-  timeline: Array<Record<string, unknown>>;
-  postmortem: {
-    state: PostmortemState;
-    summary: string | null;
-    closedBy: string | null;
-    closedAt: string | null;
-  };
-  openedAt: string;
-}
+/** An incident as the API returns it: the one schema of its shape. */
+export const incidentViewSchema = z
+  .object({
+    id: z.string(),
+    changeId: z.string(),
+    rolloutId: z.string(),
+    title: z.string(),
+    /** The failed gate and its reason, as the engine recorded it. */
+    whatFailed: z.record(z.string(), z.unknown()),
+    assets: z.array(z.record(z.string(), z.unknown())),
+    timeline: z.array(z.record(z.string(), z.unknown())),
+    postmortem: z.object({
+      state: z.enum(POSTMORTEM_STATES),
+      summary: z.string().nullable(),
+      closedBy: z.string().nullable(),
+      closedAt: z.string().nullable(),
+    }),
+    openedAt: z.string(),
+  })
+  .meta({ id: "Incident" });
+
+export type IncidentView = z.infer<typeof incidentViewSchema>;
 
 export interface IncidentFilter {
   /** The post-mortem's state: pending (open) or closed. */

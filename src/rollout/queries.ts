@@ -3,6 +3,7 @@
  * `--json` interface scripts rely on), and the list. Reads only; times are ISO 8601 as stored.
  */
 import type { Kysely, Selectable } from "kysely";
+import { z } from "zod";
 import { reasonError } from "../domain/errors.js";
 import type { ServiceContext } from "../service/context.js";
 import type { Database, RolloutAssetsTable, RolloutPhasesTable, RolloutsTable } from "../store/schema.js";
@@ -18,99 +19,116 @@ import {
   STOP_ALL_SWITCH,
 } from "./model.js";
 
+const assetCountsSchema = z.object(
+  Object.fromEntries(ASSET_STATES.map((s) => [s, z.number().int()])) as {
+    [K in AssetState]: z.ZodNumber;
+  },
+);
+
 export type AssetCounts = Record<AssetState, number>;
 
 /** A gate's latest verdict as the engine stored it (the shape of src/gates' GateResult). */
-export interface StoredGateResult {
-  kind: string;
-  status: "pass" | "fail" | "wait";
-  reason: string;
-  until?: string;
-  evaluatedAt: string;
-}
+const storedGateResultSchema = z.object({
+  kind: z.string(),
+  status: z.enum(["pass", "fail", "wait"]),
+  reason: z.string(),
+  until: z.string().optional(),
+  evaluatedAt: z.string(),
+});
 
-export interface RolloutPhaseView {
-  idx: number;
-  name: string;
+const rolloutPhaseViewSchema = z.object({
+  idx: z.number().int(),
+  name: z.string(),
   /** canary | wave | final (the final verification after the last phase). */
-  kind: string;
-  ring: string | null;
-  state: PhaseState;
+  kind: z.string(),
+  ring: z.string().nullable(),
+  state: z.enum(PHASE_STATES),
   /** Names of the assets the phase patches (for the final verification: those it verifies again). */
-  assets: string[];
-  startedAt: string | null;
-  observeUntil: string | null;
-  finishedAt: string | null;
-  promotedBy: string | null;
+  assets: z.array(z.string()),
+  startedAt: z.string().nullable(),
+  observeUntil: z.string().nullable(),
+  finishedAt: z.string().nullable(),
+  promotedBy: z.string().nullable(),
   /** The latest verdict of each of the phase's gates. */
-  gates: StoredGateResult[];
-}
+  gates: z.array(storedGateResultSchema),
+});
 
-export interface RolloutAssetView {
-  id: string;
-  name: string;
-  state: AssetState;
-  reason: string | null;
-  fromVersion: string | null;
-  toVersion: string;
-  /** When its install began. */
-  startedAt: string | null;
-  /** When it was verified or reverted. */
-  finishedAt: string | null;
+const rolloutAssetViewSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  state: z.enum(ASSET_STATES),
+  reason: z.string().nullable(),
+  fromVersion: z.string().nullable(),
+  toVersion: z.string(),
+  startedAt: z.string().nullable().meta({ description: "When its install began" }),
+  finishedAt: z.string().nullable().meta({ description: "When it was verified or reverted" }),
   /** Out of service since (null while in service). */
-  unavailableSince: string | null;
+  unavailableSince: z.string().nullable(),
   /** The name of the phase it belongs to. */
-  phase: string;
-  group: string;
-  region: string;
-  attempt: number;
-}
+  phase: z.string(),
+  group: z.string(),
+  region: z.string(),
+  attempt: z.number().int(),
+});
 
-export interface StopAllView {
-  reason: string | null;
-  setBy: string;
-  setAt: string;
-}
+export const stopAllViewSchema = z.object({
+  reason: z.string().nullable(),
+  setBy: z.string(),
+  setAt: z.string(),
+});
 
-export interface RolloutView {
-  id: string;
-  changeId: string;
-  state: RolloutState;
-  stateReason: string | null;
-  /** The principal who paused it; null when not paused or paused by the engine. */
-  pausedBy: string | null;
-  /** The name of the phase in progress; null once every phase passed. */
-  currentPhase: string | null;
-  phases: RolloutPhaseView[];
-  assets: RolloutAssetView[];
-  counts: AssetCounts;
-  failedGate: unknown;
-  gateFailedAt: string | null;
-  rollbackScope: string | null;
-  timeToRollbackMs: number | null;
-  incidentId: string | null;
-  /** The engine-wide emergency stop, when set: every rollout waits for `rollout resume-all`. */
-  stopAll: StopAllView | null;
-  revision: number;
-  createdAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-  updatedAt: string;
-}
+/** What `rollout show --json` prints: the interface scripts rely on, and its one schema. */
+export const rolloutViewSchema = z
+  .object({
+    id: z.string(),
+    changeId: z.string(),
+    state: z.enum(ROLLOUT_STATES),
+    stateReason: z.string().nullable(),
+    /** The principal who paused it; null when not paused or paused by the engine. */
+    pausedBy: z.string().nullable(),
+    /** The name of the phase in progress; null once every phase passed. */
+    currentPhase: z.string().nullable(),
+    phases: z.array(rolloutPhaseViewSchema),
+    assets: z.array(rolloutAssetViewSchema),
+    counts: assetCountsSchema,
+    failedGate: z.unknown(),
+    gateFailedAt: z.string().nullable(),
+    rollbackScope: z.string().nullable(),
+    timeToRollbackMs: z.number().nullable(),
+    incidentId: z.string().nullable(),
+    /** The engine-wide emergency stop, when set: every rollout waits for `rollout resume-all`. */
+    stopAll: stopAllViewSchema.nullable(),
+    revision: z.number().int(),
+    createdAt: z.string(),
+    startedAt: z.string().nullable(),
+    finishedAt: z.string().nullable(),
+    updatedAt: z.string(),
+  })
+  .meta({ id: "Rollout" });
 
-export interface RolloutSummary {
-  id: string;
-  changeId: string;
-  state: RolloutState;
-  stateReason: string | null;
-  currentPhase: string | null;
-  assets: number;
-  counts: AssetCounts;
-  startedAt: string | null;
-  finishedAt: string | null;
-  updatedAt: string;
-  createdAt: string;
-}
+/** A rollout as listed. */
+export const rolloutSummarySchema = z
+  .object({
+    id: z.string(),
+    changeId: z.string(),
+    state: z.enum(ROLLOUT_STATES),
+    stateReason: z.string().nullable(),
+    currentPhase: z.string().nullable(),
+    assets: z.number().int(),
+    counts: assetCountsSchema,
+    startedAt: z.string().nullable(),
+    finishedAt: z.string().nullable(),
+    updatedAt: z.string(),
+    createdAt: z.string(),
+  })
+  .meta({ id: "RolloutSummary" });
+
+export type StoredGateResult = z.infer<typeof storedGateResultSchema>;
+export type RolloutPhaseView = z.infer<typeof rolloutPhaseViewSchema>;
+export type RolloutAssetView = z.infer<typeof rolloutAssetViewSchema>;
+export type StopAllView = z.infer<typeof stopAllViewSchema>;
+export type RolloutView = z.infer<typeof rolloutViewSchema>;
+export type RolloutSummary = z.infer<typeof rolloutSummarySchema>;
 
 export interface RolloutFilter {
   state?: string | undefined;

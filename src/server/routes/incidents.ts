@@ -3,30 +3,13 @@ import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import {
   closeIncident,
+  incidentViewSchema,
   listIncidents,
-  POSTMORTEM_STATES,
   showIncident,
 } from "../../rollout/incident-commands.js";
 import type { ServiceContext } from "../../service/context.js";
 import { actorOf } from "../auth.js";
 import { pageOf, pageQueryFields, pageSchema } from "../lists/paging.js";
-
-export const incidentSchema = z.object({
-  id: z.string(),
-  changeId: z.string(),
-  rolloutId: z.string(),
-  title: z.string(),
-  whatFailed: z.record(z.string(), z.unknown()),
-  assets: z.array(z.record(z.string(), z.unknown())),
-  timeline: z.array(z.record(z.string(), z.unknown())),
-  postmortem: z.object({
-    state: z.enum(POSTMORTEM_STATES),
-    summary: z.string().nullable(),
-    closedBy: z.string().nullable(),
-    closedAt: z.string().nullable(),
-  }),
-  openedAt: z.string(),
-});
 
 const params = z.object({ id: z.string().max(100) });
 
@@ -44,7 +27,7 @@ export async function incidentRoutes(app: FastifyInstance, ctx: ServiceContext):
           change: z.string().max(100).optional(),
           ...pageQueryFields,
         }),
-        response: { 200: pageSchema(incidentSchema) },
+        response: { 200: pageSchema(incidentViewSchema) },
       },
     },
     async (request) => {
@@ -61,7 +44,7 @@ export async function incidentRoutes(app: FastifyInstance, ctx: ServiceContext):
       schema: {
         summary: "One incident (by its id, its rollout's or its change's)",
         params,
-        response: { 200: incidentSchema },
+        response: { 200: incidentViewSchema },
       },
     },
     async (request) => showIncident(ctx, request.params.id),
@@ -76,7 +59,7 @@ export async function incidentRoutes(app: FastifyInstance, ctx: ServiceContext):
         params,
         // The summary is required; the service says so with a reason of its own.
         body: z.object({ summary: z.string().max(100_000).optional() }).nullish(),
-        response: { 200: incidentSchema },
+        response: { 200: incidentViewSchema },
       },
     },
     async (request) => closeIncident(ctx, actorOf(request), request.params.id, request.body?.summary),

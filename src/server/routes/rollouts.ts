@@ -11,97 +11,21 @@ import {
   skipAsset,
   stopAll,
 } from "../../rollout/controls.js";
-import { ASSET_STATES, PHASE_STATES, ROLLOUT_STATES } from "../../rollout/model.js";
-import { listRollouts, showRollout } from "../../rollout/queries.js";
+import {
+  listRollouts,
+  rolloutSummarySchema,
+  rolloutViewSchema,
+  showRollout,
+  stopAllViewSchema,
+} from "../../rollout/queries.js";
 import type { ServiceContext } from "../../service/context.js";
 import { actorOf } from "../auth.js";
 import { pageOf, pageQueryFields, pageSchema } from "../lists/paging.js";
 
-const counts = z.object(
-  Object.fromEntries(ASSET_STATES.map((s) => [s, z.number().int()])) as {
-    [K in (typeof ASSET_STATES)[number]]: z.ZodNumber;
-  },
-);
-
-const gateResultSchema = z.object({
-  kind: z.string(),
-  status: z.enum(["pass", "fail", "wait"]),
-  reason: z.string(),
-  until: z.string().optional(),
-  evaluatedAt: z.string(),
+const stopAllResultSchema = z.object({
+  stopAll: stopAllViewSchema.nullable(),
+  rollouts: z.array(z.string()),
 });
-
-const stopAllSchema = z.object({ reason: z.string().nullable(), setBy: z.string(), setAt: z.string() });
-
-/** What `rollout show --json` prints: the interface scripts rely on. */
-export const rolloutViewSchema = z.object({
-  id: z.string(),
-  changeId: z.string(),
-  state: z.enum(ROLLOUT_STATES),
-  stateReason: z.string().nullable(),
-  pausedBy: z.string().nullable(),
-  currentPhase: z.string().nullable(),
-  phases: z.array(
-    z.object({
-      idx: z.number().int(),
-      name: z.string(),
-      kind: z.string(),
-      ring: z.string().nullable(),
-      state: z.enum(PHASE_STATES),
-      assets: z.array(z.string()),
-      startedAt: z.string().nullable(),
-      observeUntil: z.string().nullable(),
-      finishedAt: z.string().nullable(),
-      promotedBy: z.string().nullable(),
-      gates: z.array(gateResultSchema),
-    }),
-  ),
-  assets: z.array(
-    z.object({
-      id: z.string(),
-      name: z.string(),
-      state: z.enum(ASSET_STATES),
-      reason: z.string().nullable(),
-      fromVersion: z.string().nullable(),
-      toVersion: z.string(),
-      startedAt: z.string().nullable().meta({ description: "When its install began" }),
-      finishedAt: z.string().nullable().meta({ description: "When it was verified or reverted" }),
-      unavailableSince: z.string().nullable(),
-      phase: z.string(),
-      group: z.string(),
-      region: z.string(),
-      attempt: z.number().int(),
-    }),
-  ),
-  counts,
-  failedGate: z.unknown(),
-  gateFailedAt: z.string().nullable(),
-  rollbackScope: z.string().nullable(),
-  timeToRollbackMs: z.number().nullable(),
-  incidentId: z.string().nullable(),
-  stopAll: stopAllSchema.nullable(),
-  revision: z.number().int(),
-  createdAt: z.string(),
-  startedAt: z.string().nullable(),
-  finishedAt: z.string().nullable(),
-  updatedAt: z.string(),
-});
-
-const summarySchema = z.object({
-  id: z.string(),
-  changeId: z.string(),
-  state: z.enum(ROLLOUT_STATES),
-  stateReason: z.string().nullable(),
-  currentPhase: z.string().nullable(),
-  assets: z.number().int(),
-  counts,
-  startedAt: z.string().nullable(),
-  finishedAt: z.string().nullable(),
-  updatedAt: z.string(),
-  createdAt: z.string(),
-});
-
-const stopAllResultSchema = z.object({ stopAll: stopAllSchema.nullable(), rollouts: z.array(z.string()) });
 
 const params = z.object({ id: z.string().max(100) });
 const assetParams = z.object({ id: z.string().max(100), asset: z.string().max(300) });
@@ -123,7 +47,7 @@ export async function rolloutRoutes(app: FastifyInstance, ctx: ServiceContext): 
           change: z.string().max(100).optional(),
           ...pageQueryFields,
         }),
-        response: { 200: pageSchema(summarySchema) },
+        response: { 200: pageSchema(rolloutSummarySchema) },
       },
     },
     async (request) => {

@@ -54,8 +54,8 @@ export function printIncident(incident: IncidentView): void {
   ]);
   process.stdout.write("timeline:\n");
   printTable(incident.timeline, [
-    { header: "AT", value: (e) => (typeof e.at === "string" ? formatTime(e.at) : text(e.at)) },
-    { header: "EVENT", value: (e) => text(e.event) },
+    { header: "AT", value: (e) => (typeof e.at === "string" ? formatTime(e.at) : text(e.at)), keep: true },
+    { header: "EVENT", value: (e) => text(e.event), keep: true },
     { header: "ACTOR", value: (e) => text(e.actor) },
     { header: "DETAIL", value: (e) => text(e.detail) },
   ]);

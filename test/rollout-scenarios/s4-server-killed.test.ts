@@ -71,7 +71,8 @@ describe.each([
     let midRollout = 0;
     for (let trial = 1; trial <= TRIALS; trial++) {
       const version = `2.0.${trial}-1`;
-      const deb = await fleetDeb(s.dir, version);
+      // Each install takes a second, so that the rollout spans the kill window and most kills land in it.
+      const deb = await fleetDeb(s.dir, version, { postinstSleepS: 1 });
       const marks = installMarks(s.fleet.hosts);
       const sampler = new Sampler(s, s.fleet.hosts).start();
       const started = Date.now();
@@ -115,6 +116,8 @@ describe.each([
       }
       report.push(`#${trial} kill at ${at.join("+")} ms, done in ${Date.now() - started} ms`);
     }
+    // The point is a server killed while a rollout runs, not after it ended.
+    expect(midRollout, report.join("; ")).toBeGreaterThanOrEqual(TRIALS / 2);
     const verified = await auditVerifies(s);
     expect(verified.ok).toBe(true);
     process.stdout.write(

@@ -1,52 +1,73 @@
 /** Queries over stored advisories, with the KEV and EPSS facts of their CVE aliases. */
 import type { Selectable } from "kysely";
+import { z } from "zod";
 import { NotFoundError, ValidationError } from "../domain/errors.js";
 import type { ServiceContext } from "../service/context.js";
 import { rowsInChunks } from "../store/chunks.js";
 import type { AdvisoriesTable } from "../store/schema.js";
 import { ecosystemParts } from "./matching/ecosystem-key.js";
 
-export interface AdvisorySummary {
-  id: string;
-  summary: string;
-  modified: string;
-  published: string | null;
-  withdrawn: string | null;
-  aliases: string[];
-  severity: { score: number | null; vector: string | null; version: string | null };
+const summaryFields = {
+  id: z.string(),
+  summary: z.string(),
+  modified: z.string(),
+  published: z.string().nullable(),
+  withdrawn: z.string().nullable(),
+  aliases: z.array(z.string()),
+  severity: z.object({
+    score: z.number().nullable(),
+    vector: z.string().nullable(),
+    version: z.string().nullable(),
+  }),
   /** GIT ranges in the record: stored, never evaluated. */
-  gitRanges: number;
-  source: string;
-  importedAt: string;
-  /** Affected packages, each (ecosystem, name) once; none for a withdrawn advisory. */
-  packages: Array<{ ecosystem: string; name: string }>;
-}
+  gitRanges: z.number().int(),
+  source: z.string(),
+  importedAt: z.string(),
+};
 
-export interface KevFact {
-  cve: string;
-  vendor: string;
-  product: string;
-  name: string;
-  dateAdded: string;
-  dueDate: string | null;
-  knownRansomwareUse: boolean;
-  catalogVersion: string;
-}
+/** An advisory as listed: the one schema of its shape (the API publishes it). */
+export const advisorySummarySchema = z
+  .object({
+    ...summaryFields,
+    /** Affected packages, each (ecosystem, name) once; none for a withdrawn advisory. */
+    packages: z.array(z.object({ ecosystem: z.string(), name: z.string() })),
+  })
+  .meta({ id: "AdvisorySummary" });
 
-export interface EpssFact {
-  cve: string;
-  epss: number;
-  percentile: number;
-  scoreDate: string | null;
-}
+const kevFactSchema = z.object({
+  cve: z.string(),
+  vendor: z.string(),
+  product: z.string(),
+  name: z.string(),
+  dateAdded: z.string(),
+  dueDate: z.string().nullable(),
+  knownRansomwareUse: z.boolean(),
+  catalogVersion: z.string(),
+});
 
-export interface AdvisoryDetail extends Omit<AdvisorySummary, "packages"> {
-  packages: Array<{ ecosystem: string; release: string; name: string }>;
-  /** The OSV record as imported (unknown top-level fields dropped). */
-  record: Record<string, unknown>;
-  kev: KevFact[];
-  epss: EpssFact[];
-}
+const epssFactSchema = z.object({
+  cve: z.string(),
+  epss: z.number(),
+  percentile: z.number(),
+  scoreDate: z.string().nullable(),
+});
+
+/** One advisory with its record and the KEV and EPSS facts of its CVE aliases. */
+export const advisoryDetailSchema = z
+  .object({
+    ...summaryFields,
+    packages: z.array(z.object({ ecosystem: z.string(), release: z.string(), name: z.string() })),
+    /** The OSV record as imported (unknown top-level fields dropped). */
+    record: z.record(z.string(), z.unknown()),
+    kev: z.array(kevFactSchema),
+    epss: z.array(epssFactSchema),
+  })
+  .meta({ id: "AdvisoryDetail" });
+
+export type AdvisorySummary = z.infer<typeof advisorySummarySchema>;
+export type KevFact = z.infer<typeof kevFactSchema>;
+export type EpssFact = z.infer<typeof epssFactSchema>;
+export type AdvisoryDetail = z.infer<typeof advisoryDetailSchema>;
 
 export interface AdvisoryQuery {
   /** An OSV ecosystem or alias: "Go", "pypi", "Debian:12" (a release narrows to it). */

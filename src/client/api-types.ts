@@ -712,6 +712,66 @@ export interface components {
         };
       };
     };
+    AdvisorySummaryInput: {
+      id: string;
+      summary: string;
+      modified: string;
+      published: string | null;
+      withdrawn: string | null;
+      aliases: string[];
+      severity: {
+        score: number | null;
+        vector: string | null;
+        version: string | null;
+      };
+      gitRanges: number;
+      source: string;
+      importedAt: string;
+      packages: {
+          ecosystem: string;
+          name: string;
+        }[];
+    };
+    AdvisoryDetailInput: {
+      id: string;
+      summary: string;
+      modified: string;
+      published: string | null;
+      withdrawn: string | null;
+      aliases: string[];
+      severity: {
+        score: number | null;
+        vector: string | null;
+        version: string | null;
+      };
+      gitRanges: number;
+      source: string;
+      importedAt: string;
+      packages: {
+          ecosystem: string;
+          release: string;
+          name: string;
+        }[];
+      record: {
+        [key: string]: unknown;
+      };
+      kev: ({
+          cve: string;
+          vendor: string;
+          product: string;
+          name: string;
+          dateAdded: string;
+          dueDate: string | null;
+          knownRansomwareUse: boolean;
+          catalogVersion: string;
+        })[];
+      epss: ({
+          cve: string;
+          epss: number;
+          percentile: number;
+          scoreDate: string | null;
+        })[];
+    };
     PolicyDiffInput: {
       from: string | null;
       to: string;
@@ -1304,6 +1364,66 @@ export interface components {
           [key: string]: unknown;
         };
       };
+    };
+    AdvisorySummary: {
+      id: string;
+      summary: string;
+      modified: string;
+      published: string | null;
+      withdrawn: string | null;
+      aliases: string[];
+      severity: {
+        score: number | null;
+        vector: string | null;
+        version: string | null;
+      };
+      gitRanges: number;
+      source: string;
+      importedAt: string;
+      packages: {
+          ecosystem: string;
+          name: string;
+        }[];
+    };
+    AdvisoryDetail: {
+      id: string;
+      summary: string;
+      modified: string;
+      published: string | null;
+      withdrawn: string | null;
+      aliases: string[];
+      severity: {
+        score: number | null;
+        vector: string | null;
+        version: string | null;
+      };
+      gitRanges: number;
+      source: string;
+      importedAt: string;
+      packages: {
+          ecosystem: string;
+          release: string;
+          name: string;
+        }[];
+      record: {
+        [key: string]: unknown;
+      };
+      kev: ({
+          cve: string;
+          vendor: string;
+          product: string;
+          name: string;
+          dateAdded: string;
+          dueDate: string | null;
+          knownRansomwareUse: boolean;
+          catalogVersion: string;
+        })[];
+      epss: ({
+          cve: string;
+          epss: number;
+          percentile: number;
+          scoreDate: string | null;
+        })[];
     };
     PolicyDiff: {
       from: string | null;
@@ -4746,16 +4866,16 @@ export interface operations {
             unchanged: number;
             retired: number;
             gitRanges: number;
+            classMoves?: {
+                from: string;
+                to: string;
+                count: number;
+              }[];
             rejected: {
                 index: number;
                 id?: string;
                 where: string;
                 message: string;
-              }[];
-            classMoves?: {
-                from: string;
-                to: string;
-                count: number;
               }[];
           };
         };
@@ -5043,26 +5163,7 @@ export interface operations {
       200: {
         content: {
           "application/json": {
-            items: ({
-                id: string;
-                summary: string;
-                modified: string;
-                published: string | null;
-                withdrawn: string | null;
-                aliases: string[];
-                severity: {
-                  score: number | null;
-                  vector: string | null;
-                  version: string | null;
-                };
-                gitRanges: number;
-                source: string;
-                importedAt: string;
-                packages: {
-                    ecosystem: string;
-                    name: string;
-                  }[];
-              })[];
+            items: components["schemas"]["AdvisorySummary"][];
             /** @description pass as `cursor` for the next page; null on the last one */
             next: string | null;
           };
@@ -5132,46 +5233,7 @@ export interface operations {
       /** @description Default Response */
       200: {
         content: {
-          "application/json": {
-            id: string;
-            summary: string;
-            modified: string;
-            published: string | null;
-            withdrawn: string | null;
-            aliases: string[];
-            severity: {
-              score: number | null;
-              vector: string | null;
-              version: string | null;
-            };
-            gitRanges: number;
-            source: string;
-            importedAt: string;
-            packages: {
-                ecosystem: string;
-                release: string;
-                name: string;
-              }[];
-            record: {
-              [key: string]: unknown;
-            };
-            kev: ({
-                cve: string;
-                vendor: string;
-                product: string;
-                name: string;
-                dateAdded: string;
-                dueDate: string | null;
-                knownRansomwareUse: boolean;
-                catalogVersion: string;
-              })[];
-            epss: ({
-                cve: string;
-                epss: number;
-                percentile: number;
-                scoreDate: string | null;
-              })[];
-          };
+          "application/json": components["schemas"]["AdvisoryDetail"];
         };
       };
       /** @description Default Response */

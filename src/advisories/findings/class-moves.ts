@@ -6,17 +6,16 @@
  * audit event) together with the work or not at all.
  */
 import { CompiledQuery, type Kysely } from "kysely";
+import { z } from "zod";
 import { appendAudit } from "../../audit/log.js";
 import { actorLabel, SYSTEM_ACTOR } from "../../domain/roles.js";
 import type { ServiceContext } from "../../service/context.js";
 import { TemporaryTable, type TemporaryTableSpec } from "../../store/raw-sql.js";
 import type { Database } from "../../store/schema.js";
 
-export interface ClassMove {
-  from: string;
-  to: string;
-  count: number;
-}
+/** Findings moved from one class to another by an import or a re-match, counted. */
+export const classMoveSchema = z.object({ from: z.string(), to: z.string(), count: z.number().int() });
+export type ClassMove = z.infer<typeof classMoveSchema>;
 
 const BEFORE: TemporaryTableSpec = {
   name: "class_moves_before",

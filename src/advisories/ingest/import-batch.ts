@@ -1,16 +1,22 @@
+import { z } from "zod";
 import { isAppError } from "../../domain/errors.js";
 import type { Actor } from "../../domain/roles.js";
 import type { ServiceContext } from "../../service/context.js";
 import type { OsvRecord } from "../osv/schema.js";
-import { type BatchSummary, importAdvisoryRecords } from "./import-records.js";
-import { type RejectedRecord, requireModifiedNotFuture, validateBatch } from "./validate-batch.js";
+import { batchSummarySchema, importAdvisoryRecords } from "./import-records.js";
+import {
+  type RejectedRecord,
+  rejectedRecordSchema,
+  requireModifiedNotFuture,
+  validateBatch,
+} from "./validate-batch.js";
 
 /** Records per batch request: bounds one transaction and one request body. */
 export const MAX_BATCH_RECORDS = 5000;
 
-export interface BatchResult extends BatchSummary {
-  rejected: RejectedRecord[];
-}
+/** What a batch import did, with each rejected record: the one schema of its shape (the API publishes it). */
+export const batchResultSchema = batchSummarySchema.extend({ rejected: z.array(rejectedRecordSchema) });
+export type BatchResult = z.infer<typeof batchResultSchema>;
 
 /**
  * Imports a batch of records as received from a client: each malformed record is rejected on its own,

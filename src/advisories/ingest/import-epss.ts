@@ -1,25 +1,28 @@
+import { z } from "zod";
 import { appendAudit } from "../../audit/log.js";
 import { reasonError, ValidationError } from "../../domain/errors.js";
 import { type Actor, actorLabel } from "../../domain/roles.js";
 import type { ServiceContext } from "../../service/context.js";
 import type { EpssScoresTable } from "../../store/schema.js";
 import type { EpssEntry } from "../epss.js";
-import type { ClassMove } from "../findings/class-moves.js";
+import { classMoveSchema } from "../findings/class-moves.js";
 import { lockAdvisoryImports } from "./import-lock.js";
 import { oweRiskRefresh, REFRESH_RISK, settleMatcherWork } from "./matcher-hooks.js";
 
-export interface EpssSummary {
-  total: number;
-  added: number;
-  updated: number;
-  unchanged: number;
+/** What an EPSS import did: the one schema of its shape (the API publishes it). */
+export const epssSummarySchema = z.object({
+  total: z.number().int(),
+  added: z.number().int(),
+  updated: z.number().int(),
+  unchanged: z.number().int(),
   /** Stored CVEs the file does not score: they lose their score. */
-  removed: number;
-  modelVersion: string | null;
-  scoreDate: string | null;
+  removed: z.number().int(),
+  modelVersion: z.string().nullable(),
+  scoreDate: z.string().nullable(),
   /** Findings the new scores moved from one class to another. */
-  classMoves: ClassMove[];
-}
+  classMoves: z.array(classMoveSchema),
+});
+export type EpssSummary = z.infer<typeof epssSummarySchema>;
 
 export interface EpssImportOptions {
   /** Import a file older than the stored scores (or one without a score date over dated scores). */

@@ -1,25 +1,28 @@
+import { z } from "zod";
 import { appendAudit } from "../../audit/log.js";
 import { ValidationError } from "../../domain/errors.js";
 import { type Actor, actorLabel } from "../../domain/roles.js";
 import type { ServiceContext } from "../../service/context.js";
 import type { KevEntriesTable } from "../../store/schema.js";
-import type { ClassMove } from "../findings/class-moves.js";
+import { classMoveSchema } from "../findings/class-moves.js";
 import type { KevCatalog } from "../kev.js";
 import { lockAdvisoryImports } from "./import-lock.js";
 import { checkKevReplacement, compareCatalogVersions } from "./kev-guard.js";
 import { oweRiskRefresh, REFRESH_RISK, settleMatcherWork } from "./matcher-hooks.js";
 
-export interface KevSummary {
-  catalogVersion: string;
-  total: number;
-  added: number;
-  removed: number;
+/** What a KEV import did: the one schema of its shape (the API publishes it). */
+export const kevSummarySchema = z.object({
+  catalogVersion: z.string(),
+  total: z.number().int(),
+  added: z.number().int(),
+  removed: z.number().int(),
   /** Entries whose facts (vendor, product, dates, ransomware use) changed. */
-  changed: number;
-  unchanged: number;
+  changed: z.number().int(),
+  unchanged: z.number().int(),
   /** Findings the new catalog moved from one class to another. */
-  classMoves: ClassMove[];
-}
+  classMoves: z.array(classMoveSchema),
+});
+export type KevSummary = z.infer<typeof kevSummarySchema>;
 
 const INSERT_CHUNK = 500;
 

@@ -1,10 +1,11 @@
 import type { Kysely } from "kysely";
+import { z } from "zod";
 import { appendAudit } from "../../audit/log.js";
 import { ValidationError } from "../../domain/errors.js";
 import { type Actor, actorLabel } from "../../domain/roles.js";
 import type { ServiceContext } from "../../service/context.js";
 import type { Database } from "../../store/schema.js";
-import type { ClassMove } from "../findings/class-moves.js";
+import { classMoveSchema } from "../findings/class-moves.js";
 import type { OsvRecord } from "../osv/schema.js";
 import { type AdvisoryRows, advisoryRows } from "./advisory-rows.js";
 import { lockAdvisoryImports } from "./import-lock.js";
@@ -12,17 +13,18 @@ import { oweRematch, type PackageKey, REMATCH_PACKAGES, settleMatcherWork } from
 import { isFutureModified, requireModifiedNotFuture } from "./validate-batch.js";
 
 /** What one batch did. Each record counts once: added, updated, unchanged or retired. */
-export interface BatchSummary {
-  added: number;
-  updated: number;
-  unchanged: number;
+export const batchSummarySchema = z.object({
+  added: z.number().int(),
+  updated: z.number().int(),
+  unchanged: z.number().int(),
   /** Records that withdraw an advisory (new or stored): the row is kept, its packages are dropped. */
-  retired: number;
+  retired: z.number().int(),
   /** GIT ranges in the records written by this batch: stored, never evaluated. */
-  gitRanges: number;
+  gitRanges: z.number().int(),
   /** Findings the re-match after the batch moved from one class to another; absent when none moved. */
-  classMoves?: ClassMove[];
-}
+  classMoves: z.array(classMoveSchema).optional(),
+});
+export type BatchSummary = z.infer<typeof batchSummarySchema>;
 
 export type RecordOutcome = "added" | "updated" | "unchanged" | "retired";
 

@@ -1,15 +1,17 @@
+import { z } from "zod";
 import { isAppError, ValidationError } from "../../domain/errors.js";
 import { type OsvRecord, parseOsvRecord } from "../osv/schema.js";
 
 /** A record of a batch that was left out, and why. */
-export interface RejectedRecord {
+export const rejectedRecordSchema = z.object({
   /** Position in the batch's `records`. */
-  index: number;
-  id?: string;
+  index: z.number().int(),
+  id: z.string().optional(),
   /** JSON pointer into the request: `/records/3/affected/0/ranges/0/type`. */
-  where: string;
-  message: string;
-}
+  where: z.string(),
+  message: z.string(),
+});
+export type RejectedRecord = z.infer<typeof rejectedRecordSchema>;
 
 export interface ValidatedBatch {
   records: OsvRecord[];

@@ -1,95 +1,24 @@
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
-import { getAdvisory, listAdvisories } from "../../advisories/catalog.js";
+import {
+  advisoryDetailSchema,
+  advisorySummarySchema,
+  getAdvisory,
+  listAdvisories,
+} from "../../advisories/catalog.js";
 import { parseEpssCsv } from "../../advisories/epss.js";
-import { importAdvisoryBatch, MAX_BATCH_RECORDS } from "../../advisories/ingest/import-batch.js";
-import { importEpss } from "../../advisories/ingest/import-epss.js";
-import { importKev } from "../../advisories/ingest/import-kev.js";
+import {
+  batchResultSchema,
+  importAdvisoryBatch,
+  MAX_BATCH_RECORDS,
+} from "../../advisories/ingest/import-batch.js";
+import { epssSummarySchema, importEpss } from "../../advisories/ingest/import-epss.js";
+import { importKev, kevSummarySchema } from "../../advisories/ingest/import-kev.js";
 import { kevCatalogSchema } from "../../advisories/kev.js";
 import type { ServiceContext } from "../../service/context.js";
 import { actorOf } from "../auth.js";
 import { decodeSingleCursor, encodeCursor, pageQueryFields, pageSchema } from "../lists/paging.js";
-
-const severitySchema = z.object({
-  score: z.number().nullable(),
-  vector: z.string().nullable(),
-  version: z.string().nullable(),
-});
-
-const summaryFields = {
-  id: z.string(),
-  summary: z.string(),
-  modified: z.string(),
-  published: z.string().nullable(),
-  withdrawn: z.string().nullable(),
-  aliases: z.array(z.string()),
-  severity: severitySchema,
-  gitRanges: z.number().int(),
-  source: z.string(),
-  importedAt: z.string(),
-};
-
-const advisorySummarySchema = z.object({
-  ...summaryFields,
-  packages: z.array(z.object({ ecosystem: z.string(), name: z.string() })),
-});
-
-const advisoryDetailSchema = z.object({
-  ...summaryFields,
-  packages: z.array(z.object({ ecosystem: z.string(), release: z.string(), name: z.string() })),
-  record: z.record(z.string(), z.unknown()),
-  kev: z.array(
-    z.object({
-      cve: z.string(),
-      vendor: z.string(),
-      product: z.string(),
-      name: z.string(),
-      dateAdded: z.string(),
-      dueDate: z.string().nullable(),
-      knownRansomwareUse: z.boolean(),
-      catalogVersion: z.string(),
-    }),
-  ),
-  epss: z.array(
-    z.object({ cve: z.string(), epss: z.number(), percentile: z.number(), scoreDate: z.string().nullable() }),
-  ),
-});
-
-const classMovesSchema = z.array(z.object({ from: z.string(), to: z.string(), count: z.number().int() }));
-
-const batchResultSchema = z.object({
-  added: z.number().int(),
-  updated: z.number().int(),
-  unchanged: z.number().int(),
-  retired: z.number().int(),
-  gitRanges: z.number().int(),
-  rejected: z.array(
-    z.object({ index: z.number().int(), id: z.string().optional(), where: z.string(), message: z.string() }),
-  ),
-  classMoves: classMovesSchema.optional(),
-});
-
-const kevSummarySchema = z.object({
-  catalogVersion: z.string(),
-  total: z.number().int(),
-  added: z.number().int(),
-  removed: z.number().int(),
-  changed: z.number().int(),
-  unchanged: z.number().int(),
-  classMoves: classMovesSchema,
-});
-
-const epssSummarySchema = z.object({
-  total: z.number().int(),
-  added: z.number().int(),
-  updated: z.number().int(),
-  unchanged: z.number().int(),
-  removed: z.number().int(),
-  modelVersion: z.string().nullable(),
-  scoreDate: z.string().nullable(),
-  classMoves: classMovesSchema,
-});
 
 export async function advisoryRoutes(app: FastifyInstance, ctx: ServiceContext): Promise<void> {
   const r = app.withTypeProvider<ZodTypeProvider>();

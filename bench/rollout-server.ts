@@ -52,8 +52,8 @@ process.on("message", (message: Request) => {
     const usage = process.cpuUsage();
     send({ type: "cpu", id: message.id, userUs: usage.user, systemUs: usage.system });
   } else if (message.type === "stop") {
-    // Keep-alive sockets of the stopped in-process agents can hold the HTTP server's close open for
-    // its keep-alive timeout; the bench does not wait for that (the exit still writes a --cpu-prof).
+    // A bound on the close, should it ever wait on a socket: the bench ends either way (the exit still
+    // writes a --cpu-prof).
     setTimeout(() => process.exit(0), 2000).unref();
     server.close().then(
       () => process.exit(0),

@@ -1,5 +1,7 @@
 import { open } from "node:fs/promises";
 import { gunzipSync } from "node:zlib";
+import { ValidationError } from "../domain/errors.js";
+import { type Deb822Paragraph, deb822Paragraphs, deb822Single } from "./deb822.js";
 
 /** The control fields the agent checks before it installs a .deb. */
 export interface DebControlFields {
@@ -33,18 +35,18 @@ function controlFromTar(tar: Buffer): string | null {
 
 /** Package, Version and Architecture of the first paragraph of a control file. */
 function fieldsOf(control: string): DebControlFields | null {
-  const fields = new Map<string, string>();
-  for (const line of control.split("\n")) {
-    if (line.trim() === "") break;
-    if (line.startsWith(" ") || line.startsWith("\t")) continue;
-    const colon = line.indexOf(":");
-    if (colon <= 0) return null;
-    fields.set(line.slice(0, colon).toLowerCase(), line.slice(colon + 1).trim());
+  let first: Deb822Paragraph | undefined;
+  try {
+    [first] = deb822Paragraphs(control, (line) => `control:${line}`);
+  } catch (err) {
+    if (err instanceof ValidationError) return null;
+    throw err;
   }
-  const name = fields.get("package");
-  const version = fields.get("version");
+  if (first === undefined) return null;
+  const name = deb822Single(first, "package")?.value;
+  const version = deb822Single(first, "version")?.value;
   if (!name || !version) return null;
-  return { name, version, arch: fields.get("architecture") ?? "" };
+  return { name, version, arch: deb822Single(first, "architecture")?.value ?? "" };
 }
 
 /**

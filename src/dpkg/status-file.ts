@@ -1,19 +1,14 @@
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-
-/** dpkg-query's one-letter abbreviations of the Status field's words (dpkg-query(1), `db:Status-Abbrev`). */
-const WANT: Record<string, string> = { unknown: "u", install: "i", hold: "h", deinstall: "r", purge: "p" };
-const STATE: Record<string, string> = {
-  "not-installed": "n",
-  "config-files": "c",
-  "half-installed": "H",
-  unpacked: "U",
-  "half-configured": "F",
-  "triggers-awaited": "W",
-  "triggers-pending": "t",
-  installed: "i",
-};
-const FLAG: Record<string, string> = { ok: " ", reinstreq: "R" };
+import { ValidationError } from "../domain/errors.js";
+import {
+  type Deb822Paragraph,
+  deb822Paragraphs,
+  deb822Single,
+  STATUS_FLAGS,
+  STATUS_STATES,
+  STATUS_WANTS,
+} from "./deb822.js";
 
 /** A journal entry dpkg has not folded into `status` yet: only dpkg-query knows how to apply it. */
 const PENDING_UPDATE = /^\d+$/;
@@ -39,28 +34,28 @@ export async function listingFromStatusFile(admindir: string): Promise<string | 
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return "";
     throw err;
   }
+  let paragraphs: Deb822Paragraph[];
+  try {
+    paragraphs = deb822Paragraphs(text, (line) => `status:${line}`);
+  } catch (err) {
+    if (err instanceof ValidationError) return null;
+    throw err;
+  }
   const lines: { name: string; arch: string; line: string }[] = [];
-  for (const paragraph of text.split(/\n\s*\n/)) {
-    if (paragraph.trim() === "") continue;
-    const fields = new Map<string, string>();
-    for (const raw of paragraph.split("\n")) {
-      if (raw === "" || raw.startsWith(" ") || raw.startsWith("\t")) continue; // continuation lines
-      const colon = raw.indexOf(":");
-      if (colon <= 0) return null;
-      fields.set(raw.slice(0, colon).toLowerCase(), raw.slice(colon + 1).trim());
-    }
-    const name = fields.get("package");
-    const status = fields.get("status");
+  for (const p of paragraphs) {
+    const field = (key: string) => deb822Single(p, key)?.value;
+    const name = field("package");
+    const status = field("status");
     if (!name || status === undefined) return null;
     const [want = "", flag = "", state = "", ...extra] = status.split(/\s+/);
-    const abbrev = `${WANT[want] ?? ""}${STATE[state] ?? ""}${FLAG[flag] ?? ""}`;
+    const abbrev = `${STATUS_WANTS[want] ?? ""}${STATUS_STATES[state] ?? ""}${STATUS_FLAGS[flag] ?? ""}`;
     if (extra.length > 0 || abbrev.length !== 3) return null;
     // dpkg-query lists what dpkg knows of beyond "not-installed" (purged stanzas linger until rewritten).
     if (state === "not-installed") continue;
-    const version = fields.get("version") ?? "";
-    const arch = fields.get("architecture") ?? "";
-    const source = /^(\S+)(?:\s+\((.+)\))?$/.exec(fields.get("source") ?? "");
-    const sameArch = fields.get("multi-arch") === "same";
+    const version = field("version") ?? "";
+    const arch = field("architecture") ?? "";
+    const source = /^(\S+)(?:\s+\((.+)\))?$/.exec(field("source") ?? "");
+    const sameArch = field("multi-arch") === "same";
     const binary = sameArch && arch !== "" ? `${name}:${arch}` : name;
     const row = [binary, name, version, arch, source?.[1] ?? name, source?.[2] ?? version, state, abbrev];
     if (row.some((v) => v.includes("\t"))) return null;

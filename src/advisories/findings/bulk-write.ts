@@ -13,15 +13,18 @@ import type { FindingUpdate, NewFinding } from "./reconcile.js";
 const ROWS_PER_STATEMENT = 1000;
 const IDS_PER_STATEMENT = 5000;
 
-/** The columns a new finding brings; the rest are the same for every new finding (see statement()). */
-const INSERT_COLUMNS = [
-  "id",
+/** What names a finding: one per asset, installed package version and vulnerability. */
+export const FINDING_IDENTITY_COLUMNS = [
   "asset_id",
   "ecosystem",
   "package_name",
   "arch",
   "installed_version",
   "vuln_id",
+] as const satisfies ReadonlyArray<keyof FindingsTable>;
+
+/** What a match says about a finding: compared on every re-match, rewritten when it moves. */
+export const FINDING_FACT_COLUMNS = [
   "advisory_ids",
   "aliases",
   "fixed_version",
@@ -31,21 +34,15 @@ const INSERT_COLUMNS = [
   "kev",
   "risk_score",
   "class",
-  "due_at",
 ] as const satisfies ReadonlyArray<keyof FindingsTable>;
+
+/** The columns a new finding brings; the rest are the same for every new finding (see statement()). */
+const INSERT_COLUMNS = ["id", ...FINDING_IDENTITY_COLUMNS, ...FINDING_FACT_COLUMNS, "due_at"] as const;
 
 const UPDATE_COLUMNS = [
   "id",
   "installed_version",
-  "advisory_ids",
-  "aliases",
-  "fixed_version",
-  "severity_score",
-  "severity_vector",
-  "epss",
-  "kev",
-  "risk_score",
-  "class",
+  ...FINDING_FACT_COLUMNS,
   "status",
   "status_reason",
   "status_by",

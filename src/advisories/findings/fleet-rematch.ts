@@ -13,6 +13,7 @@
  * move is paired with its old finding by the inventory report's own re-match (see reconcile.ts); here a
  * finding of a version no longer installed is fixed and the new version's one opened.
  */
+
 import { performance } from "node:perf_hooks";
 import { CompiledQuery, type Kysely } from "kysely";
 import { appendAudit } from "../../audit/log.js";
@@ -26,6 +27,7 @@ import { AdvisoryIndex } from "../matching/advisory-index.js";
 import { emptyMatchStats, type MatchStats, type VulnerabilityMatch } from "../matching/match.js";
 import { advisoriesVersion, advisoryKeysFor, loadAdvisoryIndex } from "./advisory-loader.js";
 import { type AssetContext, AssetContexts } from "./asset-context.js";
+import { FINDING_FACT_COLUMNS, FINDING_IDENTITY_COLUMNS } from "./bulk-write.js";
 import { DueDates } from "./due-date.js";
 import { Evaluations, subjectOf } from "./evaluations.js";
 import { ExploitFacts } from "./exploit-facts.js";
@@ -386,10 +388,9 @@ interface ChunkInput {
   pairs?: Array<[number, number]>;
 }
 
-const IDENTITY = ["asset_id", "ecosystem", "package_name", "arch", "installed_version", "vuln_id"] as const;
-
 /** `findings.x = d.x and …` over the identity columns. */
-const sameIdentity = (a: string, b: string) => IDENTITY.map((c) => `${a}.${c} = ${b}.${c}`).join(" and ");
+const sameIdentity = (a: string, b: string) =>
+  FINDING_IDENTITY_COLUMNS.map((c) => `${a}.${c} = ${b}.${c}`).join(" and ");
 
 const scaled = (column: string, factor: number) =>
   `coalesce(cast(cast(round(${column} * ${factor}) as bigint) as text), '')`;
@@ -411,18 +412,6 @@ function storedFingerprint(t: string): string {
     `coalesce(${t}.due_at, '')`,
   ].join(` || ${sep} || `);
 }
-
-const FACT_COLUMNS = [
-  "advisory_ids",
-  "aliases",
-  "fixed_version",
-  "severity_score",
-  "severity_vector",
-  "epss",
-  "kev",
-  "risk_score",
-  "class",
-] as const;
 
 class Temp {
   readonly #trx: Kysely<Database>;
@@ -599,7 +588,7 @@ async function compareChunk(trx: Kysely<Database>, input: ChunkInput): Promise<C
     sourceParams,
   );
   await t.run(
-    `create unique index ${t.caps.tempSchema ? "temp." : ""}rm_desired_identity on rm_desired (${IDENTITY.join(", ")})`,
+    `create unique index ${t.caps.tempSchema ? "temp." : ""}rm_desired_identity on rm_desired (${FINDING_IDENTITY_COLUMNS.join(", ")})`,
   );
   if (t.caps.analyzeTemporary) await t.run("analyze rm_desired");
   const perSet = new Map<number, number>();
@@ -630,7 +619,7 @@ async function compareChunk(trx: Kysely<Database>, input: ChunkInput): Promise<C
     }),
   );
 
-  const setFacts = FACT_COLUMNS.map((c) => `${c} = f.${c}`).join(", ");
+  const setFacts = FINDING_FACT_COLUMNS.map((c) => `${c} = f.${c}`).join(", ");
   const from = `from ${t.ref("rm_desired")} d join ${t.ref("rm_facts")} f on f.fid = d.fid`;
   const identityWhere = sameIdentity("findings", "d");
   // Numbered in the order they appear in each statement (SQLite binds `?` positionally).
@@ -668,13 +657,13 @@ async function compareChunk(trx: Kysely<Database>, input: ChunkInput): Promise<C
   // 4. New findings, numbered in the desired table's order under one id block.
   const { prefix } = findingIdBlock(input.now.getTime());
   const opened = await t.run(
-    `insert into findings (id, ${IDENTITY.join(", ")}, ${FACT_COLUMNS.join(", ")}, due_at, status, status_reason, ` +
+    `insert into findings (id, ${FINDING_IDENTITY_COLUMNS.join(", ")}, ${FINDING_FACT_COLUMNS.join(", ")}, due_at, status, status_reason, ` +
       "status_by, status_expires_at, first_seen, updated_at) " +
       `select ${p(1)} || ${t.caps.hex12.replace("{}", "d.seq")}, d.asset_id, d.ecosystem, d.package_name, d.arch, ` +
-      `d.installed_version, d.vuln_id, ${FACT_COLUMNS.map((c) => `f.${c}`).join(", ")}, d.due_new, 'open', null, null, null, ` +
+      `d.installed_version, d.vuln_id, ${FINDING_FACT_COLUMNS.map((c) => `f.${c}`).join(", ")}, d.due_new, 'open', null, null, null, ` +
       `${p(2)}, ${p(3)} ${from} where not exists (select 1 from findings x where ${sameIdentity("x", "d")}) ` +
       // A concurrent report (PostgreSQL) may have inserted it first: it stands.
-      `on conflict (${IDENTITY.join(", ")}) do nothing`,
+      `on conflict (${FINDING_IDENTITY_COLUMNS.join(", ")}) do nothing`,
     [prefix, nowIso, nowIso],
   );
   // 5. Stored, unresolved and no longer matched: fixed.
@@ -729,14 +718,14 @@ async function firstMatch(
   const { prefix } = findingIdBlock(input.now.getTime());
   const p = (n: number) => param(t.caps, n, "text");
   const opened = await t.run(
-    `insert into findings (id, ${IDENTITY.join(", ")}, ${FACT_COLUMNS.join(", ")}, due_at, status, status_reason, ` +
+    `insert into findings (id, ${FINDING_IDENTITY_COLUMNS.join(", ")}, ${FINDING_FACT_COLUMNS.join(", ")}, due_at, status, status_reason, ` +
       "status_by, status_expires_at, first_seen, updated_at) " +
       `select ${p(1)} || ${t.caps.hex12.replace("{}", "row_number() over ()")}, a.asset_id, p.ecosystem, p.name, ` +
-      `p.arch, p.version, f.vuln_id, ${FACT_COLUMNS.map((c) => `f.${c}`).join(", ")}, ${dueNew}, 'open', null, null, null, ` +
+      `p.arch, p.version, f.vuln_id, ${FINDING_FACT_COLUMNS.map((c) => `f.${c}`).join(", ")}, ${dueNew}, 'open', null, null, null, ` +
       `${p(2)}, ${p(3)} ${source(4)} ` +
       // A concurrent report (PostgreSQL) may have inserted one first: it stands. (`where true` tells
       // SQLite's parser the ON CONFLICT is the upsert, not a join constraint.)
-      `where true on conflict (${IDENTITY.join(", ")}) do nothing`,
+      `where true on conflict (${FINDING_IDENTITY_COLUMNS.join(", ")}) do nothing`,
     [prefix, nowIso, nowIso, ...sourceParams],
   );
   const perSet = new Map<number, number>();

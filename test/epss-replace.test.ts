@@ -3,17 +3,18 @@
  * is refused unless forced), and the findings an import moves from one class to another are counted
  * in its summary and audited, per class moved.
  */
+
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseEpssCsv } from "../src/advisories/epss.js";
 import { importEpss } from "../src/advisories/ingest/import-epss.js";
 import { importKev } from "../src/advisories/ingest/import-kev.js";
 import { importAdvisoryRecords } from "../src/advisories/ingest/import-records.js";
-import type { KevCatalog } from "../src/advisories/kev.js";
 import { parseOsvRecord } from "../src/advisories/osv/schema.js";
 import { SYSTEM_ACTOR } from "../src/domain/roles.js";
 import { importInventory } from "../src/inventory/import.js";
 import type { ServiceContext } from "../src/service/context.js";
 import { debianAdvisory } from "./helpers/advisories.js";
+import { KEV } from "./helpers/kev.js";
 import { contextFor, DIALECTS, freshStore } from "./helpers/stores.js";
 
 const STATUS = [
@@ -38,27 +39,6 @@ const ADVISORIES = [
     modified: "2025-01-01T00:00:00Z",
   }),
 ].map((r, i) => parseOsvRecord(r, { file: "test", pointerBase: `/${i}` }));
-
-const KEV: KevCatalog = {
-  title: "test",
-  catalogVersion: "2025.01.02",
-  dateReleased: "2025-01-02T00:00:00.000Z",
-  count: 1,
-  vulnerabilities: [
-    {
-      cveID: "CVE-2023-5678",
-      vendorProject: "OpenSSL",
-      product: "OpenSSL",
-      vulnerabilityName: "test entry",
-      dateAdded: "2025-01-02",
-      shortDescription: "test",
-      requiredAction: "patch",
-      dueDate: "2025-01-23",
-      knownRansomwareCampaignUse: "Unknown",
-      notes: "",
-    },
-  ],
-};
 
 /** A FIRST-style daily file: the comment line with the score date, then cve,epss,percentile. */
 const epssFile = (date: string, rows: ReadonlyArray<readonly [string, number]>) =>

@@ -3,6 +3,7 @@
  * work loop drains it — retrying failures, resuming abandoned claims, stopping cleanly, and never
  * running one item twice at the same time, with two loops on one store.
  */
+
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,7 +16,6 @@ import { importEpss } from "../src/advisories/ingest/import-epss.js";
 import { importKev } from "../src/advisories/ingest/import-kev.js";
 import { importAdvisoryRecords } from "../src/advisories/ingest/import-records.js";
 import { MATCHER_WORK_KINDS } from "../src/advisories/ingest/matcher-hooks.js";
-import type { KevCatalog } from "../src/advisories/kev.js";
 import { type OsvRecord, parseOsvRecord } from "../src/advisories/osv/schema.js";
 import { appendAudit } from "../src/audit/log.js";
 import { SYSTEM_ACTOR } from "../src/domain/roles.js";
@@ -32,6 +32,7 @@ import type { WorkKind } from "../src/work/work-kind.js";
 import { debianAdvisory } from "./helpers/advisories.js";
 import { runCli } from "./helpers/cli.js";
 import { freshDatabase } from "./helpers/database-url.js";
+import { KEV } from "./helpers/kev.js";
 import { contextFor, DIALECTS, freshStore } from "./helpers/stores.js";
 
 const STATUS = [
@@ -59,26 +60,6 @@ const SECOND_ADVISORY = debianAdvisory({
 const records = (...raw: Record<string, unknown>[]): OsvRecord[] =>
   raw.map((r, i) => parseOsvRecord(r, { file: "test", pointerBase: `/${i}` }));
 
-const KEV: KevCatalog = {
-  title: "test",
-  catalogVersion: "2025.01.02",
-  dateReleased: "2025-01-02T00:00:00.000Z",
-  count: 1,
-  vulnerabilities: [
-    {
-      cveID: "CVE-2023-5678",
-      vendorProject: "OpenSSL",
-      product: "OpenSSL",
-      vulnerabilityName: "test entry",
-      dateAdded: "2025-01-02",
-      shortDescription: "test",
-      requiredAction: "patch",
-      dueDate: "2025-01-23",
-      knownRansomwareCampaignUse: "Unknown",
-      notes: "",
-    },
-  ],
-} as KevCatalog;
 const EPSS: EpssEntry[] = [{ cve: "CVE-2023-5678", epss: 0.5, percentile: 0.97 }];
 
 const held = (ctx: ServiceContext): ServiceContext => ({ ...ctx, config: { ...ctx.config, holdWork: true } });

@@ -1,18 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createChange, submitChange } from "../src/changes/service.js";
-import type { Actor } from "../src/domain/roles.js";
 import type { ServiceContext } from "../src/service/context.js";
+import { userActor } from "./helpers/actors.js";
 import { installed } from "./helpers/assets.js";
 import { contextFor, DIALECTS, freshStore } from "./helpers/stores.js";
 
-const OPS: Actor = {
-  kind: "user",
-  id: "token-ops",
-  name: "ops",
-  principal: "ops",
-  role: "operator",
-  assetId: null,
-};
+const OPS = userActor("ops", "operator");
 const OLD = "1:9.2p1-2+deb12u2";
 const NEW = "1:9.2p1-2+deb12u3";
 

@@ -3,20 +3,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApiToken } from "../src/auth/tokens.js";
 import { getChangePlan } from "../src/changes/queries.js";
 import { createChange } from "../src/changes/service.js";
-import { type Actor, SYSTEM_ACTOR } from "../src/domain/roles.js";
+import { SYSTEM_ACTOR } from "../src/domain/roles.js";
 import { buildApp } from "../src/server/app.js";
 import type { ServiceContext } from "../src/service/context.js";
+import { userActor } from "./helpers/actors.js";
 import { installed } from "./helpers/assets.js";
 import { contextFor, DIALECTS, freshStore } from "./helpers/stores.js";
 
-const OPS: Actor = {
-  kind: "user",
-  id: "token-ops",
-  name: "ops",
-  principal: "ops",
-  role: "operator",
-  assetId: null,
-};
+const OPS = userActor("ops", "operator");
 const base = { package: "openssl", version: "3.0.15-1~deb12u1", justification: "CVE fixes" };
 
 describe.each(DIALECTS)("an empty change selector on %s", (dialect) => {

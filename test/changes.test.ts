@@ -8,7 +8,6 @@ import { getChangePlan, listChanges, readChange } from "../src/changes/queries.j
 import { enqueueStartingSoon } from "../src/changes/reminders.js";
 import { reviewChange } from "../src/changes/review.js";
 import { cancelChange, createChange, submitChange } from "../src/changes/service.js";
-import type { Actor, Role } from "../src/domain/roles.js";
 import { SYSTEM_ACTOR } from "../src/domain/roles.js";
 import { createAsset } from "../src/inventory/assets.js";
 import { importInventory } from "../src/inventory/import.js";
@@ -18,17 +17,11 @@ import { applyPolicy, getPolicy, listPolicies } from "../src/policy/store.js";
 import { buildApp } from "../src/server/app.js";
 import type { ServiceContext } from "../src/service/context.js";
 import type { Store } from "../src/store/store.js";
+import { userActor } from "./helpers/actors.js";
 import { dpkgStatus, installed } from "./helpers/assets.js";
 import { contextFor, DIALECTS, freshStore, LOOPBACK_WEBHOOKS } from "./helpers/stores.js";
 
-const user = (name: string, role: Role): Actor => ({
-  kind: "user",
-  id: `token-${name}`,
-  name,
-  principal: name,
-  role,
-  assetId: null,
-});
+const user = userActor;
 const OPS = user("ops", "operator");
 const ALICE = user("alice", "admin");
 const CAB1 = user("cab-1", "approver");

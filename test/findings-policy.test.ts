@@ -8,7 +8,7 @@ import { listFindings } from "../src/advisories/findings/query.js";
 import { REFRESH_RISK } from "../src/advisories/ingest/matcher-hooks.js";
 import { createApiToken } from "../src/auth/tokens.js";
 import { isAppError } from "../src/domain/errors.js";
-import type { Actor, Role } from "../src/domain/roles.js";
+import type { Role } from "../src/domain/roles.js";
 import { SYSTEM_ACTOR } from "../src/domain/roles.js";
 import { importInventory } from "../src/inventory/import.js";
 import { approveProposal, proposePolicy } from "../src/policy/proposals.js";
@@ -18,19 +18,13 @@ import type { ServiceContext } from "../src/service/context.js";
 import { MIGRATIONS } from "../src/store/migrations/index.js";
 import { migrateToLatest } from "../src/store/store.js";
 import { drainOwedWork } from "../src/work/drain.js";
+import { userActor } from "./helpers/actors.js";
 import { debianAdvisory, insertAdvisories } from "./helpers/advisories.js";
 import { contextFor, DIALECTS, freshStore } from "./helpers/stores.js";
 
 const HOUR = 3_600_000;
 
-const person = (role: Role): Actor => ({
-  kind: "user",
-  id: `t-${role}`,
-  name: `${role}-1`,
-  principal: `${role}-1`,
-  role,
-  assetId: null,
-});
+const person = (role: Role) => userActor(`${role}-1`, role);
 const ADMIN = person("admin");
 const OPERATOR = person("operator");
 

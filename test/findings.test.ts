@@ -23,13 +23,14 @@ import { readStoredFindings, storedFindingFromRow } from "../src/advisories/find
 import { getVulnerability } from "../src/advisories/findings/vulnerability.js";
 import { verifyAuditChain } from "../src/audit/log.js";
 import { bootstrapAdminToken, createApiToken } from "../src/auth/tokens.js";
-import type { Actor, Role } from "../src/domain/roles.js";
+import type { Role } from "../src/domain/roles.js";
 import { SYSTEM_ACTOR } from "../src/domain/roles.js";
 import type { Placement } from "../src/inventory/assets.js";
 import { importInventory } from "../src/inventory/import.js";
 import { buildApp } from "../src/server/app.js";
 import { type RunningServer, startServer } from "../src/server/start.js";
 import type { ServiceContext } from "../src/service/context.js";
+import { userActor } from "./helpers/actors.js";
 import { debianAdvisory, insertAdvisories, insertEpss, insertKev } from "./helpers/advisories.js";
 import { runCli } from "./helpers/cli.js";
 import { contextFor, DIALECTS, freshStore } from "./helpers/stores.js";
@@ -37,14 +38,7 @@ import { contextFor, DIALECTS, freshStore } from "./helpers/stores.js";
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 
-const person = (role: Role): Actor => ({
-  kind: "user",
-  id: `t-${role}`,
-  name: `${role}-1`,
-  principal: `${role}-1`,
-  role,
-  assetId: null,
-});
+const person = (role: Role) => userActor(`${role}-1`, role);
 const OPERATOR = person("operator");
 const APPROVER = person("approver");
 const VIEWER = person("viewer");

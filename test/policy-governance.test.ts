@@ -6,7 +6,6 @@ import { approveChange } from "../src/changes/approvals.js";
 import { draftFromFindings } from "../src/changes/from-findings.js";
 import { readChange } from "../src/changes/queries.js";
 import { createChange, submitChange } from "../src/changes/service.js";
-import type { Actor, Role } from "../src/domain/roles.js";
 import { SYSTEM_ACTOR } from "../src/domain/roles.js";
 import { createAsset } from "../src/inventory/assets.js";
 import { approveProposal, listProposals, proposePolicy, rejectProposal } from "../src/policy/proposals.js";
@@ -14,17 +13,11 @@ import { applyPolicy, getPolicy } from "../src/policy/store.js";
 import { buildApp } from "../src/server/app.js";
 import type { ServiceContext } from "../src/service/context.js";
 import type { Store } from "../src/store/store.js";
+import { userActor } from "./helpers/actors.js";
 import { installed } from "./helpers/assets.js";
 import { contextFor, DIALECTS, freshStore } from "./helpers/stores.js";
 
-const user = (name: string, role: Role): Actor => ({
-  kind: "user",
-  id: `token-${name}`,
-  name,
-  principal: name,
-  role,
-  assetId: null,
-});
+const user = userActor;
 const OPS = user("ops", "operator");
 const ADMIN = user("alice", "admin");
 const CAB = user("cab-1", "approver");

@@ -5,23 +5,17 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { FindingsDelta } from "../src/advisories/findings/fleet-rematch.js";
 import { rematchAll } from "../src/advisories/findings/rematch.js";
 import { acceptRisk } from "../src/advisories/findings/status.js";
-import type { Actor, Role } from "../src/domain/roles.js";
+import type { Role } from "../src/domain/roles.js";
 import { importInventory } from "../src/inventory/import.js";
 import { applyPolicy } from "../src/policy/store.js";
 import type { ServiceContext } from "../src/service/context.js";
+import { userActor } from "./helpers/actors.js";
 import { debianAdvisory, insertAdvisories } from "./helpers/advisories.js";
 import { contextFor, DIALECTS, freshStore } from "./helpers/stores.js";
 
 const DAY = 86_400_000;
 
-const person = (role: Role): Actor => ({
-  kind: "user",
-  id: `t-${role}`,
-  name: `${role}-1`,
-  principal: `${role}-1`,
-  role,
-  assetId: null,
-});
+const person = (role: Role) => userActor(`${role}-1`, role);
 const ADMIN = person("admin");
 const OPERATOR = person("operator");
 

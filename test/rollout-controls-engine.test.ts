@@ -1,6 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { verifyAuditChain } from "../src/audit/log.js";
-import type { Actor } from "../src/domain/roles.js";
 import {
   abortRollout,
   pauseRollout,
@@ -14,18 +13,12 @@ import {
 import { showRollout } from "../src/rollout/queries.js";
 import { startDueChanges } from "../src/rollout/starter.js";
 import type { Store } from "../src/store/store.js";
+import { userActor } from "./helpers/actors.js";
 import { drive, type Fleet, rolloutRow, SCRIPT, scheduledChange } from "./helpers/engine.js";
 import type { PlanSpec } from "./helpers/plans.js";
 import { DIALECTS, freshStore } from "./helpers/stores.js";
 
-const OPS: Actor = {
-  kind: "user",
-  id: "tok-alice",
-  name: "alice",
-  principal: "alice",
-  role: "operator",
-  assetId: null,
-};
+const OPS = userActor("alice", "operator");
 
 /** Canary w1, then w2 and w3, then w4 and w5; one asset out at a time. */
 function fiveHosts(over: Partial<PlanSpec> = {}): PlanSpec {

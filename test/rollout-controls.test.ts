@@ -16,6 +16,7 @@ import { closeIncident, listIncidents, showIncident } from "../src/rollout/incid
 import { listRollouts, showRollout } from "../src/rollout/queries.js";
 import type { ServiceContext } from "../src/service/context.js";
 import type { Store } from "../src/store/store.js";
+import { userActor } from "./helpers/actors.js";
 import {
   insertOperation,
   insertRollout,
@@ -24,16 +25,8 @@ import {
 } from "./helpers/rollout-rows.js";
 import { contextFor, DIALECTS, freshStore } from "./helpers/stores.js";
 
-function person(role: Role, principal = `${role}-person`): Actor {
-  return {
-    kind: "user",
-    id: `tok-${principal}`,
-    name: `${principal}-laptop`,
-    principal,
-    role,
-    assetId: null,
-  };
-}
+const person = (role: Role, principal = `${role}-person`) =>
+  userActor(principal, role, `${principal}-laptop`);
 const OPS = person("operator", "alice");
 const AGENT: Actor = {
   kind: "agent",

@@ -37,10 +37,11 @@ export async function freshDatabase(dialect: DialectName): Promise<FreshDatabase
       const a = new pg.Client({ connectionString: `${base}/postgres` });
       await a.connect();
       try {
-        // A killed server's backends leave within moments; until then the drop is refused (55006).
+        // `with (force)` ends a killed server's lingering backends; a drop racing their exit is
+        // refused (55006) for a moment.
         for (let attempt = 0; ; attempt++) {
           try {
-            await a.query(`drop database if exists ${name}`);
+            await a.query(`drop database if exists ${name} with (force)`);
             return;
           } catch (err) {
             if ((err as { code?: string }).code !== "55006" || attempt >= 100) throw err;

@@ -6,20 +6,20 @@
  * scenarios exercise what a user would.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import pg from "pg";
 import { pino } from "pino";
+import { afterAll, beforeAll } from "vitest";
 import { newSecret } from "../../src/auth/secrets.js";
 import { CLI_PATH } from "../../src/localfleet/fleet.js";
 import { type RunningServer, startServer } from "../../src/server/start.js";
-import { openStore, type Store } from "../../src/store/store.js";
+import { type DialectName, openStore, type Store } from "../../src/store/store.js";
 import { startTestFleet, type TestFleet } from "../../src/testfleet/harness.js";
+import { freshDatabase } from "../helpers/database-url.js";
 
 /** The scenarios' pace: agents heartbeat every second, the engine passes every 200 ms. */
 export const HEARTBEAT_MS = 1000;
@@ -145,32 +145,6 @@ async function freePort(): Promise<number> {
   return address.port;
 }
 
-/** A new database in the run's PostgreSQL, dropped by the returned function. */
-export async function freshPostgresUrl(base: string): Promise<{ url: string; drop(): Promise<void> }> {
-  const name = `s_${randomBytes(6).toString("hex")}`;
-  const admin = new pg.Client({ connectionString: `${base}/postgres` });
-  await admin.connect();
-  await admin.query(`create database ${name}`);
-  await admin.end();
-  return {
-    url: `${base}/${name}`,
-    drop: async () => {
-      const a = new pg.Client({ connectionString: `${base}/postgres` });
-      await a.connect();
-      for (let attempt = 0; ; attempt++) {
-        try {
-          await a.query(`drop database if exists ${name} with (force)`);
-          break;
-        } catch (err) {
-          if (attempt >= 50) throw err;
-          await sleep(100);
-        }
-      }
-      await a.end();
-    },
-  };
-}
-
 async function inProcessServer(databaseUrl: string, adminToken: string): Promise<ScenarioServer> {
   const running: RunningServer = await startServer({
     databaseUrl,
@@ -272,8 +246,8 @@ export interface ScenarioOptions {
   environments?: string[];
   /** `process`: a server process the test may SIGKILL and restart. Default: in this process. */
   server?: "in-process" | "process";
-  /** The run's PostgreSQL base URL: the store is a fresh database there instead of a SQLite file. */
-  postgres?: string;
+  /** `postgres`: the store is a fresh database in the run's PostgreSQL. Default: a SQLite file. */
+  dialect?: DialectName;
 }
 
 export interface Scenario {
@@ -295,8 +269,8 @@ export interface Scenario {
 export async function startScenario(options: ScenarioOptions): Promise<Scenario> {
   const dir = mkdtempSync(join(tmpdir(), `autopatch-${options.name}-`));
   const adminToken = newSecret("apt");
-  const pgDb = options.postgres ? await freshPostgresUrl(options.postgres) : null;
-  const databaseUrl = pgDb?.url ?? `sqlite:${join(dir, "autopatch.db")}`;
+  const database = await freshDatabase(options.dialect ?? "sqlite");
+  const databaseUrl = database.url;
   const server =
     options.server === "process"
       ? await processServer(databaseUrl, adminToken, dir)
@@ -307,7 +281,7 @@ export async function startScenario(options: ScenarioOptions): Promise<Scenario>
     await fleet?.stop();
     await server.close();
     await store?.close();
-    await pgDb?.drop();
+    await database.dispose();
     rmSync(dir, { recursive: true, force: true });
   };
   try {
@@ -339,6 +313,22 @@ export async function startScenario(options: ScenarioOptions): Promise<Scenario>
     await close();
     throw err;
   }
+}
+
+/** Starts the scenario before the file's tests, with its policies applied, and closes it after them. */
+export function useScenario(options: ScenarioOptions, ...policies: string[]): () => Scenario {
+  let s: Scenario | undefined;
+  beforeAll(async () => {
+    s = await startScenario(options);
+    for (const policy of policies) await applyPolicy(s, policy);
+  }, 180_000);
+  afterAll(async () => {
+    await s?.close();
+  });
+  return () => {
+    if (s === undefined) throw new Error(`scenario ${options.name} did not start`);
+    return s;
+  };
 }
 
 /** The scenarios' policy: short intervals, no announcement delay, each host's own /health checked. */

@@ -1,13 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { runCli } from "../helpers/cli.js";
 import {
-  applyPolicy,
   auditVerifies,
   ended,
   type RolloutShow,
-  type Scenario,
   scenarioPolicy,
-  startScenario,
+  useScenario,
   waitRollout,
 } from "./harness.js";
 import { checkInstallsPerKey, checkRun, installedVersions, installMarks, Sampler } from "./invariants.js";
@@ -25,16 +23,13 @@ progressDeadline: 2m
 );
 
 describe("scenario 1: a good patch on 20 hosts in two groups and two regions", () => {
-  let s: Scenario;
-  beforeAll(async () => {
-    s = await startScenario({ name: "s1", hosts: 20, groups: ["web", "api"], regions: ["eu", "us"] });
-    await applyPolicy(s, POLICY);
-  }, 180_000);
-  afterAll(async () => {
-    await s?.close();
-  });
+  const scenario = useScenario(
+    { name: "s1", hosts: 20, groups: ["web", "api"], regions: ["eu", "us"] },
+    POLICY,
+  );
 
   it("goes canary → 25 % → 75 % within max unavailable, every host at the new version, one install each", async () => {
+    const s = scenario();
     const { fleet } = s;
     const marks = installMarks(fleet.hosts);
     const sampler = new Sampler(s, fleet.hosts).start();

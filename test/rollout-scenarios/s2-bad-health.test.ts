@@ -1,14 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
-  applyPolicy,
   approvedChange,
   auditVerifies,
   describeOperations,
   ended,
   rolloutOf,
-  type Scenario,
   scenarioPolicy,
-  startScenario,
+  useScenario,
   waitRollout,
 } from "./harness.js";
 import { checkInstallsPerKey, checkRun, installedVersions, installMarks, Sampler } from "./invariants.js";
@@ -35,16 +33,13 @@ interface Incident {
 }
 
 describe("scenario 2: a bad-health patch", () => {
-  let s: Scenario;
-  beforeAll(async () => {
-    s = await startScenario({ name: "s2", hosts: 6, groups: ["web", "api"], regions: ["eu", "us"] });
-    await applyPolicy(s, POLICY);
-  }, 180_000);
-  afterAll(async () => {
-    await s?.close();
-  });
+  const scenario = useScenario(
+    { name: "s2", hosts: 6, groups: ["web", "api"], regions: ["eu", "us"] },
+    POLICY,
+  );
 
   it("is caught at the canary and rolled back automatically, every host at its old version, with an incident", async () => {
+    const s = scenario();
     const { fleet } = s;
     const marks = installMarks(fleet.hosts);
     const sampler = new Sampler(s, fleet.hosts).start();

@@ -1,15 +1,13 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
-  applyPolicy,
   approvedChange,
   auditVerifies,
   describeOperations,
   ended,
   rolloutOf,
-  type Scenario,
   scenarioPolicy,
-  startScenario,
+  useScenario,
   waitRollout,
 } from "./harness.js";
 import { checkRun, installedVersions, installMarks, installs, Sampler } from "./invariants.js";
@@ -48,24 +46,14 @@ describe.each([
   ["sqlite", 0x5eed],
   ["postgres", 0x5eee],
 ] as const)("scenario 4: the server SIGKILLed at random instants (%s)", (dialect, seed) => {
-  let s: Scenario;
-  beforeAll(async () => {
-    s = await startScenario({
-      name: `s4-${dialect}`,
-      // Two hosts keep each trial short: a restart costs seconds on a loaded machine.
-      hosts: 2,
-      groups: ["a", "b"],
-      regions: ["r1"],
-      server: "process",
-      ...(dialect === "postgres" ? { postgres: inject("pgBaseUrl") } : {}),
-    });
-    await applyPolicy(s, POLICY);
-  }, 180_000);
-  afterAll(async () => {
-    await s?.close();
-  });
+  const scenario = useScenario(
+    // Two hosts keep each trial short: a restart costs seconds on a loaded machine.
+    { name: `s4-${dialect}`, hosts: 2, groups: ["a", "b"], regions: ["r1"], server: "process", dialect },
+    POLICY,
+  );
 
   it(`${TRIALS} trials: after each restart the rollout finishes, no install twice, never over max unavailable`, async () => {
+    const s = scenario();
     const random = seeded(seed);
     const report: string[] = [];
     let midRollout = 0;

@@ -1,18 +1,16 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { BEHAVIOUR_FILE, FLEET_PACKAGE } from "../../src/testfleet/packages.js";
 import {
-  applyPolicy,
   approvedChange,
   auditVerifies,
   describeOperations,
   ended,
   rolloutOf,
-  type Scenario,
   scenarioPolicy,
-  startScenario,
+  useScenario,
   waitRollout,
 } from "./harness.js";
 import { checkInstallsPerKey, checkRun, installedVersions, installMarks, Sampler } from "./invariants.js";
@@ -40,16 +38,10 @@ progressDeadline: 2m
 const sha256 = (file: string) => createHash("sha256").update(readFileSync(file)).digest("hex");
 
 describe("scenario 6: rings, staging then production with a soak", () => {
-  let s: Scenario;
-  beforeAll(async () => {
-    s = await startScenario({ name: "s6", hosts: 6, environments: ["staging", "prod"] });
-    await applyPolicy(s, POLICY);
-  }, 180_000);
-  afterAll(async () => {
-    await s?.close();
-  });
+  const scenario = useScenario({ name: "s6", hosts: 6, environments: ["staging", "prod"] }, POLICY);
 
   it("runs staging first, soaks, and production gets the exact artifact staging verified", async () => {
+    const s = scenario();
     const { fleet } = s;
     const marks = installMarks(fleet.hosts);
     const sampler = new Sampler(s, fleet.hosts).start();

@@ -7,6 +7,8 @@ import { AGENT_PROTOCOL_HEADER, AGENT_PROTOCOL_VERSION } from "../src/agent/prot
 import { verifyAuditChain } from "../src/audit/log.js";
 import { type AuditSigningKey, loadSigningKey } from "../src/audit/signing-key.js";
 import { bootstrapAdminToken } from "../src/auth/tokens.js";
+import type { PackageRecord } from "../src/domain/inventory.js";
+import { canonicalPackageSet, packageSetDigest } from "../src/domain/package-set.js";
 import { agentExecutor } from "../src/executors/agent/agent-executor.js";
 import { STORE_POLL_MS } from "../src/executors/agent/leases.js";
 import { executorFor } from "../src/executors/registry.js";
@@ -46,7 +48,7 @@ describe.each(DIALECTS)("agent operations on %s", (dialect) => {
   const nextChange = () => `chg-${dialect}-${++change}`;
 
   const call = (
-    method: "GET" | "POST",
+    method: "GET" | "POST" | "PUT",
     url: string,
     token: string,
     payload?: unknown,
@@ -250,6 +252,78 @@ describe.each(DIALECTS)("agent operations on %s", (dialect) => {
       status: "failed",
       error: "health check service failed: HTTP 500",
     });
+  });
+
+  it("records an inventory delta carried by the result before the result, and refuses one with nothing recorded", async () => {
+    const pkg = (version: string): PackageRecord => ({ ecosystem: "Debian:12", name: "demo", version });
+    const digestOf = (packages: PackageRecord[]) => packageSetDigest(canonicalPackageSet(packages).values());
+    const put = await call("PUT", "/api/v1/agent/inventory", agents["host-a"]?.credential ?? "", {
+      packages: [pkg("1.0.0-1")],
+    });
+    expect(put.statusCode, put.body).toBe(200);
+    const base = (put.json() as { digest: string }).digest;
+    expect(base).toBe(digestOf([pkg("1.0.0-1")]));
+    const delta = {
+      base,
+      digest: digestOf([pkg("1.1.0-1")]),
+      added: [pkg("1.1.0-1")],
+      removed: [{ ecosystem: "Debian:12", name: "demo", version: "1.0.0-1" }],
+    };
+    const spec = await queueOperation(ctx, { changeId: nextChange(), asset: asset("host-a") });
+    const leased = await poll("host-a");
+    expect(leased.json()).toMatchObject({ id: spec.id, inventoryInResult: true });
+
+    // Refused for its operation (another asset's) or for its base: neither the inventory nor the result.
+    const other = await queueOperation(ctx, { changeId: nextChange(), asset: asset("host-b") });
+    expect((await poll("host-b")).statusCode).toBe(200);
+    const before = await auditCount();
+    const lastSeq = Number(
+      (
+        await store.db
+          .selectFrom("audit_events")
+          .select((eb) => eb.fn.max("seq").as("seq"))
+          .executeTakeFirstOrThrow()
+      ).seq,
+    );
+    const notYours = await report("host-a", other.id, {
+      ...result(true),
+      inventory: delta,
+    } as OperationResult);
+    expect(notYours.statusCode).toBe(403);
+    const wrongBase = await report("host-a", spec.id, {
+      ...result(true),
+      inventory: { ...delta, base: "sha256:0000" },
+    } as OperationResult);
+    expect(wrongBase.statusCode).toBe(409);
+    expect(wrongBase.json()).toMatchObject({
+      error: { reason: "inventory.delta-base-mismatch", where: "/body/inventory/base" },
+    });
+    expect(await auditCount()).toBe(before);
+    expect((await opRow(spec.id)).state).toBe("leased");
+
+    const taken = await report("host-a", spec.id, { ...result(true), inventory: delta } as OperationResult);
+    expect(taken.statusCode, taken.body).toBe(200);
+    expect(taken.json()).toMatchObject({
+      state: "succeeded",
+      accepted: true,
+      inventory: { digest: delta.digest },
+    });
+    const stored = await opRow(spec.id);
+    expect(JSON.parse(stored.result ?? "{}")).not.toHaveProperty("inventory");
+    const events = await store.db
+      .selectFrom("audit_events")
+      .select(["action"])
+      .where("seq", ">", lastSeq)
+      .orderBy("seq")
+      .execute();
+    expect(events.map((e) => e.action)).toEqual(["inventory.reported", "rollout.operation.succeeded"]);
+    const packages = await store.db
+      .selectFrom("installed_packages")
+      .select(["name", "version"])
+      .where("asset_id", "=", agents["host-a"]?.id ?? "")
+      .execute();
+    expect(packages).toEqual([{ name: "demo", version: "1.1.0-1" }]);
+    expect((await report("host-b", other.id, result(true))).statusCode).toBe(200);
   });
 
   it("reports lost when the agent stops heartbeating for two intervals, or its lease runs out", async () => {

@@ -31,6 +31,7 @@ function leasedOf(row: OpRow, leaseExpiresAt: string): LeasedOperation {
     action: row.action as LeasedOperation["action"],
     payload: operationPayloadSchema.parse(JSON.parse(row.payload)),
     leaseExpiresAt,
+    inventoryInResult: true,
   };
 }
 

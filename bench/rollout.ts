@@ -265,6 +265,8 @@ async function runAutopatch(dir: string) {
     hosts: HOSTS,
     server: { url: server.url, adminToken },
     inProcessAgents: true,
+    // The bench's gates read /health only: no simulated traffic for /metrics.
+    serviceTraffic: false,
     readyTimeoutMs: 600_000,
   });
   log(`» fleet ready in ${((performance.now() - setupStart) / 1000).toFixed(1)} s`);

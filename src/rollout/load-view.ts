@@ -101,6 +101,43 @@ function parseOutcome(
   }
 }
 
+/**
+ * Plans parsed already, by rollout: a plan is frozen when its rollout starts, and parsing it (every
+ * target and phase of a large fleet) on every pass was a large part of the pass. The stored text is
+ * compared, so a rollout id met again in another store is parsed afresh. The plan is read, never changed.
+ */
+const PARSED_PLANS = new Map<string, { text: string; plan: PlanV2 }>();
+const PARSED_PLANS_MAX = 100;
+
+function parsedPlan(rolloutId: string, text: string): PlanV2 {
+  const known = PARSED_PLANS.get(rolloutId);
+  if (known?.text === text) return known.plan;
+  const plan = JSON.parse(text) as PlanV2;
+  PARSED_PLANS.delete(rolloutId);
+  PARSED_PLANS.set(rolloutId, { text, plan });
+  if (PARSED_PLANS.size > PARSED_PLANS_MAX) {
+    const oldest = PARSED_PLANS.keys().next();
+    if (!oldest.done) PARSED_PLANS.delete(oldest.value);
+  }
+  return plan;
+}
+
+/** Assets' snapshots parsed already, by their text: each pass reads every asset's (read, never changed). */
+const PARSED_SNAPSHOTS = new Map<string, Snapshot>();
+const PARSED_SNAPSHOTS_MAX = 20_000;
+
+function parsedSnapshot(text: string): Snapshot {
+  const known = PARSED_SNAPSHOTS.get(text);
+  if (known) return known;
+  const snapshot = JSON.parse(text) as Snapshot;
+  PARSED_SNAPSHOTS.set(text, snapshot);
+  if (PARSED_SNAPSHOTS.size > PARSED_SNAPSHOTS_MAX) {
+    const oldest = PARSED_SNAPSHOTS.keys().next();
+    if (!oldest.done) PARSED_SNAPSHOTS.delete(oldest.value);
+  }
+  return snapshot;
+}
+
 /** The rollout's stored state; null when it does not exist. */
 export async function loadRollout(
   db: Kysely<Database>,
@@ -111,7 +148,7 @@ export async function loadRollout(
   const row = await db.selectFrom("rollouts").selectAll().where("id", "=", rolloutId).executeTakeFirst();
   if (!row) return null;
   if (!isRolloutState(row.state)) throw new Error(`rollout ${rolloutId} has an unknown state "${row.state}"`);
-  const plan = JSON.parse(row.plan) as PlanV2;
+  const plan = parsedPlan(rolloutId, row.plan);
   if (plan.version !== 2)
     throw new Error(`rollout ${rolloutId} holds a plan of version ${String(plan.version)}`);
 
@@ -182,7 +219,7 @@ export async function loadRollout(
       fromVersion: a.from_version,
       toVersion: a.to_version,
       attempt: Number(a.attempt),
-      snapshot: json<Snapshot>(a.snapshot),
+      snapshot: a.snapshot === null ? null : parsedSnapshot(a.snapshot),
       startedAt: a.started_at,
       unavailableSince: a.unavailable_since,
       finishedAt: a.finished_at,

@@ -3,7 +3,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AGENT_PROTOCOL_HEADER, AGENT_PROTOCOL_VERSION } from "../src/agent/protocol.js";
+import {
+  AGENT_PROTOCOL_HEADER,
+  AGENT_PROTOCOL_VERSION,
+  POLL_HEARTBEAT_HEADER,
+} from "../src/agent/protocol.js";
 import { verifyAuditChain } from "../src/audit/log.js";
 import { type AuditSigningKey, loadSigningKey } from "../src/audit/signing-key.js";
 import { bootstrapAdminToken } from "../src/auth/tokens.js";
@@ -324,6 +328,54 @@ describe.each(DIALECTS)("agent operations on %s", (dialect) => {
       .execute();
     expect(packages).toEqual([{ name: "demo", version: "1.1.0-1" }]);
     expect((await report("host-b", other.id, result(true))).statusCode).toBe(200);
+  });
+
+  it("counts a poll's answer as the agent's heartbeat, recorded at most once a quarter interval", async () => {
+    const seen = async () =>
+      (
+        await store.db
+          .selectFrom("assets")
+          .select(["last_seen_at", "agent_status"])
+          .where("id", "=", agents["host-a"]?.id ?? "")
+          .executeTakeFirstOrThrow()
+      ).last_seen_at;
+    clock = new Date(clock.getTime() + 10 * HEARTBEAT_MS);
+    const first = await poll("host-a");
+    expect(first.statusCode).toBe(204);
+    expect(first.headers[POLL_HEARTBEAT_HEADER]).toBe("1");
+    expect(await seen()).toBe(clock.toISOString());
+    const recordedAt = clock.toISOString();
+    clock = new Date(clock.getTime() + 0.2 * HEARTBEAT_MS);
+    expect((await poll("host-a")).headers[POLL_HEARTBEAT_HEADER]).toBe("1");
+    expect(await seen()).toBe(recordedAt);
+    clock = new Date(clock.getTime() + 0.1 * HEARTBEAT_MS);
+    await poll("host-a");
+    expect(await seen()).toBe(clock.toISOString());
+
+    // A stale asset is active again after a poll, with its audit event, as after a heartbeat.
+    await store.db
+      .updateTable("assets")
+      .set({ agent_status: "stale" })
+      .where("id", "=", agents["host-a"]?.id ?? "")
+      .execute();
+    clock = new Date(clock.getTime() + HEARTBEAT_MS);
+    await poll("host-a");
+    const active = await store.db
+      .selectFrom("audit_events")
+      .select("action")
+      .where("target_id", "=", agents["host-a"]?.id ?? "")
+      .where("action", "=", "asset.agent-active")
+      .execute();
+    expect(active).toHaveLength(1);
+    expect(
+      (
+        await store.db
+          .selectFrom("assets")
+          .select("agent_status")
+          .where("id", "=", agents["host-a"]?.id ?? "")
+          .executeTakeFirstOrThrow()
+      ).agent_status,
+    ).toBe("active");
   });
 
   it("reports lost when the agent stops heartbeating for two intervals, or its lease runs out", async () => {

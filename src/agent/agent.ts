@@ -23,6 +23,9 @@ import {
 
 export const AGENT_VERSION = "0.2.0";
 
+/** Heartbeats skipped for polls the server counted as such: at most this many intervals in a row. */
+const HEARTBEAT_AT_LEAST_EVERY = 4;
+
 export interface AgentOptions {
   server: string;
   /** Needed only until the agent has enrolled and saved its credential. */
@@ -112,6 +115,8 @@ export async function runAgent(options: AgentOptions): Promise<void> {
   const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
   // The heartbeat interval the server asks for, once known: the operation loop retries at least as often.
   let retryCapMs = 30_000;
+  // When the server last counted a long-poll's answer as this agent's heartbeat.
+  let lastPollHeartbeat = Number.NEGATIVE_INFINITY;
   const operations = runOperationLoop({
     client,
     stateDir: options.stateDir,
@@ -122,6 +127,9 @@ export async function runAgent(options: AgentOptions): Promise<void> {
     retryCapMs: () => retryCapMs,
     syncInventory: () => syncInventory(null, false),
     sendWithInventory,
+    onPollHeartbeat: () => {
+      lastPollHeartbeat = Date.now();
+    },
   }).then(
     () => null,
     // Caught at once (an unhandled rejection would end the process before the heartbeats stop).
@@ -211,12 +219,18 @@ export async function runAgent(options: AgentOptions): Promise<void> {
   async function heartbeatLoop(): Promise<void> {
     let intervalMs = 30_000;
     let nextHeartbeat = 0;
+    let lastHeartbeat = Number.NEGATIVE_INFINITY;
     let failures = 0;
     while (!signal.aborted) {
       try {
         const fingerprint = await dpkgStateFingerprint(admindir);
         let inventoryWanted = false;
-        if (Date.now() >= nextHeartbeat) {
+        // A poll the server answered lately stood for the heartbeat; one still goes out now and then,
+        // for the inventory digest check it carries.
+        const polled =
+          Date.now() - lastPollHeartbeat < intervalMs / 2 &&
+          Date.now() - lastHeartbeat < HEARTBEAT_AT_LEAST_EVERY * intervalMs;
+        if (Date.now() >= nextHeartbeat && !polled) {
           const beat = await client.post<HeartbeatResponse>("/api/v1/agent/heartbeat", {
             agentVersion: AGENT_VERSION,
             packagesFingerprint: fingerprint,
@@ -226,6 +240,7 @@ export async function runAgent(options: AgentOptions): Promise<void> {
           retryCapMs = intervalMs;
           inventoryWanted = beat.inventoryWanted;
           nextHeartbeat = Date.now() + intervalMs;
+          lastHeartbeat = Date.now();
         }
         await syncInventory(fingerprint, inventoryWanted);
         failures = 0;

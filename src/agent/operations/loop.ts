@@ -11,7 +11,7 @@ import {
   leasedOperationSchema,
   type OperationResult,
 } from "../../rollout/operation.js";
-import type { InventoryDeltaReport, reportSummarySchema } from "../protocol.js";
+import { type InventoryDeltaReport, POLL_HEARTBEAT_HEADER, type reportSummarySchema } from "../protocol.js";
 import { ArtifactFetcher } from "./artifacts.js";
 import { OperationJournal } from "./journal.js";
 import { ProgressReporter } from "./progress.js";
@@ -46,6 +46,8 @@ export interface OperationLoopOptions {
    * operation (`inventoryInResult`): `post` sends the result with the delta given. True once the
    * server has both; false or a rejection falls back to syncInventory, then the result alone.
    */
+  /** The server recorded a poll's answer as this agent's heartbeat (POLL_HEARTBEAT_HEADER). */
+  onPollHeartbeat?: () => void;
   sendWithInventory?: (
     post: (inventory: InventoryDeltaReport | undefined) => Promise<{ inventory?: ReportSummary }>,
   ) => Promise<boolean>;
@@ -142,6 +144,9 @@ export async function runOperationLoop(options: OperationLoopOptions): Promise<v
           undefined,
           {
             signal,
+            onHeaders: (headers) => {
+              if (headers.get(POLL_HEARTBEAT_HEADER) === "1") options.onPollHeartbeat?.();
+            },
           },
         );
       } catch (err) {

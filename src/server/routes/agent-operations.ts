@@ -2,9 +2,10 @@ import "../../executors/index.js";
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
-import { inventoryDeltaSchema, reportSummarySchema } from "../../agent/protocol.js";
+import { inventoryDeltaSchema, POLL_HEARTBEAT_HEADER, reportSummarySchema } from "../../agent/protocol.js";
 import { AppError } from "../../domain/errors.js";
 import { MAX_WAIT_MS, nextOperation } from "../../executors/agent/leases.js";
+import { recordPollHeartbeat } from "../../executors/agent/poll-heartbeat.js";
 import { checkResultTarget, recordProgress, recordResult } from "../../executors/agent/reports.js";
 import { recordAgentInventoryDelta } from "../../inventory/agents.js";
 import { OPERATION_STATES } from "../../rollout/model.js";
@@ -74,6 +75,12 @@ export async function agentOperationRoutes(app: FastifyInstance, ctx: ServiceCon
           request.query.waitMs,
           AbortSignal.any([gone.signal, closing.signal]),
         );
+        // The poll's answer is the agent's sign of life: it skips the heartbeats it would send meanwhile.
+        const beat = await recordPollHeartbeat(ctx, actorOf(request)).catch((err: unknown) => {
+          request.log.warn({ err }, "a long-poll's heartbeat was not recorded");
+          return false;
+        });
+        if (beat) reply.header(POLL_HEARTBEAT_HEADER, "1");
         if (leased === null) return reply.code(204).send();
         return leased;
       } finally {

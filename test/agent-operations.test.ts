@@ -376,6 +376,15 @@ describe.each(DIALECTS)("agent operations on %s", (dialect) => {
           .executeTakeFirstOrThrow()
       ).agent_status,
     ).toBe("active");
+
+    // A poll that leases an operation records it in the lease's own write.
+    const spec = await queueOperation(ctx, { changeId: nextChange(), asset: asset("host-a") });
+    clock = new Date(clock.getTime() + HEARTBEAT_MS);
+    const leased = await poll("host-a");
+    expect(leased.statusCode).toBe(200);
+    expect(leased.headers[POLL_HEARTBEAT_HEADER]).toBe("1");
+    expect(await seen()).toBe(clock.toISOString());
+    expect((await report("host-a", spec.id, result(true))).statusCode).toBe(200);
   });
 
   it("reports lost when the agent stops heartbeating for two intervals, or its lease runs out", async () => {

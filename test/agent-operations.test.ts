@@ -330,6 +330,20 @@ describe.each(DIALECTS)("agent operations on %s", (dialect) => {
     expect((await report("host-b", other.id, result(true))).statusCode).toBe(200);
   });
 
+  it("serves an agent that predates the inventory in the result and the poll heartbeat as before", async () => {
+    const spec = await queueOperation(ctx, { changeId: nextChange(), asset: asset("host-b") });
+    expect((await heartbeat("host-b")).statusCode).toBe(200);
+    expect((await poll("host-b")).statusCode).toBe(200);
+    const put = await call("PUT", "/api/v1/agent/inventory", agents["host-b"]?.credential ?? "", {
+      packages: [{ ecosystem: "Debian:12", name: "demo", version: "1.1.0-1" }],
+    });
+    expect(put.statusCode, put.body).toBe(200);
+    const answer = await report("host-b", spec.id, result(true));
+    expect(answer.statusCode, answer.body).toBe(200);
+    expect(answer.json()).toMatchObject({ state: "succeeded", accepted: true });
+    expect(answer.json()).not.toHaveProperty("inventory");
+  });
+
   it("counts a poll's answer as the agent's heartbeat, recorded at most once a quarter interval", async () => {
     const seen = async () =>
       (

@@ -6,6 +6,7 @@
  * on that exit).
  */
 
+import { Session } from "node:inspector/promises";
 import { startServer } from "../src/server/start.js";
 import { createLogger } from "../src/service/logger.js";
 import { statementTrace } from "../src/store/statement-cache.js";
@@ -21,6 +22,7 @@ type Request =
   | { type: "cpu"; id: number }
   | { type: "requests"; id: number }
   | { type: "statements"; id: number }
+  | { type: "profile-start" | "profile-stop"; id: number }
   | { type: "stop" };
 
 const args = JSON.parse(process.argv[2] ?? "{}") as ServerArgs;
@@ -43,7 +45,24 @@ server.app.server.on("request", (req: { method?: string; url?: string }) => {
   requests.set(key, (requests.get(key) ?? 0) + 1);
 });
 
+// A CPU profile of this process's main thread between profile-start and profile-stop (the rollout).
+const session = new Session();
+session.connect();
+
 process.on("message", (message: Request) => {
+  if (message.type === "profile-start") {
+    session
+      .post("Profiler.enable")
+      .then(() => session.post("Profiler.start"))
+      .then(() => send({ type: message.type, id: message.id }));
+    return;
+  }
+  if (message.type === "profile-stop") {
+    session
+      .post("Profiler.stop")
+      .then(({ profile }) => send({ type: message.type, id: message.id, profile: JSON.stringify(profile) }));
+    return;
+  }
   if (message.type === "statements") {
     send({ type: "statements", id: message.id, stats: [...statementTrace()] });
   } else if (message.type === "requests") {

@@ -10,7 +10,8 @@
  * all three perform the same base → good upgrade.
  */
 import childProcess, { execFileSync, fork, spawn } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { Session } from "node:inspector/promises";
 import { syncBuiltinESMExports } from "node:module";
 import { loadavg, tmpdir } from "node:os";
 import { basename, join } from "node:path";
@@ -25,6 +26,7 @@ import { ApiClient } from "../src/client/api-client.js";
 import { dpkgRootArgs } from "../src/dpkg/root-options.js";
 import { startTestFleet } from "../src/testfleet/harness.js";
 import { FLEET_PACKAGE, installLogPath } from "../src/testfleet/packages.js";
+import { spawnerExecFile } from "./rollout-spawner.js";
 
 const { values: flags } = parseArgs({
   options: {
@@ -33,6 +35,7 @@ const { values: flags } = parseArgs({
     "engine-pass": { type: "string", default: "1000" },
     "heartbeat-interval": { type: "string", default: "30000" },
     "max-unavailable": { type: "string", default: "16" },
+    /** CPU profiles of the server and of the agents' process from the submit to the end, into this folder. */
     "cpu-prof": { type: "string" },
     /** A file for the server's SQL statements by time (runs and ms of each text). */
     "statement-trace": { type: "string" },
@@ -60,12 +63,13 @@ interface CpuSample {
   cpuMs: number;
 }
 
-// Child processes this process (the agents') starts, by program: wrapped before any agent runs.
+// Child processes this process (the agents') starts, by program, started from a worker thread
+// (bench/rollout-spawner.ts): wrapped before any agent runs.
 const children = new Map<string, number>();
-const originalExecFile = childProcess.execFile;
+const spawner = spawnerExecFile(childProcess.execFile);
 childProcess.execFile = ((file: string, ...rest: unknown[]) => {
   children.set(basename(file), (children.get(basename(file)) ?? 0) + 1);
-  return (originalExecFile as (...a: unknown[]) => unknown)(file, ...rest);
+  return spawner.execFile(file, ...rest);
 }) as typeof childProcess.execFile;
 syncBuiltinESMExports();
 
@@ -92,7 +96,6 @@ function auditCounts(dbPath: string, since: string): Record<string, number> {
 async function startServerProcess(dir: string, adminToken: string) {
   const execArgv = ["--import", "tsx"];
   const env = flags["statement-trace"] ? { ...process.env, AUTOPATCH_STATEMENT_TRACE: "1" } : process.env;
-  if (flags["cpu-prof"]) execArgv.push("--cpu-prof", `--cpu-prof-dir=${flags["cpu-prof"]}`);
   const child = fork(
     SERVER_SCRIPT,
     [
@@ -154,6 +157,17 @@ async function startServerProcess(dir: string, adminToken: string) {
       child.on("message", onMessage);
       child.send({ type: "statements", id });
     });
+  const profile = (type: "profile-start" | "profile-stop") =>
+    new Promise<string>((resolve) => {
+      const id = nextId++;
+      const onMessage = (m: { type: string; id?: number; profile?: string }) => {
+        if (m.type !== type || m.id !== id) return;
+        child.off("message", onMessage);
+        resolve(m.profile ?? "");
+      };
+      child.on("message", onMessage);
+      child.send({ type, id });
+    });
   const stop = () =>
     new Promise<void>((resolve) => {
       if (child.exitCode !== null) return resolve();
@@ -165,7 +179,7 @@ async function startServerProcess(dir: string, adminToken: string) {
       child.send({ type: "stop" });
       setTimeout(() => child.kill("SIGKILL"), 20_000).unref();
     });
-  return { url, sample, samples, requests, statements, stop };
+  return { url, sample, samples, requests, statements, profile, stop };
 }
 
 // Every agent and host service of the bench shares one process and two cores: more installs at once
@@ -251,6 +265,8 @@ async function runAutopatch(dir: string) {
     hosts: HOSTS,
     server: { url: server.url, adminToken },
     inProcessAgents: true,
+    // The bench's gates read /health only: no simulated traffic for /metrics.
+    serviceTraffic: false,
     readyTimeoutMs: 600_000,
   });
   log(`» fleet ready in ${((performance.now() - setupStart) / 1000).toFixed(1)} s`);
@@ -279,6 +295,9 @@ async function runAutopatch(dir: string) {
     const statementsBefore = new Map(flags["statement-trace"] ? await server.statements() : []);
     const childrenBefore = new Map(children);
     const before = await server.sample("submit");
+    const profileDir = flags["cpu-prof"];
+    const profiler = profileDir ? await startProfile() : null;
+    if (profileDir) await server.profile("profile-start");
     const agentsBefore = process.cpuUsage();
     const submitted = await api.post<{ state: string }>(`/api/v1/changes/${change.id}/submit`, {});
     if (submitted.state !== "scheduled") throw new Error(`the change is ${submitted.state} after submit`);
@@ -294,6 +313,11 @@ async function runAutopatch(dir: string) {
     }
     const after = await server.sample("end");
     const agentsCpu = process.cpuUsage(agentsBefore);
+    if (profiler && profileDir) {
+      mkdirSync(profileDir, { recursive: true });
+      writeFileSync(join(profileDir, "agents.cpuprofile"), await profiler.stop());
+      writeFileSync(join(profileDir, "server.cpuprofile"), await server.profile("profile-stop"));
+    }
     const requestsAfter = await server.requests();
     if (flags["statement-trace"]) {
       const stats = (await server.statements())
@@ -337,6 +361,21 @@ async function runAutopatch(dir: string) {
     await fleet.stop();
     await server.stop();
   }
+}
+
+/** Profiles this process's main thread (the agents and host services) until `stop`. */
+async function startProfile() {
+  const session = new Session();
+  session.connect();
+  await session.post("Profiler.enable");
+  await session.post("Profiler.start");
+  return {
+    stop: async () => {
+      const { profile } = await session.post("Profiler.stop");
+      session.disconnect();
+      return JSON.stringify(profile);
+    },
+  };
 }
 
 /** The floor: the same installs, two at a time (the machine's cores), by a shell. */

@@ -3,10 +3,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AGENT_PROTOCOL_HEADER, AGENT_PROTOCOL_VERSION } from "../src/agent/protocol.js";
+import {
+  AGENT_PROTOCOL_HEADER,
+  AGENT_PROTOCOL_VERSION,
+  POLL_HEARTBEAT_HEADER,
+} from "../src/agent/protocol.js";
 import { verifyAuditChain } from "../src/audit/log.js";
 import { type AuditSigningKey, loadSigningKey } from "../src/audit/signing-key.js";
 import { bootstrapAdminToken } from "../src/auth/tokens.js";
+import type { PackageRecord } from "../src/domain/inventory.js";
+import { canonicalPackageSet, packageSetDigest } from "../src/domain/package-set.js";
 import { agentExecutor } from "../src/executors/agent/agent-executor.js";
 import { STORE_POLL_MS } from "../src/executors/agent/leases.js";
 import { executorFor } from "../src/executors/registry.js";
@@ -46,7 +52,7 @@ describe.each(DIALECTS)("agent operations on %s", (dialect) => {
   const nextChange = () => `chg-${dialect}-${++change}`;
 
   const call = (
-    method: "GET" | "POST",
+    method: "GET" | "POST" | "PUT",
     url: string,
     token: string,
     payload?: unknown,
@@ -250,6 +256,149 @@ describe.each(DIALECTS)("agent operations on %s", (dialect) => {
       status: "failed",
       error: "health check service failed: HTTP 500",
     });
+  });
+
+  it("records an inventory delta carried by the result before the result, and refuses one with nothing recorded", async () => {
+    const pkg = (version: string): PackageRecord => ({ ecosystem: "Debian:12", name: "demo", version });
+    const digestOf = (packages: PackageRecord[]) => packageSetDigest(canonicalPackageSet(packages).values());
+    const put = await call("PUT", "/api/v1/agent/inventory", agents["host-a"]?.credential ?? "", {
+      packages: [pkg("1.0.0-1")],
+    });
+    expect(put.statusCode, put.body).toBe(200);
+    const base = (put.json() as { digest: string }).digest;
+    expect(base).toBe(digestOf([pkg("1.0.0-1")]));
+    const delta = {
+      base,
+      digest: digestOf([pkg("1.1.0-1")]),
+      added: [pkg("1.1.0-1")],
+      removed: [{ ecosystem: "Debian:12", name: "demo", version: "1.0.0-1" }],
+    };
+    const spec = await queueOperation(ctx, { changeId: nextChange(), asset: asset("host-a") });
+    const leased = await poll("host-a");
+    expect(leased.json()).toMatchObject({ id: spec.id, inventoryInResult: true });
+
+    // Refused for its operation (another asset's) or for its base: neither the inventory nor the result.
+    const other = await queueOperation(ctx, { changeId: nextChange(), asset: asset("host-b") });
+    expect((await poll("host-b")).statusCode).toBe(200);
+    const before = await auditCount();
+    const lastSeq = Number(
+      (
+        await store.db
+          .selectFrom("audit_events")
+          .select((eb) => eb.fn.max("seq").as("seq"))
+          .executeTakeFirstOrThrow()
+      ).seq,
+    );
+    const notYours = await report("host-a", other.id, {
+      ...result(true),
+      inventory: delta,
+    } as OperationResult);
+    expect(notYours.statusCode).toBe(403);
+    const wrongBase = await report("host-a", spec.id, {
+      ...result(true),
+      inventory: { ...delta, base: "sha256:0000" },
+    } as OperationResult);
+    expect(wrongBase.statusCode).toBe(409);
+    expect(wrongBase.json()).toMatchObject({
+      error: { reason: "inventory.delta-base-mismatch", where: "/body/inventory/base" },
+    });
+    expect(await auditCount()).toBe(before);
+    expect((await opRow(spec.id)).state).toBe("leased");
+
+    const taken = await report("host-a", spec.id, { ...result(true), inventory: delta } as OperationResult);
+    expect(taken.statusCode, taken.body).toBe(200);
+    expect(taken.json()).toMatchObject({
+      state: "succeeded",
+      accepted: true,
+      inventory: { digest: delta.digest },
+    });
+    const stored = await opRow(spec.id);
+    expect(JSON.parse(stored.result ?? "{}")).not.toHaveProperty("inventory");
+    const events = await store.db
+      .selectFrom("audit_events")
+      .select(["action"])
+      .where("seq", ">", lastSeq)
+      .orderBy("seq")
+      .execute();
+    expect(events.map((e) => e.action)).toEqual(["inventory.reported", "rollout.operation.succeeded"]);
+    const packages = await store.db
+      .selectFrom("installed_packages")
+      .select(["name", "version"])
+      .where("asset_id", "=", agents["host-a"]?.id ?? "")
+      .execute();
+    expect(packages).toEqual([{ name: "demo", version: "1.1.0-1" }]);
+    expect((await report("host-b", other.id, result(true))).statusCode).toBe(200);
+  });
+
+  it("serves an agent that predates the inventory in the result and the poll heartbeat as before", async () => {
+    const spec = await queueOperation(ctx, { changeId: nextChange(), asset: asset("host-b") });
+    expect((await heartbeat("host-b")).statusCode).toBe(200);
+    expect((await poll("host-b")).statusCode).toBe(200);
+    const put = await call("PUT", "/api/v1/agent/inventory", agents["host-b"]?.credential ?? "", {
+      packages: [{ ecosystem: "Debian:12", name: "demo", version: "1.1.0-1" }],
+    });
+    expect(put.statusCode, put.body).toBe(200);
+    const answer = await report("host-b", spec.id, result(true));
+    expect(answer.statusCode, answer.body).toBe(200);
+    expect(answer.json()).toMatchObject({ state: "succeeded", accepted: true });
+    expect(answer.json()).not.toHaveProperty("inventory");
+  });
+
+  it("counts a poll's answer as the agent's heartbeat, recorded at most once a quarter interval", async () => {
+    const seen = async () =>
+      (
+        await store.db
+          .selectFrom("assets")
+          .select(["last_seen_at", "agent_status"])
+          .where("id", "=", agents["host-a"]?.id ?? "")
+          .executeTakeFirstOrThrow()
+      ).last_seen_at;
+    clock = new Date(clock.getTime() + 10 * HEARTBEAT_MS);
+    const first = await poll("host-a");
+    expect(first.statusCode).toBe(204);
+    expect(first.headers[POLL_HEARTBEAT_HEADER]).toBe("1");
+    expect(await seen()).toBe(clock.toISOString());
+    const recordedAt = clock.toISOString();
+    clock = new Date(clock.getTime() + 0.2 * HEARTBEAT_MS);
+    expect((await poll("host-a")).headers[POLL_HEARTBEAT_HEADER]).toBe("1");
+    expect(await seen()).toBe(recordedAt);
+    clock = new Date(clock.getTime() + 0.1 * HEARTBEAT_MS);
+    await poll("host-a");
+    expect(await seen()).toBe(clock.toISOString());
+
+    // A stale asset is active again after a poll, with its audit event, as after a heartbeat.
+    await store.db
+      .updateTable("assets")
+      .set({ agent_status: "stale" })
+      .where("id", "=", agents["host-a"]?.id ?? "")
+      .execute();
+    clock = new Date(clock.getTime() + HEARTBEAT_MS);
+    await poll("host-a");
+    const active = await store.db
+      .selectFrom("audit_events")
+      .select("action")
+      .where("target_id", "=", agents["host-a"]?.id ?? "")
+      .where("action", "=", "asset.agent-active")
+      .execute();
+    expect(active).toHaveLength(1);
+    expect(
+      (
+        await store.db
+          .selectFrom("assets")
+          .select("agent_status")
+          .where("id", "=", agents["host-a"]?.id ?? "")
+          .executeTakeFirstOrThrow()
+      ).agent_status,
+    ).toBe("active");
+
+    // A poll that leases an operation records it in the lease's own write.
+    const spec = await queueOperation(ctx, { changeId: nextChange(), asset: asset("host-a") });
+    clock = new Date(clock.getTime() + HEARTBEAT_MS);
+    const leased = await poll("host-a");
+    expect(leased.statusCode).toBe(200);
+    expect(leased.headers[POLL_HEARTBEAT_HEADER]).toBe("1");
+    expect(await seen()).toBe(clock.toISOString());
+    expect((await report("host-a", spec.id, result(true))).statusCode).toBe(200);
   });
 
   it("reports lost when the agent stops heartbeating for two intervals, or its lease runs out", async () => {

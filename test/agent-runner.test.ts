@@ -86,7 +86,9 @@ async function newHost(): Promise<Host> {
   };
 }
 
-async function standIn(options: { sendServerKey?: boolean } = {}): Promise<StandInServer> {
+async function standIn(
+  options: { sendServerKey?: boolean; pollHeartbeats?: boolean } = {},
+): Promise<StandInServer> {
   const server = await startStandInServer(options);
   closers.push(() => server.close());
   return server;
@@ -193,6 +195,18 @@ describe("the agent's operation loop", () => {
     expect(log.at(-1)).toMatch(
       new RegExp(`^postinst configure ${packages.baseVersion} from=${packages.versions.badHealth} `),
     );
+  });
+
+  it("skips its heartbeats while the server counts its polls' answers as such, and heartbeats when it does not", async () => {
+    const counting = await standIn({ pollHeartbeats: true });
+    const plain = await standIn();
+    startAgent(counting, await newHost());
+    startAgent(plain, await newHost());
+    await sleep(3500);
+    // The first heartbeat goes out at start; then polls answered every 300 ms stand for them.
+    expect(counting.heartbeats).toBe(1);
+    // Every second (the stand-in's interval), as ever.
+    expect(plain.heartbeats).toBeGreaterThanOrEqual(3);
   });
 
   it("verify operations run the checks only", async () => {

@@ -18,9 +18,13 @@ import {
   type EnrollRequest,
   type EnrollResponse,
   type HeartbeatResponse,
+  type InventoryDeltaReport,
 } from "./protocol.js";
 
 export const AGENT_VERSION = "0.2.0";
+
+/** Heartbeats skipped for polls the server counted as such: at most this many intervals in a row. */
+const HEARTBEAT_AT_LEAST_EVERY = 4;
 
 export interface AgentOptions {
   server: string;
@@ -111,6 +115,8 @@ export async function runAgent(options: AgentOptions): Promise<void> {
   const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
   // The heartbeat interval the server asks for, once known: the operation loop retries at least as often.
   let retryCapMs = 30_000;
+  // When the server last counted a long-poll's answer as this agent's heartbeat.
+  let lastPollHeartbeat = Number.NEGATIVE_INFINITY;
   const operations = runOperationLoop({
     client,
     stateDir: options.stateDir,
@@ -120,6 +126,10 @@ export async function runAgent(options: AgentOptions): Promise<void> {
     signal,
     retryCapMs: () => retryCapMs,
     syncInventory: () => syncInventory(null, false),
+    sendWithInventory,
+    onPollHeartbeat: () => {
+      lastPollHeartbeat = Date.now();
+    },
   }).then(
     () => null,
     // Caught at once (an unhandled rejection would end the process before the heartbeats stop).
@@ -168,15 +178,59 @@ export async function runAgent(options: AgentOptions): Promise<void> {
     }
   }
 
+  /**
+   * Sends a result with the changes since the acknowledged set riding on it (`post` puts the delta in
+   * the result's body), queued like the other inventory sends so that nothing else sends against the
+   * same base meanwhile. Resolves true when the server has both; false when nothing could ride along
+   * (no acknowledged base); rejects when the request failed, and then the caller sends the inventory
+   * on its own and the result after it.
+   */
+  function sendWithInventory(
+    post: (inventory: InventoryDeltaReport | undefined) => Promise<{ inventory?: Summary }>,
+  ): Promise<boolean> {
+    const run = inventoryChain.then(async () => {
+      if (acked === null) return false;
+      const base = acked;
+      const fingerprint = await dpkgStateFingerprint(admindir);
+      if (fingerprint === reportedFingerprint) {
+        await post(undefined);
+        return true;
+      }
+      const packages = await listDpkgPackages({ admindir, ecosystem, distro });
+      const { delta, set } = deltaSince(base, packages);
+      const answer = await post(delta);
+      if (answer.inventory === undefined) return true; // the result is in; the heartbeats send the inventory
+      acked = { digest: answer.inventory.digest ?? delta.digest, set };
+      reportedFingerprint = fingerprint;
+      refusedFingerprint = null;
+      log.info(
+        { asset: state.assetName, packages: packages.length, ...answer.inventory },
+        "inventory reported with the result",
+      );
+      return true;
+    });
+    inventoryChain = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
   async function heartbeatLoop(): Promise<void> {
     let intervalMs = 30_000;
     let nextHeartbeat = 0;
+    let lastHeartbeat = Number.NEGATIVE_INFINITY;
     let failures = 0;
     while (!signal.aborted) {
       try {
         const fingerprint = await dpkgStateFingerprint(admindir);
         let inventoryWanted = false;
-        if (Date.now() >= nextHeartbeat) {
+        // A poll the server answered lately stood for the heartbeat; one still goes out now and then,
+        // for the inventory digest check it carries.
+        const polled =
+          Date.now() - lastPollHeartbeat < intervalMs / 2 &&
+          Date.now() - lastHeartbeat < HEARTBEAT_AT_LEAST_EVERY * intervalMs;
+        if (Date.now() >= nextHeartbeat && !polled) {
           const beat = await client.post<HeartbeatResponse>("/api/v1/agent/heartbeat", {
             agentVersion: AGENT_VERSION,
             packagesFingerprint: fingerprint,
@@ -186,6 +240,7 @@ export async function runAgent(options: AgentOptions): Promise<void> {
           retryCapMs = intervalMs;
           inventoryWanted = beat.inventoryWanted;
           nextHeartbeat = Date.now() + intervalMs;
+          lastHeartbeat = Date.now();
         }
         await syncInventory(fingerprint, inventoryWanted);
         failures = 0;
@@ -242,35 +297,47 @@ async function sendInventory(
   fingerprint: string,
   base: AckedSet | null,
 ): Promise<{ summary: Summary; acked: AckedSet }> {
-  const set = canonicalPackageSet(packages);
-  const digest = packageSetDigest(set.values());
   if (base !== null) {
-    const added = [...set].filter(
-      ([k, p]) => base.set.get(k)?.purl !== p.purl || !sameSource(base.set.get(k), p),
-    );
-    const removed = [...base.set].filter(([k]) => !set.has(k)).map(([, p]) => p);
+    const { delta, set } = deltaSince(base, packages);
     try {
-      const summary = await client.patch<Summary>("/api/v1/agent/inventory", {
-        base: base.digest,
-        digest,
-        added: added.map(([, p]) => p),
-        removed: removed.map((p) => ({
-          ecosystem: p.ecosystem,
-          name: p.name,
-          version: p.version,
-          arch: p.arch,
-        })),
-      });
-      return { summary, acked: { digest: summary.digest ?? digest, set } };
+      const summary = await client.patch<Summary>("/api/v1/agent/inventory", delta);
+      return { summary, acked: { digest: summary.digest ?? delta.digest, set } };
     } catch (err) {
       if (!(err instanceof AppError && err.status === 409)) throw err;
     }
   }
+  const set = canonicalPackageSet(packages);
   const summary = await client.put<Summary>("/api/v1/agent/inventory", {
     packages,
     packagesFingerprint: fingerprint,
   });
-  return { summary, acked: { digest: summary.digest ?? digest, set } };
+  return { summary, acked: { digest: summary.digest ?? packageSetDigest(set.values()), set } };
+}
+
+/** The changes from the acknowledged set to `packages` (a delta report's body), and the new set. */
+function deltaSince(
+  base: AckedSet,
+  packages: PackageRecord[],
+): { delta: InventoryDeltaReport; set: Map<string, CanonicalPackage> } {
+  const set = canonicalPackageSet(packages);
+  const added = [...set].filter(
+    ([k, p]) => base.set.get(k)?.purl !== p.purl || !sameSource(base.set.get(k), p),
+  );
+  const removed = [...base.set].filter(([k]) => !set.has(k)).map(([, p]) => p);
+  return {
+    set,
+    delta: {
+      base: base.digest,
+      digest: packageSetDigest(set.values()),
+      added: added.map(([, p]) => p),
+      removed: removed.map((p) => ({
+        ecosystem: p.ecosystem,
+        name: p.name,
+        version: p.version,
+        arch: p.arch,
+      })),
+    },
+  };
 }
 
 function sameSource(a: CanonicalPackage | undefined, b: CanonicalPackage): boolean {

@@ -10,6 +10,13 @@ export const AGENT_PROTOCOL_VERSION = 2;
 /** Sent by agents on every request; the server refuses another major version (agent.protocol-mismatch). */
 export const AGENT_PROTOCOL_HEADER = "x-autopatch-agent-protocol";
 
+/**
+ * Set on a long-poll's answer (200 or 204) when the server recorded it as the agent's heartbeat: the
+ * agent then skips its own heartbeats for half an interval after it. Absent from older servers, whose
+ * agents heartbeat as before.
+ */
+export const POLL_HEARTBEAT_HEADER = "x-autopatch-poll-heartbeat";
+
 // The package shape lives with the domain types; the protocol names it for its users.
 export { packageRecordSchema };
 

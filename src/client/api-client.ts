@@ -102,18 +102,22 @@ export class ApiClient {
     });
   }
 
-  /** `signal` ends the request early (a long-poll when the caller stops); the timeout still holds. */
+  /**
+   * `signal` ends the request early (a long-poll when the caller stops); the timeout still holds.
+   * `onHeaders` sees the answer's headers when it succeeded.
+   */
   async request<T>(
     method: string,
     path: string,
     body?: unknown,
-    options: { signal?: AbortSignal } = {},
+    options: { signal?: AbortSignal; onHeaders?: (headers: Headers) => void } = {},
   ): Promise<T> {
     return this.#send<T>(
       method,
       path,
       body === undefined ? undefined : { type: "application/json", data: JSON.stringify(body) },
       options.signal,
+      options.onHeaders,
     );
   }
 
@@ -127,8 +131,9 @@ export class ApiClient {
     path: string,
     body?: { type: string; data: string | Uint8Array },
     signal?: AbortSignal,
+    onHeaders?: (headers: Headers) => void,
   ): Promise<T> {
-    const once = () => this.#sendOnce<T>(method, path, body, signal);
+    const once = () => this.#sendOnce<T>(method, path, body, signal, onHeaders);
     const policy = this.#retry;
     const run =
       policy === undefined || method !== "GET"
@@ -148,6 +153,7 @@ export class ApiClient {
     path: string,
     body?: { type: string; data: string | Uint8Array },
     signal?: AbortSignal,
+    onHeaders?: (headers: Headers) => void,
   ): Promise<T> {
     const headers: Record<string, string> = { ...this.#headers, accept: "application/json" };
     if (this.#token) headers.authorization = `Bearer ${this.#token}`;
@@ -183,6 +189,7 @@ export class ApiClient {
       const error = this.#located(errorFromResponse(response.status, parsed, text));
       throw TRANSIENT_STATUS.has(response.status) ? new TransientError(error) : error;
     }
+    onHeaders?.(response.headers);
     return parsed as T;
   }
 

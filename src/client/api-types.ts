@@ -2754,6 +2754,7 @@ export interface operations {
                 }[];
             };
             leaseExpiresAt: string;
+            inventoryInResult?: boolean;
           };
         };
       };
@@ -2869,6 +2870,14 @@ export interface operations {
             }) | null;
             error: string | null;
             leaseExpiresAt: string | null;
+            inventory?: {
+              total: number;
+              added: number;
+              removed: number;
+              changed: number;
+              unchanged: boolean;
+              digest?: string;
+            };
           };
         };
       };
@@ -2967,6 +2976,25 @@ export interface operations {
           replayed?: boolean;
           startedAt: string;
           finishedAt: string;
+          inventory?: {
+            base: string;
+            digest: string;
+            added: ({
+                ecosystem: string;
+                name: string;
+                version: string;
+                sourceName?: string | null;
+                sourceVersion?: string | null;
+                arch?: string | null;
+                purl?: string | null;
+              })[];
+            removed: ({
+                ecosystem: string;
+                name: string;
+                version: string;
+                arch?: string | null;
+              })[];
+          };
         };
       };
     };
@@ -3010,6 +3038,14 @@ export interface operations {
             }) | null;
             error: string | null;
             leaseExpiresAt: string | null;
+            inventory?: {
+              total: number;
+              added: number;
+              removed: number;
+              changed: number;
+              unchanged: boolean;
+              digest?: string;
+            };
           };
         };
       };

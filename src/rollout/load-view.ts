@@ -55,31 +55,77 @@ function opAction(value: string): OperationAction {
   return value as OperationAction;
 }
 
-/**
- * Outcomes already parsed, by the row's state, error and result text: every engine pass reads each
- * operation of the rollout, most of them finished long ago and unchanged, and parsing their results
- * again was the pass's largest cost on a large rollout. The outcomes are read, never changed.
- */
-const PARSED_OUTCOMES = new Map<string, ViewOperation["outcome"]>();
-const PARSED_OUTCOMES_MAX = 20_000;
+/** Operations past their last change: a finished one (succeeded, failed, lost, cancelled) is never written again. */
+const FINISHED_STATES: readonly string[] = ["succeeded", "failed", "lost", "cancelled"];
 
-/** What a finished operation row says became of it; an open one is observed through its executor. */
-export function storedOutcome(
-  row: Pick<Selectable<OperationsTable>, "state" | "result" | "error">,
-): ViewOperation["outcome"] {
-  if (row.result === null) return parseOutcome(row);
-  const key = `${row.state}\u0000${row.error ?? ""}\u0000${row.result}`;
-  const known = PARSED_OUTCOMES.get(key);
-  if (known) return known;
-  const outcome = parseOutcome(row);
-  PARSED_OUTCOMES.set(key, outcome);
-  if (PARSED_OUTCOMES.size > PARSED_OUTCOMES_MAX) {
-    const oldest = PARSED_OUTCOMES.keys().next();
-    if (!oldest.done) PARSED_OUTCOMES.delete(oldest.value);
+/**
+ * Outcomes of finished operations, per store and operation: every engine pass reads each operation of
+ * the rollout, most of them finished long ago, and reading and parsing their results again was the
+ * pass's largest cost on a large rollout. A finished row is never written again (every write of an
+ * operation is guarded by an open state), so its outcome is read once; the state and error are still
+ * compared. Keyed by the store's handle, since operation ids derive from idempotency keys that another
+ * store may hold too. The outcomes are read, never changed.
+ */
+const FINISHED_OUTCOMES = new WeakMap<
+  Kysely<Database>,
+  Map<string, { state: string; error: string | null; outcome: ViewOperation["outcome"] }>
+>();
+const FINISHED_OUTCOMES_MAX = 20_000;
+
+function finishedOutcomes(db: Kysely<Database>) {
+  let map = FINISHED_OUTCOMES.get(db);
+  if (!map) {
+    map = new Map();
+    FINISHED_OUTCOMES.set(db, map);
   }
-  return outcome;
+  return map;
 }
 
+/**
+ * The stored outcomes of these operation rows (read without their results): open ones are pending;
+ * finished ones come from the cache above, or have their results read (in chunks) and parsed once.
+ */
+async function outcomesOf(
+  db: Kysely<Database>,
+  rows: ReadonlyArray<Pick<Selectable<OperationsTable>, "id" | "state" | "error">>,
+): Promise<Map<string, ViewOperation["outcome"]>> {
+  const cache = finishedOutcomes(db);
+  const out = new Map<string, ViewOperation["outcome"]>();
+  const unread: string[] = [];
+  for (const row of rows) {
+    if (!FINISHED_STATES.includes(row.state)) {
+      out.set(row.id, parseOutcome({ state: row.state, error: row.error, result: null }));
+      continue;
+    }
+    const known = cache.get(row.id);
+    if (known && known.state === row.state && known.error === row.error) out.set(row.id, known.outcome);
+    else unread.push(row.id);
+  }
+  for (let i = 0; i < unread.length; i += 500) {
+    const read = await db
+      .selectFrom("operations")
+      .select(["id", "state", "error", "result"])
+      .where("id", "in", unread.slice(i, i + 500))
+      .execute();
+    for (const r of read) {
+      const outcome = parseOutcome(r);
+      out.set(r.id, outcome);
+      if (!FINISHED_STATES.includes(r.state)) continue;
+      cache.delete(r.id);
+      cache.set(r.id, { state: r.state, error: r.error, outcome });
+      evictOldest(cache, FINISHED_OUTCOMES_MAX);
+    }
+  }
+  return out;
+}
+
+function evictOldest(map: Map<string, unknown>, max: number): void {
+  if (map.size <= max) return;
+  const oldest = map.keys().next();
+  if (!oldest.done) map.delete(oldest.value);
+}
+
+/** What a finished operation row says became of it; an open one is observed through its executor. */
 function parseOutcome(
   row: Pick<Selectable<OperationsTable>, "state" | "result" | "error">,
 ): ViewOperation["outcome"] {
@@ -101,6 +147,39 @@ function parseOutcome(
   }
 }
 
+/**
+ * Plans parsed already, by rollout: a plan is frozen when its rollout starts, and parsing it (every
+ * target and phase of a large fleet) on every pass was a large part of the pass. The stored text is
+ * compared, so a rollout id met again in another store is parsed afresh. The plan is read, never changed.
+ */
+const PARSED_PLANS = new Map<string, { text: string; plan: PlanV2 }>();
+const PARSED_PLANS_MAX = 100;
+
+function parsedPlan(rolloutId: string, text: string): PlanV2 {
+  const known = PARSED_PLANS.get(rolloutId);
+  if (known?.text === text) return known.plan;
+  const plan = JSON.parse(text) as PlanV2;
+  PARSED_PLANS.delete(rolloutId);
+  PARSED_PLANS.set(rolloutId, { text, plan });
+  evictOldest(PARSED_PLANS, PARSED_PLANS_MAX);
+  return plan;
+}
+
+/** Assets' snapshots parsed already, by rollout and asset, with their text (as outcomes above). */
+const PARSED_SNAPSHOTS = new Map<string, { text: string; snapshot: Snapshot }>();
+const PARSED_SNAPSHOTS_MAX = 20_000;
+
+function parsedSnapshot(rolloutId: string, assetId: string, text: string): Snapshot {
+  const key = `${rolloutId}/${assetId}`;
+  const known = PARSED_SNAPSHOTS.get(key);
+  if (known?.text === text) return known.snapshot;
+  const snapshot = JSON.parse(text) as Snapshot;
+  PARSED_SNAPSHOTS.delete(key);
+  PARSED_SNAPSHOTS.set(key, { text, snapshot });
+  evictOldest(PARSED_SNAPSHOTS, PARSED_SNAPSHOTS_MAX);
+  return snapshot;
+}
+
 /** The rollout's stored state; null when it does not exist. */
 export async function loadRollout(
   db: Kysely<Database>,
@@ -111,13 +190,21 @@ export async function loadRollout(
   const row = await db.selectFrom("rollouts").selectAll().where("id", "=", rolloutId).executeTakeFirst();
   if (!row) return null;
   if (!isRolloutState(row.state)) throw new Error(`rollout ${rolloutId} has an unknown state "${row.state}"`);
-  const plan = JSON.parse(row.plan) as PlanV2;
+  const plan = parsedPlan(rolloutId, row.plan);
   if (plan.version !== 2)
     throw new Error(`rollout ${rolloutId} holds a plan of version ${String(plan.version)}`);
 
-  const [phaseRows, assetRows, opRows, inventory, stop, change] = await Promise.all([
+  const [phaseRows, assetRows, opRows, stop, change] = await Promise.all([
     db.selectFrom("rollout_phases").selectAll().where("rollout_id", "=", rolloutId).orderBy("idx").execute(),
-    db.selectFrom("rollout_assets").selectAll().where("rollout_id", "=", rolloutId).orderBy("seq").execute(),
+    // With each asset's last sign of life (null when the asset is gone), in the same read.
+    db
+      .selectFrom("rollout_assets as ra")
+      .leftJoin("assets as a", "a.id", "ra.asset_id")
+      .selectAll("ra")
+      .select(["a.id as live_id", "a.last_seen_at"])
+      .where("ra.rollout_id", "=", rolloutId)
+      .orderBy("ra.seq")
+      .execute(),
     db
       .selectFrom("operations")
       .select([
@@ -129,17 +216,10 @@ export async function loadRollout(
         "attempt",
         "state",
         "step",
-        "result",
         "error",
         "created_at",
       ])
       .where("rollout_id", "=", rolloutId)
-      .execute(),
-    db
-      .selectFrom("rollout_assets as ra")
-      .innerJoin("assets as a", "a.id", "ra.asset_id")
-      .select(["a.id", "a.last_seen_at"])
-      .where("ra.rollout_id", "=", rolloutId)
       .execute(),
     db
       .selectFrom("engine_switches")
@@ -154,7 +234,6 @@ export async function loadRollout(
   ]);
 
   const heartbeatSince = new Date(now.getTime() - 2 * heartbeatIntervalMs).toISOString();
-  const seen = new Map(inventory.map((i) => [i.id, i.last_seen_at]));
   const phases: ViewPhase[] = phaseRows.map((p) => ({
     idx: Number(p.idx),
     name: p.name,
@@ -169,7 +248,7 @@ export async function loadRollout(
     pausedMs: Number(p.paused_ms ?? 0),
   }));
   const assets: ViewAsset[] = assetRows.map((a) => {
-    const lastSeen = seen.get(a.asset_id);
+    const lastSeen = a.last_seen_at;
     return {
       id: a.asset_id,
       name: a.asset_name,
@@ -182,15 +261,16 @@ export async function loadRollout(
       fromVersion: a.from_version,
       toVersion: a.to_version,
       attempt: Number(a.attempt),
-      snapshot: json<Snapshot>(a.snapshot),
+      snapshot: a.snapshot === null ? null : parsedSnapshot(rolloutId, a.asset_id, a.snapshot),
       startedAt: a.started_at,
       unavailableSince: a.unavailable_since,
       finishedAt: a.finished_at,
-      present: seen.has(a.asset_id),
-      heartbeating: lastSeen !== undefined && lastSeen !== null && lastSeen >= heartbeatSince,
+      present: a.live_id !== null,
+      heartbeating: lastSeen !== null && lastSeen >= heartbeatSince,
     };
   });
   const names = new Map(assets.map((a) => [a.id, a.name]));
+  const outcomes = await outcomesOf(db, opRows);
   const operations: ViewOperation[] = opRows.map((o) => ({
     id: o.id,
     key: o.idempotency_key,
@@ -200,7 +280,7 @@ export async function loadRollout(
     state: opState(o.state),
     step: o.step,
     createdAt: o.created_at,
-    outcome: storedOutcome(o),
+    outcome: outcomes.get(o.id) ?? { status: "pending" },
   }));
 
   const openIds = opRows.filter((o) => o.state === "queued" || o.state === "leased").map((o) => o.id);

@@ -101,6 +101,11 @@ export const leasedOperationSchema = z.object({
   action: z.enum(OPERATION_ACTIONS),
   payload: operationPayloadSchema,
   leaseExpiresAt: z.string(),
+  /**
+   * The server takes the host's inventory delta inside this operation's result (one request fewer):
+   * an agent sends it there only when this says so, so it never loses a report to an older server.
+   */
+  inventoryInResult: z.boolean().optional(),
 });
 export type LeasedOperation = z.infer<typeof leasedOperationSchema>;
 

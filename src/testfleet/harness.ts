@@ -33,6 +33,12 @@ export interface TestFleetOptions {
    * hosts, where a Node process per host would measure process start-up and memory, not autopatch.
    */
   inProcessAgents?: boolean;
+  /**
+   * Whether the hosts' services simulate traffic for their /metrics (default true). A benchmark whose
+   * gates read no metrics turns it off: 500 services ticking five times a second in the agents'
+   * process were a sixth of its CPU, load real hosts carry on their own cores.
+   */
+  serviceTraffic?: boolean;
   /** Agents' log level in-process (default warn). */
   agentLogLevel?: string;
 }
@@ -169,7 +175,10 @@ export async function startTestFleet(
       return { name, dpkg };
     });
     for (const [i, { name, dpkg }] of prepared.entries()) {
-      const service = await startHostService(dpkg.root, { seed: i + 1 });
+      const service = await startHostService(dpkg.root, {
+        seed: i + 1,
+        traffic: options.serviceTraffic ?? true,
+      });
       services.push(service);
       const place = placementOf(i, groups, regions, environments);
       const host: FleetHost = {

@@ -49,7 +49,8 @@ function seededRandom(seed: number): () => number {
  */
 export async function startHostService(
   root: string,
-  options: { port?: number; seed?: number } = {},
+  /** `traffic: false`: no simulated requests, the counters stay at zero (for checks of /health only). */
+  options: { port?: number; seed?: number; traffic?: boolean } = {},
 ): Promise<HostService> {
   const behaviourPath = join(root, BEHAVIOUR_FILE);
   const behaviour = (): Behaviour | "not-installed" => {
@@ -81,7 +82,7 @@ export async function startHostService(
   });
 
   const random = seededRandom(options.seed ?? 1);
-  const traffic = setInterval(() => {
+  const tick = () => {
     const profile = PROFILES[behaviour()];
     for (let i = 0; i < REQUESTS_PER_TICK; i++) {
       const failed = random() < profile.errorRatio;
@@ -90,8 +91,9 @@ export async function startHostService(
       // Latency spread ±50 % around the profile's mean.
       latency.observe(profile.latencyS * (0.5 + random()));
     }
-  }, TICK_MS);
-  traffic.unref();
+  };
+  const traffic = options.traffic === false ? null : setInterval(tick, TICK_MS);
+  traffic?.unref();
 
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? "/").split("?")[0];
@@ -129,7 +131,7 @@ export async function startHostService(
     metricsUrl: `http://127.0.0.1:${port}/metrics`,
     behaviour,
     close: async () => {
-      clearInterval(traffic);
+      if (traffic !== null) clearInterval(traffic);
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },

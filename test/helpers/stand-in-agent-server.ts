@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { basename } from "node:path";
+import { POLL_HEARTBEAT_HEADER } from "../../src/agent/protocol.js";
 import { sha256OfFile } from "../../src/dpkg/file-digest.js";
 import {
   type ArtifactRef,
@@ -28,6 +29,8 @@ export interface StandInServer {
   readonly results: Array<{ id: string; result: OperationResult }>;
   /** How many times each operation id was leased. */
   readonly leases: Map<string, number>;
+  /** Heartbeat requests received. */
+  readonly heartbeats: number;
   /** Serves a file as an artifact; returns its signed reference. */
   addArtifact(
     path: string,
@@ -52,7 +55,10 @@ export interface ArtifactOptions {
  * long-poll, progress, result, artifacts), shaped as the design gives them: enough to drive a real
  * agent through operations without the rollout engine.
  */
-export async function startStandInServer(options: { sendServerKey?: boolean } = {}): Promise<StandInServer> {
+export async function startStandInServer(
+  /** pollHeartbeats: answer polls with POLL_HEARTBEAT_HEADER, as a server that counts them as heartbeats. */
+  options: { sendServerKey?: boolean; pollHeartbeats?: boolean } = {},
+): Promise<StandInServer> {
   const { privateKey, publicKey } = generateKeyPairSync("ed25519");
   const publicPem = publicKey.export({ type: "spki", format: "pem" }).toString();
   const artifacts = new Map<string, Buffer>();
@@ -63,6 +69,7 @@ export async function startStandInServer(options: { sendServerKey?: boolean } = 
     progress: [] as Array<{ id: string; step: string }>,
     results: [] as Array<{ id: string; result: OperationResult }>,
     leases: new Map<string, number>(),
+    heartbeats: 0,
   };
 
   const json = (res: ServerResponse, status: number, body: unknown) => {
@@ -93,6 +100,7 @@ export async function startStandInServer(options: { sendServerKey?: boolean } = 
     }
     if (req.method === "POST" && path === "/api/v1/agent/heartbeat") {
       await readBody(req);
+      state.heartbeats += 1;
       return json(res, 200, { heartbeatIntervalMs: 1000, inventoryWanted: false });
     }
     if (req.method === "PUT" && path === "/api/v1/agent/inventory") {
@@ -105,6 +113,7 @@ export async function startStandInServer(options: { sendServerKey?: boolean } = 
       while (Date.now() < deadline && pending.length === 0 && !req.destroyed)
         await new Promise((r) => setTimeout(r, 20));
       const op = pending[0];
+      if (options.pollHeartbeats) res.setHeader(POLL_HEARTBEAT_HEADER, "1");
       if (!op) {
         res.writeHead(204);
         return res.end();
@@ -150,7 +159,13 @@ export async function startStandInServer(options: { sendServerKey?: boolean } = 
   return {
     url,
     privateKey,
-    ...state,
+    protocolHeaders: state.protocolHeaders,
+    progress: state.progress,
+    results: state.results,
+    leases: state.leases,
+    get heartbeats() {
+      return state.heartbeats;
+    },
     async addArtifact(path, meta, artifactOptions = {}) {
       const sha256 = await sha256OfFile(path);
       artifacts.set(sha256, artifactOptions.serveBytes ?? readFileSync(path));

@@ -15,8 +15,21 @@ function isTransient(err: unknown): boolean {
   return err instanceof AppError && err.code === "internal";
 }
 
+// Keys read already, by their PEM: every download checks a signature, and reading the PEM each time
+// cost more than the check. A KeyObject is immutable.
+const READ_KEYS = new Map<string, KeyObject>();
+
 /** Reads the server's ed25519 public key pinned at enrollment; refuses anything else. */
 export function pinnedServerKey(pem: string | undefined): KeyObject {
+  const known = pem === undefined ? undefined : READ_KEYS.get(pem);
+  if (known) return known;
+  const key = readServerKey(pem);
+  if (READ_KEYS.size >= 100) READ_KEYS.clear();
+  READ_KEYS.set(pem as string, key);
+  return key;
+}
+
+function readServerKey(pem: string | undefined): KeyObject {
   if (!pem) {
     throw reasonError(
       "agent.server-key-missing",

@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
+import type { z } from "zod";
 import type { ApiClient } from "../../client/api-client.js";
 import { AGENT_BACKOFF, backoffFor } from "../../domain/backoff.js";
 import { AppError } from "../../domain/errors.js";
@@ -10,6 +11,7 @@ import {
   leasedOperationSchema,
   type OperationResult,
 } from "../../rollout/operation.js";
+import { type InventoryDeltaReport, POLL_HEARTBEAT_HEADER, type reportSummarySchema } from "../protocol.js";
 import { ArtifactFetcher } from "./artifacts.js";
 import { OperationJournal } from "./journal.js";
 import { ProgressReporter } from "./progress.js";
@@ -39,7 +41,19 @@ export interface OperationLoopOptions {
    * heartbeats send the inventory again.
    */
   syncInventory?: () => Promise<void>;
+  /**
+   * Sends the result with the inventory's changes in its body, when the server offers that with the
+   * operation (`inventoryInResult`): `post` sends the result with the delta given. True once the
+   * server has both; false or a rejection falls back to syncInventory, then the result alone.
+   */
+  /** The server recorded a poll's answer as this agent's heartbeat (POLL_HEARTBEAT_HEADER). */
+  onPollHeartbeat?: () => void;
+  sendWithInventory?: (
+    post: (inventory: InventoryDeltaReport | undefined) => Promise<{ inventory?: ReportSummary }>,
+  ) => Promise<boolean>;
 }
+
+type ReportSummary = z.infer<typeof reportSummarySchema>;
 
 const backoffMs = (failures: number, capMs = Number.POSITIVE_INFINITY) =>
   Math.min(capMs, backoffFor(failures, AGENT_BACKOFF));
@@ -87,6 +101,29 @@ async function report(
   }
 }
 
+/** One try of the result with the inventory in it; false when the caller must send them apart. */
+async function withInventory(
+  options: OperationLoopOptions,
+  op: LeasedOperation,
+  result: OperationResult,
+): Promise<boolean> {
+  if (!options.sendWithInventory) return false;
+  const url = `/api/v1/agent/operations/${encodeURIComponent(op.id)}/result`;
+  try {
+    return await options.sendWithInventory((inventory) =>
+      options.client.post<{ inventory?: ReportSummary }>(url, inventory ? { ...result, inventory } : result),
+    );
+  } catch (err) {
+    if (err instanceof AppError && err.code === "unauthenticated") throw err;
+    // A delta the server's set does not fit (409), or no answer: the inventory goes on its own first.
+    options.logger.info(
+      { key: op.key, err: (err as Error).message },
+      "result with inventory not taken; sending them apart",
+    );
+    return false;
+  }
+}
+
 /**
  * The agent's operation loop: long-polls the server for an operation of this host, runs it (one at a
  * time), reports the result, and polls again. Runs beside the heartbeat loop until the signal aborts;
@@ -107,6 +144,9 @@ export async function runOperationLoop(options: OperationLoopOptions): Promise<v
           undefined,
           {
             signal,
+            onHeaders: (headers) => {
+              if (headers.get(POLL_HEARTBEAT_HEADER) === "1") options.onPollHeartbeat?.();
+            },
           },
         );
       } catch (err) {
@@ -170,6 +210,7 @@ export async function runOperationLoop(options: OperationLoopOptions): Promise<v
         },
         "operation finished",
       );
+      if (op.inventoryInResult === true && (await withInventory(options, op, result))) continue;
       await options
         .syncInventory?.()
         .catch((err: Error) =>

@@ -7,6 +7,7 @@ import type { ServiceContext } from "../../service/context.js";
 import type { Database, OperationsTable } from "../../store/schema.js";
 import { leaseTtlMs } from "./lease-time.js";
 import { ownAssetOf } from "./own-asset.js";
+import { signOfLifeInWrite } from "./poll-heartbeat.js";
 import { shareStorePoll } from "./store-poll.js";
 import { subscribe } from "./wakeups.js";
 
@@ -31,6 +32,7 @@ function leasedOf(row: OpRow, leaseExpiresAt: string): LeasedOperation {
     action: row.action as LeasedOperation["action"],
     payload: operationPayloadSchema.parse(JSON.parse(row.payload)),
     leaseExpiresAt,
+    inventoryInResult: true,
   };
 }
 
@@ -59,7 +61,8 @@ async function redeliver(
     .limit(1)
     .executeTakeFirst();
   if (!held) return null;
-  return ctx.store.write(async (trx) => {
+  const after: { recorded?: (() => void) | null } = {};
+  const leased = await ctx.store.write(async (trx) => {
     const row = await trx
       .selectFrom("operations")
       .selectAll()
@@ -76,8 +79,11 @@ async function redeliver(
       .where("state", "=", "leased")
       .execute();
     await appendAudit(trx, leaseEvent(actor, row, expires, true), now);
+    after.recorded = await signOfLifeInWrite(ctx, trx, actor, assetId, now);
     return leasedOf(row, expires);
   });
+  after.recorded?.();
+  return leased;
 }
 
 function leaseEvent(actor: Actor, row: OpRow, expires: string, redelivered: boolean) {
@@ -143,7 +149,8 @@ async function assetsWithWork(db: Kysely<Database>, assetIds: readonly string[])
 async function tryLease(ctx: ServiceContext, actor: Actor, assetId: string): Promise<LeasedOperation | null> {
   const id = await candidate(ctx.store.db, assetId);
   if (id === null || (await stopped(ctx.store.db))) return null;
-  return ctx.store.write(async (trx) => {
+  const after: { recorded?: (() => void) | null } = {};
+  const leased = await ctx.store.write(async (trx) => {
     if (await stopped(trx)) return null;
     const row = await trx.selectFrom("operations").selectAll().where("id", "=", id).executeTakeFirst();
     if (row?.state !== "queued") return null;
@@ -164,8 +171,12 @@ async function tryLease(ctx: ServiceContext, actor: Actor, assetId: string): Pro
       .executeTakeFirst();
     if (Number(updated.numUpdatedRows) !== 1) return null;
     await appendAudit(trx, leaseEvent(actor, row, expires, false), now);
+    // The poll that leases is the agent's sign of life too: recorded in this write, not one more.
+    after.recorded = await signOfLifeInWrite(ctx, trx, actor, assetId, now);
     return leasedOf(row, expires);
   });
+  after.recorded?.();
+  return leased;
 }
 
 /**

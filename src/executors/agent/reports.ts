@@ -72,6 +72,22 @@ async function ownOperation(trx: Kysely<Database>, actor: Actor, id: string): Pr
   return row;
 }
 
+/**
+ * Refuses a result report before anything of it is recorded, as recordResult would: the operation must
+ * be the caller's asset's and leased already (or finished: a repeat). Lets the result route record an
+ * inventory carried with the result first, without recording it for a report that is then refused.
+ */
+export async function checkResultTarget(ctx: ServiceContext, actor: Actor, id: string): Promise<void> {
+  const row = await ctx.store.db
+    .selectFrom("operations")
+    .select(["asset_id", "state"])
+    .where("id", "=", id)
+    .executeTakeFirst();
+  if (!row) throw operationNotFound(id);
+  if (row.asset_id !== ownAssetOf(actor)) throw notYours(id);
+  if (isOpen(row.state) && row.state !== "leased") throw notLeased(id);
+}
+
 function notLeased(id: string) {
   return reasonError(
     "agent.operation-not-leased",

@@ -2,8 +2,12 @@ import "../../executors/index.js";
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
+import { inventoryDeltaSchema, POLL_HEARTBEAT_HEADER, reportSummarySchema } from "../../agent/protocol.js";
+import { AppError } from "../../domain/errors.js";
 import { MAX_WAIT_MS, nextOperation } from "../../executors/agent/leases.js";
-import { recordProgress, recordResult } from "../../executors/agent/reports.js";
+import { recordPollHeartbeat } from "../../executors/agent/poll-heartbeat.js";
+import { checkResultTarget, recordProgress, recordResult } from "../../executors/agent/reports.js";
+import { recordAgentInventoryDelta } from "../../inventory/agents.js";
 import { OPERATION_STATES } from "../../rollout/model.js";
 import {
   leasedOperationSchema,
@@ -22,7 +26,16 @@ const operationAnswerSchema = z.object({
   result: operationResultSchema.nullable(),
   error: z.string().nullable(),
   leaseExpiresAt: z.string().nullable(),
+  /** The inventory summary when the result carried the host's inventory delta. */
+  inventory: reportSummarySchema.optional(),
 });
+
+/**
+ * A result may carry the host's inventory delta (PATCH /api/v1/agent/inventory's body), offered by the
+ * server in the leased operation: one request fewer per operation. Results without it are served as
+ * before.
+ */
+const resultBodySchema = operationResultSchema.extend({ inventory: inventoryDeltaSchema.optional() });
 
 const idParams = z.object({ id: z.string().min(1).max(100) });
 
@@ -62,6 +75,12 @@ export async function agentOperationRoutes(app: FastifyInstance, ctx: ServiceCon
           request.query.waitMs,
           AbortSignal.any([gone.signal, closing.signal]),
         );
+        // The poll's answer is the agent's sign of life: it skips the heartbeats it would send meanwhile.
+        const beat = await recordPollHeartbeat(ctx, actorOf(request)).catch((err: unknown) => {
+          request.log.warn({ err }, "a long-poll's heartbeat was not recorded");
+          return false;
+        });
+        if (beat) reply.header(POLL_HEARTBEAT_HEADER, "1");
         if (leased === null) return reply.code(204).send();
         return leased;
       } finally {
@@ -91,10 +110,36 @@ export async function agentOperationRoutes(app: FastifyInstance, ctx: ServiceCon
       schema: {
         summary: "Report how the operation ended; stored once (a repeat returns what is stored)",
         params: idParams,
-        body: operationResultSchema,
+        body: resultBodySchema,
         response: { 200: operationAnswerSchema },
       },
     },
-    async (request) => recordResult(ctx, actorOf(request), request.params.id, request.body),
+    async (request) => {
+      const actor = actorOf(request);
+      const { inventory, ...result } = request.body;
+      if (inventory === undefined) return recordResult(ctx, actor, request.params.id, result);
+      // The inventory is committed before the result, so that when the engine hears the operation
+      // ended the inventory shows what the host has (as when the agent sent it just before). A report
+      // refused for its operation records neither; a delta refused (409) leaves the result unrecorded
+      // too, and the agent sends its full inventory and then the result alone.
+      await checkResultTarget(ctx, actor, request.params.id);
+      const summary = await recordAgentInventoryDelta(ctx, actor, inventory).catch((err: unknown) => {
+        throw inInventory(err);
+      });
+      return { ...(await recordResult(ctx, actor, request.params.id, result)), inventory: summary };
+    },
   );
+}
+
+/** An inventory error's `where` pointed into the result's body, where the delta is `/body/inventory`. */
+function inInventory(err: unknown): unknown {
+  if (!(err instanceof AppError)) return err;
+  const where =
+    err.where === undefined ? "/body/inventory" : `/body/inventory${err.where.replace(/^\/body/, "")}`;
+  return new AppError(err.code, err.message, {
+    reason: err.reason,
+    where,
+    ...(err.details === undefined ? {} : { details: err.details }),
+    cause: err,
+  });
 }

@@ -41,13 +41,13 @@ export interface OperationLoopOptions {
    * heartbeats send the inventory again.
    */
   syncInventory?: () => Promise<void>;
+  /** The server recorded a poll's answer as this agent's heartbeat (POLL_HEARTBEAT_HEADER). */
+  onPollHeartbeat?: () => void;
   /**
    * Sends the result with the inventory's changes in its body, when the server offers that with the
    * operation (`inventoryInResult`): `post` sends the result with the delta given. True once the
    * server has both; false or a rejection falls back to syncInventory, then the result alone.
    */
-  /** The server recorded a poll's answer as this agent's heartbeat (POLL_HEARTBEAT_HEADER). */
-  onPollHeartbeat?: () => void;
   sendWithInventory?: (
     post: (inventory: InventoryDeltaReport | undefined) => Promise<{ inventory?: ReportSummary }>,
   ) => Promise<boolean>;

@@ -8,7 +8,7 @@
  *                                     [--only sqlite|postgres] [--json]
  *                                     [--sqlite-pragma name=value]…
  */
-import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -22,6 +22,7 @@ import { canonicalPackageSet, packageSetDigest } from "../src/domain/package-set
 import { parseDpkgStatus } from "../src/inventory/importers/dpkg-status.js";
 import { packageToPurl } from "../src/inventory/purl.js";
 import { type RunningServer, startServer } from "../src/server/start.js";
+import { type StatementStats, statementTrace } from "../src/store/statement-cache.js";
 import { startEmbeddedPostgres } from "../test/helpers/embedded-postgres.js";
 
 type Dialect = "sqlite" | "postgres";
@@ -48,6 +49,8 @@ interface WorkerInput {
 
 interface PassRequest {
   pass: PassKind;
+  /** prepare: build and encode every body (untimed); send: the timed pass over the prepared bodies. */
+  step: "prepare" | "send";
 }
 
 interface PassResult {
@@ -65,6 +68,19 @@ interface PassResult {
   latencyMs: { p50: number; p90: number; p99: number; max: number; mean: number };
   /** Mean request body size, to tell serialisation cost from database cost. */
   meanBodyBytes: number;
+  /**
+   * CPU time per report of the server's thread (request handling and the synchronous SQLite calls;
+   * see threadCpuMs), busy time of the load generator's thread, in ms; and the whole process's CPU
+   * per report (both threads, GC and libuv helpers; PostgreSQL's own processes are not in it). The machine has few cores: when the generator
+   * is busy for long, the server's figures are the ones to read.
+   */
+  cpu: {
+    serverMsPerReport: number;
+    clientMsPerReport: number;
+    processMsPerReport: number;
+    /** CPU of the database's own processes per report (PostgreSQL; 0 for SQLite, which runs in the server's thread). */
+    databaseMsPerReport: number;
+  };
 }
 
 interface EnrollResult {
@@ -202,7 +218,23 @@ interface SummaryBody {
   changed: number;
 }
 
-async function runPass(input: WorkerInput, pass: PassKind): Promise<PassResult> {
+/**
+ * Every body of a pass, built and encoded before it starts, so the generator's thread only sends and
+ * reads during it: on a two-core machine its work would otherwise take CPU from the server.
+ */
+function prepareBodies(input: WorkerInput, pass: PassKind): Buffer[] {
+  return Array.from({ length: input.credentials.length }, (_, i) =>
+    Buffer.from(
+      JSON.stringify(
+        pass === "delta"
+          ? deltaBody(input.pool, i, input.packages)
+          : { packages: agentPackages(input.pool, i, input.packages, pass) },
+      ),
+    ),
+  );
+}
+
+async function runPass(input: WorkerInput, pass: PassKind, bodies: readonly Buffer[]): Promise<PassResult> {
   const n = input.credentials.length;
   const latencies: number[] = new Array(n).fill(0);
   let added = 0;
@@ -210,14 +242,10 @@ async function runPass(input: WorkerInput, pass: PassKind): Promise<PassResult> 
   let changed = 0;
   let bodyBytes = 0;
   const endpoint = `${input.url}/api/v1/agent/inventory`;
+  const elu = performance.eventLoopUtilization();
   const started = performance.now();
   await boundedAll(n, input.concurrency, async (i) => {
-    // The body is built before the clock starts: latency is the server's, not the generator's.
-    const body = JSON.stringify(
-      pass === "delta"
-        ? deltaBody(input.pool, i, input.packages)
-        : { packages: agentPackages(input.pool, i, input.packages, pass) },
-    );
+    const body = bodies[i] as Buffer;
     bodyBytes += body.length;
     const t0 = performance.now();
     const res = await fetch(endpoint, {
@@ -234,6 +262,7 @@ async function runPass(input: WorkerInput, pass: PassKind): Promise<PassResult> 
     changed += summary.changed;
   });
   const wallMs = performance.now() - started;
+  const clientBusyMs = performance.eventLoopUtilization(elu).active;
   const sorted = [...latencies].sort((a, b) => a - b);
   const rowsReported = n * input.packages;
   return {
@@ -254,6 +283,13 @@ async function runPass(input: WorkerInput, pass: PassKind): Promise<PassResult> 
       mean: sorted.reduce((s, x) => s + x, 0) / Math.max(1, n),
     },
     meanBodyBytes: bodyBytes / Math.max(1, n),
+    // The server's share is filled in by the main thread, which measures its own loop.
+    cpu: {
+      serverMsPerReport: 0,
+      clientMsPerReport: clientBusyMs / Math.max(1, n),
+      processMsPerReport: 0,
+      databaseMsPerReport: 0,
+    },
   };
 }
 
@@ -261,8 +297,19 @@ function workerMain(): void {
   const input = workerData as WorkerInput;
   const port = parentPort;
   if (!port) throw new Error("the load generator must run in a worker thread");
+  let prepared: { pass: PassKind; bodies: Buffer[] } | undefined;
   port.on("message", (message: PassRequest) => {
-    runPass(input, message.pass).then(
+    const step = async (): Promise<PassResult | null> => {
+      if (message.step === "prepare") {
+        prepared = { pass: message.pass, bodies: prepareBodies(input, message.pass) };
+        return null;
+      }
+      if (prepared?.pass !== message.pass) throw new Error(`the ${message.pass} pass was not prepared`);
+      const { bodies } = prepared;
+      prepared = undefined;
+      return runPass(input, message.pass, bodies);
+    };
+    step().then(
       (result) => port.postMessage({ ok: true, result }),
       (err: unknown) =>
         port.postMessage({ ok: false, error: err instanceof Error ? err.stack : String(err) }),
@@ -398,6 +445,126 @@ async function enrollAll(server: RunningServer, adminToken: string, params: Para
   return { credentials, enroll };
 }
 
+/**
+ * CPU time of this (the server's) thread in ms, from Linux's per-thread accounting (10 ms ticks: fine
+ * over a pass); null elsewhere, where the event loop's busy time stands in for it. Busy time counts
+ * waiting for the CPU too, so on a loaded machine it is larger than the CPU time.
+ */
+function threadCpuMs(): number | null {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, "utf8");
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * CPU time in ms of this process's child processes and theirs (the embedded PostgreSQL: its postmaster
+ * and backends), with what their exited children used; null where /proc is not there.
+ */
+function childrenCpuMs(): number | null {
+  try {
+    const stats = readdirSync("/proc")
+      .filter((d) => /^\d+$/.test(d))
+      .map((d) => {
+        try {
+          const stat = readFileSync(`/proc/${d}/stat`, "utf8");
+          const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+          // ppid is the 2nd field after the name; utime, stime, cutime, cstime the 12th to 15th.
+          const ticks = [11, 12, 13, 14].reduce((t, i) => t + Number(f[i]), 0);
+          return { pid: Number(d), ppid: Number(f[1]), ticks };
+        } catch {
+          return null;
+        }
+      })
+      .filter((x) => x !== null);
+    const mine = new Set([process.pid]);
+    let grew = true;
+    while (grew) {
+      grew = false;
+      for (const s of stats)
+        if (!mine.has(s.pid) && mine.has(s.ppid)) {
+          mine.add(s.pid);
+          grew = true;
+        }
+    }
+    return (
+      (stats.filter((s) => s.pid !== process.pid && mine.has(s.pid)).reduce((t, s) => t + s.ticks, 0) *
+        1000) /
+      100
+    );
+  } catch {
+    return null;
+  }
+}
+
+/** Runs a pass: the generator prepares its bodies, then sends them while this thread measures itself. */
+function measured(
+  request: (pass: PassKind, step: PassRequest["step"]) => Promise<PassResult | null>,
+): (pass: PassKind) => Promise<PassResult> {
+  return async (pass) => {
+    await request(pass, "prepare");
+    const statements = new Map([...statementTrace()].map(([k, v]) => [k, { ...v }]));
+    let elu = performance.eventLoopUtilization();
+    let cpu = process.cpuUsage();
+    const thread = threadCpuMs();
+    const children = childrenCpuMs();
+    // Monotonic microseconds, the clock of --cpu-prof's samples: to cut a profile down to one pass.
+    const mark = () => String(process.hrtime.bigint() / 1000n);
+    if (process.env.AUTOPATCH_BENCH_MARKS) process.stderr.write(`mark ${pass} start ${mark()}\n`);
+    const result = await request(pass, "send");
+    if (process.env.AUTOPATCH_BENCH_MARKS) process.stderr.write(`mark ${pass} end ${mark()}\n`);
+    if (result === null) throw new Error(`load generator: the ${pass} pass returned no result`);
+    const threadAfter = threadCpuMs();
+    const childrenAfter = childrenCpuMs();
+    elu = performance.eventLoopUtilization(elu);
+    cpu = process.cpuUsage(cpu);
+    const perReport = (ms: number) => ms / Math.max(1, result.reports);
+    statementReport(pass, result.reports, statements);
+    return {
+      ...result,
+      cpu: {
+        ...result.cpu,
+        serverMsPerReport: perReport(
+          thread === null || threadAfter === null ? elu.active : threadAfter - thread,
+        ),
+        processMsPerReport: perReport((cpu.user + cpu.system) / 1000),
+        databaseMsPerReport:
+          children === null || childrenAfter === null ? 0 : perReport(childrenAfter - children),
+      },
+    };
+  };
+}
+
+/**
+ * With AUTOPATCH_STATEMENT_TRACE set (SQLite only), prints the statements of one pass that took the
+ * most time, per report, to stderr: where the database's share of a report goes.
+ */
+function statementReport(pass: PassKind, reports: number, before: ReadonlyMap<string, StatementStats>): void {
+  const after = statementTrace();
+  if (after.size === 0) return;
+  const rows = [...after]
+    .map(([sqlText, s]) => {
+      const was = before.get(sqlText) ?? { runs: 0, ms: 0 };
+      return { sqlText, runs: s.runs - was.runs, ms: s.ms - was.ms };
+    })
+    .filter((r) => r.runs > 0)
+    .sort((a, b) => b.ms - a.ms)
+    .slice(0, 12);
+  const total = rows.reduce((t, r) => t + r.ms, 0);
+  process.stderr.write(
+    `statements of the ${pass} pass (top 12: ${(total / reports).toFixed(2)} ms/report)\n`,
+  );
+  for (const r of rows) {
+    process.stderr.write(
+      `  ${(r.ms / reports).toFixed(3)} ms/report  ${String(r.runs).padStart(7)} runs  ${r.sqlText.replace(/\s+/g, " ").slice(0, 110)}\n`,
+    );
+  }
+}
+
 function startLoadGenerator(input: WorkerInput): { run(pass: PassKind): Promise<PassResult>; stop(): void } {
   // The same file runs in the worker. Node 20 does not apply tsx's --import hooks to workers, so the
   // worker registers tsx itself before importing this file.
@@ -405,18 +572,19 @@ function startLoadGenerator(input: WorkerInput): { run(pass: PassKind): Promise<
     .then((tsx) => { tsx.register(); return import(${JSON.stringify(import.meta.url)}); })
     .catch((err) => { throw err; });`;
   const worker = new Worker(bootstrap, { eval: true, workerData: input });
+  const request = (pass: PassKind, step: PassRequest["step"]) =>
+    new Promise<PassResult | null>((resolve, reject) => {
+      const onError = (err: Error) => reject(err);
+      worker.once("error", onError);
+      worker.once("message", (m: { ok: true; result: PassResult | null } | { ok: false; error: string }) => {
+        worker.off("error", onError);
+        if (m.ok) resolve(m.result);
+        else reject(new Error(`load generator: ${m.error}`));
+      });
+      worker.postMessage({ pass, step } satisfies PassRequest);
+    });
   return {
-    run: (pass) =>
-      new Promise((resolve, reject) => {
-        const onError = (err: Error) => reject(err);
-        worker.once("error", onError);
-        worker.once("message", (m: { ok: true; result: PassResult } | { ok: false; error: string }) => {
-          worker.off("error", onError);
-          if (m.ok) resolve(m.result);
-          else reject(new Error(`load generator: ${m.error}`));
-        });
-        worker.postMessage({ pass } satisfies PassRequest);
-      }),
+    run: measured(request),
     stop: () => void worker.terminate(),
   };
 }
@@ -575,6 +743,10 @@ function table(results: readonly DialectResult[]): string {
       "p99 ms",
       "max ms",
       "added/removed/changed",
+      "server ms/report",
+      "client ms/report",
+      "process CPU ms/report",
+      "database CPU ms/report",
     ],
   ];
   for (const r of results) {
@@ -590,6 +762,10 @@ function table(results: readonly DialectResult[]): string {
       r.enroll.latencyMs.p99.toFixed(1),
       r.enroll.latencyMs.max.toFixed(1),
       "-",
+      "-",
+      "-",
+      "-",
+      "-",
     ]);
     for (const p of [r.full, r.incremental, r.delta]) {
       rows.push([
@@ -604,6 +780,10 @@ function table(results: readonly DialectResult[]): string {
         p.latencyMs.p99.toFixed(1),
         p.latencyMs.max.toFixed(1),
         `${p.added}/${p.removed}/${p.changed}`,
+        p.cpu.serverMsPerReport.toFixed(2),
+        p.cpu.clientMsPerReport.toFixed(2),
+        p.cpu.processMsPerReport.toFixed(2),
+        p.cpu.databaseMsPerReport.toFixed(2),
       ]);
     }
   }

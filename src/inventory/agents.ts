@@ -79,25 +79,35 @@ export async function recordAgentInventory(
   const now = ctx.now();
   const dictionary = packageDictionary(ctx.store.db).session();
   const summary = await ctx.store.write(async (trx) => {
-    const asset = await agentAsset(trx, assetId);
+    const asset = await agentAsset(trx, assetId, now);
     // No allowEmpty for agents: a host's dpkg database is never empty, so an empty read is a fault
     // on the host (a wrong root, a failed mount) and must not wipe what the server knows.
-    return replaceInventory(trx, actor, asset, packages, "agent", now, { where: "/packages", dictionary });
+    return replaceInventory(trx, actor, asset, packages, "agent", now, {
+      where: "/packages",
+      dictionary,
+      seenWritten: true,
+    });
   });
   dictionary.commit();
   return summary;
 }
 
-async function agentAsset(trx: Kysely<Database>, assetId: string): Promise<{ id: string; name: string }> {
+/**
+ * The reporting agent's asset, marked active and seen now: one statement, where reading it and then
+ * writing each column cost PostgreSQL a round trip each. The whole report rolls back if refused.
+ */
+async function agentAsset(
+  trx: Kysely<Database>,
+  assetId: string,
+  now: Date,
+): Promise<{ id: string; name: string }> {
   const asset = await trx
-    .selectFrom("assets")
-    .select(["id", "name", "agent_status"])
+    .updateTable("assets")
+    .set({ agent_status: "active", last_seen_at: now.toISOString() })
     .where("id", "=", assetId)
+    .returning(["id", "name"])
     .executeTakeFirst();
   if (!asset) throw new AuthError("unauthenticated", "the asset of this agent credential was deleted");
-  if (asset.agent_status !== "active") {
-    await trx.updateTable("assets").set({ agent_status: "active" }).where("id", "=", assetId).execute();
-  }
   return asset;
 }
 
@@ -127,7 +137,7 @@ export async function recordAgentInventoryDelta(
   const dictionary = packageDictionary(ctx.store.db).session();
   const summary = await ctx.store.write(async (trx) => {
     dictionary.reset();
-    const asset = await agentAsset(trx, assetId);
+    const asset = await agentAsset(trx, assetId, now);
     const known = await storedPackages(trx, assetId, dictionary);
     if (known.set === null || known.set.digest !== delta.base) {
       throw new ConflictError(
@@ -165,7 +175,7 @@ export async function recordAgentInventoryDelta(
       next,
       "agent",
       now,
-      { where: "/added" },
+      { where: "/added", seenWritten: true },
       dictionary,
       known,
       digest,

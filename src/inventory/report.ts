@@ -64,6 +64,8 @@ export interface ReplaceOptions {
   where?: string;
   /** The store's dictionary session (see package-dictionary.ts); a cache-less one when absent. */
   dictionary?: DictionarySession;
+  /** The caller set the asset's last-seen time already, in the same transaction. */
+  seenWritten?: boolean;
 }
 
 /** An asset's stored package set. */
@@ -151,7 +153,8 @@ export async function applyPackageSet(
     );
   }
   const at = now.toISOString();
-  await trx.updateTable("assets").set({ last_seen_at: at }).where("id", "=", asset.id).execute();
+  if (options.seenWritten !== true)
+    await trx.updateTable("assets").set({ last_seen_at: at }).where("id", "=", asset.id).execute();
   // Resolved before the digest, which then hashes the dictionary's own content keys instead of
   // building one per package. Only a changed set can name a package the dictionary lacks, so an
   // unchanged report adds nothing to it.
@@ -181,6 +184,11 @@ export async function applyPackageSet(
   const metadataChanged: InstalledPackagesTable[] = [];
   for (const id of addedIds) {
     const p = newIds.get(id) as CanonicalPackage;
+    // Nothing removed (a first report, or additions only): no identity to pair, none to build.
+    if (removedByIdentity.size === 0) {
+      toInsert.push(toRow(asset.id, p));
+      continue;
+    }
     const identity = packageIdentity(p);
     addedIdentities.add(identity);
     (removedByIdentity.has(identity) ? metadataChanged : toInsert).push(toRow(asset.id, p));
@@ -271,6 +279,10 @@ export async function applyPackageSet(
       changes: JSON.stringify({ changes: kept, truncated: changes.length > kept.length }),
     })
     .execute();
+  const changedRows = [...toInsert, ...toDelete, ...metadataChanged];
+  // Asked before the audit event: on PostgreSQL appending it locks the chain's head until the commit,
+  // and the probes read nothing this report writes.
+  const mayMatch = await matchingMayApply(trx, asset.id, changedRows);
   // The event names the report row, which keeps the first CHANGES_KEPT changes; the event itself keeps
   // the counts and the first few, so hashing it does not cost in proportion to the report.
   const audited = changes.slice(0, CHANGES_AUDITED);
@@ -295,8 +307,7 @@ export async function applyPackageSet(
     },
     now,
   );
-  const changedRows = [...toInsert, ...toDelete, ...metadataChanged];
-  if (await matchingMayApply(trx, asset.id, changedRows)) {
+  if (mayMatch) {
     const scope = new Set(changedRows.map(identity));
     const current = list.filter((p) => scope.has(identity(p))).map((p) => toRow(asset.id, p));
     await rematchAsset(trx, asset.id, now, changedRows, current);
@@ -317,27 +328,44 @@ async function matchingMayApply(
 ): Promise<boolean> {
   if (rows.length === 0) return false;
   const ecosystems = new Set<string>();
+  // A report names a handful of ecosystems: each is split once, not once per package.
+  const named = new Set<string>();
   for (const r of rows) {
+    if (named.has(r.ecosystem)) continue;
+    named.add(r.ecosystem);
     const parts = ecosystemParts(r.ecosystem);
     if (parts.supported) ecosystems.add(parts.base);
   }
-  if (ecosystems.size > 0) {
-    const advisory = await trx
-      .selectFrom("advisory_packages")
-      .select("advisory_id")
-      .where("ecosystem", "in", [...ecosystems])
-      .limit(1)
-      .executeTakeFirst();
-    if (advisory !== undefined) return true;
-  }
-  const finding = await trx
-    .selectFrom("findings")
-    .select("id")
-    .where("asset_id", "=", assetId)
-    .where("status", "!=", "fixed")
-    .limit(1)
-    .executeTakeFirst();
-  return finding !== undefined;
+  // One statement for both probes: each is a round trip of its own on PostgreSQL.
+  const row = await trx
+    .selectNoFrom((eb) => [
+      eb
+        .exists(
+          eb
+            .selectFrom("findings")
+            .select("id")
+            .where("asset_id", "=", assetId)
+            .where("status", "!=", "fixed")
+            .limit(1),
+        )
+        .as("finding"),
+      ...(ecosystems.size === 0
+        ? []
+        : [
+            eb
+              .exists(
+                eb
+                  .selectFrom("advisory_packages")
+                  .select("advisory_id")
+                  .where("ecosystem", "in", [...ecosystems])
+                  .limit(1),
+              )
+              .as("advisory"),
+          ]),
+    ])
+    .executeTakeFirstOrThrow();
+  // PostgreSQL answers booleans, SQLite 0 or 1.
+  return Object.values(row).some((v) => v === true || Number(v) === 1);
 }
 
 /** Pairs a removed and an added version of the same package as one version change. */

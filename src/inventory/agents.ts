@@ -16,6 +16,43 @@ import {
   storedPackages,
 } from "./report.js";
 
+/**
+ * The agent's sign of life, in the caller's write: the asset seen now and active, and a stale one's
+ * return audited. False when the asset is gone.
+ */
+export async function markAgentSeen(
+  trx: Kysely<Database>,
+  actor: Actor,
+  assetId: string,
+  now: Date,
+): Promise<boolean> {
+  const asset = await trx
+    .selectFrom("assets")
+    .select(["name", "agent_status"])
+    .where("id", "=", assetId)
+    .executeTakeFirst();
+  if (!asset) return false;
+  await trx
+    .updateTable("assets")
+    .set({ last_seen_at: now.toISOString(), agent_status: "active" })
+    .where("id", "=", assetId)
+    .execute();
+  if (asset.agent_status === "stale") {
+    await appendAudit(
+      trx,
+      {
+        actor: actorLabel(actor),
+        action: "asset.agent-active",
+        targetType: "asset",
+        targetId: assetId,
+        data: { asset: asset.name },
+      },
+      now,
+    );
+  }
+  return true;
+}
+
 /** An agent credential acts for its own asset only. */
 function ownAssetId(actor: Actor): string {
   if (actor.kind !== "agent" || !actor.assetId)
@@ -32,30 +69,8 @@ export async function recordHeartbeat(
   const assetId = ownAssetId(actor);
   const now = ctx.now();
   const inventoryWanted = await ctx.store.write(async (trx) => {
-    const asset = await trx
-      .selectFrom("assets")
-      .select(["id", "name", "agent_status"])
-      .where("id", "=", assetId)
-      .executeTakeFirst();
-    if (!asset) throw new AuthError("unauthenticated", "the asset of this agent credential was deleted");
-    await trx
-      .updateTable("assets")
-      .set({ last_seen_at: now.toISOString(), agent_status: "active" })
-      .where("id", "=", assetId)
-      .execute();
-    if (asset.agent_status === "stale") {
-      await appendAudit(
-        trx,
-        {
-          actor: actorLabel(actor),
-          action: "asset.agent-active",
-          targetType: "asset",
-          targetId: assetId,
-          data: { asset: asset.name },
-        },
-        now,
-      );
-    }
+    if (!(await markAgentSeen(trx, actor, assetId, now)))
+      throw new AuthError("unauthenticated", "the asset of this agent credential was deleted");
     const report = await trx
       .selectFrom("inventory_reports")
       .select("id")

@@ -1,7 +1,6 @@
 import type { Kysely } from "kysely";
-import { appendAudit } from "../../audit/log.js";
-import { type Actor, actorLabel } from "../../domain/roles.js";
-import { recordHeartbeat } from "../../inventory/agents.js";
+import type { Actor } from "../../domain/roles.js";
+import { markAgentSeen, recordHeartbeat } from "../../inventory/agents.js";
 import type { ServiceContext } from "../../service/context.js";
 import type { Database } from "../../store/schema.js";
 import type { Store } from "../../store/store.js";
@@ -49,31 +48,7 @@ export async function signOfLifeInWrite(
   now: Date,
 ): Promise<(() => void) | null> {
   if (recentlyRecorded(ctx, assetId, now.getTime())) return null;
-  const asset = await trx
-    .selectFrom("assets")
-    .select(["name", "agent_status"])
-    .where("id", "=", assetId)
-    .executeTakeFirst();
-  if (!asset) return null;
-  await trx
-    .updateTable("assets")
-    .set({ last_seen_at: now.toISOString(), agent_status: "active" })
-    .where("id", "=", assetId)
-    .execute();
-  if (asset.agent_status === "stale") {
-    // As recordHeartbeat writes it (src/inventory/agents.ts).
-    await appendAudit(
-      trx,
-      {
-        actor: actorLabel(actor),
-        action: "asset.agent-active",
-        targetType: "asset",
-        targetId: assetId,
-        data: { asset: asset.name },
-      },
-      now,
-    );
-  }
+  if (!(await markAgentSeen(trx, actor, assetId, now))) return null;
   return () => markRecorded(ctx, assetId, now.getTime());
 }
 

@@ -147,38 +147,29 @@ function parseOutcome(
   }
 }
 
+/** Parsed JSON kept with its text: a key met again with other text (another store) is parsed afresh. */
+class ParsedCache<T> {
+  private readonly entries = new Map<string, { text: string; value: T }>();
+  constructor(private readonly max: number) {}
+
+  get(key: string, text: string): T {
+    const known = this.entries.get(key);
+    if (known?.text === text) return known.value;
+    const value = JSON.parse(text) as T;
+    this.entries.delete(key);
+    this.entries.set(key, { text, value });
+    evictOldest(this.entries, this.max);
+    return value;
+  }
+}
+
 /**
- * Plans parsed already, by rollout: a plan is frozen when its rollout starts, and parsing it (every
- * target and phase of a large fleet) on every pass was a large part of the pass. The stored text is
- * compared, so a rollout id met again in another store is parsed afresh. The plan is read, never changed.
+ * Plans by rollout: a plan is frozen when its rollout starts, and parsing it (every target and phase
+ * of a large fleet) on every pass was a large part of the pass. Read, never changed.
  */
-const PARSED_PLANS = new Map<string, { text: string; plan: PlanV2 }>();
-const PARSED_PLANS_MAX = 100;
-
-function parsedPlan(rolloutId: string, text: string): PlanV2 {
-  const known = PARSED_PLANS.get(rolloutId);
-  if (known?.text === text) return known.plan;
-  const plan = JSON.parse(text) as PlanV2;
-  PARSED_PLANS.delete(rolloutId);
-  PARSED_PLANS.set(rolloutId, { text, plan });
-  evictOldest(PARSED_PLANS, PARSED_PLANS_MAX);
-  return plan;
-}
-
-/** Assets' snapshots parsed already, by rollout and asset, with their text (as outcomes above). */
-const PARSED_SNAPSHOTS = new Map<string, { text: string; snapshot: Snapshot }>();
-const PARSED_SNAPSHOTS_MAX = 20_000;
-
-function parsedSnapshot(rolloutId: string, assetId: string, text: string): Snapshot {
-  const key = `${rolloutId}/${assetId}`;
-  const known = PARSED_SNAPSHOTS.get(key);
-  if (known?.text === text) return known.snapshot;
-  const snapshot = JSON.parse(text) as Snapshot;
-  PARSED_SNAPSHOTS.delete(key);
-  PARSED_SNAPSHOTS.set(key, { text, snapshot });
-  evictOldest(PARSED_SNAPSHOTS, PARSED_SNAPSHOTS_MAX);
-  return snapshot;
-}
+const PARSED_PLANS = new ParsedCache<PlanV2>(100);
+/** Assets' snapshots by rollout and asset, as plans. */
+const PARSED_SNAPSHOTS = new ParsedCache<Snapshot>(20_000);
 
 /** The rollout's stored state; null when it does not exist. */
 export async function loadRollout(
@@ -190,7 +181,7 @@ export async function loadRollout(
   const row = await db.selectFrom("rollouts").selectAll().where("id", "=", rolloutId).executeTakeFirst();
   if (!row) return null;
   if (!isRolloutState(row.state)) throw new Error(`rollout ${rolloutId} has an unknown state "${row.state}"`);
-  const plan = parsedPlan(rolloutId, row.plan);
+  const plan = PARSED_PLANS.get(rolloutId, row.plan);
   if (plan.version !== 2)
     throw new Error(`rollout ${rolloutId} holds a plan of version ${String(plan.version)}`);
 
@@ -261,7 +252,7 @@ export async function loadRollout(
       fromVersion: a.from_version,
       toVersion: a.to_version,
       attempt: Number(a.attempt),
-      snapshot: a.snapshot === null ? null : parsedSnapshot(rolloutId, a.asset_id, a.snapshot),
+      snapshot: a.snapshot === null ? null : PARSED_SNAPSHOTS.get(`${rolloutId}/${a.asset_id}`, a.snapshot),
       startedAt: a.started_at,
       unavailableSince: a.unavailable_since,
       finishedAt: a.finished_at,

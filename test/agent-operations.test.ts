@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -399,6 +400,33 @@ describe.each(DIALECTS)("agent operations on %s", (dialect) => {
     expect(leased.headers[POLL_HEARTBEAT_HEADER]).toBe("1");
     expect(await seen()).toBe(clock.toISOString());
     expect((await report("host-a", spec.id, result(true))).statusCode).toBe(200);
+  });
+
+  it("records no sign of life for a poll whose agent hung up before the answer", async () => {
+    const seen = async () =>
+      (
+        await store.db
+          .selectFrom("assets")
+          .select("last_seen_at")
+          .where("id", "=", agents["host-b"]?.id ?? "")
+          .executeTakeFirstOrThrow()
+      ).last_seen_at;
+    clock = new Date(clock.getTime() + 10 * HEARTBEAT_MS);
+    const before = await seen();
+    const url = await app.listen({ port: 0, host: "127.0.0.1" });
+    const hangUp = new AbortController();
+    const polling = fetch(`${url}/api/v1/agent/operations/next?waitMs=10000`, {
+      headers: { authorization: `Bearer ${agents["host-b"]?.credential ?? ""}`, ...V },
+      signal: hangUp.signal,
+    }).catch(() => undefined);
+    await sleep(200);
+    hangUp.abort();
+    await polling;
+    await sleep(300);
+    expect(await seen()).toBe(before);
+    // Still answered polls count.
+    expect((await poll("host-b")).headers[POLL_HEARTBEAT_HEADER]).toBe("1");
+    expect(await seen()).toBe(clock.toISOString());
   });
 
   it("reports lost when the agent stops heartbeating for two intervals, or its lease runs out", async () => {

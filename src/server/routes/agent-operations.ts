@@ -76,10 +76,13 @@ export async function agentOperationRoutes(app: FastifyInstance, ctx: ServiceCon
           AbortSignal.any([gone.signal, closing.signal]),
         );
         // The poll's answer is the agent's sign of life: it skips the heartbeats it would send meanwhile.
-        const beat = await recordPollHeartbeat(ctx, actorOf(request)).catch((err: unknown) => {
-          request.log.warn({ err }, "a long-poll's heartbeat was not recorded");
-          return false;
-        });
+        // An agent that hung up (killed, perhaps) hears no answer and gave none.
+        const beat =
+          !gone.signal.aborted &&
+          (await recordPollHeartbeat(ctx, actorOf(request)).catch((err: unknown) => {
+            request.log.warn({ err }, "a long-poll's heartbeat was not recorded");
+            return false;
+          }));
         if (beat) reply.header(POLL_HEARTBEAT_HEADER, "1");
         if (leased === null) return reply.code(204).send();
         return leased;

@@ -5,14 +5,15 @@
  * system, `process.cpuUsage()`) per request. The background loops run on hour-long intervals so that
  * they stay out of the figures; an idle period of the same length is measured and shown too.
  *
- *   npx tsx bench/http-request.ts [--requests 2000] [--concurrency 16] [--rounds 3] [--json]
+ *   npx tsx bench/http-request.ts [--requests 2000] [--concurrency 16] [--rounds 3] [--concurrent-only]
+ *     [--only heartbeat] [--json]
  *   npx tsx bench/http-request.ts --only heartbeat --cpu-prof heartbeat.cpuprofile   # the measured rounds only
  */
 import { fork } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { Agent, request as httpRequest } from "node:http";
-import { tmpdir } from "node:os";
 import { Session } from "node:inspector/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { pino } from "pino";
@@ -145,6 +146,7 @@ async function main(): Promise<void> {
     options: {
       requests: { type: "string", default: "2000" },
       concurrency: { type: "string", default: "16" },
+      "concurrent-only": { type: "boolean", default: false },
       rounds: { type: "string", default: "3" },
       only: { type: "string" },
       json: { type: "boolean", default: false },
@@ -191,7 +193,7 @@ async function main(): Promise<void> {
       await profiler.post("Profiler.start");
     }
     for (const probe of probes) {
-      for (const c of [1, concurrency]) {
+      for (const c of values["concurrent-only"] ? [concurrency] : [1, concurrency]) {
         let best = Number.POSITIVE_INFINITY;
         let wall = 0;
         for (let round = 0; round < rounds; round += 1) {
@@ -204,7 +206,13 @@ async function main(): Promise<void> {
             wall = (done.wallMs * 1000) / requests;
           }
         }
-        rows.push({ probe: probe.name, concurrency: c, requests, cpuUsPerRequest: best, wallUsPerRequest: wall });
+        rows.push({
+          probe: probe.name,
+          concurrency: c,
+          requests,
+          cpuUsPerRequest: best,
+          wallUsPerRequest: wall,
+        });
         if (!values.json) {
           process.stderr.write(
             `${probe.name.padEnd(46)} c=${String(c).padStart(2)}  ${best.toFixed(0).padStart(5)} µs CPU/request  ${wall.toFixed(0).padStart(5)} µs wall/request\n`,

@@ -1,10 +1,12 @@
 import { randomUUID } from "node:crypto";
+import type { CompiledQuery, InferResult, Kysely } from "kysely";
 import { z } from "zod";
 import { appendAudit } from "../audit/log.js";
 import { AuthError, isAppError, reasonError, ValidationError } from "../domain/errors.js";
 import { normaliseName } from "../domain/names.js";
 import { type Actor, actorLabel, isRole, ROLES, type Role, SYSTEM_ACTOR } from "../domain/roles.js";
 import type { ServiceContext } from "../service/context.js";
+import type { Database } from "../store/schema.js";
 import { isUniqueViolation } from "../store/unique-violation.js";
 import {
   credentialGeneration,
@@ -238,6 +240,32 @@ export async function bootstrapAdminToken(ctx: ServiceContext, given?: string): 
   }
 }
 
+function credentialQuery(db: Kysely<Database>, hash: string) {
+  return db
+    .selectFrom("api_tokens as t")
+    .leftJoin("principals as p", "p.id", "t.principal_id")
+    .select(["t.id", "t.name", "t.role", "t.kind", "t.asset_id", "t.revoked_at", "t.last_used_at"])
+    .select(["p.name as principal", "p.disabled_at"])
+    .where("t.token_hash", "=", hash);
+}
+
+type CredentialRow = InferResult<ReturnType<typeof credentialQuery>>[number];
+
+/** The lookup compiled once per database: building the query cost more than running it on SQLite. */
+const CREDENTIAL_QUERIES = new WeakMap<Kysely<Database>, CompiledQuery<CredentialRow>>();
+
+async function lookupCredential(db: Kysely<Database>, hash: string): Promise<CredentialRow | undefined> {
+  let compiled = CREDENTIAL_QUERIES.get(db);
+  if (!compiled) {
+    compiled = credentialQuery(db, "").compile();
+    // The hash is the query's one parameter; anything else would be bound wrongly.
+    if (compiled.parameters.length !== 1) return credentialQuery(db, hash).executeTakeFirst();
+    CREDENTIAL_QUERIES.set(db, compiled);
+  }
+  const result = await db.executeQuery<CredentialRow>({ ...compiled, parameters: [hash] });
+  return result.rows[0];
+}
+
 /** Resolves a bearer token to who holds it; throws unauthenticated for unknown or revoked tokens. */
 export async function authenticate(ctx: ServiceContext, bearer: string): Promise<Actor> {
   const hash = hashSecret(bearer);
@@ -247,13 +275,7 @@ export async function authenticate(ctx: ServiceContext, bearer: string): Promise
   const known = rememberedCredential(ctx.store, hash);
   if (known && now.getTime() - known.lastUsedMs <= LAST_USED_RESOLUTION_MS) return known.actor;
   const generation = credentialGeneration(ctx.store);
-  const row = await ctx.store.db
-    .selectFrom("api_tokens as t")
-    .leftJoin("principals as p", "p.id", "t.principal_id")
-    .select(["t.id", "t.name", "t.role", "t.kind", "t.asset_id", "t.revoked_at", "t.last_used_at"])
-    .select(["p.name as principal", "p.disabled_at"])
-    .where("t.token_hash", "=", hash)
-    .executeTakeFirst();
+  const row = await lookupCredential(ctx.store.db, hash);
   if (!row || row.revoked_at) throw new AuthError("unauthenticated", "the token is unknown or revoked");
   if (row.kind !== "agent" && row.principal === null) {
     throw new AuthError("unauthenticated", "the token belongs to no principal");

@@ -47,8 +47,13 @@ const idParams = z.object({ id: z.string().min(1).max(100) });
 export async function agentOperationRoutes(app: FastifyInstance, ctx: ServiceContext): Promise<void> {
   const r = app.withTypeProvider<ZodTypeProvider>();
   // Waiting polls end at once on shutdown (204): the agent asks the next replica or the restarted server.
-  const closing = new AbortController();
-  app.addHook("preClose", async () => closing.abort());
+  // Each waiting poll's own controller: a set costs less per poll than a listener on a shared signal.
+  const waiting = new Set<AbortController>();
+  let closing = false;
+  app.addHook("preClose", async () => {
+    closing = true;
+    for (const stop of waiting) stop.abort();
+  });
   const protocol = agentProtocolHook(true);
 
   r.get(
@@ -63,18 +68,17 @@ export async function agentOperationRoutes(app: FastifyInstance, ctx: ServiceCon
       },
     },
     async (request, reply) => {
-      const gone = new AbortController();
+      // One controller for both ends of the wait (client gone, shutdown): AbortSignal.any costs a
+      // combined signal with weak references on every poll.
+      const stop = new AbortController();
       const onClose = () => {
-        if (!reply.raw.writableFinished) gone.abort();
+        if (!reply.raw.writableFinished) stop.abort();
       };
+      if (closing) stop.abort();
       reply.raw.on("close", onClose);
+      waiting.add(stop);
       try {
-        const leased = await nextOperation(
-          ctx,
-          actorOf(request),
-          request.query.waitMs,
-          AbortSignal.any([gone.signal, closing.signal]),
-        );
+        const leased = await nextOperation(ctx, actorOf(request), request.query.waitMs, stop.signal);
         // The poll's answer is the agent's sign of life: it skips the heartbeats it would send meanwhile.
         // An agent that hung up (killed, perhaps) hears no answer and gave none.
         const beat =
@@ -88,6 +92,7 @@ export async function agentOperationRoutes(app: FastifyInstance, ctx: ServiceCon
         return leased;
       } finally {
         reply.raw.off("close", onClose);
+        waiting.delete(stop);
       }
     },
   );

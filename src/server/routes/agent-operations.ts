@@ -71,8 +71,11 @@ export async function agentOperationRoutes(app: FastifyInstance, ctx: ServiceCon
       // One controller for both ends of the wait (client gone, shutdown): AbortSignal.any costs a
       // combined signal with weak references on every poll.
       const stop = new AbortController();
+      let hungUp = false;
       const onClose = () => {
-        if (!reply.raw.writableFinished) stop.abort();
+        if (reply.raw.writableFinished) return;
+        hungUp = true;
+        stop.abort();
       };
       if (closing) stop.abort();
       reply.raw.on("close", onClose);
@@ -82,7 +85,7 @@ export async function agentOperationRoutes(app: FastifyInstance, ctx: ServiceCon
         // The poll's answer is the agent's sign of life: it skips the heartbeats it would send meanwhile.
         // An agent that hung up (killed, perhaps) hears no answer and gave none.
         const beat =
-          !gone.signal.aborted &&
+          !hungUp &&
           (await recordPollHeartbeat(ctx, actorOf(request)).catch((err: unknown) => {
             request.log.warn({ err }, "a long-poll's heartbeat was not recorded");
             return false;

@@ -73,7 +73,9 @@ export class GroupCommit {
         // #commit settles every write itself; this only guards against a defect there hanging callers.
         for (const p of batch) settle(p, "reject", err);
       }
-      for (const p of batch) settle(p, "reject", aborted(new Error("the write was left unsettled")));
+      for (const p of batch) {
+        if (!p.settled) settle(p, "reject", aborted(new Error("the write was left unsettled")));
+      }
       if (this.#queue.length > 0) await new Promise((r) => setImmediate(r));
     }
     this.#running = false;

@@ -14,6 +14,7 @@ import {
 import { type Actor, actorLabel } from "../domain/roles.js";
 import { capabilitiesOf } from "../store/capabilities.js";
 import { param } from "../store/raw-sql.js";
+import { serializationFailure } from "../store/retry.js";
 import type { Database, InstalledPackagesTable, InventoryReportsTable } from "../store/schema.js";
 import { type DictionarySession, identityOf, PackageDictionary } from "./package-dictionary.js";
 
@@ -66,6 +67,8 @@ export interface ReplaceOptions {
   dictionary?: DictionarySession;
   /** The caller set the asset's last-seen time already, in the same transaction. */
   seenWritten?: boolean;
+  /** The asset's stored set, when the caller read it already (with its asset row, see agentAsset). */
+  stored?: StoredSet | null;
 }
 
 /** An asset's stored package set. */
@@ -82,7 +85,16 @@ export async function readPackageSet(trx: Kysely<Database>, assetId: string): Pr
     .select(["num", "package_ids", "digest", "total"])
     .where("asset_id", "=", assetId)
     .executeTakeFirst();
-  if (row === undefined) return null;
+  return row === undefined ? null : toStoredSet(row);
+}
+
+/** A package_sets row as read (PostgreSQL may answer integers as strings). */
+export function toStoredSet(row: {
+  num: number | string;
+  package_ids: string;
+  digest: string;
+  total: number | string;
+}): StoredSet {
   return {
     num: Number(row.num),
     ids: JSON.parse(row.package_ids) as number[],
@@ -96,8 +108,10 @@ export async function storedPackages(
   trx: Kysely<Database>,
   assetId: string,
   session: DictionarySession,
+  /** The set, when the caller read it already. */
+  read?: StoredSet | null,
 ): Promise<{ set: StoredSet | null; packages: Map<string, CanonicalPackage> }> {
-  const set = await readPackageSet(trx, assetId);
+  const set = read !== undefined ? read : await readPackageSet(trx, assetId);
   const packages = new Map<string, CanonicalPackage>();
   if (set === null) return { set, packages };
   const described = await session.describe(trx, set.ids);
@@ -141,7 +155,12 @@ export async function applyPackageSet(
   incomingDigest?: string,
 ): Promise<ReportSummary> {
   const list = [...incoming.values()];
-  const stored = known?.set !== undefined ? known.set : await readPackageSet(trx, asset.id);
+  const stored =
+    known?.set !== undefined
+      ? known.set
+      : options.stored !== undefined
+        ? options.stored
+        : await readPackageSet(trx, asset.id);
   // An empty package database (a broken mount, a truncated status file) reads as "everything was
   // removed": that would mark every finding fixed, so it takes an explicit allowEmpty.
   if (incoming.size === 0 && stored !== null && stored.total > 0 && options.allowEmpty !== true) {
@@ -324,7 +343,9 @@ async function writeSetAtOnce(trx: Kysely<Database>, w: SetWrite): Promise<boole
   const setColumns = { package_ids: JSON.stringify(w.packageIds), digest: w.digest, total: w.total };
   if (w.stored === null) {
     ctes.push(
-      `s as (insert into package_sets (asset_id, package_ids, digest, total, updated_at) values (${p(w.assetId)}, ${p(setColumns.package_ids)}, ${p(setColumns.digest)}, ${p(setColumns.total)}, ${p(w.at)}) returning num)`,
+      // A concurrent first report of the same asset may have committed its set since this one read
+      // none: then nothing is written here and the transaction runs again (below).
+      `s as (insert into package_sets (asset_id, package_ids, digest, total, updated_at) values (${p(w.assetId)}, ${p(setColumns.package_ids)}, ${p(setColumns.digest)}, ${p(setColumns.total)}, ${p(w.at)}) on conflict (asset_id) do nothing returning num)`,
     );
   } else {
     const num = p(w.stored.num, "integer");
@@ -372,7 +393,8 @@ async function writeSetAtOnce(trx: Kysely<Database>, w: SetWrite): Promise<boole
     CompiledQuery.raw(`with ${ctes.join(", ")} select ${["s.num", ...probes].join(", ")} from s`, params),
   );
   const row = result.rows[0];
-  if (row === undefined) throw new Error(`the package set of asset ${w.assetId} was not written`);
+  if (row === undefined)
+    throw serializationFailure(`the package set of asset ${w.assetId} was written by a concurrent report`);
   return row.finding === true || row.advisory === true;
 }
 

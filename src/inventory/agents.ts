@@ -7,7 +7,7 @@ import { type Actor, actorLabel } from "../domain/roles.js";
 import type { ServiceContext } from "../service/context.js";
 import { capabilitiesOf } from "../store/capabilities.js";
 import type { Database } from "../store/schema.js";
-import { requireOneVersionPerPackage } from "./one-version.js";
+import { requireOneVersionInSet, requireOneVersionPerPackage } from "./one-version.js";
 import { contentKeyOf, packageDictionary } from "./package-dictionary.js";
 import {
   applyPackageSet,
@@ -215,7 +215,7 @@ export async function recordAgentInventoryDelta(
         },
       );
     }
-    requireOneVersionPerPackage([...next.values()], () => "/added");
+    requireOneVersionInSet([...next.values()], () => "/added");
     return applyPackageSet(
       trx,
       actor,

@@ -540,7 +540,7 @@ function measured(
 }
 
 /**
- * With AUTOPATCH_STATEMENT_TRACE set (SQLite only), prints the statements of one pass that took the
+ * With AUTOPATCH_STATEMENT_TRACE set, prints the statements of one pass that took the
  * most time, per report, to stderr: where the database's share of a report goes.
  */
 function statementReport(pass: PassKind, reports: number, before: ReadonlyMap<string, StatementStats>): void {

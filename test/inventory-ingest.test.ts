@@ -107,6 +107,37 @@ describe.each(DIALECTS)("inventory reports at fleet size (%s)", (dialect) => {
     expect(await verifyAuditChain(store.db)).toMatchObject({ ok: true });
   });
 
+  it("concurrent reports of one asset: each diffs against the set the one before committed", async () => {
+    const { asset, actor } = await agentFor("racing-1");
+    const sets = [many(50, "1.0-1"), many(60, "1.0-2"), many(40, "1.0-3"), many(55, "1.0-4")];
+    // Two first reports at once, then two changes at once: none fails, and the inverted index (the
+    // view) holds exactly the set row's packages whichever committed last.
+    for (const pair of [sets.slice(0, 2), sets.slice(2)]) {
+      const summaries = await Promise.all(pair.map((pkgs) => recordAgentInventory(ctx, actor, pkgs)));
+      const set = await store.db
+        .selectFrom("package_sets")
+        .select(["total", "digest"])
+        .where("asset_id", "=", asset.id)
+        .executeTakeFirstOrThrow();
+      expect(summaries.map((s) => s.digest)).toContain(set.digest);
+      const rows = await store.db
+        .selectFrom("installed_packages")
+        .select("version")
+        .where("asset_id", "=", asset.id)
+        .execute();
+      expect(rows).toHaveLength(Number(set.total));
+      expect(new Set(rows.map((r) => r.version)).size).toBe(1);
+    }
+    const reports = await store.db
+      .selectFrom("inventory_reports")
+      .select(["added", "removed", "changed"])
+      .where("asset_id", "=", asset.id)
+      .orderBy("received_at")
+      .execute();
+    expect(reports).toHaveLength(4);
+    expect(await verifyAuditChain(store.db)).toMatchObject({ ok: true });
+  });
+
   it("a small report's event keeps every change and says nothing was left out", async () => {
     const { asset, actor } = await agentFor("small-1");
     await recordAgentInventory(ctx, actor, [deb("openssl", "3.0.11-1"), deb("curl", "7.88.1-10")]);

@@ -1,9 +1,11 @@
 import { randomUUID } from "node:crypto";
-import type { Kysely, Selectable } from "kysely";
+import { CompiledQuery, type Kysely, type Selectable } from "kysely";
 import { NotFoundError, reasonError } from "../domain/errors.js";
+import { capabilitiesOf } from "../store/capabilities.js";
 import { forUpdate } from "../store/locks.js";
 import { GENESIS_HASH } from "../store/migrations/0001-initial.js";
 import type { AuditEventsTable, Database } from "../store/schema.js";
+import { canonicalJson } from "./canonical-json.js";
 import { type ChainBreak, decodeRow, type WalkOptions, walkChain } from "./chain.js";
 import { type AuditEvent, type AuditInput, hashEvent } from "./event.js";
 
@@ -18,6 +20,7 @@ export async function appendAudit(
   now = new Date(),
 ): Promise<AuditEvent> {
   if (!trx.isTransaction) throw new Error("appendAudit must run inside the state change's transaction");
+  if (capabilitiesOf(trx).writableCte) return appendInOneStatement(trx, input, now);
   const head = await trx
     .selectFrom("audit_head")
     .select(["seq", "hash"])
@@ -55,6 +58,70 @@ export async function appendAudit(
     .execute();
   await trx.updateTable("audit_head").set({ seq: event.seq, hash: event.hash }).where("id", "=", 1).execute();
   return event;
+}
+
+/**
+ * The same append as one statement, for a database where appenders run concurrently: the head is
+ * locked from the moment it is read until the commit, so every round trip between reading it and
+ * committing is one that all other appenders wait for. The event's hash is computed by the database
+ * from the canonical text built here, with the head's seq and hash spliced in (both are plain digits
+ * and hex, which canonical JSON writes as they are), so the chain is the one hashEvent computes.
+ */
+async function appendInOneStatement(
+  trx: Kysely<Database>,
+  input: AuditInput,
+  now: Date,
+): Promise<AuditEvent> {
+  const marker = randomUUID();
+  const seqMark = `"${marker}:seq"`;
+  const prevMark = `${marker}:prev`;
+  const fields = {
+    id: randomUUID(),
+    at: now.toISOString(),
+    actor: input.actor,
+    action: input.action,
+    targetType: input.targetType,
+    targetId: input.targetId,
+    reason: input.reason ?? null,
+    data: input.data ?? {},
+  };
+  // The key order puts prevHash before seq; each marker is a fresh UUID, so it appears once.
+  const text = canonicalJson({ ...fields, seq: `${marker}:seq`, prevHash: prevMark });
+  const [before, rest] = splitOnce(text, prevMark);
+  const [middle, after] = splitOnce(rest, seqMark);
+  const result = await trx.executeQuery<{ seq: number; prev_hash: string; hash: string }>(
+    CompiledQuery.raw(
+      `with h as (select seq + 1 as seq, hash from audit_head where id = 1 for update),
+      e as (insert into audit_events (seq, id, at, actor, action, target_type, target_id, reason, data, prev_hash, hash)
+        select h.seq, $1, $2, $3, $4, $5, $6, $7, $8, h.hash,
+          encode(sha256(convert_to($9 || h.hash || $10 || h.seq || $11, 'UTF8')), 'hex') from h
+        returning seq, prev_hash, hash),
+      u as (update audit_head set seq = e.seq, hash = e.hash from e where audit_head.id = 1)
+      select seq, prev_hash, hash from e`,
+      [
+        fields.id,
+        fields.at,
+        fields.actor,
+        fields.action,
+        fields.targetType,
+        fields.targetId,
+        fields.reason,
+        JSON.stringify(fields.data),
+        before,
+        middle,
+        after,
+      ],
+    ),
+  );
+  const row = result.rows[0];
+  if (row === undefined) throw new Error("the audit chain has no head row");
+  return { ...fields, seq: Number(row.seq), prevHash: row.prev_hash, hash: row.hash };
+}
+
+function splitOnce(text: string, marker: string): [string, string] {
+  const at = text.indexOf(marker);
+  if (at < 0 || text.indexOf(marker, at + 1) >= 0) throw new Error("audit event text has no single marker");
+  return [text.slice(0, at), text.slice(at + marker.length)];
 }
 
 /** The event of a stored row; a row whose data is unreadable is a damaged chain, named by its event. */

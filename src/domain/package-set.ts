@@ -69,7 +69,8 @@ export function packageSetDigest(set: Iterable<CanonicalPackage>): string {
 export function contentKeysDigest(keys: readonly string[]): string {
   // Code-unit order, as the default sort; an explicit comparison is about twice as fast in V8.
   const sorted = [...keys].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  const hash = createHash("sha256");
-  for (const k of sorted) hash.update(`${k}\n`);
-  return hash.digest("hex");
+  // One update with the joined text: the same bytes as one per key, without 600 native calls.
+  return createHash("sha256")
+    .update(sorted.length === 0 ? "" : `${sorted.join("\n")}\n`)
+    .digest("hex");
 }

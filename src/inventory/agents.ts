@@ -1,19 +1,22 @@
-import type { Kysely } from "kysely";
+import { CompiledQuery, type Kysely } from "kysely";
 import { appendAudit } from "../audit/log.js";
 import { AuthError, ConflictError } from "../domain/errors.js";
 import type { PackageRecord } from "../domain/inventory.js";
 import { canonicalPackageSet, contentKeysDigest, packageIdentity } from "../domain/package-set.js";
 import { type Actor, actorLabel } from "../domain/roles.js";
 import type { ServiceContext } from "../service/context.js";
+import { capabilitiesOf } from "../store/capabilities.js";
 import type { Database } from "../store/schema.js";
-import { requireOneVersionPerPackage } from "./one-version.js";
+import { requireOneVersionInSet, requireOneVersionPerPackage } from "./one-version.js";
 import { contentKeyOf, packageDictionary } from "./package-dictionary.js";
 import {
   applyPackageSet,
   type ReportSummary,
   readPackageSet,
   replaceInventory,
+  type StoredSet,
   storedPackages,
+  toStoredSet,
 } from "./report.js";
 
 /**
@@ -94,13 +97,14 @@ export async function recordAgentInventory(
   const now = ctx.now();
   const dictionary = packageDictionary(ctx.store.db).session();
   const summary = await ctx.store.write(async (trx) => {
-    const asset = await agentAsset(trx, assetId, now);
+    const { asset, stored } = await agentAsset(trx, assetId, now);
     // No allowEmpty for agents: a host's dpkg database is never empty, so an empty read is a fault
     // on the host (a wrong root, a failed mount) and must not wipe what the server knows.
     return replaceInventory(trx, actor, asset, packages, "agent", now, {
       where: "/packages",
       dictionary,
       seenWritten: true,
+      stored,
     });
   });
   dictionary.commit();
@@ -108,14 +112,43 @@ export async function recordAgentInventory(
 }
 
 /**
- * The reporting agent's asset, marked active and seen now: one statement, where reading it and then
- * writing each column cost PostgreSQL a round trip each. The whole report rolls back if refused.
+ * The reporting agent's asset, marked active and seen now, with its stored package set: one statement
+ * where the database takes writes inside WITH (each statement is a round trip on PostgreSQL). The set
+ * is read with a row lock, so a concurrent report of the same asset that changed it is waited for and
+ * its committed set is the one read, as when the set was read after the asset row's lock. The whole
+ * report rolls back if refused.
  */
 async function agentAsset(
   trx: Kysely<Database>,
   assetId: string,
   now: Date,
-): Promise<{ id: string; name: string }> {
+): Promise<{ asset: { id: string; name: string }; stored: StoredSet | null }> {
+  if (capabilitiesOf(trx).writableCte) {
+    const result = await trx.executeQuery<{
+      id: string;
+      name: string;
+      num: number | null;
+      package_ids: string | null;
+      digest: string | null;
+      total: number | null;
+    }>(
+      CompiledQuery.raw(
+        `with a as (update assets set agent_status = $1, last_seen_at = $2 where id = $3 returning id, name)
+        select a.id, a.name, ps.num, ps.package_ids, ps.digest, ps.total from a left join lateral
+          (select num, package_ids, digest, total from package_sets where asset_id = a.id for update) ps on true`,
+        ["active", now.toISOString(), assetId],
+      ),
+    );
+    const row = result.rows[0];
+    if (row === undefined)
+      throw new AuthError("unauthenticated", "the asset of this agent credential was deleted");
+    const { num, package_ids, digest, total } = row;
+    const stored =
+      num === null || package_ids === null || digest === null || total === null
+        ? null
+        : toStoredSet({ num, package_ids, digest, total });
+    return { asset: { id: row.id, name: row.name }, stored };
+  }
   const asset = await trx
     .updateTable("assets")
     .set({ agent_status: "active", last_seen_at: now.toISOString() })
@@ -123,7 +156,7 @@ async function agentAsset(
     .returning(["id", "name"])
     .executeTakeFirst();
   if (!asset) throw new AuthError("unauthenticated", "the asset of this agent credential was deleted");
-  return asset;
+  return { asset, stored: await readPackageSet(trx, assetId) };
 }
 
 export interface InventoryDelta {
@@ -152,8 +185,8 @@ export async function recordAgentInventoryDelta(
   const dictionary = packageDictionary(ctx.store.db).session();
   const summary = await ctx.store.write(async (trx) => {
     dictionary.reset();
-    const asset = await agentAsset(trx, assetId, now);
-    const known = await storedPackages(trx, assetId, dictionary);
+    const { asset, stored } = await agentAsset(trx, assetId, now);
+    const known = await storedPackages(trx, assetId, dictionary, stored);
     if (known.set === null || known.set.digest !== delta.base) {
       throw new ConflictError(
         "the inventory this delta is based on is not the one the server holds: send a full report",
@@ -182,7 +215,7 @@ export async function recordAgentInventoryDelta(
         },
       );
     }
-    requireOneVersionPerPackage([...next.values()], () => "/added");
+    requireOneVersionInSet([...next.values()], () => "/added");
     return applyPackageSet(
       trx,
       actor,

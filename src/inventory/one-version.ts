@@ -10,10 +10,43 @@ import { splitEcosystem } from "./purl.js";
 
 const ONE_VERSION_PER_ARCH: ReadonlySet<string> = new Set(["Debian", "Ubuntu"]);
 
+/**
+ * The (ecosystem, name, arch) key by record object: a delta report checks the whole resulting set,
+ * most of it the dictionary's own package objects, which keep their key across reports.
+ */
+const keys = new WeakMap<object, string>();
+
+const plainKey = (p: PackageRecord) => `${p.ecosystem}\u0000${p.name}\u0000${p.arch ?? ""}`;
+
+function keptKey(p: PackageRecord): string {
+  let key = keys.get(p);
+  if (key === undefined) {
+    key = plainKey(p);
+    keys.set(p, key);
+  }
+  return key;
+}
+
 /** Throws at `whereOf(i)` for the first record that repeats a (package, arch) with another version. */
 export function requireOneVersionPerPackage(
   packages: readonly PackageRecord[],
   whereOf: (index: number) => string,
+): void {
+  check(packages, whereOf, plainKey);
+}
+
+/** The same rule for a set built mostly of stored packages (a delta's result): their keys are kept. */
+export function requireOneVersionInSet(
+  packages: readonly PackageRecord[],
+  whereOf: (index: number) => string,
+): void {
+  check(packages, whereOf, keptKey);
+}
+
+function check(
+  packages: readonly PackageRecord[],
+  whereOf: (index: number) => string,
+  keyOf: (p: PackageRecord) => string,
 ): void {
   const seen = new Map<string, { version: string; index: number }>();
   // A report names a handful of ecosystems: each is split once, not once per package.
@@ -25,7 +58,7 @@ export function requireOneVersionPerPackage(
       ruled.set(p.ecosystem, applies);
     }
     if (!applies) return;
-    const key = `${p.ecosystem}\u0000${p.name}\u0000${p.arch ?? ""}`;
+    const key = keyOf(p);
     const first = seen.get(key);
     if (first === undefined) {
       seen.set(key, { version: p.version, index });

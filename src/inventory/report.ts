@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { CompiledQuery, type Kysely } from "kysely";
+import { CompiledQuery, type Insertable, type Kysely } from "kysely";
 import { rematchAsset } from "../advisories/findings/rematch.js";
 import { ecosystemParts } from "../advisories/matching/ecosystem-key.js";
 import { appendAudit } from "../audit/log.js";
@@ -14,7 +14,8 @@ import {
 import { type Actor, actorLabel } from "../domain/roles.js";
 import { capabilitiesOf } from "../store/capabilities.js";
 import { param } from "../store/raw-sql.js";
-import type { Database, InstalledPackagesTable } from "../store/schema.js";
+import { serializationFailure } from "../store/retry.js";
+import type { Database, InstalledPackagesTable, InventoryReportsTable } from "../store/schema.js";
 import { type DictionarySession, identityOf, PackageDictionary } from "./package-dictionary.js";
 
 export interface PackageChange {
@@ -66,6 +67,8 @@ export interface ReplaceOptions {
   dictionary?: DictionarySession;
   /** The caller set the asset's last-seen time already, in the same transaction. */
   seenWritten?: boolean;
+  /** The asset's stored set, when the caller read it already (with its asset row, see agentAsset). */
+  stored?: StoredSet | null;
 }
 
 /** An asset's stored package set. */
@@ -82,7 +85,16 @@ export async function readPackageSet(trx: Kysely<Database>, assetId: string): Pr
     .select(["num", "package_ids", "digest", "total"])
     .where("asset_id", "=", assetId)
     .executeTakeFirst();
-  if (row === undefined) return null;
+  return row === undefined ? null : toStoredSet(row);
+}
+
+/** A package_sets row as read (PostgreSQL may answer integers as strings). */
+export function toStoredSet(row: {
+  num: number | string;
+  package_ids: string;
+  digest: string;
+  total: number | string;
+}): StoredSet {
   return {
     num: Number(row.num),
     ids: JSON.parse(row.package_ids) as number[],
@@ -96,8 +108,10 @@ export async function storedPackages(
   trx: Kysely<Database>,
   assetId: string,
   session: DictionarySession,
+  /** The set, when the caller read it already. */
+  read?: StoredSet | null,
 ): Promise<{ set: StoredSet | null; packages: Map<string, CanonicalPackage> }> {
-  const set = await readPackageSet(trx, assetId);
+  const set = read !== undefined ? read : await readPackageSet(trx, assetId);
   const packages = new Map<string, CanonicalPackage>();
   if (set === null) return { set, packages };
   const described = await session.describe(trx, set.ids);
@@ -141,7 +155,12 @@ export async function applyPackageSet(
   incomingDigest?: string,
 ): Promise<ReportSummary> {
   const list = [...incoming.values()];
-  const stored = known?.set !== undefined ? known.set : await readPackageSet(trx, asset.id);
+  const stored =
+    known?.set !== undefined
+      ? known.set
+      : options.stored !== undefined
+        ? options.stored
+        : await readPackageSet(trx, asset.id);
   // An empty package database (a broken mount, a truncated status file) reads as "everything was
   // removed": that would mark every finding fixed, so it takes an explicit allowEmpty.
   if (incoming.size === 0 && stored !== null && stored.total > 0 && options.allowEmpty !== true) {
@@ -199,55 +218,7 @@ export async function applyPackageSet(
   }
 
   const sorted = [...newIds.keys()].sort((a, b) => a - b);
-  let num: number;
-  if (stored === null) {
-    const row = await trx
-      .insertInto("package_sets")
-      .values({
-        asset_id: asset.id,
-        package_ids: JSON.stringify(sorted),
-        digest,
-        total: incoming.size,
-        updated_at: at,
-      })
-      .returning("num")
-      .executeTakeFirstOrThrow();
-    num = Number(row.num);
-  } else {
-    num = stored.num;
-    await trx
-      .updateTable("package_sets")
-      .set({ package_ids: JSON.stringify(sorted), digest, total: incoming.size, updated_at: at })
-      .where("num", "=", num)
-      .execute();
-  }
-  // The ids travel as one JSON parameter each way: a report of 600 packages is two short statements,
-  // not 1,200 bound values (binding and preparing them cost more than the writes). In key order, so
-  // the inverted index's B-tree is walked forwards instead of jumping between its pages. The added ids
-  // are absent from this set by construction.
-  const caps = capabilitiesOf(trx);
-  const jsonIds = caps.jsonIntegers.replace("{}", param(caps, 2, "text"));
-  if (removedIds.length > 0) {
-    await trx.executeQuery(
-      CompiledQuery.raw(
-        `delete from asset_packages where set_num = ${param(caps, 1, "integer")} and package_id in (${jsonIds})`,
-        [num, JSON.stringify(removedIds)],
-      ),
-    );
-  }
-  if (addedIds.length > 0) {
-    addedIds.sort((a, b) => a - b);
-    await trx.executeQuery(
-      CompiledQuery.raw(
-        caps.insertAbsentRows.replace(
-          "{}",
-          `asset_packages (package_id, set_num) select value, ${param(caps, 1, "integer")} from (${jsonIds}) as v`,
-        ),
-        [num, JSON.stringify(addedIds)],
-      ),
-    );
-  }
-
+  addedIds.sort((a, b) => a - b);
   const changes = classifyChanges(toDelete, toInsert);
   let added = 0;
   let removed = 0;
@@ -265,9 +236,17 @@ export async function applyPackageSet(
   };
   const kept = changes.slice(0, CHANGES_KEPT);
   const reportId = randomUUID();
-  await trx
-    .insertInto("inventory_reports")
-    .values({
+  const changedRows = [...toInsert, ...toDelete, ...metadataChanged];
+  const write: SetWrite = {
+    assetId: asset.id,
+    stored,
+    packageIds: sorted,
+    digest,
+    total: incoming.size,
+    at,
+    removedIds,
+    addedIds,
+    report: {
       id: reportId,
       asset_id: asset.id,
       received_at: at,
@@ -277,12 +256,14 @@ export async function applyPackageSet(
       removed: summary.removed,
       changed: summary.changed,
       changes: JSON.stringify({ changes: kept, truncated: changes.length > kept.length }),
-    })
-    .execute();
-  const changedRows = [...toInsert, ...toDelete, ...metadataChanged];
-  // Asked before the audit event: on PostgreSQL appending it locks the chain's head until the commit,
-  // and the probes read nothing this report writes.
-  const mayMatch = await matchingMayApply(trx, asset.id, changedRows);
+    },
+    // Asked before the audit event: on PostgreSQL appending it locks the chain's head until the commit,
+    // and the probes read nothing this report writes.
+    probe: changedRows.length === 0 ? null : probeEcosystems(changedRows),
+  };
+  const mayMatch = capabilitiesOf(trx).writableCte
+    ? await writeSetAtOnce(trx, write)
+    : await writeSetByStatements(trx, write);
   // The event names the report row, which keeps the first CHANGES_KEPT changes; the event itself keeps
   // the counts and the first few, so hashing it does not cost in proportion to the report.
   const audited = changes.slice(0, CHANGES_AUDITED);
@@ -315,20 +296,26 @@ export async function applyPackageSet(
   return summary;
 }
 
-/**
- * Whether re-matching these changed rows can open, update or fix a finding of the asset: not when no
- * advisory names any of their ecosystems and the asset has no unresolved finding. A fleet that reports
- * before any advisory import (or of ecosystems no feed covers) then skips the advisory look-up of every
- * package of every report. Two one-row probes on indexed columns.
- */
-async function matchingMayApply(
-  trx: Kysely<Database>,
-  assetId: string,
-  rows: readonly InstalledPackagesTable[],
-): Promise<boolean> {
-  if (rows.length === 0) return false;
+/** What a changed report writes: the set row, its inverted index, the report row, and the probes. */
+interface SetWrite {
+  assetId: string;
+  stored: StoredSet | null;
+  /** The new set's ids, sorted. */
+  packageIds: number[];
+  digest: string;
+  total: number;
+  at: string;
+  removedIds: readonly number[];
+  /** Sorted, and absent from the stored set by construction. */
+  addedIds: readonly number[];
+  report: Insertable<InventoryReportsTable>;
+  /** The ecosystems advisories may name, or null when no row changed (nothing to re-match). */
+  probe: string[] | null;
+}
+
+/** The supported ecosystems of the changed rows, each split once: a report names a handful. */
+function probeEcosystems(rows: readonly InstalledPackagesTable[]): string[] {
   const ecosystems = new Set<string>();
-  // A report names a handful of ecosystems: each is split once, not once per package.
   const named = new Set<string>();
   for (const r of rows) {
     if (named.has(r.ecosystem)) continue;
@@ -336,6 +323,144 @@ async function matchingMayApply(
     const parts = ecosystemParts(r.ecosystem);
     if (parts.supported) ecosystems.add(parts.base);
   }
+  return [...ecosystems];
+}
+
+/**
+ * One statement for the whole write where the database takes writes inside WITH: the set row, the
+ * inverted index's delete and insert (ids as array parameters that `unnest` reads, not one bound value
+ * per row), the report row and the two probes. On PostgreSQL each statement is a round trip with its
+ * own parse, plan and executor start; a report had six of them here. Returns whether re-matching may
+ * apply (see matchingMayApply).
+ */
+async function writeSetAtOnce(trx: Kysely<Database>, w: SetWrite): Promise<boolean> {
+  const params: unknown[] = [];
+  const p = (value: unknown, cast?: string) => {
+    params.push(value);
+    return cast === undefined ? `$${params.length}` : `cast($${params.length} as ${cast})`;
+  };
+  const ctes: string[] = [];
+  const setColumns = { package_ids: JSON.stringify(w.packageIds), digest: w.digest, total: w.total };
+  if (w.stored === null) {
+    ctes.push(
+      // A concurrent first report of the same asset may have committed its set since this one read
+      // none: then nothing is written here and the transaction runs again (below).
+      `s as (insert into package_sets (asset_id, package_ids, digest, total, updated_at) values (${p(w.assetId)}, ${p(setColumns.package_ids)}, ${p(setColumns.digest)}, ${p(setColumns.total)}, ${p(w.at)}) on conflict (asset_id) do nothing returning num)`,
+    );
+  } else {
+    const num = p(w.stored.num, "integer");
+    ctes.push(
+      `s as (update package_sets set package_ids = ${p(setColumns.package_ids)}, digest = ${p(setColumns.digest)}, total = ${p(setColumns.total)}, updated_at = ${p(w.at)} where num = ${num} returning num)`,
+    );
+    if (w.removedIds.length > 0)
+      ctes.push(
+        `d as (delete from asset_packages where set_num = ${num} and package_id = any(${p(w.removedIds, "integer[]")}))`,
+      );
+  }
+  // In key order (the ids are sorted, and unnest keeps an array's order).
+  if (w.addedIds.length > 0)
+    ctes.push(
+      `i as (insert into asset_packages (package_id, set_num) select u.id, s.num from s cross join unnest(${p(w.addedIds, "integer[]")}) as u (id))`,
+    );
+  const r = w.report;
+  ctes.push(
+    `r as (insert into inventory_reports (id, asset_id, received_at, source, total, added, removed, changed, changes) values (${[
+      r.id,
+      r.asset_id,
+      r.received_at,
+      r.source,
+      r.total,
+      r.added,
+      r.removed,
+      r.changed,
+      r.changes,
+    ]
+      .map((v) => p(v))
+      .join(", ")}))`,
+  );
+  const probes =
+    w.probe === null
+      ? []
+      : [
+          `exists (select 1 from findings where asset_id = ${p(w.assetId)} and status <> ${p("fixed")}) as finding`,
+          ...(w.probe.length === 0
+            ? []
+            : [
+                `exists (select 1 from advisory_packages where ecosystem = any(${p(w.probe, "text[]")})) as advisory`,
+              ]),
+        ];
+  const result = await trx.executeQuery<Record<string, unknown>>(
+    CompiledQuery.raw(`with ${ctes.join(", ")} select ${["s.num", ...probes].join(", ")} from s`, params),
+  );
+  const row = result.rows[0];
+  if (row === undefined)
+    throw serializationFailure(`the package set of asset ${w.assetId} was written by a concurrent report`);
+  return row.finding === true || row.advisory === true;
+}
+
+/** The same write, one statement per table (SQLite, in-process: a statement costs no round trip). */
+async function writeSetByStatements(trx: Kysely<Database>, w: SetWrite): Promise<boolean> {
+  let num: number;
+  if (w.stored === null) {
+    const row = await trx
+      .insertInto("package_sets")
+      .values({
+        asset_id: w.assetId,
+        package_ids: JSON.stringify(w.packageIds),
+        digest: w.digest,
+        total: w.total,
+        updated_at: w.at,
+      })
+      .returning("num")
+      .executeTakeFirstOrThrow();
+    num = Number(row.num);
+  } else {
+    num = w.stored.num;
+    await trx
+      .updateTable("package_sets")
+      .set({ package_ids: JSON.stringify(w.packageIds), digest: w.digest, total: w.total, updated_at: w.at })
+      .where("num", "=", num)
+      .execute();
+  }
+  // The ids travel as one JSON parameter each way: a report of 600 packages is two short statements,
+  // not 1,200 bound values (binding and preparing them cost more than the writes). In key order, so
+  // the inverted index's B-tree is walked forwards instead of jumping between its pages.
+  const caps = capabilitiesOf(trx);
+  const jsonIds = caps.jsonIntegers.replace("{}", param(caps, 2, "text"));
+  if (w.removedIds.length > 0) {
+    await trx.executeQuery(
+      CompiledQuery.raw(
+        `delete from asset_packages where set_num = ${param(caps, 1, "integer")} and package_id in (${jsonIds})`,
+        [num, JSON.stringify(w.removedIds)],
+      ),
+    );
+  }
+  if (w.addedIds.length > 0) {
+    await trx.executeQuery(
+      CompiledQuery.raw(
+        caps.insertAbsentRows.replace(
+          "{}",
+          `asset_packages (package_id, set_num) select value, ${param(caps, 1, "integer")} from (${jsonIds}) as v`,
+        ),
+        [num, JSON.stringify(w.addedIds)],
+      ),
+    );
+  }
+  await trx.insertInto("inventory_reports").values(w.report).execute();
+  return w.probe === null ? false : matchingMayApply(trx, w.assetId, w.probe);
+}
+
+/**
+ * Whether re-matching the changed rows can open, update or fix a finding of the asset: not when no
+ * advisory names any of their ecosystems and the asset has no unresolved finding. A fleet that reports
+ * before any advisory import (or of ecosystems no feed covers) then skips the advisory look-up of every
+ * package of every report. Two one-row probes on indexed columns.
+ */
+async function matchingMayApply(
+  trx: Kysely<Database>,
+  assetId: string,
+  ecosystems: readonly string[],
+): Promise<boolean> {
   // One statement for both probes: each is a round trip of its own on PostgreSQL.
   const row = await trx
     .selectNoFrom((eb) => [
@@ -349,7 +474,7 @@ async function matchingMayApply(
             .limit(1),
         )
         .as("finding"),
-      ...(ecosystems.size === 0
+      ...(ecosystems.length === 0
         ? []
         : [
             eb

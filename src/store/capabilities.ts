@@ -52,6 +52,12 @@ export interface StoreCapabilities {
    * cost of writing an asset's inverted index; PostgreSQL's plain insert needs no such form.
    */
   readonly insertAbsentRows: string;
+  /**
+   * Inserts, updates and deletes inside `WITH` (each with `returning`), and array parameters that
+   * `unnest` reads: several writes travel as one statement, which on a client-server database saves a
+   * round trip and a parse and plan per write. Without it each write is a statement of its own.
+   */
+  readonly writableCte: boolean;
 }
 
 const SQLITE: StoreCapabilities = {
@@ -73,6 +79,7 @@ const SQLITE: StoreCapabilities = {
   jsonIntegers: "select value from json_each({})",
   triggers: "row",
   insertAbsentRows: "insert or ignore into {}",
+  writableCte: false,
 };
 
 const POSTGRES: StoreCapabilities = {
@@ -94,6 +101,7 @@ const POSTGRES: StoreCapabilities = {
   jsonIntegers: "select cast(value as integer) as value from json_array_elements_text(cast({} as json))",
   triggers: "statement",
   insertAbsentRows: "insert into {}",
+  writableCte: true,
 };
 
 export function capabilitiesFor(dialect: DialectName): StoreCapabilities {

@@ -17,6 +17,14 @@ export const TRANSACTION_RETRY: RetryPolicy = { attempts: 6, baseMs: 20, capMs: 
 /** About half a minute in all: long enough for a server to finish starting up. */
 export const CONNECT_RETRY: RetryPolicy = { attempts: 12, baseMs: 250, capMs: 5_000 };
 
+/**
+ * An error that makes the store run the transaction again, as a serialization failure does: for a
+ * write that finds, in one statement, that a concurrent transaction committed what it read as absent.
+ */
+export function serializationFailure(message: string): Error {
+  return Object.assign(new Error(message), { code: "40001" });
+}
+
 /** The SQLSTATE of a PostgreSQL error (the `code` that pg sets), if any. */
 export function sqlState(err: unknown): string | undefined {
   const code = typeof err === "object" && err !== null && "code" in err ? err.code : undefined;

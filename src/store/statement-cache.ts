@@ -17,6 +17,17 @@ export function statementTrace(): ReadonlyMap<string, StatementStats> {
   return TRACE ?? new Map();
 }
 
+/** Adds one run of `sql` that took `ms` to the trace, when tracing (the PostgreSQL pool times its queries). */
+export function traceStatement(sql: string, ms: number): void {
+  if (TRACE === null) return;
+  const stats = TRACE.get(sql) ?? { runs: 0, ms: 0 };
+  stats.runs += 1;
+  stats.ms += ms;
+  TRACE.set(sql, stats);
+}
+
+export const statementTraceOn = TRACE !== null;
+
 /** The statement, timing every run into the trace. */
 function traced(sql: string, stmt: Statement, trace: Map<string, StatementStats>): Statement {
   const timed =

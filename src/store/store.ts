@@ -6,6 +6,7 @@ import { ValidationError } from "../domain/errors.js";
 import { capabilitiesFor, type DialectName, type StoreCapabilities } from "./capabilities.js";
 import { GroupCommit } from "./group-commit.js";
 import { migrateToLatest } from "./migrate.js";
+import { kyselyPool } from "./pg-pool.js";
 import {
   CONNECT_RETRY,
   CONNECT_RETRY_STATES,
@@ -110,7 +111,7 @@ function openPostgres(url: string): Store {
   // An idle connection that the server drops emits "error" on the pool; without a listener the
   // process would die. The next query gets a fresh connection.
   pool.on("error", () => undefined);
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: kyselyPool(pool) }) });
   return {
     db,
     dialect: "postgres",

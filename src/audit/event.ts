@@ -35,18 +35,21 @@ export type AuditEvent = z.infer<typeof auditEventSchema>;
 /** The hash covers every field but itself, including the previous event's hash: editing, deleting or
  * reordering any stored event breaks the chain from there on. */
 export function hashEvent(event: Omit<AuditEvent, "hash">): string {
-  return sha256Hex(
-    canonicalJson({
-      seq: event.seq,
-      id: event.id,
-      at: event.at,
-      actor: event.actor,
-      action: event.action,
-      targetType: event.targetType,
-      targetId: event.targetId,
-      reason: event.reason,
-      data: event.data,
-      prevHash: event.prevHash,
-    }),
-  );
+  return sha256Hex(hashedText(event));
+}
+
+/** The text hashEvent hashes: the canonical JSON of every field but the hash. */
+export function hashedText(event: Omit<AuditEvent, "hash">): string {
+  return canonicalJson({
+    seq: event.seq,
+    id: event.id,
+    at: event.at,
+    actor: event.actor,
+    action: event.action,
+    targetType: event.targetType,
+    targetId: event.targetId,
+    reason: event.reason,
+    data: event.data,
+    prevHash: event.prevHash,
+  });
 }

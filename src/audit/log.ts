@@ -5,9 +5,8 @@ import { capabilitiesOf } from "../store/capabilities.js";
 import { forUpdate } from "../store/locks.js";
 import { GENESIS_HASH } from "../store/migrations/0001-initial.js";
 import type { AuditEventsTable, Database } from "../store/schema.js";
-import { canonicalJson } from "./canonical-json.js";
 import { type ChainBreak, decodeRow, type WalkOptions, walkChain } from "./chain.js";
-import { type AuditEvent, type AuditInput, hashEvent } from "./event.js";
+import { type AuditEvent, type AuditInput, hashEvent, hashedText } from "./event.js";
 
 /**
  * Appends one event to the hash chain inside the caller's transaction, so a state change and its
@@ -27,18 +26,7 @@ export async function appendAudit(
     .where("id", "=", 1)
     .$call(forUpdate(trx))
     .executeTakeFirstOrThrow();
-  const unhashed = {
-    seq: head.seq + 1,
-    id: randomUUID(),
-    at: now.toISOString(),
-    actor: input.actor,
-    action: input.action,
-    targetType: input.targetType,
-    targetId: input.targetId,
-    reason: input.reason ?? null,
-    data: input.data ?? {},
-    prevHash: head.hash,
-  };
+  const unhashed = { ...eventFields(input, now), seq: head.seq + 1, prevHash: head.hash };
   const event: AuditEvent = { ...unhashed, hash: hashEvent(unhashed) };
   await trx
     .insertInto("audit_events")
@@ -75,18 +63,11 @@ async function appendInOneStatement(
   const marker = randomUUID();
   const seqMark = `"${marker}:seq"`;
   const prevMark = `${marker}:prev`;
-  const fields = {
-    id: randomUUID(),
-    at: now.toISOString(),
-    actor: input.actor,
-    action: input.action,
-    targetType: input.targetType,
-    targetId: input.targetId,
-    reason: input.reason ?? null,
-    data: input.data ?? {},
-  };
-  // The key order puts prevHash before seq; each marker is a fresh UUID, so it appears once.
-  const text = canonicalJson({ ...fields, seq: `${marker}:seq`, prevHash: prevMark });
+  const fields = eventFields(input, now);
+  // hashEvent's own text with markers for the head's seq (a string where the number goes, so its
+  // quotes are part of the marker) and hash; canonical JSON puts prevHash before seq, and each marker
+  // is a fresh UUID, so it appears once.
+  const text = hashedText({ ...fields, seq: `${marker}:seq` as unknown as number, prevHash: prevMark });
   const [before, rest] = splitOnce(text, prevMark);
   const [middle, after] = splitOnce(rest, seqMark);
   const result = await trx.executeQuery<{ seq: number; prev_hash: string; hash: string }>(
@@ -122,6 +103,20 @@ function splitOnce(text: string, marker: string): [string, string] {
   const at = text.indexOf(marker);
   if (at < 0 || text.indexOf(marker, at + 1) >= 0) throw new Error("audit event text has no single marker");
   return [text.slice(0, at), text.slice(at + marker.length)];
+}
+
+/** An event's fields but its place in the chain (seq, prevHash) and its hash. */
+function eventFields(input: AuditInput, now: Date): Omit<AuditEvent, "seq" | "prevHash" | "hash"> {
+  return {
+    id: randomUUID(),
+    at: now.toISOString(),
+    actor: input.actor,
+    action: input.action,
+    targetType: input.targetType,
+    targetId: input.targetId,
+    reason: input.reason ?? null,
+    data: input.data ?? {},
+  };
 }
 
 /** The event of a stored row; a row whose data is unreadable is a damaged chain, named by its event. */

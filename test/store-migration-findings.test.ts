@@ -45,7 +45,7 @@ const OLD_COLUMNS = [
   "updated_at",
 ] as const;
 
-type OldRow = Omit<Selectable<FindingsTable>, "row_num">;
+type OldRow = Omit<Selectable<FindingsTable>, "row_num" | "set_num">;
 
 const base = {
   ecosystem: "Debian:12",
@@ -221,7 +221,7 @@ describe.each(DIALECTS)("migrating findings to integer rows and facts (%s)", (di
     const ctx = contextFor(store, () => NOW);
     const names: Record<string, string> = { a1: "web-1", a2: "web-2" };
     const expected = before.map((r) =>
-      rowToFinding({ ...r, row_num: 0, asset_name: names[r.asset_id] ?? "" }, NOW),
+      rowToFinding({ ...r, row_num: 0, set_num: 0, asset_name: names[r.asset_id] ?? "" }, NOW),
     );
     for (const e of expected) expect(await getFinding(ctx, e.id)).toEqual(e);
     const page = await listFindings(ctx, { status: "all", limit: 100 });

@@ -273,6 +273,8 @@ export interface FindingsTable {
   updated_at: string;
   /** The row's number in finding_rows (the view's key; not shown). */
   row_num: ColumnType<number, never, never>;
+  /** The asset's package set number (finding_rows.set_num; not shown). */
+  set_num: ColumnType<number, never, never>;
 }
 
 /** A vulnerability id's number in the findings tables (migration 0020). */

@@ -19,8 +19,9 @@ import type { Database } from "../schema.js";
  *   Findings made before this migration keep their text id in `text_id`, and so do the few that a
  *   single asset's re-match opens; the fleet re-match's are numbered only, their id derived from the
  *   number (see src/advisories/findings/finding-id.ts), so no text is stored or indexed for them.
- * - `findings`: a view with the old columns and values, for every reader, and `row_num`, the row's
- *   number, for look-ups by id that an index can answer (see finding-rows.ts).
+ * - `findings`: a view with the old columns and values, for every reader, and two of the integers an
+ *   index answers by: `row_num` (look-ups by id, see finding-rows.ts) and `set_num` (the asset's set,
+ *   the order of "which assets have CVE-X").
  *
  * Indexes, each for a reader: the identity (set, package, vulnerability) for the re-match and the
  * asset's findings; (vulnerability, status, set) for "which assets have CVE-X"; the partial one on
@@ -146,7 +147,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
         "k.severity_score as severity_score, k.severity_vector as severity_vector, k.epss as epss, k.kev as kev, " +
         "k.risk_score as risk_score, k.class as class, r.status as status, r.status_reason as status_reason, " +
         "r.status_by as status_by, r.status_expires_at as status_expires_at, r.first_seen as first_seen, " +
-        "r.due_at as due_at, r.updated_at as updated_at, r.num as row_num " +
+        "r.due_at as due_at, r.updated_at as updated_at, r.num as row_num, r.set_num as set_num " +
         "from finding_rows r join package_sets ps on ps.num = r.set_num join packages p on p.id = r.package_id " +
         "join finding_vulns v on v.num = r.vuln_num join finding_facts k on k.num = r.fact",
     )

@@ -3,10 +3,26 @@
  * the caller's transaction, into the tables behind the `findings` view (migration 0020): the fleet
  * re-match writes its own by set statements (fleet-rematch.ts).
  */
-import type { Kysely } from "kysely";
+import { CompiledQuery, type Kysely } from "kysely";
+import { capabilitiesOf } from "../../store/capabilities.js";
+import { param } from "../../store/raw-sql.js";
 import type { Database, FindingsTable } from "../../store/schema.js";
 import { findingKeys, findingRowNums } from "./finding-rows.js";
 import type { FindingUpdate, NewFinding } from "./reconcile.js";
+
+/** What an update rewrites, the row number first. */
+const UPDATE_COLUMNS = [
+  "num",
+  "package_id",
+  "fact",
+  "status",
+  "status_reason",
+  "status_by",
+  "status_expires_at",
+  "first_seen",
+  "due_at",
+  "updated_at",
+] as const;
 
 /** Rows per statement: 1,000 rows of 12 values stay under SQLite's 32,766 and PostgreSQL's 65,535 parameters. */
 const ROWS_PER_STATEMENT = 1000;
@@ -107,24 +123,41 @@ export class FindingWriter {
         this.#trx,
         present.map((p) => p.columns),
       );
-      for (const [j, { row, num }] of present.entries()) {
+      // One statement per chunk: a VALUES list joined on the row number.
+      const caps = capabilitiesOf(this.#trx);
+      const params: unknown[] = [];
+      const tuples = present.map(({ row, num }, j) => {
         const key = keys[j] as (typeof keys)[number];
-        await this.#trx
-          .updateTable("finding_rows")
-          .set({
-            package_id: key.package_id,
-            fact: key.fact,
-            status: row.status,
-            status_reason: row.status_reason,
-            status_by: row.status_by,
-            status_expires_at: row.status_expires_at,
-            first_seen: row.first_seen,
-            due_at: row.due_at,
-            updated_at: row.updated_at,
+        const values = [
+          num,
+          key.package_id,
+          key.fact,
+          row.status,
+          row.status_reason,
+          row.status_by,
+          row.status_expires_at,
+          row.first_seen,
+          row.due_at,
+          row.updated_at,
+        ];
+        return `(${values
+          .map((v, c) => {
+            params.push(v);
+            return param(caps, params.length, c < 3 ? "integer" : "text");
           })
-          .where("num", "=", num)
-          .execute();
-      }
+          .join(", ")})`;
+      });
+      if (tuples.length === 0) continue;
+      const set = UPDATE_COLUMNS.filter((c) => c !== "num")
+        .map((c) => `${c} = v.${c}`)
+        .join(", ");
+      await this.#trx.executeQuery(
+        CompiledQuery.raw(
+          `with v (${UPDATE_COLUMNS.join(", ")}) as (values ${tuples.join(", ")}) ` +
+            `update finding_rows set ${set} from v where finding_rows.num = v.num`,
+          params,
+        ),
+      );
     }
   }
 

@@ -148,23 +148,28 @@ export async function findingKeys(
     await readPackages(absent);
   }
 
-  // Vulnerabilities.
+  // Vulnerabilities, then facts: read first, and only those not stored yet are inserted (a re-match
+  // of one asset mostly finds every one).
   const vulnIds = [...new Set(rows.map((r) => r.vuln_id))];
   const vulns = new Map<string, number>();
-  for (let i = 0; i < vulnIds.length; i += PER_STATEMENT) {
-    const part = vulnIds.slice(i, i + PER_STATEMENT);
+  const readVulns = async (list: readonly string[]) => {
+    for (let i = 0; i < list.length; i += PER_STATEMENT)
+      for (const v of await trx
+        .selectFrom("finding_vulns")
+        .select(["num", "vuln_id"])
+        .where("vuln_id", "in", list.slice(i, i + PER_STATEMENT))
+        .execute())
+        vulns.set(v.vuln_id, Number(v.num));
+  };
+  await readVulns(vulnIds);
+  const newVulns = vulnIds.filter((v) => !vulns.has(v));
+  for (let i = 0; i < newVulns.length; i += PER_STATEMENT)
     await trx
       .insertInto("finding_vulns")
-      .values(part.map((vuln_id) => ({ vuln_id })))
+      .values(newVulns.slice(i, i + PER_STATEMENT).map((vuln_id) => ({ vuln_id })))
       .onConflict((oc) => oc.column("vuln_id").doNothing())
       .execute();
-    for (const v of await trx
-      .selectFrom("finding_vulns")
-      .select(["num", "vuln_id"])
-      .where("vuln_id", "in", part)
-      .execute())
-      vulns.set(v.vuln_id, Number(v.num));
-  }
+  if (newVulns.length > 0) await readVulns(newVulns);
 
   // Facts: immutable rows unique by (package, vulnerability, folded content).
   const withFacts = rows.map((r) => {
@@ -186,12 +191,25 @@ export async function findingKeys(
   });
   const distinct = [...new Map(withFacts.map((f) => [f.key, f])).values()];
   const facts = new Map<string, number>();
-  for (let i = 0; i < distinct.length; i += PER_STATEMENT) {
-    const part = distinct.slice(i, i + PER_STATEMENT);
+  const readFacts = async (list: typeof distinct) => {
+    for (let i = 0; i < list.length; i += PER_STATEMENT) {
+      const part = list.slice(i, i + PER_STATEMENT);
+      for (const k of await trx
+        .selectFrom("finding_facts")
+        .select(["num", "package_id", "vuln_num", "core"])
+        .where("package_id", "in", [...new Set(part.map((f) => f.package_id))])
+        .where("vuln_num", "in", [...new Set(part.map((f) => f.vuln_num))])
+        .execute())
+        facts.set(`${k.package_id}${SEP}${k.vuln_num}${SEP}${k.core}`, Number(k.num));
+    }
+  };
+  await readFacts(distinct);
+  const newFacts = distinct.filter((f) => !facts.has(f.key));
+  for (let i = 0; i < newFacts.length; i += PER_STATEMENT)
     await trx
       .insertInto("finding_facts")
       .values(
-        part.map((f) => ({
+        newFacts.slice(i, i + PER_STATEMENT).map((f) => ({
           package_id: f.package_id,
           vuln_num: f.vuln_num,
           core: f.core,
@@ -208,14 +226,7 @@ export async function findingKeys(
       )
       .onConflict((oc) => oc.columns(["package_id", "vuln_num", "core"]).doNothing())
       .execute();
-    for (const k of await trx
-      .selectFrom("finding_facts")
-      .select(["num", "package_id", "vuln_num", "core"])
-      .where("package_id", "in", [...new Set(part.map((f) => f.package_id))])
-      .where("vuln_num", "in", [...new Set(part.map((f) => f.vuln_num))])
-      .execute())
-      facts.set(`${k.package_id}${SEP}${k.vuln_num}${SEP}${k.core}`, Number(k.num));
-  }
+  if (newFacts.length > 0) await readFacts(newFacts);
   return withFacts.map((f) => ({
     set_num: sets.get(f.r.asset_id) ?? 0,
     package_id: f.package_id,

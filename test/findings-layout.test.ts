@@ -71,25 +71,33 @@ describe.each(DIALECTS)("findings stored as integers (%s)", (dialect) => {
     expect(await rematchAll(ctx)).toMatchObject({ opened: 0, updated: 0, fixed: 0 });
     expect((await listFindings(ctx)).findings).toEqual(first);
 
-    // From an empty table, the fleet re-match makes one finding per asset, numbered: derived ids.
+    // From an empty table, the fleet re-match makes one finding per asset, numbered: derived ids. A
+    // chunk per set: the second reuses the fact the first stored.
     await store.db.deleteFrom("finding_rows").execute();
-    expect(await rematchAll(ctx)).toMatchObject({ opened: 2, updated: 0, fixed: 0 });
+    expect(await rematchAll(ctx, { setsPerChunk: 1 })).toMatchObject({ opened: 2, updated: 0, fixed: 0 });
     const fleet = (await listFindings(ctx)).findings;
     expect(fleet).toHaveLength(2);
     for (const f of fleet) expect(f.id).toMatch(/^ffffffff-ffff-7fff-bfff-[0-9a-f]{12}$/);
-    const rows = await store.db.selectFrom("finding_rows").select(["package_id", "text_id"]).execute();
+    const rows = await store.db
+      .selectFrom("finding_rows")
+      .select(["package_id", "text_id", "fact"])
+      .execute();
     expect(new Set(rows.map((r) => Number(r.package_id))).size).toBe(1);
+    expect(new Set(rows.map((r) => Number(r.fact))).size).toBe(1);
+    expect(fleet.map((f) => ({ ...f, id: "", asset: "", firstSeen: "", updatedAt: "", dueAt: "" }))).toEqual(
+      first.map((f) => ({ ...f, id: "", asset: "", firstSeen: "", updatedAt: "", dueAt: "" })),
+    );
     expect(rows.every((r) => r.text_id === null)).toBe(true);
-    // The audit event lists the ids the findings show.
+    // The audit events (one per chunk) list the ids the findings show.
     const events = await store.db
       .selectFrom("audit_events")
       .select("data")
       .where("action", "=", "findings.changed")
       .orderBy("seq", "desc")
-      .limit(1)
+      .limit(2)
       .execute();
-    const data = JSON.parse(events[0]?.data ?? "{}") as { ids: { opened: string[] } };
-    expect(data.ids.opened.sort()).toEqual(fleet.map((f) => f.id).sort());
+    const listed = events.flatMap((e) => (JSON.parse(e.data) as { ids: { opened: string[] } }).ids.opened);
+    expect(listed.sort()).toEqual(fleet.map((f) => f.id).sort());
 
     // A derived id takes decisions and keeps them through re-matches.
     const target = fleet[0];

@@ -34,7 +34,7 @@ import { derivedFindingId } from "./finding-id.js";
 import { findingsPolicy } from "./findings-policy.js";
 import type { PackageVersion } from "./installed-rows.js";
 import { contextKey, matchInputsKey, planMatch, pruneMatchState, recordMatched } from "./match-state.js";
-import { AUDITED_IDS, type FindingFacts, type ReconcileCounts } from "./reconcile.js";
+import { AUDITED_IDS, type FindingFacts, type ReconcileCounts, SEP } from "./reconcile.js";
 
 export interface FindingsDelta extends ReconcileCounts {
   /** Distinct package versions evaluated against the advisories. */
@@ -261,11 +261,13 @@ export async function rematchAll(
     unchanged: plan.skipped.findings,
   };
   const perChunk = options.setsPerChunk ?? SETS_PER_CHUNK;
+  const numbers = new FactNumbers();
   const totalSets = plan.stale.length;
   let done = 0;
   for (let i = 0; i < plan.stale.length; i += perChunk) {
     const nums = plan.stale.slice(i, i + perChunk).map((s) => s.num);
     const counts = await ctx.store.write(async (trx) => {
+      numbers.discard();
       // Where writers run concurrently (PostgreSQL), the chunk's sets are locked: a report on one of its
       // assets waits for the chunk, then re-matches its asset itself, instead of changing the set (and
       // its findings) between the chunk's statements.
@@ -301,6 +303,7 @@ export async function rematchAll(
         matcher,
         dueDates,
         sets: chunk,
+        numbers,
         ...(pairs === undefined ? {} : { pairs }),
       });
       await recordMatched(
@@ -323,6 +326,7 @@ export async function rematchAll(
       );
       return result;
     }, LONG_WRITE);
+    numbers.commit();
     if (counts === null) continue;
     done += counts.sets;
     for (const k of ["opened", "updated", "reopened", "fixed", "unchanged"] as const) total[k] += counts[k];
@@ -390,6 +394,7 @@ interface ChunkInput {
   sets: Array<{ num: number; asset: AssetContext | undefined }>;
   /** The sets' affected (set number, package id) pairs, when the chunk's sets are few and scattered. */
   pairs?: Array<[number, number]>;
+  numbers: FactNumbers;
 }
 
 /**
@@ -484,33 +489,39 @@ async function compareChunk(trx: Kysely<Database>, input: ChunkInput): Promise<C
   await t.create(
     "rm_facts",
     "fid integer primary key, package_id integer not null, kind text not null, vuln_id text not null, " +
-      "advisory_ids text not null, aliases text not null, fixed_version text, severity_score double precision, " +
-      "severity_vector text, epss double precision, kev integer not null, risk_score double precision not null, " +
-      "class text not null, core text not null, canon integer, vuln_num integer, fact integer",
+      "advisory_ids text, aliases text, fixed_version text, severity_score double precision, " +
+      "severity_vector text, epss double precision, kev integer, risk_score double precision, " +
+      "class text not null, core text, canon integer, vuln_num integer, fact integer",
   );
   const facts: unknown[][] = [];
   for (const [kind, asset] of kinds) {
     for (const { packageId, facts: f } of input.matcher.factsFor(kind, asset)) {
-      facts.push([
-        facts.length + 1,
-        packageId,
-        kind,
-        f.vulnId,
-        f.advisoryIds,
-        f.aliases,
-        f.fixedVersion,
-        f.severityScore,
-        f.severityVector,
-        f.epss,
-        f.kev,
-        f.riskScore,
-        f.class,
-        f.core,
-        // canon, vuln_num, fact: set by storeFacts().
-        null,
-        null,
-        null,
-      ]);
+      const stored = input.numbers.get(packageId, f);
+      facts.push(
+        stored === undefined
+          ? [
+              facts.length + 1,
+              packageId,
+              kind,
+              f.vulnId,
+              f.advisoryIds,
+              f.aliases,
+              f.fixedVersion,
+              f.severityScore,
+              f.severityVector,
+              f.epss,
+              f.kev,
+              f.riskScore,
+              f.class,
+              f.core,
+              // canon, vuln_num, fact: set by storeFacts().
+              null,
+              null,
+              null,
+            ]
+          : // Numbered by an earlier chunk: only what the join needs.
+            [facts.length + 1, packageId, kind, f.vulnId, ...NO_CONTENT, f.class, null, ...stored],
+      );
     }
   }
   await t.fill(
@@ -536,7 +547,7 @@ async function compareChunk(trx: Kysely<Database>, input: ChunkInput): Promise<C
     ],
     facts,
   );
-  await storeFacts(t);
+  await storeFacts(t, input.numbers);
   await t.run(
     `create index ${t.caps.tempSchema ? "temp." : ""}rm_facts_by_package on rm_facts (package_id, kind)`,
   );
@@ -721,27 +732,80 @@ async function openedIds(trx: Kysely<Database>, after: number): Promise<string[]
  * vulnerability and content): rm_facts then carries each fact's number, its vulnerability's and the
  * finding's package (the lowest dictionary id of the matched package's ecosystem, name, arch, version).
  */
-async function storeFacts(t: Temp): Promise<void> {
+async function storeFacts(t: Temp, numbers: FactNumbers): Promise<void> {
   const f = t.ref("rm_facts");
+  // Rows an earlier chunk numbered carry no content (core is null) and need nothing here.
+  const fresh = "core is not null";
+  if ((await t.rows<{ one: number }>(`select 1 as one from ${f} where ${fresh} limit 1`)).length === 0)
+    return;
   // (`where true` tells SQLite's parser the ON CONFLICT is the upsert, not a join constraint.)
   await t.run(
-    `insert into finding_vulns (vuln_id) select distinct vuln_id from ${f} where true on conflict (vuln_id) do nothing`,
+    `insert into finding_vulns (vuln_id) select distinct vuln_id from ${f} where ${fresh} on conflict (vuln_id) do nothing`,
   );
   await t.run(
     `update ${f} set vuln_num = (select v.num from finding_vulns v where v.vuln_id = rm_facts.vuln_id), ` +
       "canon = (select min(q.id) from packages p join packages q on q.ecosystem = p.ecosystem and q.name = p.name " +
-      "and q.arch = p.arch and q.version = p.version where p.id = rm_facts.package_id)",
+      `and q.arch = p.arch and q.version = p.version where p.id = rm_facts.package_id) where ${fresh}`,
   );
   await t.run(
     "insert into finding_facts (package_id, vuln_num, core, advisory_ids, aliases, fixed_version, severity_score, " +
       "severity_vector, epss, kev, risk_score, class) " +
       "select canon, vuln_num, core, advisory_ids, aliases, fixed_version, severity_score, severity_vector, epss, kev, " +
-      `risk_score, class from ${f} where true on conflict (package_id, vuln_num, core) do nothing`,
+      `risk_score, class from ${f} where ${fresh} on conflict (package_id, vuln_num, core) do nothing`,
   );
   await t.run(
     `update ${f} set fact = (select k.num from finding_facts k where k.package_id = rm_facts.canon ` +
-      "and k.vuln_num = rm_facts.vuln_num and k.core = rm_facts.core)",
+      `and k.vuln_num = rm_facts.vuln_num and k.core = rm_facts.core) where ${fresh}`,
   );
+  for (const r of await t.rows<{
+    package_id: number;
+    vuln_id: string;
+    core: string;
+    canon: number;
+    vuln_num: number;
+    fact: number;
+  }>(`select package_id, vuln_id, core, canon, vuln_num, fact from ${f} where ${fresh}`))
+    numbers.learn(Number(r.package_id), r.vuln_id, r.core, [
+      Number(r.canon),
+      Number(r.vuln_num),
+      Number(r.fact),
+    ]);
+}
+
+/** The content columns of rm_facts, empty for a fact numbered already. */
+const NO_CONTENT = [null, null, null, null, null, null, null, null] as const;
+
+/**
+ * The numbers of the facts this run stored or found (package, vulnerability, fact). Facts, package
+ * ids and vulnerability numbers are never changed nor deleted once committed, so a later chunk reuses
+ * them instead of sending each fact's content again. Numbers learnt in a chunk count only once its
+ * write has committed: a write that is rolled back and run again learns them anew.
+ */
+class FactNumbers {
+  readonly #committed = new Map<string, [number, number, number]>();
+  #pending: Array<[string, [number, number, number]]> = [];
+
+  static #key(packageId: number, vulnId: string, core: string): string {
+    return `${packageId}${SEP}${vulnId}${SEP}${core}`;
+  }
+
+  get(packageId: number, f: FindingFacts): [number, number, number] | undefined {
+    return this.#committed.get(FactNumbers.#key(packageId, f.vulnId, f.core));
+  }
+
+  learn(packageId: number, vulnId: string, core: string, numbers: [number, number, number]): void {
+    this.#pending.push([FactNumbers.#key(packageId, vulnId, core), numbers]);
+  }
+
+  /** Drops what an attempt that did not commit learnt. */
+  discard(): void {
+    this.#pending = [];
+  }
+
+  commit(): void {
+    for (const [k, v] of this.#pending) this.#committed.set(k, v);
+    this.#pending = [];
+  }
 }
 
 /**

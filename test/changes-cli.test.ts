@@ -8,6 +8,7 @@ import { importInventory } from "../src/inventory/import.js";
 import { buildDeb } from "../src/localfleet/deb-builder.js";
 import type { RunningServer } from "../src/server/start.js";
 import { runCli } from "./helpers/cli.js";
+import { insertFindings } from "./helpers/findings.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
 // The interface scripts rely on: `autopatch change …` and `autopatch policy apply|list|show` as processes.
@@ -342,14 +343,11 @@ describe("change and policy commands as processes", () => {
       due_at: null,
       updated_at: "2026-11-20T00:00:00.000Z",
     });
-    await server.ctx.store.db
-      .insertInto("findings")
-      .values([
-        row(1, "web-1", "libxml2", "2.9.14+dfsg-1.3~deb12u2"),
-        row(2, "web-2", "libxml2", "2.9.14+dfsg-1.3~deb12u2"),
-        row(3, "web-3", "tar", "1.34+dfsg-1.2+deb12u1"),
-      ])
-      .execute();
+    await insertFindings(server.ctx.store.db, [
+      row(1, "web-1", "libxml2", "2.9.14+dfsg-1.3~deb12u2"),
+      row(2, "web-2", "libxml2", "2.9.14+dfsg-1.3~deb12u2"),
+      row(3, "web-3", "tar", "1.34+dfsg-1.2+deb12u1"),
+    ]);
     const drafted = await runCli(
       ["change", "from-findings", "--class", "high", "--selector", "group=web"],
       as.ops ?? env,

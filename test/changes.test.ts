@@ -19,6 +19,7 @@ import type { ServiceContext } from "../src/service/context.js";
 import type { Store } from "../src/store/store.js";
 import { userActor } from "./helpers/actors.js";
 import { dpkgStatus, installed } from "./helpers/assets.js";
+import { insertFindings } from "./helpers/findings.js";
 import { contextFor, DIALECTS, freshStore, LOOPBACK_WEBHOOKS } from "./helpers/stores.js";
 
 const user = userActor;
@@ -94,9 +95,8 @@ async function seedKevFinding(store: Store, asset: string): Promise<void> {
     .select("id")
     .where("name", "=", asset)
     .executeTakeFirstOrThrow();
-  await store.db
-    .insertInto("findings")
-    .values({
+  await insertFindings(store.db, [
+    {
       id: `f-kev-${asset}`,
       asset_id: row.id,
       ecosystem: "Debian:12",
@@ -121,8 +121,8 @@ async function seedKevFinding(store: Store, asset: string): Promise<void> {
       first_seen: "2026-11-20T00:00:00.000Z",
       due_at: null,
       updated_at: "2026-11-20T00:00:00.000Z",
-    })
-    .execute();
+    },
+  ]);
 }
 
 async function outbox(store: Store, changeId: string, event: string) {
@@ -548,20 +548,17 @@ describe.each(DIALECTS)("change requests on %s", (dialect) => {
       due_at: null,
       updated_at: "2026-11-20T00:00:00.000Z",
     });
-    await store.db
-      .insertInto("findings")
-      .values([
-        finding(1, "web-1", "openssl", "3.0.13-1~deb12u1", "CVE-2024-0001"),
-        finding(2, "web-2", "openssl", "3.0.13-1~deb12u1", "CVE-2024-0001"),
-        // A lower fix on web-1 is closed by the higher version it needs anyway.
-        finding(3, "web-1", "openssl", "3.0.11-1~deb12u2", "CVE-2023-0002"),
-        finding(4, "web-3", "curl", "7.88.1-10+deb12u5", "CVE-2024-0003"),
-        finding(5, "web-4", "zlib", null, "CVE-2024-0004"),
-        finding(6, "web-4", "curl", "7.88.1-10+deb12u5", "CVE-2024-0005", "routine"),
-        finding(7, "web-2", "curl", "7.88.1-10+deb12u5", "CVE-2024-0006", "emergency", "fixed"),
-        finding(8, "db-1", "openssl", "3.0.13-1~deb12u1", "CVE-2024-0001"),
-      ])
-      .execute();
+    await insertFindings(store.db, [
+      finding(1, "web-1", "openssl", "3.0.13-1~deb12u1", "CVE-2024-0001"),
+      finding(2, "web-2", "openssl", "3.0.13-1~deb12u1", "CVE-2024-0001"),
+      // A lower fix on web-1 is closed by the higher version it needs anyway.
+      finding(3, "web-1", "openssl", "3.0.11-1~deb12u2", "CVE-2023-0002"),
+      finding(4, "web-3", "curl", "7.88.1-10+deb12u5", "CVE-2024-0003"),
+      finding(5, "web-4", "zlib", null, "CVE-2024-0004"),
+      finding(6, "web-4", "curl", "7.88.1-10+deb12u5", "CVE-2024-0005", "routine"),
+      finding(7, "web-2", "curl", "7.88.1-10+deb12u5", "CVE-2024-0006", "emergency", "fixed"),
+      finding(8, "db-1", "openssl", "3.0.13-1~deb12u1", "CVE-2024-0001"),
+    ]);
     const result = await draftFromFindings(ctx, OPS, { class: "emergency", selector: "group=web" });
     expect(
       result.created.map(({ package: p, version, assets, advisories }) => ({

@@ -584,7 +584,7 @@ describe.each(DIALECTS)("findings on %s", (dialect) => {
       .map(essence)
       .sort((a, b) => key(a).localeCompare(key(b)));
     expect(before.length).toBeGreaterThan(10);
-    await store.db.deleteFrom("findings").execute();
+    await store.db.deleteFrom("finding_rows").execute();
     const now = at(30 * 24 * HOUR);
     expect(await rematchAll(ctx)).toMatchObject({ opened: before.length, updated: 0, fixed: 0 });
     const after = await all();

@@ -15,6 +15,7 @@ import type { ServiceContext } from "../src/service/context.js";
 import type { Store } from "../src/store/store.js";
 import { userActor } from "./helpers/actors.js";
 import { installed } from "./helpers/assets.js";
+import { insertFindings } from "./helpers/findings.js";
 import { contextFor, DIALECTS, freshStore } from "./helpers/stores.js";
 
 const user = userActor;
@@ -50,9 +51,8 @@ async function seedFinding(store: Store, f: FindingSeed): Promise<string> {
     .where("name", "=", f.asset)
     .executeTakeFirstOrThrow();
   const id = `f-seed-${++seeded}`;
-  await store.db
-    .insertInto("findings")
-    .values({
+  await insertFindings(store.db, [
+    {
       id,
       asset_id: asset.id,
       ecosystem: "Debian:12",
@@ -76,8 +76,8 @@ async function seedFinding(store: Store, f: FindingSeed): Promise<string> {
       first_seen: "2026-11-20T00:00:00.000Z",
       due_at: null,
       updated_at: "2026-11-20T00:00:00.000Z",
-    })
-    .execute();
+    },
+  ]);
   return id;
 }
 

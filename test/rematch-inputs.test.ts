@@ -2,6 +2,7 @@
 // inputs did: each input is changed in turn, straight in the store (no import hook re-matches first),
 // and the next full re-match must bring the findings up to date, then skip again.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { findingRowNum } from "../src/advisories/findings/finding-rows.js";
 import type { FindingsDelta } from "../src/advisories/findings/fleet-rematch.js";
 import { rematchAll } from "../src/advisories/findings/rematch.js";
 import { acceptRisk } from "../src/advisories/findings/status.js";
@@ -193,8 +194,8 @@ describe.each(DIALECTS)("full re-match inputs on %s", (dialect) => {
     const target = (await findings())[0];
     await store.write(async (trx) => {
       await trx
-        .deleteFrom("findings")
-        .where("id", "=", target?.id ?? "")
+        .deleteFrom("finding_rows")
+        .where("num", "=", (await findingRowNum(trx, target?.id ?? "")) ?? -1)
         .execute();
     });
     const d = await rematchThenSkip();

@@ -77,7 +77,7 @@ async function count(store: Store, table: "findings" | "advisories" | "kev_entri
 }
 
 /** Makes every insert into a table fail, as a full disk or a lost connection would. */
-async function failInserts(store: Store, table: "audit_events" | "findings"): Promise<void> {
+async function failInserts(store: Store, table: "audit_events" | "finding_rows"): Promise<void> {
   const name = sql.id(`fail_${table}`);
   if (store.dialect === "sqlite") {
     await sql`create trigger ${name} before insert on ${sql.table(table)} begin select raise(abort, 'injected failure'); end`.execute(
@@ -93,7 +93,7 @@ async function failInserts(store: Store, table: "audit_events" | "findings"): Pr
   );
 }
 
-async function allowInserts(store: Store, table: "audit_events" | "findings"): Promise<void> {
+async function allowInserts(store: Store, table: "audit_events" | "finding_rows"): Promise<void> {
   await sql`drop trigger ${sql.id(`fail_${table}`)}${store.dialect === "postgres" ? sql` on ${sql.table(table)}` : sql``}`.execute(
     store.db,
   );
@@ -182,7 +182,7 @@ describe.each(DIALECTS)("imports owe their re-match in their own transaction (%s
   });
 
   it("keeps the import and the debt when the re-match fails, and does the work on the next drain", async () => {
-    await failInserts(store, "findings");
+    await failInserts(store, "finding_rows");
     await expect(
       importAdvisoryRecords(ctx, SYSTEM_ACTOR, records(ADVISORY), "first.json"),
     ).rejects.toMatchObject({
@@ -195,7 +195,7 @@ describe.each(DIALECTS)("imports owe their re-match in their own transaction (%s
     expect(Number(row?.attempts)).toBe(1);
     expect(row?.last_error).toMatch(/injected failure/);
 
-    await allowInserts(store, "findings");
+    await allowInserts(store, "finding_rows");
     const later = { ...ctx, now: () => new Date(Date.now() + 60 * 60 * 1000) };
     expect(await drainOwedWork(later, MATCHER_WORK_KINDS)).toMatchObject({ done: 1, failures: [] });
     expect(await workRows(store)).toEqual([]);

@@ -271,6 +271,52 @@ export interface FindingsTable {
   first_seen: string;
   due_at: string | null;
   updated_at: string;
+  /** The row's number in finding_rows (the view's key; not shown). */
+  row_num: ColumnType<number, never, never>;
+  /** The asset's package set number (finding_rows.set_num; not shown). */
+  set_num: ColumnType<number, never, never>;
+}
+
+/** A vulnerability id's number in the findings tables (migration 0020). */
+export interface FindingVulnsTable {
+  num: Generated<number>;
+  vuln_id: string;
+}
+
+/** What a match says of one package version and vulnerability, immutable; unique by its folded `core`. */
+export interface FindingFactsTable {
+  num: Generated<number>;
+  package_id: number;
+  vuln_num: number;
+  core: string;
+  advisory_ids: string;
+  aliases: string;
+  fixed_version: string | null;
+  severity_score: number | null;
+  severity_vector: string | null;
+  epss: number | null;
+  kev: number;
+  risk_score: number;
+  class: string;
+}
+
+/** One finding: integers and the per-asset fields; `findings` is the view readers use. */
+export interface FindingRowsTable {
+  num: Generated<number>;
+  /** The text id of a finding made before migration 0020 or by one asset's re-match; null when derived from `num`. */
+  text_id: string | null;
+  set_num: number;
+  /** The lowest dictionary id of the installed package's ecosystem, name, arch and version. */
+  package_id: number;
+  vuln_num: number;
+  fact: number;
+  status: string;
+  status_reason: string | null;
+  status_by: string | null;
+  status_expires_at: string | null;
+  first_seen: string;
+  due_at: string | null;
+  updated_at: string;
 }
 
 /** One notification to one webhook; see src/notify/. Pending until delivered_at or dead_at is set. */
@@ -462,6 +508,9 @@ export interface Database {
   kev_entries: KevEntriesTable;
   epss_scores: EpssScoresTable;
   findings: FindingsTable;
+  finding_rows: FindingRowsTable;
+  finding_facts: FindingFactsTable;
+  finding_vulns: FindingVulnsTable;
   policies: PoliciesTable;
   policy_proposals: PolicyProposalsTable;
   policy_selections: PolicySelectionsTable;

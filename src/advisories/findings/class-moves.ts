@@ -20,10 +20,10 @@ export type ClassMove = z.infer<typeof classMoveSchema>;
 const BEFORE: TemporaryTableSpec = {
   name: "class_moves_before",
   columns: [
-    { name: "id", type: "text" },
+    { name: "num", type: "integer" },
     { name: "class", type: "text" },
   ],
-  key: ["id"],
+  key: ["num"],
 };
 
 const CLASS_ORDER = ["emergency", "high", "routine"];
@@ -40,12 +40,16 @@ export async function trackClassMoves(
   const before = new TemporaryTable(trx, BEFORE);
   const run = (text: string) => trx.executeQuery<Record<string, unknown>>(CompiledQuery.raw(text, []));
   await before.create();
-  await run(`insert into ${before.ref} (id, class) select id, class from findings where status <> 'fixed'`);
+  // By row number and fact, from the tables behind the view: no computed id, no join per finding.
+  await run(
+    `insert into ${before.ref} (num, class) select r.num, k.class from finding_rows r ` +
+      "join finding_facts k on k.num = r.fact where r.status <> 'fixed'",
+  );
   await work();
   const { rows } = await run(
-    `select b.class as from_class, f.class as to_class, count(*) as n from ${before.ref} b ` +
-      "join findings f on f.id = b.id where f.status <> 'fixed' and f.class <> b.class " +
-      "group by b.class, f.class",
+    `select b.class as from_class, k.class as to_class, count(*) as n from ${before.ref} b ` +
+      "join finding_rows r on r.num = b.num join finding_facts k on k.num = r.fact " +
+      "where r.status <> 'fixed' and k.class <> b.class group by b.class, k.class",
   );
   await before.drop();
   return sortMoves(

@@ -27,11 +27,10 @@ import { AdvisoryIndex } from "../matching/advisory-index.js";
 import { emptyMatchStats, type MatchStats, type VulnerabilityMatch } from "../matching/match.js";
 import { advisoriesVersion, advisoryKeysFor, loadAdvisoryIndex } from "./advisory-loader.js";
 import { type AssetContext, AssetContexts } from "./asset-context.js";
-import { FINDING_FACT_COLUMNS, FINDING_IDENTITY_COLUMNS } from "./bulk-write.js";
 import { DueDates } from "./due-date.js";
 import { Evaluations, subjectOf } from "./evaluations.js";
 import { ExploitFacts } from "./exploit-facts.js";
-import { findingIdBlock } from "./finding-id.js";
+import { derivedFindingId } from "./finding-id.js";
 import { findingsPolicy } from "./findings-policy.js";
 import type { PackageVersion } from "./installed-rows.js";
 import { contextKey, matchInputsKey, planMatch, pruneMatchState, recordMatched } from "./match-state.js";
@@ -262,11 +261,13 @@ export async function rematchAll(
     unchanged: plan.skipped.findings,
   };
   const perChunk = options.setsPerChunk ?? SETS_PER_CHUNK;
+  const numbers = new FactNumbers();
   const totalSets = plan.stale.length;
   let done = 0;
   for (let i = 0; i < plan.stale.length; i += perChunk) {
     const nums = plan.stale.slice(i, i + perChunk).map((s) => s.num);
     const counts = await ctx.store.write(async (trx) => {
+      numbers.discard();
       // Where writers run concurrently (PostgreSQL), the chunk's sets are locked: a report on one of its
       // assets waits for the chunk, then re-matches its asset itself, instead of changing the set (and
       // its findings) between the chunk's statements.
@@ -302,6 +303,7 @@ export async function rematchAll(
         matcher,
         dueDates,
         sets: chunk,
+        numbers,
         ...(pairs === undefined ? {} : { pairs }),
       });
       await recordMatched(
@@ -324,6 +326,7 @@ export async function rematchAll(
       );
       return result;
     }, LONG_WRITE);
+    numbers.commit();
     if (counts === null) continue;
     done += counts.sets;
     for (const k of ["opened", "updated", "reopened", "fixed", "unchanged"] as const) total[k] += counts[k];
@@ -346,7 +349,7 @@ export async function rematchAll(
     let fixed = 0;
     for (let i = 0; i < bare.length; i += 500) {
       const res = await trx
-        .updateTable("findings")
+        .updateTable("finding_rows")
         .set({
           status: "fixed",
           status_reason: "no longer affected",
@@ -355,10 +358,15 @@ export async function rematchAll(
           updated_at: now.toISOString(),
         })
         .where("status", "!=", "fixed")
-        .where(
-          "asset_id",
-          "in",
-          bare.slice(i, i + 500).map((b) => b.id),
+        .where("set_num", "in", (eb) =>
+          eb
+            .selectFrom("package_sets")
+            .select("num")
+            .where(
+              "asset_id",
+              "in",
+              bare.slice(i, i + 500).map((b) => b.id),
+            ),
         )
         .executeTakeFirst();
       fixed += Number(res.numUpdatedRows);
@@ -386,32 +394,15 @@ interface ChunkInput {
   sets: Array<{ num: number; asset: AssetContext | undefined }>;
   /** The sets' affected (set number, package id) pairs, when the chunk's sets are few and scattered. */
   pairs?: Array<[number, number]>;
+  numbers: FactNumbers;
 }
 
-/** `findings.x = d.x and …` over the identity columns. */
-const sameIdentity = (a: string, b: string) =>
-  FINDING_IDENTITY_COLUMNS.map((c) => `${a}.${c} = ${b}.${c}`).join(" and ");
-
-const scaled = (column: string, factor: number) =>
-  `coalesce(cast(cast(round(${column} * ${factor}) as bigint) as text), '')`;
-
-/** The stored finding's compared columns folded as reconcile.ts's fingerprint() folds the desired ones. */
-function storedFingerprint(t: string): string {
-  const sep = `'${SEP}'`;
-  return [
-    `${t}.installed_version`,
-    `${t}.advisory_ids`,
-    `${t}.aliases`,
-    `coalesce(${t}.fixed_version, '')`,
-    scaled(`${t}.severity_score`, 10),
-    `coalesce(${t}.severity_vector, '')`,
-    scaled(`${t}.epss`, 1_000_000),
-    `cast(${t}.kev as text)`,
-    scaled(`${t}.risk_score`, 10),
-    `${t}.class`,
-    `coalesce(${t}.due_at, '')`,
-  ].join(` || ${sep} || `);
-}
+/**
+ * `x.set_num = d.num and …` over a finding's identity in finding_rows (migration 0020): the set, the
+ * package (the lowest dictionary id of its ecosystem, name, arch and version) and the vulnerability.
+ */
+const sameIdentity = (x: string, d: string) =>
+  `${x}.set_num = ${d}.num and ${x}.package_id = ${d}.package_id and ${x}.vuln_num = ${d}.vuln_num`;
 
 class Temp {
   readonly #trx: Kysely<Database>;
@@ -498,29 +489,39 @@ async function compareChunk(trx: Kysely<Database>, input: ChunkInput): Promise<C
   await t.create(
     "rm_facts",
     "fid integer primary key, package_id integer not null, kind text not null, vuln_id text not null, " +
-      "advisory_ids text not null, aliases text not null, fixed_version text, severity_score double precision, " +
-      "severity_vector text, epss double precision, kev integer not null, risk_score double precision not null, " +
-      "class text not null, core text not null",
+      "advisory_ids text, aliases text, fixed_version text, severity_score double precision, " +
+      "severity_vector text, epss double precision, kev integer, risk_score double precision, " +
+      "class text not null, core text, canon integer, vuln_num integer, fact integer",
   );
   const facts: unknown[][] = [];
   for (const [kind, asset] of kinds) {
     for (const { packageId, facts: f } of input.matcher.factsFor(kind, asset)) {
-      facts.push([
-        facts.length + 1,
-        packageId,
-        kind,
-        f.vulnId,
-        f.advisoryIds,
-        f.aliases,
-        f.fixedVersion,
-        f.severityScore,
-        f.severityVector,
-        f.epss,
-        f.kev,
-        f.riskScore,
-        f.class,
-        f.core,
-      ]);
+      const stored = input.numbers.get(packageId, f);
+      facts.push(
+        stored === undefined
+          ? [
+              facts.length + 1,
+              packageId,
+              kind,
+              f.vulnId,
+              f.advisoryIds,
+              f.aliases,
+              f.fixedVersion,
+              f.severityScore,
+              f.severityVector,
+              f.epss,
+              f.kev,
+              f.riskScore,
+              f.class,
+              f.core,
+              // canon, vuln_num, fact: set by storeFacts().
+              null,
+              null,
+              null,
+            ]
+          : // Numbered by an earlier chunk: only what the join needs.
+            [facts.length + 1, packageId, kind, f.vulnId, ...NO_CONTENT, f.class, null, ...stored],
+      );
     }
   }
   await t.fill(
@@ -540,9 +541,13 @@ async function compareChunk(trx: Kysely<Database>, input: ChunkInput): Promise<C
       "double precision",
       "text",
       "text",
+      "integer",
+      "integer",
+      "integer",
     ],
     facts,
   );
+  await storeFacts(t, input.numbers);
   await t.run(
     `create index ${t.caps.tempSchema ? "temp." : ""}rm_facts_by_package on rm_facts (package_id, kind)`,
   );
@@ -557,14 +562,13 @@ async function compareChunk(trx: Kysely<Database>, input: ChunkInput): Promise<C
   const source = (n: number) =>
     input.pairs === undefined
       ? `from ${t.ref("rm_packages")} x cross join asset_packages ap cross join ${t.ref("rm_assets")} a ` +
-        `cross join ${t.ref("rm_facts")} f cross join packages p ` +
+        `cross join ${t.ref("rm_facts")} f ` +
         `where ap.package_id = x.package_id and ap.set_num >= ${param(t.caps, n)} and ap.set_num <= ${param(t.caps, n + 1)} ` +
-        "and a.num = ap.set_num and f.package_id = ap.package_id and f.kind = a.kind and p.id = ap.package_id"
+        "and a.num = ap.set_num and f.package_id = ap.package_id and f.kind = a.kind"
       : // A few scattered sets: their affected packages, from the sets themselves, instead of a range
         // of the inverted index that would span most of the fleet.
         `from ${t.ref("rm_pairs")} ap cross join ${t.ref("rm_assets")} a cross join ${t.ref("rm_facts")} f ` +
-        "cross join packages p " +
-        "where a.num = ap.num and f.package_id = ap.package_id and f.kind = a.kind and p.id = ap.package_id";
+        "where a.num = ap.num and f.package_id = ap.package_id and f.kind = a.kind";
   const sourceParams = input.pairs === undefined ? [lo, hi] : [];
   if (input.pairs !== undefined) {
     await t.create("rm_pairs", "num integer not null, package_id integer not null");
@@ -577,7 +581,7 @@ async function compareChunk(trx: Kysely<Database>, input: ChunkInput): Promise<C
     if (t.caps.analyzeTemporary) await t.run("analyze rm_packages");
   }
   const stored = await t.rows<{ one: number }>(
-    `select 1 as one from findings where asset_id in (select asset_id from ${t.ref("rm_assets")}) limit 1`,
+    `select 1 as one from finding_rows where set_num in (select num from ${t.ref("rm_assets")}) limit 1`,
   );
   if (stored.length === 0) return firstMatch(trx, t, input, source, sourceParams, dueNew);
 
@@ -588,18 +592,18 @@ async function compareChunk(trx: Kysely<Database>, input: ChunkInput): Promise<C
       : "seq integer primary key";
   await t.create(
     "rm_desired",
-    `${seq}, num integer not null, asset_id text not null, ecosystem text not null, package_name text not null, ` +
-      "arch text not null, installed_version text not null, vuln_id text not null, fid integer not null, " +
-      "due_new text",
+    `${seq}, num integer not null, package_id integer not null, vuln_num integer not null, fact integer not null, ` +
+      "class text not null, due_new text",
+  );
+  // Unique before the insert: dictionary rows that differ only in purl or source are one finding.
+  await t.run(
+    `create unique index ${t.caps.tempSchema ? "temp." : ""}rm_desired_identity on rm_desired (num, package_id, vuln_num)`,
   );
   const desired = await t.run(
-    "insert into rm_desired (num, asset_id, ecosystem, package_name, arch, installed_version, vuln_id, fid, due_new) " +
-      `select a.num, a.asset_id, p.ecosystem, p.name, p.arch, p.version, f.vuln_id, f.fid, ${dueNew} ${source(1)} ` +
-      `order by ${IDENTITY_ORDER}`,
+    "insert into rm_desired (num, package_id, vuln_num, fact, class, due_new) " +
+      `select a.num, f.canon, f.vuln_num, f.fact, f.class, ${dueNew} ${source(1)} ` +
+      `order by ${IDENTITY_ORDER} on conflict do nothing`,
     sourceParams,
-  );
-  await t.run(
-    `create unique index ${t.caps.tempSchema ? "temp." : ""}rm_desired_identity on rm_desired (${FINDING_IDENTITY_COLUMNS.join(", ")})`,
   );
   if (t.caps.analyzeTemporary) await t.run("analyze rm_desired");
   const perSet = new Map<number, number>();
@@ -611,9 +615,8 @@ async function compareChunk(trx: Kysely<Database>, input: ChunkInput): Promise<C
   // Due dates of stored findings depend on their first-seen time: one per (asset, class, first seen).
   await t.create("rm_due", "num integer not null, class text not null, first_seen text not null, due text");
   const pairs = await t.rows<{ num: number; class: ChangeClass; first_seen: string }>(
-    `select distinct d.num, f.class, x.first_seen from ${t.ref("rm_desired")} d ` +
-      `join ${t.ref("rm_facts")} f on f.fid = d.fid join findings x on ${sameIdentity("x", "d")} ` +
-      "where x.status != 'fixed'",
+    `select distinct d.num, d.class, x.first_seen from ${t.ref("rm_desired")} d ` +
+      `join finding_rows x on ${sameIdentity("x", "d")} where x.status != 'fixed'`,
   );
   const slaOf = new Map(known.map((s) => [s.num, s.asset]));
   await t.fill(
@@ -630,58 +633,55 @@ async function compareChunk(trx: Kysely<Database>, input: ChunkInput): Promise<C
     }),
   );
 
-  const setFacts = FINDING_FACT_COLUMNS.map((c) => `${c} = f.${c}`).join(", ");
-  const from = `from ${t.ref("rm_desired")} d join ${t.ref("rm_facts")} f on f.fid = d.fid`;
-  const identityWhere = sameIdentity("findings", "d");
+  const from = `from ${t.ref("rm_desired")} d`;
+  const identityWhere = sameIdentity("finding_rows", "d");
   // Numbered in the order they appear in each statement (SQLite binds `?` positionally).
   const p = (n: number) => param(t.caps, n, "text");
   // 1. Fixed but affected again: a new exposure, first seen now.
   const reopenedFixed = await t.run(
-    `update findings set ${setFacts}, status = 'open', status_reason = null, status_by = null, ` +
+    "update finding_rows set fact = d.fact, status = 'open', status_reason = null, status_by = null, " +
       `status_expires_at = null, first_seen = ${p(1)}, due_at = d.due_new, updated_at = ${p(2)} ` +
-      `${from} where ${identityWhere} and findings.status = 'fixed'`,
+      `${from} where ${identityWhere} and finding_rows.status = 'fixed'`,
     [nowIso, nowIso],
   );
   // 2. An accepted risk or a not-affected statement past its expiry: open again.
   const expired = (n: number) =>
-    "findings.status in ('accepted-risk', 'not-affected') and findings.status_expires_at is not null " +
-    `and findings.status_expires_at <= ${p(n)}`;
+    "finding_rows.status in ('accepted-risk', 'not-affected') and finding_rows.status_expires_at is not null " +
+    `and finding_rows.status_expires_at <= ${p(n)}`;
   const reopened = await t.run(
-    `update findings set ${setFacts}, status = 'open', ` +
-      "status_reason = case findings.status when 'accepted-risk' then 'risk acceptance expired at ' || findings.status_expires_at " +
-      "else 'not-affected statement lapsed at ' || findings.status_expires_at || ': review it' end, " +
+    "update finding_rows set fact = d.fact, status = 'open', " +
+      "status_reason = case finding_rows.status when 'accepted-risk' then 'risk acceptance expired at ' || finding_rows.status_expires_at " +
+      "else 'not-affected statement lapsed at ' || finding_rows.status_expires_at || ': review it' end, " +
       `status_by = ${p(1)}, status_expires_at = null, due_at = r.due, updated_at = ${p(2)} ` +
-      `${from} join ${t.ref("rm_due")} r on r.num = d.num and r.class = f.class ` +
-      `where ${identityWhere} and r.first_seen = findings.first_seen and ${expired(3)}`,
+      `${from} join ${t.ref("rm_due")} r on r.num = d.num and r.class = d.class ` +
+      `where ${identityWhere} and r.first_seen = finding_rows.first_seen and ${expired(3)}`,
     [by, nowIso, nowIso],
   );
-  // 3. Still affected, something moved (fixed version, severity, risk, class, due date).
-  const sep = `'${SEP}'`;
+  // 3. Still affected, something moved: its facts (one integer: facts are unique by content) or its
+  // due date.
   const updated = await t.run(
-    `update findings set ${setFacts}, due_at = r.due, updated_at = ${p(1)} ` +
-      `${from} join ${t.ref("rm_due")} r on r.num = d.num and r.class = f.class ` +
-      `where ${identityWhere} and r.first_seen = findings.first_seen and findings.status != 'fixed' ` +
+    `update finding_rows set fact = d.fact, due_at = r.due, updated_at = ${p(1)} ` +
+      `${from} join ${t.ref("rm_due")} r on r.num = d.num and r.class = d.class ` +
+      `where ${identityWhere} and r.first_seen = finding_rows.first_seen and finding_rows.status != 'fixed' ` +
       `and not (${expired(2)}) ` +
-      `and ${storedFingerprint("findings")} <> d.installed_version || ${sep} || f.core || ${sep} || coalesce(r.due, '')`,
+      "and (finding_rows.fact <> d.fact or coalesce(finding_rows.due_at, '') <> coalesce(r.due, ''))",
     [nowIso, nowIso],
   );
-  // 4. New findings, numbered in the desired table's order under one id block.
-  const { prefix } = findingIdBlock(input.now.getTime());
+  // 4. New findings, numbered in the desired table's order.
+  const before = await lastRowNum(trx);
   const opened = await t.run(
-    `insert into findings (id, ${FINDING_IDENTITY_COLUMNS.join(", ")}, ${FINDING_FACT_COLUMNS.join(", ")}, due_at, status, status_reason, ` +
-      "status_by, status_expires_at, first_seen, updated_at) " +
-      `select ${p(1)} || ${t.caps.hex12.replace("{}", "d.seq")}, d.asset_id, d.ecosystem, d.package_name, d.arch, ` +
-      `d.installed_version, d.vuln_id, ${FINDING_FACT_COLUMNS.map((c) => `f.${c}`).join(", ")}, d.due_new, 'open', null, null, null, ` +
-      `${p(2)}, ${p(3)} ${from} where not exists (select 1 from findings x where ${sameIdentity("x", "d")}) ` +
+    "insert into finding_rows (set_num, package_id, vuln_num, fact, due_at, status, first_seen, updated_at) " +
+      `select d.num, d.package_id, d.vuln_num, d.fact, d.due_new, 'open', ${p(1)}, ${p(2)} ${from} ` +
+      `where not exists (select 1 from finding_rows x where ${sameIdentity("x", "d")}) order by d.seq ` +
       // A concurrent report (PostgreSQL) may have inserted it first: it stands.
-      `on conflict (${FINDING_IDENTITY_COLUMNS.join(", ")}) do nothing`,
-    [prefix, nowIso, nowIso],
+      "on conflict (set_num, package_id, vuln_num) do nothing",
+    [nowIso, nowIso],
   );
   // 5. Stored, unresolved and no longer matched: fixed.
   const fixed = await t.run(
-    `update findings set status = 'fixed', status_reason = 'no longer affected', status_by = ${p(1)}, ` +
+    `update finding_rows set status = 'fixed', status_reason = 'no longer affected', status_by = ${p(1)}, ` +
       `status_expires_at = null, updated_at = ${p(2)} ` +
-      `where findings.asset_id in (select asset_id from ${t.ref("rm_assets")}) and findings.status != 'fixed' ` +
+      `where finding_rows.set_num in (select num from ${t.ref("rm_assets")}) and finding_rows.status != 'fixed' ` +
       `and not exists (select 1 from ${t.ref("rm_desired")} d where ${identityWhere})`,
     [by, nowIso],
   );
@@ -694,7 +694,7 @@ async function compareChunk(trx: Kysely<Database>, input: ChunkInput): Promise<C
     fixed,
     unchanged: desired - opened - reopenedFixed - reopened - updated,
   };
-  const ids = opened > 0 ? await openedIds(trx, prefix) : [];
+  const ids = opened > 0 ? await openedIds(trx, before) : [];
   await t.drop("rm_desired", "rm_due", "rm_facts", "rm_assets", "rm_pairs", "rm_packages");
   await auditChunk(trx, input.actor, input.now, counts, `${lo}-${hi}`, ids);
   return counts;
@@ -704,18 +704,108 @@ async function compareChunk(trx: Kysely<Database>, input: ChunkInput): Promise<C
  * New findings go in in identity order, numbered in it: each asset's rows then land side by side in the
  * identity index and their ids append to the primary key, instead of touching pages all over both.
  */
-const IDENTITY_ORDER = "a.asset_id, p.ecosystem, p.name, p.arch, p.version, f.vuln_id";
+const IDENTITY_ORDER = "a.num, f.canon, f.vuln_num";
 
-/** The first ids of the findings a chunk opened (their ids start with the chunk's prefix), for its audit event. */
-async function openedIds(trx: Kysely<Database>, prefix: string): Promise<string[]> {
+/** The highest row number of finding_rows: a chunk's new findings are numbered past it. */
+async function lastRowNum(trx: Kysely<Database>): Promise<number> {
+  const row = await trx
+    .selectFrom("finding_rows")
+    .select((eb) => eb.fn.max("num").as("n"))
+    .executeTakeFirst();
+  return Number(row?.n ?? 0);
+}
+
+/** The first ids of the findings a chunk opened (numbered past `after`), for its audit event. */
+async function openedIds(trx: Kysely<Database>, after: number): Promise<string[]> {
   const rows = await trx
-    .selectFrom("findings")
-    .select("id")
-    .where("id", ">=", prefix)
-    .orderBy("id")
+    .selectFrom("finding_rows")
+    .select(["num", "text_id"])
+    .where("num", ">", after)
+    .orderBy("num")
     .limit(AUDITED_IDS)
     .execute();
-  return rows.map((r) => r.id);
+  return rows.map((r) => r.text_id ?? derivedFindingId(Number(r.num)));
+}
+
+/**
+ * The chunk's facts into finding_facts, each once (facts are immutable, unique by package,
+ * vulnerability and content): rm_facts then carries each fact's number, its vulnerability's and the
+ * finding's package (the lowest dictionary id of the matched package's ecosystem, name, arch, version).
+ */
+async function storeFacts(t: Temp, numbers: FactNumbers): Promise<void> {
+  const f = t.ref("rm_facts");
+  // Rows an earlier chunk numbered carry no content (core is null) and need nothing here.
+  const fresh = "core is not null";
+  if ((await t.rows<{ one: number }>(`select 1 as one from ${f} where ${fresh} limit 1`)).length === 0)
+    return;
+  // (`where true` tells SQLite's parser the ON CONFLICT is the upsert, not a join constraint.)
+  await t.run(
+    `insert into finding_vulns (vuln_id) select distinct vuln_id from ${f} where ${fresh} on conflict (vuln_id) do nothing`,
+  );
+  await t.run(
+    `update ${f} set vuln_num = (select v.num from finding_vulns v where v.vuln_id = rm_facts.vuln_id), ` +
+      "canon = (select min(q.id) from packages p join packages q on q.ecosystem = p.ecosystem and q.name = p.name " +
+      `and q.arch = p.arch and q.version = p.version where p.id = rm_facts.package_id) where ${fresh}`,
+  );
+  await t.run(
+    "insert into finding_facts (package_id, vuln_num, core, advisory_ids, aliases, fixed_version, severity_score, " +
+      "severity_vector, epss, kev, risk_score, class) " +
+      "select canon, vuln_num, core, advisory_ids, aliases, fixed_version, severity_score, severity_vector, epss, kev, " +
+      `risk_score, class from ${f} where ${fresh} on conflict (package_id, vuln_num, core) do nothing`,
+  );
+  await t.run(
+    `update ${f} set fact = (select k.num from finding_facts k where k.package_id = rm_facts.canon ` +
+      `and k.vuln_num = rm_facts.vuln_num and k.core = rm_facts.core) where ${fresh}`,
+  );
+  for (const r of await t.rows<{
+    package_id: number;
+    vuln_id: string;
+    core: string;
+    canon: number;
+    vuln_num: number;
+    fact: number;
+  }>(`select package_id, vuln_id, core, canon, vuln_num, fact from ${f} where ${fresh}`))
+    numbers.learn(Number(r.package_id), r.vuln_id, r.core, [
+      Number(r.canon),
+      Number(r.vuln_num),
+      Number(r.fact),
+    ]);
+}
+
+/** The content columns of rm_facts, empty for a fact numbered already. */
+const NO_CONTENT = [null, null, null, null, null, null, null, null] as const;
+
+/**
+ * The numbers of the facts this run stored or found (package, vulnerability, fact). Facts, package
+ * ids and vulnerability numbers are never changed nor deleted once committed, so a later chunk reuses
+ * them instead of sending each fact's content again. Numbers learnt in a chunk count only once its
+ * write has committed: a write that is rolled back and run again learns them anew.
+ */
+class FactNumbers {
+  readonly #committed = new Map<string, [number, number, number]>();
+  #pending: Array<[string, [number, number, number]]> = [];
+
+  static #key(packageId: number, vulnId: string, core: string): string {
+    return `${packageId}${SEP}${vulnId}${SEP}${core}`;
+  }
+
+  get(packageId: number, f: FindingFacts): [number, number, number] | undefined {
+    return this.#committed.get(FactNumbers.#key(packageId, f.vulnId, f.core));
+  }
+
+  learn(packageId: number, vulnId: string, core: string, numbers: [number, number, number]): void {
+    this.#pending.push([FactNumbers.#key(packageId, vulnId, core), numbers]);
+  }
+
+  /** Drops what an attempt that did not commit learnt. */
+  discard(): void {
+    this.#pending = [];
+  }
+
+  commit(): void {
+    for (const [k, v] of this.#pending) this.#committed.set(k, v);
+    this.#pending = [];
+  }
 }
 
 /**
@@ -732,21 +822,20 @@ async function firstMatch(
   dueNew: string,
 ): Promise<ChunkCounts> {
   const nowIso = input.now.toISOString();
-  const { prefix } = findingIdBlock(input.now.getTime());
   const p = (n: number) => param(t.caps, n, "text");
+  const before = await lastRowNum(trx);
   const opened = await t.run(
-    `insert into findings (id, ${FINDING_IDENTITY_COLUMNS.join(", ")}, ${FINDING_FACT_COLUMNS.join(", ")}, due_at, status, status_reason, ` +
-      "status_by, status_expires_at, first_seen, updated_at) " +
-      `select ${p(1)} || ${t.caps.hex12.replace("{}", `row_number() over (order by ${IDENTITY_ORDER})`)}, a.asset_id, p.ecosystem, p.name, ` +
-      `p.arch, p.version, f.vuln_id, ${FINDING_FACT_COLUMNS.map((c) => `f.${c}`).join(", ")}, ${dueNew}, 'open', null, null, null, ` +
-      `${p(2)}, ${p(3)} ${source(4)} order by ${IDENTITY_ORDER} ` +
-      // A concurrent report (PostgreSQL) may have inserted one first: it stands.
-      `on conflict (${FINDING_IDENTITY_COLUMNS.join(", ")}) do nothing`,
-    [prefix, nowIso, nowIso, ...sourceParams],
+    "insert into finding_rows (set_num, package_id, vuln_num, fact, due_at, status, first_seen, updated_at) " +
+      `select a.num, f.canon, f.vuln_num, f.fact, ${dueNew}, 'open', ${p(1)}, ${p(2)} ${source(3)} ` +
+      `order by ${IDENTITY_ORDER} ` +
+      // A concurrent report (PostgreSQL) may have inserted one first, or two dictionary rows that differ
+      // only in purl or source name one finding: the first stands.
+      "on conflict (set_num, package_id, vuln_num) do nothing",
+    [nowIso, nowIso, ...sourceParams],
   );
   const perSet = new Map<number, number>();
   for (const r of await t.rows<{ num: number | string; n: number | string }>(
-    `select a.num, count(*) as n from ${t.ref("rm_assets")} a join findings x on x.asset_id = a.asset_id group by a.num`,
+    `select a.num, count(*) as n from ${t.ref("rm_assets")} a join finding_rows x on x.set_num = a.num group by a.num`,
   ))
     perSet.set(Number(r.num), Number(r.n));
   const counts: ChunkCounts = {
@@ -758,7 +847,7 @@ async function firstMatch(
     fixed: 0,
     unchanged: 0,
   };
-  const ids = opened > 0 ? await openedIds(trx, prefix) : [];
+  const ids = opened > 0 ? await openedIds(trx, before) : [];
   await t.drop("rm_facts", "rm_assets", "rm_pairs", "rm_packages");
   const lo = input.sets[0]?.num ?? 0;
   await auditChunk(trx, input.actor, input.now, counts, `${lo}-${input.sets.at(-1)?.num ?? lo}`, ids);

@@ -8,6 +8,7 @@ import { CHANGE_CLASSES } from "../../policy/schema.js";
 import type { ServiceContext } from "../../service/context.js";
 import type { Database } from "../../store/schema.js";
 import { FINDING_STATUSES, type Finding, rowToFinding } from "./finding.js";
+import { findingRowNum } from "./finding-rows.js";
 
 export const findingsQuerySchema = z.object({
   class: z.enum(CHANGE_CLASSES).optional(),
@@ -45,7 +46,12 @@ export function findingsWithAsset(db: Kysely<Database>) {
 }
 
 export async function getFinding(ctx: ServiceContext, id: string): Promise<Finding> {
-  const row = await findingsWithAsset(ctx.store.db).where("f.id", "=", id).executeTakeFirst();
+  // By row number: the view's id is computed, so only the number reaches an index.
+  const num = await findingRowNum(ctx.store.db, id);
+  const row =
+    num === undefined
+      ? undefined
+      : await findingsWithAsset(ctx.store.db).where("f.row_num", "=", num).executeTakeFirst();
   if (!row) throw new NotFoundError(`no finding ${id}`);
   return rowToFinding(row, ctx.now());
 }

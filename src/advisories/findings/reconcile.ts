@@ -94,13 +94,20 @@ export interface StoredFinding {
 /** A new finding's columns; status, first seen and updated are those of every new finding (open, now). */
 export type NewFinding = Omit<
   FindingsTable,
-  "status" | "status_reason" | "status_by" | "status_expires_at" | "first_seen" | "updated_at"
+  | "status"
+  | "status_reason"
+  | "status_by"
+  | "status_expires_at"
+  | "first_seen"
+  | "updated_at"
+  | "row_num"
+  | "set_num"
 >;
 
 /** Every column but the identity ones: what an update rewrites. */
 export type FindingUpdate = Omit<
   FindingsTable,
-  "asset_id" | "ecosystem" | "package_name" | "arch" | "vuln_id"
+  "asset_id" | "ecosystem" | "package_name" | "arch" | "vuln_id" | "row_num" | "set_num"
 >;
 
 export interface ReconcileCounts {

@@ -22,6 +22,7 @@ import { forUpdate } from "../../store/locks.js";
 import type { Database } from "../../store/schema.js";
 import { parseExpiry } from "./expiry.js";
 import type { Finding, FindingStatus } from "./finding.js";
+import { findingRowNum } from "./finding-rows.js";
 import { getFinding } from "./query.js";
 import { VEX_JUSTIFICATIONS } from "./vex.js";
 
@@ -128,17 +129,30 @@ async function transition(
 ): Promise<Finding> {
   const now = ctx.now();
   await ctx.store.write(async (trx: Kysely<Database>) => {
-    const row = await trx
-      .selectFrom("findings")
-      .select(["id", "status", "asset_id", "package_name", "vuln_id", "installed_version"])
-      .where("id", "=", findingId)
-      .$call(forUpdate(trx))
-      .executeTakeFirst();
-    if (!row) throw new NotFoundError(`no finding ${findingId}`);
+    // The finding's own row is locked (not the set or facts the view joins), then read through the view.
+    const num = await findingRowNum(trx, findingId);
+    const locked =
+      num === undefined
+        ? undefined
+        : await trx
+            .selectFrom("finding_rows")
+            .select("num")
+            .where("num", "=", num)
+            .$call(forUpdate(trx))
+            .executeTakeFirst();
+    const row =
+      locked === undefined
+        ? undefined
+        : await trx
+            .selectFrom("findings")
+            .select(["id", "status", "asset_id", "package_name", "vuln_id", "installed_version"])
+            .where("row_num", "=", locked.num)
+            .executeTakeFirst();
+    if (!row || num === undefined) throw new NotFoundError(`no finding ${findingId}`);
     if (!(change.from as readonly string[]).includes(row.status))
       throw new ConflictError(change.refuse(row.status));
     await trx
-      .updateTable("findings")
+      .updateTable("finding_rows")
       .set({
         status: change.to,
         status_reason: change.reason,
@@ -146,7 +160,7 @@ async function transition(
         status_expires_at: change.expiresAt,
         updated_at: now.toISOString(),
       })
-      .where("id", "=", findingId)
+      .where("num", "=", num)
       .execute();
     await appendAudit(
       trx,

@@ -353,21 +353,31 @@ async function writeSetAtOnce(trx: Kysely<Database>, w: SetWrite): Promise<boole
       `s as (update package_sets set package_ids = ${p(setColumns.package_ids)}, digest = ${p(setColumns.digest)}, total = ${p(setColumns.total)}, updated_at = ${p(w.at)} where num = ${num} returning num)`,
     );
   }
-  // The pairs go to the index's log (package-log.ts), in key order: unnest keeps an array's order.
-  const pairs = [
-    ...w.removedIds.map((id) => [id, 0] as const),
-    ...w.addedIds.map((id) => [id, 1] as const),
-  ].sort((x, y) => x[0] - y[0]);
-  if (pairs.length > 0)
-    ctes.push(
-      `l as (insert into asset_package_log (package_id, set_num, present) select u.id, s.num, u.present from s cross join unnest(${p(
-        pairs.map((x) => x[0]),
-        "integer[]",
-      )}, ${p(
-        pairs.map((x) => x[1]),
-        "integer[]",
-      )}) as u (id, present) on conflict (package_id, set_num) do update set present = excluded.present)`,
-    );
+  if (w.stored === null) {
+    // A new set's pairs straight into the index: no log row can name its number yet, and here the log
+    // would cost a second insert and a delete per pair (PostgreSQL rewrites no page per commit, the
+    // cost the log saves SQLite). In key order: the ids are sorted and unnest keeps an array's order.
+    if (w.addedIds.length > 0)
+      ctes.push(
+        `i as (insert into asset_packages (package_id, set_num) select u.id, s.num from s cross join unnest(${p(w.addedIds, "integer[]")}) as u (id))`,
+      );
+  } else {
+    // A changed set's pairs to the index's log (package-log.ts), in key order.
+    const pairs = [
+      ...w.removedIds.map((id) => [id, 0] as const),
+      ...w.addedIds.map((id) => [id, 1] as const),
+    ].sort((x, y) => x[0] - y[0]);
+    if (pairs.length > 0)
+      ctes.push(
+        `l as (insert into asset_package_log (package_id, set_num, present) select u.id, s.num, u.present from s cross join unnest(${p(
+          pairs.map((x) => x[0]),
+          "integer[]",
+        )}, ${p(
+          pairs.map((x) => x[1]),
+          "integer[]",
+        )}) as u (id, present) on conflict (package_id, set_num) do update set present = excluded.present)`,
+      );
+  }
   const r = w.report;
   ctes.push(
     `r as (insert into inventory_reports (id, asset_id, received_at, source, total, added, removed, changed, changes) values (${[

@@ -1,3 +1,8 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { installedRowsForKeys } from "../src/advisories/findings/installed-rows.js";
 import type { PackageRecord } from "../src/domain/inventory.js";
@@ -5,7 +10,9 @@ import { SYSTEM_ACTOR } from "../src/domain/roles.js";
 import { recordAgentInventory } from "../src/inventory/agents.js";
 import { createAsset, deleteAsset } from "../src/inventory/assets.js";
 import { mergeBatch, mergePackageLog } from "../src/inventory/package-log.js";
+import { startServer } from "../src/server/start.js";
 import type { ServiceContext } from "../src/service/context.js";
+import { openStore } from "../src/store/store.js";
 import { contextFor, DIALECTS, freshStore } from "./helpers/stores.js";
 
 /**
@@ -187,5 +194,59 @@ describe.each(DIALECTS)("the inverted index's log (%s)", (dialect) => {
       expect(left, table).toEqual([]);
     }
     await check();
+  });
+});
+
+describe("the server's merge of the inverted index's log", () => {
+  it("merges what reports left in the log when it starts", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "autopatch-package-log-"));
+    const url = `sqlite:${join(dir, "autopatch.db")}`;
+    try {
+      const store = await openStore(url);
+      const ctx = contextFor(store);
+      const asset = await createAsset(ctx, SYSTEM_ACTOR, "log-start", { kind: "host" });
+      const agent = {
+        kind: "agent" as const,
+        id: "t-log-start",
+        name: "log-start",
+        principal: "log-start",
+        role: null,
+        assetId: asset.id,
+      };
+      await recordAgentInventory(ctx, agent, [deb("pkg-00", "1.0"), deb("pkg-01", "1.0")]);
+      await recordAgentInventory(ctx, agent, [deb("pkg-00", "1.1"), deb("pkg-02", "1.0")]);
+      const pending = await store.db.selectFrom("asset_package_log").selectAll().execute();
+      expect(pending.length).toBeGreaterThan(0);
+      await store.close();
+
+      const server = await startServer({
+        databaseUrl: url,
+        listen: "127.0.0.1:0",
+        adminToken: "ap_package-log-test-admin",
+        logger: pino({ level: "silent" }),
+      });
+      try {
+        const db = server.ctx.store.db;
+        for (let i = 0; i < 200; i++) {
+          if ((await db.selectFrom("asset_package_log").selectAll().execute()).length === 0) break;
+          await sleep(25);
+        }
+        expect(await db.selectFrom("asset_package_log").selectAll().execute()).toEqual([]);
+        const names = await db
+          .selectFrom("installed_packages")
+          .select(["name", "version"])
+          .orderBy("name")
+          .execute();
+        expect(names).toEqual([
+          { name: "pkg-00", version: "1.1" },
+          { name: "pkg-02", version: "1.0" },
+        ]);
+        expect(await db.selectFrom("asset_packages").select("package_id").execute()).toHaveLength(2);
+      } finally {
+        await server.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

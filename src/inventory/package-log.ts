@@ -45,29 +45,28 @@ export async function appendSetPairs(
 }
 
 /**
- * Removes every pair of a set whose asset is deleted: the index's rows, by the set's ids and by the
- * log's (a pair the log removes is still in the index), then the log's rows.
+ * Removes every pair of a set whose asset is deleted: the log's rows first (on PostgreSQL this waits
+ * for a merge that holds them, whose index rows the next statement then sees), then the index's rows
+ * by the set's ids and by the log's (a pair the log removes is still in the index).
  */
 export async function deleteSetPairs(
   trx: Kysely<Database>,
   num: number,
   ids: readonly number[],
 ): Promise<void> {
-  for (const chunk of inChunks(ids)) {
+  const logged = await trx
+    .deleteFrom("asset_package_log")
+    .where("set_num", "=", num)
+    .returning("package_id")
+    .execute();
+  const all = [...new Set([...ids, ...logged.map((r) => Number(r.package_id))])];
+  for (const chunk of inChunks(all)) {
     await trx
       .deleteFrom("asset_packages")
       .where("set_num", "=", num)
       .where("package_id", "in", chunk)
       .execute();
   }
-  await trx
-    .deleteFrom("asset_packages")
-    .where("set_num", "=", num)
-    .where("package_id", "in", (eb) =>
-      eb.selectFrom("asset_package_log").select("package_id").where("set_num", "=", num),
-    )
-    .execute();
-  await trx.deleteFrom("asset_package_log").where("set_num", "=", num).execute();
 }
 
 /**

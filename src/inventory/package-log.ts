@@ -18,12 +18,16 @@ export const MERGE_BATCH = 20_000;
 /** Pending pairs (as this process counted them) that wake the merge before its interval. */
 export const MERGE_PENDING = 30_000;
 
-/** Appends a set's changed pairs to the log, inside the report's transaction. Ids sorted. */
+/**
+ * Appends a set's changed pairs to the log, inside the report's transaction. Ids sorted. `fresh`: the
+ * set is new, so no log row can name it yet and the pairs need no upsert.
+ */
 export async function appendSetPairs(
   trx: Kysely<Database>,
   num: number,
   removedIds: readonly number[],
   addedIds: readonly number[],
+  fresh = false,
 ): Promise<void> {
   const caps = capabilitiesOf(trx);
   const jsonIds = caps.jsonIntegers.replace("{}", param(caps, 2, "text"));
@@ -32,12 +36,15 @@ export async function appendSetPairs(
     [addedIds, 1],
   ] as const) {
     if (ids.length === 0) continue;
-    // In key order, so the log's few pages are walked forwards. `where true` lets SQLite parse the
-    // upsert after a select.
+    const rows = `asset_package_log (package_id, set_num, present) select value, ${param(caps, 1, "integer")}, ${present} from (${jsonIds}) as v`;
+    // In key order, so the log's pages are walked forwards. A plain insert that cannot conflict keeps
+    // SQLite's statement journal; `insert or ignore` does not (see capabilities). `where true` lets
+    // SQLite parse the upsert after a select.
     await trx.executeQuery(
       CompiledQuery.raw(
-        `insert into asset_package_log (package_id, set_num, present) select value, ${param(caps, 1, "integer")}, ${present} from (${jsonIds}) as v where true ` +
-          "on conflict (package_id, set_num) do update set present = excluded.present",
+        fresh
+          ? caps.insertAbsentRows.replace("{}", rows)
+          : `insert into ${rows} where true on conflict (package_id, set_num) do update set present = excluded.present`,
         [num, JSON.stringify(ids)],
       ),
     );

@@ -439,7 +439,7 @@ async function writeSetByStatements(trx: Kysely<Database>, w: SetWrite): Promise
       .execute();
   }
   // The pairs go to the index's log, merged into the index later in large batches (package-log.ts).
-  await appendSetPairs(trx, num, w.removedIds, w.addedIds);
+  await appendSetPairs(trx, num, w.removedIds, w.addedIds, w.stored === null);
   await trx.insertInto("inventory_reports").values(w.report).execute();
   return w.probe === null ? false : matchingMayApply(trx, w.assetId, w.probe);
 }

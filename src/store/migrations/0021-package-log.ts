@@ -10,7 +10,10 @@ import type { Database } from "../schema.js";
  * pages), and a background merge moves them into the index in large sorted batches (see
  * src/inventory/package-log.ts). A log row overrides the index: `present` 1 adds the pair, 0 removes
  * it. `set_packages` is what every reader joins: the index less the pairs the log overrides, plus the
- * pairs the log adds; a merge changes no answer of it. `installed_packages` reads through it.
+ * pairs the log adds; a merge changes no answer of it. `installed_packages` reads through it. The
+ * index's side is a left join, not `not exists`: SQLite then keeps a reader's `cross join` order when
+ * it flattens the view into the reader (with `not exists` it scanned the whole index first, 15× slower
+ * in the fleet re-match's range walk).
  */
 /** Code before it writes the index directly and reads no log. */
 export const breaking = true;
@@ -28,8 +31,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   await sql`
     create view set_packages as
     select ap.package_id as package_id, ap.set_num as set_num from asset_packages ap
-    where not exists (
-      select 1 from asset_package_log l where l.package_id = ap.package_id and l.set_num = ap.set_num)
+    left join asset_package_log l on l.package_id = ap.package_id and l.set_num = ap.set_num
+    where l.present is null
     union all
     select l.package_id as package_id, l.set_num as set_num from asset_package_log l where l.present = 1`.execute(
     db,

@@ -161,6 +161,7 @@ describe.each(DIALECTS)("full re-match inputs on %s", (dialect) => {
         .where("num", "=", Number(db?.num))
         .execute();
       await trx.deleteFrom("asset_packages").where("set_num", "=", Number(db?.num)).execute();
+      await trx.deleteFrom("asset_package_log").where("set_num", "=", Number(db?.num)).execute();
       await trx
         .insertInto("asset_packages")
         .values(ids.map((package_id) => ({ package_id, set_num: Number(db?.num) })))

@@ -303,6 +303,7 @@ describe("the server's background loops", () => {
         ["audit-checkpoint", "every-replica"],
         ["stale-sweep", "one-replica"],
         ["starting-soon", "one-replica"],
+        ["package-log-merge", "every-replica"],
         ["outbox", "every-replica"],
         ["work-drain", "every-replica"],
         ["rollout-starter", "every-replica"],

@@ -9,6 +9,7 @@ import { capabilitiesOf } from "../store/capabilities.js";
 import type { Database } from "../store/schema.js";
 import { requireOneVersionInSet, requireOneVersionPerPackage } from "./one-version.js";
 import { contentKeyOf, packageDictionary } from "./package-dictionary.js";
+import { notePendingPairs } from "./package-log.js";
 import {
   applyPackageSet,
   type ReportSummary,
@@ -87,6 +88,9 @@ export async function recordHeartbeat(
   return { heartbeatIntervalMs: ctx.config.heartbeatIntervalMs, inventoryWanted };
 }
 
+/** The pairs a report appended to the index's log: a changed version removes one and adds one. */
+const pairsWritten = (s: ReportSummary): number => s.added + s.removed + 2 * s.changed;
+
 export async function recordAgentInventory(
   ctx: ServiceContext,
   actor: Actor,
@@ -108,6 +112,7 @@ export async function recordAgentInventory(
     });
   });
   dictionary.commit();
+  notePendingPairs(ctx.store, pairsWritten(summary));
   return summary;
 }
 
@@ -230,6 +235,7 @@ export async function recordAgentInventoryDelta(
     );
   });
   dictionary.commit();
+  notePendingPairs(ctx.store, pairsWritten(summary));
   return summary;
 }
 

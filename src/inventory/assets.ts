@@ -14,10 +14,10 @@ import { LABEL_VALUE_PATTERN as LABEL_VALUE } from "../domain/names.js";
 import { type Actor, actorLabel } from "../domain/roles.js";
 import { matchesSelector, parseSelector, RESERVED_LABEL_KEYS, selectorView } from "../domain/selector.js";
 import type { ServiceContext } from "../service/context.js";
-import { inChunks } from "../store/chunks.js";
 import type { AssetsTable, Database } from "../store/schema.js";
 import { assetsMissingRelease, missingReleaseOf } from "./missing-release.js";
 import { packageDictionary } from "./package-dictionary.js";
+import { deleteSetPairs } from "./package-log.js";
 import { readPackageSet, storedPackages } from "./report.js";
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/;
@@ -310,16 +310,10 @@ function diffFields(before: Asset, after: Asset): Record<string, { from: unknown
 export async function deleteAsset(ctx: ServiceContext, actor: Actor, name: string): Promise<void> {
   await ctx.store.write(async (trx) => {
     const row = await requireAssetRow(trx, name);
-    // The inverted index has no foreign key (it would cost every report a look-up per row): its rows
-    // of the asset go with it here, found through the asset's own set.
+    // The inverted index and its log have no foreign key (it would cost every report a look-up per
+    // row): the asset's pairs go with it here, found through its own set.
     const set = await readPackageSet(trx, row.id);
-    for (const chunk of inChunks(set?.ids ?? [])) {
-      await trx
-        .deleteFrom("asset_packages")
-        .where("set_num", "=", set?.num ?? 0)
-        .where("package_id", "in", chunk)
-        .execute();
-    }
+    if (set !== null) await deleteSetPairs(trx, set.num, set.ids);
     await trx.deleteFrom("assets").where("id", "=", row.id).execute();
     await appendAudit(
       trx,

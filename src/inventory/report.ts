@@ -13,10 +13,10 @@ import {
 } from "../domain/package-set.js";
 import { type Actor, actorLabel } from "../domain/roles.js";
 import { capabilitiesOf } from "../store/capabilities.js";
-import { param } from "../store/raw-sql.js";
 import { serializationFailure } from "../store/retry.js";
 import type { Database, InstalledPackagesTable, InventoryReportsTable } from "../store/schema.js";
 import { type DictionarySession, identityOf, PackageDictionary } from "./package-dictionary.js";
+import { appendSetPairs } from "./package-log.js";
 
 export interface PackageChange {
   ecosystem: string;
@@ -352,16 +352,32 @@ async function writeSetAtOnce(trx: Kysely<Database>, w: SetWrite): Promise<boole
     ctes.push(
       `s as (update package_sets set package_ids = ${p(setColumns.package_ids)}, digest = ${p(setColumns.digest)}, total = ${p(setColumns.total)}, updated_at = ${p(w.at)} where num = ${num} returning num)`,
     );
-    if (w.removedIds.length > 0)
+  }
+  if (w.stored === null) {
+    // A new set's pairs straight into the index: no log row can name its number yet, and here the log
+    // would cost a second insert and a delete per pair (PostgreSQL rewrites no page per commit, the
+    // cost the log saves SQLite). In key order: the ids are sorted and unnest keeps an array's order.
+    if (w.addedIds.length > 0)
       ctes.push(
-        `d as (delete from asset_packages where set_num = ${num} and package_id = any(${p(w.removedIds, "integer[]")}))`,
+        `i as (insert into asset_packages (package_id, set_num) select u.id, s.num from s cross join unnest(${p(w.addedIds, "integer[]")}) as u (id))`,
+      );
+  } else {
+    // A changed set's pairs to the index's log (package-log.ts), in key order.
+    const pairs = [
+      ...w.removedIds.map((id) => [id, 0] as const),
+      ...w.addedIds.map((id) => [id, 1] as const),
+    ].sort((x, y) => x[0] - y[0]);
+    if (pairs.length > 0)
+      ctes.push(
+        `l as (insert into asset_package_log (package_id, set_num, present) select u.id, s.num, u.present from s cross join unnest(${p(
+          pairs.map((x) => x[0]),
+          "integer[]",
+        )}, ${p(
+          pairs.map((x) => x[1]),
+          "integer[]",
+        )}) as u (id, present) on conflict (package_id, set_num) do update set present = excluded.present)`,
       );
   }
-  // In key order (the ids are sorted, and unnest keeps an array's order).
-  if (w.addedIds.length > 0)
-    ctes.push(
-      `i as (insert into asset_packages (package_id, set_num) select u.id, s.num from s cross join unnest(${p(w.addedIds, "integer[]")}) as u (id))`,
-    );
   const r = w.report;
   ctes.push(
     `r as (insert into inventory_reports (id, asset_id, received_at, source, total, added, removed, changed, changes) values (${[
@@ -422,30 +438,8 @@ async function writeSetByStatements(trx: Kysely<Database>, w: SetWrite): Promise
       .where("num", "=", num)
       .execute();
   }
-  // The ids travel as one JSON parameter each way: a report of 600 packages is two short statements,
-  // not 1,200 bound values (binding and preparing them cost more than the writes). In key order, so
-  // the inverted index's B-tree is walked forwards instead of jumping between its pages.
-  const caps = capabilitiesOf(trx);
-  const jsonIds = caps.jsonIntegers.replace("{}", param(caps, 2, "text"));
-  if (w.removedIds.length > 0) {
-    await trx.executeQuery(
-      CompiledQuery.raw(
-        `delete from asset_packages where set_num = ${param(caps, 1, "integer")} and package_id in (${jsonIds})`,
-        [num, JSON.stringify(w.removedIds)],
-      ),
-    );
-  }
-  if (w.addedIds.length > 0) {
-    await trx.executeQuery(
-      CompiledQuery.raw(
-        caps.insertAbsentRows.replace(
-          "{}",
-          `asset_packages (package_id, set_num) select value, ${param(caps, 1, "integer")} from (${jsonIds}) as v`,
-        ),
-        [num, JSON.stringify(w.addedIds)],
-      ),
-    );
-  }
+  // The pairs go to the index's log, merged into the index later in large batches (package-log.ts).
+  await appendSetPairs(trx, num, w.removedIds, w.addedIds, w.stored === null);
   await trx.insertInto("inventory_reports").values(w.report).execute();
   return w.probe === null ? false : matchingMayApply(trx, w.assetId, w.probe);
 }

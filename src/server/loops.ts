@@ -2,6 +2,7 @@ import type { AuditCheckpointer } from "../audit/checkpointer.js";
 import { enqueueStartingSoon } from "../changes/reminders.js";
 import { SYSTEM_ACTOR } from "../domain/roles.js";
 import { markStaleAssets } from "../inventory/agents.js";
+import { mergePackageLog, onPendingPairs } from "../inventory/package-log.js";
 import { outboxLoop } from "../notify/worker.js";
 import type { Scheduler } from "../scheduler/scheduler.js";
 import type { ServiceContext } from "../service/context.js";
@@ -11,6 +12,9 @@ import { serverWorkRegistry } from "./work-kinds.js";
 export const DEFAULT_CHECKPOINT_INTERVAL_MS = 5 * 60_000;
 /** How often scheduled changes are checked for their starting-soon notification. */
 export const REMINDER_INTERVAL_MS = 15_000;
+
+/** How often the inverted index's log is merged when no burst of reports wakes the merge sooner. */
+export const PACKAGE_LOG_INTERVAL_MS = 2_000;
 
 export interface ServerLoopOptions {
   checkpointer: AuditCheckpointer;
@@ -58,6 +62,20 @@ export function registerServerLoops(
       if (enqueued > 0) ctx.logger.info({ enqueued }, "starting-soon notifications enqueued");
     },
   });
+  // The inverted index's log (src/inventory/package-log.ts): merged at start, every few seconds, and
+  // sooner when this process's reports appended many pairs. Batches claim their rows, so every replica.
+  scheduler.register({
+    name: "package-log-merge",
+    scope: "every-replica",
+    intervalMs: PACKAGE_LOG_INTERVAL_MS,
+    timeoutMs: 5 * 60_000,
+    initialDelayMs: 0,
+    run: async (signal) => {
+      const merged = await mergePackageLog(ctx.store, signal);
+      if (merged > 0) ctx.logger.debug({ merged }, "package log merged");
+    },
+  });
+  onPendingPairs(ctx.store, () => scheduler.wake("package-log-merge", 0));
   scheduler.register(outboxLoop(ctx));
   // Resumes the work owed by commits before a restart; with holdWork it stays owed (tests).
   if (ctx.config.holdWork !== true) scheduler.register(workLoop(ctx, serverWorkRegistry()).registration);

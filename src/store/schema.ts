@@ -52,6 +52,16 @@ export interface AssetPackagesTable {
   set_num: number;
 }
 
+/**
+ * Pairs of the sets not merged into asset_packages yet (migration 0021): `present` 1 adds the pair,
+ * 0 removes it; a row overrides the index. Read through the `set_packages` view.
+ */
+export interface AssetPackageLogTable {
+  package_id: number;
+  set_num: number;
+  present: number;
+}
+
 /** A version per group of match inputs (advisories, kev, epss, findings), a new random one on every write. */
 export interface MatchInputsTable {
   name: string;
@@ -492,6 +502,9 @@ export interface Database {
   packages: PackagesTable;
   package_sets: PackageSetsTable;
   asset_packages: AssetPackagesTable;
+  asset_package_log: AssetPackageLogTable;
+  /** A view: asset_packages with asset_package_log applied, what every reader of the sets joins. */
+  set_packages: AssetPackagesTable;
   match_inputs: MatchInputsTable;
   match_state: MatchStateTable;
   inventory_reports: InventoryReportsTable;

@@ -1,6 +1,6 @@
 /**
  * The full re-match of the fleet, set-based: each distinct package of the dictionary is matched once in
- * JavaScript, and the database derives every asset's findings from the sets (asset_packages) and
+ * JavaScript, and the database derives every asset's findings from the sets (set_packages) and
  * compares them with the stored ones itself, so no finding passes through JavaScript.
  *
  * The fleet is done a chunk of package sets at a time, each chunk in a write of its own: on SQLite the
@@ -561,7 +561,7 @@ async function compareChunk(trx: Kysely<Database>, input: ChunkInput): Promise<C
   // The range parameters are numbered from `n`: they follow a statement's own.
   const source = (n: number) =>
     input.pairs === undefined
-      ? `from ${t.ref("rm_packages")} x cross join asset_packages ap cross join ${t.ref("rm_assets")} a ` +
+      ? `from ${t.ref("rm_packages")} x cross join set_packages ap cross join ${t.ref("rm_assets")} a ` +
         `cross join ${t.ref("rm_facts")} f ` +
         `where ap.package_id = x.package_id and ap.set_num >= ${param(t.caps, n)} and ap.set_num <= ${param(t.caps, n + 1)} ` +
         "and a.num = ap.set_num and f.package_id = ap.package_id and f.kind = a.kind"

@@ -102,7 +102,7 @@ export async function installedRowsForKeys(
     const query = () =>
       db
         .selectFrom("packages as p")
-        .innerJoin("asset_packages as ap", "ap.package_id", "p.id")
+        .innerJoin("set_packages as ap", "ap.package_id", "p.id")
         .innerJoin("package_sets as ps", "ps.num", "ap.set_num")
         .select([
           "ps.asset_id",

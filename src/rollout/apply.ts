@@ -22,6 +22,7 @@ import type { LoadedRollout } from "./load-view.js";
 import type { AssetState, RolloutState } from "./model.js";
 import type { OperationSpec } from "./operation.js";
 import { buildPayloads } from "./payload.js";
+import { noteEngineRevision } from "./rollout-rows.js";
 import type { ViewAsset } from "./view.js";
 
 export interface AfterCommit {
@@ -142,7 +143,10 @@ async function checkedMoves(trx: Kysely<Database>, rolloutId: string, actions: r
 /** Writes the actions in one write; `applied: false` (nothing written) when the state moved under the decision. */
 export async function persistActions(ctx: ServiceContext, input: PersistInput): Promise<PersistOutcome> {
   try {
-    return await ctx.store.write((trx) => persist(trx, input));
+    const outcome = await ctx.store.write((trx) => persist(trx, input));
+    // The rows it wrote carry `updated_at`: the next pass reads them as its own, not the whole rollout.
+    noteEngineRevision(ctx.store.db, input.loaded.view.rollout.id, input.loaded.view.rollout.revision + 1);
+    return outcome;
   } catch (err) {
     // Thrown inside the write, so everything it had written is rolled back with it.
     if (err instanceof Stale) return { applied: false, why: err.message };

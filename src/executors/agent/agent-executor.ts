@@ -2,6 +2,7 @@ import { appendAudit } from "../../audit/log.js";
 import { actorLabel, SYSTEM_ACTOR } from "../../domain/roles.js";
 import { type OperationResult, type OperationSpec, operationResultSchema } from "../../rollout/operation.js";
 import type { ServiceContext } from "../../service/context.js";
+import { preparedQuery } from "../../store/statement-cache.js";
 import { EXECUTOR_INTERFACE_VERSION, type Executor, type OperationOutcome } from "../executor.js";
 import { wakeAsset } from "./wakeups.js";
 
@@ -14,6 +15,26 @@ function storedResult(text: string | null): OperationResult | null {
   return parsed.success ? parsed.data : null;
 }
 
+// Run for every operation the engine hands over or looks at on each pass: compiled once.
+const dispatchedRow = preparedQuery((db, id: string) =>
+  db.selectFrom("operations").select(["id", "state", "asset_id"]).where("id", "=", id),
+);
+const observedRow = preparedQuery((db, id: string) =>
+  db
+    .selectFrom("operations as o")
+    .leftJoin("assets as a", "a.id", "o.asset_id")
+    .select([
+      "o.state",
+      "o.step",
+      "o.result",
+      "o.error",
+      "o.lease_expires_at",
+      "o.leased_at",
+      "a.last_seen_at",
+    ])
+    .where("o.id", "=", id),
+);
+
 /**
  * The pull executor: the engine stores the operation (state `queued`) before it dispatches, and the
  * asset's own agent leases it over its long-poll, reports its steps and its result to the server
@@ -25,11 +46,7 @@ export const agentExecutor: Executor = {
   interfaceVersion: EXECUTOR_INTERFACE_VERSION,
 
   async dispatch(ctx: ServiceContext, op: OperationSpec): Promise<void> {
-    const row = await ctx.store.db
-      .selectFrom("operations")
-      .select(["id", "state", "asset_id"])
-      .where("id", "=", op.id)
-      .executeTakeFirst();
+    const [row] = (await dispatchedRow(ctx.store.db, op.id)).rows;
     // Intent first: an operation reaches a host only from its stored row, never from memory.
     if (!row)
       throw new Error(`operation ${op.id} (${op.key}) is not stored: the engine stores it before dispatch`);
@@ -37,20 +54,7 @@ export const agentExecutor: Executor = {
   },
 
   async observe(ctx: ServiceContext, op: OperationSpec): Promise<OperationOutcome> {
-    const row = await ctx.store.db
-      .selectFrom("operations as o")
-      .leftJoin("assets as a", "a.id", "o.asset_id")
-      .select([
-        "o.state",
-        "o.step",
-        "o.result",
-        "o.error",
-        "o.lease_expires_at",
-        "o.leased_at",
-        "a.last_seen_at",
-      ])
-      .where("o.id", "=", op.id)
-      .executeTakeFirst();
+    const [row] = (await observedRow(ctx.store.db, op.id)).rows;
     if (!row) return { status: "pending" };
     switch (row.state) {
       case "queued":

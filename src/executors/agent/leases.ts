@@ -26,20 +26,31 @@ const LEASABLE_ROLLOUT_STATES = ["running", "rolling-back"];
 
 type OpRow = Selectable<OperationsTable>;
 
+// A lease reads the payload twice (its time to live, then the answer): parsed once per row read.
+const PAYLOADS = new WeakMap<OpRow, LeasedOperation["payload"]>();
+
+function payloadOf(row: OpRow): LeasedOperation["payload"] {
+  let payload = PAYLOADS.get(row);
+  if (!payload) {
+    payload = operationPayloadSchema.parse(JSON.parse(row.payload));
+    PAYLOADS.set(row, payload);
+  }
+  return payload;
+}
+
 function leasedOf(row: OpRow, leaseExpiresAt: string): LeasedOperation {
   return {
     id: row.id,
     key: row.idempotency_key,
     action: row.action as LeasedOperation["action"],
-    payload: operationPayloadSchema.parse(JSON.parse(row.payload)),
+    payload: payloadOf(row),
     leaseExpiresAt,
     inventoryInResult: true,
   };
 }
 
 function expiryFor(row: OpRow, now: Date): string {
-  const payload = operationPayloadSchema.parse(JSON.parse(row.payload));
-  return new Date(now.getTime() + leaseTtlMs(payload)).toISOString();
+  return new Date(now.getTime() + leaseTtlMs(payloadOf(row))).toISOString();
 }
 
 /**

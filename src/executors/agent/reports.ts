@@ -46,14 +46,18 @@ export interface OperationAnswer {
 
 type OpRow = Selectable<OperationsTable>;
 
-function answerOf(row: OpRow, accepted: boolean): OperationAnswer {
-  const parsed = row.result === null ? null : operationResultSchema.safeParse(JSON.parse(row.result));
+/** `known`: the result just recorded, as given (parsing its stored text again would give the same). */
+function answerOf(row: OpRow, accepted: boolean, known?: OperationResult): OperationAnswer {
+  const parsed =
+    known !== undefined || row.result === null
+      ? null
+      : operationResultSchema.safeParse(JSON.parse(row.result));
   return {
     operation: row.id,
     state: row.state as OperationState,
     step: row.step,
     accepted,
-    result: parsed?.success ? parsed.data : null,
+    result: known ?? (parsed?.success ? parsed.data : null),
     error: row.error,
     leaseExpiresAt: row.lease_expires_at,
   };
@@ -275,7 +279,7 @@ export async function recordResult(
       },
       now,
     );
-    return answerOf({ ...row, state, result: stored, error, finished_at: at, updated_at: at }, true);
+    return answerOf({ ...row, state, result: stored, error, finished_at: at, updated_at: at }, true, result);
   });
   // The asset's transition waits on the engine: ask for its pass now rather than at the next tick.
   if (answer.accepted) wakeEngine(ctx.store);

@@ -195,6 +195,21 @@ async function persist(trx: Kysely<Database>, input: PersistInput): Promise<{ ap
     dispatches.map((d) => ({ asset: { ...snapshotOf(d.assetId), attempt: d.attempt }, action: d.action })),
   );
 
+  // An asset moved several steps in one pass (applying, verifying, done) is written once, with where it
+  // ended; its audit events still say each step, in order. Written before anything reads the assets.
+  const moved = new Map<string, Updateable<RolloutAssetsTable>>();
+  const writeMoved = async () => {
+    for (const [assetId, set] of moved) {
+      await trx
+        .updateTable("rollout_assets")
+        .set(set)
+        .where("rollout_id", "=", rolloutId)
+        .where("asset_id", "=", assetId)
+        .execute();
+    }
+    moved.clear();
+  };
+
   let dispatchIdx = 0;
   for (const action of actions) {
     switch (action.type) {
@@ -305,12 +320,13 @@ async function persist(trx: Kysely<Database>, input: PersistInput): Promise<{ ap
         if (!kept.has(action)) break;
         const asset = assetById.get(action.assetId);
         if (!asset) break;
-        await trx
-          .updateTable("rollout_assets")
-          .set({ ...assetColumns(action.set), state: action.to, state_reason: action.reason, updated_at: at })
-          .where("rollout_id", "=", rolloutId)
-          .where("asset_id", "=", action.assetId)
-          .execute();
+        moved.set(action.assetId, {
+          ...moved.get(action.assetId),
+          ...assetColumns(action.set),
+          state: action.to,
+          state_reason: action.reason,
+          updated_at: at,
+        });
         if (action.set.snapshot !== undefined) asset.snapshot = action.set.snapshot;
         await appendAudit(
           trx,
@@ -439,6 +455,7 @@ async function persist(trx: Kysely<Database>, input: PersistInput): Promise<{ ap
         await notify(trx, input, action);
         break;
       case "incident.open": {
+        await writeMoved();
         const change = await trx
           .selectFrom("change_requests")
           .select(["title"])
@@ -459,6 +476,7 @@ async function persist(trx: Kysely<Database>, input: PersistInput): Promise<{ ap
         break;
     }
   }
+  await writeMoved();
   // Every engine write is a new revision; the lease is renewed with it.
   await trx
     .updateTable("rollouts")

@@ -35,6 +35,72 @@ const observedRow = preparedQuery((db, id: string) =>
     .where("o.id", "=", id),
 );
 
+type ObservedRow = NonNullable<Awaited<ReturnType<typeof observedRow>>["rows"][number]>;
+
+function observedRows(db: ServiceContext["store"]["db"], ids: readonly string[]) {
+  return db
+    .selectFrom("operations as o")
+    .leftJoin("assets as a", "a.id", "o.asset_id")
+    .select([
+      "o.id",
+      "o.state",
+      "o.step",
+      "o.result",
+      "o.error",
+      "o.lease_expires_at",
+      "o.leased_at",
+      "a.last_seen_at",
+    ])
+    .where("o.id", "in", ids)
+    .execute();
+}
+
+/** What the stored row says became of the operation (none: it is not stored yet, pending). */
+function outcomeOf(ctx: ServiceContext, row: Omit<ObservedRow, "id"> | undefined): OperationOutcome {
+  if (!row) return { status: "pending" };
+  switch (row.state) {
+    case "queued":
+      return { status: "pending" };
+    case "leased": {
+      const now = ctx.now();
+      const silentFor = LOST_AFTER_HEARTBEATS * ctx.config.heartbeatIntervalMs;
+      // The last sign of life: the asset's heartbeat, or the lease itself when it came later.
+      const lastSeen = [row.last_seen_at, row.leased_at]
+        .filter((t): t is string => t !== null)
+        .sort()
+        .at(-1);
+      if (lastSeen === undefined || now.getTime() - new Date(lastSeen).getTime() > silentFor) {
+        return {
+          status: "lost",
+          error: `the agent has not heartbeated for ${LOST_AFTER_HEARTBEATS} heartbeat intervals (${silentFor} ms) while it held the operation`,
+        };
+      }
+      if (row.lease_expires_at !== null && row.lease_expires_at <= now.toISOString()) {
+        return { status: "lost", error: `the lease expired at ${row.lease_expires_at} without a result` };
+      }
+      return { status: "running", step: row.step };
+    }
+    case "succeeded": {
+      const result = storedResult(row.result);
+      return result === null
+        ? { status: "failed", result: null, error: "the stored result cannot be read" }
+        : { status: "succeeded", result };
+    }
+    case "failed": {
+      const result = storedResult(row.result);
+      return { status: "failed", result, error: row.error ?? result?.error ?? "failed" };
+    }
+    case "lost":
+      return { status: "lost", error: row.error ?? "lost" };
+    default:
+      return {
+        status: "failed",
+        result: null,
+        error: `the operation was ${row.state} before a host took it`,
+      };
+  }
+}
+
 /**
  * The pull executor: the engine stores the operation (state `queued`) before it dispatches, and the
  * asset's own agent leases it over its long-poll, reports its steps and its result to the server
@@ -55,48 +121,19 @@ export const agentExecutor: Executor = {
 
   async observe(ctx: ServiceContext, op: OperationSpec): Promise<OperationOutcome> {
     const [row] = (await observedRow(ctx.store.db, op.id)).rows;
-    if (!row) return { status: "pending" };
-    switch (row.state) {
-      case "queued":
-        return { status: "pending" };
-      case "leased": {
-        const now = ctx.now();
-        const silentFor = LOST_AFTER_HEARTBEATS * ctx.config.heartbeatIntervalMs;
-        // The last sign of life: the asset's heartbeat, or the lease itself when it came later.
-        const lastSeen = [row.last_seen_at, row.leased_at]
-          .filter((t): t is string => t !== null)
-          .sort()
-          .at(-1);
-        if (lastSeen === undefined || now.getTime() - new Date(lastSeen).getTime() > silentFor) {
-          return {
-            status: "lost",
-            error: `the agent has not heartbeated for ${LOST_AFTER_HEARTBEATS} heartbeat intervals (${silentFor} ms) while it held the operation`,
-          };
-        }
-        if (row.lease_expires_at !== null && row.lease_expires_at <= now.toISOString()) {
-          return { status: "lost", error: `the lease expired at ${row.lease_expires_at} without a result` };
-        }
-        return { status: "running", step: row.step };
-      }
-      case "succeeded": {
-        const result = storedResult(row.result);
-        return result === null
-          ? { status: "failed", result: null, error: "the stored result cannot be read" }
-          : { status: "succeeded", result };
-      }
-      case "failed": {
-        const result = storedResult(row.result);
-        return { status: "failed", result, error: row.error ?? result?.error ?? "failed" };
-      }
-      case "lost":
-        return { status: "lost", error: row.error ?? "lost" };
-      default:
-        return {
-          status: "failed",
-          result: null,
-          error: `the operation was ${row.state} before a host took it`,
-        };
+    return outcomeOf(ctx, row);
+  },
+
+  async observeAll(ctx: ServiceContext, ops: readonly OperationSpec[]): Promise<OperationOutcome[]> {
+    const rows = new Map<string, ObservedRow>();
+    for (let i = 0; i < ops.length; i += 500) {
+      const read = await observedRows(
+        ctx.store.db,
+        ops.slice(i, i + 500).map((o) => o.id),
+      );
+      for (const r of read) rows.set(r.id, r);
     }
+    return ops.map((op) => outcomeOf(ctx, rows.get(op.id)));
   },
 
   async cancel(ctx: ServiceContext, op: OperationSpec): Promise<void> {

@@ -208,7 +208,8 @@ async function observe(ctx: ServiceContext, loaded: LoadedRollout, settled: bool
             ctx,
             opens.map((o) => o.spec),
           );
-          opens.forEach((o, i) => set(o.op, outcomes[i] ?? { status: "running", step: o.op.step }));
+          for (const [i, o] of opens.entries())
+            set(o.op, outcomes[i] ?? { status: "running", step: o.op.step });
         } catch (err) {
           ctx.logger.warn({ err, executor: kind }, "observing operations failed");
           for (const o of opens) set(o.op, { status: "running", step: o.op.step });

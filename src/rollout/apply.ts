@@ -7,7 +7,8 @@
  * decides again. What must follow the commit (dispatch, withdrawal) is returned, never done here.
  */
 import type { Kysely, Updateable } from "kysely";
-import { appendAudit } from "../audit/log.js";
+import type { AuditInput } from "../audit/event.js";
+import { appendAudits } from "../audit/log.js";
 import { actionFor, isChangeState } from "../changes/lifecycle.js";
 import { lockChange, writeTransition } from "../changes/records.js";
 import { actorLabel, SYSTEM_ACTOR } from "../domain/roles.js";
@@ -210,6 +211,12 @@ async function persist(trx: Kysely<Database>, input: PersistInput): Promise<{ ap
     moved.clear();
   };
 
+  // The pass's events go in one append, in order; flushed before anything that appends its own.
+  const audits: AuditInput[] = [];
+  const flushAudits = async () => {
+    await appendAudits(trx, audits.splice(0), now);
+  };
+
   let dispatchIdx = 0;
   for (const action of actions) {
     switch (action.type) {
@@ -226,18 +233,14 @@ async function persist(trx: Kysely<Database>, input: PersistInput): Promise<{ ap
           .where("id", "=", action.opId)
           .where("state", "in", ["queued", "leased"])
           .execute();
-        await appendAudit(
-          trx,
-          {
-            actor: SYSTEM,
-            action: `rollout.operation.${action.state}`,
-            targetType: "rollout",
-            targetId: rolloutId,
-            reason: action.error,
-            data: { operation: action.opId, asset: assetById.get(action.assetId)?.name ?? action.assetId },
-          },
-          now,
-        );
+        audits.push({
+          actor: SYSTEM,
+          action: `rollout.operation.${action.state}`,
+          targetType: "rollout",
+          targetId: rolloutId,
+          reason: action.error,
+          data: { operation: action.opId, asset: assetById.get(action.assetId)?.name ?? action.assetId },
+        });
         const open = openSpecs.get(action.opId);
         if (action.withdraw && open) after.withdraw.push({ spec: open.spec, executor: open.executor });
         break;
@@ -275,25 +278,21 @@ async function persist(trx: Kysely<Database>, input: PersistInput): Promise<{ ap
         // The key exists: this operation was made already (invariant 3). Never a second one.
         if (Number(inserted.numInsertedOrUpdatedRows ?? 0n) === 0)
           throw new Stale(`operation ${action.key} exists`);
-        await appendAudit(
-          trx,
-          {
-            actor: SYSTEM,
-            action: "rollout.operation.dispatched",
-            targetType: "rollout",
-            targetId: rolloutId,
-            reason: null,
-            data: {
-              operation: action.opId,
-              key: action.key,
-              asset: asset.name,
-              action: action.action,
-              attempt: action.attempt,
-              executor: input.executor,
-            },
+        audits.push({
+          actor: SYSTEM,
+          action: "rollout.operation.dispatched",
+          targetType: "rollout",
+          targetId: rolloutId,
+          reason: null,
+          data: {
+            operation: action.opId,
+            key: action.key,
+            asset: asset.name,
+            action: action.action,
+            attempt: action.attempt,
+            executor: input.executor,
           },
-          now,
-        );
+        });
         if ("error" in payload) break;
         after.dispatch.push({
           executor: input.executor,
@@ -328,29 +327,25 @@ async function persist(trx: Kysely<Database>, input: PersistInput): Promise<{ ap
           updated_at: at,
         });
         if (action.set.snapshot !== undefined) asset.snapshot = action.set.snapshot;
-        await appendAudit(
-          trx,
-          {
-            actor: SYSTEM,
-            action: `rollout.asset.${action.to}`,
-            targetType: "rollout",
-            targetId: rolloutId,
-            reason: action.reason,
-            data: {
-              asset: asset.name,
-              assetId: asset.id,
-              group: asset.group,
-              region: asset.region,
-              from: from.get(action) ?? action.from,
-              to: action.to,
-              fromVersion: asset.fromVersion,
-              toVersion: asset.toVersion,
-              attempt: action.set.attempt ?? asset.attempt,
-              operation: action.opId,
-            },
+        audits.push({
+          actor: SYSTEM,
+          action: `rollout.asset.${action.to}`,
+          targetType: "rollout",
+          targetId: rolloutId,
+          reason: action.reason,
+          data: {
+            asset: asset.name,
+            assetId: asset.id,
+            group: asset.group,
+            region: asset.region,
+            from: from.get(action) ?? action.from,
+            to: action.to,
+            fromVersion: asset.fromVersion,
+            toVersion: asset.toVersion,
+            attempt: action.set.attempt ?? asset.attempt,
+            operation: action.opId,
           },
-          now,
-        );
+        });
         break;
       }
       case "phase.transition": {
@@ -368,25 +363,21 @@ async function persist(trx: Kysely<Database>, input: PersistInput): Promise<{ ap
           .where("state", "=", action.from)
           .execute();
         const phase = view.phases.find((p) => p.idx === action.idx);
-        await appendAudit(
-          trx,
-          {
-            actor: SYSTEM,
-            action: PHASE_EVENT[action.to] ?? `rollout.phase.${action.to}`,
-            targetType: "rollout",
-            targetId: rolloutId,
-            reason: action.reason,
-            data: {
-              phase: phase?.name ?? String(action.idx),
-              idx: action.idx,
-              from: action.from,
-              to: action.to,
-              ...(set.observeUntil ? { observeUntil: set.observeUntil } : {}),
-              gates: phase?.gateResults ?? [],
-            },
+        audits.push({
+          actor: SYSTEM,
+          action: PHASE_EVENT[action.to] ?? `rollout.phase.${action.to}`,
+          targetType: "rollout",
+          targetId: rolloutId,
+          reason: action.reason,
+          data: {
+            phase: phase?.name ?? String(action.idx),
+            idx: action.idx,
+            from: action.from,
+            to: action.to,
+            ...(set.observeUntil ? { observeUntil: set.observeUntil } : {}),
+            gates: phase?.gateResults ?? [],
           },
-          now,
-        );
+        });
         break;
       }
       case "phase.gates":
@@ -424,23 +415,20 @@ async function persist(trx: Kysely<Database>, input: PersistInput): Promise<{ ap
               ? "rollout.started"
               : "rollout.resumed"
             : ROLLOUT_EVENT[action.to];
-        await appendAudit(
-          trx,
-          {
-            actor: SYSTEM,
-            action: event ?? `rollout.${action.to}`,
-            targetType: "rollout",
-            targetId: rolloutId,
-            reason: action.reason,
-            data: {
-              from: action.from,
-              to: action.to,
-              change: view.rollout.changeId,
-              ...rolloutData(action.set),
-            },
+        audits.push({
+          actor: SYSTEM,
+          action: event ?? `rollout.${action.to}`,
+          targetType: "rollout",
+          targetId: rolloutId,
+          reason: action.reason,
+          data: {
+            from: action.from,
+            to: action.to,
+            change: view.rollout.changeId,
+            ...rolloutData(action.set),
           },
-          now,
-        );
+        });
+        await flushAudits();
         await mirrorChange(trx, view.rollout.changeId, rolloutId, action.to, action.reason, now);
         break;
       }
@@ -452,6 +440,7 @@ async function persist(trx: Kysely<Database>, input: PersistInput): Promise<{ ap
           .execute();
         break;
       case "notify":
+        await flushAudits();
         await notify(trx, input, action);
         break;
       case "incident.open": {
@@ -462,6 +451,7 @@ async function persist(trx: Kysely<Database>, input: PersistInput): Promise<{ ap
           .where("id", "=", view.rollout.changeId)
           .executeTakeFirst();
         const words = action.outcome === "rolled-back" ? "rolled back" : "failed";
+        await flushAudits();
         await openIncident(trx, {
           rolloutId,
           changeId: view.rollout.changeId,
@@ -477,6 +467,7 @@ async function persist(trx: Kysely<Database>, input: PersistInput): Promise<{ ap
     }
   }
   await writeMoved();
+  await flushAudits();
   // Every engine write is a new revision; the lease is renewed with it.
   await trx
     .updateTable("rollouts")

@@ -1,11 +1,15 @@
 import { createHash, createPublicKey, type KeyObject, verify } from "node:crypto";
-import { type FileHandle, mkdir, open, rename, rm } from "node:fs/promises";
+import { type FileHandle, mkdir, open, rename, rm, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { ApiClient } from "../../client/api-client.js";
 import { AppError, reasonError } from "../../domain/errors.js";
 import { sha256OfFile } from "../../dpkg/file-digest.js";
 import type { ArtifactRef } from "../../rollout/operation.js";
+
+function ignoreMissing(err: unknown): void {
+  if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+}
 
 /** Bytes of a download gathered before they are written. */
 const WRITE_BATCH_BYTES = 1 << 20;
@@ -182,7 +186,8 @@ export class ArtifactFetcher {
 
   /** Removes what this fetcher downloaded: the pre-patch copies a snapshot keeps live elsewhere. */
   async cleanup(): Promise<void> {
-    await Promise.all([...this.#downloaded].map((p) => rm(p, { force: true })));
+    // unlink, not rm: rm looks at what it removes first, and these are files this fetcher wrote.
+    await Promise.all([...this.#downloaded].map((p) => unlink(p).catch(ignoreMissing)));
     this.#downloaded.clear();
   }
 }

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hashEvent } from "../src/audit/event.js";
-import { appendAudit, rowToEvent, verifyAuditChain } from "../src/audit/log.js";
+import { appendAudit, appendAudits, rowToEvent, verifyAuditChain } from "../src/audit/log.js";
 import { DIALECTS, freshStore } from "./helpers/stores.js";
 
 // Texts and numbers where two ways of writing canonical JSON and hashing it could part: the store's
@@ -47,6 +47,68 @@ describe.each(DIALECTS)("appending audit events on %s", (dialect) => {
       expect(hash).toBe(hashEvent(unhashed));
       expect(stored).toEqual(event);
     }
+    expect(await verifyAuditChain(store.db)).toMatchObject({ ok: true });
+  });
+
+  it("appends several events of one write in order, chained as one-by-one appends chain them", async () => {
+    const input = (i: number) => ({
+      actor: "system",
+      action: `test.many.${i}`,
+      targetType: "test",
+      targetId: `m-${i}`,
+      ...(i % 3 === 0 ? { reason: "why" } : {}),
+      data: AWKWARD[i % AWKWARD.length] ?? {},
+    });
+    const before = await store.write((trx) => appendAudit(trx, input(100)));
+    // More events than one insert statement takes, so the chunks join up too.
+    const many = await store.write((trx) =>
+      appendAudits(
+        trx,
+        Array.from({ length: 1203 }, (_, i) => input(i)),
+      ),
+    );
+    const after = await store.write((trx) => appendAudit(trx, input(101)));
+    const nothing = await store.write((trx) => appendAudits(trx, []));
+    expect(nothing).toEqual([]);
+
+    expect(many.map((e) => e.action)).toEqual(Array.from({ length: 1203 }, (_, i) => `test.many.${i}`));
+    const chain = [before, ...many, after];
+    for (const [i, event] of chain.entries()) {
+      if (i > 0) {
+        expect(event.seq).toBe((chain[i - 1]?.seq ?? 0) + 1);
+        expect(event.prevHash).toBe(chain[i - 1]?.hash);
+      }
+      const { hash, ...unhashed } = event;
+      expect(hash).toBe(hashEvent(unhashed));
+    }
+    const rows = await store.db
+      .selectFrom("audit_events")
+      .selectAll()
+      .where("seq", ">=", before.seq)
+      .orderBy("seq")
+      .execute();
+    expect(rows.map(rowToEvent)).toEqual(chain);
+    expect(await verifyAuditChain(store.db)).toMatchObject({ ok: true });
+  });
+
+  it("appends none of a write's events when the write rolls back", async () => {
+    const head = await store.db.selectFrom("audit_head").selectAll().executeTakeFirstOrThrow();
+    await expect(
+      store.write(async (trx) => {
+        await appendAudits(trx, [
+          { actor: "system", action: "test.rolled-back", targetType: "test", targetId: "r" },
+          { actor: "system", action: "test.rolled-back", targetType: "test", targetId: "r" },
+        ]);
+        throw new Error("abort");
+      }),
+    ).rejects.toThrow("abort");
+    expect(await store.db.selectFrom("audit_head").selectAll().executeTakeFirstOrThrow()).toEqual(head);
+    const kept = await store.db
+      .selectFrom("audit_events")
+      .select("seq")
+      .where("action", "=", "test.rolled-back")
+      .execute();
+    expect(kept).toEqual([]);
     expect(await verifyAuditChain(store.db)).toMatchObject({ ok: true });
   });
 });

@@ -3,7 +3,8 @@
  * built by dpkg-deb with each compressor: gzip and none are read in-process with dpkg-deb's answer,
  * xz is left to dpkg-deb; a file that is no .deb is left to it too.
  */
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { mkdir, mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
@@ -19,8 +20,8 @@ afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
-async function build(compressor: string): Promise<string> {
-  const dir = join(work, `pkg-${compressor}`);
+async function build(compressor: string, postinst?: string): Promise<string> {
+  const dir = join(work, `pkg-${compressor}${postinst === undefined ? "" : "-big"}`);
   await mkdir(join(dir, "DEBIAN"), { recursive: true });
   await mkdir(join(dir, "usr/share/doc/demo"), { recursive: true });
   await writeFile(join(dir, "usr/share/doc/demo/README"), "demo\n");
@@ -38,7 +39,8 @@ async function build(compressor: string): Promise<string> {
       "",
     ].join("\n"),
   );
-  const deb = join(work, `demo-${compressor}.deb`);
+  if (postinst !== undefined) await writeFile(join(dir, "DEBIAN/postinst"), postinst, { mode: 0o755 });
+  const deb = join(work, `demo-${compressor}${postinst === undefined ? "" : "-big"}.deb`);
   await runDpkgTool("dpkg-deb", ["--root-owner-group", `-Z${compressor}`, "--build", dir, deb]);
   return deb;
 }
@@ -51,6 +53,18 @@ it.each(["gzip", "none"])("reads a %s control archive as dpkg-deb does", async (
   expect(stdout).toContain(`Version: ${mine?.version}\n`);
   expect(stdout).toContain(`Architecture: ${mine?.arch}\n`);
   expect(mine).toEqual({ name: "demo-tool", version: "2:1.4.0~rc1-3+deb12u1", arch: "all" });
+});
+
+it("reads a control archive that runs past the first read of the file", async () => {
+  // Random text compresses little: the control member ends well beyond the archive's first 64 KiB.
+  const script = `#!/bin/sh\n# ${randomBytes(120 * 1024).toString("base64")}\nexit 0\n`;
+  const deb = await build("gzip", script);
+  expect((await stat(deb)).size).toBeGreaterThan(96 * 1024);
+  expect(await readDebControl(deb)).toEqual({
+    name: "demo-tool",
+    version: "2:1.4.0~rc1-3+deb12u1",
+    arch: "all",
+  });
 });
 
 it("leaves an xz control archive, and a file that is no .deb, to dpkg-deb", async () => {

@@ -297,6 +297,14 @@ describe.each(cases)("executor contract: $name", ({ executor, side }) => {
       status: "succeeded",
       result: { ok: true, installedVersion: FLEET_VERSIONS.good },
     });
+    // Observing several at once says what observing each says (an operation not stored: pending).
+    if (executor.observeAll) {
+      const unknown = { ...spec, id: "op-not-stored", key: `${spec.key}-not-stored` };
+      expect(await executor.observeAll(ctx, [spec, unknown])).toEqual([
+        last,
+        await executor.observe(ctx, unknown),
+      ]);
+    }
     // Observed statuses only ever move forward.
     const order = ["pending", "running", "succeeded"];
     expect(seen.map((s) => order.indexOf(s))).toEqual([...seen.map((s) => order.indexOf(s))].sort());
@@ -320,6 +328,8 @@ describe.each(cases)("executor contract: $name", ({ executor, side }) => {
     else await sleep(2000);
     expect(await opState(spec)).toBe("cancelled");
     expect((await executor.observe(ctx, spec)).status).not.toBe("succeeded");
+    if (executor.observeAll)
+      expect(await executor.observeAll(ctx, [spec])).toEqual([await executor.observe(ctx, spec)]);
     expect(installLines(host).slice(linesBefore)).toEqual([]);
   }, 30_000);
 
@@ -344,6 +354,7 @@ describe.each(cases)("executor contract: $name", ({ executor, side }) => {
       10_000,
     );
     expect(last.status).toBe("lost");
+    if (executor.observeAll) expect((await executor.observeAll(ctx, [spec]))[0]?.status).toBe("lost");
     // Two intervals after its last heartbeat (at most one beat period before it went silent), plus slack.
     expect(Date.now() - silentSince).toBeLessThan(2 * HEARTBEAT_MS + HEARTBEAT_MS + 1000);
   }, 60_000);

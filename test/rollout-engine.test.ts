@@ -437,6 +437,58 @@ describe.each(DIALECTS)("rollout engine on %s", (dialect) => {
     },
   );
 
+  it("a pass after the first reads what was written since, and a foreign revision reads everything", async () => {
+    const { fleet, rolloutId } = await started(eightHosts());
+    await heartbeat(fleet.ctx);
+    await drive(fleet, { maxPasses: 1, until: () => true });
+    const w2 = fleet.ids.get("w2") as string;
+    const view = async () => {
+      const loaded = await loadRollout(store.db, rolloutId, fleet.clock.now(), 10_000);
+      if (!loaded) throw new Error("no rollout");
+      return loaded.view;
+    };
+    const w2Of = async () => (await view()).assets.find((a) => a.id === w2);
+    expect((await w2Of())?.heartbeating).toBe(true);
+    // A host's report (it sets updated_at, as every writer of these rows does): seen by the next read.
+    await store.write((trx) =>
+      trx
+        .updateTable("rollout_assets")
+        .set({ state_reason: "reported", updated_at: fleet.clock.now().toISOString() })
+        .where("rollout_id", "=", rolloutId)
+        .where("asset_id", "=", w2)
+        .execute(),
+    );
+    expect((await w2Of())?.reason).toBe("reported");
+    // Its agent fell silent: the next read says so without the asset's row being written.
+    await store.write((trx) =>
+      trx
+        .updateTable("assets")
+        .set({ last_seen_at: "2000-01-01T00:00:00.000Z" })
+        .where("id", "=", w2)
+        .execute(),
+    );
+    expect((await w2Of())?.heartbeating).toBe(false);
+    await heartbeat(fleet.ctx);
+    expect((await w2Of())?.heartbeating).toBe(true);
+    // A write that leaves updated_at as it was, with the revision bumped (as operator controls do).
+    await store.write(async (trx) => {
+      await trx
+        .updateTable("rollout_assets")
+        .set({ state_reason: "controlled", updated_at: "2000-01-01T00:00:00.000Z" })
+        .where("rollout_id", "=", rolloutId)
+        .where("asset_id", "=", w2)
+        .execute();
+      await trx
+        .updateTable("rollouts")
+        .set((eb) => ({ revision: eb("revision", "+", 1) }))
+        .where("id", "=", rolloutId)
+        .execute();
+    });
+    expect((await w2Of())?.reason).toBe("controlled");
+    // The engine goes on from there to the end.
+    expect(await drive(fleet)).toBe("completed");
+  });
+
   it("a decision is written only onto the state it was made on", async () => {
     const { fleet, rolloutId } = await started(eightHosts());
     await drive(fleet, { maxPasses: 1, until: () => true });

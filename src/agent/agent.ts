@@ -117,6 +117,9 @@ export async function runAgent(options: AgentOptions): Promise<void> {
   let retryCapMs = 30_000;
   // When the server last counted a long-poll's answer as this agent's heartbeat.
   let lastPollHeartbeat = Number.NEGATIVE_INFINITY;
+  // An operation is running: its result carries the inventory's changes, so the heartbeats do not
+  // send them on their own (a second report of the same install, and a base the result then misses).
+  let busy = false;
   const operations = runOperationLoop({
     client,
     stateDir: options.stateDir,
@@ -127,6 +130,9 @@ export async function runAgent(options: AgentOptions): Promise<void> {
     retryCapMs: () => retryCapMs,
     syncInventory: () => syncInventory(null, false),
     sendWithInventory,
+    onBusy: (running) => {
+      busy = running;
+    },
     onPollHeartbeat: () => {
       lastPollHeartbeat = Date.now();
     },
@@ -223,14 +229,20 @@ export async function runAgent(options: AgentOptions): Promise<void> {
     let failures = 0;
     while (!signal.aborted) {
       try {
-        const fingerprint = await dpkgStateFingerprint(admindir);
         let inventoryWanted = false;
         // A poll the server answered lately stood for the heartbeat; one still goes out now and then,
         // for the inventory digest check it carries.
         const polled =
           Date.now() - lastPollHeartbeat < intervalMs / 2 &&
           Date.now() - lastHeartbeat < HEARTBEAT_AT_LEAST_EVERY * intervalMs;
-        if (Date.now() >= nextHeartbeat && !polled) {
+        const due = Date.now() >= nextHeartbeat && !polled;
+        // Nothing to send while an operation runs and no heartbeat is due: not even the look at dpkg.
+        if (busy && !due) {
+          await sleep(Math.min(pollMs, intervalMs), undefined, { signal }).catch(() => undefined);
+          continue;
+        }
+        const fingerprint = await dpkgStateFingerprint(admindir);
+        if (due) {
           const beat = await client.post<HeartbeatResponse>("/api/v1/agent/heartbeat", {
             agentVersion: AGENT_VERSION,
             packagesFingerprint: fingerprint,
@@ -242,7 +254,7 @@ export async function runAgent(options: AgentOptions): Promise<void> {
           nextHeartbeat = Date.now() + intervalMs;
           lastHeartbeat = Date.now();
         }
-        await syncInventory(fingerprint, inventoryWanted);
+        if (!busy || inventoryWanted) await syncInventory(fingerprint, inventoryWanted);
         failures = 0;
       } catch (err) {
         if (err instanceof AppError && err.code === "unauthenticated") {

@@ -1,4 +1,4 @@
-import { stat } from "node:fs/promises";
+import { statSync } from "node:fs";
 import { join } from "node:path";
 import type { PackageRecord } from "../domain/inventory.js";
 import { dpkgListing } from "../dpkg/package-listing.js";
@@ -61,7 +61,8 @@ export function parseDpkgQueryOutput(
  * change, so inode, size and mtime together move whenever packages do — no dpkg-query needed.
  */
 export async function dpkgStateFingerprint(admindir: string): Promise<string> {
-  const s = await stat(join(admindir, "status"), { bigint: true });
+  // Looked at on every poll while idle: one synchronous stat costs less than the promise API's round trip.
+  const s = statSync(join(admindir, "status"), { bigint: true });
   return `${s.ino}:${s.size}:${s.mtimeNs}`;
 }
 

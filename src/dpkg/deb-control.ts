@@ -49,6 +49,9 @@ function fieldsOf(control: string): DebControlFields | null {
   return { name, version, arch: deb822Single(first, "architecture")?.value ?? "" };
 }
 
+/** Bytes read at once from an archive's start. */
+const HEAD_BYTES = 64 * 1024;
+
 /**
  * Reads the control fields of a .deb in-process when its control member is gzip or uncompressed (what
  * dpkg-deb builds with `-Zgzip` or `-Znone`), so that checking an artifact costs no process. Null for
@@ -58,7 +61,14 @@ export async function readDebControl(path: string): Promise<DebControlFields | n
   const file = await open(path, "r").catch(() => null);
   if (file === null) return null;
   try {
+    // The archive's start holds the headers and, in a small package, the control member too: one
+    // read of it answers most files, where a read per header cost a thread-pool round trip each.
+    const head = Buffer.alloc(HEAD_BYTES);
+    const headBytes = (await file.read(head, 0, HEAD_BYTES, 0)).bytesRead;
     const read = async (position: number, length: number): Promise<Buffer> => {
+      if (position + length <= headBytes || headBytes < HEAD_BYTES) {
+        return head.subarray(Math.min(position, headBytes), Math.min(position + length, headBytes));
+      }
       const buffer = Buffer.alloc(length);
       const { bytesRead } = await file.read(buffer, 0, length, position);
       return buffer.subarray(0, bytesRead);

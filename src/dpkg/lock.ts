@@ -1,4 +1,4 @@
-import { readFile, stat } from "node:fs/promises";
+import { open, read, statSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 
@@ -12,18 +12,40 @@ function majorMinor(dev: bigint): [bigint, bigint] {
   return [major, minor];
 }
 
+let procLocks: Promise<number | null> | null = null;
+/** Bytes read at once; doubled when the list outgrows it. Each look reads into its own buffer. */
+let readSize = 16 * 1024;
+
+/**
+ * /proc/locks, read with one positional read of a descriptor kept open: reading it makes the kernel
+ * wait for a grace period (it takes the file-lock list for writing), so it stays off the event loop,
+ * and one read instead of readFile's open, stat, reads and close saves most of the CPU of each look.
+ * Null where the file does not exist.
+ */
+async function readProcLocks(): Promise<string | null> {
+  procLocks ??= new Promise((resolve) => open("/proc/locks", "r", (err, fd) => resolve(err ? null : fd)));
+  const fd = await procLocks;
+  if (fd === null) return null;
+  for (;;) {
+    const buffer = Buffer.allocUnsafe(readSize);
+    const bytes = await new Promise<number>((resolve, reject) =>
+      read(fd, buffer, 0, buffer.length, 0, (err, n) => (err ? reject(err) : resolve(n))),
+    ).catch(() => null);
+    if (bytes === null) return null;
+    // A full buffer may have cut the list short: read it again into a larger one.
+    if (bytes < buffer.length) return buffer.toString("utf8", 0, bytes);
+    readSize = Math.max(readSize, buffer.length * 2);
+  }
+}
+
 /**
  * True when a process holds a lock on the dpkg database at `admindir`: read from /proc/locks, which
  * lists every held lock by device and inode, so nothing here takes (or could steal) the lock itself.
  * False where /proc/locks does not exist.
  */
 export async function isDpkgLocked(admindir: string): Promise<boolean> {
-  let locks: string;
-  try {
-    locks = await readFile("/proc/locks", "utf8");
-  } catch {
-    return false;
-  }
+  const locks = await readProcLocks();
+  if (locks === null) return false;
   const held = new Set<string>();
   for (const line of locks.split("\n")) {
     // "1: POSIX  ADVISORY  WRITE 1234 08:01:5678 0 EOF"; waiters are "1: -> POSIX …" and hold nothing.
@@ -34,7 +56,7 @@ export async function isDpkgLocked(admindir: string): Promise<boolean> {
     held.add(`${BigInt(`0x${major}`)}:${BigInt(`0x${minor}`)}:${inode}`);
   }
   for (const name of LOCK_FILES) {
-    const s = await stat(join(admindir, name), { bigint: true }).catch(() => null);
+    const s = statOrNull(join(admindir, name));
     if (!s) continue;
     const [major, minor] = majorMinor(s.dev);
     if (held.has(`${major}:${minor}:${s.ino}`)) return true;
@@ -57,5 +79,13 @@ export async function waitForDpkgUnlocked(
     await sleep(100, undefined, options.signal ? { signal: options.signal } : undefined).catch(
       () => undefined,
     );
+  }
+}
+
+function statOrNull(path: string) {
+  try {
+    return statSync(path, { bigint: true, throwIfNoEntry: false }) ?? null;
+  } catch {
+    return null;
   }
 }

@@ -1,4 +1,4 @@
-import { stat } from "node:fs/promises";
+import { statSync } from "node:fs";
 import { readDebControl } from "./deb-control.js";
 import { dpkgListing } from "./package-listing.js";
 import { runDpkgTool } from "./tool.js";
@@ -64,7 +64,7 @@ const debCache = new Map<string, DebFields>();
  * path, inode, size and times) is remembered: the install's check and its snapshot both ask.
  */
 export async function debFields(path: string): Promise<DebFields> {
-  const s = await stat(path, { bigint: true }).catch(() => null);
+  const s = statOrNull(path);
   const key = s === null ? null : `${path}\0${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
   const known = key === null ? undefined : debCache.get(key);
   if (known) return { ...known };
@@ -91,4 +91,13 @@ async function readDebFields(path: string): Promise<DebFields> {
     version: fields.get("Version") ?? "",
     arch: fields.get("Architecture") ?? "",
   };
+}
+
+/** A local file's identity, synchronously: one syscall, where the promise API adds a thread-pool trip. */
+function statOrNull(path: string) {
+  try {
+    return statSync(path, { bigint: true, throwIfNoEntry: false }) ?? null;
+  } catch {
+    return null;
+  }
 }

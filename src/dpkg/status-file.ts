@@ -1,4 +1,4 @@
-import { readdir, readFile } from "node:fs/promises";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ValidationError } from "../domain/errors.js";
 import {
@@ -25,11 +25,18 @@ function cmp(a: string, b: string): number {
  * stopped early), or anything in the file this reader does not know.
  */
 export async function listingFromStatusFile(admindir: string): Promise<string | null> {
-  const pending = await readdir(join(admindir, "updates")).catch(() => []);
+  // Synchronous reads of one local folder and file (read again only after the database changed): the
+  // promise API's open, stat, read and close round trips cost more CPU than the reads themselves.
+  let pending: string[];
+  try {
+    pending = readdirSync(join(admindir, "updates"));
+  } catch {
+    pending = [];
+  }
   if (pending.some((name) => PENDING_UPDATE.test(name))) return null;
   let text: string;
   try {
-    text = await readFile(join(admindir, "status"), "utf8");
+    text = readFileSync(join(admindir, "status"), "utf8");
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return "";
     throw err;

@@ -184,17 +184,50 @@ async function reconcileRollout(
 
 /** Asks each open operation's executor what became of it. An executor that fails to answer: still running. */
 async function observe(ctx: ServiceContext, loaded: LoadedRollout, settled: boolean): Promise<void> {
+  const set = (op: LoadedRollout["open"][number]["op"], observed: OperationOutcome) => {
+    op.outcome = observed.status === "lost" && !settled ? { status: "running", step: op.step } : observed;
+  };
+  const byExecutor = new Map<string, LoadedRollout["open"]>();
+  for (const open of loaded.open)
+    byExecutor.set(open.executor, [...(byExecutor.get(open.executor) ?? []), open]);
   await Promise.all(
-    loaded.open.map(async ({ op, spec, executor }) => {
-      let outcome: OperationOutcome;
+    [...byExecutor].map(async ([kind, opens]) => {
+      let executor: ReturnType<typeof executorFor>;
       try {
-        outcome = await executorFor(executor).observe(ctx, spec);
+        executor = executorFor(kind);
       } catch (err) {
-        ctx.logger.warn({ err, operation: op.id }, "observing an operation failed");
-        outcome = { status: "running", step: op.step };
+        ctx.logger.warn({ err, executor: kind }, "observing operations failed");
+        for (const o of opens) set(o.op, { status: "running", step: o.op.step });
+        return;
       }
-      if (outcome.status === "lost" && !settled) outcome = { status: "running", step: op.step };
-      op.outcome = outcome;
+      // One read for all of an executor's open operations where it offers that, else one each.
+      if (executor.observeAll) {
+        const observeAll = executor.observeAll.bind(executor);
+        try {
+          const outcomes = await observeAll(
+            ctx,
+            opens.map((o) => o.spec),
+          );
+          for (const [i, o] of opens.entries())
+            set(o.op, outcomes[i] ?? { status: "running", step: o.op.step });
+        } catch (err) {
+          ctx.logger.warn({ err, executor: kind }, "observing operations failed");
+          for (const o of opens) set(o.op, { status: "running", step: o.op.step });
+        }
+        return;
+      }
+      await Promise.all(
+        opens.map(async ({ op, spec }) => {
+          let outcome: OperationOutcome;
+          try {
+            outcome = await executor.observe(ctx, spec);
+          } catch (err) {
+            ctx.logger.warn({ err, operation: op.id }, "observing an operation failed");
+            outcome = { status: "running", step: op.step };
+          }
+          set(op, outcome);
+        }),
+      );
     }),
   );
 }

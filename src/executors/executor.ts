@@ -23,6 +23,8 @@ export interface Executor {
   dispatch(ctx: ServiceContext, op: OperationSpec): Promise<void>;
   /** Reads what became of the operation; detects lost hosts. */
   observe(ctx: ServiceContext, op: OperationSpec): Promise<OperationOutcome>;
+  /** Optional: what `observe` says of each, in one read (the engine looks at every open operation each pass). */
+  observeAll?(ctx: ServiceContext, ops: readonly OperationSpec[]): Promise<OperationOutcome[]>;
   /** Withdraws an operation no host has started yet (abort, skip); a started one runs to its end. */
   cancel(ctx: ServiceContext, op: OperationSpec): Promise<void>;
 }

@@ -7,7 +7,8 @@
  * decides again. What must follow the commit (dispatch, withdrawal) is returned, never done here.
  */
 import type { Kysely, Updateable } from "kysely";
-import { appendAudit } from "../audit/log.js";
+import type { AuditInput } from "../audit/event.js";
+import { appendAudits } from "../audit/log.js";
 import { actionFor, isChangeState } from "../changes/lifecycle.js";
 import { lockChange, writeTransition } from "../changes/records.js";
 import { actorLabel, SYSTEM_ACTOR } from "../domain/roles.js";
@@ -22,6 +23,7 @@ import type { LoadedRollout } from "./load-view.js";
 import type { AssetState, RolloutState } from "./model.js";
 import type { OperationSpec } from "./operation.js";
 import { buildPayloads } from "./payload.js";
+import { noteEngineRevision } from "./rollout-rows.js";
 import type { ViewAsset } from "./view.js";
 
 export interface AfterCommit {
@@ -142,7 +144,10 @@ async function checkedMoves(trx: Kysely<Database>, rolloutId: string, actions: r
 /** Writes the actions in one write; `applied: false` (nothing written) when the state moved under the decision. */
 export async function persistActions(ctx: ServiceContext, input: PersistInput): Promise<PersistOutcome> {
   try {
-    return await ctx.store.write((trx) => persist(trx, input));
+    const outcome = await ctx.store.write((trx) => persist(trx, input));
+    // The rows it wrote carry `updated_at`: the next pass reads them as its own, not the whole rollout.
+    noteEngineRevision(ctx.store.db, input.loaded.view.rollout.id, input.loaded.view.rollout.revision + 1);
+    return outcome;
   } catch (err) {
     // Thrown inside the write, so everything it had written is rolled back with it.
     if (err instanceof Stale) return { applied: false, why: err.message };
@@ -191,6 +196,27 @@ async function persist(trx: Kysely<Database>, input: PersistInput): Promise<{ ap
     dispatches.map((d) => ({ asset: { ...snapshotOf(d.assetId), attempt: d.attempt }, action: d.action })),
   );
 
+  // An asset moved several steps in one pass (applying, verifying, done) is written once, with where it
+  // ended; its audit events still say each step, in order. Written before anything reads the assets.
+  const moved = new Map<string, Updateable<RolloutAssetsTable>>();
+  const writeMoved = async () => {
+    for (const [assetId, set] of moved) {
+      await trx
+        .updateTable("rollout_assets")
+        .set(set)
+        .where("rollout_id", "=", rolloutId)
+        .where("asset_id", "=", assetId)
+        .execute();
+    }
+    moved.clear();
+  };
+
+  // The pass's events go in one append, in order; flushed before anything that appends its own.
+  const audits: AuditInput[] = [];
+  const flushAudits = async () => {
+    await appendAudits(trx, audits.splice(0), now);
+  };
+
   let dispatchIdx = 0;
   for (const action of actions) {
     switch (action.type) {
@@ -207,18 +233,14 @@ async function persist(trx: Kysely<Database>, input: PersistInput): Promise<{ ap
           .where("id", "=", action.opId)
           .where("state", "in", ["queued", "leased"])
           .execute();
-        await appendAudit(
-          trx,
-          {
-            actor: SYSTEM,
-            action: `rollout.operation.${action.state}`,
-            targetType: "rollout",
-            targetId: rolloutId,
-            reason: action.error,
-            data: { operation: action.opId, asset: assetById.get(action.assetId)?.name ?? action.assetId },
-          },
-          now,
-        );
+        audits.push({
+          actor: SYSTEM,
+          action: `rollout.operation.${action.state}`,
+          targetType: "rollout",
+          targetId: rolloutId,
+          reason: action.error,
+          data: { operation: action.opId, asset: assetById.get(action.assetId)?.name ?? action.assetId },
+        });
         const open = openSpecs.get(action.opId);
         if (action.withdraw && open) after.withdraw.push({ spec: open.spec, executor: open.executor });
         break;
@@ -256,25 +278,21 @@ async function persist(trx: Kysely<Database>, input: PersistInput): Promise<{ ap
         // The key exists: this operation was made already (invariant 3). Never a second one.
         if (Number(inserted.numInsertedOrUpdatedRows ?? 0n) === 0)
           throw new Stale(`operation ${action.key} exists`);
-        await appendAudit(
-          trx,
-          {
-            actor: SYSTEM,
-            action: "rollout.operation.dispatched",
-            targetType: "rollout",
-            targetId: rolloutId,
-            reason: null,
-            data: {
-              operation: action.opId,
-              key: action.key,
-              asset: asset.name,
-              action: action.action,
-              attempt: action.attempt,
-              executor: input.executor,
-            },
+        audits.push({
+          actor: SYSTEM,
+          action: "rollout.operation.dispatched",
+          targetType: "rollout",
+          targetId: rolloutId,
+          reason: null,
+          data: {
+            operation: action.opId,
+            key: action.key,
+            asset: asset.name,
+            action: action.action,
+            attempt: action.attempt,
+            executor: input.executor,
           },
-          now,
-        );
+        });
         if ("error" in payload) break;
         after.dispatch.push({
           executor: input.executor,
@@ -301,36 +319,33 @@ async function persist(trx: Kysely<Database>, input: PersistInput): Promise<{ ap
         if (!kept.has(action)) break;
         const asset = assetById.get(action.assetId);
         if (!asset) break;
-        await trx
-          .updateTable("rollout_assets")
-          .set({ ...assetColumns(action.set), state: action.to, state_reason: action.reason, updated_at: at })
-          .where("rollout_id", "=", rolloutId)
-          .where("asset_id", "=", action.assetId)
-          .execute();
+        moved.set(action.assetId, {
+          ...moved.get(action.assetId),
+          ...assetColumns(action.set),
+          state: action.to,
+          state_reason: action.reason,
+          updated_at: at,
+        });
         if (action.set.snapshot !== undefined) asset.snapshot = action.set.snapshot;
-        await appendAudit(
-          trx,
-          {
-            actor: SYSTEM,
-            action: `rollout.asset.${action.to}`,
-            targetType: "rollout",
-            targetId: rolloutId,
-            reason: action.reason,
-            data: {
-              asset: asset.name,
-              assetId: asset.id,
-              group: asset.group,
-              region: asset.region,
-              from: from.get(action) ?? action.from,
-              to: action.to,
-              fromVersion: asset.fromVersion,
-              toVersion: asset.toVersion,
-              attempt: action.set.attempt ?? asset.attempt,
-              operation: action.opId,
-            },
+        audits.push({
+          actor: SYSTEM,
+          action: `rollout.asset.${action.to}`,
+          targetType: "rollout",
+          targetId: rolloutId,
+          reason: action.reason,
+          data: {
+            asset: asset.name,
+            assetId: asset.id,
+            group: asset.group,
+            region: asset.region,
+            from: from.get(action) ?? action.from,
+            to: action.to,
+            fromVersion: asset.fromVersion,
+            toVersion: asset.toVersion,
+            attempt: action.set.attempt ?? asset.attempt,
+            operation: action.opId,
           },
-          now,
-        );
+        });
         break;
       }
       case "phase.transition": {
@@ -348,25 +363,21 @@ async function persist(trx: Kysely<Database>, input: PersistInput): Promise<{ ap
           .where("state", "=", action.from)
           .execute();
         const phase = view.phases.find((p) => p.idx === action.idx);
-        await appendAudit(
-          trx,
-          {
-            actor: SYSTEM,
-            action: PHASE_EVENT[action.to] ?? `rollout.phase.${action.to}`,
-            targetType: "rollout",
-            targetId: rolloutId,
-            reason: action.reason,
-            data: {
-              phase: phase?.name ?? String(action.idx),
-              idx: action.idx,
-              from: action.from,
-              to: action.to,
-              ...(set.observeUntil ? { observeUntil: set.observeUntil } : {}),
-              gates: phase?.gateResults ?? [],
-            },
+        audits.push({
+          actor: SYSTEM,
+          action: PHASE_EVENT[action.to] ?? `rollout.phase.${action.to}`,
+          targetType: "rollout",
+          targetId: rolloutId,
+          reason: action.reason,
+          data: {
+            phase: phase?.name ?? String(action.idx),
+            idx: action.idx,
+            from: action.from,
+            to: action.to,
+            ...(set.observeUntil ? { observeUntil: set.observeUntil } : {}),
+            gates: phase?.gateResults ?? [],
           },
-          now,
-        );
+        });
         break;
       }
       case "phase.gates":
@@ -404,23 +415,20 @@ async function persist(trx: Kysely<Database>, input: PersistInput): Promise<{ ap
               ? "rollout.started"
               : "rollout.resumed"
             : ROLLOUT_EVENT[action.to];
-        await appendAudit(
-          trx,
-          {
-            actor: SYSTEM,
-            action: event ?? `rollout.${action.to}`,
-            targetType: "rollout",
-            targetId: rolloutId,
-            reason: action.reason,
-            data: {
-              from: action.from,
-              to: action.to,
-              change: view.rollout.changeId,
-              ...rolloutData(action.set),
-            },
+        audits.push({
+          actor: SYSTEM,
+          action: event ?? `rollout.${action.to}`,
+          targetType: "rollout",
+          targetId: rolloutId,
+          reason: action.reason,
+          data: {
+            from: action.from,
+            to: action.to,
+            change: view.rollout.changeId,
+            ...rolloutData(action.set),
           },
-          now,
-        );
+        });
+        await flushAudits();
         await mirrorChange(trx, view.rollout.changeId, rolloutId, action.to, action.reason, now);
         break;
       }
@@ -432,15 +440,18 @@ async function persist(trx: Kysely<Database>, input: PersistInput): Promise<{ ap
           .execute();
         break;
       case "notify":
+        await flushAudits();
         await notify(trx, input, action);
         break;
       case "incident.open": {
+        await writeMoved();
         const change = await trx
           .selectFrom("change_requests")
           .select(["title"])
           .where("id", "=", view.rollout.changeId)
           .executeTakeFirst();
         const words = action.outcome === "rolled-back" ? "rolled back" : "failed";
+        await flushAudits();
         await openIncident(trx, {
           rolloutId,
           changeId: view.rollout.changeId,
@@ -455,6 +466,8 @@ async function persist(trx: Kysely<Database>, input: PersistInput): Promise<{ ap
         break;
     }
   }
+  await writeMoved();
+  await flushAudits();
   // Every engine write is a new revision; the lease is renewed with it.
   await trx
     .updateTable("rollouts")

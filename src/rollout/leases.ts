@@ -8,6 +8,7 @@ import { actorLabel, SYSTEM_ACTOR } from "../domain/roles.js";
 import type { ServiceContext } from "../service/context.js";
 import { forUpdate } from "../store/locks.js";
 import { TERMINAL_ROLLOUT_STATES } from "./model.js";
+import { forgetRolloutRows } from "./rollout-rows.js";
 
 /** A lease lasts three passes: one slow pass does not hand the rollout to another replica. */
 export function leaseTtlMs(ctx: ServiceContext): number {
@@ -47,6 +48,8 @@ export async function takeLease(ctx: ServiceContext, rolloutId: string, replicaI
       .where("id", "=", rolloutId)
       .execute();
     if (row.lease_owner !== replicaId) {
+      // Another replica may have driven it meanwhile: the first pass under this lease reads everything.
+      forgetRolloutRows(ctx.store.db, rolloutId);
       await appendAudit(
         trx,
         {

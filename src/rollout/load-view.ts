@@ -2,6 +2,7 @@
 import type { Kysely, Selectable } from "kysely";
 import type { PlanV2 } from "../changes/plan.js";
 import type { Database, OperationsTable } from "../store/schema.js";
+import { preparedQuery } from "../store/statement-cache.js";
 import type { GateResult } from "./gate-input.js";
 import {
   type AssetState,
@@ -15,13 +16,16 @@ import {
   PHASE_STATES,
   type PhaseState,
   STOP_ALL_SWITCH,
+  TERMINAL_ROLLOUT_STATES,
 } from "./model.js";
 import {
+  type OperationPayload,
   type OperationSpec,
   operationPayloadSchema,
   operationResultSchema,
   type Snapshot,
 } from "./operation.js";
+import { forgetRolloutRows, readRows } from "./rollout-rows.js";
 import type { FailedGateAbort, RolloutView, ViewAsset, ViewOperation, ViewPhase } from "./view.js";
 
 export interface LoadedRollout {
@@ -171,6 +175,62 @@ const PARSED_PLANS = new ParsedCache<PlanV2>(100);
 /** Assets' snapshots by rollout and asset, as plans. */
 const PARSED_SNAPSHOTS = new ParsedCache<Snapshot>(20_000);
 
+/**
+ * Open operations' payloads, parsed, by store and operation: a payload is written once, with its
+ * operation, and never changed, so it is read and parsed once instead of on every pass.
+ */
+const PARSED_PAYLOADS = new WeakMap<Kysely<Database>, Map<string, OperationPayload>>();
+const PARSED_PAYLOADS_MAX = 20_000;
+
+async function payloadsOf(
+  db: Kysely<Database>,
+  ids: readonly string[],
+): Promise<Map<string, OperationPayload>> {
+  let cache = PARSED_PAYLOADS.get(db);
+  if (!cache) {
+    cache = new Map();
+    PARSED_PAYLOADS.set(db, cache);
+  }
+  const out = new Map<string, OperationPayload>();
+  const unread: string[] = [];
+  for (const id of ids) {
+    const known = cache.get(id);
+    if (known) out.set(id, known);
+    else unread.push(id);
+  }
+  for (let i = 0; i < unread.length; i += 500) {
+    const rows = await db
+      .selectFrom("operations")
+      .select(["id", "payload"])
+      .where("id", "in", unread.slice(i, i + 500))
+      .execute();
+    for (const r of rows) {
+      const payload = operationPayloadSchema.parse(JSON.parse(r.payload));
+      out.set(r.id, payload);
+      cache.set(r.id, payload);
+      evictOldest(cache, PARSED_PAYLOADS_MAX);
+    }
+  }
+  return out;
+}
+
+// Read on every pass: compiled once (see preparedQuery).
+const rolloutRow = preparedQuery((db, id: string) =>
+  db.selectFrom("rollouts").selectAll().where("id", "=", id),
+);
+const phasesOf = preparedQuery((db, id: string) =>
+  db.selectFrom("rollout_phases").selectAll().where("rollout_id", "=", id).orderBy("idx"),
+);
+const stopSwitch = preparedQuery((db) =>
+  db.selectFrom("engine_switches").select(["reason"]).where("name", "=", STOP_ALL_SWITCH),
+);
+const changeFacts = preparedQuery((db, id: string) =>
+  db
+    .selectFrom("change_requests")
+    .select(["emergency", "justification", "override_approver"])
+    .where("id", "=", id),
+);
+
 /** The rollout's stored state; null when it does not exist. */
 export async function loadRollout(
   db: Kysely<Database>,
@@ -178,53 +238,22 @@ export async function loadRollout(
   now: Date,
   heartbeatIntervalMs: number,
 ): Promise<LoadedRollout | null> {
-  const row = await db.selectFrom("rollouts").selectAll().where("id", "=", rolloutId).executeTakeFirst();
+  const [row] = (await rolloutRow(db, rolloutId)).rows;
   if (!row) return null;
   if (!isRolloutState(row.state)) throw new Error(`rollout ${rolloutId} has an unknown state "${row.state}"`);
+  if (TERMINAL_ROLLOUT_STATES.includes(row.state)) forgetRolloutRows(db, rolloutId);
   const plan = PARSED_PLANS.get(rolloutId, row.plan);
   if (plan.version !== 2)
     throw new Error(`rollout ${rolloutId} holds a plan of version ${String(plan.version)}`);
 
-  const [phaseRows, assetRows, opRows, stop, change] = await Promise.all([
-    db.selectFrom("rollout_phases").selectAll().where("rollout_id", "=", rolloutId).orderBy("idx").execute(),
-    // With each asset's last sign of life (null when the asset is gone), in the same read.
-    db
-      .selectFrom("rollout_assets as ra")
-      .leftJoin("assets as a", "a.id", "ra.asset_id")
-      .selectAll("ra")
-      .select(["a.id as live_id", "a.last_seen_at"])
-      .where("ra.rollout_id", "=", rolloutId)
-      .orderBy("ra.seq")
-      .execute(),
-    db
-      .selectFrom("operations")
-      .select([
-        "id",
-        "idempotency_key",
-        "asset_id",
-        "executor",
-        "action",
-        "attempt",
-        "state",
-        "step",
-        "error",
-        "created_at",
-      ])
-      .where("rollout_id", "=", rolloutId)
-      .execute(),
-    db
-      .selectFrom("engine_switches")
-      .select(["reason"])
-      .where("name", "=", STOP_ALL_SWITCH)
-      .executeTakeFirst(),
-    db
-      .selectFrom("change_requests")
-      .select(["emergency", "justification", "override_approver"])
-      .where("id", "=", row.change_id)
-      .executeTakeFirst(),
+  const [phaseRows, rows, stop, change] = await Promise.all([
+    phasesOf(db, rolloutId).then((r) => r.rows),
+    readRows(db, rolloutId, Number(row.revision), now, heartbeatIntervalMs),
+    stopSwitch(db).then((r) => r.rows[0]),
+    changeFacts(db, row.change_id).then((r) => r.rows[0]),
   ]);
+  const { assetRows, opRows } = rows;
 
-  const heartbeatSince = new Date(now.getTime() - 2 * heartbeatIntervalMs).toISOString();
   const phases: ViewPhase[] = phaseRows.map((p) => ({
     idx: Number(p.idx),
     name: p.name,
@@ -239,7 +268,7 @@ export async function loadRollout(
     pausedMs: Number(p.paused_ms ?? 0),
   }));
   const assets: ViewAsset[] = assetRows.map((a) => {
-    const lastSeen = a.last_seen_at;
+    const live = rows.silent.get(a.asset_id);
     return {
       id: a.asset_id,
       name: a.asset_name,
@@ -256,8 +285,8 @@ export async function loadRollout(
       startedAt: a.started_at,
       unavailableSince: a.unavailable_since,
       finishedAt: a.finished_at,
-      present: a.live_id !== null,
-      heartbeating: lastSeen !== null && lastSeen >= heartbeatSince,
+      present: live === undefined || live.present,
+      heartbeating: live === undefined,
     };
   });
   const names = new Map(assets.map((a) => [a.id, a.name]));
@@ -275,15 +304,7 @@ export async function loadRollout(
   }));
 
   const openIds = opRows.filter((o) => o.state === "queued" || o.state === "leased").map((o) => o.id);
-  const payloads = new Map<string, string>();
-  for (let i = 0; i < openIds.length; i += 500) {
-    const rows = await db
-      .selectFrom("operations")
-      .select(["id", "payload"])
-      .where("id", "in", openIds.slice(i, i + 500))
-      .execute();
-    for (const r of rows) payloads.set(r.id, r.payload);
-  }
+  const payloads = await payloadsOf(db, openIds);
   const executors = new Map(opRows.map((o) => [o.id, o.executor]));
   const open = operations
     .filter((o) => payloads.has(o.id))
@@ -299,7 +320,7 @@ export async function loadRollout(
         assetName: names.get(op.assetId) ?? op.assetId,
         action: op.action,
         attempt: op.attempt,
-        payload: operationPayloadSchema.parse(JSON.parse(payloads.get(op.id) ?? "{}")),
+        payload: payloads.get(op.id) as OperationPayload,
       } satisfies OperationSpec,
     }));
 

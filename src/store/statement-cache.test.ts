@@ -41,3 +41,41 @@ describe("cachingPrepare", () => {
     db.close();
   });
 });
+
+describe("preparedQuery", () => {
+  it("compiles a shape once and binds each run's own values in their places", async () => {
+    const { Kysely, SqliteDialect } = await import("kysely");
+    const { preparedQuery } = await import("./statement-cache.js");
+    type Db = import("kysely").Kysely<import("./schema.js").Database>;
+    const database = new SQLite(":memory:");
+    const db = new Kysely({
+      dialect: new SqliteDialect({ database: cachingPrepare(database) }),
+    }) as unknown as Db;
+    database.exec(
+      "CREATE TABLE engine_switches (name TEXT PRIMARY KEY, reason TEXT, set_by TEXT, set_at TEXT)",
+    );
+    database.exec("INSERT INTO engine_switches VALUES ('a', 'one', 'x', 't1'), ('b', 'two', 'y', 't2')");
+    let built = 0;
+    const byName = preparedQuery((q, name: string, setBy: string) => {
+      built += 1;
+      // A constant of the shape stays bound as it was built.
+      return q
+        .selectFrom("engine_switches")
+        .select(["reason"])
+        .where("name", "=", name)
+        .where("set_by", "=", setBy)
+        .where("set_at", "!=", "never");
+    });
+    expect((await byName(db, "a", "x")).rows).toEqual([{ reason: "one" }]);
+    expect((await byName(db, "b", "y")).rows).toEqual([{ reason: "two" }]);
+    expect((await byName(db, "b", "x")).rows).toEqual([]);
+    expect(built).toBe(1);
+    // An argument used twice cannot be placed by position: the shape is built on every run instead.
+    const twice = preparedQuery((q, name: string) =>
+      q.selectFrom("engine_switches").select(["reason"]).where("name", "=", name).where("reason", "!=", name),
+    );
+    expect((await twice(db, "a")).rows).toEqual([{ reason: "one" }]);
+    expect((await twice(db, "b")).rows).toEqual([{ reason: "two" }]);
+    await db.destroy();
+  });
+});

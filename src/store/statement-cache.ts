@@ -1,5 +1,12 @@
 import type { Database as SqliteDatabase, Statement } from "better-sqlite3";
-import type { SqliteDatabase as KyselySqliteDatabase } from "kysely";
+import type {
+  Compilable,
+  CompiledQuery,
+  Kysely,
+  SqliteDatabase as KyselySqliteDatabase,
+  QueryResult,
+} from "kysely";
+import type { Database } from "./schema.js";
 
 /** Enough for every distinct query the server runs; savepoint names and IN-lists of odd sizes cycle out. */
 export const STATEMENT_CACHE_SIZE = 1000;
@@ -83,5 +90,41 @@ export function cachingPrepare(database: SqliteDatabase, size = STATEMENT_CACHE_
       cache.set(sql, stmt);
       return TRACE ? traced(sql, stmt, TRACE) : stmt;
     },
+  };
+}
+
+/** A value a prepared query takes as a bound parameter (never one it computes with). */
+export type QueryArg = string | number;
+
+/**
+ * A query built and compiled once per dialect, then run with new values in its parameters' places:
+ * building a Kysely query (its node tree, then its SQL) cost more than running it on SQLite, and the
+ * routes every agent calls and the engine's passes run the same few shapes thousands of times. `build`
+ * must pass each argument through as a bound value: it is called with placeholders, and a shape whose
+ * placeholders do not each come out as exactly one parameter is built afresh on every run instead.
+ * Compiled queries are kept by the dialect's adapter, which every transaction of a store shares.
+ */
+export function preparedQuery<A extends QueryArg[], R>(
+  build: (db: Kysely<Database>, ...args: A) => Compilable<R>,
+): (db: Kysely<Database>, ...args: A) => Promise<QueryResult<R>> {
+  const compiled = new WeakMap<object, { query: CompiledQuery<R>; slots: number[] } | null>();
+  return async (db, ...args) => {
+    const key = db.getExecutor().adapter;
+    let known = compiled.get(key);
+    if (known === undefined) {
+      const marks = args.map((_, i) => `\u0000arg${i}\u0000`) as A;
+      const query = build(db, ...marks).compile();
+      const slots = query.parameters.map((p) => marks.indexOf(p as never));
+      const once = marks.every((_, i) => slots.filter((s) => s === i).length === 1);
+      known = once ? { query, slots } : null;
+      compiled.set(key, known);
+    }
+    if (known === null) return db.executeQuery(build(db, ...args));
+    const { query, slots } = known;
+    const parameters = query.parameters.map((p, i) => {
+      const slot = slots[i] as number;
+      return slot < 0 ? p : args[slot];
+    });
+    return db.executeQuery<R>({ ...query, parameters });
   };
 }

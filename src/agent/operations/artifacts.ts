@@ -1,11 +1,35 @@
 import { createHash, createPublicKey, type KeyObject, verify } from "node:crypto";
-import { mkdir, open, rename, rm } from "node:fs/promises";
+import { type FileHandle, mkdir, open, rename, rm, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { ApiClient } from "../../client/api-client.js";
 import { AppError, reasonError } from "../../domain/errors.js";
 import { sha256OfFile } from "../../dpkg/file-digest.js";
 import type { ArtifactRef } from "../../rollout/operation.js";
+
+function ignoreMissing(err: unknown): void {
+  if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+}
+
+/** Bytes of a download gathered before they are written. */
+const WRITE_BATCH_BYTES = 1 << 20;
+
+/** Writes every byte of the buffers (writev may write fewer than asked). */
+async function writeAll(file: FileHandle, buffers: Uint8Array[]): Promise<void> {
+  let rest = buffers;
+  while (rest.length > 0) {
+    let { bytesWritten } = await file.writev(rest);
+    const left: Uint8Array[] = [];
+    for (const b of rest) {
+      if (bytesWritten >= b.length) bytesWritten -= b.length;
+      else {
+        left.push(b.subarray(bytesWritten));
+        bytesWritten = 0;
+      }
+    }
+    rest = left;
+  }
+}
 
 /** Tries of one download when the server cannot be reached (about 10 s in all). */
 const DOWNLOAD_TRIES = 8;
@@ -100,7 +124,6 @@ export class ArtifactFetcher {
         { where: ref.sha256 },
       );
     }
-    await mkdir(this.#dir, { recursive: true, mode: 0o700 });
     const path = join(this.#dir, `${ref.sha256}.deb`);
     if (this.#downloaded.has(path) && (await sha256OfFile(path).catch(() => null)) === ref.sha256)
       return path;
@@ -108,13 +131,24 @@ export class ArtifactFetcher {
     let digest = "";
     for (let attempt = 1; ; attempt++) {
       const hash = createHash("sha256");
-      const file = await open(partial, "w", 0o600);
+      const file = await this.#openPartial(partial);
       try {
         const body = await this.#client.stream(`/api/v1/artifacts/${ref.sha256}`);
+        // Chunks are written a megabyte at a time: a small package in one write, a large one without
+        // holding it all in memory.
+        let pending: Uint8Array[] = [];
+        let pendingBytes = 0;
         for await (const chunk of body) {
           hash.update(chunk);
-          await file.write(chunk);
+          pending.push(chunk);
+          pendingBytes += chunk.length;
+          if (pendingBytes >= WRITE_BATCH_BYTES) {
+            await writeAll(file, pending);
+            pending = [];
+            pendingBytes = 0;
+          }
         }
+        if (pending.length > 0) await writeAll(file, pending);
         await file.close();
         digest = hash.digest("hex");
         break;
@@ -139,9 +173,21 @@ export class ArtifactFetcher {
     return path;
   };
 
+  /** Opens the download's file; the folder is made when it is missing, not looked at on every download. */
+  async #openPartial(partial: string): Promise<FileHandle> {
+    try {
+      return await open(partial, "w", 0o600);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+      await mkdir(this.#dir, { recursive: true, mode: 0o700 });
+      return open(partial, "w", 0o600);
+    }
+  }
+
   /** Removes what this fetcher downloaded: the pre-patch copies a snapshot keeps live elsewhere. */
   async cleanup(): Promise<void> {
-    await Promise.all([...this.#downloaded].map((p) => rm(p, { force: true })));
+    // unlink, not rm: rm looks at what it removes first, and these are files this fetcher wrote.
+    await Promise.all([...this.#downloaded].map((p) => unlink(p).catch(ignoreMissing)));
     this.#downloaded.clear();
   }
 }

@@ -1,4 +1,4 @@
-import { appendFile, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { appendFile, chmod, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, expect, it } from "vitest";
@@ -38,6 +38,22 @@ it("keeps what it was told across a reopen, in a file only its owner reads", asy
   expect(reopened.entry("b")).toEqual({ started: true, installing: null, result });
   expect(reopened.entry("c")).toBeUndefined();
   expect((await stat(join(dir, JOURNAL_FILE))).mode & 0o777).toBe(0o600);
+});
+
+it("appends to a journal it finds, and makes it its owner's only", async () => {
+  const first = await OperationJournal.open(dir);
+  await first.append({ type: "started", key: "a", id: "op-a", action: "patch", at });
+  await first.append({ type: "finished", key: "a", result, at });
+  await first.close();
+  await chmod(join(dir, JOURNAL_FILE), 0o644);
+  const again = await OperationJournal.open(dir);
+  await again.append({ type: "started", key: "b", id: "op-b", action: "patch", at });
+  await again.append({ type: "installing", key: "b", snapshot, at });
+  await again.close();
+  expect((await stat(join(dir, JOURNAL_FILE))).mode & 0o777).toBe(0o600);
+  const reopened = await OperationJournal.open(dir);
+  expect(reopened.entry("a")?.result).toEqual(result);
+  expect(reopened.entry("b")).toEqual({ started: true, installing: { snapshot }, result: null });
 });
 
 it("cuts a line a crash left half-written, and appends after it cleanly", async () => {

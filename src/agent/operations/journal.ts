@@ -1,5 +1,5 @@
-import { chmod, type FileHandle, open, readFile, rename, truncate } from "node:fs/promises";
-import { join } from "node:path";
+import { type FileHandle, open, readFile, rename, truncate } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { z } from "zod";
 import { reasonError } from "../../domain/errors.js";
 import { OPERATION_ACTIONS } from "../../rollout/model.js";
@@ -169,6 +169,7 @@ export class OperationJournal {
       await file.close();
     }
     await rename(tmp, this.#path);
+    await syncFolderOf(this.#path);
     this.#entries.clear();
     for (const [key, entry] of keep) this.#entries.set(key, entry);
   }
@@ -176,16 +177,23 @@ export class OperationJournal {
   async #handle(): Promise<FileHandle> {
     if (this.#file) return this.#file;
     const file = await open(this.#path, "a", 0o600);
+    const s = await file.stat();
     // The mode given to open() applies to a new file only, and passes through the umask.
-    await chmod(this.#path, 0o600);
-    // A new file's name must survive a crash too: fsync the folder that holds it.
-    const dir = await open(join(this.#path, ".."), "r");
-    try {
-      await dir.sync();
-    } finally {
-      await dir.close();
-    }
+    if ((s.mode & 0o777) !== 0o600) await file.chmod(0o600);
+    // A new file's name must survive a crash too: fsync the folder that holds it. A file with records
+    // in it was synced so when it was made (nothing is appended before that), or renamed into place
+    // by a compaction that synced the folder.
+    if (s.size === 0) await syncFolderOf(this.#path);
     this.#file = file;
     return file;
+  }
+}
+
+async function syncFolderOf(path: string): Promise<void> {
+  const dir = await open(dirname(path), "r");
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
   }
 }

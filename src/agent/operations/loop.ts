@@ -41,6 +41,11 @@ export interface OperationLoopOptions {
    * heartbeats send the inventory again.
    */
   syncInventory?: () => Promise<void>;
+  /**
+   * An operation began (true) or its result was delivered (false): meanwhile the result carries the
+   * inventory, so the heartbeats need not send it on their own.
+   */
+  onBusy?: (busy: boolean) => void;
   /** The server recorded a poll's answer as this agent's heartbeat (POLL_HEARTBEAT_HEADER). */
   onPollHeartbeat?: () => void;
   /**
@@ -169,56 +174,68 @@ export async function runOperationLoop(options: OperationLoopOptions): Promise<v
         continue;
       }
       const op = parsed.data;
-      const fetcher = new ArtifactFetcher(
-        client,
-        join(options.stateDir, "artifacts"),
-        options.serverPublicKey,
-        [...(op.payload.artifact ? [op.payload.artifact] : []), ...op.payload.rollbackArtifacts],
-      );
-      const progress = new ProgressReporter(async (step: OperationStep) => {
-        await client
-          .post(`/api/v1/agent/operations/${encodeURIComponent(op.id)}/progress`, { step })
-          .catch((err: Error) =>
-            logger.warn({ key: op.key, step, err: err.message }, "progress not delivered"),
-          );
-      });
-      logger.info({ key: op.key, action: op.action, package: op.payload.package }, "operation started");
-      let result: OperationResult;
+      options.onBusy?.(true);
       try {
-        result = await runOperation(op, {
-          host,
-          journal,
-          fetch: fetcher.fetch,
-          progress: progress.report,
-          logger,
-          signal,
-        });
-      } catch (err) {
-        if (signal.aborted) break;
-        throw err;
+        await runLeased(options, op, journal, host);
       } finally {
-        await progress.finish();
-        await fetcher.cleanup();
+        options.onBusy?.(false);
       }
-      logger.info(
-        {
-          key: op.key,
-          ok: result.ok,
-          installedVersion: result.installedVersion,
-          replayed: result.replayed,
-          error: result.error,
-        },
-        "operation finished",
-      );
-      if (op.inventoryInResult === true && (await withInventory(options, op, result))) continue;
-      await options
-        .syncInventory?.()
-        .catch((err: Error) =>
-          logger.warn({ key: op.key, err: err.message }, "inventory not sent before the result"),
-        );
-      await report(options, op, result);
     }
   } finally {
     await journal.close();
   }
+}
+
+/** Runs one leased operation and delivers its result. */
+async function runLeased(
+  options: OperationLoopOptions,
+  op: LeasedOperation,
+  journal: OperationJournal,
+  host: { root: string; keepDir: string },
+): Promise<void> {
+  const { client, logger, signal } = options;
+  const fetcher = new ArtifactFetcher(client, join(options.stateDir, "artifacts"), options.serverPublicKey, [
+    ...(op.payload.artifact ? [op.payload.artifact] : []),
+    ...op.payload.rollbackArtifacts,
+  ]);
+  const progress = new ProgressReporter(async (step: OperationStep) => {
+    await client
+      .post(`/api/v1/agent/operations/${encodeURIComponent(op.id)}/progress`, { step })
+      .catch((err: Error) => logger.warn({ key: op.key, step, err: err.message }, "progress not delivered"));
+  });
+  logger.info({ key: op.key, action: op.action, package: op.payload.package }, "operation started");
+  let result: OperationResult;
+  try {
+    result = await runOperation(op, {
+      host,
+      journal,
+      fetch: fetcher.fetch,
+      progress: progress.report,
+      logger,
+      signal,
+    });
+  } catch (err) {
+    if (signal.aborted) return;
+    throw err;
+  } finally {
+    await progress.finish();
+    await fetcher.cleanup();
+  }
+  logger.info(
+    {
+      key: op.key,
+      ok: result.ok,
+      installedVersion: result.installedVersion,
+      replayed: result.replayed,
+      error: result.error,
+    },
+    "operation finished",
+  );
+  if (op.inventoryInResult === true && (await withInventory(options, op, result))) return;
+  await options
+    .syncInventory?.()
+    .catch((err: Error) =>
+      logger.warn({ key: op.key, err: err.message }, "inventory not sent before the result"),
+    );
+  await report(options, op, result);
 }

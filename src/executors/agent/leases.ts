@@ -5,6 +5,7 @@ import { STOP_ALL_SWITCH } from "../../rollout/model.js";
 import { type LeasedOperation, operationPayloadSchema } from "../../rollout/operation.js";
 import type { ServiceContext } from "../../service/context.js";
 import type { Database, OperationsTable } from "../../store/schema.js";
+import { preparedQuery } from "../../store/statement-cache.js";
 import { leaseTtlMs } from "./lease-time.js";
 import { ownAssetOf } from "./own-asset.js";
 import { signOfLifeInWrite } from "./poll-heartbeat.js";
@@ -25,20 +26,31 @@ const LEASABLE_ROLLOUT_STATES = ["running", "rolling-back"];
 
 type OpRow = Selectable<OperationsTable>;
 
+// A lease reads the payload twice (its time to live, then the answer): parsed once per row read.
+const PAYLOADS = new WeakMap<OpRow, LeasedOperation["payload"]>();
+
+function payloadOf(row: OpRow): LeasedOperation["payload"] {
+  let payload = PAYLOADS.get(row);
+  if (!payload) {
+    payload = operationPayloadSchema.parse(JSON.parse(row.payload));
+    PAYLOADS.set(row, payload);
+  }
+  return payload;
+}
+
 function leasedOf(row: OpRow, leaseExpiresAt: string): LeasedOperation {
   return {
     id: row.id,
     key: row.idempotency_key,
     action: row.action as LeasedOperation["action"],
-    payload: operationPayloadSchema.parse(JSON.parse(row.payload)),
+    payload: payloadOf(row),
     leaseExpiresAt,
     inventoryInResult: true,
   };
 }
 
 function expiryFor(row: OpRow, now: Date): string {
-  const payload = operationPayloadSchema.parse(JSON.parse(row.payload));
-  return new Date(now.getTime() + leaseTtlMs(payload)).toISOString();
+  return new Date(now.getTime() + leaseTtlMs(payloadOf(row))).toISOString();
 }
 
 /**
@@ -51,33 +63,15 @@ async function redeliver(
   actor: Actor,
   assetId: string,
 ): Promise<LeasedOperation | null> {
-  const held = await ctx.store.db
-    .selectFrom("operations")
-    .select("id")
-    .where("asset_id", "=", assetId)
-    .where("state", "=", "leased")
-    .orderBy("leased_at")
-    .orderBy("id")
-    .limit(1)
-    .executeTakeFirst();
+  const [held] = (await heldOperation(ctx.store.db, assetId)).rows;
   if (!held) return null;
   const after: { recorded?: (() => void) | null } = {};
   const leased = await ctx.store.write(async (trx) => {
-    const row = await trx
-      .selectFrom("operations")
-      .selectAll()
-      .where("id", "=", held.id)
-      .where("state", "=", "leased")
-      .executeTakeFirst();
-    if (!row) return null;
+    const [row] = (await operationRow(trx, held.id)).rows;
+    if (row?.state !== "leased") return null;
     const now = ctx.now();
     const expires = expiryFor(row, now);
-    await trx
-      .updateTable("operations")
-      .set({ lease_expires_at: expires, updated_at: now.toISOString() })
-      .where("id", "=", row.id)
-      .where("state", "=", "leased")
-      .execute();
+    await renewLease(trx, expires, now.toISOString(), row.id);
     await appendAudit(trx, leaseEvent(actor, row, expires, true), now);
     after.recorded = await signOfLifeInWrite(ctx, trx, actor, assetId, now);
     return leasedOf(row, expires);
@@ -103,18 +97,42 @@ function leaseEvent(actor: Actor, row: OpRow, expires: string, redelivered: bool
   };
 }
 
-async function stopped(db: Kysely<Database>): Promise<boolean> {
-  const row = await db
-    .selectFrom("engine_switches")
-    .select("name")
-    .where("name", "=", STOP_ALL_SWITCH)
-    .executeTakeFirst();
-  return row !== undefined;
-}
-
-/** The oldest queued operation of the asset whose rollout is moving, if any (a read, no lock). */
-async function candidate(db: Kysely<Database>, assetId: string): Promise<string | null> {
-  const row = await db
+// The queries every long-poll runs, compiled once (see preparedQuery).
+const heldOperation = preparedQuery((db, assetId: string) =>
+  db
+    .selectFrom("operations")
+    .select("id")
+    .where("asset_id", "=", assetId)
+    .where("state", "=", "leased")
+    .orderBy("leased_at")
+    .orderBy("id")
+    .limit(1),
+);
+const operationRow = preparedQuery((db, id: string) =>
+  db.selectFrom("operations").selectAll().where("id", "=", id),
+);
+const renewLease = preparedQuery((db, expires: string, at: string, id: string) =>
+  db
+    .updateTable("operations")
+    .set({ lease_expires_at: expires, updated_at: at })
+    .where("id", "=", id)
+    .where("state", "=", "leased"),
+);
+const takeQueued = preparedQuery((db, at: string, expires: string, id: string) =>
+  db
+    .updateTable("operations")
+    .set({ state: "leased", leased_at: at, lease_expires_at: expires, updated_at: at })
+    .where("id", "=", id)
+    .where("state", "=", "queued"),
+);
+const rolloutState = preparedQuery((db, id: string) =>
+  db.selectFrom("rollouts").select("state").where("id", "=", id),
+);
+const stopSwitch = preparedQuery((db) =>
+  db.selectFrom("engine_switches").select("name").where("name", "=", STOP_ALL_SWITCH),
+);
+const queuedOfAsset = preparedQuery((db, assetId: string) =>
+  db
     .selectFrom("operations as o")
     .innerJoin("rollouts as r", "r.id", "o.rollout_id")
     .select("o.id")
@@ -123,9 +141,16 @@ async function candidate(db: Kysely<Database>, assetId: string): Promise<string 
     .where("r.state", "in", LEASABLE_ROLLOUT_STATES)
     .orderBy("o.created_at")
     .orderBy("o.id")
-    .limit(1)
-    .executeTakeFirst();
-  return row?.id ?? null;
+    .limit(1),
+);
+
+async function stopped(db: Kysely<Database>): Promise<boolean> {
+  return (await stopSwitch(db)).rows.length > 0;
+}
+
+/** The oldest queued operation of the asset whose rollout is moving, if any (a read, no lock). */
+async function candidate(db: Kysely<Database>, assetId: string): Promise<string | null> {
+  return (await queuedOfAsset(db, assetId)).rows[0]?.id ?? null;
 }
 
 /** Which of these assets have a queued operation of a moving rollout: the shared store poll's look. */
@@ -152,24 +177,15 @@ async function tryLease(ctx: ServiceContext, actor: Actor, assetId: string): Pro
   const after: { recorded?: (() => void) | null } = {};
   const leased = await ctx.store.write(async (trx) => {
     if (await stopped(trx)) return null;
-    const row = await trx.selectFrom("operations").selectAll().where("id", "=", id).executeTakeFirst();
+    const [row] = (await operationRow(trx, id)).rows;
     if (row?.state !== "queued") return null;
-    const rollout = await trx
-      .selectFrom("rollouts")
-      .select("state")
-      .where("id", "=", row.rollout_id)
-      .executeTakeFirst();
+    const [rollout] = (await rolloutState(trx, row.rollout_id)).rows;
     if (!rollout || !LEASABLE_ROLLOUT_STATES.includes(rollout.state)) return null;
     const now = ctx.now();
     const at = now.toISOString();
     const expires = expiryFor(row, now);
-    const updated = await trx
-      .updateTable("operations")
-      .set({ state: "leased", leased_at: at, lease_expires_at: expires, updated_at: at })
-      .where("id", "=", id)
-      .where("state", "=", "queued")
-      .executeTakeFirst();
-    if (Number(updated.numUpdatedRows) !== 1) return null;
+    const updated = await takeQueued(trx, at, expires, id);
+    if (Number(updated.numAffectedRows ?? 0n) !== 1) return null;
     await appendAudit(trx, leaseEvent(actor, row, expires, false), now);
     // The poll that leases is the agent's sign of life too: recorded in this write, not one more.
     after.recorded = await signOfLifeInWrite(ctx, trx, actor, assetId, now);

@@ -19,6 +19,7 @@ import {
 import type { ServiceContext } from "../../service/context.js";
 import { forUpdate } from "../../store/locks.js";
 import type { Database, OperationsTable } from "../../store/schema.js";
+import { preparedQuery } from "../../store/statement-cache.js";
 import { leaseTtlMs } from "./lease-time.js";
 import { notYours, operationNotFound, ownAssetOf } from "./own-asset.js";
 
@@ -45,28 +46,50 @@ export interface OperationAnswer {
 
 type OpRow = Selectable<OperationsTable>;
 
-function answerOf(row: OpRow, accepted: boolean): OperationAnswer {
-  const parsed = row.result === null ? null : operationResultSchema.safeParse(JSON.parse(row.result));
+/** `known`: the result just recorded, as given (parsing its stored text again would give the same). */
+function answerOf(row: OpRow, accepted: boolean, known?: OperationResult): OperationAnswer {
+  const parsed =
+    known !== undefined || row.result === null
+      ? null
+      : operationResultSchema.safeParse(JSON.parse(row.result));
   return {
     operation: row.id,
     state: row.state as OperationState,
     step: row.step,
     accepted,
-    result: parsed?.success ? parsed.data : null,
+    result: known ?? (parsed?.success ? parsed.data : null),
     error: row.error,
     leaseExpiresAt: row.lease_expires_at,
   };
 }
 
+// Every host's result runs these: compiled once (see preparedQuery).
+const lockedOperation = preparedQuery((db, id: string) =>
+  db.selectFrom("operations").selectAll().where("id", "=", id).$call(forUpdate(db)),
+);
+const targetOf = preparedQuery((db, id: string) =>
+  db.selectFrom("operations").select(["asset_id", "state"]).where("id", "=", id),
+);
+const finishLeased = preparedQuery(
+  (db, state: string, result: string, error: string, at: string, id: string) =>
+    db
+      .updateTable("operations")
+      .set({ state, result, error, finished_at: at, updated_at: at })
+      .where("id", "=", id)
+      .where("state", "=", "leased"),
+);
+const finishLeasedOk = preparedQuery((db, state: string, result: string, at: string, id: string) =>
+  db
+    .updateTable("operations")
+    .set({ state, result, error: null, finished_at: at, updated_at: at })
+    .where("id", "=", id)
+    .where("state", "=", "leased"),
+);
+
 /** The operation, locked for this write, if it is the caller's asset's. */
 async function ownOperation(trx: Kysely<Database>, actor: Actor, id: string): Promise<OpRow> {
   const assetId = ownAssetOf(actor);
-  const row = await trx
-    .selectFrom("operations")
-    .selectAll()
-    .where("id", "=", id)
-    .$call(forUpdate(trx))
-    .executeTakeFirst();
+  const [row] = (await lockedOperation(trx, id)).rows;
   if (!row) throw operationNotFound(id);
   if (row.asset_id !== assetId) throw notYours(id);
   return row;
@@ -78,11 +101,7 @@ async function ownOperation(trx: Kysely<Database>, actor: Actor, id: string): Pr
  * inventory carried with the result first, without recording it for a report that is then refused.
  */
 export async function checkResultTarget(ctx: ServiceContext, actor: Actor, id: string): Promise<void> {
-  const row = await ctx.store.db
-    .selectFrom("operations")
-    .select(["asset_id", "state"])
-    .where("id", "=", id)
-    .executeTakeFirst();
+  const [row] = (await targetOf(ctx.store.db, id)).rows;
   if (!row) throw operationNotFound(id);
   if (row.asset_id !== ownAssetOf(actor)) throw notYours(id);
   if (isOpen(row.state) && row.state !== "leased") throw notLeased(id);
@@ -238,12 +257,8 @@ export async function recordResult(
     const state: OperationState = result.ok ? "succeeded" : "failed";
     const error = result.ok ? null : (result.error ?? "the host reported a failure");
     const stored = JSON.stringify(result);
-    await trx
-      .updateTable("operations")
-      .set({ state, result: stored, error, finished_at: at, updated_at: at })
-      .where("id", "=", id)
-      .where("state", "=", "leased")
-      .execute();
+    if (error === null) await finishLeasedOk(trx, state, stored, at, id);
+    else await finishLeased(trx, state, stored, error, at, id);
     await appendAudit(
       trx,
       {
@@ -264,7 +279,7 @@ export async function recordResult(
       },
       now,
     );
-    return answerOf({ ...row, state, result: stored, error, finished_at: at, updated_at: at }, true);
+    return answerOf({ ...row, state, result: stored, error, finished_at: at, updated_at: at }, true, result);
   });
   // The asset's transition waits on the engine: ask for its pass now rather than at the next tick.
   if (answer.accepted) wakeEngine(ctx.store);

@@ -214,6 +214,24 @@ describe.each(DIALECTS)("hostile request input on %s", (dialect) => {
   });
 
   it.each([
+    ['{"content":"name: x\\n","__proto__":{"admin":true}}'],
+    ['{"content":"name: x\\n","constructor":{"prototype":{"admin":true}}}'],
+    ['{"content":"name: x\\n","\\u005f_proto__":{"admin":true}}'],
+    ['{"content":"name: x\\n","c\\u006fnstructor":{"prototype":{"admin":true}}}'],
+  ])(
+    "refuses a body with a prototype-poisoning key (%s) as invalid JSON, changing nothing",
+    async (payload) => {
+      const before = await counts(ctx);
+      expect(refusal(await post("/api/v1/policies", payload))).toMatchObject({
+        status: 400,
+        reason: "request.invalid-json",
+        where: "/body",
+      });
+      expect(await counts(ctx)).toEqual(before);
+    },
+  );
+
+  it.each([
     ["an unknown role in fromRoles", "name: p1\napprovals:\n  fromRoles: [approver, cab]\n", "p.yaml:3:25"],
     ["a broken selector in ordering", "name: p2\nordering:\n  - selector: 'group in (a'\n", "p.yaml:3:15"],
     ["a policy name with a slash", "name: team/web\n", "p.yaml:1:7"],

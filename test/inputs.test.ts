@@ -14,6 +14,7 @@ import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AgentOptions, runAgent } from "../src/agent/agent.js";
 import { DEBIAN_12_OS_RELEASE } from "../src/agent/os-release.js";
+import { inventoryReportSchema } from "../src/agent/protocol.js";
 import { createEnrollmentToken } from "../src/auth/enrollment-tokens.js";
 import { bootstrapAdminToken, createApiToken } from "../src/auth/tokens.js";
 import { SYSTEM_ACTOR } from "../src/domain/roles.js";
@@ -172,6 +173,41 @@ describe.each(DIALECTS)("inputs that crash or destroy, on %s", (dialect) => {
     expect(r.statusCode, r.body).toBe(409);
     expect(r.json()).toMatchObject({ error: { reason: "inventory.would-empty", where: "/body/packages" } });
     expect(await packageCount("big-host")).toBe(before);
+  });
+
+  it.each([
+    ["a name past its limit", { packages: [debPackage("a", "1"), debPackage("b".repeat(501), "1")] }],
+    ["a missing version", { packages: [{ ecosystem: "Debian:12", name: "a" }] }],
+    ["a number for an arch", { packages: [{ ...debPackage("a", "1"), arch: 64 }] }],
+    ["packages that are not a list", { packages: { a: 1 } }],
+    ["an empty ecosystem", { packages: [{ ...debPackage("a", "1"), ecosystem: "" }] }],
+  ])("refuses a full report with %s with zod's message at its pointer", async (_what, body) => {
+    const before = await packageCount("big-host");
+    const r = await call(agent, "PUT", "/api/v1/agent/inventory", body);
+    expect(r.statusCode, r.body).toBe(400);
+    const issue = inventoryReportSchema.safeParse(body).error?.issues[0];
+    expect(r.json()).toMatchObject({
+      error: { reason: "validation", message: issue?.message, where: `/body/${issue?.path.join("/")}` },
+    });
+    expect(await packageCount("big-host")).toBe(before);
+  });
+
+  it.each([
+    ["a lone surrogate in a version", { packages: [debPackage("a", "1\ud800")] }, "/body/packages/0/version"],
+    [
+      "a lone surrogate under a key the schema does not name",
+      { packages: [{ ...debPackage("a", "1"), extra: { deep: "\udc00" } }] },
+      "/body/packages/0/extra/deep",
+    ],
+    [
+      "a lone surrogate in a key",
+      { packages: [{ ...debPackage("a", "1"), "\ud800": "x" }] },
+      "/body/packages/0/\ud800",
+    ],
+  ])("refuses a full report with %s as the input guard does", async (_what, body, where) => {
+    const r = await call(agent, "PUT", "/api/v1/agent/inventory", body);
+    expect(r.statusCode, r.body).toBe(400);
+    expect(r.json()).toMatchObject({ error: { reason: "input.lone-surrogate", where } });
   });
 
   it("refuses two versions of one deb package and arch, at its pointer or line", async () => {

@@ -32,7 +32,60 @@ export function requireOneVersionPerPackage(
   packages: readonly PackageRecord[],
   whereOf: (index: number) => string,
 ): void {
-  check(packages, whereOf, plainKey);
+  // By name, then ecosystem and arch compared: building an (ecosystem, name, arch) string for each
+  // of a report's records cost more than the check itself.
+  const seen = new Map<string, Seen>();
+  const ruled = new Map<string, boolean>();
+  for (let index = 0; index < packages.length; index++) {
+    const p = packages[index] as PackageRecord;
+    if (!applies(ruled, p.ecosystem)) continue;
+    const arch = p.arch ?? "";
+    const head = seen.get(p.name);
+    let first = head;
+    while (first !== undefined && (first.ecosystem !== p.ecosystem || first.arch !== arch))
+      first = first.next;
+    if (first === undefined) {
+      seen.set(p.name, { ecosystem: p.ecosystem, arch, version: p.version, index, next: head });
+      continue;
+    }
+    if (first.version !== p.version) refuse(p, first, whereOf, index);
+  }
+}
+
+/** The first record of one (ecosystem, name, arch), chained with the others of its name. */
+interface Seen {
+  ecosystem: string;
+  arch: string;
+  version: string;
+  index: number;
+  next: Seen | undefined;
+}
+
+function applies(ruled: Map<string, boolean>, ecosystem: string): boolean {
+  // A report names a handful of ecosystems: each is split once, not once per package.
+  let rule = ruled.get(ecosystem);
+  if (rule === undefined) {
+    rule = ONE_VERSION_PER_ARCH.has(splitEcosystem(ecosystem).base);
+    ruled.set(ecosystem, rule);
+  }
+  return rule;
+}
+
+function refuse(
+  p: PackageRecord,
+  first: { version: string; index: number },
+  whereOf: (index: number) => string,
+  index: number,
+): never {
+  throw new ValidationError(
+    `${p.name}${p.arch ? `:${p.arch}` : ""} is listed with two versions, ${first.version} and ${p.version}; ` +
+      "dpkg installs one version per package and architecture",
+    {
+      reason: "inventory.duplicate-package",
+      where: whereOf(index),
+      details: { package: p.name, arch: p.arch ?? null, first: whereOf(first.index) },
+    },
+  );
 }
 
 /** The same rule for a set built mostly of stored packages (a delta's result): their keys are kept. */
@@ -49,30 +102,15 @@ function check(
   keyOf: (p: PackageRecord) => string,
 ): void {
   const seen = new Map<string, { version: string; index: number }>();
-  // A report names a handful of ecosystems: each is split once, not once per package.
   const ruled = new Map<string, boolean>();
   packages.forEach((p, index) => {
-    let applies = ruled.get(p.ecosystem);
-    if (applies === undefined) {
-      applies = ONE_VERSION_PER_ARCH.has(splitEcosystem(p.ecosystem).base);
-      ruled.set(p.ecosystem, applies);
-    }
-    if (!applies) return;
+    if (!applies(ruled, p.ecosystem)) return;
     const key = keyOf(p);
     const first = seen.get(key);
     if (first === undefined) {
       seen.set(key, { version: p.version, index });
       return;
     }
-    if (first.version === p.version) return;
-    throw new ValidationError(
-      `${p.name}${p.arch ? `:${p.arch}` : ""} is listed with two versions, ${first.version} and ${p.version}; ` +
-        "dpkg installs one version per package and architecture",
-      {
-        reason: "inventory.duplicate-package",
-        where: whereOf(index),
-        details: { package: p.name, arch: p.arch ?? null, first: whereOf(first.index) },
-      },
-    );
+    if (first.version !== p.version) refuse(p, first, whereOf, index);
   });
 }

@@ -14,6 +14,7 @@ import { registerAuth } from "./auth.js";
 import { applyBodyLimits, DEFAULT_BODY_LIMIT } from "./body-limits.js";
 import { registerErrorHandler } from "./errors.js";
 import { registerInputGuard } from "./input-guard.js";
+import { registerJsonBodyParser } from "./json-body.js";
 import { registerOpenApiConventions } from "./openapi.js";
 import { REQUEST_LIMIT_OPTIONS, registerRequestLimits } from "./request-limits.js";
 import { advisoryRoutes } from "./routes/advisories.js";
@@ -57,6 +58,7 @@ export async function buildApp(ctx: ServiceContext, options: AppOptions = {}): P
     ...REQUEST_LIMIT_OPTIONS,
   });
   app.setValidatorCompiler(validatorCompiler);
+  registerJsonBodyParser(app);
   app.setSerializerCompiler(serializerCompiler);
   registerErrorHandler(app);
   // Before authentication: an over-long URL is refused without looking anything up.

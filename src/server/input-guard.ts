@@ -7,6 +7,7 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import { z } from "zod";
 import { reasonError } from "../domain/errors.js";
 import { assertWellFormedInput, pointerSuffix } from "../domain/input-shape.js";
+import { readBodyFast } from "./fast-body.js";
 
 export function registerInputGuard(app: FastifyInstance): void {
   app.addHook("preValidation", async (request) => {
@@ -16,7 +17,16 @@ export function registerInputGuard(app: FastifyInstance): void {
       ["query", request.query],
       ["body", request.body],
     ];
+    const fastBody = request.routeOptions.config.fastBody;
     for (const [part, value] of parts) {
+      if (part === "body" && fastBody !== undefined) {
+        // A body the route's reader vouches for was checked by it: no second walk (fast-body.ts).
+        const read = readBodyFast(fastBody, value);
+        if (read !== undefined) {
+          request.body = read;
+          continue;
+        }
+      }
       assertWellFormedInput(value, (path) => `/${part}${pointerSuffix(path)}`);
     }
     refuseUnknownQuery(request);

@@ -137,6 +137,41 @@ function errorResponse(code: string, message: string): Buffer {
   return Buffer.concat([head, fields]);
 }
 
+describe("prepared statements on PostgreSQL when a table changes columns", () => {
+  let store: Awaited<ReturnType<typeof freshStore>>;
+
+  beforeAll(async () => {
+    store = await freshStore("postgres");
+    await sql`create table widened (id integer primary key)`.execute(store.db);
+    await sql`insert into widened (id) values (1)`.execute(store.db);
+  });
+  afterAll(async () => store?.dispose());
+
+  it("a write whose prepared select * went stale runs again and sees the new column", async () => {
+    const read = (db: Kysely<Database>) => sql<Record<string, unknown>>`select * from widened`.execute(db);
+    // Often enough that the pool prepares the text (pg-pool.ts), on the connection writes get.
+    for (let i = 0; i < 5; i++) await store.write((trx) => read(trx));
+    // Another process migrating the table, as a replica starting a newer version would.
+    const other = await openStore(store.url, { migrate: false });
+    try {
+      await sql`alter table widened add column note text not null default 'new'`.execute(other.db);
+    } finally {
+      await other.close();
+    }
+    let attempts = 0;
+    const rows = await store.write(async (trx) => {
+      attempts += 1;
+      return (await read(trx)).rows;
+    });
+    expect(rows).toEqual([{ id: 1, note: "new" }]);
+    // The first attempt met PostgreSQL's "cached plan must not change result type"; the second
+    // prepared the text afresh.
+    expect(attempts).toBe(2);
+    // Reads outside a write use the fresh statements too.
+    await expect(read(store.db)).resolves.toMatchObject({ rows: [{ id: 1, note: "new" }] });
+  });
+});
+
 describe("opening a PostgreSQL store that is starting up", () => {
   it("waits out cannot_connect_now (57P03) and opens", async () => {
     const front = await startingUpFront(3);

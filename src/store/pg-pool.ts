@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import type { PostgresPool, PostgresPoolClient } from "kysely";
 import type pg from "pg";
+import { isStalePlan } from "./retry.js";
 import { statementTraceOn, traceStatement } from "./statement-cache.js";
 
 /** A text run this often in the process is worth preparing on each connection it runs on. */
@@ -13,11 +14,16 @@ const PREPARED_MAX_LENGTH = 4000;
 const COUNTED_MAX = 5000;
 
 const runs = new Map<string, number>();
-const prepared = new WeakMap<pg.PoolClient, Set<string>>();
+const prepared = new WeakMap<pg.PoolClient, { generation: number; names: Set<string> }>();
+/**
+ * Moves when a prepared statement went stale (a table's columns changed under it, see isStalePlan):
+ * every connection then prepares its texts again under new names, and never runs the old ones.
+ */
+let generation = 0;
 
 /** The name of a text's prepared statement: the same on every connection, distinct per text. */
 function statementName(text: string): string {
-  return `k${createHash("sha1").update(text).digest("base64url")}`;
+  return `k${generation}_${createHash("sha1").update(text).digest("base64url")}`;
 }
 
 /**
@@ -27,11 +33,13 @@ function statementName(text: string): string {
  */
 function preparedName(client: pg.PoolClient, text: string): string | undefined {
   if (text.length > PREPARED_MAX_LENGTH) return undefined;
-  let names = prepared.get(client);
-  if (names === undefined) {
-    names = new Set();
-    prepared.set(client, names);
+  let entry = prepared.get(client);
+  if (entry === undefined || entry.generation !== generation) {
+    // The stale statements stay on the connection, unused; a table changes columns rarely.
+    entry = { generation, names: new Set() };
+    prepared.set(client, entry);
   }
+  const names = entry.names;
   const name = statementName(text);
   if (names.has(name)) return name;
   const seen = (runs.get(text) ?? 0) + 1;
@@ -60,9 +68,10 @@ export function kyselyPool(pool: pg.Pool): PostgresPool {
           const config: pg.QueryConfig = { text, values: values as unknown[] };
           const name = preparedName(client, text);
           if (name !== undefined) config.name = name;
-          if (!statementTraceOn) return client.query(config);
+          const run = name === undefined ? client.query(config) : client.query(config).catch(staleGoesAgain);
+          if (!statementTraceOn) return run;
           const start = performance.now();
-          return client.query(config).finally(() => {
+          return run.finally(() => {
             traceStatement(text, performance.now() - start);
           });
         }) as unknown as PostgresPoolClient["query"],
@@ -70,4 +79,10 @@ export function kyselyPool(pool: pg.Pool): PostgresPool {
       return wrapped;
     },
   };
+}
+
+/** A stale prepared statement: the next statements are prepared afresh; the error goes on (a write retries). */
+function staleGoesAgain(err: unknown): never {
+  if (isStalePlan(err)) generation += 1;
+  throw err;
 }

@@ -32,20 +32,34 @@ export function sqlState(err: unknown): string | undefined {
 }
 
 /**
- * Runs `attempt` until it succeeds, fails with an error whose SQLSTATE is not in `states`, or has had
- * its attempts; waits a jittered, exponentially growing delay between attempts so the losers of one
- * conflict do not collide again.
+ * A prepared statement whose result columns changed under it (another process altered the table, e.g.
+ * a replica migrating): PostgreSQL refuses to run it. The pool then prepares afresh (pg-pool.ts), so
+ * the transaction, aborted by the error, can run again from the start.
+ */
+export function isStalePlan(err: unknown): boolean {
+  return (
+    sqlState(err) === "0A000" &&
+    err instanceof Error &&
+    err.message.includes("cached plan must not change result type")
+  );
+}
+
+/**
+ * Runs `attempt` until it succeeds, fails with an error whose SQLSTATE is not in `states` (nor one
+ * `also` accepts), or has had its attempts; waits a jittered, exponentially growing delay between
+ * attempts so the losers of one conflict do not collide again.
  */
 export async function retrying<T>(
   states: ReadonlySet<string>,
   policy: RetryPolicy,
   attempt: (n: number) => Promise<T>,
+  also: (err: unknown) => boolean = () => false,
 ): Promise<T> {
   return retry(attempt, {
     ...policy,
     retryable: (err) => {
       const state = sqlState(err);
-      return state !== undefined && states.has(state);
+      return (state !== undefined && states.has(state)) || also(err);
     },
   });
 }

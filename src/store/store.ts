@@ -10,6 +10,7 @@ import { kyselyPool } from "./pg-pool.js";
 import {
   CONNECT_RETRY,
   CONNECT_RETRY_STATES,
+  isStalePlan,
   retrying,
   TRANSACTION_RETRY,
   TRANSACTION_RETRY_STATES,
@@ -118,7 +119,12 @@ function openPostgres(url: string): Store {
     capabilities: capabilitiesFor("postgres"),
     displayUrl: maskUrl(url),
     write: (work) =>
-      retrying(TRANSACTION_RETRY_STATES, TRANSACTION_RETRY, () => db.transaction().execute(work)),
+      retrying(
+        TRANSACTION_RETRY_STATES,
+        TRANSACTION_RETRY,
+        () => db.transaction().execute(work),
+        isStalePlan,
+      ),
     close: () => db.destroy(),
   };
 }

@@ -76,7 +76,10 @@ describe("scenario 1: a good patch on 20 hosts in two groups and two regions", (
     const seconds = (Date.now() - t0) / 1000;
     await sampler.stop();
 
-    expect(finalView.state).toBe("completed");
+    // When it did not complete, say why: the rollout's reason and the gate that failed.
+    expect(finalView.state, `${finalView.stateReason} ${JSON.stringify(finalView.failedGate)}`).toBe(
+      "completed",
+    );
     const shown = await runCli(["rollout", "show", rolloutId, "--json"], s.env);
     expect(shown.code).toBe(0);
     const view = JSON.parse(shown.stdout) as RolloutShow;

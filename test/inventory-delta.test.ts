@@ -8,6 +8,7 @@ import type { PackageRecord } from "../src/domain/inventory.js";
 import { canonicalPackageSet, packageSetDigest } from "../src/domain/package-set.js";
 import { SYSTEM_ACTOR } from "../src/domain/roles.js";
 import { recordAgentInventory } from "../src/inventory/agents.js";
+import { replaceInventory } from "../src/inventory/report.js";
 import { buildApp } from "../src/server/app.js";
 import type { ServiceContext } from "../src/service/context.js";
 import { contextFor, DIALECTS, freshStore } from "./helpers/stores.js";
@@ -131,6 +132,83 @@ describe.each(DIALECTS)("delta inventory reports and package-set digests (%s)", 
       removed: 1,
       digest: digestOf(first),
     });
+  });
+
+  it("a delta keeps the whole-set rules: one version per package, no emptying, metadata changes", async () => {
+    const base = [deb("openssl", "3.0.11-1"), deb("curl", "7.88.1-10")];
+    expect((await call("PUT", "/api/v1/agent/inventory", { packages: base })).statusCode).toBe(200);
+    const twoVersions = [...base, deb("openssl", "3.0.13-1")];
+    const dup = await call("PATCH", "/api/v1/agent/inventory", {
+      base: digestOf(base),
+      digest: digestOf(twoVersions),
+      added: [deb("openssl", "3.0.13-1")],
+      removed: [],
+    });
+    expect(dup.statusCode, dup.body).toBe(400);
+    expect(dup.json()).toMatchObject({
+      error: {
+        reason: "inventory.duplicate-package",
+        message:
+          "openssl:amd64 is listed with two versions, 3.0.11-1 and 3.0.13-1; dpkg installs one version per package and architecture",
+      },
+    });
+    const empty = await call("PATCH", "/api/v1/agent/inventory", {
+      base: digestOf(base),
+      digest: digestOf([]),
+      added: [],
+      removed: base,
+    });
+    expect(empty.statusCode, empty.body).toBe(409);
+    expect(empty.json()).toMatchObject({ error: { reason: "inventory.would-empty" } });
+    // The same package again, and one unknown to the set removed: nothing changes.
+    const same = await call("PATCH", "/api/v1/agent/inventory", {
+      base: digestOf(base),
+      digest: digestOf(base),
+      added: [deb("curl", "7.88.1-10")],
+      removed: [deb("bash", "5.2.15-2")],
+    });
+    expect(same.json()).toMatchObject({ unchanged: true, total: 2, digest: digestOf(base) });
+    const withPurl = [
+      deb("openssl", "3.0.11-1"),
+      { ...deb("curl", "7.88.1-10"), purl: "pkg:deb/debian/curl@7.88.1-10" },
+    ];
+    const meta = await call("PATCH", "/api/v1/agent/inventory", {
+      base: digestOf(base),
+      digest: digestOf(withPurl),
+      added: [withPurl[1]],
+      removed: [],
+    });
+    expect(meta.statusCode, meta.body).toBe(200);
+    expect(meta.json()).toMatchObject({ total: 2, added: 0, removed: 0, changed: 0, unchanged: false });
+
+    // A stored set that breaks the rule (an import does not hold it): every delta keeping both is refused.
+    const asset = await store.db
+      .selectFrom("assets")
+      .select(["id", "name"])
+      .where("name", "=", "web-1")
+      .executeTakeFirstOrThrow();
+    await store.write((trx) => replaceInventory(trx, SYSTEM_ACTOR, asset, twoVersions, "import", new Date()));
+    const kept = await call("PATCH", "/api/v1/agent/inventory", {
+      base: digestOf(twoVersions),
+      digest: digestOf([...twoVersions, deb("zlib1g", "1.2.13")]),
+      added: [deb("zlib1g", "1.2.13")],
+      removed: [],
+    });
+    expect(kept.statusCode, kept.body).toBe(400);
+    expect(kept.json()).toMatchObject({
+      error: {
+        reason: "inventory.duplicate-package",
+        message: expect.stringContaining("3.0.11-1 and 3.0.13-1"),
+      },
+    });
+    const fixed = await call("PATCH", "/api/v1/agent/inventory", {
+      base: digestOf(twoVersions),
+      digest: digestOf([base[1] as PackageRecord, deb("openssl", "3.0.13-1")]),
+      added: [],
+      removed: [deb("openssl", "3.0.11-1")],
+    });
+    expect(fixed.statusCode, fixed.body).toBe(200);
+    expect(fixed.json()).toMatchObject({ total: 2, removed: 1 });
   });
 
   it("reports arriving during a full re-match are neither lost nor matched against a stale set", async () => {

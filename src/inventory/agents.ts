@@ -1,22 +1,20 @@
 import { CompiledQuery, type Kysely } from "kysely";
 import { appendAudit } from "../audit/log.js";
-import { AuthError, ConflictError } from "../domain/errors.js";
+import { AuthError } from "../domain/errors.js";
 import type { PackageRecord } from "../domain/inventory.js";
-import { canonicalPackageSet, contentKeysDigest, packageIdentity } from "../domain/package-set.js";
 import { type Actor, actorLabel } from "../domain/roles.js";
 import type { ServiceContext } from "../service/context.js";
 import { capabilitiesOf } from "../store/capabilities.js";
 import type { Database } from "../store/schema.js";
-import { requireOneVersionInSet, requireOneVersionPerPackage } from "./one-version.js";
-import { contentKeyOf, packageDictionary } from "./package-dictionary.js";
+import { applyInventoryDelta, type InventoryDelta } from "./delta.js";
+import { requireOneVersionPerPackage } from "./one-version.js";
+import { packageDictionary } from "./package-dictionary.js";
 import { notePendingPairs } from "./package-log.js";
 import {
-  applyPackageSet,
   type ReportSummary,
   readPackageSet,
   replaceInventory,
   type StoredSet,
-  storedPackages,
   toStoredSet,
 } from "./report.js";
 
@@ -109,6 +107,7 @@ export async function recordAgentInventory(
       dictionary,
       seenWritten: true,
       stored,
+      oneVersionChecked: true,
     });
   });
   dictionary.commit();
@@ -164,16 +163,7 @@ async function agentAsset(
   return { asset, stored: await readPackageSet(trx, assetId) };
 }
 
-export interface InventoryDelta {
-  /** The digest of the set the server acknowledged last: the delta applies to that set only. */
-  base: string;
-  /** Packages added or changed (a changed version is the new record here and the old one in removed). */
-  added: readonly PackageRecord[];
-  /** Packages gone, by ecosystem, name, arch and version. */
-  removed: ReadonlyArray<Pick<PackageRecord, "ecosystem" | "name" | "arch" | "version">>;
-  /** The digest of the set after the delta, as the agent computed it. */
-  digest: string;
-}
+export type { InventoryDelta } from "./delta.js";
 
 /**
  * A delta report: the changes since the set the server acknowledged. Refused (409, the agent then sends
@@ -191,48 +181,7 @@ export async function recordAgentInventoryDelta(
   const summary = await ctx.store.write(async (trx) => {
     dictionary.reset();
     const { asset, stored } = await agentAsset(trx, assetId, now);
-    const known = await storedPackages(trx, assetId, dictionary, stored);
-    if (known.set === null || known.set.digest !== delta.base) {
-      throw new ConflictError(
-        "the inventory this delta is based on is not the one the server holds: send a full report",
-        {
-          reason: "inventory.delta-base-mismatch",
-          where: "/base",
-          details: { held: known.set?.digest ?? null, base: delta.base },
-        },
-      );
-    }
-    const next = new Map(known.packages);
-    for (const r of delta.removed) {
-      next.delete(
-        packageIdentity({ ecosystem: r.ecosystem, name: r.name, arch: r.arch ?? "", version: r.version }),
-      );
-    }
-    for (const [identity, p] of canonicalPackageSet(delta.added)) next.set(identity, p);
-    const digest = contentKeysDigest([...next.values()].map(contentKeyOf));
-    if (digest !== delta.digest) {
-      throw new ConflictError(
-        "the inventory after this delta is not the one the agent described: send a full report",
-        {
-          reason: "inventory.delta-digest-mismatch",
-          where: "/digest",
-          details: { digest, expected: delta.digest },
-        },
-      );
-    }
-    requireOneVersionInSet([...next.values()], () => "/added");
-    return applyPackageSet(
-      trx,
-      actor,
-      asset,
-      next,
-      "agent",
-      now,
-      { where: "/added", seenWritten: true },
-      dictionary,
-      known,
-      digest,
-    );
+    return applyInventoryDelta(trx, actor, asset, stored, delta, now, dictionary);
   });
   dictionary.commit();
   notePendingPairs(ctx.store, pairsWritten(summary));

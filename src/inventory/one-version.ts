@@ -114,3 +114,32 @@ function check(
     if (first.version !== p.version) refuse(p, first, whereOf, index);
   });
 }
+
+/** Whether a set holds the rule (a stored set whose order the process does not know yet). */
+export function holdsOneVersion(packages: readonly PackageRecord[]): boolean {
+  try {
+    check(packages, () => "", keptKey);
+    return true;
+  } catch (e) {
+    if (e instanceof ValidationError) return false;
+    throw e;
+  }
+}
+
+/**
+ * The rule for records added to a set that holds it, each against the set's other version of its
+ * package: what requireOneVersionInSet reports for the set with these records appended, when the
+ * records themselves passed requireOneVersionPerPackage.
+ */
+export function requireAddedOneVersion(
+  added: readonly PackageRecord[],
+  otherVersion: (p: PackageRecord) => string | undefined,
+  where: string,
+): void {
+  const ruled = new Map<string, boolean>();
+  for (const p of added) {
+    if (!applies(ruled, p.ecosystem)) continue;
+    const other = otherVersion(p);
+    if (other !== undefined) refuse(p, { version: other, index: 0 }, () => where, 0);
+  }
+}

@@ -37,10 +37,12 @@ export function identityOf(p: CanonicalPackage): string {
   return identity;
 }
 
-interface Entry {
+export interface Entry {
   key: string;
   id: number;
   pkg: CanonicalPackage;
+  /** The key and its newline as UTF-8, the digest's bytes for this package (see set-order.ts). */
+  line?: Buffer;
 }
 
 function fromRow(r: {
@@ -97,6 +99,10 @@ class EntryIndex {
     return this.#byId.get(id);
   }
 
+  named(name: string): readonly Entry[] | undefined {
+    return this.#byName.get(name);
+  }
+
   add(e: Entry): void {
     if (this.#byId.has(e.id)) return;
     this.#byId.set(e.id, e);
@@ -106,9 +112,38 @@ class EntryIndex {
   }
 }
 
+/**
+ * A set's ids sorted by content key, with the set's digest: a delta then inserts and removes a few
+ * ids instead of sorting 600 keys again. Sound across writers: equal digests mean equal sets.
+ */
+export interface SetOrder {
+  digest: string;
+  ids: readonly number[];
+  /** The set holds one version per (package, arch) where dpkg's rule applies (one-version.ts). */
+  oneVersion: boolean;
+}
+
+/** How many assets' orders a process keeps (a few KB each). */
+const MAX_ORDERS = 20_000;
+
 /** The process-wide cache of committed ids, one per store. */
 export class PackageDictionary {
   readonly #entries = new EntryIndex();
+  /** Committed sets' ids in content-key order, by asset (see set-order.ts); the oldest go first. */
+  readonly #orders = new Map<string, SetOrder>();
+
+  order(assetId: string): SetOrder | undefined {
+    return this.#orders.get(assetId);
+  }
+
+  learnOrder(assetId: string, order: SetOrder): void {
+    this.#orders.delete(assetId);
+    this.#orders.set(assetId, order);
+    if (this.#orders.size > MAX_ORDERS) {
+      const oldest = this.#orders.keys().next().value;
+      if (oldest !== undefined) this.#orders.delete(oldest);
+    }
+  }
 
   /** A lookup for one write: what it learns joins the cache only once its transaction committed. */
   session(): DictionarySession {
@@ -117,6 +152,10 @@ export class PackageDictionary {
 
   cached(p: CanonicalPackage): Entry | undefined {
     return this.#entries.find(p);
+  }
+
+  cachedNamed(name: string): readonly Entry[] | undefined {
+    return this.#entries.named(name);
   }
 
   cachedEntry(id: number): Entry | undefined {
@@ -153,12 +192,49 @@ export class DictionarySession {
   reset(): void {
     this.#learned = new EntryIndex();
     this.#pending = [];
+    this.#orders = [];
   }
 
   /** After the write committed: its ids are now safe to cache. */
   commit(): void {
     this.#dictionary.learn(this.#pending);
+    for (const [assetId, order] of this.#orders) this.#dictionary.learnOrder(assetId, order);
     this.reset();
+  }
+
+  #orders: Array<[string, SetOrder]> = [];
+
+  /** The committed order of an asset's set, if this process knows it. */
+  order(assetId: string): SetOrder | undefined {
+    return this.#dictionary.order(assetId);
+  }
+
+  /** The order of the set this write stores for the asset: known to the process once it committed. */
+  noteOrder(assetId: string, order: SetOrder): void {
+    this.#orders.push([assetId, order]);
+  }
+
+  /** The entries of this name the session can see (the cache's and its own): a delta's look-ups. */
+  named(name: string): Entry[] {
+    const cached = this.#dictionary.cachedNamed(name);
+    const learned = this.#learned.named(name);
+    if (learned === undefined) return cached === undefined ? [] : [...cached];
+    return cached === undefined ? [...learned] : [...cached, ...learned];
+  }
+
+  /** The digest's bytes for a package this session resolved or described. */
+  lineOf(id: number): Buffer {
+    const e = this.#entry(id);
+    if (e === undefined) throw new Error(`package id ${id} was not resolved in this write`);
+    if (e.line === undefined) e.line = Buffer.from(`${e.key}\n`, "utf8");
+    return e.line;
+  }
+
+  /** Makes these ids' packages known to the session (describe without its map). */
+  async know(trx: Kysely<Database>, ids: readonly number[]): Promise<void> {
+    const unknown: number[] = [];
+    for (const id of ids) if (this.#entry(id) === undefined) unknown.push(id);
+    if (unknown.length > 0) await this.describe(trx, unknown);
   }
 
   #pending: Entry[] = [];
@@ -175,6 +251,11 @@ export class DictionarySession {
     if (this.#learned.get(e.id) !== undefined) return;
     this.#learned.add(e);
     this.#pending.push(e);
+  }
+
+  /** The dictionary entry of an id this session resolved or described. */
+  entry(id: number): Entry | undefined {
+    return this.#entry(id);
   }
 
   /** The content key of a package this session resolved or described (see contentKeyOf). */

@@ -14,20 +14,21 @@ const MAX_PACKAGES = 200_000;
 const MAX_FINGERPRINT = 200;
 
 /** A required string of 1 to max UTF-16 units, well-formed. */
-function required(v: unknown, max: number): v is string {
+export function required(v: unknown, max: number): v is string {
   return typeof v === "string" && v.length >= 1 && v.length <= max && v.isWellFormed();
 }
 
 /** An optional string field: absent, null, or a well-formed string of at most max units. */
-function nullish(v: unknown, max: number): boolean {
+export function nullish(v: unknown, max: number): boolean {
   return v === null || (typeof v === "string" && v.length <= max && v.isWellFormed());
 }
 
-function isPlainObject(v: unknown): v is Record<string, unknown> {
+export function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
-function readPackage(v: unknown): PackageRecord | undefined {
+/** A package record as packageRecordSchema reads it, or undefined for anything else. */
+export function readPackage(v: unknown): PackageRecord | undefined {
   if (!isPlainObject(v)) return undefined;
   const { ecosystem, name, version } = v;
   if (!required(ecosystem, 100) || !required(name, 500) || !required(version, 200)) return undefined;

@@ -5,18 +5,14 @@ import { ecosystemParts } from "../advisories/matching/ecosystem-key.js";
 import { appendAudit } from "../audit/log.js";
 import { reasonError } from "../domain/errors.js";
 import type { PackageRecord } from "../domain/inventory.js";
-import {
-  type CanonicalPackage,
-  canonicalPackageSet,
-  contentKeysDigest,
-  packageIdentity,
-} from "../domain/package-set.js";
+import { type CanonicalPackage, canonicalPackageSet, packageIdentity } from "../domain/package-set.js";
 import { type Actor, actorLabel } from "../domain/roles.js";
 import { capabilitiesOf } from "../store/capabilities.js";
 import { serializationFailure } from "../store/retry.js";
 import type { Database, InstalledPackagesTable, InventoryReportsTable } from "../store/schema.js";
 import { type DictionarySession, identityOf, PackageDictionary } from "./package-dictionary.js";
 import { appendSetPairs } from "./package-log.js";
+import { orderByKey, orderDigest } from "./set-order.js";
 
 export interface PackageChange {
   ecosystem: string;
@@ -69,6 +65,8 @@ export interface ReplaceOptions {
   seenWritten?: boolean;
   /** The asset's stored set, when the caller read it already (with its asset row, see agentAsset). */
   stored?: StoredSet | null;
+  /** The caller held the packages to one version per package (one-version.ts). */
+  oneVersionChecked?: boolean;
 }
 
 /** An asset's stored package set. */
@@ -174,11 +172,13 @@ export async function applyPackageSet(
   const at = now.toISOString();
   if (options.seenWritten !== true)
     await trx.updateTable("assets").set({ last_seen_at: at }).where("id", "=", asset.id).execute();
-  // Resolved before the digest, which then hashes the dictionary's own content keys instead of
-  // building one per package. Only a changed set can name a package the dictionary lacks, so an
-  // unchanged report adds nothing to it.
+  // Resolved before the digest, which then hashes the dictionary's own encoded keys in key order
+  // (set-order.ts), kept for the asset's next delta. Only a changed set can name a package the
+  // dictionary lacks, so an unchanged report adds nothing to it.
   const ids = await session.resolve(trx, list);
-  const digest = incomingDigest ?? contentKeysDigest(ids.map((id) => session.keyOf(id)));
+  const order = orderByKey(session, ids);
+  const digest = incomingDigest ?? orderDigest(session, order);
+  session.noteOrder(asset.id, { digest, ids: order, oneVersion: options.oneVersionChecked === true });
   if (stored !== null && stored.digest === digest) {
     return { total: incoming.size, added: 0, removed: 0, changed: 0, unchanged: true, digest };
   }
@@ -193,6 +193,46 @@ export async function applyPackageSet(
   const oldIds = new Set(stored?.ids ?? []);
   const addedIds = ids.filter((id) => !oldIds.has(id));
   const removedIds = stored === null ? [] : stored.ids.filter((id) => !newIds.has(id));
+  return writeSetChange(trx, actor, asset, source, now, session, {
+    stored,
+    total: incoming.size,
+    digest,
+    sortedIds: [...newIds.keys()].sort((a, b) => a - b),
+    addedIds,
+    addedPackage: (id) => newIds.get(id) as CanonicalPackage,
+    removedIds,
+    current: () => list,
+  });
+}
+
+/** A set change computed by its caller: a full report's diff, or a delta's. */
+export interface SetChange {
+  stored: StoredSet | null;
+  total: number;
+  digest: string;
+  /** The new set's ids, ascending. */
+  sortedIds: number[];
+  /** Ids of the new set absent from the stored one. */
+  addedIds: number[];
+  addedPackage: (id: number) => CanonicalPackage;
+  /** Ids of the stored set absent from the new one. */
+  removedIds: number[];
+  /** The new set's packages, asked only when the change is re-matched. */
+  current: () => readonly CanonicalPackage[];
+}
+
+/** Writes a changed set: the set row, the index's pairs, the report row, the audit event, the re-match. */
+export async function writeSetChange(
+  trx: Kysely<Database>,
+  actor: Actor,
+  asset: { id: string; name: string },
+  source: "agent" | "import",
+  now: Date,
+  session: DictionarySession,
+  change: SetChange,
+): Promise<ReportSummary> {
+  const { stored, digest, addedIds, removedIds } = change;
+  const at = now.toISOString();
   const removedPackages = removedIds.length === 0 ? new Map() : await session.describe(trx, removedIds);
 
   // By identity: a package whose source or purl changed is the same package with new metadata.
@@ -202,7 +242,7 @@ export async function applyPackageSet(
   const toInsert: InstalledPackagesTable[] = [];
   const metadataChanged: InstalledPackagesTable[] = [];
   for (const id of addedIds) {
-    const p = newIds.get(id) as CanonicalPackage;
+    const p = change.addedPackage(id);
     // Nothing removed (a first report, or additions only): no identity to pair, none to build.
     if (removedByIdentity.size === 0) {
       toInsert.push(toRow(asset.id, p));
@@ -217,7 +257,7 @@ export async function applyPackageSet(
     if (!addedIdentities.has(identity)) toDelete.push(toRow(asset.id, p));
   }
 
-  const sorted = [...newIds.keys()].sort((a, b) => a - b);
+  const sorted = change.sortedIds;
   addedIds.sort((a, b) => a - b);
   const changes = classifyChanges(toDelete, toInsert);
   let added = 0;
@@ -227,7 +267,7 @@ export async function applyPackageSet(
     else if (c.to === null) removed += 1;
   }
   const summary: ReportSummary = {
-    total: incoming.size,
+    total: change.total,
     added,
     removed,
     changed: changes.length - added - removed,
@@ -242,7 +282,7 @@ export async function applyPackageSet(
     stored,
     packageIds: sorted,
     digest,
-    total: incoming.size,
+    total: change.total,
     at,
     removedIds,
     addedIds,
@@ -290,7 +330,10 @@ export async function applyPackageSet(
   );
   if (mayMatch) {
     const scope = new Set(changedRows.map(identity));
-    const current = list.filter((p) => scope.has(identity(p))).map((p) => toRow(asset.id, p));
+    const current = change
+      .current()
+      .filter((p) => scope.has(identity(p)))
+      .map((p) => toRow(asset.id, p));
     await rematchAsset(trx, asset.id, now, changedRows, current);
   }
   return summary;

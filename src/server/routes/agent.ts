@@ -12,6 +12,7 @@ import {
 import type { AuditSigningKey } from "../../audit/signing-key.js";
 import { enrollAgent } from "../../auth/enrollment.js";
 import { recordAgentInventory, recordAgentInventoryDelta, recordHeartbeat } from "../../inventory/agents.js";
+import { readInventoryDeltaFast } from "../../inventory/delta-body.js";
 import { readInventoryReportFast } from "../../inventory/report-body.js";
 import type { ServiceContext } from "../../service/context.js";
 import { agentProtocolHook } from "../agent-protocol.js";
@@ -74,7 +75,9 @@ export async function agentRoutes(
   r.patch(
     "/api/v1/agent/inventory",
     {
-      config: { access: "agent" },
+      // Read by hand when well-formed, as the full report (src/inventory/delta-body.ts).
+      config: { access: "agent", fastBody: readInventoryDeltaFast },
+      validatorCompiler: fastBodyValidatorCompiler,
       schema: {
         summary: "Report the package changes since the set the server acknowledged (409: send a full report)",
         body: inventoryDeltaSchema,

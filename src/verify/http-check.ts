@@ -1,3 +1,4 @@
+import { Deadline } from "../client/deadline.js";
 import type { ResolvedHealthCheck } from "./check-types.js";
 import type { TryOutcome } from "./try-outcome.js";
 
@@ -12,12 +13,10 @@ export async function httpTry(
   check: ResolvedHealthCheck & { http: string },
   signal: AbortSignal,
 ): Promise<TryOutcome> {
-  const timeout = AbortSignal.timeout(check.timeoutMs);
+  // The timeout covers the answer's body too; the deadline is cleared once it is read.
+  const deadline = new Deadline(check.timeoutMs, signal);
   try {
-    const response = await fetch(check.http, {
-      redirect: "manual",
-      signal: AbortSignal.any([signal, timeout]),
-    });
+    const response = await fetch(check.http, { redirect: "manual", signal: deadline.signal });
     const body = check.bodyMatch === undefined ? await discard(response) : await readLimited(response);
     if (response.status !== check.expectStatus) {
       return { ok: false, detail: `HTTP ${response.status}, expected ${check.expectStatus}` };
@@ -31,10 +30,12 @@ export async function httpTry(
     return { ok: true, detail: `HTTP ${response.status}` };
   } catch (err) {
     if (signal.aborted) throw signal.reason;
-    if (timeout.aborted) return { ok: false, detail: `no answer within ${check.timeoutMs} ms` };
+    if (deadline.timedOut) return { ok: false, detail: `no answer within ${check.timeoutMs} ms` };
     const cause = (err as Error).cause;
     const reason = cause instanceof Error ? cause.message : (err as Error).message;
     return { ok: false, detail: `GET ${check.http} failed: ${reason}` };
+  } finally {
+    deadline.done();
   }
 }
 

@@ -20,6 +20,10 @@ beforeAll(async () => {
       return res.end();
     }
     if (req.url === "/slow") return setTimeout(() => res.end("late"), 2000).unref();
+    if (req.url === "/slow-body") {
+      res.write("version=");
+      return setTimeout(() => res.end("1.1.0"), 2000).unref();
+    }
     if (req.url === "/flaky") {
       flakyHits += 1;
       res.statusCode = flakyHits < 3 ? 500 : 200;
@@ -72,11 +76,14 @@ describe("http checks", () => {
     ["/down", { expectStatus: 503 }, true, /HTTP 503/],
     ["/redirect", {}, false, /HTTP 302, expected 200/],
     ["/slow", { timeoutMs: 200 }, false, /no answer within 200 ms/],
+    ["/slow-body", { timeoutMs: 200, bodyMatch: "1\\.1" }, false, /no answer within 200 ms/],
   ])("GET %s %j → ok=%s", async (path, extra, ok, detail) => {
     const result = await run(http(path, extra));
     expect(result.ok).toBe(ok);
     expect(result.detail).toMatch(detail);
     expect(result.tries).toBe(1);
+    // A hung endpoint fails its check in its timeout, not when the endpoint gives up.
+    expect(result.durationMs).toBeLessThan(1500);
   });
 
   it("reports a refused connection", async () => {

@@ -3,6 +3,7 @@ import { type BackoffPolicy, retry } from "../domain/backoff.js";
 import { isErrorReason } from "../domain/error-reasons.js";
 import { AppError, type ErrorCode } from "../domain/errors.js";
 import type { paths } from "./api-types.js";
+import { Deadline } from "./deadline.js";
 
 const KNOWN_CODES: readonly ErrorCode[] = [
   "validation",
@@ -68,9 +69,13 @@ export class ApiClient {
         ...(token ? { authorization: `Bearer ${token}` } : {}),
       },
       fetch: async (request) => {
+        // openapi-fetch reads the body after this returns, so the deadline is left to fire (its
+        // timer does not keep the process alive).
+        const deadline = new Deadline(this.#timeoutMs, request.signal);
         try {
-          return await fetch(new Request(request, { signal: AbortSignal.timeout(this.#timeoutMs) }));
+          return await fetch(new Request(request, { signal: deadline.signal }));
         } catch (err) {
+          deadline.done();
           throw this.#unreachable(err);
         }
       },
@@ -158,32 +163,37 @@ export class ApiClient {
     const headers: Record<string, string> = { ...this.#headers, accept: "application/json" };
     if (this.#token) headers.authorization = `Bearer ${this.#token}`;
     if (body !== undefined) headers["content-type"] = body.type;
+    // One deadline covers the request and the reading of its answer, and is cleared once both are done.
+    const deadline = new Deadline(this.#timeoutMs, signal);
     let response: Response;
+    let text: string;
     try {
-      response = await fetch(`${this.baseUrl}${path}`, {
-        method,
-        headers,
-        ...(body === undefined ? {} : { body: body.data }),
-        signal: signal
-          ? AbortSignal.any([signal, AbortSignal.timeout(this.#timeoutMs)])
-          : AbortSignal.timeout(this.#timeoutMs),
-      });
-    } catch (err) {
-      const reason =
-        err instanceof Error ? ((err.cause as Error | undefined)?.message ?? err.message) : String(err);
-      const error = new AppError(
-        "internal",
-        `cannot reach the autopatch server at ${this.baseUrl}: ${reason}`,
-        {
-          cause: err,
-        },
-      );
-      // A refused or reset connection may be a restart; a timeout is not retried (it already waited).
-      const code =
-        (err instanceof Error ? (err.cause as { code?: unknown } | undefined)?.code : undefined) ?? "";
-      throw code === "ECONNREFUSED" || code === "ECONNRESET" ? new TransientError(error) : error;
+      try {
+        response = await fetch(`${this.baseUrl}${path}`, {
+          method,
+          headers,
+          ...(body === undefined ? {} : { body: body.data }),
+          signal: deadline.signal,
+        });
+      } catch (err) {
+        const reason =
+          err instanceof Error ? ((err.cause as Error | undefined)?.message ?? err.message) : String(err);
+        const error = new AppError(
+          "internal",
+          `cannot reach the autopatch server at ${this.baseUrl}: ${reason}`,
+          {
+            cause: err,
+          },
+        );
+        // A refused or reset connection may be a restart; a timeout is not retried (it already waited).
+        const code =
+          (err instanceof Error ? (err.cause as { code?: unknown } | undefined)?.code : undefined) ?? "";
+        throw code === "ECONNREFUSED" || code === "ECONNRESET" ? new TransientError(error) : error;
+      }
+      text = await response.text();
+    } finally {
+      deadline.done();
     }
-    const text = await response.text();
     const parsed: unknown = text === "" ? undefined : safeJson(text);
     if (!response.ok) {
       const error = this.#located(errorFromResponse(response.status, parsed, text));

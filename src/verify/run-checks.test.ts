@@ -20,6 +20,11 @@ beforeAll(async () => {
       return res.end();
     }
     if (req.url === "/slow") return setTimeout(() => res.end("late"), 2000).unref();
+    if (req.url === "/big") return res.end(`version=1.1.0 ${"x".repeat(3 * 1024 * 1024)}`);
+    if (req.url === "/slow-body") {
+      res.write("version=");
+      return setTimeout(() => res.end("1.1.0"), 2000).unref();
+    }
     if (req.url === "/flaky") {
       flakyHits += 1;
       res.statusCode = flakyHits < 3 ? 500 : 200;
@@ -72,11 +77,17 @@ describe("http checks", () => {
     ["/down", { expectStatus: 503 }, true, /HTTP 503/],
     ["/redirect", {}, false, /HTTP 302, expected 200/],
     ["/slow", { timeoutMs: 200 }, false, /no answer within 200 ms/],
+    ["/big", { bodyMatch: "^version=1\\.1\\." }, true, /^HTTP 200$/],
+    ["/big", {}, true, /^HTTP 200$/],
+    ["/slow-body", { timeoutMs: 200 }, false, /no answer within 200 ms/],
+    ["/slow-body", { timeoutMs: 200, bodyMatch: "1\\.1" }, false, /no answer within 200 ms/],
   ])("GET %s %j → ok=%s", async (path, extra, ok, detail) => {
     const result = await run(http(path, extra));
     expect(result.ok).toBe(ok);
     expect(result.detail).toMatch(detail);
     expect(result.tries).toBe(1);
+    // A hung endpoint fails its check in its timeout, not when the endpoint gives up.
+    expect(result.durationMs).toBeLessThan(1500);
   });
 
   it("reports a refused connection", async () => {
@@ -141,4 +152,28 @@ it("stops when the signal aborts", async () => {
   await expect(
     runHealthChecks([http("/down", { retries: 100, intervalMs: 50 })], controller.signal),
   ).rejects.toThrow("stopping");
+});
+
+it("fails an http check whose address is not http or https", async () => {
+  const [result] = await runHealthChecks(
+    [{ ...http("/health"), http: "ftp://127.0.0.1/health" }],
+    new AbortController().signal,
+  );
+  expect(result?.ok).toBe(false);
+  expect(result?.detail).toMatch(/failed: ftp: is not http or https/);
+});
+
+it("runs many checks at once without crowding the caller's signal", async () => {
+  const warnings: Error[] = [];
+  const onWarning = (w: Error) => warnings.push(w);
+  process.on("warning", onWarning);
+  try {
+    const checks = Array.from({ length: 15 }, (_, i) => ({ ...http("/health"), name: `c${i}` }));
+    const results = await runHealthChecks(checks, new AbortController().signal);
+    expect(results.map((r) => r.ok)).toEqual(checks.map(() => true));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(warnings.filter((w) => w.name === "MaxListenersExceededWarning")).toEqual([]);
+  } finally {
+    process.off("warning", onWarning);
+  }
 });

@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { CheckResult, ResolvedHealthCheck } from "./check-types.js";
 import { commandTry } from "./command-check.js";
@@ -40,9 +41,21 @@ export async function runHealthCheck(check: ResolvedHealthCheck, signal: AbortSi
  * Runs every check at once (they are independent, and a host waits for the slowest only) and returns
  * their results in the order given. Rejects only when `signal` aborts.
  */
-export function runHealthChecks(
+export async function runHealthChecks(
   checks: readonly ResolvedHealthCheck[],
   signal: AbortSignal,
 ): Promise<CheckResult[]> {
-  return Promise.all(checks.map((check) => runHealthCheck(check, signal)));
+  if (checks.length <= 1) return Promise.all(checks.map((check) => runHealthCheck(check, signal)));
+  // Every running check listens on its signal: the checks share one of their own, which may have as
+  // many listeners as there are checks, instead of crowding the caller's.
+  const own = new AbortController();
+  setMaxListeners(checks.length + 10, own.signal);
+  const onAbort = () => own.abort(signal.reason);
+  if (signal.aborted) onAbort();
+  else signal.addEventListener("abort", onAbort, { once: true });
+  try {
+    return await Promise.all(checks.map((check) => runHealthCheck(check, own.signal)));
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+  }
 }

@@ -101,3 +101,24 @@ it("rewrites a long journal with its newest keys only", async () => {
   expect(kept).toHaveLength(2000);
   expect((await stat(join(dir, JOURNAL_FILE))).mode & 0o777).toBe(0o600);
 });
+
+it("makes its file, its owner's only, when the agent opens it, before any operation", async () => {
+  const journal = await OperationJournal.open(dir);
+  expect((await stat(join(dir, JOURNAL_FILE))).mode & 0o777).toBe(0o600);
+  await journal.close();
+});
+
+it("writes each record as one whole line", async () => {
+  const journal = await OperationJournal.open(dir);
+  const long = {
+    ...result,
+    checks: [{ name: "x".repeat(50_000), ok: true, tries: 1, detail: "ok", durationMs: 1 }],
+  };
+  await journal.append({ type: "started", key: "a", id: "op-a", action: "patch", at });
+  await journal.append({ type: "finished", key: "a", result: long, at });
+  await journal.close();
+  const lines = (await readFile(join(dir, JOURNAL_FILE), "utf8")).split("\n");
+  expect(lines).toHaveLength(3);
+  expect(JSON.parse(lines[1] ?? "").result.checks[0].name).toHaveLength(50_000);
+  expect((await OperationJournal.open(dir)).entry("a")?.result).toEqual(long);
+});

@@ -67,6 +67,10 @@ export class OperationJournal {
   static async open(stateDir: string): Promise<OperationJournal> {
     const journal = new OperationJournal(join(stateDir, JOURNAL_FILE));
     await journal.#load();
+    // The file is opened (and a new one's folder synced) when the agent starts, not at its first
+    // operation: an operation then pays for its appends only, and a state dir it cannot write
+    // shows before any operation is leased.
+    await journal.#handle();
     return journal;
   }
 
@@ -82,7 +86,9 @@ export class OperationJournal {
   /** Appends one record and, unless it is a `started` line (see above), waits until it is on disk. */
   async append(record: JournalRecord): Promise<void> {
     const file = await this.#handle();
-    await file.appendFile(`${JSON.stringify(record)}\n`, "utf8");
+    // One write of the line (the file is opened for appending); FileHandle.appendFile goes through
+    // writeFile's general path for every line.
+    await writeAll(file, Buffer.from(`${JSON.stringify(record)}\n`, "utf8"));
     if (record.type !== "started") await file.sync();
     this.#apply(record);
   }
@@ -186,6 +192,15 @@ export class OperationJournal {
     if (s.size === 0) await syncFolderOf(this.#path);
     this.#file = file;
     return file;
+  }
+}
+
+/** Writes every byte (a write may take fewer than asked). */
+async function writeAll(file: FileHandle, bytes: Buffer): Promise<void> {
+  let rest = bytes;
+  while (rest.length > 0) {
+    const { bytesWritten } = await file.write(rest);
+    rest = rest.subarray(bytesWritten);
   }
 }
 

@@ -1,3 +1,4 @@
+import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
@@ -129,6 +130,8 @@ async function withInventory(
   }
 }
 
+const artifactDir = (stateDir: string): string => join(stateDir, "artifacts");
+
 /**
  * The agent's operation loop: long-polls the server for an operation of this host, runs it (one at a
  * time), reports the result, and polls again. Runs beside the heartbeat loop until the signal aborts;
@@ -137,6 +140,8 @@ async function withInventory(
 export async function runOperationLoop(options: OperationLoopOptions): Promise<void> {
   const { client, logger, signal } = options;
   const journal = await OperationJournal.open(options.stateDir);
+  // Downloads go there: made once at start rather than found missing by an operation's first one.
+  await mkdir(artifactDir(options.stateDir), { recursive: true, mode: 0o700 });
   const host = { root: options.root, keepDir: join(options.stateDir, "snapshots") };
   let failures = 0;
   try {
@@ -194,7 +199,7 @@ async function runLeased(
   host: { root: string; keepDir: string },
 ): Promise<void> {
   const { client, logger, signal } = options;
-  const fetcher = new ArtifactFetcher(client, join(options.stateDir, "artifacts"), options.serverPublicKey, [
+  const fetcher = new ArtifactFetcher(client, artifactDir(options.stateDir), options.serverPublicKey, [
     ...(op.payload.artifact ? [op.payload.artifact] : []),
     ...op.payload.rollbackArtifacts,
   ]);

@@ -4,7 +4,7 @@
  * returns undefined for anything it is not sure of, and the body then takes the usual path (the
  * guard's walk, then the zod schema), so every refusal keeps its error. A reader must accept only
  * bodies zod accepts, return what zod would return, and have checked every string and key it keeps
- * as the guard would (see src/inventory/report-body.ts and its test).
+ * as the guard would (see src/server/report-body.ts and its test).
  */
 import type { FastifySchemaCompiler } from "fastify";
 import { validatorCompiler } from "fastify-type-provider-zod";

@@ -12,12 +12,12 @@ import {
 import type { AuditSigningKey } from "../../audit/signing-key.js";
 import { enrollAgent } from "../../auth/enrollment.js";
 import { recordAgentInventory, recordAgentInventoryDelta, recordHeartbeat } from "../../inventory/agents.js";
-import { readInventoryDeltaFast } from "../../inventory/delta-body.js";
-import { readInventoryReportFast } from "../../inventory/report-body.js";
 import type { ServiceContext } from "../../service/context.js";
 import { agentProtocolHook } from "../agent-protocol.js";
 import { actorOf, bearerToken } from "../auth.js";
+import { readInventoryDeltaFast } from "../delta-body.js";
 import { fastBodyValidatorCompiler } from "../fast-body.js";
+import { readInventoryReportFast } from "../report-body.js";
 
 export interface AgentRouteOptions {
   /** The server's signing key: its public half goes to every agent at enrollment, to pin. */
@@ -75,7 +75,7 @@ export async function agentRoutes(
   r.patch(
     "/api/v1/agent/inventory",
     {
-      // Read by hand when well-formed, as the full report (src/inventory/delta-body.ts).
+      // Read by hand when well-formed, as the full report (src/server/delta-body.ts).
       config: { access: "agent", fastBody: readInventoryDeltaFast },
       validatorCompiler: fastBodyValidatorCompiler,
       schema: {

@@ -20,31 +20,8 @@ export async function appendAudit(
 ): Promise<AuditEvent> {
   if (!trx.isTransaction) throw new Error("appendAudit must run inside the state change's transaction");
   if (capabilitiesOf(trx).writableCte) return appendInOneStatement(trx, input, now);
-  const head = await trx
-    .selectFrom("audit_head")
-    .select(["seq", "hash"])
-    .where("id", "=", 1)
-    .$call(forUpdate(trx))
-    .executeTakeFirstOrThrow();
-  const unhashed = { ...eventFields(input, now), seq: head.seq + 1, prevHash: head.hash };
-  const event: AuditEvent = { ...unhashed, hash: hashEvent(unhashed) };
-  await trx
-    .insertInto("audit_events")
-    .values({
-      seq: event.seq,
-      id: event.id,
-      at: event.at,
-      actor: event.actor,
-      action: event.action,
-      target_type: event.targetType,
-      target_id: event.targetId,
-      reason: event.reason,
-      data: JSON.stringify(event.data),
-      prev_hash: event.prevHash,
-      hash: event.hash,
-    })
-    .execute();
-  await trx.updateTable("audit_head").set({ seq: event.seq, hash: event.hash }).where("id", "=", 1).execute();
+  const [event] = await appendAudits(trx, [input], now);
+  if (event === undefined) throw new Error("the audit append returned no event");
   return event;
 }
 

@@ -3,6 +3,7 @@ import type { EnrollRequest, EnrollResponse } from "../agent/protocol.js";
 import { appendAudit } from "../audit/log.js";
 import { AuthError, reasonError } from "../domain/errors.js";
 import { type Actor, actorLabel } from "../domain/roles.js";
+import { markAgentSeen } from "../inventory/agents.js";
 import { findAssetRow, insertAsset } from "../inventory/assets.js";
 import { takeReenrollment } from "../inventory/reenrollment.js";
 import type { ServiceContext } from "../service/context.js";
@@ -89,11 +90,8 @@ export async function enrollAgent(
         revoked_at: null,
       })
       .execute();
-    await trx
-      .updateTable("assets")
-      .set({ agent_status: "active", last_seen_at: now.toISOString() })
-      .where("id", "=", asset.id)
-      .execute();
+    // A stale asset re-enrolled is active again, with the event a heartbeat would write.
+    await markAgentSeen(trx, agentActor, asset.id, now);
     await trx
       .insertInto("enrollment_token_uses")
       .values({

@@ -29,30 +29,42 @@ export async function markAgentSeen(
   now: Date,
 ): Promise<boolean> {
   const asset = await trx
-    .selectFrom("assets")
-    .select(["name", "agent_status"])
+    .updateTable("assets")
+    .set({ last_seen_at: now.toISOString() })
     .where("id", "=", assetId)
+    .returning(["id", "name", "agent_status"])
     .executeTakeFirst();
   if (!asset) return false;
-  await trx
-    .updateTable("assets")
-    .set({ last_seen_at: now.toISOString(), agent_status: "active" })
-    .where("id", "=", assetId)
-    .execute();
-  if (asset.agent_status === "stale") {
-    await appendAudit(
-      trx,
-      {
-        actor: actorLabel(actor),
-        action: "asset.agent-active",
-        targetType: "asset",
-        targetId: assetId,
-        data: { asset: asset.name },
-      },
-      now,
-    );
-  }
+  await markAgentActive(trx, actor, asset, now);
   return true;
+}
+
+/**
+ * After the caller's update of the asset row (which holds the row's lock until commit), `agent_status`
+ * as that update returned it: an asset not active is made so, and a stale one's return is audited. A
+ * concurrent sign of life waited on the lock and its update returned "active", so the event is
+ * written once however many requests the agent has in flight.
+ */
+async function markAgentActive(
+  trx: Kysely<Database>,
+  actor: Actor,
+  asset: { id: string; name: string; agent_status: string },
+  now: Date,
+): Promise<void> {
+  if (asset.agent_status === "active") return;
+  await trx.updateTable("assets").set({ agent_status: "active" }).where("id", "=", asset.id).execute();
+  if (asset.agent_status !== "stale") return;
+  await appendAudit(
+    trx,
+    {
+      actor: actorLabel(actor),
+      action: "asset.agent-active",
+      targetType: "asset",
+      targetId: asset.id,
+      data: { asset: asset.name },
+    },
+    now,
+  );
 }
 
 /** An agent credential acts for its own asset only. */
@@ -99,7 +111,7 @@ export async function recordAgentInventory(
   const now = ctx.now();
   const dictionary = packageDictionary(ctx.store.db).session();
   const summary = await ctx.store.write(async (trx) => {
-    const { asset, stored } = await agentAsset(trx, assetId, now);
+    const { asset, stored } = await agentAsset(trx, actor, assetId, now);
     // No allowEmpty for agents: a host's dpkg database is never empty, so an empty read is a fault
     // on the host (a wrong root, a failed mount) and must not wipe what the server knows.
     return replaceInventory(trx, actor, asset, packages, "agent", now, {
@@ -116,14 +128,16 @@ export async function recordAgentInventory(
 }
 
 /**
- * The reporting agent's asset, marked active and seen now, with its stored package set: one statement
- * where the database takes writes inside WITH (each statement is a round trip on PostgreSQL). The set
+ * The reporting agent's asset, seen now, with its stored package set: one statement where the database
+ * takes writes inside WITH (each statement is a round trip on PostgreSQL), one more when the asset was
+ * not active (a stale one's return audited, as for a heartbeat). The set
  * is read with a row lock, so a concurrent report of the same asset that changed it is waited for and
  * its committed set is the one read, as when the set was read after the asset row's lock. The whole
  * report rolls back if refused.
  */
 async function agentAsset(
   trx: Kysely<Database>,
+  actor: Actor,
   assetId: string,
   now: Date,
 ): Promise<{ asset: { id: string; name: string }; stored: StoredSet | null }> {
@@ -131,21 +145,23 @@ async function agentAsset(
     const result = await trx.executeQuery<{
       id: string;
       name: string;
+      agent_status: string;
       num: number | null;
       package_ids: string | null;
       digest: string | null;
       total: number | null;
     }>(
       CompiledQuery.raw(
-        `with a as (update assets set agent_status = $1, last_seen_at = $2 where id = $3 returning id, name)
-        select a.id, a.name, ps.num, ps.package_ids, ps.digest, ps.total from a left join lateral
+        `with a as (update assets set last_seen_at = $1 where id = $2 returning id, name, agent_status)
+        select a.id, a.name, a.agent_status, ps.num, ps.package_ids, ps.digest, ps.total from a left join lateral
           (select num, package_ids, digest, total from package_sets where asset_id = a.id for update) ps on true`,
-        ["active", now.toISOString(), assetId],
+        [now.toISOString(), assetId],
       ),
     );
     const row = result.rows[0];
     if (row === undefined)
       throw new AuthError("unauthenticated", "the asset of this agent credential was deleted");
+    await markAgentActive(trx, actor, row, now);
     const { num, package_ids, digest, total } = row;
     const stored =
       num === null || package_ids === null || digest === null || total === null
@@ -155,12 +171,13 @@ async function agentAsset(
   }
   const asset = await trx
     .updateTable("assets")
-    .set({ agent_status: "active", last_seen_at: now.toISOString() })
+    .set({ last_seen_at: now.toISOString() })
     .where("id", "=", assetId)
-    .returning(["id", "name"])
+    .returning(["id", "name", "agent_status"])
     .executeTakeFirst();
   if (!asset) throw new AuthError("unauthenticated", "the asset of this agent credential was deleted");
-  return { asset, stored: await readPackageSet(trx, assetId) };
+  await markAgentActive(trx, actor, asset, now);
+  return { asset: { id: asset.id, name: asset.name }, stored: await readPackageSet(trx, assetId) };
 }
 
 export type { InventoryDelta } from "./delta.js";
@@ -180,7 +197,7 @@ export async function recordAgentInventoryDelta(
   const dictionary = packageDictionary(ctx.store.db).session();
   const summary = await ctx.store.write(async (trx) => {
     dictionary.reset();
-    const { asset, stored } = await agentAsset(trx, assetId, now);
+    const { asset, stored } = await agentAsset(trx, actor, assetId, now);
     return applyInventoryDelta(trx, actor, asset, stored, delta, now, dictionary);
   });
   dictionary.commit();

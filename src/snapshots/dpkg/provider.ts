@@ -11,7 +11,7 @@ import {
 import { admindirOf } from "../../dpkg/root-options.js";
 import type { ArtifactRef, Snapshot } from "../../rollout/operation.js";
 import { SNAPSHOT_INTERFACE_VERSION, type SnapshotHost, type SnapshotProvider } from "../provider.js";
-import { keptFileName, repackInstalled } from "./repack.js";
+import { archiveProblem, keptFileName, repackInstalled } from "./repack.js";
 
 type SnapshotPackage = Snapshot["packages"][number];
 
@@ -58,11 +58,19 @@ async function keepCopy(
   }
 }
 
-/** The kept .deb of a package: the host's copy when it is still the right package, else the store's. */
+/**
+ * The kept .deb of a package: the host's copy when it is still the right package and whole (a damaged
+ * one would fail dpkg halfway through unpacking), else the store's.
+ */
 async function debFor(pkg: SnapshotPackage, fetch: (ref: ArtifactRef) => Promise<string>): Promise<string> {
+  let hostCopy = "";
   if (pkg.hostPath) {
     const fields = await debFields(pkg.hostPath).catch(() => null);
-    if (fields && fields.name === pkg.name && fields.version === pkg.version) return pkg.hostPath;
+    if (fields && fields.name === pkg.name && fields.version === pkg.version) {
+      const problem = await archiveProblem(pkg.hostPath);
+      if (problem === null) return pkg.hostPath;
+      hostCopy = ` (the host's copy ${pkg.hostPath} is damaged: ${problem})`;
+    }
   }
   if (pkg.artifactSha256 && pkg.version) {
     // The snapshot names the bytes by digest: the fetcher checks them (and the signature it has).
@@ -80,7 +88,7 @@ async function debFor(pkg: SnapshotPackage, fetch: (ref: ArtifactRef) => Promise
   }
   throw reasonError(
     "snapshot.restore-failed",
-    `no copy of ${pkg.name} ${pkg.version} is left on the host or in the artifact store`,
+    `no copy of ${pkg.name} ${pkg.version} is left on the host or in the artifact store${hostCopy}`,
     { where: pkg.name },
   );
 }

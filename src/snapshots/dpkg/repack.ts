@@ -1,6 +1,6 @@
 import { mkdir, mkdtemp, readdir, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { reasonError } from "../../domain/errors.js";
+import { AppError, reasonError } from "../../domain/errors.js";
 import { debFields } from "../../dpkg/package-state.js";
 import { isSystemRoot } from "../../dpkg/root-options.js";
 import { runDpkgTool } from "../../dpkg/tool.js";
@@ -8,6 +8,22 @@ import { runDpkgTool } from "../../dpkg/tool.js";
 /** `name_version_arch.deb`, with the epoch's colon spelled as apt spells it in its cache (%3a). */
 export function keptFileName(name: string, version: string, arch: string): string {
   return `${name}_${version.replaceAll(":", "%3a")}_${arch}.deb`;
+}
+
+/**
+ * Why the .deb at `path` cannot be installed as it is, or null when dpkg-deb reads the whole archive
+ * back: its control fields are read elsewhere, and listing its contents decompresses every byte of the
+ * data member, so a truncated or corrupt copy is found now rather than by the revert that needs it.
+ */
+export async function archiveProblem(path: string): Promise<string | null> {
+  try {
+    await runDpkgTool("dpkg-deb", ["--contents", "--", path]);
+    return null;
+  } catch (err) {
+    if (err instanceof AppError && err.code === "unsupported") throw err;
+    const stderr = err instanceof AppError ? err.details?.stderr : undefined;
+    return typeof stderr === "string" && stderr.trim() !== "" ? stderr.trim() : (err as Error).message;
+  }
 }
 
 /**
@@ -41,6 +57,14 @@ export async function repackInstalled(
       throw reasonError(
         "snapshot.unavailable",
         `dpkg-repack built ${fields.name} ${fields.version}, not ${name} ${expected.version}`,
+        { where: name },
+      );
+    }
+    const problem = await archiveProblem(join(work, file));
+    if (problem !== null) {
+      throw reasonError(
+        "snapshot.unavailable",
+        `dpkg-repack built a damaged copy of ${name} ${expected.version}: ${problem}`,
         { where: name },
       );
     }

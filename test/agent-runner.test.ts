@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
-import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -282,6 +282,58 @@ describe("the agent's operation loop", () => {
     expect(await installLines(host, packages.versions.good)).toHaveLength(0);
     expectStepsWithin(server, op.id, ["snapshotting"]);
   });
+
+  it.each([
+    [
+      "dpkg-repack",
+      false,
+      /^no snapshot, so nothing was installed: .*requires dpkg-repack on PATH: apt-get install dpkg-repack/,
+    ],
+    [
+      "dpkg-deb",
+      false,
+      /^no snapshot, so nothing was installed: .*requires dpkg-deb on PATH: apt-get install dpkg /,
+    ],
+    [
+      "dpkg-deb",
+      true,
+      /^dpkg could not install fleet-service: requires dpkg-deb on PATH: apt-get install dpkg /,
+    ],
+  ])(
+    "fails the patch, naming a missing %s and how to install it (store copy: %s), before installing",
+    async (tool, storeCopy, error) => {
+      const server = await standIn();
+      const host = await newHost();
+      // PATH as the host's own, less the one tool.
+      const bin = join(work, `path-without-${tool}-${n}`);
+      await mkdir(bin);
+      for (const dir of ["/usr/bin", "/usr/sbin"]) {
+        for (const name of await readdir(dir)) {
+          if (name !== tool) await symlink(join(dir, name), join(bin, name)).catch(() => {});
+        }
+      }
+      const path = process.env.PATH;
+      process.env.PATH = bin;
+      closers.push(async () => {
+        process.env.PATH = path;
+      });
+      startAgent(server, host);
+      const op = await patchOf(server, host, packages.good, packages.versions.good);
+      if (storeCopy) {
+        const copy = await server.addArtifact(packages.base, {
+          package: FLEET_PACKAGE,
+          version: packages.baseVersion,
+        });
+        op.payload.rollbackArtifacts = [copy];
+      }
+      server.queue(op);
+      const result = await server.resultOf(op.id);
+      expect(result.ok).toBe(false);
+      expect(result.error).toMatch(error);
+      expect(await host.root.installedVersion(FLEET_PACKAGE)).toBe(packages.baseVersion);
+      expect(await installLines(host)).toHaveLength(1);
+    },
+  );
 });
 
 async function waitForResults(server: StandInServer, id: string, count: number) {

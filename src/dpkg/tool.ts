@@ -1,4 +1,7 @@
 import { execFile } from "node:child_process";
+import { constants } from "node:fs";
+import { access, stat } from "node:fs/promises";
+import { delimiter, join } from "node:path";
 import { AppError } from "../domain/errors.js";
 
 export interface ToolResult {
@@ -12,18 +15,55 @@ const INSTALL_HINT: Record<string, string> = {
   "dpkg-deb": "apt-get install dpkg (dpkg-deb ships in the dpkg package; dpkg-dev adds the build helpers)",
   "dpkg-query": "apt-get install dpkg",
   "dpkg-repack": "apt-get install dpkg-repack",
+  fakeroot: "apt-get install fakeroot (dpkg-repack needs it when not run as root)",
 };
+
+/**
+ * The tools a tool runs in turn, looked for first: without them dpkg stops with a bare "not found in
+ * PATH", and dpkg-repack exits 0 having built nothing, neither saying how to get the tool.
+ */
+function toolsCalledBy(file: string): string[] {
+  if (file === "dpkg") return ["dpkg-deb"];
+  if (file === "dpkg-repack")
+    return ["dpkg-query", "dpkg-deb", ...(process.getuid?.() === 0 ? [] : ["fakeroot"])];
+  return [];
+}
+
+function missingTool(file: string, cause?: unknown): AppError {
+  const hint = INSTALL_HINT[file] ?? `install ${file}`;
+  return new AppError("unsupported", `requires ${file} on PATH: ${hint}`, {
+    ...(cause === undefined ? {} : { cause }),
+    details: { command: file },
+  });
+}
+
+/** True when an executable file `name` is in a folder of PATH. */
+async function onPath(name: string, path: string | undefined): Promise<boolean> {
+  for (const dir of (path ?? "").split(delimiter)) {
+    if (dir === "") continue;
+    const candidate = join(dir, name);
+    try {
+      await access(candidate, constants.X_OK);
+      if ((await stat(candidate)).isFile()) return true;
+    } catch {
+      // not in this folder
+    }
+  }
+  return false;
+}
 
 /**
  * Runs a dpkg tool with an argument array (never a shell) and returns its output. Failures throw an
  * AppError("internal") whose message carries the tool's stderr, because that is the only place dpkg
  * says what went wrong.
  */
-export function runDpkgTool(
+export async function runDpkgTool(
   file: string,
   args: readonly string[],
   options: { env?: Record<string, string>; allowExitCodes?: readonly number[]; cwd?: string } = {},
 ): Promise<ToolResult & { exitCode: number }> {
+  const path = options.env?.PATH ?? process.env.PATH;
+  for (const tool of toolsCalledBy(file)) if (!(await onPath(tool, path))) throw missingTool(tool);
   return new Promise((resolve, reject) => {
     execFile(
       file,
@@ -42,13 +82,7 @@ export function runDpkgTool(
         }
         const code = (error as NodeJS.ErrnoException).code;
         if (code === "ENOENT") {
-          const hint = INSTALL_HINT[file] ?? `install ${file}`;
-          reject(
-            new AppError("unsupported", `requires ${file} on PATH: ${hint}`, {
-              cause: error,
-              details: { command: file },
-            }),
-          );
+          reject(missingTool(file, error));
           return;
         }
         const exitCode = typeof code === "number" ? code : -1;

@@ -3,17 +3,18 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { pino } from "pino";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { installedRowsForKeys } from "../src/advisories/findings/installed-rows.js";
 import type { PackageRecord } from "../src/domain/inventory.js";
 import { SYSTEM_ACTOR } from "../src/domain/roles.js";
 import { recordAgentInventory } from "../src/inventory/agents.js";
-import { createAsset, deleteAsset } from "../src/inventory/assets.js";
+import { deleteAsset } from "../src/inventory/assets.js";
 import { mergeBatch, mergePackageLog } from "../src/inventory/package-log.js";
 import { startServer } from "../src/server/start.js";
-import type { ServiceContext } from "../src/service/context.js";
 import { openStore } from "../src/store/store.js";
-import { contextFor, DIALECTS, freshStore } from "./helpers/stores.js";
+import { agentOfNewHost } from "./helpers/actors.js";
+import { debPackage as deb } from "./helpers/assets.js";
+import { contextFor, DIALECTS, suiteStore } from "./helpers/stores.js";
 
 /**
  * The inverted index's log: reports append to it, merges move it into the index, and every reader
@@ -21,13 +22,6 @@ import { contextFor, DIALECTS, freshStore } from "./helpers/stores.js";
  * stored sets say at every step: after a report and before its merge, between a merge's batches, and
  * while merges and reports run at once.
  */
-const deb = (name: string, version: string): PackageRecord => ({
-  ecosystem: "Debian:12",
-  name,
-  version,
-  arch: "amd64",
-});
-
 /** mulberry32: the same reports on every run. */
 function rng(seed: number): () => number {
   let a = seed >>> 0;
@@ -50,49 +44,29 @@ function randomReport(random: () => number): PackageRecord[] {
 }
 
 describe.each(DIALECTS)("the inverted index's log (%s)", (dialect) => {
-  let store: Awaited<ReturnType<typeof freshStore>>;
-  let ctx: ServiceContext;
-
-  beforeAll(async () => {
-    store = await freshStore(dialect);
-    ctx = contextFor(store);
-  });
-  afterAll(async () => {
-    await store?.dispose();
-  });
-
-  const agentFor = async (name: string) => {
-    const asset = await createAsset(ctx, SYSTEM_ACTOR, name, { kind: "host" });
-    return {
-      kind: "agent" as const,
-      id: `t-${name}`,
-      name,
-      principal: name,
-      role: null,
-      assetId: asset.id,
-    };
-  };
+  const t = suiteStore(dialect);
+  const agentFor = async (name: string) => (await agentOfNewHost(t.ctx, name)).actor;
 
   /** The pairs the stored sets name, recomputed from package_sets. */
   const expectedPairs = async () => {
-    const sets = await store.db.selectFrom("package_sets").select(["num", "package_ids"]).execute();
+    const sets = await t.store.db.selectFrom("package_sets").select(["num", "package_ids"]).execute();
     const pairs: string[] = [];
     for (const s of sets)
       for (const id of JSON.parse(s.package_ids) as number[]) pairs.push(`${id}/${s.num}`);
     return pairs.sort();
   };
   const viewedPairs = async () =>
-    (await store.db.selectFrom("set_packages").select(["package_id", "set_num"]).execute())
+    (await t.store.db.selectFrom("set_packages").select(["package_id", "set_num"]).execute())
       .map((r) => `${Number(r.package_id)}/${Number(r.set_num)}`)
       .sort();
   /** installed_packages and the look-up by advisory key, against the dictionary rows of the sets. */
   const expectedRows = async () => {
-    const rows = await store.db
+    const rows = await t.store.db
       .selectFrom("package_sets as ps")
       .select(["ps.asset_id", "ps.package_ids"])
       .execute();
     const packages = new Map(
-      (await store.db.selectFrom("packages").select(["id", "name", "version"]).execute()).map((p) => [
+      (await t.store.db.selectFrom("packages").select(["id", "name", "version"]).execute()).map((p) => [
         Number(p.id),
         `${p.name}@${p.version}`,
       ]),
@@ -103,13 +77,13 @@ describe.each(DIALECTS)("the inverted index's log (%s)", (dialect) => {
     return out.sort();
   };
   const installedRows = async () =>
-    (await store.db.selectFrom("installed_packages").select(["asset_id", "name", "version"]).execute())
+    (await t.store.db.selectFrom("installed_packages").select(["asset_id", "name", "version"]).execute())
       .map((r) => `${r.asset_id} ${r.name}@${r.version}`)
       .sort();
   const lookedUpRows = async () =>
     (
       await installedRowsForKeys(
-        store.db,
+        t.store.db,
         NAMES.map((name) => ({ ecosystem: "Debian:12", name })),
       )
     )
@@ -118,7 +92,7 @@ describe.each(DIALECTS)("the inverted index's log (%s)", (dialect) => {
   const logRows = async () =>
     Number(
       (
-        await store.db
+        await t.store.db
           .selectFrom("asset_package_log")
           .select((eb) => eb.fn.countAll().as("n"))
           .executeTakeFirstOrThrow()
@@ -139,17 +113,17 @@ describe.each(DIALECTS)("the inverted index's log (%s)", (dialect) => {
     for (let step = 0; step < 60; step++) {
       const agent = agents[Math.floor(random() * agents.length)];
       if (agent === undefined) continue;
-      await recordAgentInventory(ctx, agent, randomReport(random));
+      await recordAgentInventory(t.ctx, agent, randomReport(random));
       if (!pendingChecked && (await logRows()) > 0) pendingChecked = true;
       await check();
       const roll = random();
       // Batches of a few pairs: a merge often stops inside a package's range or between reports.
-      if (roll < 0.3) await mergeBatch(store, 1 + Math.floor(random() * 12));
-      else if (roll < 0.4) await mergePackageLog(store);
+      if (roll < 0.3) await mergeBatch(t.store, 1 + Math.floor(random() * 12));
+      else if (roll < 0.4) await mergePackageLog(t.store);
       await check();
     }
     expect(pendingChecked).toBe(true);
-    await mergePackageLog(store);
+    await mergePackageLog(t.store);
     expect(await logRows()).toBe(0);
     await check();
   });
@@ -158,35 +132,35 @@ describe.each(DIALECTS)("the inverted index's log (%s)", (dialect) => {
     const random = rng(11);
     const agents = await Promise.all(["a", "b", "c", "d"].map((n) => agentFor(`at-once-${n}`)));
     for (let round = 0; round < 12; round++) {
-      const reports = agents.map((a) => recordAgentInventory(ctx, a, randomReport(random)));
-      const merges = [mergeBatch(store, 5), mergeBatch(store, 40), mergePackageLog(store)];
+      const reports = agents.map((a) => recordAgentInventory(t.ctx, a, randomReport(random)));
+      const merges = [mergeBatch(t.store, 5), mergeBatch(t.store, 40), mergePackageLog(t.store)];
       await Promise.all([...reports, ...merges]);
       await check();
       // A read during merges only: the sets hold still, so every answer must equal them.
       const expected = await expectedPairs();
-      const [, viewed] = await Promise.all([mergeBatch(store, 7), viewedPairs(), mergeBatch(store, 3)]);
+      const [, viewed] = await Promise.all([mergeBatch(t.store, 7), viewedPairs(), mergeBatch(t.store, 3)]);
       expect(viewed).toEqual(expected);
     }
   });
 
   it("deletes an asset's pairs, those its log removes from the index included", async () => {
     const agent = await agentFor("log-deleted");
-    await recordAgentInventory(ctx, agent, [
+    await recordAgentInventory(t.ctx, agent, [
       deb("pkg-00", "1.0"),
       deb("pkg-01", "1.0"),
       deb("pkg-02", "1.0"),
     ]);
-    await mergePackageLog(store);
+    await mergePackageLog(t.store);
     // pkg-01 and pkg-02 leave the set: the log removes them, the index still has them.
-    await recordAgentInventory(ctx, agent, [deb("pkg-00", "1.0"), deb("pkg-03", "1.0")]);
-    const set = await store.db
+    await recordAgentInventory(t.ctx, agent, [deb("pkg-00", "1.0"), deb("pkg-03", "1.0")]);
+    const set = await t.store.db
       .selectFrom("package_sets")
       .select("num")
       .where("asset_id", "=", agent.assetId)
       .executeTakeFirstOrThrow();
-    await deleteAsset(ctx, SYSTEM_ACTOR, "log-deleted");
+    await deleteAsset(t.ctx, SYSTEM_ACTOR, "log-deleted");
     for (const table of ["asset_packages", "asset_package_log"] as const) {
-      const left = await store.db
+      const left = await t.store.db
         .selectFrom(table)
         .select("package_id")
         .where("set_num", "=", set.num)
@@ -204,15 +178,7 @@ describe("the server's merge of the inverted index's log", () => {
     try {
       const store = await openStore(url);
       const ctx = contextFor(store);
-      const asset = await createAsset(ctx, SYSTEM_ACTOR, "log-start", { kind: "host" });
-      const agent = {
-        kind: "agent" as const,
-        id: "t-log-start",
-        name: "log-start",
-        principal: "log-start",
-        role: null,
-        assetId: asset.id,
-      };
+      const { actor: agent } = await agentOfNewHost(ctx, "log-start");
       await recordAgentInventory(ctx, agent, [deb("pkg-00", "1.0"), deb("pkg-01", "1.0")]);
       await recordAgentInventory(ctx, agent, [deb("pkg-00", "1.1"), deb("pkg-02", "1.0")]);
       const pending = await store.db.selectFrom("asset_package_log").selectAll().execute();

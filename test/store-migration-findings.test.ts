@@ -1,21 +1,18 @@
 import type { Selectable } from "kysely";
 import { sql } from "kysely";
 import { pino } from "pino";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { rowToFinding } from "../src/advisories/findings/finding.js";
 import { findingKeys } from "../src/advisories/findings/finding-rows.js";
 import { getFinding, listFindings } from "../src/advisories/findings/query.js";
 import { reopen } from "../src/advisories/findings/status.js";
 import type { Actor } from "../src/domain/roles.js";
 import { startServer } from "../src/server/start.js";
-import { MIGRATIONS } from "../src/store/migrations/index.js";
 import type { FindingsTable } from "../src/store/schema.js";
 import { migrateToLatest } from "../src/store/store.js";
 import { runCli } from "./helpers/cli.js";
-import { contextFor, DIALECTS, freshStore } from "./helpers/stores.js";
-
-/** The migrations before findings moved to integers: a store as the previous release left it. */
-const BEFORE = Object.fromEntries(Object.entries(MIGRATIONS).filter(([name]) => name < "0020"));
+import { insertOldHosts, storesBefore } from "./helpers/migrations.js";
+import { contextFor, DIALECTS } from "./helpers/stores.js";
 
 const AT = "2026-11-01T00:00:00.000Z";
 const NOW = new Date("2026-11-20T10:00:00.000Z");
@@ -145,25 +142,20 @@ const OPERATOR: Actor = {
 };
 
 describe.each(DIALECTS)("migrating findings to integer rows and facts (%s)", (dialect) => {
-  let store: Awaited<ReturnType<typeof freshStore>> | undefined;
-  afterEach(async () => {
-    await store?.dispose();
-    store = undefined;
-  });
+  // A store as the release before findings moved to integers left it.
+  const stores = storesBefore(dialect, "0020");
 
   it("reads every finding as before through the view, the service, HTTP and the CLI", async () => {
-    store = await freshStore(dialect, { migrate: false });
-    await migrateToLatest(store, BEFORE);
+    const store = await stores.open();
     const db = store.db;
-    for (const [id, name] of [
-      ["a1", "web-1"],
-      ["a2", "web-2"],
-    ]) {
-      await sql`insert into assets (id, name, kind, environment, group_name, region, owner, criticality, labels, agent_status, created_at, updated_at)
-        values (${id}, ${name}, 'host', 'prod', 'web', 'eu', 'ops', 3, '{}', 'active', ${AT}, ${AT})`.execute(
-        db,
-      );
-    }
+    await insertOldHosts(
+      db,
+      [
+        ["a1", "web-1"],
+        ["a2", "web-2"],
+      ],
+      AT,
+    );
     // Two dictionary rows of openssl that differ only in purl, and libssl3; a1's set holds them.
     const ids: number[] = [];
     for (const [name, purl] of [

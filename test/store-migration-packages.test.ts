@@ -1,37 +1,29 @@
 import { sql } from "kysely";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { SYSTEM_ACTOR } from "../src/domain/roles.js";
 import { getAsset } from "../src/inventory/assets.js";
 import { replaceInventory } from "../src/inventory/report.js";
-import { MIGRATIONS } from "../src/store/migrations/index.js";
 import { migrateToLatest } from "../src/store/store.js";
-import { contextFor, DIALECTS, freshStore } from "./helpers/stores.js";
-
-/** The migrations before the package dictionary: a store as the previous release left it. */
-const BEFORE = Object.fromEntries(Object.entries(MIGRATIONS).filter(([name]) => name < "0015"));
+import { insertOldHosts, storesBefore } from "./helpers/migrations.js";
+import { contextFor, DIALECTS } from "./helpers/stores.js";
 
 const AT = "2026-01-01T00:00:00.000Z";
 
 describe.each(DIALECTS)("migrating installed_packages to the package dictionary in place (%s)", (dialect) => {
-  let store: Awaited<ReturnType<typeof freshStore>> | undefined;
-  afterEach(async () => {
-    await store?.dispose();
-    store = undefined;
-  });
+  // A store as the release before the package dictionary left it.
+  const stores = storesBefore(dialect, "0015");
 
   it("keeps every asset's packages, its findings and the history, and reports diff against the old set", async () => {
-    store = await freshStore(dialect, { migrate: false });
-    await migrateToLatest(store, BEFORE);
+    const store = await stores.open();
     const db = store.db;
-    for (const [id, name] of [
-      ["a1", "web-1"],
-      ["a2", "web-2"],
-    ]) {
-      await sql`insert into assets (id, name, kind, environment, group_name, region, owner, criticality, labels, agent_status, created_at, updated_at)
-        values (${id}, ${name}, 'host', 'prod', 'web', 'eu', 'ops', 3, '{}', 'active', ${AT}, ${AT})`.execute(
-        db,
-      );
-    }
+    await insertOldHosts(
+      db,
+      [
+        ["a1", "web-1"],
+        ["a2", "web-2"],
+      ],
+      AT,
+    );
     const rows = [
       ["a1", "Debian:12", "openssl", "3.0.11-1~deb12u2", "amd64", "openssl", "3.0.11-1~deb12u2", null],
       ["a1", "Debian:12", "libssl3", "3.0.11-1~deb12u2", "amd64", "openssl", "3.0.11-1~deb12u2", null],

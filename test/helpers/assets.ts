@@ -1,4 +1,4 @@
-import type { Asset } from "../../src/domain/inventory.js";
+import type { Asset, PackageRecord } from "../../src/domain/inventory.js";
 import { SYSTEM_ACTOR } from "../../src/domain/roles.js";
 import { importInventory } from "../../src/inventory/import.js";
 import type { ServiceContext } from "../../src/service/context.js";
@@ -25,6 +25,11 @@ export function testAsset(
     lastSeen: null,
     ...extra,
   };
+}
+
+/** A Debian 12 amd64 package record, as an agent reports it at its least. */
+export function debPackage(name: string, version: string): PackageRecord {
+  return { ecosystem: "Debian:12", name, version, arch: "amd64" };
 }
 
 /** A dpkg status file with these packages installed. */

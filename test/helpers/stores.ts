@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
 import { pino } from "pino";
-import { inject } from "vitest";
+import { afterAll, beforeAll, inject } from "vitest";
 import {
   DEFAULT_SERVICE_CONFIG,
   type ServiceConfig,
@@ -78,3 +78,37 @@ export function contextFor(
 
 /** The allow-list under which the tests' own webhook receivers on the loopback interface are reachable. */
 export const LOOPBACK_WEBHOOKS: Partial<ServiceConfig> = { webhookAllow: ["127.0.0.1"] };
+
+export type TestStore = Awaited<ReturnType<typeof freshStore>>;
+
+/**
+ * One fresh, migrated store and its service context for the tests of a describe block: made before
+ * them, disposed after. Read `store` and `ctx` inside the tests (they exist from beforeAll on).
+ */
+export function suiteStore(
+  dialect: DialectName,
+  now?: () => Date,
+  config?: Partial<ServiceConfig>,
+): { readonly store: TestStore; readonly ctx: ServiceContext } {
+  let store: TestStore | undefined;
+  let ctx: ServiceContext | undefined;
+  beforeAll(async () => {
+    store = await freshStore(dialect);
+    ctx = contextFor(store, now, config);
+  });
+  afterAll(async () => {
+    await store?.dispose();
+  });
+  const made = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error("the suite's store is made in beforeAll: read it inside a test");
+    return value;
+  };
+  return {
+    get store() {
+      return made(store);
+    },
+    get ctx() {
+      return made(ctx);
+    },
+  };
+}

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { verifyAuditChain } from "../src/audit/log.js";
 import { enrollAgent } from "../src/auth/enrollment.js";
 import { createEnrollmentToken } from "../src/auth/enrollment-tokens.js";
@@ -13,8 +13,7 @@ import {
   recordHeartbeat,
 } from "../src/inventory/agents.js";
 import { allowReenrollment } from "../src/inventory/reenrollment.js";
-import type { ServiceContext } from "../src/service/context.js";
-import { contextFor, DIALECTS, freshStore } from "./helpers/stores.js";
+import { DIALECTS, suiteStore } from "./helpers/stores.js";
 
 const PACKAGES: PackageRecord[] = [
   { ecosystem: "Debian:12", name: "openssl", version: "3.0.11-1~deb12u2", arch: "amd64" },
@@ -24,28 +23,25 @@ const PACKAGES: PackageRecord[] = [
 // Each way an agent shows life brings a stale asset back with one `asset.agent-active` event, however
 // many of its requests arrive at once.
 describe.each(DIALECTS)("a stale agent's return on %s", (dialect) => {
-  let store: Awaited<ReturnType<typeof freshStore>>;
-  let ctx: ServiceContext;
   let clock = new Date("2026-11-20T10:00:00Z");
   let agent: Actor;
   let assetId = "";
   let digest = "";
   let enrollmentToken = "";
 
+  const t = suiteStore(dialect, () => clock);
+
   beforeAll(async () => {
-    store = await freshStore(dialect);
-    ctx = contextFor(store, () => clock);
-    enrollmentToken = (await createEnrollmentToken(ctx, SYSTEM_ACTOR, { reusable: true })).token;
-    const enrolled = await enrollAgent(ctx, enrollmentToken, { name: "host-a" });
+    enrollmentToken = (await createEnrollmentToken(t.ctx, SYSTEM_ACTOR, { reusable: true })).token;
+    const enrolled = await enrollAgent(t.ctx, enrollmentToken, { name: "host-a" });
     assetId = enrolled.assetId;
-    agent = await authenticate(ctx, enrolled.credential);
-    digest = (await recordAgentInventory(ctx, agent, PACKAGES)).digest;
+    agent = await authenticate(t.ctx, enrolled.credential);
+    digest = (await recordAgentInventory(t.ctx, agent, PACKAGES)).digest;
   });
-  afterAll(async () => store?.dispose());
 
   const activeEvents = async () =>
     (
-      await store.db
+      await t.store.db
         .selectFrom("audit_events")
         .select("id")
         .where("target_id", "=", assetId)
@@ -54,7 +50,7 @@ describe.each(DIALECTS)("a stale agent's return on %s", (dialect) => {
     ).length;
   const status = async () =>
     (
-      await store.db
+      await t.store.db
         .selectFrom("assets")
         .select(["agent_status", "last_seen_at"])
         .where("id", "=", assetId)
@@ -62,16 +58,18 @@ describe.each(DIALECTS)("a stale agent's return on %s", (dialect) => {
     ).agent_status;
 
   async function goStale(): Promise<void> {
-    clock = new Date(clock.getTime() + ctx.config.heartbeatIntervalMs * (ctx.config.staleAfterMissed + 1));
-    expect(await markStaleAssets(ctx, SYSTEM_ACTOR)).toEqual(["host-a"]);
+    clock = new Date(
+      clock.getTime() + t.ctx.config.heartbeatIntervalMs * (t.ctx.config.staleAfterMissed + 1),
+    );
+    expect(await markStaleAssets(t.ctx, SYSTEM_ACTOR)).toEqual(["host-a"]);
     expect(await status()).toBe("stale");
   }
 
-  const heartbeat = () => recordHeartbeat(ctx, agent, digest);
-  const fullReport = () => recordAgentInventory(ctx, agent, PACKAGES);
+  const heartbeat = () => recordHeartbeat(t.ctx, agent, digest);
+  const fullReport = () => recordAgentInventory(t.ctx, agent, PACKAGES);
   const deltaReport = () =>
-    recordAgentInventoryDelta(ctx, agent, { base: digest, added: [], removed: [], digest });
-  const pollAnswer = () => recordPollHeartbeat(ctx, agent);
+    recordAgentInventoryDelta(t.ctx, agent, { base: digest, added: [], removed: [], digest });
+  const pollAnswer = () => recordPollHeartbeat(t.ctx, agent);
 
   it.each([
     ["a heartbeat", [heartbeat]],
@@ -88,7 +86,7 @@ describe.each(DIALECTS)("a stale agent's return on %s", (dialect) => {
     expect(await status()).toBe("active");
     expect((await activeEvents()) - before).toBe(1);
     // Signs of life of an active asset write none.
-    clock = new Date(clock.getTime() + ctx.config.heartbeatIntervalMs);
+    clock = new Date(clock.getTime() + t.ctx.config.heartbeatIntervalMs);
     await Promise.all(signs.map((sign) => sign()));
     expect((await activeEvents()) - before).toBe(1);
   });
@@ -96,12 +94,12 @@ describe.each(DIALECTS)("a stale agent's return on %s", (dialect) => {
   it("a re-enrollment writes the event once", async () => {
     await goStale();
     const before = await activeEvents();
-    await allowReenrollment(ctx, SYSTEM_ACTOR, "host-a");
-    const again = await enrollAgent(ctx, enrollmentToken, { name: "host-a" });
+    await allowReenrollment(t.ctx, SYSTEM_ACTOR, "host-a");
+    const again = await enrollAgent(t.ctx, enrollmentToken, { name: "host-a" });
     expect(await status()).toBe("active");
-    agent = await authenticate(ctx, again.credential);
+    agent = await authenticate(t.ctx, again.credential);
     await heartbeat();
     expect((await activeEvents()) - before).toBe(1);
-    expect((await verifyAuditChain(store.db)).ok).toBe(true);
+    expect((await verifyAuditChain(t.store.db)).ok).toBe(true);
   });
 });

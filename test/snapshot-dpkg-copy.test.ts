@@ -2,12 +2,11 @@ import { chmod, mkdir, mkdtemp, readFile, rm, stat, truncate, writeFile } from "
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { AppError } from "../src/domain/errors.js";
 import { createDpkgRoot, type DpkgRoot } from "../src/localfleet/dpkg-root.js";
-import type { ArtifactRef } from "../src/rollout/operation.js";
 import { dpkgSnapshotProvider } from "../src/snapshots/dpkg/provider.js";
 import type { SnapshotHost } from "../src/snapshots/provider.js";
 import { buildFleetPackages, type FleetPackages, installLogPath } from "../src/testfleet/packages.js";
+import { appErrorOf, noFetch } from "./helpers/errors.js";
 
 // The dpkg provider's own copy of the pre-patch package (rebuilt with dpkg-repack) is checked whole
 // when the snapshot is taken and again before a restore installs it.
@@ -26,20 +25,6 @@ afterAll(async () => {
 afterEach(() => {
   process.env.PATH = PATH;
 });
-
-const noFetch = async (ref: ArtifactRef): Promise<string> => {
-  throw new Error(`unexpected fetch of ${ref.sha256}`);
-};
-
-async function rejection(promise: Promise<unknown>): Promise<AppError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof AppError) return err;
-    throw err;
-  }
-  throw new Error("expected a rejection");
-}
 
 async function newHost(): Promise<{ root: DpkgRoot; host: SnapshotHost }> {
   n += 1;
@@ -72,7 +57,7 @@ describe("the dpkg provider's kept copy", () => {
     process.env.PATH = `${bin}:${PATH}`;
     const before = await installLog(root);
 
-    const err = await rejection(
+    const err = await appErrorOf(
       dpkgSnapshotProvider.take(host, { artifactPath: packages.good, available: [], fetch: noFetch }),
     );
     expect(err.reason).toBe("snapshot.unavailable");
@@ -96,7 +81,7 @@ describe("the dpkg provider's kept copy", () => {
     await damage(kept ?? "");
     const before = await installLog(root);
 
-    const err = await rejection(dpkgSnapshotProvider.restore(host, snapshot, noFetch));
+    const err = await appErrorOf(dpkgSnapshotProvider.restore(host, snapshot, noFetch));
     expect(err.reason).toBe("snapshot.restore-failed");
     expect(err.message).toMatch(/the host's copy .* is damaged/);
     // dpkg never started on the broken file: the patched version is still fully installed.

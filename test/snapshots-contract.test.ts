@@ -2,13 +2,13 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { AppError } from "../src/domain/errors.js";
 import { sha256OfFile } from "../src/dpkg/file-digest.js";
 import { createDpkgRoot, type DpkgRoot } from "../src/localfleet/dpkg-root.js";
 import type { ArtifactRef } from "../src/rollout/operation.js";
 import { registeredSnapshotProviders } from "../src/snapshots/index.js";
 import type { SnapshotHost } from "../src/snapshots/provider.js";
 import { buildFleetPackages, type FleetPackages, installLogPath } from "../src/testfleet/packages.js";
+import { appErrorOf, noFetch } from "./helpers/errors.js";
 
 let work: string;
 let packages: FleetPackages;
@@ -37,20 +37,6 @@ async function installLog(root: DpkgRoot): Promise<string[]> {
   const text = await readFile(installLogPath(root.root), "utf8").catch(() => "");
   return text.split("\n").filter((l) => l !== "");
 }
-
-async function rejection(promise: Promise<unknown>): Promise<AppError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof AppError) return err;
-    throw err;
-  }
-  throw new Error("expected a rejection");
-}
-
-const noFetch = async (ref: ArtifactRef): Promise<string> => {
-  throw new Error(`unexpected fetch of ${ref.sha256}`);
-};
 
 describe.each(registeredSnapshotProviders().map((p) => [p.kind, p] as const))(
   "snapshot provider %s",
@@ -121,7 +107,7 @@ describe.each(registeredSnapshotProviders().map((p) => [p.kind, p] as const))(
         fetch: async () => packages.good,
       });
       await root.install([packages.good]);
-      const err = await rejection(provider.restore(host, snapshot, async () => packages.good));
+      const err = await appErrorOf(provider.restore(host, snapshot, async () => packages.good));
       expect(err.reason).toBe("snapshot.restore-failed");
       expect(await root.installedVersion(packages.package)).toBe(packages.versions.good);
     });
@@ -137,7 +123,7 @@ describe.each(registeredSnapshotProviders().map((p) => [p.kind, p] as const))(
       );
       const before = await installLog(root);
 
-      const err = await rejection(
+      const err = await appErrorOf(
         provider.take(host, { artifactPath: packages.good, available: [], fetch: noFetch }),
       );
       expect(err.reason).toBe("snapshot.unavailable");

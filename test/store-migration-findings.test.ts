@@ -11,7 +11,7 @@ import { startServer } from "../src/server/start.js";
 import type { FindingsTable } from "../src/store/schema.js";
 import { migrateToLatest } from "../src/store/store.js";
 import { runCli } from "./helpers/cli.js";
-import { insertOldHosts, storesBefore } from "./helpers/migrations.js";
+import { insertOldHosts, storesBefore, WEB_HOSTS } from "./helpers/migrations.js";
 import { contextFor, DIALECTS } from "./helpers/stores.js";
 
 const AT = "2026-11-01T00:00:00.000Z";
@@ -148,14 +148,7 @@ describe.each(DIALECTS)("migrating findings to integer rows and facts (%s)", (di
   it("reads every finding as before through the view, the service, HTTP and the CLI", async () => {
     const store = await stores.open();
     const db = store.db;
-    await insertOldHosts(
-      db,
-      [
-        ["a1", "web-1"],
-        ["a2", "web-2"],
-      ],
-      AT,
-    );
+    await insertOldHosts(db, WEB_HOSTS, AT);
     // Two dictionary rows of openssl that differ only in purl, and libssl3; a1's set holds them.
     const ids: number[] = [];
     for (const [name, purl] of [

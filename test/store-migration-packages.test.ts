@@ -4,7 +4,7 @@ import { SYSTEM_ACTOR } from "../src/domain/roles.js";
 import { getAsset } from "../src/inventory/assets.js";
 import { replaceInventory } from "../src/inventory/report.js";
 import { migrateToLatest } from "../src/store/store.js";
-import { insertOldHosts, storesBefore } from "./helpers/migrations.js";
+import { insertOldHosts, storesBefore, WEB_HOSTS } from "./helpers/migrations.js";
 import { contextFor, DIALECTS } from "./helpers/stores.js";
 
 const AT = "2026-01-01T00:00:00.000Z";
@@ -16,14 +16,7 @@ describe.each(DIALECTS)("migrating installed_packages to the package dictionary 
   it("keeps every asset's packages, its findings and the history, and reports diff against the old set", async () => {
     const store = await stores.open();
     const db = store.db;
-    await insertOldHosts(
-      db,
-      [
-        ["a1", "web-1"],
-        ["a2", "web-2"],
-      ],
-      AT,
-    );
+    await insertOldHosts(db, WEB_HOSTS, AT);
     const rows = [
       ["a1", "Debian:12", "openssl", "3.0.11-1~deb12u2", "amd64", "openssl", "3.0.11-1~deb12u2", null],
       ["a1", "Debian:12", "libssl3", "3.0.11-1~deb12u2", "amd64", "openssl", "3.0.11-1~deb12u2", null],

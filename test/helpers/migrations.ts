@@ -25,6 +25,12 @@ export function storesBefore(dialect: DialectName, first: string): { open(): Pro
   };
 }
 
+/** The two hosts the migration tests start from. */
+export const WEB_HOSTS = [
+  ["a1", "web-1"],
+  ["a2", "web-2"],
+] as const;
+
 /** Hosts in prod/web/eu, written with the asset columns every release's schema has. */
 export async function insertOldHosts(
   db: Kysely<Database>,

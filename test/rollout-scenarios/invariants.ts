@@ -18,7 +18,15 @@ import { UNAVAILABLE_ASSET_STATES } from "../../src/rollout/model.js";
 import type { Store } from "../../src/store/store.js";
 import type { TestFleetHost } from "../../src/testfleet/harness.js";
 import { FLEET_PACKAGE, installLogPath } from "../../src/testfleet/packages.js";
-import { type RolloutShow, type Scenario, showRollout } from "./harness.js";
+import {
+  approvedChange,
+  ended,
+  type RolloutShow,
+  rolloutOf,
+  type Scenario,
+  showRollout,
+  waitRollout,
+} from "./harness.js";
 
 const run = promisify(execFile);
 const UNAVAILABLE = UNAVAILABLE_ASSET_STATES as readonly string[];
@@ -416,4 +424,29 @@ export async function checkRun(
     : null;
   if (options.sampler) checkViews(options.sampler, plan.maxUnavailable);
   return { plan, events, intervals, mostOut: most, samples };
+}
+
+/**
+ * A change approved and rolled out to its end while every host is sampled: the install marks taken
+ * before it, the sampler (stopped), the rollout and its last view, for the invariant checks.
+ */
+export async function sampledRollout(
+  s: Scenario,
+  change: Parameters<typeof approvedChange>[1],
+  timeoutMs = 120_000,
+): Promise<{
+  marks: Map<string, number>;
+  sampler: Sampler;
+  changeId: string;
+  rolloutId: string;
+  view: RolloutShow;
+}> {
+  const marks = installMarks(s.fleet.hosts);
+  const sampler = new Sampler(s, s.fleet.hosts).start();
+  const changeId = await approvedChange(s, change);
+  const rolloutId = await rolloutOf(s, changeId);
+  sampler.rolloutId = rolloutId;
+  const view = await waitRollout(s, rolloutId, ended, timeoutMs);
+  await sampler.stop();
+  return { marks, sampler, changeId, rolloutId, view };
 }

@@ -1,15 +1,6 @@
 import { describe, expect, it } from "vitest";
-import {
-  approvedChange,
-  auditVerifies,
-  describeOperations,
-  ended,
-  rolloutOf,
-  scenarioPolicy,
-  useScenario,
-  waitRollout,
-} from "./harness.js";
-import { checkInstallsPerKey, checkRun, installedVersions, installMarks, Sampler } from "./invariants.js";
+import { auditVerifies, describeOperations, scenarioPolicy, useScenario } from "./harness.js";
+import { checkInstallsPerKey, checkRun, installedVersions, sampledRollout } from "./invariants.js";
 
 const POLICY = scenarioPolicy(
   "s2",
@@ -41,17 +32,11 @@ describe("scenario 2: a bad-health patch", () => {
   it("is caught at the canary and rolled back automatically, every host at its old version, with an incident", async () => {
     const s = scenario();
     const { fleet } = s;
-    const marks = installMarks(fleet.hosts);
-    const sampler = new Sampler(s, fleet.hosts).start();
-    const changeId = await approvedChange(s, {
+    const { marks, sampler, changeId, rolloutId, view } = await sampledRollout(s, {
       deb: fleet.packages.badHealth,
       policy: "s2",
       selector: "environment=prod",
     });
-    const rolloutId = await rolloutOf(s, changeId);
-    sampler.rolloutId = rolloutId;
-    const view = await waitRollout(s, rolloutId, ended, 120_000);
-    await sampler.stop();
 
     expect(view.state, await describeOperations(s, rolloutId)).toBe("rolled-back");
     const canary = view.phases[0];

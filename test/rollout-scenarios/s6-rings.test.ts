@@ -3,17 +3,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { BEHAVIOUR_FILE, FLEET_PACKAGE } from "../../src/testfleet/packages.js";
-import {
-  approvedChange,
-  auditVerifies,
-  describeOperations,
-  ended,
-  rolloutOf,
-  scenarioPolicy,
-  useScenario,
-  waitRollout,
-} from "./harness.js";
-import { checkInstallsPerKey, checkRun, installedVersions, installMarks, Sampler } from "./invariants.js";
+import { auditVerifies, describeOperations, scenarioPolicy, useScenario } from "./harness.js";
+import { checkInstallsPerKey, checkRun, installedVersions, sampledRollout } from "./invariants.js";
 
 const SOAK_MS = 2000;
 
@@ -43,17 +34,11 @@ describe("scenario 6: rings, staging then production with a soak", () => {
   it("runs staging first, soaks, and production gets the exact artifact staging verified", async () => {
     const s = scenario();
     const { fleet } = s;
-    const marks = installMarks(fleet.hosts);
-    const sampler = new Sampler(s, fleet.hosts).start();
-    const changeId = await approvedChange(s, {
+    const { marks, sampler, changeId, rolloutId, view } = await sampledRollout(s, {
       deb: fleet.packages.good,
       policy: "s6",
       selector: "environment in (staging,prod)",
     });
-    const rolloutId = await rolloutOf(s, changeId);
-    sampler.rolloutId = rolloutId;
-    const view = await waitRollout(s, rolloutId, ended, 120_000);
-    await sampler.stop();
     expect(view.state, await describeOperations(s, rolloutId)).toBe("completed");
 
     const env = new Map(fleet.hosts.map((h) => [h.name, h.environment]));

@@ -91,15 +91,42 @@ function eventRow(event: AuditEvent) {
 /**
  * The same append as one statement, for a database where appenders run concurrently: the head is
  * locked from the moment it is read until the commit, so every round trip between reading it and
- * committing is one that all other appenders wait for. The event's hash is computed by the database
- * from the canonical text built here, with the head's seq and hash spliced in (both are plain digits
- * and hex, which canonical JSON writes as they are), so the chain is the one hashEvent computes.
+ * committing is one that all other appenders wait for.
  */
 async function appendInOneStatement(
   trx: Kysely<Database>,
   input: AuditInput,
   now: Date,
 ): Promise<AuditEvent> {
+  const params: unknown[] = [];
+  const append = auditAppendCtes(input, now, (value) => {
+    params.push(value);
+    return `$${params.length}`;
+  });
+  const result = await trx.executeQuery<{ seq: number; prev_hash: string; hash: string }>(
+    CompiledQuery.raw(
+      `with ${append.ctes.join(", ")} select audit_seq as seq, audit_prev_hash as prev_hash, audit_hash as hash from audit_e`,
+      params,
+    ),
+  );
+  const row = result.rows[0];
+  if (row === undefined) throw new Error("the audit chain has no head row");
+  return { ...append.fields, seq: Number(row.seq), prevHash: row.prev_hash, hash: row.hash };
+}
+
+/**
+ * The one-statement append as WITH clauses, for a statement that does more: `audit_h` locks and reads
+ * the head, `audit_e` inserts the event (its columns `audit_seq`, `audit_prev_hash`, `audit_hash`),
+ * `audit_u` moves the head. `param` binds a value and returns its placeholder. The event's hash is
+ * computed by the database from the canonical text built here, with the head's seq and hash spliced in
+ * (both are plain digits and hex, which canonical JSON writes as they are), so the chain is the one
+ * hashEvent computes. Only where writes run inside WITH (capabilities.writableCte).
+ */
+export function auditAppendCtes(
+  input: AuditInput,
+  now: Date,
+  param: (value: unknown) => string,
+): { ctes: string[]; fields: Omit<AuditEvent, "seq" | "prevHash" | "hash"> } {
   const marker = randomUUID();
   const seqMark = `"${marker}:seq"`;
   const prevMark = `${marker}:prev`;
@@ -110,33 +137,28 @@ async function appendInOneStatement(
   const text = hashedText({ ...fields, seq: `${marker}:seq` as unknown as number, prevHash: prevMark });
   const [before, rest] = splitOnce(text, prevMark);
   const [middle, after] = splitOnce(rest, seqMark);
-  const result = await trx.executeQuery<{ seq: number; prev_hash: string; hash: string }>(
-    CompiledQuery.raw(
-      `with h as (select seq + 1 as seq, hash from audit_head where id = 1 for update),
-      e as (insert into audit_events (seq, id, at, actor, action, target_type, target_id, reason, data, prev_hash, hash)
-        select h.seq, $1, $2, $3, $4, $5, $6, $7, $8, h.hash,
-          encode(sha256(convert_to($9 || h.hash || $10 || h.seq || $11, 'UTF8')), 'hex') from h
-        returning seq, prev_hash, hash),
-      u as (update audit_head set seq = e.seq, hash = e.hash from e where audit_head.id = 1)
-      select seq, prev_hash, hash from e`,
-      [
-        fields.id,
-        fields.at,
-        fields.actor,
-        fields.action,
-        fields.targetType,
-        fields.targetId,
-        fields.reason,
-        JSON.stringify(fields.data),
-        before,
-        middle,
-        after,
-      ],
-    ),
-  );
-  const row = result.rows[0];
-  if (row === undefined) throw new Error("the audit chain has no head row");
-  return { ...fields, seq: Number(row.seq), prevHash: row.prev_hash, hash: row.hash };
+  const values = [
+    fields.id,
+    fields.at,
+    fields.actor,
+    fields.action,
+    fields.targetType,
+    fields.targetId,
+    fields.reason,
+    JSON.stringify(fields.data),
+  ].map(param);
+  const [b, m, a] = [before, middle, after].map(param);
+  return {
+    fields,
+    ctes: [
+      "audit_h as (select seq + 1 as seq, hash from audit_head where id = 1 for update)",
+      `audit_e as (insert into audit_events (seq, id, at, actor, action, target_type, target_id, reason, data, prev_hash, hash)
+        select audit_h.seq, ${values.join(", ")}, audit_h.hash,
+          encode(sha256(convert_to(${b} || audit_h.hash || ${m} || audit_h.seq || ${a}, 'UTF8')), 'hex') from audit_h
+        returning seq as audit_seq, prev_hash as audit_prev_hash, hash as audit_hash)`,
+      "audit_u as (update audit_head set seq = audit_e.audit_seq, hash = audit_e.audit_hash from audit_e where audit_head.id = 1)",
+    ],
+  };
 }
 
 function splitOnce(text: string, marker: string): [string, string] {

@@ -2,7 +2,8 @@ import { randomUUID } from "node:crypto";
 import { CompiledQuery, type Insertable, type Kysely } from "kysely";
 import { rematchAsset } from "../advisories/findings/rematch.js";
 import { ecosystemParts } from "../advisories/matching/ecosystem-key.js";
-import { appendAudit } from "../audit/log.js";
+import type { AuditInput } from "../audit/event.js";
+import { appendAudit, auditAppendCtes } from "../audit/log.js";
 import { reasonError } from "../domain/errors.js";
 import type { PackageRecord } from "../domain/inventory.js";
 import { type CanonicalPackage, canonicalPackageSet, packageIdentity } from "../domain/package-set.js";
@@ -297,37 +298,37 @@ export async function writeSetChange(
       changed: summary.changed,
       changes: JSON.stringify({ changes: kept, truncated: changes.length > kept.length }),
     },
-    // Asked before the audit event: on PostgreSQL appending it locks the chain's head until the commit,
-    // and the probes read nothing this report writes.
+    // Asked with or before the audit event: on PostgreSQL appending it locks the chain's head until the
+    // commit, and the probes read nothing this report writes.
     probe: changedRows.length === 0 ? null : probeEcosystems(changedRows),
   };
-  const mayMatch = capabilitiesOf(trx).writableCte
-    ? await writeSetAtOnce(trx, write)
-    : await writeSetByStatements(trx, write);
   // The event names the report row, which keeps the first CHANGES_KEPT changes; the event itself keeps
   // the counts and the first few, so hashing it does not cost in proportion to the report.
   const audited = changes.slice(0, CHANGES_AUDITED);
-  await appendAudit(
-    trx,
-    {
-      actor: actorLabel(actor),
-      action: "inventory.reported",
-      targetType: "asset",
-      targetId: asset.id,
-      data: {
-        asset: asset.name,
-        report: reportId,
-        source,
-        total: summary.total,
-        added: summary.added,
-        removed: summary.removed,
-        changed: summary.changed,
-        changes: audited,
-        ...(changes.length > audited.length ? { changesTruncated: true } : {}),
-      },
+  const event: AuditInput = {
+    actor: actorLabel(actor),
+    action: "inventory.reported",
+    targetType: "asset",
+    targetId: asset.id,
+    data: {
+      asset: asset.name,
+      report: reportId,
+      source,
+      total: summary.total,
+      added: summary.added,
+      removed: summary.removed,
+      changed: summary.changed,
+      changes: audited,
+      ...(changes.length > audited.length ? { changesTruncated: true } : {}),
     },
-    now,
-  );
+  };
+  let mayMatch: boolean;
+  if (capabilitiesOf(trx).writableCte) {
+    mayMatch = await writeSetAtOnce(trx, write, event, now);
+  } else {
+    mayMatch = await writeSetByStatements(trx, write);
+    await appendAudit(trx, event, now);
+  }
   if (mayMatch) {
     const scope = new Set(changedRows.map(identity));
     const current = change
@@ -372,11 +373,18 @@ function probeEcosystems(rows: readonly InstalledPackagesTable[]): string[] {
 /**
  * One statement for the whole write where the database takes writes inside WITH: the set row, the
  * inverted index's delete and insert (ids as array parameters that `unnest` reads, not one bound value
- * per row), the report row and the two probes. On PostgreSQL each statement is a round trip with its
- * own parse, plan and executor start; a report had six of them here. Returns whether re-matching may
- * apply (see matchingMayApply).
+ * per row), the report row, the audit event and the two probes. On PostgreSQL each statement is a
+ * round trip with its own parse, plan and executor start; a report had seven of them here. The event
+ * locks the chain's head until the commit, as its own statement would one round trip later; reports
+ * that share a transaction (grouped writes) hold that lock from the first anyway. Returns whether
+ * re-matching may apply (see matchingMayApply).
  */
-async function writeSetAtOnce(trx: Kysely<Database>, w: SetWrite): Promise<boolean> {
+async function writeSetAtOnce(
+  trx: Kysely<Database>,
+  w: SetWrite,
+  event: AuditInput,
+  now: Date,
+): Promise<boolean> {
   const params: unknown[] = [];
   const p = (value: unknown, cast?: string) => {
     params.push(value);
@@ -437,6 +445,7 @@ async function writeSetAtOnce(trx: Kysely<Database>, w: SetWrite): Promise<boole
       .map((v) => p(v))
       .join(", ")}))`,
   );
+  ctes.push(...auditAppendCtes(event, now, (v) => p(v)).ctes);
   const probes =
     w.probe === null
       ? []
@@ -449,11 +458,17 @@ async function writeSetAtOnce(trx: Kysely<Database>, w: SetWrite): Promise<boole
               ]),
         ];
   const result = await trx.executeQuery<Record<string, unknown>>(
-    CompiledQuery.raw(`with ${ctes.join(", ")} select ${["s.num", ...probes].join(", ")} from s`, params),
+    CompiledQuery.raw(
+      `with ${ctes.join(", ")} select ${["s.num", "(select audit_seq from audit_e) as audit_seq", ...probes].join(", ")} from s`,
+      params,
+    ),
   );
   const row = result.rows[0];
+  // The event went in with the set (WITH runs every write); the error rolls both back.
   if (row === undefined)
     throw serializationFailure(`the package set of asset ${w.assetId} was written by a concurrent report`);
+  if (row.audit_seq === null || row.audit_seq === undefined)
+    throw new Error("the audit chain has no head row");
   return row.finding === true || row.advisory === true;
 }
 

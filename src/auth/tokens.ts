@@ -9,7 +9,9 @@ import type { ServiceContext } from "../service/context.js";
 import type { Database } from "../store/schema.js";
 import { isUniqueViolation } from "../store/unique-violation.js";
 import {
+  checkCredentials,
   credentialGeneration,
+  credentialsChecked,
   forgetCredentials,
   rememberCredential,
   rememberedCredential,
@@ -266,12 +268,25 @@ async function lookupCredential(db: Kysely<Database>, hash: string): Promise<Cre
   return result.rows[0];
 }
 
+/** The store's credential version (migration 0022); a store without its row never lets one be trusted. */
+async function readCredentialVersion(db: Kysely<Database>): Promise<string> {
+  const row = await db
+    .selectFrom("credential_version")
+    .select("version")
+    .where("id", "=", 1)
+    .executeTakeFirst();
+  return row === undefined ? `missing ${randomUUID()}` : String(row.version);
+}
+
 /** Resolves a bearer token to who holds it; throws unauthenticated for unknown or revoked tokens. */
 export async function authenticate(ctx: ServiceContext, bearer: string): Promise<Actor> {
   const hash = hashSecret(bearer);
   const now = ctx.now();
-  // Every agent request authenticates: within a short TTL the answer is remembered (revocations on
-  // this replica forget it at once), unless its last-used time is due to be written again.
+  // Every agent request authenticates: the answer is remembered while the store's credential version
+  // stands still (read at most every CREDENTIAL_TTL_MS; revocations on this replica forget it at
+  // once), unless its last-used time is due to be written again.
+  if (!credentialsChecked(ctx.store))
+    await checkCredentials(ctx.store, () => readCredentialVersion(ctx.store.db));
   const known = rememberedCredential(ctx.store, hash);
   if (known && now.getTime() - known.lastUsedMs <= LAST_USED_RESOLUTION_MS) return known.actor;
   const generation = credentialGeneration(ctx.store);

@@ -172,15 +172,25 @@ async function agentAsset(
         : toStoredSet({ num, package_ids, digest, total });
     return { asset: { id: row.id, name: row.name }, stored };
   }
-  const asset = await trx
-    .updateTable("assets")
-    .set({ last_seen_at: now.toISOString() })
-    .where("id", "=", assetId)
-    .returning(["id", "name", "agent_status"])
-    .executeTakeFirst();
-  if (!asset) throw new AuthError("unauthenticated", "the asset of this agent credential was deleted");
+  // SQLite (positional parameters), raw: building and compiling these with Kysely cost more than
+  // running them.
+  const seen = await trx.executeQuery<{ id: string; name: string; agent_status: string }>(
+    CompiledQuery.raw("update assets set last_seen_at = ? where id = ? returning id, name, agent_status", [
+      now.toISOString(),
+      assetId,
+    ]),
+  );
+  const asset = seen.rows[0];
+  if (asset === undefined)
+    throw new AuthError("unauthenticated", "the asset of this agent credential was deleted");
   await markAgentActive(trx, actor, asset, now);
-  return { asset: { id: asset.id, name: asset.name }, stored: await readPackageSet(trx, assetId) };
+  const set = await trx.executeQuery<{ num: number; package_ids: string; digest: string; total: number }>(
+    CompiledQuery.raw("select num, package_ids, digest, total from package_sets where asset_id = ?", [
+      assetId,
+    ]),
+  );
+  const row = set.rows[0];
+  return { asset: { id: asset.id, name: asset.name }, stored: row === undefined ? null : toStoredSet(row) };
 }
 
 export type { InventoryDelta } from "./delta.js";

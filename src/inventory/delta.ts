@@ -46,31 +46,32 @@ export async function applyInventoryDelta(
       },
     );
   }
-  await session.know(trx, stored.ids);
-  const storedIds = new Set(stored.ids);
+  // A set this process committed (same digest, so the same ids) has its packages in the dictionary
+  // already, and its order: the delta edits it without looking at the other 600 ids one by one.
+  const known = session.order(asset.id);
+  const base = known !== undefined && known.digest === stored.digest ? known : undefined;
+  if (base === undefined) await session.know(trx, stored.ids);
+  const inStored = membership(stored.ids);
   const added = canonicalPackageSet(delta.added);
   const addedList = [...added.values()];
   const addedIds = await session.resolve(trx, addedList);
   const addedIdSet = new Set(addedIds);
 
   // The stored packages a removed or added record names by identity: both take it out of the set.
-  const dropped = new Set<number>();
+  const removedSet = new Set<number>();
   const drop = (ecosystem: string, name: string, arch: string, version: string) => {
     for (const e of session.named(name)) {
       const p = e.pkg;
-      if (p.version === version && p.arch === arch && p.ecosystem === ecosystem && storedIds.has(e.id))
-        dropped.add(e.id);
+      if (p.version === version && p.arch === arch && p.ecosystem === ecosystem && inStored(e.id))
+        if (!addedIdSet.has(e.id)) removedSet.add(e.id);
     }
   };
   for (const r of delta.removed) drop(r.ecosystem, r.name, r.arch ?? "", r.version);
   for (const p of addedList) drop(p.ecosystem, p.name, p.arch, p.version);
-  const removedIds = stored.ids.filter((id) => dropped.has(id) && !addedIdSet.has(id));
-  const removedSet = new Set(removedIds);
-  const newIds = addedIds.filter((id) => !storedIds.has(id));
-  const inSet = (id: number) => addedIdSet.has(id) || (storedIds.has(id) && !removedSet.has(id));
+  const removedIds = [...removedSet].sort(ascending);
+  const newIds = addedIds.filter((id) => !inStored(id)).sort(ascending);
+  const inSet = (id: number) => addedIdSet.has(id) || (inStored(id) && !removedSet.has(id));
 
-  const known = session.order(asset.id);
-  const base = known !== undefined && known.digest === stored.digest ? known : undefined;
   const order = editOrder(session, base?.ids ?? orderByKey(session, stored.ids), removedSet, newIds);
   const digest = orderDigest(session, order);
   if (digest !== delta.digest) {
@@ -139,8 +140,7 @@ export async function applyInventoryDelta(
   addedIds.forEach((id, i) => {
     addedById.set(id, addedList[i] as CanonicalPackage);
   });
-  const sortedIds = stored.ids.filter((id) => !removedSet.has(id)).concat(newIds);
-  sortedIds.sort((a, b) => a - b);
+  const sortedIds = mergeSorted(inStored.sorted, removedSet, newIds);
   return writeSetChange(trx, actor, asset, "agent", now, session, {
     stored,
     total,
@@ -151,4 +151,52 @@ export async function applyInventoryDelta(
     removedIds,
     current: wholeSet,
   });
+}
+
+const ascending = (a: number, b: number) => a - b;
+
+/**
+ * Membership in a stored set's ids by binary search: they are stored ascending (a set written before
+ * that was not is sorted here once), and building a Set of 600 ids cost more than the few look-ups.
+ */
+export function membership(
+  ids: readonly number[],
+): ((id: number) => boolean) & { sorted: readonly number[] } {
+  let sorted = ids;
+  for (let i = 1; i < ids.length; i++) {
+    if ((ids[i - 1] as number) >= (ids[i] as number)) {
+      sorted = [...new Set(ids)].sort(ascending);
+      break;
+    }
+  }
+  const has = (id: number) => {
+    let lo = 0;
+    let hi = sorted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const at = sorted[mid] as number;
+      if (at === id) return true;
+      if (at < id) lo = mid + 1;
+      else hi = mid;
+    }
+    return false;
+  };
+  return Object.assign(has, { sorted });
+}
+
+/** The ascending ids less the removed ones, with the ascending added ones (none of them present) merged in. */
+export function mergeSorted(
+  ids: readonly number[],
+  removed: ReadonlySet<number>,
+  added: readonly number[],
+): number[] {
+  const out: number[] = [];
+  let j = 0;
+  for (const id of ids) {
+    if (removed.has(id)) continue;
+    while (j < added.length && (added[j] as number) < id) out.push(added[j++] as number);
+    out.push(id);
+  }
+  while (j < added.length) out.push(added[j++] as number);
+  return out;
 }

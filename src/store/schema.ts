@@ -63,6 +63,13 @@ export interface AssetPackageLogTable {
 }
 
 /** A version per group of match inputs (advisories, kev, epss, findings), a new random one on every write. */
+/** One row (id 1): moves whenever a credential may have lost access (see migration 0022). */
+export interface CredentialVersionTable {
+  id: number;
+  /** bigint: PostgreSQL returns it as text. */
+  version: number | string;
+}
+
 export interface MatchInputsTable {
   name: string;
   /** bigint: PostgreSQL returns it as text. */
@@ -510,6 +517,7 @@ export interface Database {
   inventory_reports: InventoryReportsTable;
   principals: PrincipalsTable;
   api_tokens: ApiTokensTable;
+  credential_version: CredentialVersionTable;
   enrollment_tokens: EnrollmentTokensTable;
   enrollment_token_uses: EnrollmentTokenUsesTable;
   asset_reenrollments: AssetReenrollmentsTable;

@@ -6,6 +6,7 @@ import { type Actor, actorLabel } from "../domain/roles.js";
 import type { ServiceContext } from "../service/context.js";
 import { capabilitiesOf } from "../store/capabilities.js";
 import type { Database } from "../store/schema.js";
+import { preparedQuery } from "../store/statement-cache.js";
 import { applyInventoryDelta, type InventoryDelta } from "./delta.js";
 import { requireOneVersionPerPackage } from "./one-version.js";
 import { packageDictionary } from "./package-dictionary.js";
@@ -28,17 +29,12 @@ export async function markAgentSeen(
   assetId: string,
   now: Date,
 ): Promise<boolean> {
-  const asset = await trx
-    .selectFrom("assets")
-    .select(["name", "agent_status"])
-    .where("id", "=", assetId)
-    .executeTakeFirst();
+  const at = now.toISOString();
+  // Nearly always the asset is active already: one statement, nothing to audit.
+  if (Number((await seenActive(trx, at, assetId)).numAffectedRows ?? 0n) === 1) return true;
+  const [asset] = (await assetStatus(trx, assetId)).rows;
   if (!asset) return false;
-  await trx
-    .updateTable("assets")
-    .set({ last_seen_at: now.toISOString(), agent_status: "active" })
-    .where("id", "=", assetId)
-    .execute();
+  await seenNowActive(trx, at, assetId);
   if (asset.agent_status === "stale") {
     await appendAudit(
       trx,
@@ -54,6 +50,27 @@ export async function markAgentSeen(
   }
   return true;
 }
+
+// Every heartbeat and lease runs these: compiled once (see preparedQuery).
+const seenActive = preparedQuery((db, at: string, id: string) =>
+  db
+    .updateTable("assets")
+    .set({ last_seen_at: at })
+    .where("id", "=", id)
+    .where("agent_status", "=", "active"),
+);
+const assetStatus = preparedQuery((db, id: string) =>
+  db.selectFrom("assets").select(["name", "agent_status"]).where("id", "=", id),
+);
+const seenNowActive = preparedQuery((db, at: string, id: string) =>
+  db.updateTable("assets").set({ last_seen_at: at, agent_status: "active" }).where("id", "=", id),
+);
+const setDigest = preparedQuery((db, assetId: string) =>
+  db.selectFrom("package_sets").select("digest").where("asset_id", "=", assetId),
+);
+const anyReport = preparedQuery((db, assetId: string) =>
+  db.selectFrom("inventory_reports").select("id").where("asset_id", "=", assetId).limit(1),
+);
 
 /** An agent credential acts for its own asset only. */
 function ownAssetId(actor: Actor): string {
@@ -73,15 +90,10 @@ export async function recordHeartbeat(
   const inventoryWanted = await ctx.store.write(async (trx) => {
     if (!(await markAgentSeen(trx, actor, assetId, now)))
       throw new AuthError("unauthenticated", "the asset of this agent credential was deleted");
-    const report = await trx
-      .selectFrom("inventory_reports")
-      .select("id")
-      .where("asset_id", "=", assetId)
-      .limit(1)
-      .executeTakeFirst();
-    if (report === undefined) return true;
+    if ((await anyReport(trx, assetId)).rows.length === 0) return true;
     if (packagesDigest === undefined) return false;
-    return (await readPackageSet(trx, assetId))?.digest !== packagesDigest;
+    // The digest alone: the set's ids are not read (nor parsed) for a heartbeat.
+    return (await setDigest(trx, assetId)).rows[0]?.digest !== packagesDigest;
   });
   return { heartbeatIntervalMs: ctx.config.heartbeatIntervalMs, inventoryWanted };
 }

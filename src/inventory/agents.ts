@@ -1,4 +1,5 @@
 import { CompiledQuery, type Kysely } from "kysely";
+import type { AuditInput } from "../audit/event.js";
 import { appendAudit } from "../audit/log.js";
 import { AuthError } from "../domain/errors.js";
 import type { PackageRecord } from "../domain/inventory.js";
@@ -28,6 +29,8 @@ export async function markAgentSeen(
   actor: Actor,
   assetId: string,
   now: Date,
+  /** Where the caller collects its write's events to append them at once; appended here when absent. */
+  events?: AuditInput[],
 ): Promise<boolean> {
   const at = now.toISOString();
   // Nearly always the asset is active already: one statement, nothing to audit.
@@ -36,17 +39,15 @@ export async function markAgentSeen(
   if (!asset) return false;
   await seenNowActive(trx, at, assetId);
   if (asset.agent_status === "stale") {
-    await appendAudit(
-      trx,
-      {
-        actor: actorLabel(actor),
-        action: "asset.agent-active",
-        targetType: "asset",
-        targetId: assetId,
-        data: { asset: asset.name },
-      },
-      now,
-    );
+    const event: AuditInput = {
+      actor: actorLabel(actor),
+      action: "asset.agent-active",
+      targetType: "asset",
+      targetId: assetId,
+      data: { asset: asset.name },
+    };
+    if (events) events.push(event);
+    else await appendAudit(trx, event, now);
   }
   return true;
 }

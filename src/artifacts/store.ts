@@ -6,6 +6,7 @@ import { reasonError } from "../domain/errors.js";
 import { type Actor, actorLabel } from "../domain/roles.js";
 import type { ServiceContext } from "../service/context.js";
 import type { ArtifactsTable, Database } from "../store/schema.js";
+import { preparedQuery } from "../store/statement-cache.js";
 import { type ArtifactMeta, SHA256_HEX } from "./artifact.js";
 import { inspectDeb } from "./deb-file.js";
 import { signArtifactDigest } from "./signature.js";
@@ -164,11 +165,7 @@ export async function readArtifact(
   sha256: string,
 ): Promise<{ meta: ArtifactMeta; content: Buffer }> {
   await assertMayRead(db, actor, sha256);
-  const row = await db
-    .selectFrom("artifacts")
-    .select([...META_COLUMNS, "content"])
-    .where("sha256", "=", sha256)
-    .executeTakeFirst();
+  const [row] = (await artifactWithContent(db, sha256)).rows;
   if (!row) throw notFound(sha256);
   return { meta: metaOf(row), content: Buffer.from(row.content) };
 }
@@ -183,17 +180,27 @@ export async function assertMayRead(db: Kysely<Database>, actor: Actor, sha256: 
   }
 }
 
+// Every host's download runs these: compiled once (see preparedQuery).
+const artifactWithContent = preparedQuery((db, sha256: string) =>
+  db
+    .selectFrom("artifacts")
+    .select([...META_COLUMNS, "content"])
+    .where("sha256", "=", sha256),
+);
+const payloadsNaming = preparedQuery((db, assetId: string, pattern: string) =>
+  db
+    .selectFrom("operations")
+    .select("payload")
+    .where("asset_id", "=", assetId)
+    .where("payload", "like", pattern)
+    .limit(20),
+);
+
 async function namedForAsset(db: Kysely<Database>, assetId: string | null, sha256: string): Promise<boolean> {
   if (assetId === null) return false;
   // The digest is 64 hex characters: a substring match on the payload JSON is exact enough to narrow,
   // and the parsed payload confirms it.
-  const rows = await db
-    .selectFrom("operations")
-    .select("payload")
-    .where("asset_id", "=", assetId)
-    .where("payload", "like", `%${sha256}%`)
-    .limit(20)
-    .execute();
+  const { rows } = await payloadsNaming(db, assetId, `%${sha256}%`);
   return rows.some((r) => {
     const payload = JSON.parse(r.payload) as {
       artifact?: { sha256?: string };

@@ -5,6 +5,7 @@ import { capabilitiesOf } from "../store/capabilities.js";
 import { forUpdate } from "../store/locks.js";
 import { GENESIS_HASH } from "../store/migrations/0001-initial.js";
 import type { AuditEventsTable, Database } from "../store/schema.js";
+import { preparedQuery } from "../store/statement-cache.js";
 import { type ChainBreak, decodeRow, type WalkOptions, walkChain } from "./chain.js";
 import { type AuditEvent, type AuditInput, hashEvent, hashedText } from "./event.js";
 
@@ -28,7 +29,7 @@ export async function appendAudit(
 /**
  * Appends several events of one state change in the order given, with the chain appendAudit would
  * build one by one. Where appenders are serialised by the single writer, the head is read once, the
- * events go in one multi-row insert and the head is updated once; elsewhere each event takes the
+ * events are inserted and the head is updated once; elsewhere each event takes the
  * one-statement append, which holds the head's lock for as short a time as one event allows.
  */
 export async function appendAudits(
@@ -43,12 +44,8 @@ export async function appendAudits(
     for (const input of inputs) appended.push(await appendInOneStatement(trx, input, now));
     return appended;
   }
-  const head = await trx
-    .selectFrom("audit_head")
-    .select(["seq", "hash"])
-    .where("id", "=", 1)
-    .$call(forUpdate(trx))
-    .executeTakeFirstOrThrow();
+  const [head] = (await auditHead(trx)).rows;
+  if (head === undefined) throw new Error("the audit chain has no head row");
   const events: AuditEvent[] = [];
   let seq = Number(head.seq);
   let prevHash = head.hash;
@@ -59,34 +56,82 @@ export async function appendAudits(
     seq = event.seq;
     prevHash = event.hash;
   }
-  // 11 bound values a row: chunks stay well under SQLite's limit on a statement's variables.
-  for (let from = 0; from < events.length; from += INSERT_CHUNK) {
-    await trx
-      .insertInto("audit_events")
-      .values(events.slice(from, from + INSERT_CHUNK).map(eventRow))
-      .execute();
+  // One prepared single-row insert per event: on SQLite running a prepared statement again costs less
+  // than building and compiling a multi-row insert for each write.
+  for (const e of events) {
+    const first = [e.seq, e.id, e.at, e.actor, e.action, e.targetType, e.targetId] as const;
+    const last = [JSON.stringify(e.data), e.prevHash, e.hash] as const;
+    if (e.reason === null) await insertEvent(trx, ...first, ...last);
+    else await insertEventWithReason(trx, ...first, e.reason, ...last);
   }
-  await trx.updateTable("audit_head").set({ seq, hash: prevHash }).where("id", "=", 1).execute();
+  await updateHead(trx, seq, prevHash);
   return events;
 }
 
-const INSERT_CHUNK = 500;
-
-function eventRow(event: AuditEvent) {
-  return {
-    seq: event.seq,
-    id: event.id,
-    at: event.at,
-    actor: event.actor,
-    action: event.action,
-    target_type: event.targetType,
-    target_id: event.targetId,
-    reason: event.reason,
-    data: JSON.stringify(event.data),
-    prev_hash: event.prevHash,
-    hash: event.hash,
-  };
-}
+// Every audited write runs these: compiled once (see preparedQuery).
+const auditHead = preparedQuery((db) =>
+  db.selectFrom("audit_head").select(["seq", "hash"]).where("id", "=", 1).$call(forUpdate(db)),
+);
+const updateHead = preparedQuery((db, seq: number, hash: string) =>
+  db.updateTable("audit_head").set({ seq, hash }).where("id", "=", 1),
+);
+const insertEvent = preparedQuery(
+  (
+    db,
+    seq: number,
+    id: string,
+    at: string,
+    actor: string,
+    action: string,
+    targetType: string,
+    targetId: string,
+    data: string,
+    prevHash: string,
+    hash: string,
+  ) =>
+    db.insertInto("audit_events").values({
+      seq,
+      id,
+      at,
+      actor,
+      action,
+      target_type: targetType,
+      target_id: targetId,
+      reason: null,
+      data,
+      prev_hash: prevHash,
+      hash,
+    }),
+);
+const insertEventWithReason = preparedQuery(
+  (
+    db,
+    seq: number,
+    id: string,
+    at: string,
+    actor: string,
+    action: string,
+    targetType: string,
+    targetId: string,
+    reason: string,
+    data: string,
+    prevHash: string,
+    hash: string,
+  ) =>
+    db.insertInto("audit_events").values({
+      seq,
+      id,
+      at,
+      actor,
+      action,
+      target_type: targetType,
+      target_id: targetId,
+      reason,
+      data,
+      prev_hash: prevHash,
+      hash,
+    }),
+);
 
 /**
  * The same append as one statement, for a database where appenders run concurrently: the head is

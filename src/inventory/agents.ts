@@ -1,4 +1,5 @@
 import { CompiledQuery, type Kysely } from "kysely";
+import type { AuditInput } from "../audit/event.js";
 import { appendAudit } from "../audit/log.js";
 import { AuthError } from "../domain/errors.js";
 import type { PackageRecord } from "../domain/inventory.js";
@@ -6,13 +7,13 @@ import { type Actor, actorLabel } from "../domain/roles.js";
 import type { ServiceContext } from "../service/context.js";
 import { capabilitiesOf } from "../store/capabilities.js";
 import type { Database } from "../store/schema.js";
+import { preparedQuery } from "../store/statement-cache.js";
 import { applyInventoryDelta, type InventoryDelta } from "./delta.js";
 import { requireOneVersionPerPackage } from "./one-version.js";
 import { packageDictionary } from "./package-dictionary.js";
 import { notePendingPairs } from "./package-log.js";
 import {
   type ReportSummary,
-  readPackageSet,
   replaceInventory,
   type StoredSet,
   toStoredSet,
@@ -27,15 +28,15 @@ export async function markAgentSeen(
   actor: Actor,
   assetId: string,
   now: Date,
+  /** Where the caller collects its write's events to append them at once; appended here when absent. */
+  events?: AuditInput[],
 ): Promise<boolean> {
-  const asset = await trx
-    .updateTable("assets")
-    .set({ last_seen_at: now.toISOString() })
-    .where("id", "=", assetId)
-    .returning(["id", "name", "agent_status"])
-    .executeTakeFirst();
+  const at = now.toISOString();
+  // Nearly always the asset is active already: one statement, nothing to audit.
+  if (Number((await seenActive(trx, at, assetId)).numAffectedRows ?? 0n) === 1) return true;
+  const [asset] = (await seenWithStatus(trx, at, assetId)).rows;
   if (!asset) return false;
-  await markAgentActive(trx, actor, asset, now);
+  await markAgentActive(trx, actor, asset, now, events);
   return true;
 }
 
@@ -43,29 +44,51 @@ export async function markAgentSeen(
  * After the caller's update of the asset row (which holds the row's lock until commit), `agent_status`
  * as that update returned it: an asset not active is made so, and a stale one's return is audited. A
  * concurrent sign of life waited on the lock and its update returned "active", so the event is
- * written once however many requests the agent has in flight.
+ * written once however many requests the agent has in flight. With `events`, the event is added there
+ * for the caller to append with its write's others.
  */
 async function markAgentActive(
   trx: Kysely<Database>,
   actor: Actor,
   asset: { id: string; name: string; agent_status: string },
   now: Date,
+  events?: AuditInput[],
 ): Promise<void> {
   if (asset.agent_status === "active") return;
   await trx.updateTable("assets").set({ agent_status: "active" }).where("id", "=", asset.id).execute();
   if (asset.agent_status !== "stale") return;
-  await appendAudit(
-    trx,
-    {
-      actor: actorLabel(actor),
-      action: "asset.agent-active",
-      targetType: "asset",
-      targetId: asset.id,
-      data: { asset: asset.name },
-    },
-    now,
-  );
+  const event: AuditInput = {
+    actor: actorLabel(actor),
+    action: "asset.agent-active",
+    targetType: "asset",
+    targetId: asset.id,
+    data: { asset: asset.name },
+  };
+  if (events) events.push(event);
+  else await appendAudit(trx, event, now);
 }
+
+// Every heartbeat and lease runs these: compiled once (see preparedQuery).
+const seenActive = preparedQuery((db, at: string, id: string) =>
+  db
+    .updateTable("assets")
+    .set({ last_seen_at: at })
+    .where("id", "=", id)
+    .where("agent_status", "=", "active"),
+);
+const seenWithStatus = preparedQuery((db, at: string, id: string) =>
+  db
+    .updateTable("assets")
+    .set({ last_seen_at: at })
+    .where("id", "=", id)
+    .returning(["id", "name", "agent_status"]),
+);
+const setDigest = preparedQuery((db, assetId: string) =>
+  db.selectFrom("package_sets").select("digest").where("asset_id", "=", assetId),
+);
+const anyReport = preparedQuery((db, assetId: string) =>
+  db.selectFrom("inventory_reports").select("id").where("asset_id", "=", assetId).limit(1),
+);
 
 /** An agent credential acts for its own asset only. */
 function ownAssetId(actor: Actor): string {
@@ -85,15 +108,10 @@ export async function recordHeartbeat(
   const inventoryWanted = await ctx.store.write(async (trx) => {
     if (!(await markAgentSeen(trx, actor, assetId, now)))
       throw new AuthError("unauthenticated", "the asset of this agent credential was deleted");
-    const report = await trx
-      .selectFrom("inventory_reports")
-      .select("id")
-      .where("asset_id", "=", assetId)
-      .limit(1)
-      .executeTakeFirst();
-    if (report === undefined) return true;
+    if ((await anyReport(trx, assetId)).rows.length === 0) return true;
     if (packagesDigest === undefined) return false;
-    return (await readPackageSet(trx, assetId))?.digest !== packagesDigest;
+    // The digest alone: the set's ids are not read (nor parsed) for a heartbeat.
+    return (await setDigest(trx, assetId)).rows[0]?.digest !== packagesDigest;
   });
   return { heartbeatIntervalMs: ctx.config.heartbeatIntervalMs, inventoryWanted };
 }

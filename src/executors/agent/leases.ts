@@ -1,5 +1,6 @@
 import type { Kysely, Selectable } from "kysely";
-import { appendAudit } from "../../audit/log.js";
+import type { AuditInput } from "../../audit/event.js";
+import { appendAudits } from "../../audit/log.js";
 import { type Actor, actorLabel } from "../../domain/roles.js";
 import { STOP_ALL_SWITCH } from "../../rollout/model.js";
 import { type LeasedOperation, operationPayloadSchema } from "../../rollout/operation.js";
@@ -72,15 +73,16 @@ async function redeliver(
     const now = ctx.now();
     const expires = expiryFor(row, now);
     await renewLease(trx, expires, now.toISOString(), row.id);
-    await appendAudit(trx, leaseEvent(actor, row, expires, true), now);
-    after.recorded = await signOfLifeInWrite(ctx, trx, actor, assetId, now);
+    const events = [leaseEvent(actor, row, expires, true)];
+    after.recorded = await signOfLifeInWrite(ctx, trx, actor, assetId, now, events);
+    await appendAudits(trx, events, now);
     return leasedOf(row, expires);
   });
   after.recorded?.();
   return leased;
 }
 
-function leaseEvent(actor: Actor, row: OpRow, expires: string, redelivered: boolean) {
+function leaseEvent(actor: Actor, row: OpRow, expires: string, redelivered: boolean): AuditInput {
   return {
     actor: actorLabel(actor),
     action: "rollout.operation.leased",
@@ -186,9 +188,10 @@ async function tryLease(ctx: ServiceContext, actor: Actor, assetId: string): Pro
     const expires = expiryFor(row, now);
     const updated = await takeQueued(trx, at, expires, id);
     if (Number(updated.numAffectedRows ?? 0n) !== 1) return null;
-    await appendAudit(trx, leaseEvent(actor, row, expires, false), now);
+    const events = [leaseEvent(actor, row, expires, false)];
     // The poll that leases is the agent's sign of life too: recorded in this write, not one more.
-    after.recorded = await signOfLifeInWrite(ctx, trx, actor, assetId, now);
+    after.recorded = await signOfLifeInWrite(ctx, trx, actor, assetId, now, events);
+    await appendAudits(trx, events, now);
     return leasedOf(row, expires);
   });
   after.recorded?.();

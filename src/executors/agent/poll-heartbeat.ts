@@ -1,4 +1,5 @@
 import type { Kysely } from "kysely";
+import type { AuditInput } from "../../audit/event.js";
 import type { Actor } from "../../domain/roles.js";
 import { markAgentSeen, recordHeartbeat } from "../../inventory/agents.js";
 import type { ServiceContext } from "../../service/context.js";
@@ -46,9 +47,11 @@ export async function signOfLifeInWrite(
   actor: Actor,
   assetId: string,
   now: Date,
+  /** The write's events, which the caller appends at once (a stale asset's return is one). */
+  events: AuditInput[],
 ): Promise<(() => void) | null> {
   if (recentlyRecorded(ctx, assetId, now.getTime())) return null;
-  if (!(await markAgentSeen(trx, actor, assetId, now))) return null;
+  if (!(await markAgentSeen(trx, actor, assetId, now, events))) return null;
   return () => markRecorded(ctx, assetId, now.getTime());
 }
 

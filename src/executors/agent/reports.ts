@@ -1,5 +1,6 @@
 import type { Kysely, Selectable } from "kysely";
-import { appendAudit } from "../../audit/log.js";
+import type { AuditInput } from "../../audit/event.js";
+import { appendAudit, appendAudits } from "../../audit/log.js";
 import { reasonError } from "../../domain/errors.js";
 import { type Actor, actorLabel } from "../../domain/roles.js";
 import { wakeEngine } from "../../rollout/engine-wakeups.js";
@@ -86,6 +87,46 @@ const finishLeasedOk = preparedQuery((db, state: string, result: string, at: str
     .where("state", "=", "leased"),
 );
 
+const checksOf = operationPayloadSchema.pick({ healthChecks: true });
+const renewProgress = preparedQuery((db, step: string, expires: string, at: string, id: string) =>
+  db.updateTable("operations").set({ step, lease_expires_at: expires, updated_at: at }).where("id", "=", id),
+);
+const lockedAsset = preparedQuery((db, rolloutId: string, assetId: string) =>
+  db
+    .selectFrom("rollout_assets")
+    .selectAll()
+    .where("rollout_id", "=", rolloutId)
+    .where("asset_id", "=", assetId)
+    .$call(forUpdate(db)),
+);
+const moveState = preparedQuery(
+  (db, to: string, reason: string, at: string, rolloutId: string, assetId: string, from: string) =>
+    db
+      .updateTable("rollout_assets")
+      .set({ state: to, state_reason: reason, started_at: null, updated_at: at })
+      .where("rollout_id", "=", rolloutId)
+      .where("asset_id", "=", assetId)
+      .where("state", "=", from),
+);
+const moveStateStarted = preparedQuery(
+  (
+    db,
+    to: string,
+    reason: string,
+    startedAt: string,
+    at: string,
+    rolloutId: string,
+    assetId: string,
+    from: string,
+  ) =>
+    db
+      .updateTable("rollout_assets")
+      .set({ state: to, state_reason: reason, started_at: startedAt, updated_at: at })
+      .where("rollout_id", "=", rolloutId)
+      .where("asset_id", "=", assetId)
+      .where("state", "=", from),
+);
+
 /** The operation, locked for this write, if it is the caller's asset's. */
 async function ownOperation(trx: Kysely<Database>, actor: Actor, id: string): Promise<OpRow> {
   const assetId = ownAssetOf(actor);
@@ -144,56 +185,54 @@ export async function recordProgress(
     }
     const now = ctx.now();
     const at = now.toISOString();
-    const payload = operationPayloadSchema.parse(JSON.parse(row.payload));
-    const expires = new Date(now.getTime() + leaseTtlMs(payload)).toISOString();
-    await trx
-      .updateTable("operations")
-      .set({ step, lease_expires_at: expires, updated_at: at })
-      .where("id", "=", id)
-      .execute();
+    // The lease's time needs the health checks only: the rest of the payload is not parsed again.
+    const expires = new Date(
+      now.getTime() + leaseTtlMs(checksOf.parse(JSON.parse(row.payload))),
+    ).toISOString();
+    await renewProgress(trx, step, expires, at, id);
     const changed = row.step !== step;
     if (changed) {
-      const moved = action === "patch" ? await moveAsset(trx, actor, row, step, now) : 0;
-      if (moved === 0) {
-        await appendAudit(
-          trx,
-          {
-            actor: actorLabel(actor),
-            action: "rollout.operation.progress",
-            targetType: "rollout",
-            targetId: row.rollout_id,
-            data: { operation: id, assetId: row.asset_id, action, from: row.step, step },
-          },
-          now,
-        );
-      }
+      const moves = action === "patch" ? await moveAsset(trx, actor, row, step, now) : [];
+      await appendAudits(
+        trx,
+        moves.length > 0
+          ? moves
+          : [
+              {
+                actor: actorLabel(actor),
+                action: "rollout.operation.progress",
+                targetType: "rollout",
+                targetId: row.rollout_id,
+                data: { operation: id, assetId: row.asset_id, action, from: row.step, step },
+              },
+            ],
+        now,
+      );
     }
     return answerOf({ ...row, step, lease_expires_at: expires, updated_at: at }, changed);
   });
 }
 
-/** Moves the patch's asset forward to `step`, one state at a time; returns how many moves it made. */
+/**
+ * Moves the patch's asset forward to `step`, one state at a time; returns the moves' audit events,
+ * which the caller appends in this write.
+ */
 async function moveAsset(
   trx: Kysely<Database>,
   actor: Actor,
   op: OpRow,
   step: OperationStep,
   now: Date,
-): Promise<number> {
-  const asset = await trx
-    .selectFrom("rollout_assets")
-    .selectAll()
-    .where("rollout_id", "=", op.rollout_id)
-    .where("asset_id", "=", op.asset_id)
-    .$call(forUpdate(trx))
-    .executeTakeFirst();
+): Promise<AuditInput[]> {
+  const [asset] = (await lockedAsset(trx, op.rollout_id, op.asset_id)).rows;
   // Another attempt of the asset began (retry), or it moved on (failed, skipped): this report is history.
-  if (!asset || Number(asset.attempt) !== Number(op.attempt)) return 0;
+  if (!asset || Number(asset.attempt) !== Number(op.attempt)) return [];
   const target = PATCH_PATH.indexOf(step as AssetState);
   let at = PATCH_PATH.indexOf(asset.state as AssetState);
-  if (target < 0 || at < 0 || at >= target) return 0;
+  if (target < 0 || at < 0 || at >= target) return [];
   const when = now.toISOString();
-  let moves = 0;
+  const reason = `host reported ${step}`;
+  const moves: AuditInput[] = [];
   let startedAt = asset.started_at;
   while (at < target) {
     const from = PATCH_PATH[at] as AssetState;
@@ -201,36 +240,26 @@ async function moveAsset(
     if (!canAssetTransition(from, to)) break;
     // startedAt is when the install began: the host reports applying just before it runs dpkg.
     if (to === "applying" && startedAt === null) startedAt = when;
-    await trx
-      .updateTable("rollout_assets")
-      .set({ state: to, state_reason: `host reported ${step}`, started_at: startedAt, updated_at: when })
-      .where("rollout_id", "=", op.rollout_id)
-      .where("asset_id", "=", op.asset_id)
-      .where("state", "=", from)
-      .execute();
-    await appendAudit(
-      trx,
-      {
-        actor: actorLabel(actor),
-        action: `rollout.asset.${to}`,
-        targetType: "rollout",
-        targetId: op.rollout_id,
-        reason: `host reported ${step}`,
-        data: {
-          asset: asset.asset_name,
-          assetId: asset.asset_id,
-          group: asset.group_name,
-          region: asset.region,
-          from,
-          to,
-          fromVersion: asset.from_version,
-          toVersion: asset.to_version,
-          operation: op.id,
-        },
+    if (startedAt === null) await moveState(trx, to, reason, when, op.rollout_id, op.asset_id, from);
+    else await moveStateStarted(trx, to, reason, startedAt, when, op.rollout_id, op.asset_id, from);
+    moves.push({
+      actor: actorLabel(actor),
+      action: `rollout.asset.${to}`,
+      targetType: "rollout",
+      targetId: op.rollout_id,
+      reason,
+      data: {
+        asset: asset.asset_name,
+        assetId: asset.asset_id,
+        group: asset.group_name,
+        region: asset.region,
+        from,
+        to,
+        fromVersion: asset.from_version,
+        toVersion: asset.to_version,
+        operation: op.id,
       },
-      now,
-    );
-    moves += 1;
+    });
     at += 1;
   }
   return moves;

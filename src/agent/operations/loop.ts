@@ -155,7 +155,7 @@ export async function runOperationLoop(options: OperationLoopOptions): Promise<v
           {
             signal,
             onHeaders: (headers) => {
-              if (headers.get(POLL_HEARTBEAT_HEADER) === "1") options.onPollHeartbeat?.();
+              if (headers[POLL_HEARTBEAT_HEADER] === "1") options.onPollHeartbeat?.();
             },
           },
         );

@@ -14,6 +14,18 @@ const INSTALL_HINT: Record<string, string> = {
   "dpkg-repack": "apt-get install dpkg-repack",
 };
 
+let baseEnv: NodeJS.ProcessEnv | undefined;
+
+/**
+ * The tools' environment: the process's own, copied once (a copy of process.env calls into the
+ * runtime for every variable, and an agent runs a tool per operation), with LC_ALL=C, which keeps
+ * dpkg's messages and field output stable whatever the caller's locale.
+ */
+function toolEnv(): NodeJS.ProcessEnv {
+  baseEnv ??= { ...process.env, LC_ALL: "C" };
+  return baseEnv;
+}
+
 /**
  * Runs a dpkg tool with an argument array (never a shell) and returns its output. Failures throw an
  * AppError("internal") whose message carries the tool's stderr, because that is the only place dpkg
@@ -29,8 +41,7 @@ export function runDpkgTool(
       file,
       [...args],
       {
-        // LC_ALL=C keeps dpkg's messages and field output stable whatever the caller's locale.
-        env: { ...process.env, LC_ALL: "C", ...options.env },
+        env: options.env ? { ...toolEnv(), ...options.env } : toolEnv(),
         maxBuffer: 64 * 1024 * 1024,
         ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
         encoding: "utf8",

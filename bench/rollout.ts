@@ -220,15 +220,22 @@ interface RolloutProgress {
 /** Reads progress straight from the SQLite file (read-only), so watching costs the server nothing. */
 function progressReader(dbPath: string, changeId: string): () => RolloutProgress {
   const db = new Database(dbPath, { readonly: true, fileMustExist: true });
-  const change = db.prepare("SELECT state, rollout_id FROM change_requests WHERE id = ?");
-  const rollout = db.prepare("SELECT state, current_phase FROM rollouts WHERE id = ?");
+  // One statement per look: the bench looks every 25 ms, in the agents' process, whose CPU it reports.
+  const state = db.prepare(
+    "SELECT c.state AS change_state, c.rollout_id, r.state AS rollout_state, r.current_phase FROM change_requests c LEFT JOIN rollouts r ON r.id = c.rollout_id WHERE c.id = ?",
+  );
   const done = db.prepare("SELECT count(*) AS n FROM rollout_assets WHERE rollout_id = ? AND state = 'done'");
   return () => {
-    const c = change.get(changeId) as { state: string; rollout_id: string | null };
-    if (!c.rollout_id) return { changeState: c.state, rolloutState: null, phase: null, done: 0 };
-    const r = rollout.get(c.rollout_id) as { state: string; current_phase: number } | undefined;
-    const n = (done.get(c.rollout_id) as { n: number }).n;
-    return { changeState: c.state, rolloutState: r?.state ?? null, phase: r?.current_phase ?? null, done: n };
+    const c = state.get(changeId) as {
+      change_state: string;
+      rollout_id: string | null;
+      rollout_state: string | null;
+      current_phase: number | null;
+    };
+    // Done assets are counted once the change has ended only.
+    const n =
+      c.rollout_id !== null && TERMINAL.has(c.change_state) ? (done.get(c.rollout_id) as { n: number }).n : 0;
+    return { changeState: c.change_state, rolloutState: c.rollout_state, phase: c.current_phase, done: n };
   };
 }
 

@@ -95,11 +95,11 @@ describe("local fleet: real .debs in private dpkg roots", () => {
       ]),
     );
 
-    const fingerprintBefore = await dpkgStateFingerprint(hostA.admindir);
+    const fingerprintBefore = dpkgStateFingerprint(hostA.admindir);
     // Upgrade one package (the OpenSSL fix reaches libssl3 first), remove another.
     await hostA.install([await deb("libssl3", "3.0.19-1~deb12u2")]);
     await hostA.remove(["curl"]);
-    expect(await dpkgStateFingerprint(hostA.admindir)).not.toBe(fingerprintBefore);
+    expect(dpkgStateFingerprint(hostA.admindir)).not.toBe(fingerprintBefore);
 
     expect(await rows(hostA)).toEqual<Row[]>([
       ["bash", "5.2.15-2+b2", "amd64", "bash", "5.2.15-2"],

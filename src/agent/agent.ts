@@ -1,7 +1,6 @@
 import { chmod, mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
 import { ApiClient } from "../client/api-client.js";
 import { AGENT_BACKOFF, backoffFor, retry } from "../domain/backoff.js";
@@ -10,7 +9,7 @@ import type { PackageRecord } from "../domain/inventory.js";
 import { type CanonicalPackage, canonicalPackageSet, packageSetDigest } from "../domain/package-set.js";
 import { lacksRelease, releaseProblem } from "../inventory/distro-releases.js";
 import { dpkgStateFingerprint, listDpkgPackages } from "./dpkg-query.js";
-import { runOperationLoop } from "./operations/loop.js";
+import { LONG_POLL_WAIT_MS, runOperationLoop } from "./operations/loop.js";
 import { distroQualifier, osvEcosystemFor, readOsRelease } from "./os-release.js";
 import {
   AGENT_PROTOCOL_HEADER,
@@ -120,6 +119,15 @@ export async function runAgent(options: AgentOptions): Promise<void> {
   // An operation is running: its result carries the inventory's changes, so the heartbeats do not
   // send them on their own (a second report of the same install, and a base the result then misses).
   let busy = false;
+  // The heartbeat loop's waits, ended early when the agent stops.
+  const wakers = new Set<() => void>();
+  signal.addEventListener(
+    "abort",
+    () => {
+      for (const wake of wakers) wake();
+    },
+    { once: true },
+  );
   const operations = runOperationLoop({
     client,
     stateDir: options.stateDir,
@@ -128,6 +136,10 @@ export async function runAgent(options: AgentOptions): Promise<void> {
     logger: log,
     signal,
     retryCapMs: () => retryCapMs,
+    // Answered within two thirds of an interval, a poll comes back before the last one stops
+    // standing for the heartbeat (three quarters of one): an idle agent then sends no heartbeats
+    // of its own but the one every HEARTBEAT_AT_LEAST_EVERY intervals.
+    pollWaitMs: () => Math.min(LONG_POLL_WAIT_MS, Math.floor((retryCapMs * 2) / 3)),
     syncInventory: () => syncInventory(null, false),
     sendWithInventory,
     onBusy: (running) => {
@@ -159,7 +171,7 @@ export async function runAgent(options: AgentOptions): Promise<void> {
     return run;
   }
   async function sendIfChanged(known: string | null, wanted: boolean): Promise<void> {
-    const fingerprint = known ?? (await dpkgStateFingerprint(admindir));
+    const fingerprint = known ?? dpkgStateFingerprint(admindir);
     if (fingerprint !== reportedFingerprint || (wanted && fingerprint !== refusedFingerprint)) {
       const packages: PackageRecord[] = await listDpkgPackages({ admindir, ecosystem, distro });
       try {
@@ -197,7 +209,7 @@ export async function runAgent(options: AgentOptions): Promise<void> {
     const run = inventoryChain.then(async () => {
       if (acked === null) return false;
       const base = acked;
-      const fingerprint = await dpkgStateFingerprint(admindir);
+      const fingerprint = dpkgStateFingerprint(admindir);
       if (fingerprint === reportedFingerprint) {
         await post(undefined);
         return true;
@@ -222,6 +234,23 @@ export async function runAgent(options: AgentOptions): Promise<void> {
     return run;
   }
 
+  /**
+   * Waits `ms`, or less when the agent stops: one timer, and one abort listener for the agent's whole
+   * run rather than one per wait (timers/promises adds and removes one on every call).
+   */
+  function nap(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      if (signal.aborted) return resolve();
+      const wake = () => {
+        clearTimeout(timer);
+        wakers.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      wakers.add(wake);
+    });
+  }
+
   async function heartbeatLoop(): Promise<void> {
     let intervalMs = 30_000;
     let nextHeartbeat = 0;
@@ -232,16 +261,19 @@ export async function runAgent(options: AgentOptions): Promise<void> {
         let inventoryWanted = false;
         // A poll the server answered lately stood for the heartbeat; one still goes out now and then,
         // for the inventory digest check it carries.
+        // The server recorded that sign of life at most a quarter interval before its answer, so for
+        // three quarters of an interval after it the server's last seen is at most one interval old,
+        // as with heartbeats alone; the polls are answered sooner than that (pollWaitMs).
         const polled =
-          Date.now() - lastPollHeartbeat < intervalMs / 2 &&
+          Date.now() - lastPollHeartbeat < (intervalMs * 3) / 4 &&
           Date.now() - lastHeartbeat < HEARTBEAT_AT_LEAST_EVERY * intervalMs;
         const due = Date.now() >= nextHeartbeat && !polled;
         // Nothing to send while an operation runs and no heartbeat is due: not even the look at dpkg.
         if (busy && !due) {
-          await sleep(Math.min(pollMs, intervalMs), undefined, { signal }).catch(() => undefined);
+          await nap(Math.min(pollMs, intervalMs));
           continue;
         }
-        const fingerprint = await dpkgStateFingerprint(admindir);
+        const fingerprint = dpkgStateFingerprint(admindir);
         if (due) {
           const beat = await client.post<HeartbeatResponse>("/api/v1/agent/heartbeat", {
             agentVersion: AGENT_VERSION,
@@ -254,7 +286,10 @@ export async function runAgent(options: AgentOptions): Promise<void> {
           nextHeartbeat = Date.now() + intervalMs;
           lastHeartbeat = Date.now();
         }
-        if (!busy || inventoryWanted) await syncInventory(fingerprint, inventoryWanted);
+        // The database as last reported and nothing asked for: no send to queue (the look every few
+        // seconds of an idle host ends here).
+        const unchanged = fingerprint === reportedFingerprint && !inventoryWanted;
+        if ((!busy || inventoryWanted) && !unchanged) await syncInventory(fingerprint, inventoryWanted);
         failures = 0;
       } catch (err) {
         if (err instanceof AppError && err.code === "unauthenticated") {
@@ -268,7 +303,7 @@ export async function runAgent(options: AgentOptions): Promise<void> {
         nextHeartbeat = 0;
       }
       const backoff = failures === 0 ? pollMs : backoffFor(failures, AGENT_BACKOFF);
-      await sleep(Math.min(backoff, intervalMs), undefined, { signal }).catch(() => undefined);
+      await nap(Math.min(backoff, intervalMs));
     }
   }
 }

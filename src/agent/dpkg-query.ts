@@ -60,7 +60,7 @@ export function parseDpkgQueryOutput(
  * A cheap change marker for a dpkg database: dpkg rewrites `status` through a rename on every
  * change, so inode, size and mtime together move whenever packages do — no dpkg-query needed.
  */
-export async function dpkgStateFingerprint(admindir: string): Promise<string> {
+export function dpkgStateFingerprint(admindir: string): string {
   // Looked at on every poll while idle: one synchronous stat costs less than the promise API's round trip.
   const s = statSync(join(admindir, "status"), { bigint: true });
   return `${s.ino}:${s.size}:${s.mtimeNs}`;

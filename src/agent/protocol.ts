@@ -12,7 +12,7 @@ export const AGENT_PROTOCOL_HEADER = "x-autopatch-agent-protocol";
 
 /**
  * Set on a long-poll's answer (200 or 204) when the server recorded it as the agent's heartbeat: the
- * agent then skips its own heartbeats for half an interval after it. Absent from older servers, whose
+ * agent then skips its own heartbeats for three quarters of an interval after it. Absent from older servers, whose
  * agents heartbeat as before.
  */
 export const POLL_HEARTBEAT_HEADER = "x-autopatch-poll-heartbeat";

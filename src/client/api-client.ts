@@ -1,3 +1,12 @@
+import {
+  Agent as HttpAgent,
+  request as httpRequest,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+} from "node:http";
+import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
+import type { Readable } from "node:stream";
+import { urlToHttpOptions } from "node:url";
 import createClient, { type Client } from "openapi-fetch";
 import { type BackoffPolicy, retry } from "../domain/backoff.js";
 import { isErrorReason } from "../domain/error-reasons.js";
@@ -40,6 +49,22 @@ export interface FetchResult<T> {
 /** Transient answers of a proxy or a server that is starting or stopping. */
 const TRANSIENT_STATUS = new Set([502, 503, 504]);
 
+/**
+ * Connections kept open between calls (an agent makes several a second during an operation), one
+ * pool per process as fetch has. An idle one is closed after 4 s, or sooner when the server's
+ * `Keep-Alive: timeout` says so, so that the server never closes one as it is being reused.
+ */
+const KEEP_ALIVE = { keepAlive: true, timeout: 4_000 };
+const HTTP_AGENT = new HttpAgent(KEEP_ALIVE);
+const HTTPS_AGENT = new HttpsAgent(KEEP_ALIVE);
+
+/** One answer of the server, read to its end. */
+interface RawAnswer {
+  status: number;
+  headers: IncomingHttpHeaders;
+  text: string;
+}
+
 /** A small typed client of the REST API, used by the CLI and the agent. */
 export class ApiClient {
   readonly baseUrl: string;
@@ -48,6 +73,8 @@ export class ApiClient {
   readonly #headers: Record<string, string>;
   readonly #retry: ApiClientOptions["retry"];
   readonly #locate: ((where: string) => string) | undefined;
+  /** node:http options of the base URL (read at the first call); a call adds its path. */
+  #target: ReturnType<typeof urlToHttpOptions> | undefined;
   /**
    * The client typed from the server's OpenAPI document (src/client/api-types.ts): paths, parameters
    * and answers are checked at compile time. Pass its results through `data`.
@@ -115,7 +142,7 @@ export class ApiClient {
     method: string,
     path: string,
     body?: unknown,
-    options: { signal?: AbortSignal; onHeaders?: (headers: Headers) => void } = {},
+    options: { signal?: AbortSignal; onHeaders?: (headers: IncomingHttpHeaders) => void } = {},
   ): Promise<T> {
     return this.#send<T>(
       method,
@@ -136,7 +163,7 @@ export class ApiClient {
     path: string,
     body?: { type: string; data: string | Uint8Array },
     signal?: AbortSignal,
-    onHeaders?: (headers: Headers) => void,
+    onHeaders?: (headers: IncomingHttpHeaders) => void,
   ): Promise<T> {
     const once = () => this.#sendOnce<T>(method, path, body, signal, onHeaders);
     const policy = this.#retry;
@@ -158,49 +185,124 @@ export class ApiClient {
     path: string,
     body?: { type: string; data: string | Uint8Array },
     signal?: AbortSignal,
-    onHeaders?: (headers: Headers) => void,
+    onHeaders?: (headers: IncomingHttpHeaders) => void,
   ): Promise<T> {
     const headers: Record<string, string> = { ...this.#headers, accept: "application/json" };
     if (this.#token) headers.authorization = `Bearer ${this.#token}`;
-    if (body !== undefined) headers["content-type"] = body.type;
+    const bytes =
+      body === undefined
+        ? undefined
+        : typeof body.data === "string"
+          ? Buffer.from(body.data, "utf8")
+          : Buffer.from(body.data.buffer, body.data.byteOffset, body.data.byteLength);
+    if (body !== undefined && bytes !== undefined) {
+      headers["content-type"] = body.type;
+      headers["content-length"] = String(bytes.length);
+    }
     // One deadline covers the request and the reading of its answer, and is cleared once both are done.
     const deadline = new Deadline(this.#timeoutMs, signal);
-    let response: Response;
-    let text: string;
+    let answer: RawAnswer;
     try {
-      try {
-        response = await fetch(`${this.baseUrl}${path}`, {
-          method,
-          headers,
-          ...(body === undefined ? {} : { body: body.data }),
-          signal: deadline.signal,
-        });
-      } catch (err) {
-        const reason =
-          err instanceof Error ? ((err.cause as Error | undefined)?.message ?? err.message) : String(err);
-        const error = new AppError(
-          "internal",
-          `cannot reach the autopatch server at ${this.baseUrl}: ${reason}`,
-          {
-            cause: err,
-          },
-        );
-        // A refused or reset connection may be a restart; a timeout is not retried (it already waited).
-        const code =
-          (err instanceof Error ? (err.cause as { code?: unknown } | undefined)?.code : undefined) ?? "";
-        throw code === "ECONNREFUSED" || code === "ECONNRESET" ? new TransientError(error) : error;
-      }
-      text = await response.text();
+      answer = await this.#exchange(method, path, headers, bytes, deadline);
     } finally {
       deadline.done();
     }
-    const parsed: unknown = text === "" ? undefined : safeJson(text);
-    if (!response.ok) {
-      const error = this.#located(errorFromResponse(response.status, parsed, text));
-      throw TRANSIENT_STATUS.has(response.status) ? new TransientError(error) : error;
+    const parsed: unknown = answer.text === "" ? undefined : safeJson(answer.text);
+    if (answer.status < 200 || answer.status > 299) {
+      const error = this.#located(errorFromResponse(answer.status, parsed, answer.text));
+      throw TRANSIENT_STATUS.has(answer.status) ? new TransientError(error) : error;
     }
-    onHeaders?.(response.headers);
+    onHeaders?.(answer.headers);
     return parsed as T;
+  }
+
+  /**
+   * Sends one request with node:http (a kept-alive connection; fetch cost several times the CPU per
+   * call) and reads its answer to the end, or fails when the deadline aborts first. A connection that
+   * fails before the answer is an AppError of code `internal`, wrapped in a TransientError when it was
+   * refused or reset (a restart).
+   */
+  #exchange(
+    method: string,
+    path: string,
+    headers: Record<string, string>,
+    body: Buffer | undefined,
+    deadline: Deadline,
+  ): Promise<RawAnswer> {
+    return new Promise<RawAnswer>((resolve, reject) => {
+      let answered = false;
+      const req = this.#open(method, path, headers, (res) => {
+        answered = true;
+        const chunks: Buffer[] = [];
+        res.on("data", (chunk: Buffer) => chunks.push(chunk));
+        res.on("end", () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            text:
+              chunks.length === 1
+                ? (chunks[0] as Buffer).toString("utf8")
+                : Buffer.concat(chunks).toString("utf8"),
+          }),
+        );
+        res.on("close", () => {
+          if (!res.complete) reject(this.#cutOff(deadline));
+        });
+      });
+      if (req instanceof AppError) return reject(req);
+      const onAbort = () => req.destroy(abortReason(deadline));
+      if (deadline.signal.aborted) onAbort();
+      else deadline.signal.addEventListener("abort", onAbort, { once: true });
+      req.on("close", () => deadline.signal.removeEventListener("abort", onAbort));
+      req.on("error", (err: NodeJS.ErrnoException) => {
+        if (answered) return reject(this.#cutOff(deadline));
+        if (deadline.signal.aborted) return reject(this.#unreachable(abortReason(deadline)));
+        const error = this.#unreachable(err);
+        // A refused or reset connection may be a restart; a timeout is not retried (it already waited).
+        reject(err.code === "ECONNREFUSED" || err.code === "ECONNRESET" ? new TransientError(error) : error);
+      });
+      req.end(body);
+    });
+  }
+
+  /** Starts a request to the server, or says why the server's URL cannot take one. */
+  #open(
+    method: string,
+    path: string,
+    headers: Record<string, string>,
+    onResponse: (res: IncomingMessage) => void,
+  ): ReturnType<typeof httpRequest> | AppError {
+    let target = this.#target;
+    if (target === undefined) {
+      try {
+        target = urlToHttpOptions(new URL(this.baseUrl));
+      } catch (err) {
+        return this.#unreachable(err);
+      }
+      if (target.protocol !== "http:" && target.protocol !== "https:") {
+        return this.#unreachable(new Error(`${target.protocol} is not http: or https:`));
+      }
+      this.#target = target;
+    }
+    const https = target.protocol === "https:";
+    const options = {
+      ...target,
+      // The base URL's own path (a proxy's prefix), without its query: urlToHttpOptions joins them.
+      path: `${(target.path ?? "").split("?")[0]?.replace(/\/+$/, "") ?? ""}${path}`,
+      method,
+      headers,
+      agent: https ? HTTPS_AGENT : HTTP_AGENT,
+    };
+    return https ? httpsRequest(options, onResponse) : httpRequest(options, onResponse);
+  }
+
+  /** The answer stopped before its end: the deadline ran out, the caller stopped, or the server went. */
+  #cutOff(deadline: Deadline): AppError {
+    const why = deadline.signal.aborted ? abortReason(deadline).message : "the connection closed";
+    return new AppError(
+      "internal",
+      `the autopatch server at ${this.baseUrl} did not finish its answer: ${why}`,
+    );
   }
 
   get<T>(path: string): Promise<T> {
@@ -220,29 +322,42 @@ export class ApiClient {
   }
 
   /** GETs a long body (an export) as a stream: the timeout covers the response's start, not its end. */
-  async stream(path: string): Promise<ReadableStream<Uint8Array>> {
+  async stream(path: string): Promise<Readable> {
     const headers: Record<string, string> = { ...this.#headers };
     if (this.#token) headers.authorization = `Bearer ${this.#token}`;
-    const abort = new AbortController();
-    const timer = setTimeout(() => abort.abort(new Error("timed out")), this.#timeoutMs);
-    let response: Response;
+    const deadline = new Deadline(this.#timeoutMs);
+    let res: IncomingMessage;
     try {
-      response = await fetch(`${this.baseUrl}${path}`, { headers, signal: abort.signal });
-    } catch (err) {
-      const reason =
-        err instanceof Error ? ((err.cause as Error | undefined)?.message ?? err.message) : String(err);
-      throw new AppError("internal", `cannot reach the autopatch server at ${this.baseUrl}: ${reason}`, {
-        cause: err,
+      res = await new Promise<IncomingMessage>((resolve, reject) => {
+        const req = this.#open("GET", path, headers, resolve);
+        if (req instanceof AppError) return reject(req);
+        const onAbort = () => req.destroy(abortReason(deadline));
+        deadline.signal.addEventListener("abort", onAbort, { once: true });
+        req.on("response", () => deadline.signal.removeEventListener("abort", onAbort));
+        req.on("error", (err) =>
+          reject(this.#unreachable(deadline.signal.aborted ? abortReason(deadline) : err)),
+        );
+        req.end();
       });
     } finally {
-      clearTimeout(timer);
+      deadline.done();
     }
-    if (!response.ok || response.body === null) {
-      const text = await response.text();
-      throw errorFromResponse(response.status, safeJson(text), text);
+    const status = res.statusCode ?? 0;
+    if (status < 200 || status > 299) {
+      const chunks: Buffer[] = [];
+      for await (const chunk of res) chunks.push(chunk as Buffer);
+      const text = Buffer.concat(chunks).toString("utf8");
+      throw errorFromResponse(status, safeJson(text), text);
     }
-    return response.body;
+    return res;
   }
+}
+
+/** Why a deadline aborted: the time ran out, or the caller's own reason. */
+function abortReason(deadline: Deadline): Error {
+  if (deadline.timedOut) return new Error("no answer in time (timeout)");
+  const reason: unknown = deadline.signal.reason;
+  return reason instanceof Error ? reason : new Error(String(reason ?? "aborted"));
 }
 
 /** Carries an error that a retry may outlast; unwrapped before it reaches the caller. */

@@ -2,6 +2,7 @@ import { createHash, generateKeyPairSync, randomBytes, sign } from "node:crypto"
 import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Readable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import type { ApiClient } from "../../client/api-client.js";
 import { AppError } from "../../domain/errors.js";
@@ -49,13 +50,11 @@ describe("artifact signatures", () => {
 /** A client whose artifact downloads send `bytes` in chunks of `chunk` bytes. */
 function servingClient(bytes: Buffer, chunk: number): ApiClient {
   const client: Pick<ApiClient, "stream"> = {
-    stream: async () =>
-      new ReadableStream<Uint8Array>({
-        start(controller) {
-          for (let at = 0; at < bytes.length; at += chunk) controller.enqueue(bytes.subarray(at, at + chunk));
-          controller.close();
-        },
-      }),
+    stream: async () => {
+      const chunks: Buffer[] = [];
+      for (let at = 0; at < bytes.length; at += chunk) chunks.push(bytes.subarray(at, at + chunk));
+      return Readable.from(chunks);
+    },
   };
   return client as ApiClient;
 }

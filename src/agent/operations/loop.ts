@@ -35,6 +35,8 @@ export interface OperationLoopOptions {
    * server restart this host takes its operations again as soon as it heartbeats again.
    */
   retryCapMs?: () => number;
+  /** How long a long-poll asks the server to wait (LONG_POLL_WAIT_MS when omitted). */
+  pollWaitMs?: () => number;
   /**
    * Sends the host's inventory; called after an operation and before its result, so that when the
    * server hears an operation ended, its inventory already shows what the host has (a change planned
@@ -150,12 +152,12 @@ export async function runOperationLoop(options: OperationLoopOptions): Promise<v
       try {
         leased = await client.request(
           "GET",
-          `/api/v1/agent/operations/next?waitMs=${LONG_POLL_WAIT_MS}`,
+          `/api/v1/agent/operations/next?waitMs=${options.pollWaitMs?.() ?? LONG_POLL_WAIT_MS}`,
           undefined,
           {
             signal,
             onHeaders: (headers) => {
-              if (headers.get(POLL_HEARTBEAT_HEADER) === "1") options.onPollHeartbeat?.();
+              if (headers[POLL_HEARTBEAT_HEADER] === "1") options.onPollHeartbeat?.();
             },
           },
         );

@@ -1,8 +1,6 @@
 import type { KeyObject } from "node:crypto";
 import { once } from "node:events";
 import { readFileSync } from "node:fs";
-import { Readable } from "node:stream";
-import type { ReadableStream as NodeReadableStream } from "node:stream/web";
 import type { Command } from "commander";
 import {
   checkpointSignatureProblem,
@@ -273,7 +271,7 @@ export function registerAuditCommand(program: Command): void {
       async () => {
         const query = new URLSearchParams(range).toString();
         const body = await clientFrom(flags).stream(`/api/v1/audit/export${query ? `?${query}` : ""}`);
-        await toStdout(Readable.fromWeb(body as NodeReadableStream<Uint8Array>));
+        await toStdout(body);
       },
     );
   });

@@ -59,7 +59,7 @@ export async function signOfLifeInWrite(
  * Records the agent's sign of life for a poll's answer as its heartbeat does, at most once per quarter
  * interval per asset in this process (the lease's write may have done it already): when it answers
  * true, the asset's last seen is at most a quarter interval old. An agent that hears so skips its
- * heartbeats for half an interval, so its last seen stays within three quarters of one, as with
+ * heartbeats for three quarters of an interval, so its last seen stays within one, as with
  * heartbeats alone.
  */
 export async function recordPollHeartbeat(ctx: ServiceContext, actor: Actor): Promise<boolean> {

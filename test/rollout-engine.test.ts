@@ -1,3 +1,4 @@
+import { sql } from "kysely";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { verifyAuditChain } from "../src/audit/log.js";
 import { enqueueStartingSoon } from "../src/changes/reminders.js";
@@ -487,6 +488,18 @@ describe.each(DIALECTS)("rollout engine on %s", (dialect) => {
     expect((await w2Of())?.reason).toBe("controlled");
     // The engine goes on from there to the end.
     expect(await drive(fleet)).toBe("completed");
+  });
+
+  it("a delta read walks an index to the rows written since, not every row of the rollout", async () => {
+    if (dialect !== "sqlite") return;
+    for (const [table, index] of [
+      ["rollout_assets", "rollout_assets_by_update"],
+      ["operations", "operations_by_rollout_update"],
+    ] as const) {
+      const plan = await sql<{ detail: string }>`explain query plan select * from ${sql.table(table)}
+        where rollout_id = ${"ro-x"} and updated_at >= ${"2026-01-01T00:00:00.000Z"}`.execute(store.db);
+      expect(plan.rows.map((r) => r.detail).join(" | ")).toContain(index);
+    }
   });
 
   it("a decision is written only onto the state it was made on", async () => {

@@ -27,6 +27,14 @@ export async function claimDue(
 ): Promise<OutboxRow[]> {
   const nowIso = now.toISOString();
   const until = new Date(now.getTime() + leaseMs).toISOString();
+  // Most polls find nothing due: a read says so without a write transaction (and its commit).
+  const anyDue = await store.db
+    .selectFrom("outbox")
+    .select("id")
+    .where(due(nowIso))
+    .limit(1)
+    .executeTakeFirst();
+  if (anyDue === undefined) return [];
   const claim = store.capabilities.skipLocked ? claimSkippingLocked : claimAtOnce;
   const rows = await store.write((trx) => claim(trx, nowIso, until, batch));
   return rows

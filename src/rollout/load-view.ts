@@ -168,10 +168,28 @@ class ParsedCache<T> {
 }
 
 /**
- * Plans by rollout: a plan is frozen when its rollout starts, and parsing it (every target and phase
- * of a large fleet) on every pass was a large part of the pass. Read, never changed.
+ * Plans by store and rollout: a plan is written with its rollout and never again (src/rollout/starter.ts),
+ * and reading and parsing it (every target and phase of a large fleet) on every pass was a large part
+ * of the pass. So it is read once. Read, never changed.
  */
-const PARSED_PLANS = new ParsedCache<PlanV2>(100);
+const PLANS = new WeakMap<Kysely<Database>, Map<string, PlanV2>>();
+const PLANS_MAX = 100;
+
+async function frozenPlan(db: Kysely<Database>, rolloutId: string): Promise<PlanV2> {
+  let plans = PLANS.get(db);
+  if (!plans) {
+    plans = new Map();
+    PLANS.set(db, plans);
+  }
+  const known = plans.get(rolloutId);
+  if (known) return known;
+  const [row] = (await planOf(db, rolloutId)).rows;
+  if (!row) throw new Error(`rollout ${rolloutId} has no plan`);
+  const plan = JSON.parse(row.plan) as PlanV2;
+  plans.set(rolloutId, plan);
+  evictOldest(plans, PLANS_MAX);
+  return plan;
+}
 /** Assets' snapshots by rollout and asset, as plans. */
 const PARSED_SNAPSHOTS = new ParsedCache<Snapshot>(20_000);
 
@@ -214,9 +232,28 @@ async function payloadsOf(
   return out;
 }
 
-// Read on every pass: compiled once (see preparedQuery).
+// Read on every pass: compiled once (see preparedQuery). Every column but the plan, read once (below).
 const rolloutRow = preparedQuery((db, id: string) =>
-  db.selectFrom("rollouts").selectAll().where("id", "=", id),
+  db
+    .selectFrom("rollouts")
+    .select([
+      "id",
+      "change_id",
+      "state",
+      "state_reason",
+      "paused_by",
+      "paused_since",
+      "current_phase",
+      "gate_failed_at",
+      "failed_gate",
+      "rollback_scope",
+      "revision",
+      "started_at",
+    ])
+    .where("id", "=", id),
+);
+const planOf = preparedQuery((db, id: string) =>
+  db.selectFrom("rollouts").select("plan").where("id", "=", id),
 );
 const phasesOf = preparedQuery((db, id: string) =>
   db.selectFrom("rollout_phases").selectAll().where("rollout_id", "=", id).orderBy("idx"),
@@ -242,7 +279,7 @@ export async function loadRollout(
   if (!row) return null;
   if (!isRolloutState(row.state)) throw new Error(`rollout ${rolloutId} has an unknown state "${row.state}"`);
   if (TERMINAL_ROLLOUT_STATES.includes(row.state)) forgetRolloutRows(db, rolloutId);
-  const plan = PARSED_PLANS.get(rolloutId, row.plan);
+  const plan = await frozenPlan(db, rolloutId);
   if (plan.version !== 2)
     throw new Error(`rollout ${rolloutId} holds a plan of version ${String(plan.version)}`);
 

@@ -35,6 +35,14 @@ export async function claimDue(ctx: ServiceContext, request: ClaimRequest): Prom
   const nowIso = now.toISOString();
   const dueBy = (request.dueBy ?? now).toISOString();
   const until = new Date(now.getTime() + leaseMs).toISOString();
+  // Most polls find nothing due: a read says so without a write transaction (and its commit).
+  const anyDue = await ctx.store.db
+    .selectFrom("work_items")
+    .select("id")
+    .where(due(kind, dueBy, nowIso))
+    .limit(1)
+    .executeTakeFirst();
+  if (anyDue === undefined) return [];
   const rows = await ctx.store.write(async (trx) => {
     const ids = await lockSkippingLocked(
       trx,

@@ -19,6 +19,7 @@ import * as m0019 from "./0019-change-artifacts.js";
 import * as m0020 from "./0020-findings-layout.js";
 import * as m0021 from "./0021-package-log.js";
 import * as m0022 from "./0022-credential-version.js";
+import * as m0023 from "./0023-rollout-delta-indexes.js";
 
 /**
  * A migration module. `breaking = true` marks one that code released before it cannot work with (a
@@ -50,4 +51,5 @@ export const MIGRATIONS: Record<string, MigrationModule> = {
   "0020-findings-layout": m0020,
   "0021-package-log": m0021,
   "0022-credential-version": m0022,
+  "0023-rollout-delta-indexes": m0023,
 };

@@ -45,10 +45,10 @@ export interface RolloutRows {
 
 /**
  * A full read at least this often, whatever the delta reads found: a safety net, as every writer of
- * these rows sets `updated_at` or bumps the revision. On a 500-asset rollout a full read costs as much
- * as dozens of delta passes, so it is kept rare.
+ * these rows sets `updated_at` or bumps the revision. Kept short because max unavailable is counted
+ * from the rows the engine has read; one full read of a 500-asset rollout costs tens of ms.
  */
-export const FULL_READ_EVERY_MS = 30_000;
+export const FULL_READ_EVERY_MS = 5000;
 /**
  * Rows written this long before the previous read are read again: a write takes its time before it
  * commits (inside its transaction, and a group commit or a lock may hold it a moment).

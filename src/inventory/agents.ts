@@ -12,12 +12,7 @@ import { applyInventoryDelta, type InventoryDelta } from "./delta.js";
 import { requireOneVersionPerPackage } from "./one-version.js";
 import { packageDictionary } from "./package-dictionary.js";
 import { notePendingPairs } from "./package-log.js";
-import {
-  type ReportSummary,
-  replaceInventory,
-  type StoredSet,
-  toStoredSet,
-} from "./report.js";
+import { type ReportSummary, replaceInventory, type StoredSet, toStoredSet } from "./report.js";
 
 /**
  * The agent's sign of life, in the caller's write: the asset seen now and active, and a stale one's

@@ -81,69 +81,6 @@ describe("store.write on PostgreSQL under contention", () => {
   });
 });
 
-describe("grouped writes on PostgreSQL", () => {
-  let store: Awaited<ReturnType<typeof freshStore>>;
-  const grouped = { grouped: true } as const;
-
-  beforeAll(async () => {
-    store = await freshStore("postgres");
-    await sql`create table grouped (id integer primary key, v integer not null)`.execute(store.db);
-  });
-  afterAll(async () => store?.dispose());
-
-  const backend = (trx: Kysely<Database>) =>
-    sql<{ pid: number; xid: string }>`select pg_backend_pid() as pid, pg_current_xact_id()::text as xid`
-      .execute(trx)
-      .then((r) => r.rows[0]);
-
-  it("share one transaction, and a failing one fails alone while the rest commit", async () => {
-    await sql`delete from grouped`.execute(store.db);
-    const insert = (id: number) =>
-      store.write(async (trx) => {
-        await sql`insert into grouped (id, v) values (${id}, 1)`.execute(trx);
-        return backend(trx);
-      }, grouped);
-    const outcomes = await Promise.allSettled([
-      insert(1),
-      insert(2),
-      // A duplicate key aborts PostgreSQL's transaction: the batch runs the others again in savepoints.
-      insert(1),
-      insert(3),
-    ]);
-    expect(outcomes.map((o) => o.status)).toEqual(["fulfilled", "fulfilled", "rejected", "fulfilled"]);
-    expect(outcomes[2]).toMatchObject({ reason: { code: "23505" } });
-    const txs = new Set(outcomes.flatMap((o) => (o.status === "fulfilled" ? [o.value?.xid] : [])));
-    expect(txs.size).toBe(1);
-    const rows = await sql<{ id: number }>`select id from grouped order by id`.execute(store.db);
-    expect(rows.rows.map((r) => r.id)).toEqual([1, 2, 3]);
-  });
-
-  it("a grouped write that loses a serialization conflict runs again, the others once", async () => {
-    await sql`delete from grouped`.execute(store.db);
-    let attempts = 0;
-    const conflicting = store.write(async (trx) => {
-      attempts += 1;
-      await sql`insert into grouped (id, v) values (10, ${attempts})`.execute(trx);
-      if (attempts === 1) throw Object.assign(new Error("lost a conflict"), { code: "40001" });
-    }, grouped);
-    const other = store.write((trx) => sql`insert into grouped (id, v) values (11, 1)`.execute(trx), grouped);
-    await Promise.all([conflicting, other]);
-    expect(attempts).toBe(2);
-    const rows = await sql<{ id: number; v: number }>`select id, v from grouped order by id`.execute(
-      store.db,
-    );
-    expect(rows.rows).toEqual([
-      { id: 10, v: 2 },
-      { id: 11, v: 1 },
-    ]);
-  });
-
-  it("writes that are not grouped keep transactions of their own", async () => {
-    const [a, b] = await Promise.all([store.write(backend), store.write(backend)]);
-    expect(a?.xid).not.toBe(b?.xid);
-  });
-});
-
 /**
  * A TCP front for the real PostgreSQL that answers the first `refusals` connections as a server that
  * is starting up does (an ErrorResponse with SQLSTATE `state`), then passes connections through.

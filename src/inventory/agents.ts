@@ -111,9 +111,6 @@ export async function recordHeartbeat(
   return { heartbeatIntervalMs: ctx.config.heartbeatIntervalMs, inventoryWanted };
 }
 
-/** Reports are frequent and short: on PostgreSQL too they share transactions (see WriteOptions). */
-const GROUPED = { grouped: true } as const;
-
 /** The pairs a report appended to the index's log: a changed version removes one and adds one. */
 const pairsWritten = (s: ReportSummary): number => s.added + s.removed + 2 * s.changed;
 
@@ -137,7 +134,7 @@ export async function recordAgentInventory(
       stored,
       oneVersionChecked: true,
     });
-  }, GROUPED);
+  });
   dictionary.commit();
   notePendingPairs(ctx.store, pairsWritten(summary));
   return summary;
@@ -225,7 +222,7 @@ export async function recordAgentInventoryDelta(
     dictionary.reset();
     const { asset, stored } = await agentAsset(trx, actor, assetId, now);
     return applyInventoryDelta(trx, actor, asset, stored, delta, now, dictionary);
-  }, GROUPED);
+  });
   dictionary.commit();
   notePendingPairs(ctx.store, pairsWritten(summary));
   return summary;

@@ -24,8 +24,8 @@ export interface GroupCommitOptions {
 }
 
 /**
- * Group commit for SQLite, and for PostgreSQL's grouped writes (see WriteOptions.grouped): writes that
- * arrive while a transaction is being committed run together in the next one. A failing write fails alone; the others commit: they run without savepoints first,
+ * Group commit for SQLite: writes that arrive while a transaction is being committed run together in
+ * the next one. A failing write fails alone; the others commit: they run without savepoints first,
  * and after a failure again, each inside its own savepoint (see #commitOptimistically). Every write still commits with its own audit event in one transaction
  * (invariant 4) — just not in a transaction of its own.
  *
@@ -35,9 +35,7 @@ export interface GroupCommitOptions {
  *
  * Why: inventory reports of a fleet touch the same index pages (every host has the same package
  * names), so SQLite's single writer spends most of a one-report commit rewriting pages that the next
- * report rewrites again. Committing many reports at once writes those pages once. On PostgreSQL every
- * report's audit event locks the chain's head until its commit, so one-report transactions queue on
- * that lock one WAL flush after the other; a batch takes it and flushes once.
+ * report rewrites again. Committing many reports at once writes those pages once.
  * Hand-written: it batches Kysely transactions with per-write savepoints and audit events, which no
  * maintained library does for both SQLite and PostgreSQL.
  */

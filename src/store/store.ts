@@ -27,13 +27,6 @@ export interface WriteOptions {
    * sharing one with the writes queued around it, which then neither wait for it nor share its fate.
    */
   alone?: boolean;
-  /**
-   * A frequent short write (an inventory report) that on PostgreSQL too may share its transaction
-   * and commit with the writes of its kind queued around it (see openPostgres). Such a write must not
-   * wait for another write, nor catch a database error and go on (that would abort the shared
-   * transaction).
-   */
-  grouped?: boolean;
 }
 
 /** The database and what differs between dialects. Only the service layer writes through it. */
@@ -47,9 +40,8 @@ export interface Store {
   /**
    * The one write path: runs `work` in a transaction and returns its result once committed. On SQLite
    * concurrent writes share one commit (see GroupCommit); PostgreSQL commits concurrent transactions
-   * in parallel, so each gets its own (but `grouped` ones), and one that loses a serialization
-   * conflict or a deadlock (40001, 40P01) runs again from the start: `work` must not act outside the
-   * transaction.
+   * in parallel, so each gets its own, and one that loses a serialization conflict or a deadlock
+   * (40001, 40P01) runs again from the start: `work` must not act outside the transaction.
    */
   write<T>(work: (trx: Kysely<Database>) => Promise<T>, options?: WriteOptions): Promise<T>;
   close(): Promise<void>;
@@ -115,30 +107,22 @@ function openSqlite(path: string): Store {
   };
 }
 
-/** Grouped writes per PostgreSQL transaction, at most. */
-const PG_GROUP_BATCH = 16;
-
 function openPostgres(url: string): Store {
   const pool = new pg.Pool({ connectionString: url, max: 10 });
   // An idle connection that the server drops emits "error" on the pool; without a listener the
   // process would die. The next query gets a fresh connection.
   pool.on("error", () => undefined);
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: kyselyPool(pool) }) });
-  // Every report appends to the audit chain, whose head row stays locked from the append to the commit:
-  // concurrent transactions queued on it, one commit (and WAL flush) after the other, 15 ms of wall
-  // time per report on the ingest bench for a 4 ms commit. Grouped writes share one transaction, so a
-  // batch of reports takes the lock and flushes once; one that fails fails alone, as on SQLite.
-  const group = new GroupCommit(db, { maxBatch: PG_GROUP_BATCH });
   return {
     db,
     dialect: "postgres",
     capabilities: capabilitiesFor("postgres"),
     displayUrl: maskUrl(url),
-    write: (work, options) =>
+    write: (work) =>
       retrying(
         TRANSACTION_RETRY_STATES,
         TRANSACTION_RETRY,
-        () => (options?.grouped === true ? group.run(work) : db.transaction().execute(work)),
+        () => db.transaction().execute(work),
         isStalePlan,
       ),
     close: () => db.destroy(),

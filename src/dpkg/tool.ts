@@ -18,18 +18,6 @@ const INSTALL_HINT: Record<string, string> = {
   fakeroot: "apt-get install fakeroot (dpkg-repack needs it when not run as root)",
 };
 
-let baseEnv: NodeJS.ProcessEnv | undefined;
-
-/**
- * The tools' environment: the process's own, copied once (a copy of process.env calls into the
- * runtime for every variable, and an agent runs a tool per operation), with LC_ALL=C, which keeps
- * dpkg's messages and field output stable whatever the caller's locale.
- */
-function toolEnv(): NodeJS.ProcessEnv {
-  baseEnv ??= { ...process.env, LC_ALL: "C" };
-  return baseEnv;
-}
-
 /**
  * The tools a tool runs in turn, looked for first: without them dpkg stops with a bare "not found in
  * PATH", and dpkg-repack exits 0 having built nothing, neither saying how to get the tool.
@@ -81,7 +69,8 @@ export async function runDpkgTool(
       file,
       [...args],
       {
-        env: options.env ? { ...toolEnv(), ...options.env } : toolEnv(),
+        // LC_ALL=C keeps dpkg's messages and field output stable whatever the caller's locale.
+        env: { ...process.env, LC_ALL: "C", ...options.env },
         maxBuffer: 64 * 1024 * 1024,
         ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
         encoding: "utf8",

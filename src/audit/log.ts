@@ -59,10 +59,20 @@ export async function appendAudits(
   // One prepared single-row insert per event: on SQLite running a prepared statement again costs less
   // than building and compiling a multi-row insert for each write.
   for (const e of events) {
-    const first = [e.seq, e.id, e.at, e.actor, e.action, e.targetType, e.targetId] as const;
-    const last = [JSON.stringify(e.data), e.prevHash, e.hash] as const;
-    if (e.reason === null) await insertEvent(trx, ...first, ...last);
-    else await insertEventWithReason(trx, ...first, e.reason, ...last);
+    await insertEvent(
+      trx,
+      e.seq,
+      e.id,
+      e.at,
+      e.actor,
+      e.action,
+      e.targetType,
+      e.targetId,
+      e.reason,
+      JSON.stringify(e.data),
+      e.prevHash,
+      e.hash,
+    );
   }
   await updateHead(trx, seq, prevHash);
   return events;
@@ -85,35 +95,7 @@ const insertEvent = preparedQuery(
     action: string,
     targetType: string,
     targetId: string,
-    data: string,
-    prevHash: string,
-    hash: string,
-  ) =>
-    db.insertInto("audit_events").values({
-      seq,
-      id,
-      at,
-      actor,
-      action,
-      target_type: targetType,
-      target_id: targetId,
-      reason: null,
-      data,
-      prev_hash: prevHash,
-      hash,
-    }),
-);
-const insertEventWithReason = preparedQuery(
-  (
-    db,
-    seq: number,
-    id: string,
-    at: string,
-    actor: string,
-    action: string,
-    targetType: string,
-    targetId: string,
-    reason: string,
+    reason: string | null,
     data: string,
     prevHash: string,
     hash: string,

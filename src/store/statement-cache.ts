@@ -93,8 +93,11 @@ export function cachingPrepare(database: SqliteDatabase, size = STATEMENT_CACHE_
   };
 }
 
-/** A value a prepared query takes as a bound parameter (never one it computes with). */
-export type QueryArg = string | number;
+/**
+ * A value a prepared query takes as a bound parameter (never one it computes with). `null` only where
+ * the value is written (an insert's or update's column), never compared: `= null` matches nothing.
+ */
+export type QueryArg = string | number | null;
 
 /**
  * A query built and compiled once per dialect, then run with new values in its parameters' places:

@@ -37,14 +37,25 @@ function missingTool(file: string, cause?: unknown): AppError {
   });
 }
 
+/**
+ * Tools found, by PATH and name: an agent runs dpkg on every operation, and once found a tool is not
+ * looked for again under the same PATH (a missing one is, so that installing it takes effect).
+ */
+const FOUND = new Set<string>();
+
 /** True when an executable file `name` is in a folder of PATH. */
 async function onPath(name: string, path: string | undefined): Promise<boolean> {
+  const key = `${path ?? ""}\u0000${name}`;
+  if (FOUND.has(key)) return true;
   for (const dir of (path ?? "").split(delimiter)) {
     if (dir === "") continue;
     const candidate = join(dir, name);
     try {
       await access(candidate, constants.X_OK);
-      if ((await stat(candidate)).isFile()) return true;
+      if ((await stat(candidate)).isFile()) {
+        FOUND.add(key);
+        return true;
+      }
     } catch {
       // not in this folder
     }

@@ -8,7 +8,9 @@
  *                                     [--only sqlite|postgres] [--json]
  *                                     [--sqlite-pragma name=value]…
  */
+
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { Agent, request as httpRequest } from "node:http";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -234,6 +236,40 @@ function prepareBodies(input: WorkerInput, pass: PassKind): Buffer[] {
   );
 }
 
+/** One request with a prepared body; the answer's status and text. */
+function send(
+  agent: Agent,
+  url: URL,
+  method: string,
+  credential: string,
+  body: Buffer,
+): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      url,
+      {
+        agent,
+        method,
+        headers: {
+          "content-type": "application/json",
+          "content-length": body.length,
+          authorization: `Bearer ${credential}`,
+        },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () =>
+          resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }),
+        );
+        res.on("error", reject);
+      },
+    );
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
 async function runPass(input: WorkerInput, pass: PassKind, bodies: readonly Buffer[]): Promise<PassResult> {
   const n = input.credentials.length;
   const latencies: number[] = new Array(n).fill(0);
@@ -241,21 +277,21 @@ async function runPass(input: WorkerInput, pass: PassKind, bodies: readonly Buff
   let removed = 0;
   let changed = 0;
   let bodyBytes = 0;
-  const endpoint = `${input.url}/api/v1/agent/inventory`;
+  const endpoint = new URL(`${input.url}/api/v1/agent/inventory`);
+  // node:http over kept-alive connections, one per lane: fetch (undici) copied every body into a web
+  // stream and cost the generator's thread about as much CPU as the server's per full report, which on
+  // two cores the server then lacked.
+  const agent = new Agent({ keepAlive: true, maxSockets: input.concurrency });
+  const method = pass === "delta" ? "PATCH" : "PUT";
   const elu = performance.eventLoopUtilization();
   const started = performance.now();
   await boundedAll(n, input.concurrency, async (i) => {
     const body = bodies[i] as Buffer;
     bodyBytes += body.length;
     const t0 = performance.now();
-    const res = await fetch(endpoint, {
-      method: pass === "delta" ? "PATCH" : "PUT",
-      headers: { "content-type": "application/json", authorization: `Bearer ${input.credentials[i]}` },
-      body,
-    });
-    const text = await res.text();
+    const { status, text } = await send(agent, endpoint, method, input.credentials[i] as string, body);
     latencies[i] = performance.now() - t0;
-    if (res.status !== 200) throw new Error(`agent ${i} ${pass} report: HTTP ${res.status} ${text}`);
+    if (status !== 200) throw new Error(`agent ${i} ${pass} report: HTTP ${status} ${text}`);
     const summary = JSON.parse(text) as SummaryBody;
     added += summary.added;
     removed += summary.removed;
@@ -263,6 +299,7 @@ async function runPass(input: WorkerInput, pass: PassKind, bodies: readonly Buff
   });
   const wallMs = performance.now() - started;
   const clientBusyMs = performance.eventLoopUtilization(elu).active;
+  agent.destroy();
   const sorted = [...latencies].sort((a, b) => a - b);
   const rowsReported = n * input.packages;
   return {

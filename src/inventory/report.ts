@@ -191,14 +191,23 @@ export async function applyPackageSet(
   ids.forEach((id, i) => {
     newIds.set(id, list[i] as CanonicalPackage);
   });
-  const oldIds = new Set(stored?.ids ?? []);
-  const addedIds = ids.filter((id) => !oldIds.has(id));
-  const removedIds = stored === null ? [] : stored.ids.filter((id) => !newIds.has(id));
+  const sortedIds = [...newIds.keys()].sort((a, b) => a - b);
+  // A first report adds its whole set: the sorted ids are the added ones, no look-up or second sort.
+  let addedIds: number[];
+  let removedIds: number[];
+  if (stored === null) {
+    addedIds = [...sortedIds];
+    removedIds = [];
+  } else {
+    const oldIds = new Set(stored.ids);
+    addedIds = ids.filter((id) => !oldIds.has(id));
+    removedIds = stored.ids.filter((id) => !newIds.has(id));
+  }
   return writeSetChange(trx, actor, asset, source, now, session, {
     stored,
     total: incoming.size,
     digest,
-    sortedIds: [...newIds.keys()].sort((a, b) => a - b),
+    sortedIds,
     addedIds,
     addedPackage: (id) => newIds.get(id) as CanonicalPackage,
     removedIds,
@@ -472,33 +481,42 @@ async function writeSetAtOnce(
   return row.finding === true || row.advisory === true;
 }
 
-/** The same write, one statement per table (SQLite, in-process: a statement costs no round trip). */
+/**
+ * The same write, one statement per table (SQLite, in-process: a statement costs no round trip). Raw
+ * statements with positional parameters: building and compiling them with Kysely on every report cost
+ * more than running them.
+ */
 async function writeSetByStatements(trx: Kysely<Database>, w: SetWrite): Promise<boolean> {
   let num: number;
+  const packageIds = JSON.stringify(w.packageIds);
   if (w.stored === null) {
-    const row = await trx
-      .insertInto("package_sets")
-      .values({
-        asset_id: w.assetId,
-        package_ids: JSON.stringify(w.packageIds),
-        digest: w.digest,
-        total: w.total,
-        updated_at: w.at,
-      })
-      .returning("num")
-      .executeTakeFirstOrThrow();
+    const result = await trx.executeQuery<{ num: number }>(
+      CompiledQuery.raw(
+        "insert into package_sets (asset_id, package_ids, digest, total, updated_at) values (?, ?, ?, ?, ?) returning num",
+        [w.assetId, packageIds, w.digest, w.total, w.at],
+      ),
+    );
+    const row = result.rows[0];
+    if (row === undefined) throw new Error(`the package set of asset ${w.assetId} was not written`);
     num = Number(row.num);
   } else {
     num = w.stored.num;
-    await trx
-      .updateTable("package_sets")
-      .set({ package_ids: JSON.stringify(w.packageIds), digest: w.digest, total: w.total, updated_at: w.at })
-      .where("num", "=", num)
-      .execute();
+    await trx.executeQuery(
+      CompiledQuery.raw(
+        "update package_sets set package_ids = ?, digest = ?, total = ?, updated_at = ? where num = ?",
+        [packageIds, w.digest, w.total, w.at, num],
+      ),
+    );
   }
   // The pairs go to the index's log, merged into the index later in large batches (package-log.ts).
   await appendSetPairs(trx, num, w.removedIds, w.addedIds, w.stored === null);
-  await trx.insertInto("inventory_reports").values(w.report).execute();
+  const r = w.report;
+  await trx.executeQuery(
+    CompiledQuery.raw(
+      "insert into inventory_reports (id, asset_id, received_at, source, total, added, removed, changed, changes) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      [r.id, r.asset_id, r.received_at, r.source, r.total, r.added, r.removed, r.changed, r.changes],
+    ),
+  );
   return w.probe === null ? false : matchingMayApply(trx, w.assetId, w.probe);
 }
 
@@ -506,43 +524,22 @@ async function writeSetByStatements(trx: Kysely<Database>, w: SetWrite): Promise
  * Whether re-matching the changed rows can open, update or fix a finding of the asset: not when no
  * advisory names any of their ecosystems and the asset has no unresolved finding. A fleet that reports
  * before any advisory import (or of ecosystems no feed covers) then skips the advisory look-up of every
- * package of every report. Two one-row probes on indexed columns.
+ * package of every report. Two one-row probes on indexed columns, in one statement (SQLite).
  */
 async function matchingMayApply(
   trx: Kysely<Database>,
   assetId: string,
   ecosystems: readonly string[],
 ): Promise<boolean> {
-  // One statement for both probes: each is a round trip of its own on PostgreSQL.
-  const row = await trx
-    .selectNoFrom((eb) => [
-      eb
-        .exists(
-          eb
-            .selectFrom("findings")
-            .select("id")
-            .where("asset_id", "=", assetId)
-            .where("status", "!=", "fixed")
-            .limit(1),
-        )
-        .as("finding"),
-      ...(ecosystems.length === 0
-        ? []
-        : [
-            eb
-              .exists(
-                eb
-                  .selectFrom("advisory_packages")
-                  .select("advisory_id")
-                  .where("ecosystem", "in", [...ecosystems])
-                  .limit(1),
-              )
-              .as("advisory"),
-          ]),
-    ])
-    .executeTakeFirstOrThrow();
-  // PostgreSQL answers booleans, SQLite 0 or 1.
-  return Object.values(row).some((v) => v === true || Number(v) === 1);
+  const finding = "exists (select 1 from findings where asset_id = ? and status <> 'fixed')";
+  const text =
+    ecosystems.length === 0
+      ? `select ${finding} as finding`
+      : `select ${finding} or exists (select 1 from advisory_packages where ecosystem in (${ecosystems.map(() => "?").join(", ")})) as finding`;
+  const result = await trx.executeQuery<{ finding: number }>(
+    CompiledQuery.raw(text, [assetId, ...ecosystems]),
+  );
+  return Number(result.rows[0]?.finding ?? 0) === 1;
 }
 
 /** Pairs a removed and an added version of the same package as one version change. */

@@ -5,13 +5,28 @@
  *
  *   npx tsx bench/full-match.ts [--assets 10000] [--packages 600] [--advisories 100000]
  *                               [--open-share 0.0008] [--runs 200] [--json] [--no-record] [--keep]
+ *                               [--setup-only] [--from FILE] [--trace]
+ *
+ * `--setup-only` builds the store and keeps it; `--from FILE` measures a copy of such a store instead of
+ * building one (the setup takes a minute and more), so changes to the re-match can be compared back to
+ * back on the same input. `--trace` prints, for the first full run, the CPU time of each phase and of
+ * each SQL statement (summed over its runs) to stderr.
  *
  * Setup writes rows straight into the SQLite file (its time is not a figure). The measurements run in
  * a child process, so its peak RSS is the re-match's and not the setup's.
  */
 import { spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -386,7 +401,58 @@ function timed<T>(fn: () => Promise<T>): Promise<{ value: T } & Timing> {
   });
 }
 
-async function measure(path: string, runs: number): Promise<MeasureResult> {
+/** CPU time per SQL statement, summed by statement text, while `on` is set. */
+interface StatementTrace {
+  on: boolean;
+  byText: Map<string, { runs: number; cpuMs: number; rows: number }>;
+}
+
+/** Wraps better-sqlite3's statement methods so each run's CPU time is added to `trace` (bench only). */
+function traceStatements(): StatementTrace {
+  const trace: StatementTrace = { on: false, byText: new Map() };
+  const probe = new SQLite(":memory:");
+  const proto = Object.getPrototypeOf(probe.prepare("select 1")) as Record<string, unknown>;
+  probe.close();
+  for (const method of ["run", "all", "get", "iterate"]) {
+    const original = proto[method] as (this: SQLite.Statement, ...args: unknown[]) => unknown;
+    proto[method] = function (this: SQLite.Statement, ...args: unknown[]) {
+      if (!trace.on) return original.apply(this, args);
+      const cpu = process.cpuUsage();
+      const result = original.apply(this, args);
+      const used = process.cpuUsage(cpu);
+      // Placeholder lists of any length read as one statement.
+      const text = this.source.replace(/\?(, \?)+/g, "?…").replace(/\(\?…\)(, \(\?…\))+/g, "(…)…");
+      const entry = trace.byText.get(text) ?? { runs: 0, cpuMs: 0, rows: 0 };
+      entry.runs += 1;
+      entry.cpuMs += (used.user + used.system) / 1000;
+      entry.rows += Array.isArray(result) ? result.length : ((result as { changes?: number })?.changes ?? 0);
+      trace.byText.set(text, entry);
+      return result;
+    };
+  }
+  return trace;
+}
+
+function printTrace(
+  trace: StatementTrace,
+  phases: ReadonlyArray<[string, number, number]>,
+  total: Timing,
+): void {
+  const s = (ms: number) => (ms / 1000).toFixed(2);
+  const out = [`first full run: ${s(total.wallMs)} s wall, ${s(total.cpuMs)} s CPU`];
+  for (const [name, wall, cpu] of phases) out.push(`  ${name}: ${s(wall)} s wall, ${s(cpu)} s CPU`);
+  const list = [...trace.byText].sort((a, b) => b[1].cpuMs - a[1].cpuMs);
+  const sqlMs = list.reduce((sum, [, e]) => sum + e.cpuMs, 0);
+  out.push(`SQL statements: ${s(sqlMs)} s CPU; the costliest (CPU ms, runs, rows, statement):`);
+  for (const [text, e] of list.slice(0, 20))
+    out.push(
+      `  ${e.cpuMs.toFixed(0).padStart(6)}  ${String(e.runs).padStart(5)}  ${String(e.rows).padStart(8)}  ${text.slice(0, 160)}`,
+    );
+  process.stderr.write(`${out.join("\n")}\n`);
+}
+
+async function measure(path: string, runs: number, traced = false): Promise<MeasureResult> {
+  const trace = traced ? traceStatements() : undefined;
   const store = await openStore(`sqlite:${path}`);
   const ctx: ServiceContext = {
     store,
@@ -395,7 +461,23 @@ async function measure(path: string, runs: number): Promise<MeasureResult> {
     now: () => new Date(),
   };
   const phases: MeasureResult["phases"] = { full: [], rerun: [] };
-  const full = await timed(() => rematchAll(ctx, { onPhase: (name, ms) => phases.full.push([name, ms]) }));
+  const phaseCpu: Array<[string, number, number]> = [];
+  let lastCpu = process.cpuUsage();
+  if (trace) trace.on = true;
+  const full = await timed(() =>
+    rematchAll(ctx, {
+      onPhase: (name, ms) => {
+        phases.full.push([name, ms]);
+        const used = process.cpuUsage(lastCpu);
+        lastCpu = process.cpuUsage();
+        phaseCpu.push([name, ms, (used.user + used.system) / 1000]);
+      },
+    }),
+  );
+  if (trace) {
+    trace.on = false;
+    printTrace(trace, phaseCpu, full);
+  }
   const maxRssMiB = process.resourceUsage().maxRSS / 1024;
   const findings = Number(
     (
@@ -615,12 +697,17 @@ async function main(): Promise<void> {
       json: { type: "boolean", default: false },
       "no-record": { type: "boolean", default: false },
       keep: { type: "boolean", default: false },
+      "setup-only": { type: "boolean", default: false },
+      from: { type: "string" },
+      trace: { type: "boolean", default: false },
       phase: { type: "string" },
       db: { type: "string" },
     },
   });
   if (values.phase === "measure") {
-    process.stdout.write(`${JSON.stringify(await measure(values.db ?? "", Number(values.runs)))}\n`);
+    process.stdout.write(
+      `${JSON.stringify(await measure(values.db ?? "", Number(values.runs), values.trace))}\n`,
+    );
     return;
   }
   const p: Params = {
@@ -630,7 +717,8 @@ async function main(): Promise<void> {
     openShare: Number(values["open-share"]),
     runs: Number(values.runs),
     json: values.json,
-    record: !values["no-record"],
+    // A copied store's parameters are not these: its figures are not recorded.
+    record: !values["no-record"] && values.from === undefined,
     keep: values.keep,
   };
   const log = (line: string) => {
@@ -639,8 +727,20 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "autopatch-full-match-"));
   const path = join(dir, "bench.db");
   try {
-    log(`setting up ${p.assets} assets × ${p.packages} packages, ${p.advisories} advisories in ${dir} …`);
-    const s = await setup(path, p);
+    if (values.from === undefined)
+      log(`setting up ${p.assets} assets × ${p.packages} packages, ${p.advisories} advisories in ${dir} …`);
+    let s: { setupMs: number; realAdvisories: number };
+    if (values.from === undefined) s = await setup(path, p);
+    else {
+      copyFileSync(values.from, path);
+      log(`measuring a copy of ${values.from}; its parameters are the ones it was set up with`);
+      s = { setupMs: 0, realAdvisories: 0 };
+    }
+    if (values["setup-only"]) {
+      log(`setup took ${fmt(s.setupMs / 1000)} s`);
+      p.keep = true;
+      return;
+    }
     log(`setup took ${fmt(s.setupMs / 1000)} s; measuring in a child process …`);
     const load = loadavg();
     const child = spawnSync(
@@ -655,6 +755,7 @@ async function main(): Promise<void> {
         path,
         "--runs",
         String(p.runs),
+        ...(values.trace ? ["--trace"] : []),
       ],
       { encoding: "utf8", maxBuffer: 16 * 1024 * 1024, stdio: ["ignore", "pipe", "inherit"] },
     );

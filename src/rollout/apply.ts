@@ -17,6 +17,7 @@ import type { Policy } from "../policy/schema.js";
 import type { ServiceContext } from "../service/context.js";
 import { forUpdate } from "../store/locks.js";
 import type { Database, RolloutAssetsTable, RolloutsTable } from "../store/schema.js";
+import { preparedQuery, type QueryArg } from "../store/statement-cache.js";
 import type { Action, AssetFields, RolloutFields } from "./actions.js";
 import { openIncident } from "./incidents.js";
 import type { LoadedRollout } from "./load-view.js";
@@ -141,6 +142,86 @@ async function checkedMoves(trx: Kysely<Database>, rolloutId: string, actions: r
   return { kept, from };
 }
 
+// Every operation of a rollout is inserted and finished through these: compiled once (see preparedQuery).
+const insertOperation = preparedQuery(
+  (
+    db,
+    id: string,
+    key: string,
+    rolloutId: string,
+    assetId: string,
+    executor: string,
+    action: string,
+    attempt: number,
+    state: string,
+    payload: string,
+    error: string | null,
+    createdAt: string,
+    finishedAt: string | null,
+    updatedAt: string,
+  ) =>
+    db
+      .insertInto("operations")
+      .values({
+        id,
+        idempotency_key: key,
+        rollout_id: rolloutId,
+        asset_id: assetId,
+        executor,
+        action,
+        attempt,
+        state,
+        step: null,
+        payload,
+        result: null,
+        error,
+        lease_expires_at: null,
+        created_at: createdAt,
+        leased_at: null,
+        finished_at: finishedAt,
+        updated_at: updatedAt,
+      })
+      .onConflict((oc) => oc.column("idempotency_key").doNothing()),
+);
+const finishOpen = preparedQuery(
+  (
+    db,
+    state: string,
+    result: string | null,
+    error: string | null,
+    finishedAt: string,
+    updatedAt: string,
+    id: string,
+  ) =>
+    db
+      .updateTable("operations")
+      .set({ state, result, error, finished_at: finishedAt, updated_at: updatedAt })
+      .where("id", "=", id)
+      .where("state", "in", ["queued", "leased"]),
+);
+
+type AssetSet = Updateable<RolloutAssetsTable>;
+type AssetUpdate = (db: Kysely<Database>, ...args: QueryArg[]) => Promise<unknown>;
+/** The asset updates by the columns they set (a pass sets a handful of shapes): each compiled once. */
+const ASSET_UPDATES = new Map<string, AssetUpdate>();
+
+function updateAsset(trx: Kysely<Database>, rolloutId: string, assetId: string, set: AssetSet) {
+  const columns = Object.keys(set).sort() as Array<keyof AssetSet>;
+  const shape = columns.join(",");
+  let update = ASSET_UPDATES.get(shape);
+  if (!update) {
+    update = preparedQuery((db, ...args: QueryArg[]) =>
+      db
+        .updateTable("rollout_assets")
+        .set(Object.fromEntries(columns.map((c, i) => [c, args[i]])) as AssetSet)
+        .where("rollout_id", "=", args[columns.length] as string)
+        .where("asset_id", "=", args[columns.length + 1] as string),
+    );
+    ASSET_UPDATES.set(shape, update);
+  }
+  return update(trx, ...columns.map((c) => (set[c] ?? null) as QueryArg), rolloutId, assetId);
+}
+
 /** Writes the actions in one write; `applied: false` (nothing written) when the state moved under the decision. */
 export async function persistActions(ctx: ServiceContext, input: PersistInput): Promise<PersistOutcome> {
   try {
@@ -200,14 +281,7 @@ async function persist(trx: Kysely<Database>, input: PersistInput): Promise<{ ap
   // ended; its audit events still say each step, in order. Written before anything reads the assets.
   const moved = new Map<string, Updateable<RolloutAssetsTable>>();
   const writeMoved = async () => {
-    for (const [assetId, set] of moved) {
-      await trx
-        .updateTable("rollout_assets")
-        .set(set)
-        .where("rollout_id", "=", rolloutId)
-        .where("asset_id", "=", assetId)
-        .execute();
-    }
+    for (const [assetId, set] of moved) await updateAsset(trx, rolloutId, assetId, set);
     moved.clear();
   };
 
@@ -221,18 +295,8 @@ async function persist(trx: Kysely<Database>, input: PersistInput): Promise<{ ap
   for (const action of actions) {
     switch (action.type) {
       case "operation.finish": {
-        await trx
-          .updateTable("operations")
-          .set({
-            state: action.state,
-            result: action.result === null ? null : JSON.stringify(action.result),
-            error: action.error,
-            finished_at: at,
-            updated_at: at,
-          })
-          .where("id", "=", action.opId)
-          .where("state", "in", ["queued", "leased"])
-          .execute();
+        const result = action.result === null ? null : JSON.stringify(action.result);
+        await finishOpen(trx, action.state, result, action.error, at, at, action.opId);
         audits.push({
           actor: SYSTEM,
           action: `rollout.operation.${action.state}`,
@@ -252,32 +316,24 @@ async function persist(trx: Kysely<Database>, input: PersistInput): Promise<{ ap
         // next pass sees the failure as it sees any other (level-triggered).
         const unbuildable = "error" in payload ? payload.error : null;
         const asset = snapshotOf(action.assetId);
-        const inserted = await trx
-          .insertInto("operations")
-          .values({
-            id: action.opId,
-            idempotency_key: action.key,
-            rollout_id: rolloutId,
-            asset_id: action.assetId,
-            executor: input.executor,
-            action: action.action,
-            attempt: action.attempt,
-            state: unbuildable === null ? "queued" : "failed",
-            step: null,
-            payload: JSON.stringify(unbuildable === null ? payload : {}),
-            result: null,
-            error: unbuildable,
-            lease_expires_at: null,
-            created_at: at,
-            leased_at: null,
-            finished_at: unbuildable === null ? null : at,
-            updated_at: at,
-          })
-          .onConflict((oc) => oc.column("idempotency_key").doNothing())
-          .executeTakeFirst();
+        const inserted = await insertOperation(
+          trx,
+          action.opId,
+          action.key,
+          rolloutId,
+          action.assetId,
+          input.executor,
+          action.action,
+          action.attempt,
+          unbuildable === null ? "queued" : "failed",
+          JSON.stringify(unbuildable === null ? payload : {}),
+          unbuildable,
+          at,
+          unbuildable === null ? null : at,
+          at,
+        );
         // The key exists: this operation was made already (invariant 3). Never a second one.
-        if (Number(inserted.numInsertedOrUpdatedRows ?? 0n) === 0)
-          throw new Stale(`operation ${action.key} exists`);
+        if (Number(inserted.numAffectedRows ?? 0n) === 0) throw new Stale(`operation ${action.key} exists`);
         audits.push({
           actor: SYSTEM,
           action: "rollout.operation.dispatched",

@@ -25,7 +25,7 @@ import {
   operationResultSchema,
   type Snapshot,
 } from "./operation.js";
-import { forgetRolloutRows, readRows } from "./rollout-rows.js";
+import { type AssetRow, forgetRolloutRows, type OperationRow, readRows } from "./rollout-rows.js";
 import type { FailedGateAbort, RolloutView, ViewAsset, ViewOperation, ViewPhase } from "./view.js";
 
 export interface LoadedRollout {
@@ -190,6 +190,28 @@ async function frozenPlan(db: Kysely<Database>, rolloutId: string): Promise<Plan
   evictOldest(plans, PLANS_MAX);
   return plan;
 }
+/**
+ * The view of each row as read, by the row object itself: the rows a pass did not read again (rollout-rows.ts
+ * keeps them between passes) give the same, frozen, view objects instead of new ones for every asset
+ * and finished operation on every pass. Nothing changes a view in place (decide works on copies), and
+ * a row read again is a new object, so its view is built afresh. Open operations are not kept: their
+ * outcome is observed on each pass.
+ */
+interface RowViews {
+  assets: WeakMap<AssetRow, ViewAsset>;
+  operations: WeakMap<OperationRow, ViewOperation>;
+}
+const ROW_VIEWS = new WeakMap<Kysely<Database>, RowViews>();
+
+function viewsOf(db: Kysely<Database>): RowViews {
+  let views = ROW_VIEWS.get(db);
+  if (!views) {
+    views = { assets: new WeakMap(), operations: new WeakMap() };
+    ROW_VIEWS.set(db, views);
+  }
+  return views;
+}
+
 /** Assets' snapshots by rollout and asset, as plans. */
 const PARSED_SNAPSHOTS = new ParsedCache<Snapshot>(20_000);
 
@@ -304,9 +326,14 @@ export async function loadRollout(
     gateResults: json<GateResult[]>(p.gate_results) ?? [],
     pausedMs: Number(p.paused_ms ?? 0),
   }));
+  const views = viewsOf(db);
   const assets: ViewAsset[] = assetRows.map((a) => {
     const live = rows.silent.get(a.asset_id);
-    return {
+    const present = live === undefined || live.present;
+    const heartbeating = live === undefined;
+    const known = views.assets.get(a);
+    if (known && known.present === present && known.heartbeating === heartbeating) return known;
+    const asset: ViewAsset = Object.freeze({
       id: a.asset_id,
       name: a.asset_name,
       phaseIdx: Number(a.phase_idx),
@@ -322,23 +349,37 @@ export async function loadRollout(
       startedAt: a.started_at,
       unavailableSince: a.unavailable_since,
       finishedAt: a.finished_at,
-      present: live === undefined || live.present,
-      heartbeating: live === undefined,
-    };
+      present,
+      heartbeating,
+    });
+    views.assets.set(a, asset);
+    return asset;
   });
   const names = new Map(assets.map((a) => [a.id, a.name]));
   const outcomes = await outcomesOf(db, opRows);
-  const operations: ViewOperation[] = opRows.map((o) => ({
-    id: o.id,
-    key: o.idempotency_key,
-    assetId: o.asset_id,
-    action: opAction(o.action),
-    attempt: Number(o.attempt),
-    state: opState(o.state),
-    step: o.step,
-    createdAt: o.created_at,
-    outcome: outcomes.get(o.id) ?? { status: "pending" },
-  }));
+  const operations: ViewOperation[] = opRows.map((o) => {
+    const outcome = outcomes.get(o.id) ?? { status: "pending" };
+    // A finished row read before gives the same view again; an open one is observed (and its
+    // outcome set) afresh on every pass, so it is a new object each time.
+    const finished = FINISHED_STATES.includes(o.state);
+    const known = finished ? views.operations.get(o) : undefined;
+    if (known && known.outcome === outcome) return known;
+    const op: ViewOperation = {
+      id: o.id,
+      key: o.idempotency_key,
+      assetId: o.asset_id,
+      action: opAction(o.action),
+      attempt: Number(o.attempt),
+      state: opState(o.state),
+      step: o.step,
+      createdAt: o.created_at,
+      outcome,
+    };
+    if (!finished) return op;
+    Object.freeze(op);
+    views.operations.set(o, op);
+    return op;
+  });
 
   const openIds = opRows.filter((o) => o.state === "queued" || o.state === "leased").map((o) => o.id);
   const payloads = await payloadsOf(db, openIds);

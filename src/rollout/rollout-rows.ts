@@ -206,18 +206,27 @@ async function readDelta(
   heartbeatSince: string,
 ): Promise<RolloutRows | null> {
   const since = new Date(kept.readAt - DELTA_OVERLAP_MS).toISOString();
-  const [{ rows: assets }, { rows: ops }, { rows: silentRows }] = await Promise.all([
+  const [{ rows: assets }, { rows: ops }, silentRows] = await Promise.all([
     assetsSince(db, rolloutId, since),
     operationsSince(db, rolloutId, since),
-    silentAssets(db, rolloutId, heartbeatSince),
+    silentAssets(db, rolloutId, heartbeatSince).then((r) => r.rows),
   ]);
   for (const a of assets) {
     const idx = kept.assetIndex.get(a.asset_id);
     // An asset the rollout did not have when read: never expected, so read everything again.
     if (idx === undefined) return null;
-    kept.assets[idx] = a;
+    // A row read again as it was (the overlap) keeps its object: what was built from it is kept too.
+    if (!sameRow(kept.assets[idx], a)) kept.assets[idx] = a;
   }
-  for (const o of ops) kept.ops.set(o.id, o);
+  for (const o of ops) if (!sameRow(kept.ops.get(o.id), o)) kept.ops.set(o.id, o);
   const silent = new Map(silentRows.map((r) => [r.asset_id, { present: r.live_id !== null }]));
   return { assetRows: kept.assets, opRows: [...kept.ops.values()], silent, full: false };
+}
+
+/** Whether a row read again holds the same values as the one kept (every column is a plain value). */
+function sameRow<T extends object>(before: T | undefined, after: T): boolean {
+  if (before === undefined) return false;
+  const keys = Object.keys(after) as Array<keyof T>;
+  if (keys.length !== Object.keys(before).length) return false;
+  return keys.every((k) => before[k] === after[k]);
 }

@@ -63,12 +63,11 @@ async function redeliver(
   ctx: ServiceContext,
   actor: Actor,
   assetId: string,
+  heldId: string,
 ): Promise<LeasedOperation | null> {
-  const [held] = (await heldOperation(ctx.store.db, assetId)).rows;
-  if (!held) return null;
   const after: { recorded?: (() => void) | null } = {};
   const leased = await ctx.store.write(async (trx) => {
-    const [row] = (await operationRow(trx, held.id)).rows;
+    const [row] = (await operationRow(trx, heldId)).rows;
     if (row?.state !== "leased") return null;
     const now = ctx.now();
     const expires = expiryFor(row, now);
@@ -100,16 +99,35 @@ function leaseEvent(actor: Actor, row: OpRow, expires: string, redelivered: bool
 }
 
 // The queries every long-poll runs, compiled once (see preparedQuery).
-const heldOperation = preparedQuery((db, assetId: string) =>
+/**
+ * A poll's first look, one read for both: the asset's leased operations (the oldest lease first) and
+ * its queued ones whose rollout is moving (the oldest first), as `pickOpen` takes them.
+ */
+const openOfAsset = preparedQuery((db, assetId: string) =>
   db
-    .selectFrom("operations")
-    .select("id")
-    .where("asset_id", "=", assetId)
-    .where("state", "=", "leased")
-    .orderBy("leased_at")
-    .orderBy("id")
-    .limit(1),
+    .selectFrom("operations as o")
+    .leftJoin("rollouts as r", "r.id", "o.rollout_id")
+    .select(["o.id", "o.state", "o.leased_at", "o.created_at", "r.state as rollout_state"])
+    .where("o.asset_id", "=", assetId)
+    .where("o.state", "in", ["leased", "queued"]),
 );
+
+type OpenRow = Awaited<ReturnType<typeof openOfAsset>>["rows"][number];
+
+/** The operation the asset holds (as redeliver takes it), else the queued one tryLease would lease. */
+function pickOpen(rows: readonly OpenRow[]): { held: string | null; queued: string | null } {
+  const by = (a: string | null, b: string | null) =>
+    (a ?? "") < (b ?? "") ? -1 : (a ?? "") > (b ?? "") ? 1 : 0;
+  const oldest = (list: OpenRow[], at: (r: OpenRow) => string | null) =>
+    list.sort((x, y) => by(at(x), at(y)) || by(x.id, y.id))[0]?.id ?? null;
+  const held = rows.filter((r) => r.state === "leased");
+  if (held.length > 0) return { held: oldest(held, (r) => r.leased_at), queued: null };
+  const queued = rows.filter(
+    (r) =>
+      r.state === "queued" && r.rollout_state !== null && LEASABLE_ROLLOUT_STATES.includes(r.rollout_state),
+  );
+  return { held: null, queued: oldest(queued, (r) => r.created_at) };
+}
 const operationRow = preparedQuery((db, id: string) =>
   db.selectFrom("operations").selectAll().where("id", "=", id),
 );
@@ -173,8 +191,14 @@ async function assetsWithWork(db: Kysely<Database>, assetIds: readonly string[])
  * Leases the oldest queued operation of the asset (compare-and-set on its state): of two polls of one
  * asset at once, one gets it. Cheap reads first, so idle polls never take the write path.
  */
-async function tryLease(ctx: ServiceContext, actor: Actor, assetId: string): Promise<LeasedOperation | null> {
-  const id = await candidate(ctx.store.db, assetId);
+async function tryLease(
+  ctx: ServiceContext,
+  actor: Actor,
+  assetId: string,
+  /** The candidate, when the caller read it just now. */
+  known?: string | null,
+): Promise<LeasedOperation | null> {
+  const id = known === undefined ? await candidate(ctx.store.db, assetId) : known;
   if (id === null || (await stopped(ctx.store.db))) return null;
   const after: { recorded?: (() => void) | null } = {};
   const leased = await ctx.store.write(async (trx) => {
@@ -210,17 +234,22 @@ export async function nextOperation(
   signal?: AbortSignal,
 ): Promise<LeasedOperation | null> {
   const assetId = ownAssetOf(actor);
-  const held = await redeliver(ctx, actor, assetId);
-  if (held) return held;
   // Wall time, not ctx.now(): the wait is real even when the service runs on a test clock.
   const deadline = Date.now() + Math.min(Math.max(0, waitMs), MAX_WAIT_MS);
+  // Subscribed before the first look, so an operation queued after it still wakes this poll.
   const waiter = subscribe(ctx.store, assetId);
   const release = shareStorePoll(ctx.store, STORE_POLL_MS, (assetIds) =>
     assetsWithWork(ctx.store.db, assetIds),
   );
   try {
+    const first = pickOpen((await openOfAsset(ctx.store.db, assetId)).rows);
+    const held = first.held === null ? null : await redeliver(ctx, actor, assetId, first.held);
+    if (held) return held;
+    // The first try takes the candidate read above; every later one (after a wake-up) reads it afresh.
+    let known: string | null | undefined = first.held === null ? first.queued : undefined;
     for (;;) {
-      const leased = await tryLease(ctx, actor, assetId);
+      const leased = await tryLease(ctx, actor, assetId, known);
+      known = undefined;
       if (leased) return leased;
       const remaining = deadline - Date.now();
       if (remaining <= 0 || signal?.aborted) return null;

@@ -39,11 +39,19 @@ export interface HostReading {
   /** dpkg's status abbreviation ("ii " when installed and configured) and version; null: not installed. */
   status: string | null;
   version: string | null;
+  /** False when dpkg-query could not be run or read the database: the reading says nothing of the host. */
+  read: boolean;
   health: number | null;
 }
 
-/** One host's package, as dpkg-query reads it from the host's own dpkg database. */
-export async function dpkgQuery(root: string): Promise<{ status: string | null; version: string | null }> {
+/**
+ * One host's package, as dpkg-query reads it from the host's own dpkg database. `read` is false when
+ * dpkg-query did not answer (it could not be started on a loaded machine, or stopped with an error of
+ * its own): not installed is dpkg-query's exit status 1 with nothing listed.
+ */
+export async function dpkgQuery(
+  root: string,
+): Promise<{ status: string | null; version: string | null; read: boolean }> {
   try {
     const { stdout } = await run("dpkg-query", [
       `--admindir=${join(root, "var", "lib", "dpkg")}`,
@@ -54,9 +62,10 @@ export async function dpkgQuery(root: string): Promise<{ status: string | null; 
       FLEET_PACKAGE,
     ]);
     const [status, version] = stdout.split("|");
-    return { status: status ?? null, version: version || null };
-  } catch {
-    return { status: null, version: null };
+    return { status: status ?? null, version: version || null, read: true };
+  } catch (err) {
+    const notListed = (err as { code?: unknown }).code === 1 && (err as { stdout?: string }).stdout === "";
+    return { status: null, version: null, read: notListed };
   }
 }
 
@@ -255,6 +264,9 @@ export function checkSamples(
   for (const round of sampler.rounds) {
     const now: string[] = [];
     for (const r of round) {
+      // A reading dpkg-query did not answer is neither a disturbance nor the version the next one
+      // is compared with.
+      if (!r.read) continue;
       const prev = previous.get(r.host);
       previous.set(r.host, r);
       const moving = r.status !== "ii ";
@@ -400,7 +412,15 @@ export async function installedVersions(
   hosts: readonly TestFleetHost[],
 ): Promise<Map<string, string | null>> {
   const out = new Map<string, string | null>();
-  for (const h of hosts) out.set(h.name, (await dpkgQuery(h.dpkg.root)).version);
+  for (const h of hosts) {
+    let reading = await dpkgQuery(h.dpkg.root);
+    // dpkg-query not answering on a loaded machine is asked again, a few times, a moment apart.
+    for (let tries = 1; !reading.read && tries < 5; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 200 * tries));
+      reading = await dpkgQuery(h.dpkg.root);
+    }
+    out.set(h.name, reading.version);
+  }
   return out;
 }
 

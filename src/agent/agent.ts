@@ -285,8 +285,8 @@ export async function runAgent(options: AgentOptions): Promise<void> {
           retryCapMs = intervalMs;
           inventoryWanted = beat.inventoryWanted;
           // One interval from when this one was sent, not from its answer: the server takes a host
-          // for silent after two intervals, and a slow answer (a loaded server or host) must not eat
-          // into that margin on every beat.
+          // for silent after two intervals, and while an operation runs (no polls stand for the
+          // beats) a slow answer, on a loaded server or host, must not eat into that margin each time.
           nextHeartbeat = sentAt + intervalMs;
           lastHeartbeat = Date.now();
         }
@@ -311,12 +311,13 @@ export async function runAgent(options: AgentOptions): Promise<void> {
     }
 
     /**
-     * `ms`, or less when the next heartbeat falls due sooner: until then. One already due but not sent
-     * (a poll stood for it) or a failed cycle's (nextHeartbeat 0) leaves `ms` as it is.
+     * While an operation runs (no polls stand for the heartbeats then): `ms`, or less when the next
+     * heartbeat falls due sooner, until then. Otherwise, or when one is due already (a failed cycle's
+     * nextHeartbeat is 0), `ms` as it is.
      */
     function untilNextHeartbeat(ms: number): number {
       const left = nextHeartbeat - Date.now();
-      return left > 0 ? Math.min(ms, left) : ms;
+      return busy && left > 0 ? Math.min(ms, left) : ms;
     }
   }
 }

@@ -8,10 +8,9 @@
  * - the canary runs first and a phase starts only after the one before it passed;
  * - the maintainer-script log of each host counts real installs: at most one per operation key.
  */
-import { execFile } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { promisify } from "node:util";
+import { Worker } from "node:worker_threads";
 import { expect } from "vitest";
 import type { PlanV2 } from "../../src/changes/plan.js";
 import { UNAVAILABLE_ASSET_STATES } from "../../src/rollout/model.js";
@@ -28,7 +27,40 @@ import {
   waitRollout,
 } from "./harness.js";
 
-const run = promisify(execFile);
+/**
+ * The sampler's dpkg-query runs are started from a worker thread: `spawn` blocks its thread until the
+ * child has exec'd, and on a loaded machine a round of them stalled this process, whose event loop
+ * also serves an in-process server's heartbeats (a stall of two intervals there took hosts for lost).
+ */
+const SPAWNER_SOURCE = `
+const { parentPort } = require("node:worker_threads");
+const { execFile } = require("node:child_process");
+parentPort.on("message", ({ id, file, args }) => {
+  execFile(file, args, (error, stdout) => {
+    parentPort.postMessage({ id, code: error ? (typeof error.code === "number" ? error.code : -1) : 0, stdout });
+  });
+});
+`;
+let spawner: Worker | null = null;
+let nextRun = 0;
+const runs = new Map<number, (answer: { code: number; stdout: string }) => void>();
+
+function runInWorker(file: string, args: readonly string[]): Promise<{ code: number; stdout: string }> {
+  if (spawner === null) {
+    spawner = new Worker(SPAWNER_SOURCE, { eval: true });
+    spawner.on("message", (m: { id: number; code: number; stdout: string }) => {
+      runs.get(m.id)?.(m);
+      runs.delete(m.id);
+      if (runs.size === 0) spawner?.unref();
+    });
+  }
+  const id = nextRun++;
+  spawner.ref();
+  return new Promise((resolve) => {
+    runs.set(id, resolve);
+    spawner?.postMessage({ id, file, args: [...args] });
+  });
+}
 const UNAVAILABLE = UNAVAILABLE_ASSET_STATES as readonly string[];
 
 export interface HostReading {
@@ -52,21 +84,17 @@ export interface HostReading {
 export async function dpkgQuery(
   root: string,
 ): Promise<{ status: string | null; version: string | null; read: boolean }> {
-  try {
-    const { stdout } = await run("dpkg-query", [
-      `--admindir=${join(root, "var", "lib", "dpkg")}`,
-      "-W",
-      // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own format syntax
-      "-f=${db:Status-Abbrev}|${Version}",
-      "--",
-      FLEET_PACKAGE,
-    ]);
-    const [status, version] = stdout.split("|");
-    return { status: status ?? null, version: version || null, read: true };
-  } catch (err) {
-    const notListed = (err as { code?: unknown }).code === 1 && (err as { stdout?: string }).stdout === "";
-    return { status: null, version: null, read: notListed };
-  }
+  const { code, stdout } = await runInWorker("dpkg-query", [
+    `--admindir=${join(root, "var", "lib", "dpkg")}`,
+    "-W",
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own format syntax
+    "-f=${db:Status-Abbrev}|${Version}",
+    "--",
+    FLEET_PACKAGE,
+  ]);
+  if (code !== 0) return { status: null, version: null, read: code === 1 && stdout === "" };
+  const [status, version] = stdout.split("|");
+  return { status: status ?? null, version: version || null, read: true };
 }
 
 async function health(url: string): Promise<number | null> {

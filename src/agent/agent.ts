@@ -270,11 +270,12 @@ export async function runAgent(options: AgentOptions): Promise<void> {
         const due = Date.now() >= nextHeartbeat && !polled;
         // Nothing to send while an operation runs and no heartbeat is due: not even the look at dpkg.
         if (busy && !due) {
-          await nap(Math.min(pollMs, intervalMs));
+          await nap(untilNextHeartbeat(Math.min(pollMs, intervalMs)));
           continue;
         }
         const fingerprint = dpkgStateFingerprint(admindir);
         if (due) {
+          const sentAt = Date.now();
           const beat = await client.post<HeartbeatResponse>("/api/v1/agent/heartbeat", {
             agentVersion: AGENT_VERSION,
             packagesFingerprint: fingerprint,
@@ -283,7 +284,10 @@ export async function runAgent(options: AgentOptions): Promise<void> {
           intervalMs = beat.heartbeatIntervalMs;
           retryCapMs = intervalMs;
           inventoryWanted = beat.inventoryWanted;
-          nextHeartbeat = Date.now() + intervalMs;
+          // One interval from when this one was sent, not from its answer: the server takes a host
+          // for silent after two intervals, and while an operation runs (no polls stand for the
+          // beats) a slow answer, on a loaded server or host, must not eat into that margin each time.
+          nextHeartbeat = sentAt + intervalMs;
           lastHeartbeat = Date.now();
         }
         // The database as last reported and nothing asked for: no send to queue (the look every few
@@ -303,7 +307,17 @@ export async function runAgent(options: AgentOptions): Promise<void> {
         nextHeartbeat = 0;
       }
       const backoff = failures === 0 ? pollMs : backoffFor(failures, AGENT_BACKOFF);
-      await nap(Math.min(backoff, intervalMs));
+      await nap(untilNextHeartbeat(Math.min(backoff, intervalMs)));
+    }
+
+    /**
+     * While an operation runs (no polls stand for the heartbeats then): `ms`, or less when the next
+     * heartbeat falls due sooner, until then. Otherwise, or when one is due already (a failed cycle's
+     * nextHeartbeat is 0), `ms` as it is.
+     */
+    function untilNextHeartbeat(ms: number): number {
+      const left = nextHeartbeat - Date.now();
+      return busy && left > 0 ? Math.min(ms, left) : ms;
     }
   }
 }

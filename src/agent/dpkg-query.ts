@@ -1,7 +1,7 @@
 import { statSync } from "node:fs";
 import { join } from "node:path";
 import type { PackageRecord } from "../domain/inventory.js";
-import { dpkgListing } from "../dpkg/package-listing.js";
+import { type DpkgListing, dpkgListing } from "../dpkg/package-listing.js";
 import { dpkgStateIsInstalled } from "../inventory/importers/dpkg-installed.js";
 import { packageToPurl } from "../inventory/purl.js";
 
@@ -21,9 +21,20 @@ export interface DpkgListOptions {
 export async function listDpkgPackages(options: DpkgListOptions = {}): Promise<PackageRecord[]> {
   // The shared listing (src/dpkg/package-listing.ts) starts with these fields: after an install, the
   // version read back and this report come from one dpkg-query.
-  const { stdout } = await dpkgListing(options.admindir ?? "/var/lib/dpkg");
-  return parseDpkgQueryOutput(stdout, options);
+  const listing = await dpkgListing(options.admindir ?? "/var/lib/dpkg");
+  const key = `${options.ecosystem ?? ""}\0${options.distro ?? ""}`;
+  const known = recordsByListing.get(listing);
+  if (known?.key === key) return known.records.map((r) => ({ ...r }));
+  const records = parseDpkgQueryOutput(listing.stdout, options);
+  recordsByListing.set(listing, { key, records });
+  return records.map((r) => ({ ...r }));
 }
+
+/**
+ * The records of each listing, parsed once: the report a heartbeat sends and the one a result carries
+ * read the same listing. Callers get copies, so that none changes another's.
+ */
+const recordsByListing = new WeakMap<DpkgListing, { key: string; records: PackageRecord[] }>();
 
 /**
  * Parses dpkg-query output of LISTING_FIELDS (src/dpkg/package-listing.ts), one line per package:

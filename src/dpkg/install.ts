@@ -25,14 +25,18 @@ function argsFor(root: string): { args: string[]; env: Record<string, string> } 
   return { args: dpkgRootArgs(root), env: {} };
 }
 
-/** `dpkg --install` of .deb files into a host root ("/" or a private root), after any other dpkg run. */
+/**
+ * `dpkg --install` of .deb files into a host root ("/" or a private root), after any other dpkg run.
+ * `lookedWithinMs`: a caller that has just seen the database free (waitForDpkgUnlocked) does not
+ * have it looked at again.
+ */
 export async function dpkgInstall(
   root: string,
   debPaths: readonly string[],
-  signal?: AbortSignal,
+  options: { signal?: AbortSignal; lookedWithinMs?: number } = {},
 ): Promise<void> {
   if (debPaths.length === 0) return;
-  await waitForDpkgUnlocked(admindirOf(root), { timeoutMs: LOCK_WAIT_MS, ...(signal ? { signal } : {}) });
+  await waitForDpkgUnlocked(admindirOf(root), { timeoutMs: LOCK_WAIT_MS, ...options });
   const { args, env } = argsFor(root);
   await runDpkgTool("dpkg", [...args, "--install", "--", ...debPaths.map((p) => resolve(p))], { env });
 }

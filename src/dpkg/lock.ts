@@ -38,40 +38,77 @@ async function readProcLocks(): Promise<string | null> {
   }
 }
 
+/** When each database was last seen free (waitForDpkgUnlocked's `lookedWithinMs`), least recent first. */
+const lastFree = new Map<string, number>();
+const REMEMBERED_LOOKS = 2048;
+
 /**
  * True when a process holds a lock on the dpkg database at `admindir`: read from /proc/locks, which
  * lists every held lock by device and inode, so nothing here takes (or could steal) the lock itself.
- * False where /proc/locks does not exist.
+ * False where /proc/locks does not exist, or when the database has no lock files.
  */
 export async function isDpkgLocked(admindir: string): Promise<boolean> {
-  const locks = await readProcLocks();
-  if (locks === null) return false;
-  const held = new Set<string>();
-  for (const line of locks.split("\n")) {
-    // "1: POSIX  ADVISORY  WRITE 1234 08:01:5678 0 EOF"; waiters are "1: -> POSIX …" and hold nothing.
-    if (line.includes("->")) continue;
-    const id = line.split(/\s+/).find((field) => /^[0-9a-f]+:[0-9a-f]+:\d+$/.test(field));
-    if (!id) continue;
-    const [major = "", minor = "", inode = ""] = id.split(":");
-    held.add(`${BigInt(`0x${major}`)}:${BigInt(`0x${minor}`)}:${inode}`);
-  }
+  // The lock files first: a database without them is free, and their inodes are what the list names.
+  const ids: string[] = [];
   for (const name of LOCK_FILES) {
     const s = statOrNull(join(admindir, name));
     if (!s) continue;
     const [major, minor] = majorMinor(s.dev);
-    if (held.has(`${major}:${minor}:${s.ino}`)) return true;
+    ids.push(`${major}:${minor}:${s.ino}`);
   }
-  return false;
+  if (ids.length === 0) return remember(admindir, false);
+  const locks = await readProcLocks();
+  if (locks === null) return remember(admindir, false);
+  for (const id of ids) {
+    // Only the lines naming the inode are split and parsed ("…:<inode> "), not the whole list.
+    const inode = `:${id.slice(id.lastIndexOf(":") + 1)} `;
+    for (let at = locks.indexOf(inode); at >= 0; at = locks.indexOf(inode, at + 1)) {
+      const start = locks.lastIndexOf("\n", at) + 1;
+      const end = locks.indexOf("\n", at);
+      if (heldId(locks.slice(start, end < 0 ? undefined : end)) === id) return true;
+    }
+  }
+  return remember(admindir, false);
+}
+
+/** The "major:minor:inode" (decimal) a line of /proc/locks holds; null for a waiter or another line. */
+function heldId(line: string): string | null {
+  // "1: POSIX  ADVISORY  WRITE 1234 08:01:5678 0 EOF"; waiters are "1: -> POSIX …" and hold nothing.
+  if (line.includes("->")) return null;
+  const id = line.split(/\s+/).find((field) => /^[0-9a-f]+:[0-9a-f]+:\d+$/.test(field));
+  if (!id) return null;
+  const [major = "", minor = "", inode = ""] = id.split(":");
+  return `${BigInt(`0x${major}`)}:${BigInt(`0x${minor}`)}:${inode}`;
+}
+
+function remember(admindir: string, locked: false): false {
+  lastFree.delete(admindir);
+  lastFree.set(admindir, Date.now());
+  if (lastFree.size > REMEMBERED_LOOKS) {
+    const oldest = lastFree.keys().next();
+    if (!oldest.done) lastFree.delete(oldest.value);
+  }
+  return locked;
 }
 
 /**
  * Waits until nobody holds the dpkg lock (apt waits the same way; dpkg itself gives up at once), or
  * until `timeoutMs`. Returns whether the database is free; the caller then lets dpkg say why not.
+ * With `lookedWithinMs`, a look that found it free that recently answers without reading
+ * /proc/locks again: an operation looks before its snapshot, and its install follows at once.
  */
 export async function waitForDpkgUnlocked(
   admindir: string,
-  options: { timeoutMs: number; signal?: AbortSignal },
+  options: { timeoutMs: number; signal?: AbortSignal; lookedWithinMs?: number },
 ): Promise<boolean> {
+  const seen = lastFree.get(admindir);
+  if (
+    options.lookedWithinMs !== undefined &&
+    seen !== undefined &&
+    Date.now() - seen <= options.lookedWithinMs
+  ) {
+    return true;
+  }
   const deadline = Date.now() + options.timeoutMs;
   for (;;) {
     if (!(await isDpkgLocked(admindir))) return true;

@@ -1,6 +1,6 @@
 import { statSync } from "node:fs";
 import { readDebControl } from "./deb-control.js";
-import { dpkgListing } from "./package-listing.js";
+import { type DpkgListing, dpkgListing } from "./package-listing.js";
 import { runDpkgTool } from "./tool.js";
 
 /** dpkg's view of one package in a database: the version and whether its files are fully in place. */
@@ -22,24 +22,39 @@ export function isFullyInstalled(state: PackageState): boolean {
   return state.state === "i";
 }
 
+/** Each listing's states by package name, made at its first question: a listing is read once. */
+const statesByListing = new WeakMap<DpkgListing, Map<string, PackageState[]>>();
+
+function statesOf(listing: DpkgListing): Map<string, PackageState[]> {
+  const known = statesByListing.get(listing);
+  if (known) return known;
+  const byName = new Map<string, PackageState[]>();
+  for (const line of listing.stdout.split("\n")) {
+    const [, pkg, version, pkgArch, , , , abbrev] = line.split("\t");
+    if (pkg === undefined || abbrev === undefined) continue;
+    const state = { name: pkg, version: version ?? "", arch: pkgArch ?? "", state: abbrev[1] ?? "n" };
+    const states = byName.get(pkg);
+    if (states) states.push(state);
+    else byName.set(pkg, [state]);
+  }
+  statesByListing.set(listing, byName);
+  return byName;
+}
+
 /**
  * The package `name` in the database at `admindir`, or null when dpkg has never heard of it. With
  * several architectures installed (Multi-Arch: same), the one of `arch` wins, else the first. Read
- * from the database's listing (src/dpkg/package-listing.ts): a new dpkg-query only when it changed.
+ * from the database's listing (src/dpkg/package-listing.ts): a new dpkg-query only when it changed,
+ * and its lines are split once, whatever the number of packages asked about.
  */
 export async function readPackageState(
   admindir: string,
   name: string,
   arch?: string,
 ): Promise<PackageState | null> {
-  const { stdout } = await dpkgListing(admindir);
-  const states: PackageState[] = [];
-  for (const line of stdout.split("\n")) {
-    const [, pkg, version, pkgArch, , , , abbrev] = line.split("\t");
-    if (pkg !== name || abbrev === undefined) continue;
-    states.push({ name: pkg, version: version ?? "", arch: pkgArch ?? "", state: abbrev[1] ?? "n" });
-  }
-  return states.find((s) => s.arch === arch) ?? states[0] ?? null;
+  const states = statesOf(await dpkgListing(admindir)).get(name) ?? [];
+  const found = states.find((s) => s.arch === arch) ?? states[0];
+  return found === undefined ? null : { ...found };
 }
 
 /** The version installed (files in place), or null: what "read the version back" means. */

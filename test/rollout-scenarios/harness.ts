@@ -25,6 +25,16 @@ import { freshDatabase } from "../helpers/database-url.js";
 export const HEARTBEAT_MS = 1000;
 export const ENGINE_PASS_MS = 200;
 
+/**
+ * Deadlines of the steps that legitimately wait, generous so that a loaded machine does not fail a
+ * scenario: each wait polls and ends as soon as its step is done, so a passing run takes no longer.
+ */
+const SERVER_START_MS = 90_000;
+/** Every host's first inventory report: agent processes starting side by side, each enrolling. */
+const FLEET_READY_MS = 150_000;
+/** The engine creating a change's rollout after its approval. */
+const ROLLOUT_CREATED_MS = 60_000;
+
 /** A small typed HTTP client of the API (the promised JSON shapes), independent of the CLI. */
 export class Api {
   constructor(
@@ -204,7 +214,8 @@ async function processServer(databaseUrl: string, adminToken: string, dir: strin
     proc.stderr?.on("data", (chunk: Buffer) => {
       log = (log + chunk.toString()).slice(-20_000);
     });
-    const deadline = Date.now() + 30_000;
+    // A start (migrations included) takes seconds on a loaded machine; the wait ends when it answers.
+    const deadline = Date.now() + SERVER_START_MS;
     for (;;) {
       if (proc.exitCode !== null) throw new Error(`server exited with ${proc.exitCode}:\n${log}`);
       const up = await fetch(`http://127.0.0.1:${port}/healthz`).then(
@@ -293,6 +304,7 @@ export async function startScenario(options: ScenarioOptions): Promise<Scenario>
       ...(options.environments ? { environments: options.environments } : {}),
       server: { url: server.url, adminToken },
       heartbeatIntervalMs: HEARTBEAT_MS,
+      readyTimeoutMs: FLEET_READY_MS,
     });
     store = await openStore(databaseUrl, { migrate: false });
     const admin = new Api(server.url, adminToken);
@@ -318,10 +330,13 @@ export async function startScenario(options: ScenarioOptions): Promise<Scenario>
 /** Starts the scenario before the file's tests, with its policies applied, and closes it after them. */
 export function useScenario(options: ScenarioOptions, ...policies: string[]): () => Scenario {
   let s: Scenario | undefined;
-  beforeAll(async () => {
-    s = await startScenario(options);
-    for (const policy of policies) await applyPolicy(s, policy);
-  }, 180_000);
+  beforeAll(
+    async () => {
+      s = await startScenario(options);
+      for (const policy of policies) await applyPolicy(s, policy);
+    },
+    FLEET_READY_MS + SERVER_START_MS + 60_000,
+  );
   afterAll(async () => {
     await s?.close();
   });
@@ -348,7 +363,7 @@ verification:
     - name: service
       http: "http://127.0.0.1:{{labels.health-port}}/health"
       expectStatus: 200
-      timeout: 2s
+      timeout: 5s
       retries: 2
       interval: 100ms
 ${extra}`;
@@ -381,7 +396,11 @@ export async function approvedChange(
 }
 
 /** Waits for the change's rollout to exist and returns its id. */
-export async function rolloutOf(s: Scenario, changeId: string, timeoutMs = 15_000): Promise<string> {
+export async function rolloutOf(
+  s: Scenario,
+  changeId: string,
+  timeoutMs = ROLLOUT_CREATED_MS,
+): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const change = await s.admin.get<{ rolloutId?: string | null; state: string }>(

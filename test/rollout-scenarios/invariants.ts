@@ -8,10 +8,9 @@
  * - the canary runs first and a phase starts only after the one before it passed;
  * - the maintainer-script log of each host counts real installs: at most one per operation key.
  */
-import { execFile } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { promisify } from "node:util";
+import { Worker } from "node:worker_threads";
 import { expect } from "vitest";
 import type { PlanV2 } from "../../src/changes/plan.js";
 import { UNAVAILABLE_ASSET_STATES } from "../../src/rollout/model.js";
@@ -28,7 +27,40 @@ import {
   waitRollout,
 } from "./harness.js";
 
-const run = promisify(execFile);
+/**
+ * The sampler's dpkg-query runs are started from a worker thread: `spawn` blocks its thread until the
+ * child has exec'd, and on a loaded machine a round of them stalled this process, whose event loop
+ * also serves an in-process server's heartbeats (a stall of two intervals there took hosts for lost).
+ */
+const SPAWNER_SOURCE = `
+const { parentPort } = require("node:worker_threads");
+const { execFile } = require("node:child_process");
+parentPort.on("message", ({ id, file, args }) => {
+  execFile(file, args, (error, stdout) => {
+    parentPort.postMessage({ id, code: error ? (typeof error.code === "number" ? error.code : -1) : 0, stdout });
+  });
+});
+`;
+let spawner: Worker | null = null;
+let nextRun = 0;
+const runs = new Map<number, (answer: { code: number; stdout: string }) => void>();
+
+function runInWorker(file: string, args: readonly string[]): Promise<{ code: number; stdout: string }> {
+  if (spawner === null) {
+    spawner = new Worker(SPAWNER_SOURCE, { eval: true });
+    spawner.on("message", (m: { id: number; code: number; stdout: string }) => {
+      runs.get(m.id)?.(m);
+      runs.delete(m.id);
+      if (runs.size === 0) spawner?.unref();
+    });
+  }
+  const id = nextRun++;
+  spawner.ref();
+  return new Promise((resolve) => {
+    runs.set(id, resolve);
+    spawner?.postMessage({ id, file, args: [...args] });
+  });
+}
 const UNAVAILABLE = UNAVAILABLE_ASSET_STATES as readonly string[];
 
 export interface HostReading {
@@ -39,25 +71,30 @@ export interface HostReading {
   /** dpkg's status abbreviation ("ii " when installed and configured) and version; null: not installed. */
   status: string | null;
   version: string | null;
+  /** False when dpkg-query could not be run or read the database: the reading says nothing of the host. */
+  read: boolean;
   health: number | null;
 }
 
-/** One host's package, as dpkg-query reads it from the host's own dpkg database. */
-export async function dpkgQuery(root: string): Promise<{ status: string | null; version: string | null }> {
-  try {
-    const { stdout } = await run("dpkg-query", [
-      `--admindir=${join(root, "var", "lib", "dpkg")}`,
-      "-W",
-      // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own format syntax
-      "-f=${db:Status-Abbrev}|${Version}",
-      "--",
-      FLEET_PACKAGE,
-    ]);
-    const [status, version] = stdout.split("|");
-    return { status: status ?? null, version: version || null };
-  } catch {
-    return { status: null, version: null };
-  }
+/**
+ * One host's package, as dpkg-query reads it from the host's own dpkg database. `read` is false when
+ * dpkg-query did not answer (it could not be started on a loaded machine, or stopped with an error of
+ * its own): not installed is dpkg-query's exit status 1 with nothing listed.
+ */
+export async function dpkgQuery(
+  root: string,
+): Promise<{ status: string | null; version: string | null; read: boolean }> {
+  const { code, stdout } = await runInWorker("dpkg-query", [
+    `--admindir=${join(root, "var", "lib", "dpkg")}`,
+    "-W",
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own format syntax
+    "-f=${db:Status-Abbrev}|${Version}",
+    "--",
+    FLEET_PACKAGE,
+  ]);
+  if (code !== 0) return { status: null, version: null, read: code === 1 && stdout === "" };
+  const [status, version] = stdout.split("|");
+  return { status: status ?? null, version: version || null, read: true };
 }
 
 async function health(url: string): Promise<number | null> {
@@ -255,6 +292,9 @@ export function checkSamples(
   for (const round of sampler.rounds) {
     const now: string[] = [];
     for (const r of round) {
+      // A reading dpkg-query did not answer is neither a disturbance nor the version the next one
+      // is compared with.
+      if (!r.read) continue;
       const prev = previous.get(r.host);
       previous.set(r.host, r);
       const moving = r.status !== "ii ";
@@ -400,7 +440,15 @@ export async function installedVersions(
   hosts: readonly TestFleetHost[],
 ): Promise<Map<string, string | null>> {
   const out = new Map<string, string | null>();
-  for (const h of hosts) out.set(h.name, (await dpkgQuery(h.dpkg.root)).version);
+  for (const h of hosts) {
+    let reading = await dpkgQuery(h.dpkg.root);
+    // dpkg-query not answering on a loaded machine is asked again, a few times, a moment apart.
+    for (let tries = 1; !reading.read && tries < 5; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 200 * tries));
+      reading = await dpkgQuery(h.dpkg.root);
+    }
+    out.set(h.name, reading.version);
+  }
   return out;
 }
 

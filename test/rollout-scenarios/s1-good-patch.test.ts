@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { runCli } from "../helpers/cli.js";
 import {
   auditVerifies,
+  describeOperations,
   ended,
   type RolloutShow,
   scenarioPolicy,
@@ -76,10 +77,12 @@ describe("scenario 1: a good patch on 20 hosts in two groups and two regions", (
     const seconds = (Date.now() - t0) / 1000;
     await sampler.stop();
 
-    // When it did not complete, say why: the rollout's reason and the gate that failed.
-    expect(finalView.state, `${finalView.stateReason} ${JSON.stringify(finalView.failedGate)}`).toBe(
-      "completed",
-    );
+    // When it did not complete, say why: the rollout's reason, the gate that failed and the operations.
+    const why =
+      finalView.state === "completed"
+        ? ""
+        : `${finalView.stateReason} ${JSON.stringify(finalView.failedGate)}\n${await describeOperations(s, rolloutId)}`;
+    expect(finalView.state, why).toBe("completed");
     const shown = await runCli(["rollout", "show", rolloutId, "--json"], s.env);
     expect(shown.code).toBe(0);
     const view = JSON.parse(shown.stdout) as RolloutShow;

@@ -26,13 +26,22 @@ function writeAll(fd: number, buffers: readonly Uint8Array[]): void {
   }
 }
 
-/** Tries of one download when the server cannot be reached (about 10 s in all). */
-const DOWNLOAD_TRIES = 8;
+/**
+ * How long one download is tried again while the server cannot be reached or answers 5xx: long enough
+ * for a server to restart on a loaded machine (its start, migrations and first pass), and within the
+ * time a rollout gives an operation (its progress deadline, minutes). The waits double from DOWNLOAD_RETRY_FIRST_MS up to DOWNLOAD_RETRY_CAP_MS.
+ */
+export const DOWNLOAD_DEADLINE_MS = 60_000;
+const DOWNLOAD_RETRY_FIRST_MS = 250;
+const DOWNLOAD_RETRY_CAP_MS = 2000;
 
-/** Unreachable, or the server's own failure (5xx): worth another try; a refusal (4xx) is not. */
+/** Unreachable, the server's own failure (5xx), or a body cut off: worth another try; a refusal (4xx) is not. */
 function isTransient(err: unknown): boolean {
-  return err instanceof AppError && err.code === "internal";
+  return (err instanceof AppError && err.code === "internal") || err instanceof BodyCutOff;
 }
+
+/** The connection ended before the artifact's last byte (a server stopped mid-answer). */
+class BodyCutOff extends Error {}
 
 // Keys read already, by their PEM: every download checks a signature, and reading the PEM each time
 // cost more than the check. A KeyObject is immutable.
@@ -95,17 +104,21 @@ export class ArtifactFetcher {
   readonly #pem: string | undefined;
   readonly #offered: readonly ArtifactRef[];
   readonly #downloaded = new Set<string>();
+  readonly #signal: AbortSignal | undefined;
 
+  /** `signal` ends the retries of a download (the agent is stopping): the fetch then rejects with its reason. */
   constructor(
     client: ApiClient,
     dir: string,
     pinnedPem: string | undefined,
     offered: readonly ArtifactRef[],
+    signal?: AbortSignal,
   ) {
     this.#client = client;
     this.#dir = dir;
     this.#pem = pinnedPem;
     this.#offered = offered;
+    this.#signal = signal;
   }
 
   /** The checked file's path. */
@@ -123,15 +136,22 @@ export class ArtifactFetcher {
     if (this.#downloaded.has(path) && (await sha256OfFile(path).catch(() => null)) === ref.sha256)
       return path;
     let digest = "";
+    const deadline = Date.now() + DOWNLOAD_DEADLINE_MS;
     for (let attempt = 1; ; attempt++) {
       try {
         digest = await this.#download(ref.sha256, path);
         break;
       } catch (err) {
         removeFile(path);
-        // A server restarting or out of reach for a moment: try again before giving up the operation.
-        if (!isTransient(err) || attempt >= DOWNLOAD_TRIES) throw err;
-        await sleep(Math.min(2000, 250 * 2 ** (attempt - 1)));
+        // A server restarting or out of reach for a while: try again until the deadline before giving
+        // up the operation (it has changed nothing yet).
+        const waitMs = Math.min(DOWNLOAD_RETRY_CAP_MS, DOWNLOAD_RETRY_FIRST_MS * 2 ** (attempt - 1));
+        if (!isTransient(err) || Date.now() + waitMs > deadline) throw err;
+        this.#signal?.throwIfAborted();
+        await sleep(waitMs, undefined, this.#signal ? { signal: this.#signal } : undefined).catch(
+          () => undefined,
+        );
+        this.#signal?.throwIfAborted();
       }
     }
     if (digest !== ref.sha256) {
@@ -160,16 +180,23 @@ export class ArtifactFetcher {
     try {
       let pending: Uint8Array[] = [];
       let pendingBytes = 0;
-      for await (const chunk of body as AsyncIterable<Uint8Array>) {
-        hash.update(chunk);
-        pending.push(chunk);
-        pendingBytes += chunk.length;
-        if (pendingBytes >= WRITE_BATCH_BYTES) {
-          fd ??= this.#create(path);
-          writeAll(fd, pending);
-          pending = [];
-          pendingBytes = 0;
+      try {
+        for await (const chunk of body as AsyncIterable<Uint8Array>) {
+          hash.update(chunk);
+          pending.push(chunk);
+          pendingBytes += chunk.length;
+          if (pendingBytes >= WRITE_BATCH_BYTES) {
+            fd ??= this.#create(path);
+            writeAll(fd, pending);
+            pending = [];
+            pendingBytes = 0;
+          }
         }
+      } catch (err) {
+        // The connection reset or closed mid-body; a failed open or write (a full disk) is not retried.
+        const syscall = (err as NodeJS.ErrnoException).syscall;
+        if (syscall !== undefined && syscall !== "read") throw err;
+        throw new BodyCutOff(`the artifact ${sha256} ended early: ${(err as Error).message}`, { cause: err });
       }
       fd ??= this.#create(path);
       writeAll(fd, pending);

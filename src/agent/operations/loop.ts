@@ -201,10 +201,13 @@ async function runLeased(
   host: { root: string; keepDir: string },
 ): Promise<void> {
   const { client, logger, signal } = options;
-  const fetcher = new ArtifactFetcher(client, artifactDir(options.stateDir), options.serverPublicKey, [
-    ...(op.payload.artifact ? [op.payload.artifact] : []),
-    ...op.payload.rollbackArtifacts,
-  ]);
+  const fetcher = new ArtifactFetcher(
+    client,
+    artifactDir(options.stateDir),
+    options.serverPublicKey,
+    [...(op.payload.artifact ? [op.payload.artifact] : []), ...op.payload.rollbackArtifacts],
+    signal,
+  );
   const progress = new ProgressReporter(async (step: OperationStep) => {
     await client
       .post(`/api/v1/agent/operations/${encodeURIComponent(op.id)}/progress`, { step })

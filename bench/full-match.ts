@@ -536,6 +536,11 @@ async function measure(path: string, runs: number, traced = false): Promise<Meas
   const cves = (
     await store.db.selectFrom("findings").select("vuln_id").distinct().orderBy("vuln_id").limit(500).execute()
   ).map((r) => r.vuln_id);
+  if (cves.length === 0) {
+    throw new Error(
+      "no asset has a finding: raise --advisories or --open-share so that the CVE look-up has one to ask for",
+    );
+  }
   const byCve: number[] = [];
   for (let r = 0; r < runs + WARM_UP; r++) {
     const cve = cves[Math.floor(random() * cves.length)] as string;

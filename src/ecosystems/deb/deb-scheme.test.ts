@@ -126,3 +126,16 @@ describe("deb scheme: differential against dpkg --compare-versions", () => {
     }
   });
 });
+
+describe("remembered parses", () => {
+  it("answers the same for a version asked again, valid or not, and shares a frozen parse", () => {
+    const first = parseDebVersion("1:2.3-4");
+    expect(parseDebVersion("1:2.3-4")).toBe(first);
+    expect(Object.isFrozen(first)).toBe(true);
+    for (let i = 0; i < 2; i++) {
+      expect(debScheme.isValid("a1.0")).toBe(false);
+      expect(() => debScheme.compare("a1.0", "1.0")).toThrow(ValidationError);
+      expect(debScheme.compare("1.0~rc1", "1.0")).toBe(-1);
+    }
+  });
+});

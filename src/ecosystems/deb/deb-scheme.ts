@@ -45,13 +45,6 @@ function problem(version: string): string | DebVersion {
   return { epoch, upstream, revision };
 }
 
-/** Parses a Debian version as dpkg does; throws ValidationError naming the offending part. */
-export function parseDebVersion(version: string): DebVersion {
-  const result = problem(version);
-  if (typeof result === "string") throw invalidVersion(ECOSYSTEM, version, result);
-  return result;
-}
-
 /** dpkg's character weight: `~` first, then end of string and digits, then letters, then other symbols. */
 function order(code: number): number {
   if (code >= 48 && code <= 57) return 0;
@@ -101,8 +94,35 @@ export function compareDebParsed(a: DebVersion, b: DebVersion): Ordering {
   return compareDebFragment(a.upstream, b.upstream) || compareDebFragment(a.revision, b.revision);
 }
 
+/** Beyond this many remembered versions the cache starts again, so memory stays bounded on huge inputs. */
+const PARSED_LIMIT = 100_000;
+const parsed = new Map<string, string | DebVersion>();
+
+/**
+ * `problem`, remembered: a match sorts and compares the same few thousand versions many times over, and
+ * parsing (its regular expressions and slices) cost more than the comparison itself. Parsed versions
+ * are frozen, as they are shared.
+ */
+function parsedOrProblem(version: string): string | DebVersion {
+  let result = parsed.get(version);
+  if (result === undefined) {
+    result = problem(version);
+    if (typeof result !== "string") Object.freeze(result);
+    if (parsed.size >= PARSED_LIMIT) parsed.clear();
+    parsed.set(version, result);
+  }
+  return result;
+}
+
+/** Parses a Debian version as dpkg does (frozen: it is shared); throws ValidationError naming the offending part. */
+export function parseDebVersion(version: string): Readonly<DebVersion> {
+  const result = parsedOrProblem(version);
+  if (typeof result === "string") throw invalidVersion(ECOSYSTEM, version, result);
+  return result;
+}
+
 export const debScheme: VersionScheme = {
   id: "deb",
-  isValid: (version) => typeof problem(version) !== "string",
+  isValid: (version) => typeof parsedOrProblem(version) !== "string",
   compare: (a, b) => compareDebParsed(parseDebVersion(a), parseDebVersion(b)),
 };

@@ -9,8 +9,8 @@
  *
  * `--setup-only` builds the store and keeps it; `--from FILE` measures a copy of such a store instead of
  * building one (the setup takes a minute and more), so changes to the re-match can be compared back to
- * back on the same input. `--trace` prints, for the first full run, the CPU time of each phase and of
- * each SQL statement (summed over its runs) to stderr.
+ * back on the same input. `--trace` prints, for the first full run, the wall and CPU time of each phase
+ * and the time of each SQL statement (summed over its runs, from the store's statement trace) to stderr.
  *
  * Setup writes rows straight into the SQLite file (its time is not a figure). The measurements run in
  * a child process, so its peak RSS is the re-match's and not the setup's.
@@ -47,6 +47,7 @@ import { parseDpkgStatus } from "../src/inventory/importers/dpkg-status.js";
 import { packageDictionary } from "../src/inventory/package-dictionary.js";
 import { replaceInventory, storedPackages } from "../src/inventory/report.js";
 import { DEFAULT_SERVICE_CONFIG, type ServiceContext } from "../src/service/context.js";
+import { type StatementStats, statementTrace } from "../src/store/statement-cache.js";
 import { openStore } from "../src/store/store.js";
 
 const HERE = fileURLToPath(new URL(".", import.meta.url));
@@ -401,58 +402,39 @@ function timed<T>(fn: () => Promise<T>): Promise<{ value: T } & Timing> {
   });
 }
 
-/** CPU time per SQL statement, summed by statement text, while `on` is set. */
-interface StatementTrace {
-  on: boolean;
-  byText: Map<string, { runs: number; cpuMs: number; rows: number }>;
-}
-
-/** Wraps better-sqlite3's statement methods so each run's CPU time is added to `trace` (bench only). */
-function traceStatements(): StatementTrace {
-  const trace: StatementTrace = { on: false, byText: new Map() };
-  const probe = new SQLite(":memory:");
-  const proto = Object.getPrototypeOf(probe.prepare("select 1")) as Record<string, unknown>;
-  probe.close();
-  for (const method of ["run", "all", "get", "iterate"]) {
-    const original = proto[method] as (this: SQLite.Statement, ...args: unknown[]) => unknown;
-    proto[method] = function (this: SQLite.Statement, ...args: unknown[]) {
-      if (!trace.on) return original.apply(this, args);
-      const cpu = process.cpuUsage();
-      const result = original.apply(this, args);
-      const used = process.cpuUsage(cpu);
-      // Placeholder lists of any length read as one statement.
-      const text = this.source.replace(/\?(, \?)+/g, "?…").replace(/\(\?…\)(, \(\?…\))+/g, "(…)…");
-      const entry = trace.byText.get(text) ?? { runs: 0, cpuMs: 0, rows: 0 };
-      entry.runs += 1;
-      entry.cpuMs += (used.user + used.system) / 1000;
-      entry.rows += Array.isArray(result) ? result.length : ((result as { changes?: number })?.changes ?? 0);
-      trace.byText.set(text, entry);
-      return result;
-    };
-  }
-  return trace;
-}
-
+/**
+ * The first run's phases (wall and CPU) and its costliest SQL statements, from the store's own
+ * statement trace (AUTOPATCH_STATEMENT_TRACE, set for the measuring process by `--trace`): the
+ * statements' runs and time since `before`, placeholder lists of any length read as one statement.
+ */
 function printTrace(
-  trace: StatementTrace,
+  before: ReadonlyMap<string, StatementStats>,
   phases: ReadonlyArray<[string, number, number]>,
   total: Timing,
 ): void {
   const s = (ms: number) => (ms / 1000).toFixed(2);
   const out = [`first full run: ${s(total.wallMs)} s wall, ${s(total.cpuMs)} s CPU`];
   for (const [name, wall, cpu] of phases) out.push(`  ${name}: ${s(wall)} s wall, ${s(cpu)} s CPU`);
-  const list = [...trace.byText].sort((a, b) => b[1].cpuMs - a[1].cpuMs);
-  const sqlMs = list.reduce((sum, [, e]) => sum + e.cpuMs, 0);
-  out.push(`SQL statements: ${s(sqlMs)} s CPU; the costliest (CPU ms, runs, rows, statement):`);
+  const byText = new Map<string, StatementStats>();
+  for (const [sql, stats] of statementTrace()) {
+    const runs = stats.runs - (before.get(sql)?.runs ?? 0);
+    const ms = stats.ms - (before.get(sql)?.ms ?? 0);
+    if (runs === 0) continue;
+    const text = sql.replace(/\?(, \?)+/g, "?…").replace(/\(\?…\)(, \(\?…\))+/g, "(…)…");
+    const entry = byText.get(text) ?? { runs: 0, ms: 0 };
+    entry.runs += runs;
+    entry.ms += ms;
+    byText.set(text, entry);
+  }
+  const list = [...byText].sort((a, b) => b[1].ms - a[1].ms);
+  const sqlMs = list.reduce((sum, [, e]) => sum + e.ms, 0);
+  out.push(`SQL statements: ${s(sqlMs)} s; the costliest (ms, runs, statement):`);
   for (const [text, e] of list.slice(0, 20))
-    out.push(
-      `  ${e.cpuMs.toFixed(0).padStart(6)}  ${String(e.runs).padStart(5)}  ${String(e.rows).padStart(8)}  ${text.slice(0, 160)}`,
-    );
+    out.push(`  ${e.ms.toFixed(0).padStart(6)}  ${String(e.runs).padStart(5)}  ${text.slice(0, 160)}`);
   process.stderr.write(`${out.join("\n")}\n`);
 }
 
 async function measure(path: string, runs: number, traced = false): Promise<MeasureResult> {
-  const trace = traced ? traceStatements() : undefined;
   const store = await openStore(`sqlite:${path}`);
   const ctx: ServiceContext = {
     store,
@@ -463,7 +445,7 @@ async function measure(path: string, runs: number, traced = false): Promise<Meas
   const phases: MeasureResult["phases"] = { full: [], rerun: [] };
   const phaseCpu: Array<[string, number, number]> = [];
   let lastCpu = process.cpuUsage();
-  if (trace) trace.on = true;
+  const traceBefore = traced ? new Map([...statementTrace()].map(([sql, st]) => [sql, { ...st }])) : null;
   const full = await timed(() =>
     rematchAll(ctx, {
       onPhase: (name, ms) => {
@@ -474,10 +456,7 @@ async function measure(path: string, runs: number, traced = false): Promise<Meas
       },
     }),
   );
-  if (trace) {
-    trace.on = false;
-    printTrace(trace, phaseCpu, full);
-  }
+  if (traceBefore) printTrace(traceBefore, phaseCpu, full);
   const maxRssMiB = process.resourceUsage().maxRSS / 1024;
   const findings = Number(
     (
@@ -762,7 +741,12 @@ async function main(): Promise<void> {
         String(p.runs),
         ...(values.trace ? ["--trace"] : []),
       ],
-      { encoding: "utf8", maxBuffer: 16 * 1024 * 1024, stdio: ["ignore", "pipe", "inherit"] },
+      {
+        encoding: "utf8",
+        maxBuffer: 16 * 1024 * 1024,
+        stdio: ["ignore", "pipe", "inherit"],
+        env: values.trace ? { ...process.env, AUTOPATCH_STATEMENT_TRACE: "1" } : process.env,
+      },
     );
     if (child.status !== 0) throw new Error(`the measuring process failed (exit ${child.status})`);
     const m = JSON.parse(child.stdout.trim().split("\n").at(-1) ?? "{}") as MeasureResult;

@@ -26,7 +26,7 @@ import { ApiClient } from "../src/client/api-client.js";
 import { dpkgRootArgs } from "../src/dpkg/root-options.js";
 import { startTestFleet } from "../src/testfleet/harness.js";
 import { FLEET_PACKAGE, installLogPath } from "../src/testfleet/packages.js";
-import { spawnerExecFile } from "./rollout-spawner.js";
+import { spawnerExecFile } from "../src/testfleet/spawner.js";
 
 const { values: flags } = parseArgs({
   options: {
@@ -64,7 +64,7 @@ interface CpuSample {
 }
 
 // Child processes this process (the agents') starts, by program, started from a worker thread
-// (bench/rollout-spawner.ts): wrapped before any agent runs.
+// (src/testfleet/spawner.ts): wrapped before any agent runs.
 const children = new Map<string, number>();
 const spawner = spawnerExecFile(childProcess.execFile);
 childProcess.execFile = ((file: string, ...rest: unknown[]) => {

@@ -56,9 +56,9 @@ export async function isDpkgLocked(admindir: string): Promise<boolean> {
     const [major, minor] = majorMinor(s.dev);
     ids.push(`${major}:${minor}:${s.ino}`);
   }
-  if (ids.length === 0) return remember(admindir, false);
+  if (ids.length === 0) return seenFree(admindir);
   const locks = await readProcLocks();
-  if (locks === null) return remember(admindir, false);
+  if (locks === null) return seenFree(admindir);
   for (const id of ids) {
     // Only the lines naming the inode are split and parsed ("…:<inode> "), not the whole list.
     const inode = `:${id.slice(id.lastIndexOf(":") + 1)} `;
@@ -68,7 +68,7 @@ export async function isDpkgLocked(admindir: string): Promise<boolean> {
       if (heldId(locks.slice(start, end < 0 ? undefined : end)) === id) return true;
     }
   }
-  return remember(admindir, false);
+  return seenFree(admindir);
 }
 
 /** The "major:minor:inode" (decimal) a line of /proc/locks holds; null for a waiter or another line. */
@@ -81,14 +81,15 @@ function heldId(line: string): string | null {
   return `${BigInt(`0x${major}`)}:${BigInt(`0x${minor}`)}:${inode}`;
 }
 
-function remember(admindir: string, locked: false): false {
+/** Records that the database at `admindir` was just seen free; answers false (not locked). */
+function seenFree(admindir: string): false {
   lastFree.delete(admindir);
   lastFree.set(admindir, Date.now());
   if (lastFree.size > REMEMBERED_LOOKS) {
     const oldest = lastFree.keys().next();
     if (!oldest.done) lastFree.delete(oldest.value);
   }
-  return locked;
+  return false;
 }
 
 /**

@@ -92,6 +92,21 @@ function ownAssetId(actor: Actor): string {
   return actor.assetId;
 }
 
+/** The refusal of an agent whose asset was deleted while its credential still stood. */
+function assetDeleted(): AuthError {
+  return new AuthError("unauthenticated", "the asset of this agent credential was deleted");
+}
+
+/**
+ * The sign of life alone, for a long-poll's answer that stands for a heartbeat: a poll carries no
+ * package digest, so there is no inventory to ask for.
+ */
+export async function recordSignOfLife(ctx: ServiceContext, actor: Actor, now: Date): Promise<void> {
+  const assetId = ownAssetId(actor);
+  const seen = await ctx.store.write((trx) => markAgentSeen(trx, actor, assetId, now));
+  if (!seen) throw assetDeleted();
+}
+
 export async function recordHeartbeat(
   ctx: ServiceContext,
   actor: Actor,
@@ -101,8 +116,7 @@ export async function recordHeartbeat(
   const assetId = ownAssetId(actor);
   const now = ctx.now();
   const inventoryWanted = await ctx.store.write(async (trx) => {
-    if (!(await markAgentSeen(trx, actor, assetId, now)))
-      throw new AuthError("unauthenticated", "the asset of this agent credential was deleted");
+    if (!(await markAgentSeen(trx, actor, assetId, now))) throw assetDeleted();
     if ((await anyReport(trx, assetId)).rows.length === 0) return true;
     if (packagesDigest === undefined) return false;
     // The digest alone: the set's ids are not read (nor parsed) for a heartbeat.
@@ -172,8 +186,7 @@ async function agentAsset(
       ),
     );
     const row = result.rows[0];
-    if (row === undefined)
-      throw new AuthError("unauthenticated", "the asset of this agent credential was deleted");
+    if (row === undefined) throw assetDeleted();
     await markAgentActive(trx, actor, row, now);
     const { num, package_ids, digest, total } = row;
     const stored =
@@ -191,8 +204,7 @@ async function agentAsset(
     ]),
   );
   const asset = seen.rows[0];
-  if (asset === undefined)
-    throw new AuthError("unauthenticated", "the asset of this agent credential was deleted");
+  if (asset === undefined) throw assetDeleted();
   await markAgentActive(trx, actor, asset, now);
   const set = await trx.executeQuery<{ num: number; package_ids: string; digest: string; total: number }>(
     CompiledQuery.raw("select num, package_ids, digest, total from package_sets where asset_id = ?", [

@@ -206,10 +206,10 @@ async function readDelta(
   heartbeatSince: string,
 ): Promise<RolloutRows | null> {
   const since = new Date(kept.readAt - DELTA_OVERLAP_MS).toISOString();
-  const [{ rows: assets }, { rows: ops }, silentRows] = await Promise.all([
+  const [{ rows: assets }, { rows: ops }, { rows: silentRows }] = await Promise.all([
     assetsSince(db, rolloutId, since),
     operationsSince(db, rolloutId, since),
-    silentAssets(db, rolloutId, heartbeatSince).then((r) => r.rows),
+    silentAssets(db, rolloutId, heartbeatSince),
   ]);
   for (const a of assets) {
     const idx = kept.assetIndex.get(a.asset_id);

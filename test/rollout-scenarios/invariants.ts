@@ -8,15 +8,16 @@
  * - the canary runs first and a phase starts only after the one before it passed;
  * - the maintainer-script log of each host counts real installs: at most one per operation key.
  */
+import { execFile } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { Worker } from "node:worker_threads";
 import { expect } from "vitest";
 import type { PlanV2 } from "../../src/changes/plan.js";
 import { UNAVAILABLE_ASSET_STATES } from "../../src/rollout/model.js";
 import type { Store } from "../../src/store/store.js";
 import type { TestFleetHost } from "../../src/testfleet/harness.js";
 import { FLEET_PACKAGE, installLogPath } from "../../src/testfleet/packages.js";
+import { spawnerExecFile } from "../../src/testfleet/spawner.js";
 import {
   approvedChange,
   ended,
@@ -27,38 +28,16 @@ import {
   waitRollout,
 } from "./harness.js";
 
-/**
- * The sampler's dpkg-query runs are started from a worker thread: `spawn` blocks its thread until the
- * child has exec'd, and on a loaded machine a round of them stalled this process, whose event loop
- * also serves an in-process server's heartbeats (a stall of two intervals there took hosts for lost).
- */
-const SPAWNER_SOURCE = `
-const { parentPort } = require("node:worker_threads");
-const { execFile } = require("node:child_process");
-parentPort.on("message", ({ id, file, args }) => {
-  execFile(file, args, (error, stdout) => {
-    parentPort.postMessage({ id, code: error ? (typeof error.code === "number" ? error.code : -1) : 0, stdout });
-  });
-});
-`;
-let spawner: Worker | null = null;
-let nextRun = 0;
-const runs = new Map<number, (answer: { code: number; stdout: string }) => void>();
+// The sampler's dpkg-query runs start from a worker thread (src/testfleet/spawner.ts): a round of
+// spawns from this process, whose event loop also serves an in-process server's heartbeats, stalled
+// it on a loaded machine for two intervals, and hosts were taken for lost.
+const spawner = spawnerExecFile(execFile);
 
 function runInWorker(file: string, args: readonly string[]): Promise<{ code: number; stdout: string }> {
-  if (spawner === null) {
-    spawner = new Worker(SPAWNER_SOURCE, { eval: true });
-    spawner.on("message", (m: { id: number; code: number; stdout: string }) => {
-      runs.get(m.id)?.(m);
-      runs.delete(m.id);
-      if (runs.size === 0) spawner?.unref();
-    });
-  }
-  const id = nextRun++;
-  spawner.ref();
   return new Promise((resolve) => {
-    runs.set(id, resolve);
-    spawner?.postMessage({ id, file, args: [...args] });
+    spawner.execFile(file, [...args], {}, (error: (Error & { code?: unknown }) | null, stdout: string) => {
+      resolve({ code: error ? (typeof error.code === "number" ? error.code : -1) : 0, stdout });
+    });
   });
 }
 const UNAVAILABLE = UNAVAILABLE_ASSET_STATES as readonly string[];

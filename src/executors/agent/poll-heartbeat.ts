@@ -1,8 +1,7 @@
 import type { Kysely } from "kysely";
 import type { AuditInput } from "../../audit/event.js";
-import { AuthError } from "../../domain/errors.js";
 import type { Actor } from "../../domain/roles.js";
-import { markAgentSeen } from "../../inventory/agents.js";
+import { markAgentSeen, recordSignOfLife } from "../../inventory/agents.js";
 import type { ServiceContext } from "../../service/context.js";
 import type { Database } from "../../store/schema.js";
 import type { Store } from "../../store/store.js";
@@ -67,9 +66,7 @@ export async function recordPollHeartbeat(ctx: ServiceContext, actor: Actor): Pr
   const assetId = ownAssetOf(actor);
   const now = ctx.now().getTime();
   if (recentlyRecorded(ctx, assetId, now)) return true;
-  // The sign of life alone: a poll carries no package digest, so there is no inventory to ask for.
-  const seen = await ctx.store.write((trx) => markAgentSeen(trx, actor, assetId, new Date(now)));
-  if (!seen) throw new AuthError("unauthenticated", "the asset of this agent credential was deleted");
+  await recordSignOfLife(ctx, actor, new Date(now));
   markRecorded(ctx, assetId, now);
   return true;
 }

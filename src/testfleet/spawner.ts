@@ -1,9 +1,10 @@
 /**
- * Child processes of the bench's in-process agents, started from a worker thread. On Linux `spawn`
- * blocks its thread until the child has exec'd; under load that is several milliseconds, and with
- * every agent and host service of the bench in one process each `dpkg -i` then stalled all the other
- * hosts' requests and health checks. A real agent is a process of its own, where that wait holds up
- * nobody else: a worker thread gives the bench's agents the same. Only callback calls with cloneable
+ * Child processes started from a worker thread, for processes that run many hosts at once (the
+ * large bench's in-process agents, the scenarios' sampler beside an in-process server). On Linux
+ * `spawn` blocks its thread until the child has exec'd; under load that is several milliseconds, and
+ * with every agent and host service in one process each `dpkg -i` then stalled all the other hosts'
+ * requests, health checks and heartbeats. A real agent is a process of its own, where that wait holds
+ * up nobody else: a worker thread gives such a process the same. Only callback calls with cloneable
  * options go through it (runDpkgTool's); the fork and its CPU are still this process's.
  */
 import type childProcess from "node:child_process";

@@ -10,7 +10,7 @@ import { fixedVersionsAbove, isAffected } from "../osv/ranges.js";
 import type { OsvAffected } from "../osv/schema.js";
 import type { AdvisoryEntry, AdvisoryIndex } from "./advisory-index.js";
 import { ecosystemParts } from "./ecosystem-key.js";
-import { entryView } from "./entry-view.js";
+import { gitRangesOf, rangesOnly } from "./entry-view.js";
 import { schemeForBase } from "./scheme-cache.js";
 import { VersionOrder, versionsNamedBy } from "./version-order.js";
 
@@ -68,9 +68,7 @@ interface Subject {
  * evaluator unchanged): long lists such as PyPI's would otherwise be scanned once per package.
  */
 function affects(entry: OsvAffected, version: string, rank: number, subject: Subject): boolean {
-  return (
-    subject.order.listed(entry, rank) || isAffected(entryView(entry).rangesOnly, version, subject.scheme)
-  );
+  return subject.order.listed(entry, rank) || isAffected(rangesOnly(entry), version, subject.scheme);
 }
 
 /** Evaluates every entry of one advisory for the package; null when none affects it. */
@@ -79,7 +77,7 @@ function evaluate(entries: readonly AdvisoryEntry[], subject: Subject, stats: Ma
   let affected = false;
   for (const entry of entries) {
     stats.evaluated += 1;
-    stats.gitRangesSkipped += entryView(entry.affected).gitRanges;
+    stats.gitRangesSkipped += gitRangesOf(entry.affected);
     try {
       if (affects(entry.affected, subject.version, subject.rank, subject)) affected = true;
       usable.push(entry.affected);
@@ -98,7 +96,7 @@ function evaluate(entries: readonly AdvisoryEntry[], subject: Subject, stats: Ma
  * version above the installed one that no entry marks affected, or null.
  */
 function lowestFix(entries: readonly OsvAffected[], subject: Subject): string | null {
-  const ranges = entries.map((e) => entryView(e).rangesOnly);
+  const ranges = entries.map(rangesOnly);
   for (const candidate of fixedVersionsAbove(ranges, subject.version, subject.scheme)) {
     const rank = subject.order.rank(candidate);
     if (!entries.some((e) => affects(e, candidate, rank, subject))) return candidate;

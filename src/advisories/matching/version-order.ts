@@ -81,8 +81,10 @@ export class VersionOrder {
   }
 
   /**
-   * The scheme, answering from the table for the installed version and every version in the table;
-   * any other version falls back to the scheme's own comparison.
+   * The scheme, answering from the table for the installed version (a valid one, as rank() takes) and
+   * every version in the table (valid: the scheme ordered them); any other version falls back to the
+   * scheme's own answers. The evaluator checks the installed version and every event version on each
+   * call: the table's few hundred entries answer faster than the scheme's memo of every version seen.
    */
   schemeFor(installed: string): VersionScheme {
     const scheme = this.#scheme;
@@ -91,7 +93,7 @@ export class VersionOrder {
     const rankOf = (v: string): number | undefined => (v === installed ? installedRank : ranks.get(v));
     return {
       id: scheme.id,
-      isValid: (v) => scheme.isValid(v),
+      isValid: (v) => v === installed || ranks.has(v) || scheme.isValid(v),
       compare(a, b): Ordering {
         const ra = rankOf(a);
         const rb = rankOf(b);

@@ -10,7 +10,9 @@ import type { Store } from "../store/store.js";
  * merge moves them into `asset_packages` in sorted batches. Readers join `set_packages`, which a merge
  * leaves unchanged. A merge is level-triggered: whatever is in the log is pending, and a batch leaves
  * the log in the same transaction that applies it to the index, so a crash loses nothing and merges
- * nothing twice.
+ * nothing twice. PostgreSQL reports write the index directly (src/inventory/report.ts, writeSetAtOnce)
+ * and take along any log rows of the pairs they write; there the merge only drains what reports left
+ * before they did.
  */
 
 /** Pairs per merge transaction: long enough to write the index's pages once, short enough not to hold reports up. */

@@ -381,8 +381,8 @@ function probeEcosystems(rows: readonly InstalledPackagesTable[]): string[] {
 
 /**
  * One statement for the whole write where the database takes writes inside WITH: the set row, the
- * inverted index's delete and insert (ids as array parameters that `unnest` reads, not one bound value
- * per row), the report row, the audit event and the two probes. On PostgreSQL each statement is a
+ * inverted index's deletes and inserts (ids as array parameters that `unnest` reads, not one bound value
+ * per row) with the log rows they supersede, the report row, the audit event and the two probes. On PostgreSQL each statement is a
  * round trip with its own parse, plan and executor start; a report had seven of them here. The event
  * locks the chain's head until the commit, as its own statement would one round trip later; reports
  * that share a transaction (grouped writes) hold that lock from the first anyway. Returns whether
@@ -413,29 +413,37 @@ async function writeSetAtOnce(
       `s as (update package_sets set package_ids = ${p(setColumns.package_ids)}, digest = ${p(setColumns.digest)}, total = ${p(setColumns.total)}, updated_at = ${p(w.at)} where num = ${num} returning num)`,
     );
   }
+  // The pairs go straight into the index, in key order (the ids are sorted and unnest keeps an array's
+  // order): the log (package-log.ts) would cost a second insert and a delete per pair here, and saves
+  // nothing, PostgreSQL rewriting no page per commit (the cost it saves SQLite).
+  let logged = false;
   if (w.stored === null) {
-    // A new set's pairs straight into the index: no log row can name its number yet, and here the log
-    // would cost a second insert and a delete per pair (PostgreSQL rewrites no page per commit, the
-    // cost the log saves SQLite). In key order: the ids are sorted and unnest keeps an array's order.
+    // A new set: no log row can name its number yet.
     if (w.addedIds.length > 0)
       ctes.push(
         `i as (insert into asset_packages (package_id, set_num) select u.id, s.num from s cross join unnest(${p(w.addedIds, "integer[]")}) as u (id))`,
       );
-  } else {
-    // A changed set's pairs to the index's log (package-log.ts), in key order.
-    const pairs = [
-      ...w.removedIds.map((id) => [id, 0] as const),
-      ...w.addedIds.map((id) => [id, 1] as const),
-    ].sort((x, y) => x[0] - y[0]);
-    if (pairs.length > 0)
+  } else if (w.removedIds.length + w.addedIds.length > 0) {
+    // A changed set. Log rows its pairs may still have (appended before reports wrote the index, and
+    // not merged yet) override the index, so they go with this write: the pair's state is then the
+    // index's alone. A merge that moved one of them after this statement's snapshot was taken made a
+    // change this statement cannot see (and that its own writes may undo): the delete then returns
+    // fewer rows than the snapshot held, and the report runs again (below).
+    const pairIds = [...w.removedIds, ...w.addedIds].sort((x, y) => x - y);
+    const pairs = p(pairIds, "integer[]");
+    logged = true;
+    ctes.push(
+      `lv as (select count(*) as n from asset_package_log l join unnest(${pairs}) as u (id) on l.package_id = u.id where l.set_num = ${p(w.stored.num, "integer")})`,
+      `ld as (delete from asset_package_log l using s, unnest(${pairs}) as u (id) where l.package_id = u.id and l.set_num = s.num returning 1)`,
+    );
+    if (w.removedIds.length > 0)
       ctes.push(
-        `l as (insert into asset_package_log (package_id, set_num, present) select u.id, s.num, u.present from s cross join unnest(${p(
-          pairs.map((x) => x[0]),
-          "integer[]",
-        )}, ${p(
-          pairs.map((x) => x[1]),
-          "integer[]",
-        )}) as u (id, present) on conflict (package_id, set_num) do update set present = excluded.present)`,
+        `ad as (delete from asset_packages ap using s, unnest(${p(w.removedIds, "integer[]")}) as u (id) where ap.package_id = u.id and ap.set_num = s.num)`,
+      );
+    // A pair the log was removing is still in the index: nothing to insert then.
+    if (w.addedIds.length > 0)
+      ctes.push(
+        `ai as (insert into asset_packages (package_id, set_num) select u.id, s.num from s cross join unnest(${p(w.addedIds, "integer[]")}) as u (id) on conflict do nothing)`,
       );
   }
   const r = w.report;
@@ -468,7 +476,12 @@ async function writeSetAtOnce(
         ];
   const result = await trx.executeQuery<Record<string, unknown>>(
     CompiledQuery.raw(
-      `with ${ctes.join(", ")} select ${["s.num", "(select audit_seq from audit_e) as audit_seq", ...probes].join(", ")} from s`,
+      `with ${ctes.join(", ")} select ${[
+        "s.num",
+        "(select audit_seq from audit_e) as audit_seq",
+        ...(logged ? ["(select n from lv) = (select count(*) from ld) as log_held"] : []),
+        ...probes,
+      ].join(", ")} from s`,
       params,
     ),
   );
@@ -476,6 +489,10 @@ async function writeSetAtOnce(
   // The event went in with the set (WITH runs every write); the error rolls both back.
   if (row === undefined)
     throw serializationFailure(`the package set of asset ${w.assetId} was written by a concurrent report`);
+  if (logged && row.log_held !== true)
+    throw serializationFailure(
+      `a merge of the index's log moved pairs of asset ${w.assetId} during its report`,
+    );
   if (row.audit_seq === null || row.audit_seq === undefined)
     throw new Error("the audit chain has no head row");
   return row.finding === true || row.advisory === true;

@@ -108,7 +108,11 @@ function openSqlite(path: string): Store {
 }
 
 function openPostgres(url: string): Store {
-  const pool = new pg.Pool({ connectionString: url, max: 10 });
+  // Idle connections stay open: the pool hands out the most recently released one first, so a burst
+  // of writes one or two above the usual concurrency left the others idle past pg's 10 s default, and
+  // each was opened again a moment later (a fork, the password exchange, cold catalog caches, every
+  // statement prepared again). An idle connection does not keep the process alive.
+  const pool = new pg.Pool({ connectionString: url, max: 10, idleTimeoutMillis: 0, allowExitOnIdle: true });
   // An idle connection that the server drops emits "error" on the pool; without a listener the
   // process would die. The next query gets a fresh connection.
   pool.on("error", () => undefined);

@@ -17,6 +17,7 @@ import {
   rememberedCredential,
 } from "./credential-cache.js";
 import { refuseLastAdmin } from "./last-admin.js";
+import { noteTokenUse } from "./last-used.js";
 import { BOOTSTRAP_PRINCIPAL, ensurePrincipal, principalName } from "./principals.js";
 import { hashSecret, newSecret } from "./secrets.js";
 
@@ -298,13 +299,7 @@ export async function authenticate(ctx: ServiceContext, bearer: string): Promise
   if (row.disabled_at) throw new AuthError("unauthenticated", "the token's principal is disabled");
   let lastUsedMs = row.last_used_at === null ? Number.NEGATIVE_INFINITY : Date.parse(row.last_used_at);
   if (now.getTime() - lastUsedMs > LAST_USED_RESOLUTION_MS) {
-    await ctx.store.write((trx) =>
-      trx
-        .updateTable("api_tokens")
-        .set({ last_used_at: now.toISOString() })
-        .where("id", "=", row.id)
-        .execute(),
-    );
+    noteTokenUse(ctx.store, row.id, now.toISOString());
     lastUsedMs = now.getTime();
   }
   const actor: Actor =

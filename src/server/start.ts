@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import { type AuditCheckpointer, openCheckpointer } from "../audit/checkpointer.js";
 import { type AuditLocations, auditLocations } from "../audit/locations.js";
 import { loadSigningKey } from "../audit/signing-key.js";
+import { flushTokenUses } from "../auth/last-used.js";
 import { bootstrapAdminToken } from "../auth/tokens.js";
 import { ValidationError } from "../domain/errors.js";
 import { parseWebhookAllowList } from "../policy/webhook-destination.js";
@@ -99,6 +100,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         await Promise.all([api, scheduler.stop()]);
         // The events of the last minutes are signed too, not only those before the last interval.
         await checkpointPass(ctx, checkpointer);
+        await flushTokenUses(store);
         await store.close();
       },
     };

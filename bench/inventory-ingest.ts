@@ -10,7 +10,6 @@
  */
 
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
-import { Agent, request as httpRequest } from "node:http";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -26,6 +25,7 @@ import { packageToPurl } from "../src/inventory/purl.js";
 import { type RunningServer, startServer } from "../src/server/start.js";
 import { type StatementStats, statementTrace } from "../src/store/statement-cache.js";
 import { startEmbeddedPostgres } from "../test/helpers/embedded-postgres.js";
+import { keptAliveSender } from "./http-client.js";
 
 type Dialect = "sqlite" | "postgres";
 /** full: every package; incremental: a full report with ~2% changed; delta: the same ~2% back as a PATCH. */
@@ -236,40 +236,6 @@ function prepareBodies(input: WorkerInput, pass: PassKind): Buffer[] {
   );
 }
 
-/** One request with a prepared body; the answer's status and text. */
-function send(
-  agent: Agent,
-  url: URL,
-  method: string,
-  credential: string,
-  body: Buffer,
-): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(
-      url,
-      {
-        agent,
-        method,
-        headers: {
-          "content-type": "application/json",
-          "content-length": body.length,
-          authorization: `Bearer ${credential}`,
-        },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () =>
-          resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }),
-        );
-        res.on("error", reject);
-      },
-    );
-    req.on("error", reject);
-    req.end(body);
-  });
-}
-
 async function runPass(input: WorkerInput, pass: PassKind, bodies: readonly Buffer[]): Promise<PassResult> {
   const n = input.credentials.length;
   const latencies: number[] = new Array(n).fill(0);
@@ -277,11 +243,8 @@ async function runPass(input: WorkerInput, pass: PassKind, bodies: readonly Buff
   let removed = 0;
   let changed = 0;
   let bodyBytes = 0;
-  const endpoint = new URL(`${input.url}/api/v1/agent/inventory`);
-  // node:http over kept-alive connections, one per lane: fetch (undici) copied every body into a web
-  // stream and cost the generator's thread about as much CPU as the server's per full report, which on
-  // two cores the server then lacked.
-  const agent = new Agent({ keepAlive: true, maxSockets: input.concurrency });
+  // Kept-alive connections, one per lane (see http-client.ts).
+  const sender = keptAliveSender(input.url, input.concurrency);
   const method = pass === "delta" ? "PATCH" : "PUT";
   const elu = performance.eventLoopUtilization();
   const started = performance.now();
@@ -289,7 +252,16 @@ async function runPass(input: WorkerInput, pass: PassKind, bodies: readonly Buff
     const body = bodies[i] as Buffer;
     bodyBytes += body.length;
     const t0 = performance.now();
-    const { status, text } = await send(agent, endpoint, method, input.credentials[i] as string, body);
+    const { status, text } = await sender.send(
+      method,
+      "/api/v1/agent/inventory",
+      {
+        "content-type": "application/json",
+        "content-length": body.length,
+        authorization: `Bearer ${input.credentials[i] as string}`,
+      },
+      body,
+    );
     latencies[i] = performance.now() - t0;
     if (status !== 200) throw new Error(`agent ${i} ${pass} report: HTTP ${status} ${text}`);
     const summary = JSON.parse(text) as SummaryBody;
@@ -299,7 +271,7 @@ async function runPass(input: WorkerInput, pass: PassKind, bodies: readonly Buff
   });
   const wallMs = performance.now() - started;
   const clientBusyMs = performance.eventLoopUtilization(elu).active;
-  agent.destroy();
+  sender.close();
   const sorted = [...latencies].sort((a, b) => a - b);
   const rowsReported = n * input.packages;
   return {

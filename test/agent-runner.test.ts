@@ -87,7 +87,7 @@ async function newHost(): Promise<Host> {
 }
 
 async function standIn(
-  options: { sendServerKey?: boolean; pollHeartbeats?: boolean } = {},
+  options: { sendServerKey?: boolean; pollHeartbeats?: boolean; heartbeatIntervalMs?: number } = {},
 ): Promise<StandInServer> {
   const server = await startStandInServer(options);
   closers.push(() => server.close());
@@ -198,15 +198,29 @@ describe("the agent's operation loop", () => {
   });
 
   it("skips its heartbeats while the server counts its polls' answers as such, and heartbeats when it does not", async () => {
-    const counting = await standIn({ pollHeartbeats: true });
+    // Two seconds: a poll (answered within 300 ms) stands for the heartbeat for 1.5 s, and the one
+    // heartbeat sent anyway every four intervals falls after the polls watched here.
+    const intervalMs = 2000;
+    const counting = await standIn({ pollHeartbeats: true, heartbeatIntervalMs: intervalMs });
     const plain = await standIn();
     startAgent(counting, await newHost());
     startAgent(plain, await newHost());
-    await sleep(3500);
-    // The first heartbeat goes out at start; then polls answered every 300 ms stand for them.
-    expect(counting.heartbeats).toBe(1);
-    // Every second (the stand-in's interval), as ever.
-    expect(plain.heartbeats).toBeGreaterThanOrEqual(3);
+    // The agent has read two poll answers that stood for heartbeats. The first heartbeat goes out at
+    // start; a second one may have gone out too, when an interval passed before the first answer came
+    // (a loaded host): nothing stood for it yet.
+    await counting.until(() => counting.polls >= 3);
+    const before = counting.heartbeats;
+    expect(before).toBeGreaterThanOrEqual(1);
+    expect(before).toBeLessThanOrEqual(2);
+    // Then ten polls, each held 300 ms: past the next heartbeat's time and short of the fourth
+    // interval, without a heartbeat; meanwhile the other agent heartbeats every second (the stand-in's
+    // default), as ever.
+    const watched = counting.polls + 10;
+    const [after] = await Promise.all([
+      counting.until(() => counting.polls >= watched).then(() => counting.heartbeats),
+      plain.until(() => plain.heartbeats >= 3),
+    ]);
+    expect(after).toBe(before);
   });
 
   it("verify operations run the checks only", async () => {

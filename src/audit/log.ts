@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { CompiledQuery, type Kysely, type Selectable } from "kysely";
-import { NotFoundError, reasonError } from "../domain/errors.js";
+import { reasonError } from "../domain/errors.js";
 import { capabilitiesOf } from "../store/capabilities.js";
 import { forUpdate } from "../store/locks.js";
 import { GENESIS_HASH } from "../store/migrations/0001-initial.js";
@@ -248,12 +248,6 @@ export async function listAudit(db: Kysely<Database>, query: AuditQuery = {}): P
     .execute();
   const events = rows.slice(0, limit).map(rowToEvent);
   return { events, next: rows.length > limit ? (events.at(-1)?.seq ?? null) : null };
-}
-
-export async function getAuditEvent(db: Kysely<Database>, id: string): Promise<AuditEvent> {
-  const row = await db.selectFrom("audit_events").selectAll().where("id", "=", id).executeTakeFirst();
-  if (!row) throw new NotFoundError(`no audit event ${id}`);
-  return rowToEvent(row);
 }
 
 export interface VerifyResult {

@@ -27,13 +27,11 @@ function argsFor(root: string): { args: string[]; env: Record<string, string> } 
 
 /**
  * `dpkg --install` of .deb files into a host root ("/" or a private root), after any other dpkg run.
- * `lookedWithinMs`: a caller that has just seen the database free (waitForDpkgUnlocked) does not
- * have it looked at again.
  */
 export async function dpkgInstall(
   root: string,
   debPaths: readonly string[],
-  options: { signal?: AbortSignal; lookedWithinMs?: number } = {},
+  options: { signal?: AbortSignal } = {},
 ): Promise<void> {
   if (debPaths.length === 0) return;
   await waitForDpkgUnlocked(admindirOf(root), { timeoutMs: LOCK_WAIT_MS, ...options });

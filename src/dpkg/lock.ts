@@ -38,10 +38,6 @@ async function readProcLocks(): Promise<string | null> {
   }
 }
 
-/** When each database was last seen free (waitForDpkgUnlocked's `lookedWithinMs`), least recent first. */
-const lastFree = new Map<string, number>();
-const REMEMBERED_LOOKS = 2048;
-
 /**
  * True when a process holds a lock on the dpkg database at `admindir`: read from /proc/locks, which
  * lists every held lock by device and inode, so nothing here takes (or could steal) the lock itself.
@@ -56,9 +52,9 @@ export async function isDpkgLocked(admindir: string): Promise<boolean> {
     const [major, minor] = majorMinor(s.dev);
     ids.push(`${major}:${minor}:${s.ino}`);
   }
-  if (ids.length === 0) return seenFree(admindir);
+  if (ids.length === 0) return false;
   const locks = await readProcLocks();
-  if (locks === null) return seenFree(admindir);
+  if (locks === null) return false;
   for (const id of ids) {
     // Only the lines naming the inode are split and parsed ("…:<inode> "), not the whole list.
     const inode = `:${id.slice(id.lastIndexOf(":") + 1)} `;
@@ -68,7 +64,7 @@ export async function isDpkgLocked(admindir: string): Promise<boolean> {
       if (heldId(locks.slice(start, end < 0 ? undefined : end)) === id) return true;
     }
   }
-  return seenFree(admindir);
+  return false;
 }
 
 /** The "major:minor:inode" (decimal) a line of /proc/locks holds; null for a waiter or another line. */
@@ -81,35 +77,14 @@ function heldId(line: string): string | null {
   return `${BigInt(`0x${major}`)}:${BigInt(`0x${minor}`)}:${inode}`;
 }
 
-/** Records that the database at `admindir` was just seen free; answers false (not locked). */
-function seenFree(admindir: string): false {
-  lastFree.delete(admindir);
-  lastFree.set(admindir, Date.now());
-  if (lastFree.size > REMEMBERED_LOOKS) {
-    const oldest = lastFree.keys().next();
-    if (!oldest.done) lastFree.delete(oldest.value);
-  }
-  return false;
-}
-
 /**
  * Waits until nobody holds the dpkg lock (apt waits the same way; dpkg itself gives up at once), or
  * until `timeoutMs`. Returns whether the database is free; the caller then lets dpkg say why not.
- * With `lookedWithinMs`, a look that found it free that recently answers without reading
- * /proc/locks again: an operation looks before its snapshot, and its install follows at once.
  */
 export async function waitForDpkgUnlocked(
   admindir: string,
-  options: { timeoutMs: number; signal?: AbortSignal; lookedWithinMs?: number },
+  options: { timeoutMs: number; signal?: AbortSignal },
 ): Promise<boolean> {
-  const seen = lastFree.get(admindir);
-  if (
-    options.lookedWithinMs !== undefined &&
-    seen !== undefined &&
-    Date.now() - seen <= options.lookedWithinMs
-  ) {
-    return true;
-  }
   const deadline = Date.now() + options.timeoutMs;
   for (;;) {
     if (!(await isDpkgLocked(admindir))) return true;

@@ -31,11 +31,6 @@ export function isSystemRoot(root: string): boolean {
   return resolve(root) === "/";
 }
 
-/** dpkg options for a host root: none for "/", the private-root set otherwise. */
-export function dpkgArgsFor(root: string): string[] {
-  return isSystemRoot(root) ? [] : dpkgRootArgs(root);
-}
-
 /** The dpkg database of a root. */
 export function admindirOf(root: string): string {
   return join(resolve(root), "var", "lib", "dpkg");

@@ -45,8 +45,3 @@ export function countOneMore(counts: UnavailableCounts, asset: Placed): void {
   counts.group.set(asset.group, (counts.group.get(asset.group) ?? 0) + 1);
   counts.region.set(asset.region, (counts.region.get(asset.region) ?? 0) + 1);
 }
-
-export function countOneLess(counts: UnavailableCounts, asset: Placed): void {
-  counts.group.set(asset.group, Math.max(0, (counts.group.get(asset.group) ?? 0) - 1));
-  counts.region.set(asset.region, Math.max(0, (counts.region.get(asset.region) ?? 0) - 1));
-}

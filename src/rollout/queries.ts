@@ -170,13 +170,6 @@ function countsOf(states: readonly string[]): AssetCounts {
   return counts;
 }
 
-/** The rollout row, or NotFoundError (reason `rollout.not-found`). */
-export async function requireRollout(db: Kysely<Database>, id: string): Promise<Selectable<RolloutsTable>> {
-  const row = await db.selectFrom("rollouts").selectAll().where("id", "=", id).executeTakeFirst();
-  if (!row) throw reasonError("rollout.not-found", `no rollout ${id}`, { where: "/id" });
-  return row;
-}
-
 /** A rollout by its id, or by the id of the change it executes. */
 async function findRollout(db: Kysely<Database>, idOrChange: string): Promise<Selectable<RolloutsTable>> {
   const row = await db

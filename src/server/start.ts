@@ -63,7 +63,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   // The key is checked before the store is opened: a server that cannot sign checkpoints does not start.
   const locations = auditLocations(databaseUrl, options.audit);
   const key = loadSigningKey(locations.keyFile, { create: true });
-  const store = await openStore(databaseUrl);
+  const store = await openStore(databaseUrl, { logger: options.logger });
   const ctx = serviceContext(store, options.logger, options.config);
   try {
     const checkpointer = await openCheckpointer({

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import type { PostgresPool, PostgresPoolClient } from "kysely";
 import type pg from "pg";
+import type { ConnectionWatch } from "./pg-connection-loss.js";
 import { isStalePlan } from "./retry.js";
 import { statementTraceOn, traceStatement } from "./statement-cache.js";
 
@@ -54,21 +55,28 @@ function preparedName(client: pg.PoolClient, text: string): string | undefined {
  * The pg pool as Kysely's PostgreSQL dialect sees it: statements the server runs again and again are
  * prepared once per connection (see preparedName). With AUTOPATCH_STATEMENT_TRACE set, each query's
  * round trip (sent to result read) is timed into the statement trace, as SQLite's statements are.
+ * A connection the server ended (see ConnectionWatch) fails its statements and goes back as broken.
  */
-export function kyselyPool(pool: pg.Pool): PostgresPool {
+export function kyselyPool(pool: pg.Pool, watch: ConnectionWatch): PostgresPool {
   return {
     end: () => pool.end(),
     connect: async () => {
       const client = await pool.connect();
       const wrapped: PostgresPoolClient = {
-        release: () => client.release(),
+        release: () => client.release(watch.lost(client)),
         query: ((text: unknown, values?: ReadonlyArray<unknown>) => {
+          const lost = watch.lost(client);
+          if (lost !== undefined) return Promise.reject(lost);
           // A cursor (Kysely's streaming) passes through as it is.
           if (typeof text !== "string") return client.query(text as never);
           const config: pg.QueryConfig = { text, values: values as unknown[] };
           const name = preparedName(client, text);
           if (name !== undefined) config.name = name;
-          const run = name === undefined ? client.query(config) : client.query(config).catch(staleGoesAgain);
+          const run = (
+            name === undefined ? client.query(config) : client.query(config).catch(staleGoesAgain)
+          ).catch((err: unknown) => {
+            throw watch.failed(client, err);
+          });
           if (!statementTraceOn) return run;
           const start = performance.now();
           return run.finally(() => {

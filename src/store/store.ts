@@ -2,10 +2,12 @@ import { resolve } from "node:path";
 import SQLite from "better-sqlite3";
 import { Kysely, PostgresDialect, SqliteDialect, sql } from "kysely";
 import pg from "pg";
+import { type Logger, pino } from "pino";
 import { ValidationError } from "../domain/errors.js";
 import { capabilitiesFor, type DialectName, type StoreCapabilities } from "./capabilities.js";
 import { GroupCommit } from "./group-commit.js";
 import { migrateToLatest } from "./migrate.js";
+import { watchConnections } from "./pg-connection-loss.js";
 import { kyselyPool } from "./pg-pool.js";
 import {
   CONNECT_RETRY,
@@ -52,6 +54,8 @@ export const DEFAULT_DATABASE_URL = "sqlite:./autopatch.db";
 export interface OpenOptions {
   /** Apply pending migrations (default true). */
   migrate?: boolean;
+  /** Where a lost PostgreSQL connection is told (default: warnings to stderr). */
+  logger?: Logger;
 }
 
 /** Opens `sqlite:<path>` (`sqlite::memory:` for a throwaway store) or `postgres://…`. */
@@ -62,7 +66,7 @@ export async function openStore(
   const store = url.startsWith("sqlite:")
     ? openSqlite(url.slice("sqlite:".length))
     : /^postgres(ql)?:\/\//.test(url)
-      ? openPostgres(url)
+      ? openPostgres(url, options.logger ?? pino({ level: "warn" }, pino.destination(2)))
       : null;
   if (!store) {
     throw new ValidationError(
@@ -107,16 +111,15 @@ function openSqlite(path: string): Store {
   };
 }
 
-function openPostgres(url: string): Store {
+function openPostgres(url: string, logger: Logger): Store {
   // Idle connections stay open: the pool hands out the most recently released one first, so a burst
   // of writes one or two above the usual concurrency left the others idle past pg's 10 s default, and
   // each was opened again a moment later (a fork, the password exchange, cold catalog caches, every
   // statement prepared again). An idle connection does not keep the process alive.
   const pool = new pg.Pool({ connectionString: url, max: 10, idleTimeoutMillis: 0, allowExitOnIdle: true });
-  // An idle connection that the server drops emits "error" on the pool; without a listener the
-  // process would die. The next query gets a fresh connection.
-  pool.on("error", () => undefined);
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: kyselyPool(pool) }) });
+  // A connection the server drops, idle or checked out, must not take the process down.
+  const watch = watchConnections(pool, logger, maskUrl(url));
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: kyselyPool(pool, watch) }) });
   return {
     db,
     dialect: "postgres",

@@ -31,6 +31,10 @@ export interface StandInServer {
   readonly leases: Map<string, number>;
   /** Heartbeat requests received. */
   readonly heartbeats: number;
+  /** Long-polls for the next operation received (each after the agent read the answer to the one before). */
+  readonly polls: number;
+  /** Resolves once `holds` does, checked at every heartbeat and poll received. */
+  until(holds: () => boolean): Promise<void>;
   /** Serves a file as an artifact; returns its signed reference. */
   addArtifact(
     path: string,
@@ -56,8 +60,11 @@ export interface ArtifactOptions {
  * agent through operations without the rollout engine.
  */
 export async function startStandInServer(
-  /** pollHeartbeats: answer polls with POLL_HEARTBEAT_HEADER, as a server that counts them as heartbeats. */
-  options: { sendServerKey?: boolean; pollHeartbeats?: boolean } = {},
+  /**
+   * pollHeartbeats: answer polls with POLL_HEARTBEAT_HEADER, as a server that counts them as heartbeats.
+   * heartbeatIntervalMs: the interval asked of the agent (default 1000).
+   */
+  options: { sendServerKey?: boolean; pollHeartbeats?: boolean; heartbeatIntervalMs?: number } = {},
 ): Promise<StandInServer> {
   const { privateKey, publicKey } = generateKeyPairSync("ed25519");
   const publicPem = publicKey.export({ type: "spki", format: "pem" }).toString();
@@ -70,6 +77,12 @@ export async function startStandInServer(
     results: [] as Array<{ id: string; result: OperationResult }>,
     leases: new Map<string, number>(),
     heartbeats: 0,
+    polls: 0,
+  };
+  const intervalMs = options.heartbeatIntervalMs ?? 1000;
+  const watchers = new Set<() => void>();
+  const changed = () => {
+    for (const check of [...watchers]) check();
   };
 
   const json = (res: ServerResponse, status: number, body: unknown) => {
@@ -94,20 +107,23 @@ export async function startStandInServer(
         assetId: `asset-${body.name}`,
         assetName: body.name,
         credential: "apa_standin",
-        heartbeatIntervalMs: 1000,
+        heartbeatIntervalMs: intervalMs,
         ...(options.sendServerKey === false ? {} : { serverPublicKey: publicPem }),
       });
     }
     if (req.method === "POST" && path === "/api/v1/agent/heartbeat") {
       await readBody(req);
       state.heartbeats += 1;
-      return json(res, 200, { heartbeatIntervalMs: 1000, inventoryWanted: false });
+      changed();
+      return json(res, 200, { heartbeatIntervalMs: intervalMs, inventoryWanted: false });
     }
     if (req.method === "PUT" && path === "/api/v1/agent/inventory") {
       await readBody(req);
       return json(res, 200, { total: 0, added: 0, removed: 0, changed: 0, unchanged: true });
     }
     if (req.method === "GET" && path === "/api/v1/agent/operations/next") {
+      state.polls += 1;
+      changed();
       const waitMs = Math.min(Number(url.searchParams.get("waitMs") ?? 0), 300);
       const deadline = Date.now() + waitMs;
       while (Date.now() < deadline && pending.length === 0 && !req.destroyed)
@@ -165,6 +181,20 @@ export async function startStandInServer(
     leases: state.leases,
     get heartbeats() {
       return state.heartbeats;
+    },
+    get polls() {
+      return state.polls;
+    },
+    until(holds) {
+      return new Promise<void>((resolve) => {
+        const check = () => {
+          if (!holds()) return;
+          watchers.delete(check);
+          resolve();
+        };
+        watchers.add(check);
+        check();
+      });
     },
     async addArtifact(path, meta, artifactOptions = {}) {
       const sha256 = await sha256OfFile(path);

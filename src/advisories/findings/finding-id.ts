@@ -12,27 +12,9 @@ const generator = new V7Generator();
 // earlier one of this process (the library then keeps counting in its last millisecond instead).
 generator.setRollbackAllowance(2 ** 48 - 1);
 
-/** The millisecond timestamp in a UUIDv7's first 48 bits. */
-function timestampOf(id: string): number {
-  return Number.parseInt(id.slice(0, 8) + id.slice(9, 13), 16);
-}
-
 /** A new UUIDv7. Within one process ids strictly increase, even when the clock goes back. */
 export function newFindingId(now: number = Date.now()): string {
   return generator.generateOrResetWithTs(now).toString();
-}
-
-/**
- * A block of ids the database numbers itself (a set-based insert): every id of the block is `prefix`
- * followed by twelve hex digits of a number below 2^48 (these take the place of the counter's low 16
- * bits and the 32 random bits). The block has a millisecond of its own, past every id made so far, and
- * the generator is moved past that millisecond, so ids stay unique and ordered.
- */
-export function findingIdBlock(now: number = Date.now()): { prefix: string } {
-  const last = timestampOf(newFindingId(now));
-  const id = generator.generateOrResetWithTs(last + 1).toString();
-  generator.generateOrResetWithTs(last + 2);
-  return { prefix: id.slice(0, 24) };
 }
 
 /**

@@ -19,11 +19,6 @@ import type { JournalEntry, OperationJournal } from "./journal.js";
 
 /** How long the agent waits for another dpkg run (or one it left behind) to finish before it looks. */
 const DPKG_LOCK_WAIT_MS = 120_000;
-/**
- * The install follows the look before the snapshot: when the snapshot took no longer than this, that
- * look stands for the install's own (dpkg still refuses a database another run has locked since).
- */
-const LOOK_STANDS_MS = 1000;
 
 export interface RunnerDeps {
   host: SnapshotHost;
@@ -200,7 +195,7 @@ async function runPatch(
   });
   await deps.progress("applying");
   try {
-    await dpkgInstall(deps.host.root, paths, { lookedWithinMs: LOOK_STANDS_MS });
+    await dpkgInstall(deps.host.root, paths);
   } catch (err) {
     const version = await installedVersionOf(admindir, payload.package).catch(() => null);
     return failed(`dpkg could not install ${install.map((f) => f.name).join(", ")}: ${messageOf(err)}`, {

@@ -48,7 +48,3 @@ export function paintState(text: string): string {
 export function paintOverdue(text: string): string {
   return colors.bold(colors.red(text));
 }
-
-export function paintDim(text: string): string {
-  return colors.dim(text);
-}

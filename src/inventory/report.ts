@@ -13,7 +13,7 @@ import { serializationFailure } from "../store/retry.js";
 import type { Database, InstalledPackagesTable, InventoryReportsTable } from "../store/schema.js";
 import { type DictionarySession, identityOf, PackageDictionary } from "./package-dictionary.js";
 import { appendSetPairs } from "./package-log.js";
-import { orderByKey, orderDigest } from "./set-order.js";
+import { linesDigest, orderByKey, orderLines } from "./set-order.js";
 
 export interface PackageChange {
   ecosystem: string;
@@ -178,8 +178,9 @@ export async function applyPackageSet(
   // dictionary lacks, so an unchanged report adds nothing to it.
   const ids = await session.resolve(trx, list);
   const order = orderByKey(session, ids);
-  const digest = incomingDigest ?? orderDigest(session, order);
-  session.noteOrder(asset.id, { digest, ids: order, oneVersion: options.oneVersionChecked === true });
+  const lines = orderLines(session, order);
+  const digest = incomingDigest ?? linesDigest(lines);
+  session.noteOrder(asset.id, { digest, ids: order, lines, oneVersion: options.oneVersionChecked === true });
   if (stored !== null && stored.digest === digest) {
     return { total: incoming.size, added: 0, removed: 0, changed: 0, unchanged: true, digest };
   }

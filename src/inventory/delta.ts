@@ -14,7 +14,7 @@ import type { Database } from "../store/schema.js";
 import { holdsOneVersion, requireAddedOneVersion, requireOneVersionInSet } from "./one-version.js";
 import { type DictionarySession, identityOf } from "./package-dictionary.js";
 import { type ReportSummary, type StoredSet, writeSetChange } from "./report.js";
-import { editOrder, orderByKey, orderDigest } from "./set-order.js";
+import { editOrderLines, linesDigest, orderByKey, orderLines } from "./set-order.js";
 
 export interface InventoryDelta {
   /** The digest of the set the server acknowledged last: the delta applies to that set only. */
@@ -72,8 +72,17 @@ export async function applyInventoryDelta(
   const newIds = addedIds.filter((id) => !inStored(id)).sort(ascending);
   const inSet = (id: number) => addedIdSet.has(id) || (inStored(id) && !removedSet.has(id));
 
-  const order = editOrder(session, base?.ids ?? orderByKey(session, stored.ids), removedSet, newIds);
-  const digest = orderDigest(session, order);
+  const baseOrder = base?.ids ?? orderByKey(session, stored.ids);
+  const edited = editOrderLines(
+    session,
+    baseOrder,
+    base?.lines ?? orderLines(session, baseOrder),
+    removedSet,
+    newIds,
+  );
+  const order = edited.ids;
+  const lines = edited.lines as Buffer[];
+  const digest = linesDigest(lines);
   if (digest !== delta.digest) {
     throw new ConflictError(
       "the inventory after this delta is not the one the agent described: send a full report",
@@ -133,7 +142,7 @@ export async function applyInventoryDelta(
       { where: "/added", details: { asset: asset.name, stored: stored.total } },
     );
   }
-  session.noteOrder(asset.id, { digest, ids: order, oneVersion: true });
+  session.noteOrder(asset.id, { digest, ids: order, lines, oneVersion: true });
   if (digest === stored.digest) return { total, added: 0, removed: 0, changed: 0, unchanged: true, digest };
 
   const addedById = new Map<number, CanonicalPackage>();

@@ -121,9 +121,11 @@ export interface SetOrder {
   ids: readonly number[];
   /** The set holds one version per (package, arch) where dpkg's rule applies (one-version.ts). */
   oneVersion: boolean;
+  /** The ids' digest lines (Entry.line, shared with the dictionary), in the same order. */
+  lines?: readonly Buffer[];
 }
 
-/** How many assets' orders a process keeps (a few KB each). */
+/** How many assets' orders a process keeps (ids and lines: about 10 KB each for 600 packages). */
 const MAX_ORDERS = 20_000;
 
 /** The process-wide cache of committed ids, one per store. */

@@ -21,7 +21,9 @@ export const MERGE_BATCH = 20_000;
 export const MERGE_PENDING = 30_000;
 
 /**
- * Appends a set's changed pairs to the log, inside the report's transaction. Ids sorted. `fresh`: the
+ * Appends a set's changed pairs to the log, inside the report's transaction. Ids sorted. One
+ * statement for both kinds: each pair travels as one integer of a JSON array, its id doubled plus its
+ * `present`, in key order (a statement per kind cost more than the few rows of a delta). `fresh`: the
  * set is new, so no log row can name it yet and the pairs need no upsert.
  */
 export async function appendSetPairs(
@@ -31,26 +33,47 @@ export async function appendSetPairs(
   addedIds: readonly number[],
   fresh = false,
 ): Promise<void> {
+  if (removedIds.length + addedIds.length === 0) return;
   const caps = capabilitiesOf(trx);
   const jsonIds = caps.jsonIntegers.replace("{}", param(caps, 2, "text"));
-  for (const [ids, present] of [
-    [removedIds, 0],
-    [addedIds, 1],
-  ] as const) {
-    if (ids.length === 0) continue;
-    const rows = `asset_package_log (package_id, set_num, present) select value, ${param(caps, 1, "integer")}, ${present} from (${jsonIds}) as v`;
-    // In key order, so the log's pages are walked forwards. A plain insert that cannot conflict keeps
-    // SQLite's statement journal; `insert or ignore` does not (see capabilities). `where true` lets
-    // SQLite parse the upsert after a select.
-    await trx.executeQuery(
-      CompiledQuery.raw(
-        fresh
-          ? caps.insertAbsentRows.replace("{}", rows)
-          : `insert into ${rows} where true on conflict (package_id, set_num) do update set present = excluded.present`,
-        [num, JSON.stringify(ids)],
-      ),
-    );
+  // One kind only (a first report, additions or removals alone): the ids as they are.
+  const only = removedIds.length === 0 ? 1 : addedIds.length === 0 ? 0 : undefined;
+  const rows =
+    only === undefined
+      ? `asset_package_log (package_id, set_num, present) select value / 2, ${param(caps, 1, "integer")}, value % 2 from (${jsonIds}) as v`
+      : `asset_package_log (package_id, set_num, present) select value, ${param(caps, 1, "integer")}, ${only} from (${jsonIds}) as v`;
+  // A plain insert that cannot conflict keeps SQLite's statement journal; `insert or ignore` does not
+  // (see capabilities). `where true` lets SQLite parse the upsert after a select.
+  await trx.executeQuery(
+    CompiledQuery.raw(
+      fresh
+        ? caps.insertAbsentRows.replace("{}", rows)
+        : `insert into ${rows} where true on conflict (package_id, set_num) do update set present = excluded.present`,
+      [
+        num,
+        JSON.stringify(only === 1 ? addedIds : only === 0 ? removedIds : encodedPairs(removedIds, addedIds)),
+      ],
+    ),
+  );
+}
+
+/** Both kinds merged in key order, each pair as its id doubled plus its `present`. */
+function encodedPairs(removedIds: readonly number[], addedIds: readonly number[]): number[] {
+  const pairs: number[] = [];
+  let r = 0;
+  let a = 0;
+  while (r < removedIds.length || a < addedIds.length) {
+    const removed = removedIds[r];
+    const added = addedIds[a];
+    if (added === undefined || (removed !== undefined && removed < added)) {
+      pairs.push((removed as number) * 2);
+      r += 1;
+    } else {
+      pairs.push(added * 2 + 1);
+      a += 1;
+    }
   }
+  return pairs;
 }
 
 /**

@@ -13,7 +13,7 @@ import { serializationFailure } from "../store/retry.js";
 import type { Database, InstalledPackagesTable, InventoryReportsTable } from "../store/schema.js";
 import { type DictionarySession, identityOf, PackageDictionary } from "./package-dictionary.js";
 import { appendSetPairs } from "./package-log.js";
-import { orderByKey, orderDigest } from "./set-order.js";
+import { linesDigest, orderByKey, orderLines } from "./set-order.js";
 
 export interface PackageChange {
   ecosystem: string;
@@ -178,8 +178,9 @@ export async function applyPackageSet(
   // dictionary lacks, so an unchanged report adds nothing to it.
   const ids = await session.resolve(trx, list);
   const order = orderByKey(session, ids);
-  const digest = incomingDigest ?? orderDigest(session, order);
-  session.noteOrder(asset.id, { digest, ids: order, oneVersion: options.oneVersionChecked === true });
+  const lines = orderLines(session, order);
+  const digest = incomingDigest ?? linesDigest(lines);
+  session.noteOrder(asset.id, { digest, ids: order, lines, oneVersion: options.oneVersionChecked === true });
   if (stored !== null && stored.digest === digest) {
     return { total: incoming.size, added: 0, removed: 0, changed: 0, unchanged: true, digest };
   }
@@ -212,6 +213,7 @@ export async function applyPackageSet(
     addedPackage: (id) => newIds.get(id) as CanonicalPackage,
     removedIds,
     current: () => list,
+    keyOrder: order,
   });
 }
 
@@ -229,6 +231,8 @@ export interface SetChange {
   removedIds: number[];
   /** The new set's packages, asked only when the change is re-matched. */
   current: () => readonly CanonicalPackage[];
+  /** The new set's ids in content-key order (set-order.ts), when the caller has it. */
+  keyOrder?: readonly number[];
 }
 
 /** Writes a changed set: the set row, the index's pairs, the report row, the audit event, the re-match. */
@@ -269,7 +273,12 @@ export async function writeSetChange(
 
   const sorted = change.sortedIds;
   addedIds.sort((a, b) => a - b);
-  const changes = classifyChanges(toDelete, toInsert);
+  // A first report adds its whole set: its changes are its packages in identity order, which the
+  // set's key order already is (see additionsInKeyOrder); classifying them sorted 600 built keys.
+  const changes =
+    (removedIds.length === 0 && change.keyOrder !== undefined && change.keyOrder.length === addedIds.length
+      ? additionsInKeyOrder(change.keyOrder, change.addedPackage)
+      : undefined) ?? classifyChanges(toDelete, toInsert);
   let added = 0;
   let removed = 0;
   for (const c of changes) {
@@ -526,6 +535,9 @@ async function writeSetByStatements(trx: Kysely<Database>, w: SetWrite): Promise
     );
   }
   // The pairs go to the index's log, merged into the index later in large batches (package-log.ts).
+  // A new set's pairs too: written straight into the index they land on as many leaf pages as the set
+  // has packages, and each commit writes those pages (measured: that insert and the commits cost about
+  // twice the log's insert, its share of the merge and the commits).
   await appendSetPairs(trx, num, w.removedIds, w.addedIds, w.stored === null);
   const r = w.report;
   await trx.executeQuery(
@@ -557,6 +569,37 @@ async function matchingMayApply(
     CompiledQuery.raw(text, [assetId, ...ecosystems]),
   );
   return Number(result.rows[0]?.finding ?? 0) === 1;
+}
+
+/**
+ * The changes of a set that is all added, as classifyChanges orders them (by identity, then as
+ * given), from the set's ids in content-key order; undefined when that order may differ. A content
+ * key starts with the identity's fields and a separator that sorts first, so key order is identity
+ * order where no two packages share an identity and no identity field holds the separator itself:
+ * both are checked here, pair by pair, without building a key.
+ */
+export function additionsInKeyOrder(
+  order: readonly number[],
+  packageOf: (id: number) => CanonicalPackage,
+): PackageChange[] | undefined {
+  const changes: PackageChange[] = new Array(order.length);
+  let prev: CanonicalPackage | undefined;
+  for (let i = 0; i < order.length; i++) {
+    const p = packageOf(order[i] as number);
+    if (p.ecosystem.includes("\u0000") || p.name.includes("\u0000") || p.arch.includes("\u0000"))
+      return undefined;
+    if (prev !== undefined && !identityBefore(prev, p)) return undefined;
+    changes[i] = { ecosystem: p.ecosystem, name: p.name, arch: p.arch, from: null, to: p.version };
+    prev = p;
+  }
+  return changes;
+}
+
+/** Whether a's identity (ecosystem, name, arch) sorts strictly before b's, in code-unit order. */
+function identityBefore(a: CanonicalPackage, b: CanonicalPackage): boolean {
+  if (a.ecosystem !== b.ecosystem) return a.ecosystem < b.ecosystem;
+  if (a.name !== b.name) return a.name < b.name;
+  return a.arch < b.arch;
 }
 
 /** Pairs a removed and an added version of the same package as one version change. */

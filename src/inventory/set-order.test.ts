@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { type CanonicalPackage, contentKeysDigest, packageContentKey } from "../domain/package-set.js";
 import { PackageDictionary } from "./package-dictionary.js";
-import { editOrder, orderByKey, orderDigest } from "./set-order.js";
+import { editOrder, editOrderLines, linesDigest, orderByKey, orderDigest, orderLines } from "./set-order.js";
 
 function pkg(name: string, version: string, purl = ""): CanonicalPackage {
   return {
@@ -53,5 +53,20 @@ describe("set order", () => {
     const edited = editOrder(s, order, new Set(idsOf([2])), idsOf([7, 1, 5]));
     expect(edited).toEqual(orderByKey(s, idsOf([0, 4, 6, 7, 1, 5])));
     expect(editOrder(s, [], new Set(), idsOf([3, 0]))).toEqual(orderByKey(s, idsOf([3, 0])));
+  });
+
+  it("edits an order's lines with it, into the edited set's digest", () => {
+    const s = session();
+    const order = orderByKey(s, idsOf([0, 2, 4, 6]));
+    for (const [removed, added] of [
+      [[2], [7, 1, 5]],
+      [[], [3]],
+      [[0, 6], []],
+    ] as const) {
+      const edited = editOrderLines(s, order, orderLines(s, order), new Set(idsOf(removed)), idsOf(added));
+      expect(edited.ids).toEqual(editOrder(s, order, new Set(idsOf(removed)), idsOf(added)));
+      expect(edited.lines).toEqual(orderLines(s, edited.ids));
+      expect(linesDigest(edited.lines ?? [])).toBe(orderDigest(s, edited.ids));
+    }
   });
 });

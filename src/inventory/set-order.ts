@@ -21,24 +21,63 @@ export function editOrder(
   removed: ReadonlySet<number>,
   added: readonly number[],
 ): number[] {
-  const out = removed.size === 0 ? [...order] : order.filter((id) => !removed.has(id));
+  return editOrderLines(session, order, undefined, removed, added).ids;
+}
+
+/**
+ * editOrder, and the same edit of the order's lines (orderLines) when given: a delta's digest then
+ * reads no package's line but the added ones'.
+ */
+export function editOrderLines(
+  session: DictionarySession,
+  order: readonly number[],
+  lines: readonly Buffer[] | undefined,
+  removed: ReadonlySet<number>,
+  added: readonly number[],
+): { ids: number[]; lines: Buffer[] | undefined } {
+  let ids: number[];
+  let out: Buffer[] | undefined;
+  if (removed.size === 0) {
+    ids = [...order];
+    out = lines === undefined ? undefined : [...lines];
+  } else {
+    ids = [];
+    out = lines === undefined ? undefined : [];
+    for (let i = 0; i < order.length; i++) {
+      const id = order[i] as number;
+      if (removed.has(id)) continue;
+      ids.push(id);
+      out?.push(lines?.[i] as Buffer);
+    }
+  }
   for (const id of added) {
     const key = session.keyOf(id);
     let lo = 0;
-    let hi = out.length;
+    let hi = ids.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (session.keyOf(out[mid] as number) < key) lo = mid + 1;
+      if (session.keyOf(ids[mid] as number) < key) lo = mid + 1;
       else hi = mid;
     }
-    out.splice(lo, 0, id);
+    ids.splice(lo, 0, id);
+    out?.splice(lo, 0, session.lineOf(id));
   }
-  return out;
+  return { ids, lines: out };
+}
+
+/** The digest's bytes of each package of an order (see lineOf), in that order. */
+export function orderLines(session: DictionarySession, order: readonly number[]): Buffer[] {
+  const lines = new Array<Buffer>(order.length);
+  for (let i = 0; i < order.length; i++) lines[i] = session.lineOf(order[i] as number);
+  return lines;
+}
+
+/** contentKeysDigest of the set whose lines (orderLines) these are, in key order. */
+export function linesDigest(lines: readonly Buffer[]): string {
+  return createHash("sha256").update(Buffer.concat(lines)).digest("hex");
 }
 
 /** contentKeysDigest of the set whose ids these are, in key order. */
 export function orderDigest(session: DictionarySession, order: readonly number[]): string {
-  const lines = new Array<Buffer>(order.length);
-  for (let i = 0; i < order.length; i++) lines[i] = session.lineOf(order[i] as number);
-  return createHash("sha256").update(Buffer.concat(lines)).digest("hex");
+  return linesDigest(orderLines(session, order));
 }

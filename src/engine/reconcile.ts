@@ -17,7 +17,7 @@ import type { Policy } from "../policy/schema.js";
 import { loadPinnedPolicy } from "../policy/store.js";
 import { persistActions } from "../rollout/apply.js";
 import { calendarDecision } from "../rollout/calendar-decision.js";
-import { absorbed, decide } from "../rollout/decide.js";
+import { absorbed } from "../rollout/decide.js";
 import type { GateResult } from "../rollout/gate-input.js";
 import { gateInput } from "../rollout/gate-input.js";
 import { leaseTtlMs, takeLease } from "../rollout/leases.js";
@@ -137,9 +137,11 @@ async function reconcileRollout(
       ...(loaded.change.justification === null ? {} : { justification: loaded.change.justification }),
       ...(loaded.change.overrideApprover === null ? {} : { approver: loaded.change.overrideApprover }),
     });
-    const evaluated = await evaluateGates(ctx, absorbed(loaded.view, now), now);
+    // One working copy for both: the gates read it, then the decision goes on from it.
+    const state = absorbed(loaded.view, now);
+    const evaluated = await evaluateGates(ctx, state.view, now);
     const gates = settled ? evaluated : holdFailures(evaluated);
-    const actions = decide(loaded.view, gates, now, calendar);
+    const actions = state.decide(gates, calendar);
     // Re-dispatch what this process has not handed over itself (a crash between persist and dispatch).
     await redispatch(ctx, loaded, report);
     if (actions.length === 0) return;

@@ -741,10 +741,14 @@ describe("decide, for any stored state", () => {
         expect(decide(view, gates, NOW, calendar)).toEqual(
           decide(structuredClone(view), gates, NOW, calendar),
         );
-        // absorbed() is what gates are evaluated over; it does not change the view it is given.
+        // absorbed() is what gates are evaluated over; it does not change the view it is given, and
+        // deciding from it (as the engine does) gives what decide gives from the view.
         const copy = structuredClone(view);
-        absorbed(view, NOW);
+        const state = absorbed(view, NOW);
         expect(view).toEqual(copy);
+        expect(state.decide(gates, calendar)).toEqual(decide(structuredClone(copy), gates, NOW, calendar));
+        expect(view).toEqual(copy);
+        expect(() => state.decide(gates, calendar)).toThrow();
       }),
       { numRuns: 500 },
     );

@@ -188,9 +188,37 @@ export function decide(
   now: Date,
   calendar: CalendarDecision,
 ): Action[] {
-  if (TERMINAL_ROLLOUT_STATES.includes(view.rollout.state)) return [];
+  return absorbed(view, now).decide(gates, calendar);
+}
+
+/** The stored state with the observed results taken in, and the decision that goes on from it. */
+export interface Absorbed {
+  /** What gates are evaluated over. Read, never changed; it changes itself once `decide` runs. */
+  readonly view: RolloutView;
+  /** The next actions, as `decide` gives them for the view this came from; once. */
+  decide(gates: GateResultsByPhase, calendar: CalendarDecision): Action[];
+}
+
+/**
+ * The rollout's stored state with the observed results taken in: what gates are evaluated over. The
+ * decision then goes on from the same working copy, so a pass copies and absorbs the view once.
+ */
+export function absorbed(view: RolloutView, now: Date): Absorbed {
   const d = new Draft(view, now);
   absorb(d);
+  let decided = false;
+  return {
+    view: { ...view, rollout: d.rollout, phases: d.phases, assets: d.assets, operations: d.ops },
+    decide: (gates, calendar) => {
+      if (decided) throw new Error("an absorbed state decides once");
+      decided = true;
+      return decideDraft(d, gates, calendar);
+    },
+  };
+}
+
+function decideDraft(d: Draft, gates: GateResultsByPhase, calendar: CalendarDecision): Action[] {
+  if (TERMINAL_ROLLOUT_STATES.includes(d.view.rollout.state)) return [];
   recordGateResults(d, gates);
   switch (d.rollout.state) {
     case "pending":
@@ -211,13 +239,6 @@ export function decide(
   }
   bookkeepPause(d);
   return d.actions;
-}
-
-/** The rollout's stored state with the observed results taken in: what gates are evaluated over. */
-export function absorbed(view: RolloutView, now: Date): RolloutView {
-  const d = new Draft(view, now);
-  absorb(d);
-  return { ...view, rollout: d.rollout, phases: d.phases, assets: d.assets, operations: d.ops };
 }
 
 // ---- results ---------------------------------------------------------------------------------------

@@ -114,19 +114,25 @@ const openOfAsset = preparedQuery((db, assetId: string) =>
 
 type OpenRow = Awaited<ReturnType<typeof openOfAsset>>["rows"][number];
 
-/** The operation the asset holds (as redeliver takes it), else the queued one tryLease would lease. */
-function pickOpen(rows: readonly OpenRow[]): { held: string | null; queued: string | null } {
-  const by = (a: string | null, b: string | null) =>
-    (a ?? "") < (b ?? "") ? -1 : (a ?? "") > (b ?? "") ? 1 : 0;
-  const oldest = (list: OpenRow[], at: (r: OpenRow) => string | null) =>
-    list.sort((x, y) => by(at(x), at(y)) || by(x.id, y.id))[0]?.id ?? null;
-  const held = rows.filter((r) => r.state === "leased");
-  if (held.length > 0) return { held: oldest(held, (r) => r.leased_at), queued: null };
+const by = (a: string | null, b: string | null) =>
+  (a ?? "") < (b ?? "") ? -1 : (a ?? "") > (b ?? "") ? 1 : 0;
+const oldest = (list: OpenRow[], at: (r: OpenRow) => string | null) =>
+  list.sort((x, y) => by(at(x), at(y)) || by(x.id, y.id))[0]?.id ?? null;
+
+/** The oldest queued operation among these whose rollout is moving (by creation, then id). */
+function oldestQueued(rows: readonly OpenRow[]): string | null {
   const queued = rows.filter(
     (r) =>
       r.state === "queued" && r.rollout_state !== null && LEASABLE_ROLLOUT_STATES.includes(r.rollout_state),
   );
-  return { held: null, queued: oldest(queued, (r) => r.created_at) };
+  return oldest(queued, (r) => r.created_at);
+}
+
+/** The operation the asset holds (as redeliver takes it), else the queued one tryLease would lease. */
+function pickOpen(rows: readonly OpenRow[]): { held: string | null; queued: string | null } {
+  const held = rows.filter((r) => r.state === "leased");
+  if (held.length > 0) return { held: oldest(held, (r) => r.leased_at), queued: null };
+  return { held: null, queued: oldestQueued(rows) };
 }
 const operationRow = preparedQuery((db, id: string) =>
   db.selectFrom("operations").selectAll().where("id", "=", id),
@@ -151,26 +157,16 @@ const rolloutState = preparedQuery((db, id: string) =>
 const stopSwitch = preparedQuery((db) =>
   db.selectFrom("engine_switches").select("name").where("name", "=", STOP_ALL_SWITCH),
 );
-const queuedOfAsset = preparedQuery((db, assetId: string) =>
-  db
-    .selectFrom("operations as o")
-    .innerJoin("rollouts as r", "r.id", "o.rollout_id")
-    .select("o.id")
-    .where("o.asset_id", "=", assetId)
-    .where("o.state", "=", "queued")
-    .where("r.state", "in", LEASABLE_ROLLOUT_STATES)
-    .orderBy("o.created_at")
-    .orderBy("o.id")
-    .limit(1),
-);
-
 async function stopped(db: Kysely<Database>): Promise<boolean> {
   return (await stopSwitch(db)).rows.length > 0;
 }
 
-/** The oldest queued operation of the asset whose rollout is moving, if any (a read, no lock). */
+/**
+ * The oldest queued operation of the asset whose rollout is moving, if any (a read, no lock): the
+ * first look's query (one compiled statement for both looks), picked as the first look picks.
+ */
 async function candidate(db: Kysely<Database>, assetId: string): Promise<string | null> {
-  return (await queuedOfAsset(db, assetId)).rows[0]?.id ?? null;
+  return oldestQueued((await openOfAsset(db, assetId)).rows);
 }
 
 /** Which of these assets have a queued operation of a moving rollout: the shared store poll's look. */
@@ -253,8 +249,9 @@ export async function nextOperation(
       if (leased) return leased;
       const remaining = deadline - Date.now();
       if (remaining <= 0 || signal?.aborted) return null;
-      await waiter.wait(remaining, signal);
-      if (signal?.aborted) return null;
+      // Only a wake-up is worth another look: a wait that ran out ends the poll, and the agent's next
+      // poll looks at once (an operation of another replica is found by the store poll meanwhile).
+      if (!(await waiter.wait(remaining, signal)) || signal?.aborted) return null;
     }
   } finally {
     release();

@@ -10,11 +10,17 @@ describe("wake-ups", () => {
     const a = subscribe(store, "a");
     const b = subscribe(store, "b");
     const t0 = Date.now();
-    const waits = [a.wait(5000).then(() => Date.now() - t0), b.wait(100).then(() => Date.now() - t0)];
+    const waits = [
+      a.wait(5000).then((woken) => ({ woken, ms: Date.now() - t0 })),
+      b.wait(100).then((woken) => ({ woken, ms: Date.now() - t0 })),
+    ];
     wakeAsset(store, "a");
-    const [aMs = 0, bMs = 0] = await Promise.all(waits);
-    expect(aMs).toBeLessThan(50);
-    expect(bMs).toBeGreaterThanOrEqual(90);
+    const [aEnd, bEnd] = await Promise.all(waits);
+    expect(aEnd?.woken).toBe(true);
+    expect(aEnd?.ms).toBeLessThan(50);
+    // Ended by its timeout: not a wake-up.
+    expect(bEnd?.woken).toBe(false);
+    expect(bEnd?.ms).toBeGreaterThanOrEqual(90);
     a.dispose();
     b.dispose();
   });
@@ -23,12 +29,12 @@ describe("wake-ups", () => {
     const w = subscribe(store, "c");
     wakeAsset(store, "c");
     const t0 = Date.now();
-    await w.wait(5000);
+    expect(await w.wait(5000)).toBe(true);
     expect(Date.now() - t0).toBeLessThan(50);
     const abort = new AbortController();
     const waiting = w.wait(5000, abort.signal);
     abort.abort();
-    await waiting;
+    expect(await waiting).toBe(false);
     expect(Date.now() - t0).toBeLessThan(100);
     w.dispose();
     // Disposed: a wake reaches nobody and throws nothing.

@@ -28,8 +28,11 @@ export function wakeAsset(store: Store, assetId: string): void {
 }
 
 export interface Waiter {
-  /** Resolves on a wake-up, after `ms`, or when the signal aborts, whichever comes first. */
-  wait(ms: number, signal?: AbortSignal): Promise<void>;
+  /**
+   * Resolves on a wake-up, after `ms`, or when the signal aborts, whichever comes first: true when a
+   * wake-up ended it (or came before it).
+   */
+  wait(ms: number, signal?: AbortSignal): Promise<boolean>;
   dispose(): void;
 }
 
@@ -40,10 +43,10 @@ export interface Waiter {
 export function subscribe(store: Store, assetId: string): Waiter {
   const map = waitersOf(store);
   let woken = false;
-  let release: (() => void) | null = null;
+  let release: ((byWake: boolean) => void) | null = null;
   const wake: Wake = () => {
     woken = true;
-    release?.();
+    release?.(true);
   };
   let set = map.get(assetId);
   if (!set) {
@@ -53,27 +56,29 @@ export function subscribe(store: Store, assetId: string): Waiter {
   set.add(wake);
   return {
     wait: (ms, signal) =>
-      new Promise<void>((resolve) => {
+      new Promise<boolean>((resolve) => {
         if (woken || signal?.aborted) {
+          const byWake = woken;
           woken = false;
-          resolve();
+          resolve(byWake);
           return;
         }
-        const done = () => {
+        const done = (byWake: boolean) => {
           clearTimeout(timer);
-          signal?.removeEventListener("abort", done);
+          signal?.removeEventListener("abort", quiet);
           release = null;
           woken = false;
-          resolve();
+          resolve(byWake);
         };
-        const timer = setTimeout(done, Math.max(0, ms));
-        signal?.addEventListener("abort", done, { once: true });
+        const quiet = () => done(false);
+        const timer = setTimeout(quiet, Math.max(0, ms));
+        signal?.addEventListener("abort", quiet, { once: true });
         release = done;
       }),
     dispose: () => {
       set.delete(wake);
       if (set.size === 0 && map.get(assetId) === set) map.delete(assetId);
-      release?.();
+      release?.(false);
     },
   };
 }

@@ -1,31 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { type CanonicalPackage, packageContentKey } from "../domain/package-set.js";
-import type { InstalledPackagesTable } from "../store/schema.js";
-import { additionsInKeyOrder, classifyChanges } from "./report.js";
+import { seededRandom } from "../ecosystems/differential.js";
+import { additionsInKeyOrder, classifyChanges, toRow } from "./report.js";
 
 function pkg(ecosystem: string, name: string, arch: string, version: string): CanonicalPackage {
   return { ecosystem, name, version, arch, sourceName: name, sourceVersion: version, purl: "" };
-}
-
-function row(p: CanonicalPackage): InstalledPackagesTable {
-  return {
-    asset_id: "a",
-    ecosystem: p.ecosystem,
-    name: p.name,
-    version: p.version,
-    arch: p.arch,
-    source_name: p.sourceName,
-    source_version: p.sourceVersion,
-    purl: null,
-  };
-}
-
-function rng(seed: number): () => number {
-  let s = seed;
-  return () => {
-    s = (s * 1103515245 + 12345) % 2147483648;
-    return s / 2147483648;
-  };
 }
 
 /** The ids in content-key order, as set-order.ts sorts them. */
@@ -43,7 +22,7 @@ const ECOSYSTEMS = ["Debian:12", "Debian", "npm"];
 
 describe("a first report's changes", () => {
   it("are classifyChanges' answer, in its order", () => {
-    const random = rng(5);
+    const random = seededRandom(5);
     const pick = <T>(xs: readonly T[]) => xs[Math.floor(random() * xs.length)] as T;
     for (let round = 0; round < 300; round++) {
       const byIdentity = new Map<string, CanonicalPackage>();
@@ -54,7 +33,12 @@ describe("a first report's changes", () => {
       }
       const set = [...byIdentity.values()];
       const fast = additionsInKeyOrder(keyOrder(set), (id) => set[id] as CanonicalPackage);
-      expect(fast).toEqual(classifyChanges([], set.map(row)));
+      expect(fast).toEqual(
+        classifyChanges(
+          [],
+          set.map((p) => toRow("a", p)),
+        ),
+      );
     }
   });
 

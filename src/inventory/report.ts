@@ -42,7 +42,7 @@ export const CHANGES_AUDITED = 20;
 const identity = (p: { ecosystem: string; name: string; arch: string }) =>
   `${p.ecosystem}\u0000${p.name}\u0000${p.arch}`;
 
-function toRow(assetId: string, p: CanonicalPackage): InstalledPackagesTable {
+export function toRow(assetId: string, p: CanonicalPackage): InstalledPackagesTable {
   return {
     asset_id: assetId,
     ecosystem: p.ecosystem,

@@ -188,9 +188,11 @@ describe("a PostgreSQL connection the server drops", () => {
       // The pool connects afresh; readiness answers from the database again within moments (an idle
       // connection whose end the client has not read yet may still fail one check).
       const deadline = Date.now() + 5_000;
-      let ready = 0;
-      while ((ready = (await fetch(`${server.url}/readyz`)).status) !== 200 && Date.now() < deadline)
+      let ready = (await fetch(`${server.url}/readyz`)).status;
+      while (ready !== 200 && Date.now() < deadline) {
         await sleep(50);
+        ready = (await fetch(`${server.url}/readyz`)).status;
+      }
       expect(ready).toBe(200);
       expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
     } finally {

@@ -26,10 +26,8 @@ export function noteTokenUse(store: Store, id: string, at: string): void {
   }
   pending.times.set(id, at);
   if (pending.timer === null) {
-    const scheduled = pending;
-    scheduled.timer = setTimeout(() => void flushTokenUses(store), TOKEN_USE_FLUSH_MS);
     // A pending time never keeps a process alive: it is telemetry, not state.
-    scheduled.timer.unref();
+    pending.timer = setTimeout(() => void flushTokenUses(store), TOKEN_USE_FLUSH_MS).unref();
   }
 }
 

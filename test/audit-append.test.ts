@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { hashEvent } from "../src/audit/event.js";
+import { canonicalJson, sha256Hex } from "../src/audit/canonical-json.js";
+import { hashEvent, hashedText } from "../src/audit/event.js";
 import { appendAudit, appendAudits, rowToEvent, verifyAuditChain } from "../src/audit/log.js";
 import { DIALECTS, freshStore } from "./helpers/stores.js";
 
@@ -45,6 +46,9 @@ describe.each(DIALECTS)("appending audit events on %s", (dialect) => {
       const stored = rowToEvent(row);
       const { hash, ...unhashed } = stored;
       expect(hash).toBe(hashEvent(unhashed));
+      // The stored payload is the text hashed for it: its canonical JSON.
+      expect(row.data).toBe(canonicalJson(event.data));
+      expect(sha256Hex(hashedText(unhashed, row.data))).toBe(hash);
       expect(stored).toEqual(event);
     }
     expect(await verifyAuditChain(store.db)).toMatchObject({ ok: true });

@@ -38,18 +38,23 @@ export function hashEvent(event: Omit<AuditEvent, "hash">): string {
   return sha256Hex(hashedText(event));
 }
 
-/** The text hashEvent hashes: the canonical JSON of every field but the hash. */
-export function hashedText(event: Omit<AuditEvent, "hash">): string {
-  return canonicalJson({
-    seq: event.seq,
-    id: event.id,
-    at: event.at,
-    actor: event.actor,
-    action: event.action,
-    targetType: event.targetType,
-    targetId: event.targetId,
-    reason: event.reason,
-    data: event.data,
-    prevHash: event.prevHash,
-  });
+/**
+ * The text hashEvent hashes: the canonical JSON of every field but the hash. `dataText` is the
+ * canonical JSON of `event.data` where the caller has it already (the log stores that same text), so
+ * the payload is written once per event. The fields are written in their canonical (sorted) order,
+ * which is the text canonicalJson gives for the whole object.
+ */
+export function hashedText(event: Omit<AuditEvent, "hash">, dataText?: string): string {
+  const { seq, id, at, actor, action, targetType, targetId, reason, data, prevHash } = event;
+  const fields: unknown[] = [seq, id, at, actor, action, targetType, targetId, reason, data, prevHash];
+  if (fields.includes(undefined)) {
+    // A field left out is left out of the text too: the object's own canonical JSON.
+    return canonicalJson({ seq, id, at, actor, action, targetType, targetId, reason, data, prevHash });
+  }
+  return (
+    `{"action":${canonicalJson(action)},"actor":${canonicalJson(actor)},"at":${canonicalJson(at)}` +
+    `,"data":${dataText ?? canonicalJson(data)},"id":${canonicalJson(id)}` +
+    `,"prevHash":${canonicalJson(prevHash)},"reason":${canonicalJson(reason)},"seq":${canonicalJson(seq)}` +
+    `,"targetId":${canonicalJson(targetId)},"targetType":${canonicalJson(targetType)}}`
+  );
 }

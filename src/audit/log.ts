@@ -6,8 +6,9 @@ import { forUpdate } from "../store/locks.js";
 import { GENESIS_HASH } from "../store/migrations/0001-initial.js";
 import type { AuditEventsTable, Database } from "../store/schema.js";
 import { preparedQuery } from "../store/statement-cache.js";
+import { canonicalJson, sha256Hex } from "./canonical-json.js";
 import { type ChainBreak, decodeRow, type WalkOptions, walkChain } from "./chain.js";
-import { type AuditEvent, type AuditInput, hashEvent, hashedText } from "./event.js";
+import { type AuditEvent, type AuditInput, hashedText } from "./event.js";
 
 /**
  * Appends one event to the hash chain inside the caller's transaction, so a state change and its
@@ -49,16 +50,20 @@ export async function appendAudits(
   const events: AuditEvent[] = [];
   let seq = Number(head.seq);
   let prevHash = head.hash;
+  const dataTexts: string[] = [];
   for (const input of inputs) {
     const unhashed = { ...eventFields(input, now), seq: seq + 1, prevHash };
-    const event: AuditEvent = { ...unhashed, hash: hashEvent(unhashed) };
+    // The payload's canonical text is both hashed and stored: written once.
+    const dataText = canonicalJson(unhashed.data);
+    const event: AuditEvent = { ...unhashed, hash: sha256Hex(hashedText(unhashed, dataText)) };
     events.push(event);
+    dataTexts.push(dataText);
     seq = event.seq;
     prevHash = event.hash;
   }
   // One prepared single-row insert per event: on SQLite running a prepared statement again costs less
   // than building and compiling a multi-row insert for each write.
-  for (const e of events) {
+  for (const [i, e] of events.entries()) {
     await insertEvent(
       trx,
       e.seq,
@@ -69,7 +74,7 @@ export async function appendAudits(
       e.targetType,
       e.targetId,
       e.reason,
-      JSON.stringify(e.data),
+      dataTexts[i] as string,
       e.prevHash,
       e.hash,
     );
@@ -161,7 +166,11 @@ export function auditAppendCtes(
   // hashEvent's own text with markers for the head's seq (a string where the number goes, so its
   // quotes are part of the marker) and hash; canonical JSON puts prevHash before seq, and each marker
   // is a fresh UUID, so it appears once.
-  const text = hashedText({ ...fields, seq: `${marker}:seq` as unknown as number, prevHash: prevMark });
+  const dataText = canonicalJson(fields.data);
+  const text = hashedText(
+    { ...fields, seq: `${marker}:seq` as unknown as number, prevHash: prevMark },
+    dataText,
+  );
   const [before, rest] = splitOnce(text, prevMark);
   const [middle, after] = splitOnce(rest, seqMark);
   const values = [
@@ -172,7 +181,7 @@ export function auditAppendCtes(
     fields.targetType,
     fields.targetId,
     fields.reason,
-    JSON.stringify(fields.data),
+    dataText,
   ].map(param);
   const [b, m, a] = [before, middle, after].map(param);
   return {

@@ -58,7 +58,7 @@ export interface PolicyCheckOptions {
  * Aliases a policy may expand. A policy has no reason for many; a "billion laughs" document expands a
  * few lines into gigabytes, which the yaml package refuses once this many are resolved.
  */
-export const MAX_YAML_ALIAS_COUNT = 100;
+const MAX_YAML_ALIAS_COUNT = 100;
 
 type PathKey = string | number;
 

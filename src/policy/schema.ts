@@ -21,14 +21,14 @@ const show = (input: unknown): string => (input === undefined ? "nothing" : JSON
 const durationError = (iss: { input?: unknown }): string =>
   `${show(iss.input)} is not a duration (${DURATION_HINT})`;
 
-export const DurationSchema = z
+const DurationSchema = z
   .union([z.literal(0), z.string().refine(isDuration, { error: durationError })], { error: durationError })
   .meta({ description: "Elapsed time: 30s, 15m, 2h, 7d, 1d12h (units d, h, m, s, ms in that order) or 0." });
 
 const AMOUNT_HINT = "use a count such as 10 or a percentage such as 25%";
 
 /** A count (`10`) or a percentage (`25%`) of the assets in scope. */
-export const AmountSchema = z
+const AmountSchema = z
   .union([z.number(), z.string()], { error: (iss) => `${show(iss.input)} is not an amount (${AMOUNT_HINT})` })
   .refine((v) => parseAmount(v) !== undefined, {
     error: (iss) => `${show(iss.input)} is not an amount (${AMOUNT_HINT})`,
@@ -41,7 +41,7 @@ const positiveAmount = AmountSchema.refine((v) => (parseAmount(v)?.value ?? 1) >
 });
 
 /** Why a selector does not parse (its first line, with the offset), or undefined when it does. */
-export function selectorProblem(text: string): string | undefined {
+function selectorProblem(text: string): string | undefined {
   try {
     parseSelector(text);
     return undefined;
@@ -52,7 +52,7 @@ export function selectorProblem(text: string): string | undefined {
 }
 
 /** A label selector such as `exposure=internet`, kept as written; it must parse as planning reads it. */
-export const SelectorSchema = z
+const SelectorSchema = z
   .string()
   .trim()
   .min(1, { error: "a selector must not be empty" })
@@ -72,7 +72,7 @@ const cronReason = (pattern: string): string | undefined => {
 };
 
 /** A five-field cron expression in croner syntax (`0 1 * * SAT`, `0 22 * * TUE#2`). */
-export const CronSchema = z
+const CronSchema = z
   .string()
   .superRefine((pattern, ctx) => {
     const reason = cronReason(pattern);
@@ -82,7 +82,7 @@ export const CronSchema = z
   .meta({ description: "Five-field cron (minute hour day-of-month month day-of-week), croner syntax." });
 
 /** An IANA time-zone name. */
-export const TimeZoneSchema = z
+const TimeZoneSchema = z
   .string()
   .refine(isValidZone, {
     error: (iss) =>
@@ -91,14 +91,14 @@ export const TimeZoneSchema = z
   .meta({ description: "IANA time zone, e.g. Europe/Berlin, America/New_York, UTC." });
 
 /** A local date-time without offset (`2026-12-27T22:00`), read in the item's time zone. */
-export const LocalDateTimeSchema = z
+const LocalDateTimeSchema = z
   .string()
   .refine((s) => parseLocalDateTime(s) !== undefined, {
     error: (iss) => `${show(iss.input)} is not a local date-time (use e.g. 2026-12-27T22:00)`,
   })
   .meta({ description: "Local date-time without offset, read in `timezone`: 2026-12-27T22:00." });
 
-export const DAY_NAMES = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"] as const;
+const DAY_NAMES = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"] as const;
 
 const DaySchema = z.string().refine((d) => (DAY_NAMES as readonly string[]).includes(d.toLowerCase()), {
   error: (iss) =>
@@ -134,7 +134,7 @@ export const CHANGE_CLASSES = ["emergency", "high", "routine"] as const;
 export type ChangeClass = (typeof CHANGE_CLASSES)[number];
 
 /** How soon a class must be patched: a duration (`0` = immediately) or `next-window`. */
-export const SlaSchema = z
+const SlaSchema = z
   .union([z.literal("next-window"), DurationSchema], {
     error: (iss) =>
       `${show(iss.input)} is not an SLA (use a duration such as 7d, 0 for immediately, or next-window)`,
@@ -155,7 +155,7 @@ export const DEFAULT_REVERT_TIMEOUT = "30m";
 
 export const DEFAULT_IMMEDIATE_GRACE = "4h";
 
-export const ClassificationSchema = z.strictObject({
+const ClassificationSchema = z.strictObject({
   sla: SlaTableSchema.prefault({}),
   // Optional without a default: a default would change the content hash of every stored policy.
   immediateGrace: DurationSchema.optional().meta({
@@ -193,9 +193,9 @@ export const ClassificationSchema = z.strictObject({
 
 // ---- maintenance windows and freezes -----------------------------------------------------------------
 
-export const ON_CLOSE = ["finish-in-flight", "pause-now"] as const;
+const ON_CLOSE = ["finish-in-flight", "pause-now"] as const;
 
-export const MaintenanceWindowSchema = z
+const MaintenanceWindowSchema = z
   .strictObject({
     name: NameSchema,
     description: z.string().optional(),
@@ -252,7 +252,7 @@ export const MaintenanceWindowSchema = z
     }
   });
 
-export const FreezeSchema = z
+const FreezeSchema = z
   .strictObject({
     name: NameSchema,
     description: z.string().optional(),
@@ -316,7 +316,7 @@ const ApprovalCountSchema = z
   .int({ error: "must be a whole number" })
   .min(0, { error: "must be 0 or more" });
 
-export const ApprovalRuleSchema = z
+const ApprovalRuleSchema = z
   .strictObject({
     class: z.enum(CHANGE_CLASSES).optional(),
     environment: z.string().trim().min(1).optional(),
@@ -333,7 +333,7 @@ export const ApprovalRuleSchema = z
     }
   });
 
-export const ApprovalsSchema = z.strictObject({
+const ApprovalsSchema = z.strictObject({
   changeRequestRequired: z.boolean().default(true),
   required: ApprovalCountSchema.default(1).meta({ description: "Approvers other than the requester." }),
   fromRoles: FromRolesSchema.default(["approver", "admin"]),
@@ -350,7 +350,7 @@ export const ApprovalsSchema = z.strictObject({
 
 // ---- rollout -----------------------------------------------------------------------------------------
 
-export const PhaseSchema = z
+const PhaseSchema = z
   .strictObject({
     canary: z
       .union([z.number(), z.string()], {
@@ -387,7 +387,7 @@ export const PhaseSchema = z
     }
   });
 
-export const RolloutSchema = z
+const RolloutSchema = z
   .strictObject({
     preChecks: z
       .strictObject({
@@ -445,7 +445,7 @@ export const RolloutSchema = z
 
 // ---- ordering and notifications ----------------------------------------------------------------------
 
-export const RingSchema = z.strictObject({
+const RingSchema = z.strictObject({
   selector: SelectorSchema,
   soak: DurationSchema.optional().meta({
     description: "Wait after the previous ring before this one starts.",
@@ -467,7 +467,7 @@ export const NOTIFICATION_EVENTS = [
   "completed",
 ] as const;
 
-export const WebhookSchema = z.strictObject({
+const WebhookSchema = z.strictObject({
   name: NameSchema,
   url: z
     .url({ error: (iss) => `${show(iss.input)} is not a URL` })
@@ -481,7 +481,7 @@ export const WebhookSchema = z.strictObject({
     .default([...NOTIFICATION_EVENTS]),
 });
 
-export const NotificationsSchema = z.strictObject({
+const NotificationsSchema = z.strictObject({
   leadTime: DurationSchema.default("30m").meta({ description: "When `starting-soon` is sent." }),
   webhooks: z.array(WebhookSchema).default([]),
 });

@@ -245,7 +245,7 @@ export async function applyPolicy(
 }
 
 /** A stored version as one side of a diff, labelled NAME@VERSION. */
-export function sideOf(row: Selectable<PoliciesTable>): DiffSide {
+function sideOf(row: Selectable<PoliciesTable>): DiffSide {
   const { content, policy } = stored(row);
   return { label: `${row.name}@${row.version}`, content, policy };
 }

@@ -9,7 +9,7 @@ import { isIP } from "node:net";
 import ipaddr from "ipaddr.js";
 import { ValidationError } from "../domain/errors.js";
 
-export const WEBHOOK_PROTOCOLS = ["http:", "https:"] as const;
+const WEBHOOK_PROTOCOLS = ["http:", "https:"] as const;
 
 /** The server's allow-list, parsed: host names (lower case) and address ranges. */
 export interface WebhookAllowList {

@@ -107,7 +107,7 @@ export type ChangeReview = z.infer<typeof changeReviewSchema>;
 export type PlanSummary = z.infer<typeof planSummarySchema>;
 export type ChangeRequest = z.infer<typeof changeRequestSchema>;
 
-export function planSummary(plan: PlanV2): PlanSummary {
+function planSummary(plan: PlanV2): PlanSummary {
   return {
     start: plan.schedule.start,
     window: plan.schedule.window,

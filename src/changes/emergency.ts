@@ -11,7 +11,7 @@ import type { ApprovalRule, EmergencyBasis, EmergencyEvidence } from "./approval
 import type { ChangeRow } from "./records.js";
 
 /** Roles that may confirm an emergency nobody else has vouched for. */
-export const CONFIRMING_ROLES = ["approver", "admin"] as const;
+const CONFIRMING_ROLES = ["approver", "admin"] as const;
 
 // Bounded IN lists: the targets of a fleet-wide change may be many thousands of assets.
 const CHUNK = 500;

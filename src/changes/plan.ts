@@ -121,7 +121,7 @@ const planTargetSchema = z.object({
 export type PlanTarget = z.infer<typeof planTargetSchema>;
 
 /** unknown-version: the installed version is not one the ecosystem's scheme can order. */
-export const SKIP_REASONS = ["up-to-date", "not-installed", "unknown-version", "excluded"] as const;
+const SKIP_REASONS = ["up-to-date", "not-installed", "unknown-version", "excluded"] as const;
 export type SkipReason = (typeof SKIP_REASONS)[number];
 
 /** An asset the selector matched that the change does not patch, and why. */

@@ -32,7 +32,7 @@ export type { PlanInput, PlanV2 } from "./plan.js";
 export const ESTIMATED_BATCH_MS = 5 * 60_000;
 
 /** How far ahead the planner looks for an allowed start. */
-export const SCHEDULE_HORIZON_MS = 365 * 86_400_000;
+const SCHEDULE_HORIZON_MS = 365 * 86_400_000;
 
 // checkStart asks an emergency for a justification and an approver; the caller vouches for both.
 const EMERGENCY_VOUCHED: StartOptions = {

@@ -24,7 +24,7 @@ export function parseTargetSelector(text: string): Selector {
 
 // listAssets reads outside any transaction; inside one (SQLite has a single connection) that would wait
 // on itself, so the targets are read through the transaction here.
-export async function resolveTargets(db: Kysely<Database>, selectorText: string): Promise<Asset[]> {
+async function resolveTargets(db: Kysely<Database>, selectorText: string): Promise<Asset[]> {
   const selector = parseTargetSelector(selectorText);
   const rows = await db.selectFrom("assets").selectAll().orderBy("name").execute();
   return rows.map(rowToAsset).filter((a) => matchesSelector(selector, selectorView(a)));

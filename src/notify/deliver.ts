@@ -6,11 +6,11 @@ import { claimDue, type OutboxRow } from "./claim.js";
 import { type Resolver, refusedDestination } from "./destination-guard.js";
 import { safeUrl } from "./safe-url.js";
 
-export const DEFAULT_MAX_ATTEMPTS = 12;
-export const DEFAULT_TIMEOUT_MS = 10_000;
+const DEFAULT_MAX_ATTEMPTS = 12;
+const DEFAULT_TIMEOUT_MS = 10_000;
 export const DEFAULT_BATCH = 20;
 /** Longer than one request's timeout: the messages of a batch are posted at the same time. */
-export const DEFAULT_LEASE_MS = 60_000;
+const DEFAULT_LEASE_MS = 60_000;
 
 export interface DeliveryOptions {
   /** Messages claimed per pass. */

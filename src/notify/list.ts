@@ -4,7 +4,7 @@ import type { Database } from "../store/schema.js";
 import type { OutboxRow } from "./claim.js";
 import { safeUrl } from "./safe-url.js";
 
-export const OUTBOX_STATES = ["pending", "delivered", "dead"] as const;
+const OUTBOX_STATES = ["pending", "delivered", "dead"] as const;
 export type OutboxState = (typeof OUTBOX_STATES)[number];
 
 /** One outbox message as operators see it. The URL is shown without its query string (it may hold a token). */

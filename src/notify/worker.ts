@@ -3,9 +3,9 @@ import { Scheduler } from "../scheduler/scheduler.js";
 import type { ServiceContext } from "../service/context.js";
 import { DEFAULT_BATCH, type DeliveryOptions, deliverDue } from "./deliver.js";
 
-export const OUTBOX_LOOP = "outbox";
+const OUTBOX_LOOP = "outbox";
 /** Batches follow one another while full; past this the pass ends between batches and the next goes on. */
-export const OUTBOX_PASS_TIMEOUT_MS = 2 * 60_000;
+const OUTBOX_PASS_TIMEOUT_MS = 2 * 60_000;
 
 export interface OutboxWorkerOptions extends DeliveryOptions {
   /** Stops the worker when aborted, like `stop()`. */

@@ -34,7 +34,7 @@ export function withClientFlags(command: Command): Command {
 }
 
 /** The server and token of a client command, as `clientFrom` uses them. */
-export function connectionFrom(flags: ClientFlags): Connection {
+function connectionFrom(flags: ClientFlags): Connection {
   return resolveConnection(flags);
 }
 
@@ -51,7 +51,7 @@ export function clientFrom(flags: ClientFlags): ApiClient {
 }
 
 /** A read that meets a restarting server is tried twice more within about two seconds. */
-export const CLI_READ_RETRY = { attempts: 3, baseMs: 500, capMs: 2_000 } as const;
+const CLI_READ_RETRY = { attempts: 3, baseMs: 500, capMs: 2_000 } as const;
 
 /** Sets the output option from $AUTOPATCH_OUTPUT or the context when the command line gives none. */
 function applyDefaultOutput(command: Command): void {

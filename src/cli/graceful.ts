@@ -1,7 +1,7 @@
 import closeWithGrace from "close-with-grace";
 
 /** How long a shutdown may take before the process exits anyway (in-flight requests, a lease hand-back). */
-export const SHUTDOWN_GRACE_MS = 30_000;
+const SHUTDOWN_GRACE_MS = 30_000;
 
 interface ErrorLogger {
   error(obj: unknown, message?: string): void;

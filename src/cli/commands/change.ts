@@ -18,7 +18,7 @@ import { uploadArtifactFile } from "./artifact.js";
 import { policyRefForFile } from "./policy.js";
 
 /** How `show` and `list` print the post-hoc review. */
-export function reviewText(review: ChangeReview): string {
+function reviewText(review: ChangeReview): string {
   switch (review.state) {
     case "not-required":
       return "not required";
@@ -32,7 +32,7 @@ export function reviewText(review: ChangeReview): string {
 }
 
 /** `2 of 1 (cab-1, cab-2)`: valid approvals against the frozen rule. */
-export function approvalsText(change: ChangeRequest): string {
+function approvalsText(change: ChangeRequest): string {
   if (change.approvalRule === null) return "not submitted";
   const valid = change.approvals.filter((a) => a.valid).map((a) => a.approver);
   return `${change.validApprovals} of ${change.approvalRule.required}${valid.length > 0 ? ` (${[...new Set(valid)].join(", ")})` : ""}`;

@@ -15,7 +15,7 @@ function text(value: unknown): string {
 }
 
 /** What failed in words: "staging/canary: the failure-budget gate failed (1 failed …)", else as stored. */
-export function failureText(whatFailed: Record<string, unknown>): string {
+function failureText(whatFailed: Record<string, unknown>): string {
   const gate = whatFailed.gate as { kind?: unknown; reason?: unknown } | undefined;
   const where = typeof whatFailed.phase === "string" ? `${whatFailed.phase}: ` : "";
   if (gate && typeof gate.kind === "string") {

@@ -78,7 +78,7 @@ export function parseFleetSize(text: string): number {
  * Creates the `policy` command with `validate`, `schema` and `default`. Pass the program so the command
  * inherits its settings (exitOverride, help after errors); the returned command takes more subcommands.
  */
-export function createPolicyCommand(parent?: Command): Command {
+function createPolicyCommand(parent?: Command): Command {
   const policy = (parent ? parent.command("policy") : new Command("policy")).description(
     "Policy files: validate them, print the JSON Schema or the built-in default policy; apply, list and show stored versions",
   );
@@ -251,7 +251,7 @@ export interface UseJson {
 }
 
 /** Sends a policy file to the server to store (admins only); the answer says what it changed. */
-export async function applyPolicyFile(client: ApiClient, file: string): Promise<AppliedPolicy> {
+async function applyPolicyFile(client: ApiClient, file: string): Promise<AppliedPolicy> {
   const content = await readPolicyText(file);
   return client.post<AppliedPolicy>("/api/v1/policies", { content, file });
 }
@@ -273,7 +273,7 @@ async function storedSide(client: ApiClient, name: string, version?: number): Pr
  * `policy diff REF [FILE]`: FILE against the stored REF (a name absent from the store diffs against
  * nothing); without FILE, REF's version against the one before it.
  */
-export async function policyDiff(client: ApiClient, ref: string, file?: string): Promise<PolicyDiff> {
+async function policyDiff(client: ApiClient, ref: string, file?: string): Promise<PolicyDiff> {
   const { name, version } = parsePolicyRef(ref, "<ref>");
   if (file !== undefined) {
     const content = await readPolicyText(file);

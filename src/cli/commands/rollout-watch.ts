@@ -51,7 +51,7 @@ export function formatElapsed(ms: number): string {
 }
 
 /** The JSON line for one state of the rollout. */
-export function watchEvent(view: RolloutView, now: Date): Record<string, unknown> {
+function watchEvent(view: RolloutView, now: Date): Record<string, unknown> {
   return {
     at: now.toISOString(),
     id: view.id,
@@ -113,7 +113,7 @@ function logLine(view: RolloutView, now: Date): string {
   return `${now.toISOString()} ${view.id} ${view.state}${reason}${phase}: ${countsText(view)}`;
 }
 
-export function exitCodeFor(view: RolloutView): number {
+function exitCodeFor(view: RolloutView): number {
   return view.state === "completed" ? 0 : 1;
 }
 

@@ -16,7 +16,7 @@ export interface VersionReport {
 }
 
 /** The client's version and, when a server answers, its version and schema version. */
-export async function versionReport(
+async function versionReport(
   flags: { server?: string; token?: string; context?: string; client?: boolean },
   timeoutMs = 5_000,
 ): Promise<VersionReport> {

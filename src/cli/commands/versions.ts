@@ -10,7 +10,7 @@ import { printJson, printTable } from "../output.js";
 const CHUNK_LINES = 4096;
 
 /** Reads `a<TAB>b` lines from `input` and writes one verdict per line to `output`. */
-export async function compareStream(
+async function compareStream(
   ecosystem: string,
   input: NodeJS.ReadableStream,
   output: NodeJS.WritableStream,

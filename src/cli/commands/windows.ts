@@ -30,7 +30,7 @@ export function parseInstant(text: string, option: string, now: () => Date = () 
   return dt.toJSDate();
 }
 
-export const MAX_COUNT = 1000;
+const MAX_COUNT = 1000;
 
 /** Reads `--count`: a whole number from 1 to MAX_COUNT. */
 export function parseCount(text: string): number {
@@ -102,7 +102,7 @@ export function policyArgIsFile(arg: string, exists: (path: string) => boolean =
 }
 
 /** The policy `--policy` names: read from the file, or fetched from the server's store. */
-export async function resolvePolicyArg(arg: string, flags: ClientFlags): Promise<Policy> {
+async function resolvePolicyArg(arg: string, flags: ClientFlags): Promise<Policy> {
   if (policyArgIsFile(arg)) return loadPolicyFile(arg);
   const { name, version } = parsePolicyRef(arg, "--policy");
   const query = version === undefined ? "" : `?version=${version}`;

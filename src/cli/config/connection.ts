@@ -5,7 +5,7 @@ import { reasonError } from "../../domain/errors.js";
 import { type CliConfig, type Context, configPath, contextNamed, loadConfig } from "./config-file.js";
 import { assertPrivateFile } from "./file-mode.js";
 
-export const DEFAULT_SERVER = "http://127.0.0.1:8080";
+const DEFAULT_SERVER = "http://127.0.0.1:8080";
 
 export interface ConnectionFlags {
   server?: string;
@@ -74,7 +74,7 @@ function selectContext(
 }
 
 /** The context's token: given inline, printed by a command, or read from a file (kept private). */
-export function contextToken(context: Context, name: string): string | undefined {
+function contextToken(context: Context, name: string): string | undefined {
   if (context.token !== undefined) return context.token;
   const command = context["token-command"];
   if (command !== undefined) {

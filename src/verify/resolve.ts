@@ -7,7 +7,7 @@ import type { CheckContext, ResolvedHealthCheck } from "./check-types.js";
 const PLACEHOLDER = /\{\{\s*([^{}]*?)\s*\}\}/g;
 
 /** The placeholders a check may use, as an error lists them. */
-export const PLACEHOLDER_NAMES = ["name", "environment", "group", "region", "labels.KEY"] as const;
+const PLACEHOLDER_NAMES = ["name", "environment", "group", "region", "labels.KEY"] as const;
 
 const FIELDS = ["name", "environment", "group", "region"] as const;
 type Field = (typeof FIELDS)[number];

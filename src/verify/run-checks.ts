@@ -15,7 +15,7 @@ function oneTry(check: ResolvedHealthCheck, signal: AbortSignal): Promise<TryOut
 }
 
 /** Runs one check: the first try, then up to `retries` more `intervalMs` apart, until one passes. */
-export async function runHealthCheck(check: ResolvedHealthCheck, signal: AbortSignal): Promise<CheckResult> {
+async function runHealthCheck(check: ResolvedHealthCheck, signal: AbortSignal): Promise<CheckResult> {
   const started = performance.now();
   let tries = 0;
   let outcome: TryOutcome = { ok: false, detail: "not run" };

@@ -41,7 +41,7 @@ function metaOf(row: MetaRow): ArtifactMeta {
   };
 }
 
-export function noSigningKey() {
+function noSigningKey() {
   return reasonError(
     "artifact.signing-unavailable",
     "this server has no signing key, so it stores no artifacts: hosts could not check them",
@@ -110,7 +110,7 @@ export async function storeArtifact(
   });
 }
 
-export async function findArtifact(db: Kysely<Database>, sha256: string): Promise<ArtifactMeta | null> {
+async function findArtifact(db: Kysely<Database>, sha256: string): Promise<ArtifactMeta | null> {
   if (!SHA256_HEX.test(sha256)) return null;
   const row = await db
     .selectFrom("artifacts")

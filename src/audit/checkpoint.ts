@@ -4,12 +4,12 @@ import { reasonError } from "../domain/errors.js";
 import { canonicalJson } from "./canonical-json.js";
 import { type AuditSigningKey, keyIdOf } from "./signing-key.js";
 
-export const CHECKPOINT_FORMAT = "autopatch-audit-checkpoint/1";
+const CHECKPOINT_FORMAT = "autopatch-audit-checkpoint/1";
 
 const HEX64 = /^[0-9a-f]{64}$/;
 
 /** What a checkpoint states: event `seq` of the chain has hash `hash`, seen at `at` by key `keyId`. */
-export const checkpointBodySchema = z
+const checkpointBodySchema = z
   .object({
     format: z.literal(CHECKPOINT_FORMAT),
     seq: z.number().int().min(0),

@@ -30,7 +30,7 @@ export function defaultAuditLocations(
 }
 
 /** $AUTOPATCH_STATE_DIR, else the XDG state directory. */
-export function stateDirectory(env: NodeJS.ProcessEnv = process.env): string {
+function stateDirectory(env: NodeJS.ProcessEnv = process.env): string {
   if (env.AUTOPATCH_STATE_DIR) return resolve(env.AUTOPATCH_STATE_DIR);
   const xdg = env.XDG_STATE_HOME ? resolve(env.XDG_STATE_HOME) : join(homedir(), ".local", "state");
   return join(xdg, "autopatch");

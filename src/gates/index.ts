@@ -15,5 +15,3 @@ registerGate(soakGate);
 registerGate(exactPromotionGate);
 registerGate(finalVerificationGate);
 registerGate(progressDeadlineGate);
-
-export { evaluateGate, registeredGateKinds } from "./registry.js";

@@ -5,9 +5,12 @@ import { enqueueStartingSoon } from "../src/changes/reminders.js";
 import { reconcileOnce } from "../src/engine/reconcile.js";
 import { loadPinnedPolicy } from "../src/policy/store.js";
 import { persistActions } from "../src/rollout/apply.js";
+import { releaseLeases } from "../src/rollout/leases.js";
 import { loadRollout } from "../src/rollout/load-view.js";
 import { STOP_ALL_SWITCH } from "../src/rollout/model.js";
 import { startDueChanges } from "../src/rollout/starter.js";
+import { Scheduler } from "../src/scheduler/scheduler.js";
+import { registerEngineLoops } from "../src/server/engine-loops.js";
 import type { Store } from "../src/store/store.js";
 import {
   assetRows,
@@ -605,6 +608,49 @@ describe.each(DIALECTS)("rollout engine on %s", (dialect) => {
     expect(third.reconciled).toEqual([rolloutId]);
     expect(await drive(fleet, { replica: "replica-2" })).toBe("completed");
     expect(await auditActions(fleet, rolloutId)).toContain("rollout.lease.taken");
+  });
+
+  it("a clean shutdown hands the rollout leases back once the last pass ended, audited", async () => {
+    const { fleet, rolloutId } = await started(eightHosts());
+    const scheduler = new Scheduler({ logger: fleet.ctx.logger, replicaId: "replica-1" });
+    let passes = 0;
+    registerEngineLoops(scheduler, fleet.ctx, {
+      intervalMs: 60_000,
+      passes: {
+        reconcile: async () => {
+          passes += 1;
+          await reconcileOnce(fleet.ctx, "replica-1", { executor: "script" });
+        },
+        handBack: async () => {
+          // Only after the pass ended: a pass in flight still holds the lease it writes under.
+          expect(passes).toBe(1);
+          await releaseLeases(fleet.ctx, "replica-1");
+        },
+      },
+    });
+    scheduler.start();
+    await expect.poll(() => passes).toBe(1);
+    expect((await reconcileOnce(fleet.ctx, "replica-2", { executor: "script" })).reconciled).toEqual([]);
+    await scheduler.stop();
+    const lease = await store.db
+      .selectFrom("rollouts")
+      .select(["lease_owner", "lease_expires_at"])
+      .where("id", "=", rolloutId)
+      .executeTakeFirstOrThrow();
+    expect(lease).toEqual({ lease_owner: null, lease_expires_at: null });
+    // No waiting for the lease to expire: another replica takes the rollout at once and finishes it.
+    const next = await reconcileOnce(fleet.ctx, "replica-2", { executor: "script" });
+    expect(next.reconciled).toEqual([rolloutId]);
+    // Another replica's lease is not this one's to hand back.
+    expect(await releaseLeases(fleet.ctx, "replica-1")).toEqual([]);
+    expect(await releaseLeases(fleet.ctx, "replica-3")).toEqual([]);
+    const actions = await auditActions(fleet, rolloutId);
+    expect(actions.filter((a) => a === "rollout.lease.released")).toHaveLength(1);
+    expect(actions.lastIndexOf("rollout.lease.taken")).toBeGreaterThan(
+      actions.indexOf("rollout.lease.released"),
+    );
+    expect(await drive(fleet, { replica: "replica-2" })).toBe("completed");
+    expect((await verifyAuditChain(store.db)).ok).toBe(true);
   });
 
   it("the starter waits notifyBefore after the starting-soon notification; 0s starts at once; never twice", async () => {

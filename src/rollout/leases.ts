@@ -67,14 +67,43 @@ export async function takeLease(ctx: ServiceContext, rolloutId: string, replicaI
   });
 }
 
-/** Gives the lease up (on shutdown), so another replica need not wait for it to expire. */
-export async function releaseLease(ctx: ServiceContext, rolloutId: string, replicaId: string): Promise<void> {
-  await ctx.store.write(async (trx) => {
+/**
+ * Hands back every rollout lease this replica holds, on a clean shutdown once its engine pass has
+ * ended, so another replica takes the rollouts over at its next pass instead of when the leases
+ * expire. Each hand-back is audited in the same write; the next owner's take is audited as usual.
+ * Returns the rollouts handed back.
+ */
+export async function releaseLeases(ctx: ServiceContext, replicaId: string): Promise<string[]> {
+  return ctx.store.write(async (trx) => {
+    const held = await trx
+      .selectFrom("rollouts")
+      .select(["id", "lease_expires_at"])
+      .where("lease_owner", "=", replicaId)
+      .orderBy("id")
+      .$call(forUpdate(trx))
+      .execute();
+    if (held.length === 0) return [];
+    const now = ctx.now();
     await trx
       .updateTable("rollouts")
       .set({ lease_owner: null, lease_expires_at: null })
-      .where("id", "=", rolloutId)
       .where("lease_owner", "=", replicaId)
       .execute();
+    for (const row of held) {
+      forgetRolloutRows(ctx.store.db, row.id);
+      await appendAudit(
+        trx,
+        {
+          actor: actorLabel(SYSTEM_ACTOR),
+          action: "rollout.lease.released",
+          targetType: "rollout",
+          targetId: row.id,
+          reason: "the replica shut down",
+          data: { owner: replicaId, until: row.lease_expires_at },
+        },
+        now,
+      );
+    }
+    return held.map((row) => row.id);
   });
 }

@@ -23,4 +23,9 @@ export interface LoopRegistration {
    * pass in flight), i.e. how soon another replica takes over once the holder is gone.
    */
   leaseMs?: number;
+  /**
+   * Called once by `stop()` after the loop's pass in flight ended (never while one may still run: a
+   * pass left behind after the grace skips it), to hand back what its passes hold. Errors are logged.
+   */
+  onStop?: () => Promise<void>;
 }

@@ -157,10 +157,14 @@ describe("Scheduler", () => {
   it("stop() aborts the pass in flight and waits for it to end", async () => {
     let started = false;
     let cleanedUp = false;
+    let handedBackAfterCleanUp: boolean | null = null;
     const s = scheduler();
     s.register(
       loop({
         timeoutMs: 60_000,
+        onStop: async () => {
+          handedBackAfterCleanUp = cleanedUp;
+        },
         run: async (signal) => {
           started = true;
           await aborted(signal);
@@ -175,6 +179,8 @@ describe("Scheduler", () => {
     const began = Date.now();
     await s.stop();
     expect(cleanedUp).toBe(true);
+    // The stop hook ran once the pass had ended.
+    expect(handedBackAfterCleanUp).toBe(true);
     expect(Date.now() - began).toBeGreaterThanOrEqual(75);
     expect(s.metrics()[0]).toMatchObject({ running: false, timeouts: 0 });
   });
@@ -202,10 +208,14 @@ describe("Scheduler", () => {
     const { logger, lines } = capturingLogger();
     let release: () => void = () => undefined;
     let started = false;
+    let stopHooks = 0;
     const s = scheduler({ logger, stopGraceMs: 50 });
     s.register(
       loop({
         name: "stubborn",
+        onStop: async () => {
+          stopHooks += 1;
+        },
         run: () => {
           started = true;
           return new Promise<void>((resolve) => {
@@ -220,6 +230,8 @@ describe("Scheduler", () => {
     await s.stop();
     expect(Date.now() - began).toBeLessThan(1_000);
     expect(lines.find((l) => l.msg.includes("left behind at shutdown"))).toMatchObject({ loop: "stubborn" });
+    // A pass that may still run keeps what it holds: its stop hook is skipped.
+    expect(stopHooks).toBe(0);
     release();
   });
 

@@ -49,7 +49,8 @@ const validMs = (value: number, min: number): boolean => Number.isFinite(value) 
  * through its signal and logged; a failing pass is logged with the loop's name and the loop goes on.
  * A one-replica loop runs a pass only under its lease, taken by compare-and-set in the store for the
  * pass's whole deadline and renewed while it runs, so replicas never run its passes at once.
- * `stop()` aborts the passes in flight and waits for them, then gives up the leases it holds.
+ * `stop()` aborts the passes in flight and waits for them, runs the loops' stop hooks, then gives up
+ * the leases it holds.
  */
 export class Scheduler {
   readonly replicaId: string;
@@ -184,6 +185,14 @@ export class Scheduler {
         { loop: loop.spec.name, graceMs: this.#stopGraceMs },
         "background pass did not end after its abort; left behind at shutdown",
       );
+    }
+    for (const loop of loops) {
+      if (loop.inFlight !== null || !loop.spec.onStop) continue;
+      try {
+        await loop.spec.onStop();
+      } catch (err) {
+        this.#logger.warn({ err, loop: loop.spec.name }, "a loop's stop hook failed");
+      }
     }
     const held = loops
       .filter((loop) => loop.holdsLease && loop.inFlight === null)

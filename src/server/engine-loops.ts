@@ -1,5 +1,6 @@
 import { reconcileOnce } from "../engine/reconcile.js";
 import { onEngineWake, wakeEngine } from "../rollout/engine-wakeups.js";
+import { releaseLeases } from "../rollout/leases.js";
 import { startDueChanges } from "../rollout/starter.js";
 import type { LoopRegistration } from "../scheduler/loop.js";
 import type { Scheduler } from "../scheduler/scheduler.js";
@@ -13,6 +14,8 @@ export interface EnginePasses {
   startDue?: (signal: AbortSignal) => Promise<void>;
   /** `rollout-engine`: one level-triggered pass over the rollouts in a non-terminal state. */
   reconcile?: (signal: AbortSignal) => Promise<void>;
+  /** After the last `reconcile` pass ended on shutdown: hands back the rollout leases it holds. */
+  handBack?: () => Promise<void>;
 }
 
 export interface EngineLoopOptions {
@@ -41,6 +44,10 @@ export function enginePasses(ctx: ServiceContext, owner: string): EnginePasses {
     reconcile: async (signal) => {
       await reconcileOnce(ctx, owner, { signal });
     },
+    handBack: async () => {
+      const released = await releaseLeases(ctx, owner);
+      if (released.length > 0) ctx.logger.info({ rollouts: released }, "rollout leases handed back");
+    },
   };
 }
 
@@ -56,17 +63,23 @@ export function registerEngineLoops(
 ): void {
   const passes = options.passes ?? enginePasses(ctx, scheduler.replicaId);
   const intervalMs = Math.max(1, options.intervalMs ?? ctx.config.enginePassMs);
-  const loop = (name: string, run: LoopRegistration["run"]): LoopRegistration => ({
+  const loop = (
+    name: string,
+    run: LoopRegistration["run"],
+    onStop?: LoopRegistration["onStop"],
+  ): LoopRegistration => ({
     name,
     scope: "every-replica",
     intervalMs,
     timeoutMs: ENGINE_PASS_TIMEOUT_MS,
     initialDelayMs: 0,
     run,
+    ...(onStop === undefined ? {} : { onStop }),
   });
   if (passes.startDue) scheduler.register(loop("rollout-starter", passes.startDue));
   if (passes.reconcile) {
-    scheduler.register(loop("rollout-engine", passes.reconcile));
+    // A clean shutdown hands the leases back once the last pass ended (a pass left running keeps them).
+    scheduler.register(loop("rollout-engine", passes.reconcile, passes.handBack));
     // A host's result or a new rollout is acted on within the wake gap, not a whole interval later;
     // a stream of results still gives at most one pass per gap.
     const gapMs = Math.max(20, Math.floor(intervalMs / 10));

@@ -10,7 +10,7 @@
  *   npx tsx bench/audit-append.ts [--events 4000] [--only sqlite|postgres] [--json]
  */
 
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -20,6 +20,7 @@ import { type AuditInput, hashEvent } from "../src/audit/event.js";
 import { appendAudit, appendAudits, verifyAuditChain } from "../src/audit/log.js";
 import { openStore, type Store } from "../src/store/store.js";
 import { startEmbeddedPostgres } from "../test/helpers/embedded-postgres.js";
+import { childrenCpuMs } from "./process-cpu.js";
 
 type Dialect = "sqlite" | "postgres";
 type Payload = "delta" | "rollout";
@@ -85,40 +86,6 @@ function rolloutInputs(i: number): AuditInput[] {
 
 function inputsOf(payload: Payload, write: number): AuditInput[] {
   return payload === "delta" ? [deltaInput(write)] : rolloutInputs(write);
-}
-
-/** CPU in ms of this process's children and theirs (the embedded PostgreSQL); null without /proc. */
-function childrenCpuMs(): number | null {
-  try {
-    const stats = readdirSync("/proc")
-      .filter((d) => /^\d+$/.test(d))
-      .map((d) => {
-        try {
-          const stat = readFileSync(`/proc/${d}/stat`, "utf8");
-          const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-          const ticks = [11, 12, 13, 14].reduce((t, k) => t + Number(f[k]), 0);
-          return { pid: Number(d), ppid: Number(f[1]), ticks };
-        } catch {
-          return null;
-        }
-      })
-      .filter((x) => x !== null);
-    const mine = new Set([process.pid]);
-    for (let grew = true; grew; ) {
-      grew = false;
-      for (const s of stats)
-        if (!mine.has(s.pid) && mine.has(s.ppid)) {
-          mine.add(s.pid);
-          grew = true;
-        }
-    }
-    const ticks = stats
-      .filter((s) => s.pid !== process.pid && mine.has(s.pid))
-      .reduce((t, s) => t + s.ticks, 0);
-    return (ticks * 1000) / 100;
-  } catch {
-    return null;
-  }
 }
 
 async function timed(events: number, dialect: Dialect | null, run: () => Promise<void>): Promise<Figures> {

@@ -9,7 +9,7 @@
  *                                     [--sqlite-pragma name=value]…
  */
 
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -26,6 +26,7 @@ import { type RunningServer, startServer } from "../src/server/start.js";
 import { type StatementStats, statementTrace } from "../src/store/statement-cache.js";
 import { startEmbeddedPostgres } from "../test/helpers/embedded-postgres.js";
 import { keptAliveSender } from "./http-client.js";
+import { childrenCpuMs } from "./process-cpu.js";
 
 type Dialect = "sqlite" | "postgres";
 /** full: every package; incremental: a full report with ~2% changed; delta: the same ~2% back as a PATCH. */
@@ -465,46 +466,6 @@ function threadCpuMs(): number | null {
     // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
-  } catch {
-    return null;
-  }
-}
-
-/**
- * CPU time in ms of this process's child processes and theirs (the embedded PostgreSQL: its postmaster
- * and backends), with what their exited children used; null where /proc is not there.
- */
-function childrenCpuMs(): number | null {
-  try {
-    const stats = readdirSync("/proc")
-      .filter((d) => /^\d+$/.test(d))
-      .map((d) => {
-        try {
-          const stat = readFileSync(`/proc/${d}/stat`, "utf8");
-          const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-          // ppid is the 2nd field after the name; utime, stime, cutime, cstime the 12th to 15th.
-          const ticks = [11, 12, 13, 14].reduce((t, i) => t + Number(f[i]), 0);
-          return { pid: Number(d), ppid: Number(f[1]), ticks };
-        } catch {
-          return null;
-        }
-      })
-      .filter((x) => x !== null);
-    const mine = new Set([process.pid]);
-    let grew = true;
-    while (grew) {
-      grew = false;
-      for (const s of stats)
-        if (!mine.has(s.pid) && mine.has(s.ppid)) {
-          mine.add(s.pid);
-          grew = true;
-        }
-    }
-    return (
-      (stats.filter((s) => s.pid !== process.pid && mine.has(s.pid)).reduce((t, s) => t + s.ticks, 0) *
-        1000) /
-      100
-    );
   } catch {
     return null;
   }
